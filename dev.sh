@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# vsboot developer entry point on a Debian machine.
+#   ./dev.sh demo   install what is missing, build, run the main job end to end
+#   ./dev.sh test   install what is missing, build (plain and ASan+UBSan), run the whole suite
+#   ./dev.sh deps | build   just those steps
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Build and test dependencies, by Debian package name.
+PACKAGES=(
+  meson ninja-build pkg-config gcc clang libclang-rt-14-dev
+  libglib2.0-dev libjson-glib-dev libxml2-dev libssl-dev liblzma-dev
+  qemu-system-x86 qemu-system-arm qemu-utils ovmf qemu-efi-aarch64
+  gnu-efi sbsigntool dosfstools mtools
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libxml2-utils
+  swtpm swtpm-tools python3 python3-cryptography openssl util-linux hyperfine
+)
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+deps() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "dev.sh: installing ${missing[*]}" >&2
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  fi
+}
+
+build() {
+  [ -f build/build.ninja ] || meson setup build
+  ninja -C build
+}
+
+build_checked() {
+  build
+  [ -f build-asan/build.ninja ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
+  ninja -C build-asan
+  if [ ! -f build-fuzz/build.ninja ]; then
+    CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
+  fi
+  ninja -C build-fuzz
+}
+
+run_tests() {
+  local rc=0
+  # Plain build: everything. Sanitizer build: everything again, any report fails the test.
+  meson test -C build --print-errorlogs --num-processes 2 || rc=1
+  meson test -C build-asan --print-errorlogs --num-processes 2 --timeout-multiplier 3 || rc=1
+  # Fuzz build: the libFuzzer harnesses, each for a short bounded time.
+  meson test -C build-fuzz --suite fuzz --print-errorlogs --num-processes 2 || rc=1
+  return $rc
+}
+
+case "${1:-}" in
+  deps) deps ;;
+  build) deps; build ;;
+  demo) deps; build; exec ./scripts/demo.sh ;;
+  test) deps; build_checked; run_tests ;;
+  *) echo "usage: $0 demo|test|deps|build" >&2; exit 2 ;;
+esac

@@ -1,0 +1,57 @@
+/* vsboot: EFI_SIGNATURE_LIST data (PK, KEK, db, dbx, MokList), certificates in them, and
+ * EFI_VARIABLE_AUTHENTICATION_2 payloads such as Microsoft's dbxupdate.bin. */
+#pragma once
+
+#include <glib.h>
+#include <openssl/x509.h>
+#include "vsboot/guid.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  VSB_SIG_X509,
+  VSB_SIG_SHA1,
+  VSB_SIG_SHA256,
+  VSB_SIG_SHA384,
+  VSB_SIG_SHA512,
+  VSB_SIG_X509_SHA256,
+  VSB_SIG_X509_SHA384,
+  VSB_SIG_X509_SHA512,
+  VSB_SIG_RSA2048,
+  VSB_SIG_OTHER,
+} VsbSigType;
+
+typedef struct {
+  VsbSigType type;
+  VsbGuid type_guid;    /* the list's SignatureType */
+  VsbGuid owner;        /* SignatureOwner */
+  GBytes *data;         /* the signature data: DER certificate, hash, ... */
+} VsbSigEntry;
+
+/* Entries of a concatenation of EFI_SIGNATURE_LISTs, in order. Every list header is checked
+ * (sizes, alignment to the entry size); errors name the offset. */
+GPtrArray *vsb_siglist_parse(const guint8 *data, gsize len, GError **error);
+/* One EFI_SIGNATURE_LIST per X.509 entry and one shared list per hash type, as edk2 and
+ * virt-fw-vars lay them out. */
+GBytes *vsb_siglist_build(GPtrArray *entries /* VsbSigEntry* */);
+VsbSigEntry *vsb_sig_entry_new(VsbSigType type, const VsbGuid *owner, const void *data, gsize len);
+void vsb_sig_entry_free(VsbSigEntry *entry);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbSigEntry, vsb_sig_entry_free)
+const char *vsb_sig_type_name(VsbSigType type);
+
+/* A certificate in PEM or DER, from a file; errors name the file and what is wrong. */
+X509 *vsb_cert_load(const char *path, GError **error);
+X509 *vsb_cert_from_der(const guint8 *der, gsize len, GError **error);
+GBytes *vsb_cert_to_der(X509 *cert);
+
+/* EFI_VARIABLE_AUTHENTICATION_2: the time stamp, the PKCS#7 blob and the payload after it. */
+typedef struct {
+  guint8 timestamp[16];  /* EFI_TIME as stored */
+  GBytes *pkcs7;
+  GBytes *payload;
+} VsbAuth2;
+VsbAuth2 *vsb_auth2_parse(const guint8 *data, gsize len, GError **error);
+void vsb_auth2_free(VsbAuth2 *auth);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbAuth2, vsb_auth2_free)
+
+G_END_DECLS

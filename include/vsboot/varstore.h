@@ -1,0 +1,112 @@
+/* vsboot: edk2 variable stores (OVMF_VARS*.fd, AAVMF/QEMU_VARS.fd, the varstore at the start
+ * of a unified OVMF.fd): read, validate, edit, rebuild compacted, write atomically.
+ * Byte layout and reader rules follow edk2's VariableFormat.h / VariableParsing.c. */
+#pragma once
+
+#include <glib.h>
+#include "vsboot/guid.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  VSB_VARSTORE_LAYOUT_OVMF_2M,   /* 128 KiB file: OVMF 1M/2M builds */
+  VSB_VARSTORE_LAYOUT_OVMF_4M,   /* 528 KiB file: OVMF 4M builds */
+  VSB_VARSTORE_LAYOUT_ARMVIRT,   /* 768 KiB volume, file often padded to 64 MiB */
+  VSB_VARSTORE_LAYOUT_OTHER,     /* a valid volume of another size (e.g. inside OVMF.fd) */
+} VsbVarstoreLayout;
+
+const char *vsb_varstore_layout_name(VsbVarstoreLayout layout);
+
+/* EFI variable attributes (UEFI spec 8.2). */
+#define VSB_EFI_VARIABLE_NON_VOLATILE                          0x00000001u
+#define VSB_EFI_VARIABLE_BOOTSERVICE_ACCESS                    0x00000002u
+#define VSB_EFI_VARIABLE_RUNTIME_ACCESS                        0x00000004u
+#define VSB_EFI_VARIABLE_HARDWARE_ERROR_RECORD                 0x00000008u
+#define VSB_EFI_VARIABLE_AUTHENTICATED_WRITE_ACCESS            0x00000010u
+#define VSB_EFI_VARIABLE_TIME_BASED_AUTHENTICATED_WRITE_ACCESS 0x00000020u
+#define VSB_EFI_VARIABLE_APPEND_WRITE                          0x00000040u
+
+/* EFI_TIME, as stored (16 bytes). */
+typedef struct {
+  guint16 year;
+  guint8 month, day, hour, minute, second, pad1;
+  guint32 nanosecond;
+  gint16 timezone;
+  guint8 daylight, pad2;
+} VsbEfiTime;
+
+/* The variable states edk2 writes (flash bits only go 1 -> 0). */
+#define VSB_VAR_HEADER_VALID_ONLY     0x7f
+#define VSB_VAR_ADDED                 0x3f
+#define VSB_VAR_IN_DELETED_TRANSITION 0xfe /* AND-ed into the state */
+#define VSB_VAR_DELETED               0xfd /* AND-ed into the state */
+
+typedef struct {
+  char *name;               /* UTF-8 */
+  VsbGuid guid;
+  guint32 attributes;
+  guint64 monotonic_count;
+  VsbEfiTime timestamp;     /* all zero when the variable has none */
+  guint32 pubkey_index;
+  GBytes *data;
+  /* Where it came from, for show/diagnostics; 0/0 for variables made in memory. */
+  guint8 state;
+  gsize offset;             /* offset of the record header in the file */
+} VsbVariable;
+
+VsbVariable *vsb_variable_new(const char *name, const VsbGuid *guid, guint32 attributes,
+                              const void *data, gsize len);
+VsbVariable *vsb_variable_copy(const VsbVariable *var);
+void vsb_variable_free(VsbVariable *var);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbVariable, vsb_variable_free)
+gboolean vsb_efi_time_is_zero(const VsbEfiTime *t);
+/* "2023-03-02T20:21:35Z" style text, or NULL for a zero time. */
+char *vsb_efi_time_to_string(const VsbEfiTime *t);
+
+typedef struct _VsbVarstore VsbVarstore;
+
+/* Read a store. A qcow2 file is converted through `qemu-img convert` first. Every header is
+ * validated; errors carry the file name and the offset at fault. Non-fatal oddities (non-empty
+ * FTW write queue, ...) are collected as warnings. */
+VsbVarstore *vsb_varstore_load(const char *path, GError **error);
+/* Same, from bytes; origin names the source in messages. */
+VsbVarstore *vsb_varstore_load_bytes(GBytes *image, const char *origin, GError **error);
+/* An empty store, byte-identical to Debian's OVMF_VARS.fd / OVMF_VARS_4M.fd when serialised. */
+VsbVarstore *vsb_varstore_new_empty(VsbVarstoreLayout layout, GError **error);
+void vsb_varstore_free(VsbVarstore *store);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbVarstore, vsb_varstore_free)
+
+VsbVarstoreLayout vsb_varstore_get_layout(const VsbVarstore *store);
+gboolean vsb_varstore_is_qcow2(const VsbVarstore *store); /* loaded from a qcow2 file */
+gsize vsb_varstore_get_file_size(const VsbVarstore *store);
+gsize vsb_varstore_get_volume_offset(const VsbVarstore *store); /* where the NV volume starts */
+gsize vsb_varstore_get_capacity(const VsbVarstore *store);      /* bytes for variable records */
+gsize vsb_varstore_get_used(const VsbVarstore *store);          /* bytes the live set needs */
+/* Warnings collected while reading (strings owned by the store). */
+const char *const *vsb_varstore_get_warnings(const VsbVarstore *store);
+
+/* Live variables in store order (VsbVariable*, owned by the store). */
+GPtrArray *vsb_varstore_get_variables(const VsbVarstore *store);
+/* Every record that was in the file, deleted and transitional ones included, in file order. */
+GPtrArray *vsb_varstore_get_records(const VsbVarstore *store);
+/* A live variable by name and GUID (guid NULL: the first with that name). */
+const VsbVariable *vsb_varstore_lookup(const VsbVarstore *store, const char *name,
+                                       const VsbGuid *guid);
+
+/* Add or replace (same name and GUID); takes ownership of var. */
+void vsb_varstore_set(VsbVarstore *store, VsbVariable *var);
+/* Remove; FALSE when there was no such variable. guid NULL: every variable with that name. */
+gboolean vsb_varstore_delete(VsbVarstore *store, const char *name, const VsbGuid *guid);
+
+/* The whole file with the variable region rebuilt compacted (0xFF padding) and every byte
+ * outside it kept. VSB_ERROR_NO_SPACE, with the sizes, when the variables do not fit. */
+GBytes *vsb_varstore_serialize(const VsbVarstore *store, GError **error);
+/* Serialise and write atomically (qcow2 stores are written back as qcow2). Unless force, refuse
+ * with VSB_ERROR_BUSY when a running QEMU holds a lock on an existing path. */
+gboolean vsb_varstore_save(const VsbVarstore *store, const char *path, int mode, gboolean force,
+                           GError **error);
+
+/* TRUE when a process (QEMU) holds a lock on the file, as QEMU's image locking does. */
+gboolean vsb_file_is_locked(const char *path, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,40 @@
+/* vsboot CLI: the table of subcommands and the few helpers they share. The CLI only parses
+ * options, calls the library and prints; it holds no logic of its own. */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+/* Exit codes shared by every subcommand. */
+enum {
+  VSB_EXIT_OK = 0,       /* success; positive verdict (match, enforced, allowed) */
+  VSB_EXIT_NEGATIVE = 1, /* ran fine, negative answer (no match, not enforced, denied) */
+  VSB_EXIT_USAGE = 2,    /* bad usage, bad input, or could not judge */
+};
+
+typedef struct {
+  const char *name;
+  const char *summary;
+  /* argv[0] is the subcommand's name; "--help" anywhere prints its help and returns 0. */
+  int (*run)(int argc, char **argv);
+} VsbCliCommand;
+
+extern const VsbCliCommand vsb_cli_firmware;
+extern const VsbCliCommand vsb_cli_vars;
+extern const VsbCliCommand vsb_cli_keys;
+extern const VsbCliCommand vsb_cli_pe;
+extern const VsbCliCommand vsb_cli_provision;
+extern const VsbCliCommand vsb_cli_qemu_args;
+extern const VsbCliCommand vsb_cli_libvirt_xml;
+extern const VsbCliCommand vsb_cli_run;
+extern const VsbCliCommand vsb_cli_audit;
+
+/* Print "vsboot: MESSAGE" to stderr and return VSB_EXIT_USAGE. Consumes error. */
+int vsb_cli_fail(GError *error);
+/* Same with a printf-style message. */
+int vsb_cli_failf(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+/* Pretty-print a JSON node to stdout followed by a newline. */
+void vsb_cli_print_json(JsonNode *node);
+/* Parse options with a GOptionContext; on error print it and return FALSE. "help_text" is the
+ * description shown under the usage line. Remaining arguments are left in argc/argv. */
+gboolean vsb_cli_parse(GOptionContext *ctx, int *argc, char ***argv, int *exit_code);

@@ -1,0 +1,121 @@
+#include "testutil.h"
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+const char *
+vsb_test_vsboot(void)
+{
+  const char *p = g_getenv("VSBOOT");
+  g_assert_nonnull(p);
+  return p;
+}
+
+const char *
+vsb_test_data_dir(void)
+{
+  const char *p = g_getenv("VSB_TEST_DATA");
+  g_assert_nonnull(p);
+  return p;
+}
+
+int
+vsb_test_spawn(const char *const *argv, const char *const *envp, char **out, char **err)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *o = NULL, *e = NULL;
+  int status = 0;
+  if (!g_spawn_sync(NULL, (char **)argv, (char **)envp, G_SPAWN_SEARCH_PATH, NULL, NULL, &o, &e,
+                    &status, &error))
+    g_error("cannot run %s: %s", argv[0], error->message);
+  int code;
+  if (WIFEXITED(status))
+    code = WEXITSTATUS(status);
+  else
+    code = 128 + WTERMSIG(status);
+  if (e && (strstr(e, "ERROR: AddressSanitizer") || strstr(e, "runtime error:") ||
+            strstr(e, "ERROR: LeakSanitizer")))
+    g_error("sanitizer report from %s:\n%s", argv[0], e);
+  if (out)
+    *out = g_steal_pointer(&o);
+  if (err)
+    *err = g_steal_pointer(&e);
+  return code;
+}
+
+int
+vsb_test_runv(const char *const *args, char **out, char **err)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new();
+  g_ptr_array_add(argv, (char *)vsb_test_vsboot());
+  for (const char *const *a = args; *a; a++)
+    g_ptr_array_add(argv, (char *)*a);
+  g_ptr_array_add(argv, NULL);
+  int code = vsb_test_spawn((const char *const *)argv->pdata, NULL, out, err);
+  /* The CLI must never die of a signal, whatever the input. */
+  g_assert_cmpint(code, <, 128);
+  return code;
+}
+
+int
+vsb_test_run(char **out, char **err, const char *arg1, ...)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new();
+  va_list ap;
+  va_start(ap, arg1);
+  for (const char *a = arg1; a; a = va_arg(ap, const char *))
+    g_ptr_array_add(args, (char *)a);
+  va_end(ap);
+  g_ptr_array_add(args, NULL);
+  return vsb_test_runv((const char *const *)args->pdata, out, err);
+}
+
+static void
+remove_tree(gpointer data)
+{
+  char *dir = data;
+  const char *argv[] = { "rm", "-rf", "--", dir, NULL };
+  g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
+  g_free(dir);
+}
+
+char *
+vsb_test_tmpdir(void)
+{
+  g_autoptr(GError) error = NULL;
+  char *dir = g_dir_make_tmp("vsboot-test-XXXXXX", &error);
+  g_assert_no_error(error);
+  if (g_getenv("VSB_TEST_KEEP") == NULL)
+    g_test_queue_destroy(remove_tree, g_strdup(dir));
+  return dir;
+}
+
+void
+vsb_test_require_tool(const char *tool)
+{
+  g_autofree char *path = g_find_program_in_path(tool);
+  if (path == NULL)
+    g_error("required tool '%s' is not installed (run ./dev.sh test to install it)", tool);
+}
+
+JsonNode *
+vsb_test_parse_json(const char *text)
+{
+  g_autoptr(GError) error = NULL;
+  JsonNode *node = json_from_string(text, &error);
+  if (node == NULL)
+    g_error("not JSON (%s):\n%s", error ? error->message : "empty", text);
+  return node;
+}
+
+void
+vsb_test_write_file(const char *path, const void *data, gssize len)
+{
+  g_autoptr(GError) error = NULL;
+  if (len < 0)
+    len = (gssize)strlen(data);
+  g_file_set_contents(path, data, len, &error);
+  g_assert_no_error(error);
+}

@@ -1,0 +1,27 @@
+/* Shared helpers of the g_test programs: run the vsboot CLI, make scratch directories, insist
+ * on the real tools. A missing tool fails the test; it never skips. */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+/* Path of the vsboot binary under test ($VSBOOT, set by meson). */
+const char *vsb_test_vsboot(void);
+/* Directory of committed fixtures ($VSB_TEST_DATA). */
+const char *vsb_test_data_dir(void);
+
+/* Run vsboot with the NULL-terminated arguments; returns its exit status (or 128+signal) and
+ * hands back stdout/stderr (either may be NULL). A crash or sanitizer report fails the test. */
+int vsb_test_run(char **out, char **err, const char *arg1, ...) G_GNUC_NULL_TERMINATED;
+int vsb_test_runv(const char *const *args, char **out, char **err);
+/* Run any program (argv[0] looked up in PATH); same return convention. */
+int vsb_test_spawn(const char *const *argv, const char *const *envp, char **out, char **err);
+
+/* A fresh directory removed (recursively) when the test ends. */
+char *vsb_test_tmpdir(void);
+/* Fail the test at once when the tool is not in PATH. */
+void vsb_test_require_tool(const char *tool);
+/* Parse JSON text or fail the test. */
+JsonNode *vsb_test_parse_json(const char *text);
+/* Write a file or fail the test. */
+void vsb_test_write_file(const char *path, const void *data, gssize len);

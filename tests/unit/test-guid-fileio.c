@@ -1,0 +1,117 @@
+#include "testutil.h"
+#include "vsboot/error.h"
+#include "vsboot/fileio.h"
+#include "vsboot/guid.h"
+
+#include <glib/gstdio.h>
+#include <sys/stat.h>
+
+static void
+test_guid_roundtrip(void)
+{
+  VsbGuid g;
+  char buf[VSB_GUID_STRING_LEN + 1];
+  g_assert_true(vsb_guid_parse("8BE4DF61-93CA-11D2-AA0D-00E098032B8C", &g));
+  g_assert_true(vsb_guid_equal(&g, &VSB_GUID_EFI_GLOBAL_VARIABLE));
+  /* On-disk byte order: Data1..3 little-endian (varstore.md test vector 6: 61dfe48bca93d211...). */
+  static const guint8 disk[16] = { 0x61, 0xdf, 0xe4, 0x8b, 0xca, 0x93, 0xd2, 0x11,
+                                   0xaa, 0x0d, 0x00, 0xe0, 0x98, 0x03, 0x2b, 0x8c };
+  g_assert_cmpmem(g.b, 16, disk, 16);
+  g_assert_cmpstr(vsb_guid_format(&g, buf), ==, "8be4df61-93ca-11d2-aa0d-00e098032b8c");
+  g_assert_cmpstr(vsb_guid_known_name(&g), ==, "EfiGlobalVariable");
+  g_assert_true(vsb_guid_parse("{d719b2cb-3d3a-4596-a3bc-dad00e67656f}", &g));
+  g_assert_true(vsb_guid_equal(&g, &VSB_GUID_EFI_IMAGE_SECURITY_DATABASE));
+  g_assert_true(vsb_guid_lookup("MicrosoftVendor", &g));
+  g_assert_cmpstr(vsb_guid_format(&g, buf), ==, "77fa9abd-0359-4d32-bd60-28f4e78f784b");
+}
+
+static void
+test_guid_bad(void)
+{
+  VsbGuid g;
+  const char *bad[] = { "", "8be4df61", "8be4df61-93ca-11d2-aa0d-00e098032b8", "8be4df61x93ca-11d2-aa0d-00e098032b8c",
+                        "8be4df61-93ca-11d2-aa0d-00e098032b8cc", "zbe4df61-93ca-11d2-aa0d-00e098032b8c",
+                        "{8be4df61-93ca-11d2-aa0d-00e098032b8c", NULL };
+  for (int i = 0; bad[i]; i++)
+    g_assert_false(vsb_guid_parse(bad[i], &g));
+  g_assert_false(vsb_guid_parse(NULL, &g));
+  g_assert_false(vsb_guid_lookup("NoSuchName", &g));
+}
+
+static void
+test_atomic_write(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *path = g_build_filename(dir, "f.bin", NULL);
+  g_autoptr(GError) error = NULL;
+  struct stat st;
+
+  g_assert_true(vsb_file_write_atomic(path, "one", 3, 0600, TRUE, &error));
+  g_assert_no_error(error);
+  g_assert_cmpint(g_stat(path, &st), ==, 0);
+  g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+  /* Exclusive creation refuses an existing file and leaves it alone. */
+  g_assert_false(vsb_file_write_atomic(path, "two", 3, 0600, TRUE, &error));
+  g_assert_error(error, VSB_ERROR, VSB_ERROR_EXISTS);
+  g_clear_error(&error);
+  g_autoptr(GBytes) b = vsb_file_read(path, 100, &error);
+  g_assert_no_error(error);
+  g_assert_cmpmem(g_bytes_get_data(b, NULL), g_bytes_get_size(b), "one", 3);
+  /* Replacement works and leaves no temporary file behind. */
+  g_assert_true(vsb_file_write_atomic(path, "three", 5, 0644, FALSE, &error));
+  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+  int n = 0;
+  while (g_dir_read_name(d))
+    n++;
+  g_assert_cmpint(n, ==, 1);
+  /* A directory that does not exist: clear error, nothing created. */
+  g_autofree char *bad = g_build_filename(dir, "nope", "f.bin", NULL);
+  g_assert_false(vsb_file_write_atomic(bad, "x", 1, 0600, FALSE, &error));
+  g_assert_error(error, VSB_ERROR, VSB_ERROR_IO);
+  g_assert_nonnull(strstr(error->message, "nope"));
+}
+
+static void
+test_read_limits(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *path = g_build_filename(dir, "big", NULL);
+  g_autoptr(GError) error = NULL;
+  vsb_test_write_file(path, "0123456789", 10);
+  g_assert_null(vsb_file_read(path, 9, &error));
+  g_assert_error(error, VSB_ERROR, VSB_ERROR_INVALID);
+  g_clear_error(&error);
+  g_assert_null(vsb_file_read(dir, 9, &error));
+  g_assert_error(error, VSB_ERROR, VSB_ERROR_INVALID);
+  g_clear_error(&error);
+  g_autofree char *missing = g_build_filename(dir, "missing", NULL);
+  g_assert_null(vsb_file_read(missing, 9, &error));
+  g_assert_error(error, VSB_ERROR, VSB_ERROR_NOT_FOUND);
+}
+
+static void
+test_hex(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) b = vsb_hex_decode("0xDEad be ef", &error);
+  g_assert_no_error(error);
+  g_autofree char *s = vsb_hex_encode(g_bytes_get_data(b, NULL), g_bytes_get_size(b));
+  g_assert_cmpstr(s, ==, "deadbeef");
+  g_assert_null(vsb_hex_decode("abc", &error));
+  g_assert_error(error, VSB_ERROR, VSB_ERROR_PARSE);
+  g_clear_error(&error);
+  g_assert_null(vsb_hex_decode("zz", &error));
+  g_assert_error(error, VSB_ERROR, VSB_ERROR_PARSE);
+}
+
+int
+main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/guid/roundtrip", test_guid_roundtrip);
+  g_test_add_func("/guid/bad", test_guid_bad);
+  g_test_add_func("/fileio/atomic-write", test_atomic_write);
+  g_test_add_func("/fileio/read-limits", test_read_limits);
+  g_test_add_func("/fileio/hex", test_hex);
+  return g_test_run();
+}
