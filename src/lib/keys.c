@@ -1,0 +1,291 @@
+/* Key hierarchy generation with OpenSSL 3 (EVP, X509v3). */
+#include "vsboot/keys.h"
+#include "vsboot/error.h"
+#include "vsboot/fileio.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <string.h>
+
+#define VALIDITY_DAYS 3650
+
+static const char *const role_names[VSB_KEY_N_ROLES] = { "PK", "KEK", "db" };
+
+const char *
+vsb_key_role_name(VsbKeyRole role)
+{
+  return (unsigned)role < VSB_KEY_N_ROLES ? role_names[role] : "?";
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(EVP_PKEY, EVP_PKEY_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(X509, X509_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(X509_NAME, X509_NAME_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(X509_EXTENSION, X509_EXTENSION_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(BIO, BIO_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(BIGNUM, BN_free)
+
+/* The last OpenSSL error as text (and the queue cleared), for messages. */
+static char *
+ssl_error_text(void)
+{
+  unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0)
+    return g_strdup("unknown OpenSSL error");
+  char buf[256];
+  ERR_error_string_n(code, buf, sizeof buf);
+  return g_strdup(buf);
+}
+
+static gboolean
+ssl_fail(GError **error, const char *what)
+{
+  g_autofree char *detail = ssl_error_text();
+  g_set_error(error, VSB_ERROR, VSB_ERROR_FAILED, "%s: %s", what, detail);
+  return FALSE;
+}
+
+static char *
+asn1_time_text(const ASN1_TIME *t)
+{
+  struct tm tm;
+  if (!ASN1_TIME_to_tm(t, &tm))
+    return g_strdup("?");
+  return g_strdup_printf("%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static gboolean
+add_ext(X509 *cert, X509V3_CTX *ctx, int nid, const char *value, GError **error)
+{
+  g_autoptr(X509_EXTENSION) ext = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
+  if (ext == NULL || !X509_add_ext(cert, ext, -1)) {
+    g_autofree char *what = g_strdup_printf("cannot add X.509 extension %s=%s",
+                                            OBJ_nid2sn(nid), value);
+    return ssl_fail(error, what);
+  }
+  return TRUE;
+}
+
+/* A self-signed certificate for key; ca selects CA or code-signing leaf extensions. */
+static X509 *
+make_cert(EVP_PKEY *key, const char *cn, gboolean ca, GError **error)
+{
+  g_autoptr(X509) cert = X509_new();
+  g_autoptr(BIGNUM) serial = BN_new();
+  g_autoptr(X509_NAME) name = X509_NAME_new();
+  if (cert == NULL || serial == NULL || name == NULL) {
+    ssl_fail(error, "out of memory");
+    return NULL;
+  }
+  /* 127 random bits: positive, at most 16 octets (RFC 5280 4.1.2.2). */
+  if (!BN_rand(serial, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) || BN_is_zero(serial) ||
+      !BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(cert))) {
+    ssl_fail(error, "cannot make a random serial number");
+    return NULL;
+  }
+  if (!X509_set_version(cert, X509_VERSION_3) ||
+      !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1,
+                                  0) ||
+      !X509_set_subject_name(cert, name) || !X509_set_issuer_name(cert, name) ||
+      !X509_gmtime_adj(X509_getm_notBefore(cert), 0) ||
+      !X509_time_adj_ex(X509_getm_notAfter(cert), VALIDITY_DAYS, 0, NULL) ||
+      !X509_set_pubkey(cert, key)) {
+    g_autofree char *what = g_strdup_printf("cannot fill in the certificate '%s'", cn);
+    ssl_fail(error, what);
+    return NULL;
+  }
+
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, cert, cert, NULL, NULL, 0);
+  if (!add_ext(cert, &ctx, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE",
+               error) ||
+      !add_ext(cert, &ctx, NID_key_usage,
+               ca ? "critical,digitalSignature,keyCertSign,cRLSign" : "critical,digitalSignature",
+               error) ||
+      (!ca && !add_ext(cert, &ctx, NID_ext_key_usage, "codeSigning", error)) ||
+      !add_ext(cert, &ctx, NID_subject_key_identifier, "hash", error) ||
+      !add_ext(cert, &ctx, NID_authority_key_identifier, "keyid:always", error))
+    return NULL;
+
+  if (X509_sign(cert, key, EVP_sha256()) <= 0) {
+    g_autofree char *what = g_strdup_printf("cannot sign the certificate '%s'", cn);
+    ssl_fail(error, what);
+    return NULL;
+  }
+  return g_steal_pointer(&cert);
+}
+
+static GBytes *
+bio_contents(BIO *bio)
+{
+  char *p = NULL;
+  long n = BIO_get_mem_data(bio, &p);
+  return g_bytes_new(p, n > 0 ? (gsize)n : 0);
+}
+
+static void
+key_pair_clear(VsbKeyPair *pair)
+{
+  g_free(pair->key_path);
+  g_free(pair->cert_path);
+  g_free(pair->subject);
+  g_free(pair->serial);
+  g_free(pair->not_before);
+  g_free(pair->not_after);
+  g_free(pair->sha256);
+}
+
+void
+vsb_key_set_free(VsbKeySet *set)
+{
+  if (set == NULL)
+    return;
+  for (int i = 0; i < VSB_KEY_N_ROLES; i++)
+    key_pair_clear(&set->pairs[i]);
+  g_free(set->dir);
+  g_free(set->common_name);
+  g_free(set->owner_path);
+  g_free(set);
+}
+
+/* Describe a finished certificate into pair. */
+static void
+describe_cert(VsbKeyPair *pair, X509 *cert)
+{
+  g_autoptr(BIO) bio = BIO_new(BIO_s_mem());
+  X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
+  BIO_write(bio, "", 1);
+  char *p = NULL;
+  BIO_get_mem_data(bio, &p);
+  pair->subject = g_strdup(p ? p : "");
+
+  BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+  char *hex = bn ? BN_bn2hex(bn) : NULL;
+  pair->serial = g_ascii_strdown(hex ? hex : "", -1);
+  OPENSSL_free(hex);
+  BN_free(bn);
+
+  pair->not_before = asn1_time_text(X509_get0_notBefore(cert));
+  pair->not_after = asn1_time_text(X509_get0_notAfter(cert));
+
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int mdlen = 0;
+  X509_digest(cert, EVP_sha256(), md, &mdlen);
+  pair->sha256 = vsb_hex_encode(md, mdlen);
+}
+
+VsbKeySet *
+vsb_keys_generate(const char *dir, const char *common_name, guint bits, GError **error)
+{
+  g_return_val_if_fail(dir != NULL, NULL);
+  if (common_name == NULL || *common_name == '\0')
+    common_name = "vsboot";
+  if (bits != 2048 && bits != 3072 && bits != 4096) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                "RSA key size %u is not supported: use 2048, 3072 or 4096", bits);
+    return NULL;
+  }
+  if (!g_utf8_validate(common_name, -1, NULL) || strlen(common_name) > 60) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                "common name must be UTF-8 text of at most 60 bytes");
+    return NULL;
+  }
+
+  g_autoptr(VsbKeySet) set = g_new0(VsbKeySet, 1);
+  set->dir = g_strdup(dir);
+  set->common_name = g_strdup(common_name);
+  set->bits = bits;
+  set->owner_path = g_build_filename(dir, "owner.guid", NULL);
+  for (int i = 0; i < VSB_KEY_N_ROLES; i++) {
+    set->pairs[i].role = i;
+    set->pairs[i].key_path = g_strdup_printf("%s/%s.key", dir, role_names[i]);
+    set->pairs[i].cert_path = g_strdup_printf("%s/%s.crt", dir, role_names[i]);
+  }
+
+  /* Refuse before any work when something is in the way. */
+  const char *paths[2 * VSB_KEY_N_ROLES + 1];
+  gsize npaths = 0;
+  for (int i = 0; i < VSB_KEY_N_ROLES; i++) {
+    paths[npaths++] = set->pairs[i].key_path;
+    paths[npaths++] = set->pairs[i].cert_path;
+  }
+  paths[npaths++] = set->owner_path;
+  for (gsize i = 0; i < npaths; i++) {
+    if (g_file_test(paths[i], G_FILE_TEST_EXISTS) ||
+        g_file_test(paths[i], G_FILE_TEST_IS_SYMLINK)) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_EXISTS,
+                  "%s already exists; refusing to overwrite keys", paths[i]);
+      return NULL;
+    }
+  }
+  if (g_mkdir_with_parents(dir, 0700) != 0) {
+    int e = errno;
+    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "cannot create directory %s: %s", dir,
+                g_strerror(e));
+    return NULL;
+  }
+
+  /* Build everything in memory first, then write; remove what was written on failure. */
+  GBytes *blobs[2 * VSB_KEY_N_ROLES + 1] = { NULL };
+  gboolean ok = TRUE;
+  for (int i = 0; i < VSB_KEY_N_ROLES && ok; i++) {
+    g_autoptr(EVP_PKEY) key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
+    if (key == NULL) {
+      ok = ssl_fail(error, "cannot generate an RSA key");
+      break;
+    }
+    g_autofree char *cn = g_strdup_printf("%s %s", common_name, role_names[i]);
+    g_autoptr(X509) cert = make_cert(key, cn, i != VSB_KEY_DB, error);
+    if (cert == NULL) {
+      ok = FALSE;
+      break;
+    }
+    g_autoptr(BIO) kbio = BIO_new(BIO_s_mem());
+    g_autoptr(BIO) cbio = BIO_new(BIO_s_mem());
+    if (!PEM_write_bio_PrivateKey(kbio, key, NULL, NULL, 0, NULL, NULL) ||
+        !PEM_write_bio_X509(cbio, cert)) {
+      ok = ssl_fail(error, "cannot encode PEM");
+      break;
+    }
+    blobs[2 * i] = bio_contents(kbio);
+    blobs[2 * i + 1] = bio_contents(cbio);
+    describe_cert(&set->pairs[i], cert);
+  }
+  if (ok) {
+    char uuid[VSB_GUID_STRING_LEN + 1];
+    g_autofree char *text = g_uuid_string_random();
+    if (!vsb_guid_parse(text, &set->owner))
+      g_assert_not_reached();
+    g_autofree char *line = g_strdup_printf("%s\n", vsb_guid_format(&set->owner, uuid));
+    blobs[2 * VSB_KEY_N_ROLES] = g_bytes_new(line, strlen(line));
+  }
+
+  gsize written = 0;
+  for (gsize i = 0; ok && i < npaths; i++) {
+    gsize len = 0;
+    const void *data = g_bytes_get_data(blobs[i], &len);
+    /* Private keys (even index below the owner file) are for the owner's eyes only. */
+    int mode = (i < 2 * VSB_KEY_N_ROLES && i % 2 == 0) ? 0600 : 0644;
+    if (!vsb_file_write_atomic(paths[i], data, len, mode, TRUE, error))
+      ok = FALSE;
+    else
+      written++;
+  }
+  if (!ok)
+    for (gsize i = 0; i < written; i++)
+      g_unlink(paths[i]);
+  for (gsize i = 0; i < npaths; i++)
+    if (blobs[i])
+      g_bytes_unref(blobs[i]);
+  if (!ok)
+    return NULL;
+  return g_steal_pointer(&set);
+}
