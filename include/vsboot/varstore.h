@@ -106,6 +106,23 @@ GBytes *vsb_varstore_serialize(const VsbVarstore *store, GError **error);
 gboolean vsb_varstore_save(const VsbVarstore *store, const char *path, int mode, gboolean force,
                            GError **error);
 
+/* Name of a record state byte: "added", "in-deleted-transition", "deleted", "header-only", ... */
+const char *vsb_variable_state_name(guint8 state);
+
+/* Where the loaded file came from (path or origin), for messages. */
+const char *vsb_varstore_get_origin(const VsbVarstore *store);
+/* TRUE for an authenticated-variable store (gEfiAuthenticatedVariableGuid, 60-byte headers). */
+gboolean vsb_varstore_is_authenticated(const VsbVarstore *store);
+/* Offset in the file of the first variable header, and of the free space after the last record
+ * as the file was loaded (before any edit). */
+gsize vsb_varstore_get_first_offset(const VsbVarstore *store);
+gsize vsb_varstore_get_free_offset(const VsbVarstore *store);
+/* Remove every live variable (import over a template). */
+void vsb_varstore_clear(VsbVarstore *store);
+/* Reorder the live variables by name (code-point order), as virt-fw-vars writes them; use it
+ * when byte-compatibility with virt-fw-vars output matters. */
+void vsb_varstore_sort_by_name(VsbVarstore *store);
+
 /* TRUE when a process (QEMU) holds a lock on the file, as QEMU's image locking does. */
 gboolean vsb_file_is_locked(const char *path, GError **error);
 

@@ -1,0 +1,1036 @@
+/* edk2 variable stores: EFI_FIRMWARE_VOLUME_HEADER + VARIABLE_STORE_HEADER + variable records,
+ * followed by the fault-tolerant-write (FTW) working block and spare area. Reader rules follow
+ * edk2's VariableParsing.c (FindVariableEx) and the stricter checks of VirtNorFlashFvb.c; see
+ * /work/shared/notes/varstore.md for the byte layout. */
+#define _GNU_SOURCE /* F_OFD_GETLK */
+#include "vsboot/varstore.h"
+#include "vsboot/error.h"
+#include "vsboot/fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <lzma.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Sizes of the on-flash structures (PiFirmwareVolume.h, VariableFormat.h, SystemNvDataGuid.h). */
+#define FV_HEADER_MIN         0x48u /* EFI_FIRMWARE_VOLUME_HEADER with one block map entry + end */
+#define STORE_HEADER_SIZE     28u   /* VARIABLE_STORE_HEADER */
+#define AUTH_VAR_HEADER_SIZE  60u   /* AUTHENTICATED_VARIABLE_HEADER */
+#define VAR_HEADER_SIZE       32u   /* VARIABLE_HEADER (non-authenticated store) */
+#define FTW_HEADER_SIZE       32u   /* EFI_FAULT_TOLERANT_WORKING_BLOCK_HEADER */
+#define VARIABLE_DATA         0x55aau
+#define VARIABLE_STORE_FORMATTED 0x5au
+#define VARIABLE_STORE_HEALTHY   0xfeu
+#define FVH_SIGNATURE         0x4856465fu /* "_FVH" */
+#define FV_ATTRIBUTES_OVMF    0x0004feffu
+#define MAX_FILE_SIZE         ((gsize)256 << 20)
+#define ARMVIRT_FLASH_SIZE    ((gsize)64 << 20)
+
+#define HEADER_ALIGN(x) (((x) + 3u) & ~(gsize)3u)
+
+struct _VsbVarstore {
+  char *origin;
+  guint8 *image;          /* the whole file, as loaded (or as built for an empty store) */
+  gsize size;
+  gboolean qcow2;
+  gboolean authenticated;
+  VsbVarstoreLayout layout;
+  gsize vol_offset;       /* start of the NV firmware volume */
+  gsize fv_length;
+  gsize store_offset;     /* VARIABLE_STORE_HEADER */
+  gsize first_offset;     /* first variable header */
+  gsize region_end;       /* end of the variable store (store_offset + Size) */
+  gsize free_offset;      /* after the last record, as loaded */
+  GPtrArray *variables;   /* VsbVariable*, live, in store order */
+  GPtrArray *records;     /* VsbVariable*, every record of the file */
+  GPtrArray *warnings;    /* char*, NULL-terminated */
+};
+
+static const struct {
+  VsbVarstoreLayout layout;
+  const char *name;
+  gsize fv_length;
+  guint32 num_blocks, block_length;
+  gsize store_size;       /* VARIABLE_STORE_HEADER.Size */
+  gsize ftw_offset, ftw_size;
+} layouts[] = {
+  { VSB_VARSTORE_LAYOUT_OVMF_2M, "ovmf-2m", 0x20000, 0x20, 0x1000, 0xdfb8, 0xf000, 0x1000 },
+  { VSB_VARSTORE_LAYOUT_OVMF_4M, "ovmf-4m", 0x84000, 0x84, 0x1000, 0x3ffb8, 0x41000, 0x1000 },
+  { VSB_VARSTORE_LAYOUT_ARMVIRT, "armvirt", 0xc0000, 3, 0x40000, 0x3ffb8, 0x40000, 0x40000 },
+};
+
+const char *
+vsb_varstore_layout_name(VsbVarstoreLayout layout)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS(layouts); i++)
+    if (layouts[i].layout == layout)
+      return layouts[i].name;
+  return "other";
+}
+
+/* ---- little-endian access ---------------------------------------------------------------- */
+
+static guint16
+rd16(const guint8 *p)
+{
+  return (guint16)(p[0] | p[1] << 8);
+}
+
+static guint32
+rd32(const guint8 *p)
+{
+  return (guint32)p[0] | (guint32)p[1] << 8 | (guint32)p[2] << 16 | (guint32)p[3] << 24;
+}
+
+static guint64
+rd64(const guint8 *p)
+{
+  return (guint64)rd32(p) | (guint64)rd32(p + 4) << 32;
+}
+
+static void
+wr16(guint8 *p, guint16 v)
+{
+  p[0] = (guint8)v;
+  p[1] = (guint8)(v >> 8);
+}
+
+static void
+wr32(guint8 *p, guint32 v)
+{
+  for (int i = 0; i < 4; i++)
+    p[i] = (guint8)(v >> (8 * i));
+}
+
+static void
+wr64(guint8 *p, guint64 v)
+{
+  wr32(p, (guint32)v);
+  wr32(p + 4, (guint32)(v >> 32));
+}
+
+static void
+time_read(const guint8 *p, VsbEfiTime *t)
+{
+  t->year = rd16(p);
+  t->month = p[2];
+  t->day = p[3];
+  t->hour = p[4];
+  t->minute = p[5];
+  t->second = p[6];
+  t->pad1 = p[7];
+  t->nanosecond = rd32(p + 8);
+  t->timezone = (gint16)rd16(p + 12);
+  t->daylight = p[14];
+  t->pad2 = p[15];
+}
+
+static void
+time_write(guint8 *p, const VsbEfiTime *t)
+{
+  wr16(p, t->year);
+  p[2] = t->month;
+  p[3] = t->day;
+  p[4] = t->hour;
+  p[5] = t->minute;
+  p[6] = t->second;
+  p[7] = t->pad1;
+  wr32(p + 8, t->nanosecond);
+  wr16(p + 12, (guint16)t->timezone);
+  p[14] = t->daylight;
+  p[15] = t->pad2;
+}
+
+static gboolean
+all_bytes(const guint8 *p, gsize len, guint8 value)
+{
+  for (gsize i = 0; i < len; i++)
+    if (p[i] != value)
+      return FALSE;
+  return TRUE;
+}
+
+/* ---- variables ----------------------------------------------------------------------------- */
+
+VsbVariable *
+vsb_variable_new(const char *name, const VsbGuid *guid, guint32 attributes, const void *data,
+                 gsize len)
+{
+  VsbVariable *v = g_new0(VsbVariable, 1);
+  v->name = g_strdup(name);
+  v->guid = *guid;
+  v->attributes = attributes;
+  v->data = g_bytes_new(data, len);
+  v->state = VSB_VAR_ADDED;
+  return v;
+}
+
+VsbVariable *
+vsb_variable_copy(const VsbVariable *var)
+{
+  VsbVariable *v = g_new(VsbVariable, 1);
+  *v = *var;
+  v->name = g_strdup(var->name);
+  v->data = var->data ? g_bytes_ref(var->data) : g_bytes_new(NULL, 0);
+  return v;
+}
+
+void
+vsb_variable_free(VsbVariable *var)
+{
+  if (var == NULL)
+    return;
+  g_free(var->name);
+  if (var->data)
+    g_bytes_unref(var->data);
+  g_free(var);
+}
+
+gboolean
+vsb_efi_time_is_zero(const VsbEfiTime *t)
+{
+  static const VsbEfiTime zero;
+  return memcmp(t, &zero, sizeof zero) == 0;
+}
+
+char *
+vsb_efi_time_to_string(const VsbEfiTime *t)
+{
+  if (vsb_efi_time_is_zero(t))
+    return NULL;
+  return g_strdup_printf("%04u-%02u-%02uT%02u:%02u:%02uZ", t->year, t->month, t->day, t->hour,
+                         t->minute, t->second);
+}
+
+const char *
+vsb_variable_state_name(guint8 state)
+{
+  switch (state) {
+  case 0x3f: return "added";
+  case 0x3e: return "in-deleted-transition";
+  case 0x3d: return "deleted";
+  case 0x3c: return "deleted-after-transition";
+  case 0x7f: return "header-only";
+  case 0xff: return "erased";
+  default: return "unknown";
+  }
+}
+
+/* ---- store object -------------------------------------------------------------------------- */
+
+static VsbVarstore *
+store_new(const char *origin)
+{
+  VsbVarstore *s = g_new0(VsbVarstore, 1);
+  s->origin = g_strdup(origin);
+  s->variables = g_ptr_array_new_with_free_func((GDestroyNotify)vsb_variable_free);
+  s->records = g_ptr_array_new_with_free_func((GDestroyNotify)vsb_variable_free);
+  s->warnings = g_ptr_array_new_with_free_func(g_free);
+  g_ptr_array_add(s->warnings, NULL);
+  return s;
+}
+
+void
+vsb_varstore_free(VsbVarstore *store)
+{
+  if (store == NULL)
+    return;
+  g_free(store->origin);
+  g_free(store->image);
+  g_ptr_array_unref(store->variables);
+  g_ptr_array_unref(store->records);
+  g_ptr_array_unref(store->warnings);
+  g_free(store);
+}
+
+static void add_warning(VsbVarstore *s, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void
+add_warning(VsbVarstore *s, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  char *msg = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  /* Keep the array NULL-terminated: overwrite the terminator, then append a new one. */
+  s->warnings->pdata[s->warnings->len - 1] = msg;
+  g_ptr_array_add(s->warnings, NULL);
+}
+
+/* Checksum of the FV header: 16-bit words summing to 0 (CalculateSum16). */
+static guint16
+fv_header_sum(const guint8 *p, gsize len)
+{
+  guint16 sum = 0;
+  for (gsize i = 0; i + 1 < len; i += 2)
+    sum = (guint16)(sum + rd16(p + i));
+  return sum;
+}
+
+/* CRC of an FTW working block header: over the 32 bytes with Crc = FFFFFFFF and the state byte
+ * = FF (InitializeLocalWorkSpaceHeader). */
+static guint32
+ftw_header_crc(const guint8 *hdr)
+{
+  guint8 tmp[FTW_HEADER_SIZE];
+  memcpy(tmp, hdr, sizeof tmp);
+  wr32(tmp + 16, 0xffffffffu);
+  tmp[20] = 0xff;
+  return lzma_crc32(tmp, sizeof tmp, 0);
+}
+
+/* Look for the FTW working block after the variable store, inside the volume, and report a
+ * bad CRC or a non-empty write queue (an interrupted write the firmware would replay). */
+static void
+check_ftw(VsbVarstore *s)
+{
+  gsize vol_end = s->vol_offset + s->fv_length;
+  gsize start = (s->region_end + 0xfffu) & ~(gsize)0xfffu;
+  for (gsize off = start; off + FTW_HEADER_SIZE <= vol_end; off += 0x1000) {
+    const guint8 *h = s->image + off;
+    if (memcmp(h, VSB_GUID_EDKII_WORKING_BLOCK_SIGNATURE.b, 16) != 0)
+      continue;
+    guint32 crc = rd32(h + 16), want = ftw_header_crc(h);
+    if (crc != want)
+      add_warning(s, "FTW working block at 0x%zx: header CRC 0x%08x, expected 0x%08x", off, crc,
+                  want);
+    if ((h[20] & 0x3) != 0x2)
+      add_warning(s, "FTW working block at 0x%zx: state byte 0x%02x is not 'valid'", off, h[20]);
+    guint64 queue = rd64(h + 24);
+    gsize avail = vol_end - off - FTW_HEADER_SIZE;
+    if (queue > avail) {
+      add_warning(s, "FTW working block at 0x%zx: WriteQueueSize 0x%" G_GINT64_MODIFIER
+                  "x runs past the end of the volume", off, queue);
+      queue = avail;
+    }
+    if (!all_bytes(h + FTW_HEADER_SIZE, (gsize)queue, 0xff))
+      add_warning(s, "FTW working block at 0x%zx: the write queue is not empty (an interrupted "
+                  "write the firmware may replay over these variables)", off);
+    return;
+  }
+  add_warning(s, "no FTW working block found after the variable store");
+}
+
+static gboolean
+decode_name(const guint8 *p, gsize name_size, char **out, gsize off, const char *origin,
+            GError **error)
+{
+  gsize n = name_size / 2;
+  g_autofree gunichar2 *u = g_new(gunichar2, n);
+  for (gsize i = 0; i < n; i++)
+    u[i] = rd16(p + 2 * i);
+  if (u[n - 1] != 0) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                "%s: variable at offset 0x%zx: name (NameSize %zu) is not NUL-terminated", origin,
+                off, name_size);
+    return FALSE;
+  }
+  for (gsize i = 0; i + 1 < n; i++)
+    if (u[i] == 0) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                  "%s: variable at offset 0x%zx: name has a NUL at character %zu before its end "
+                  "(NameSize %zu)", origin, off, i, name_size);
+      return FALSE;
+    }
+  g_autoptr(GError) conv = NULL;
+  char *name = g_utf16_to_utf8(u, (glong)(n - 1), NULL, NULL, &conv);
+  if (name == NULL) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                "%s: variable at offset 0x%zx: name is not valid UCS-2: %s", origin, off,
+                conv->message);
+    return FALSE;
+  }
+  *out = name;
+  return TRUE;
+}
+
+/* Walk the records from first_offset; fills s->records and s->variables. */
+static gboolean
+parse_records(VsbVarstore *s, GError **error)
+{
+  const gsize hdr = s->authenticated ? AUTH_VAR_HEADER_SIZE : VAR_HEADER_SIZE;
+  const gsize name_off = s->authenticated ? 36 : 12;
+  gsize off = s->first_offset;
+
+  while (off <= s->region_end && s->region_end - off >= hdr) {
+    const guint8 *h = s->image + off;
+    if (rd16(h) != VARIABLE_DATA)
+      break;
+    guint8 state = h[2];
+    guint32 attrs = rd32(h + 4);
+    guint32 name_size = rd32(h + name_off), data_size = rd32(h + name_off + 4);
+    if (state == 0xff || attrs == 0xffffffffu || name_size == 0xffffffffu ||
+        data_size == 0xffffffffu) {
+      /* A header write that did not complete: edk2 ends the list here. */
+      add_warning(s, "variable header at 0x%zx was not completely written (state 0x%02x); the "
+                  "list ends there", off, state);
+      break;
+    }
+    if (name_size < 4 || name_size % 2 != 0) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                  "%s: variable at offset 0x%zx: NameSize %u is %s", s->origin, off, name_size,
+                  name_size % 2 ? "odd" : "less than 4 (one character and the NUL)");
+      return FALSE;
+    }
+    gsize avail = s->region_end - off - hdr;
+    if ((guint64)name_size + data_size > avail) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                  "%s: variable at offset 0x%zx: NameSize %u + DataSize %u run past the end of "
+                  "the variable store at 0x%zx", s->origin, off, name_size, data_size,
+                  s->region_end);
+      return FALSE;
+    }
+    VsbVariable *v = g_new0(VsbVariable, 1);
+    if (!decode_name(h + hdr, name_size, &v->name, off, s->origin, error)) {
+      g_free(v);
+      return FALSE;
+    }
+    memcpy(v->guid.b, h + hdr - 16, 16);
+    v->attributes = attrs;
+    if (s->authenticated) {
+      v->monotonic_count = rd64(h + 8);
+      time_read(h + 16, &v->timestamp);
+      v->pubkey_index = rd32(h + 32);
+    }
+    v->data = g_bytes_new(h + hdr + name_size, data_size);
+    v->state = state;
+    v->offset = off;
+    g_ptr_array_add(s->records, v);
+    if (state != 0x3f && state != 0x3e && state != 0x3d && state != 0x3c && state != 0x7f)
+      add_warning(s, "variable %s at 0x%zx has an unknown state 0x%02x; skipped", v->name, off,
+                  state);
+    off = HEADER_ALIGN(off + hdr + name_size + data_size);
+  }
+  s->free_offset = MIN(off, s->region_end);
+  if (s->free_offset < s->region_end &&
+      !all_bytes(s->image + s->free_offset, s->region_end - s->free_offset, 0xff))
+    add_warning(s, "free space at 0x%zx is not all 0xFF; the firmware will reclaim the store",
+                s->free_offset);
+
+  /* Live set, as FindVariableEx picks it: a 0x3F record, else a 0x3E one. */
+  for (guint i = 0; i < s->records->len; i++) {
+    VsbVariable *r = s->records->pdata[i];
+    if (r->state != 0x3f && r->state != 0x3e)
+      continue;
+    gboolean skip = FALSE;
+    for (guint j = 0; j < s->records->len && !skip; j++) {
+      VsbVariable *o = s->records->pdata[j];
+      if (j == i || strcmp(o->name, r->name) != 0 || !vsb_guid_equal(&o->guid, &r->guid))
+        continue;
+      if (r->state == 0x3e && o->state == 0x3f)
+        skip = TRUE; /* the new copy was completed */
+      else if (o->state == r->state && j < i) {
+        skip = TRUE;
+        add_warning(s, "variable %s at 0x%zx duplicates the one at 0x%zx; the first is used",
+                    r->name, r->offset, o->offset);
+      }
+    }
+    if (!skip)
+      g_ptr_array_add(s->variables, vsb_variable_copy(r));
+  }
+  return TRUE;
+}
+
+static VsbVarstoreLayout
+classify(gsize fv_length, gsize store_size, guint32 nblocks, guint32 blen)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS(layouts); i++)
+    if (layouts[i].fv_length == fv_length && layouts[i].store_size == store_size)
+      return layouts[i].layout;
+  return VSB_VARSTORE_LAYOUT_OTHER;
+}
+
+/* Parse the volume at vol_offset; every header field is checked before it is used. */
+static gboolean
+parse_volume(VsbVarstore *s, GError **error)
+{
+  const guint8 *fv = s->image + s->vol_offset;
+  gsize room = s->size - s->vol_offset;
+  const char *o = s->origin;
+  gsize vo = s->vol_offset;
+
+  if (room < FV_HEADER_MIN) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                "%s: truncated: %zu bytes left for the firmware volume header at 0x%zx, need %u",
+                o, room, vo, FV_HEADER_MIN);
+    return FALSE;
+  }
+  if (rd32(fv + 0x28) != FVH_SIGNATURE) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                "%s: no \"_FVH\" signature at offset 0x%zx (firmware volume header)", o, vo + 0x28);
+    return FALSE;
+  }
+  guint64 fv_length = rd64(fv + 0x20);
+  guint16 header_length = rd16(fv + 0x30);
+  if (header_length < FV_HEADER_MIN || header_length % 2 != 0 || header_length > room) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                "%s: firmware volume HeaderLength 0x%x at offset 0x%zx is invalid", o,
+                header_length, vo + 0x30);
+    return FALSE;
+  }
+  guint16 sum = fv_header_sum(fv, header_length);
+  if (sum != 0) {
+    guint16 stored = rd16(fv + 0x32);
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                "%s: firmware volume header checksum at offset 0x%zx is wrong (stored 0x%04x, "
+                "expected 0x%04x)", o, vo + 0x32, stored, (guint16)(stored - sum));
+    return FALSE;
+  }
+  if (fv_length > room) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                "%s: truncated or wrong size: the volume at 0x%zx has FvLength 0x%" G_GINT64_MODIFIER
+                "x but only 0x%zx bytes follow in the file (file size 0x%zx)", o, vo, fv_length,
+                room, s->size);
+    return FALSE;
+  }
+  if (fv_length < (guint64)header_length + STORE_HEADER_SIZE) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                "%s: FvLength 0x%" G_GINT64_MODIFIER "x at offset 0x%zx is too small for a "
+                "variable store", o, fv_length, vo + 0x20);
+    return FALSE;
+  }
+  s->fv_length = (gsize)fv_length;
+  /* Block map: {NumBlocks, Length} pairs up to a {0,0} terminator inside the header. It must
+   * cover the volume (ArmVirt maps the whole 64 MiB flash device, so it may cover more). */
+  guint64 covered = 0;
+  guint32 nblocks0 = 0, blen0 = 0;
+  gboolean terminated = FALSE;
+  for (gsize bo = 0x38; bo + 8 <= header_length; bo += 8) {
+    guint32 nb = rd32(fv + bo), bl = rd32(fv + bo + 4);
+    if (nb == 0 && bl == 0) {
+      terminated = TRUE;
+      break;
+    }
+    if (nb == 0 || bl == 0) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                  "%s: firmware volume block map entry at offset 0x%zx is invalid "
+                  "(NumBlocks %u, Length 0x%x)", o, vo + bo, nb, bl);
+      return FALSE;
+    }
+    if (bo == 0x38) {
+      nblocks0 = nb;
+      blen0 = bl;
+    }
+    covered += (guint64)nb * bl; /* at most 2^64 / 2^32 entries: cannot overflow in a header */
+  }
+  if (!terminated || covered < fv_length) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                "%s: firmware volume block map at offset 0x%zx %s", o, vo + 0x38,
+                !terminated ? "has no {0,0} terminator inside HeaderLength"
+                            : "covers less than FvLength");
+    return FALSE;
+  }
+
+  /* VARIABLE_STORE_HEADER right after the FV header. */
+  s->store_offset = vo + header_length;
+  const guint8 *sh = s->image + s->store_offset;
+  if (memcmp(sh, VSB_GUID_AUTHENTICATED_VARIABLE.b, 16) == 0)
+    s->authenticated = TRUE;
+  else if (memcmp(sh, VSB_GUID_VARIABLE.b, 16) == 0)
+    s->authenticated = FALSE;
+  else {
+    char buf[VSB_GUID_STRING_LEN + 1];
+    VsbGuid g;
+    memcpy(g.b, sh, 16);
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                "%s: variable store header at offset 0x%zx has signature %s, neither "
+                "EfiAuthenticatedVariable nor EfiVariable", o, s->store_offset,
+                vsb_guid_format(&g, buf));
+    return FALSE;
+  }
+  guint32 store_size = rd32(sh + 16);
+  if (sh[20] != VARIABLE_STORE_FORMATTED || sh[21] != VARIABLE_STORE_HEALTHY) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                "%s: variable store header at offset 0x%zx: Format 0x%02x / State 0x%02x, "
+                "expected 0x5A / 0xFE (formatted, healthy)", o, s->store_offset, sh[20], sh[21]);
+    return FALSE;
+  }
+  if (store_size < STORE_HEADER_SIZE || store_size > fv_length - header_length) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                "%s: variable store Size 0x%x at offset 0x%zx runs past the end of the volume "
+                "(at most 0x%" G_GINT64_MODIFIER "x)", o, store_size, s->store_offset + 16,
+                fv_length - header_length);
+    return FALSE;
+  }
+  s->region_end = s->store_offset + store_size;
+  s->first_offset = HEADER_ALIGN(s->store_offset + STORE_HEADER_SIZE);
+  s->layout = classify(s->fv_length, store_size, nblocks0, blen0);
+  for (gsize i = 0; i < G_N_ELEMENTS(layouts); i++)
+    if (layouts[i].layout == s->layout && s->layout != VSB_VARSTORE_LAYOUT_ARMVIRT &&
+        (nblocks0 != layouts[i].num_blocks || blen0 != layouts[i].block_length))
+      add_warning(s, "block map {%u, 0x%x} differs from OVMF's {%u, 0x%x}; OVMF reformats the "
+                  "store", nblocks0, blen0, layouts[i].num_blocks, layouts[i].block_length);
+  if (!s->authenticated)
+    add_warning(s, "the store uses non-authenticated variable headers (EfiVariable); Secure Boot "
+                "firmware needs an EfiAuthenticatedVariable store");
+
+  /* Bytes after the volume: padding (ArmVirt's 64 MiB file) or further volumes (OVMF.fd). */
+  gsize vol_end = vo + s->fv_length;
+  if (vol_end < s->size) {
+    const guint8 *tail = s->image + vol_end;
+    gsize tlen = s->size - vol_end;
+    gboolean padding = all_bytes(tail, tlen, 0x00) || all_bytes(tail, tlen, 0xff);
+    gboolean volume = tlen >= FV_HEADER_MIN && rd32(tail + 0x28) == FVH_SIGNATURE;
+    if (!padding && !volume) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                  "%s: wrong size: 0x%zx bytes after the variable volume (which ends at 0x%zx) "
+                  "are neither padding nor another firmware volume", o, tlen, vol_end);
+      return FALSE;
+    }
+  }
+  if (!parse_records(s, error))
+    return FALSE;
+  check_ftw(s);
+  return TRUE;
+}
+
+/* Find the NV volume like virt-fw-vars: 1 KiB steps, FileSystemGuid = EfiSystemNvDataFv. */
+static gboolean
+find_volume(const guint8 *data, gsize len, gsize *out)
+{
+  for (gsize off = 0; off + FV_HEADER_MIN <= len; off += 1024) {
+    if (rd32(data + off + 0x28) == FVH_SIGNATURE &&
+        memcmp(data + off + 0x10, VSB_GUID_SYSTEM_NV_DATA_FV.b, 16) == 0) {
+      *out = off;
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+static void build_empty_volume(guint8 *image, gsize i);
+
+VsbVarstore *
+vsb_varstore_load_bytes(GBytes *bytes, const char *origin, GError **error)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data(bytes, &len);
+  g_autoptr(VsbVarstore) s = store_new(origin ? origin : "varstore");
+
+  if (len == 0) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: empty file", s->origin);
+    return NULL;
+  }
+  s->size = len;
+  s->image = g_memdup2(data, len);
+  if (!find_volume(data, len, &s->vol_offset)) {
+    /* A blank flash image (Debian's AAVMF_VARS.fd is 64 MiB of zeros): the firmware formats it
+     * at first boot. Treat it as the empty store of the layout its size implies. */
+    gboolean blank = all_bytes(data, len, 0x00) || all_bytes(data, len, 0xff);
+    for (gsize i = 0; blank && i < G_N_ELEMENTS(layouts); i++) {
+      gboolean fits = len == layouts[i].fv_length ||
+                      (layouts[i].layout == VSB_VARSTORE_LAYOUT_ARMVIRT && len == ARMVIRT_FLASH_SIZE);
+      if (!fits)
+        continue;
+      build_empty_volume(s->image, i);
+      g_autoptr(GError) inner = NULL;
+      if (!parse_volume(s, &inner)) {
+        g_propagate_error(error, g_steal_pointer(&inner));
+        return NULL;
+      }
+      add_warning(s, "blank flash image (all 0x%02X): no variables yet; writing it formats an "
+                  "empty %s store", data[0], layouts[i].name);
+      return g_steal_pointer(&s);
+    }
+    if (len < FV_HEADER_MIN)
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                  "%s: truncated: %zu bytes, too short for a firmware volume header (%u bytes)",
+                  s->origin, len, FV_HEADER_MIN);
+    else
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                  "%s: no variable store: no firmware volume with FileSystemGuid "
+                  "EfiSystemNvDataFv (fff12b8d-7696-4c8b-a985-2747075b4f50) and signature "
+                  "\"_FVH\" at any 1 KiB boundary", s->origin);
+    return NULL;
+  }
+  if (!parse_volume(s, error))
+    return NULL;
+  return g_steal_pointer(&s);
+}
+
+/* ---- qcow2 ----------------------------------------------------------------------------------- */
+
+static gboolean
+run_tool(const char *const *argv, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  g_autoptr(GSubprocess) p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                                         G_SUBPROCESS_FLAGS_STDERR_PIPE, &local);
+  if (p == NULL) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot run %s: %s", argv[0], local->message);
+    return FALSE;
+  }
+  g_autofree char *err_text = NULL;
+  if (!g_subprocess_communicate_utf8(p, NULL, NULL, NULL, &err_text, &local)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "%s: %s", argv[0], local->message);
+    return FALSE;
+  }
+  if (!g_subprocess_get_successful(p)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "%s failed: %s", argv[0],
+                err_text ? g_strstrip(err_text) : "");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+remove_dir(char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+  const char *n;
+  while (d && (n = g_dir_read_name(d)) != NULL) {
+    g_autofree char *p = g_build_filename(dir, n, NULL);
+    g_unlink(p);
+  }
+  g_rmdir(dir);
+  g_free(dir);
+}
+
+static gboolean
+is_qcow2(const guint8 *data, gsize len)
+{
+  return len >= 4 && memcmp(data, "QFI\xfb", 4) == 0;
+}
+
+VsbVarstore *
+vsb_varstore_load(const char *path, GError **error)
+{
+  g_autoptr(GBytes) bytes = vsb_file_read(path, MAX_FILE_SIZE, error);
+  if (bytes == NULL)
+    return NULL;
+  gsize len;
+  const guint8 *data = g_bytes_get_data(bytes, &len);
+  if (!is_qcow2(data, len))
+    return vsb_varstore_load_bytes(bytes, path, error);
+
+  g_autoptr(GError) local = NULL;
+  char *tmpdir = g_dir_make_tmp("vsboot-XXXXXX", &local);
+  if (tmpdir == NULL) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: %s", path, local->message);
+    return NULL;
+  }
+  g_autofree char *raw = g_build_filename(tmpdir, "vars.raw", NULL);
+  const char *argv[] = { "qemu-img", "convert", "-f", "qcow2", "-O", "raw", path, raw, NULL };
+  VsbVarstore *s = NULL;
+  if (run_tool(argv, error)) {
+    g_autoptr(GBytes) rawbytes = vsb_file_read(raw, MAX_FILE_SIZE, error);
+    if (rawbytes && (s = vsb_varstore_load_bytes(rawbytes, path, error)) != NULL)
+      s->qcow2 = TRUE;
+  }
+  remove_dir(tmpdir);
+  return s;
+}
+
+/* ---- empty stores ------------------------------------------------------------------------- */
+
+/* Write the empty volume of layouts[i] at the start of image (which is 0xFF-filled up to the
+ * layout's FvLength): FV header, store header, FTW working block header. */
+static void
+build_empty_volume(guint8 *image, gsize i)
+{
+  memset(image, 0xff, layouts[i].fv_length);
+  guint8 *fv = image;
+  memset(fv, 0, FV_HEADER_MIN);
+  memcpy(fv + 0x10, VSB_GUID_SYSTEM_NV_DATA_FV.b, 16);
+  wr64(fv + 0x20, layouts[i].fv_length);
+  wr32(fv + 0x28, FVH_SIGNATURE);
+  wr32(fv + 0x2c, FV_ATTRIBUTES_OVMF);
+  wr16(fv + 0x30, FV_HEADER_MIN);
+  fv[0x37] = 2; /* Revision */
+  wr32(fv + 0x38, layouts[i].num_blocks);
+  wr32(fv + 0x3c, layouts[i].block_length);
+  wr16(fv + 0x32, (guint16)(0x10000u - fv_header_sum(fv, FV_HEADER_MIN)));
+
+  guint8 *sh = fv + FV_HEADER_MIN;
+  memcpy(sh, VSB_GUID_AUTHENTICATED_VARIABLE.b, 16);
+  wr32(sh + 16, (guint32)layouts[i].store_size);
+  sh[20] = VARIABLE_STORE_FORMATTED;
+  sh[21] = VARIABLE_STORE_HEALTHY;
+  memset(sh + 22, 0, 6);
+
+  guint8 *ftw = image + layouts[i].ftw_offset;
+  memcpy(ftw, VSB_GUID_EDKII_WORKING_BLOCK_SIGNATURE.b, 16);
+  ftw[20] = 0xfe; /* WorkingBlockValid = 0, WorkingBlockInvalid = 1 */
+  memset(ftw + 21, 0xff, 3);
+  wr64(ftw + 24, layouts[i].ftw_size - FTW_HEADER_SIZE);
+  wr32(ftw + 16, ftw_header_crc(ftw));
+}
+
+VsbVarstore *
+vsb_varstore_new_empty(VsbVarstoreLayout layout, GError **error)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS(layouts); i++) {
+    if (layouts[i].layout != layout)
+      continue;
+    g_autoptr(GBytes) b = NULL;
+    guint8 *image = g_malloc(layouts[i].fv_length);
+    build_empty_volume(image, i);
+    b = g_bytes_new_take(image, layouts[i].fv_length);
+    return vsb_varstore_load_bytes(b, layouts[i].name, error);
+  }
+  g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
+              "no empty template for layout '%s'; use a template file", vsb_varstore_layout_name(layout));
+  return NULL;
+}
+
+/* ---- accessors ---------------------------------------------------------------------------- */
+
+VsbVarstoreLayout vsb_varstore_get_layout(const VsbVarstore *s) { return s->layout; }
+gboolean vsb_varstore_is_qcow2(const VsbVarstore *s) { return s->qcow2; }
+gsize vsb_varstore_get_file_size(const VsbVarstore *s) { return s->size; }
+gsize vsb_varstore_get_volume_offset(const VsbVarstore *s) { return s->vol_offset; }
+gsize vsb_varstore_get_capacity(const VsbVarstore *s) { return s->region_end - s->first_offset; }
+const char *vsb_varstore_get_origin(const VsbVarstore *s) { return s->origin; }
+gboolean vsb_varstore_is_authenticated(const VsbVarstore *s) { return s->authenticated; }
+gsize vsb_varstore_get_first_offset(const VsbVarstore *s) { return s->first_offset; }
+gsize vsb_varstore_get_free_offset(const VsbVarstore *s) { return s->free_offset; }
+GPtrArray *vsb_varstore_get_variables(const VsbVarstore *s) { return s->variables; }
+GPtrArray *vsb_varstore_get_records(const VsbVarstore *s) { return s->records; }
+
+const char *const *
+vsb_varstore_get_warnings(const VsbVarstore *s)
+{
+  return (const char *const *)s->warnings->pdata;
+}
+
+static gsize
+record_size(const VsbVarstore *s, const VsbVariable *v, gboolean *ok)
+{
+  glong n = 0;
+  g_autofree gunichar2 *u = g_utf8_to_utf16(v->name, -1, NULL, &n, NULL);
+  *ok = u != NULL;
+  return (s->authenticated ? AUTH_VAR_HEADER_SIZE : VAR_HEADER_SIZE) + ((gsize)n + 1) * 2 +
+         g_bytes_get_size(v->data);
+}
+
+gsize
+vsb_varstore_get_used(const VsbVarstore *s)
+{
+  gsize used = 0;
+  for (guint i = 0; i < s->variables->len; i++) {
+    gboolean ok;
+    used += HEADER_ALIGN(record_size(s, s->variables->pdata[i], &ok));
+  }
+  return used;
+}
+
+const VsbVariable *
+vsb_varstore_lookup(const VsbVarstore *s, const char *name, const VsbGuid *guid)
+{
+  for (guint i = 0; i < s->variables->len; i++) {
+    const VsbVariable *v = s->variables->pdata[i];
+    if (strcmp(v->name, name) == 0 && (guid == NULL || vsb_guid_equal(&v->guid, guid)))
+      return v;
+  }
+  return NULL;
+}
+
+void
+vsb_varstore_set(VsbVarstore *s, VsbVariable *var)
+{
+  var->state = VSB_VAR_ADDED;
+  for (guint i = 0; i < s->variables->len; i++) {
+    VsbVariable *v = s->variables->pdata[i];
+    if (strcmp(v->name, var->name) == 0 && vsb_guid_equal(&v->guid, &var->guid)) {
+      var->offset = 0;
+      vsb_variable_free(v);
+      s->variables->pdata[i] = var;
+      return;
+    }
+  }
+  var->offset = 0;
+  g_ptr_array_add(s->variables, var);
+}
+
+gboolean
+vsb_varstore_delete(VsbVarstore *s, const char *name, const VsbGuid *guid)
+{
+  gboolean found = FALSE;
+  for (guint i = 0; i < s->variables->len;) {
+    VsbVariable *v = s->variables->pdata[i];
+    if (strcmp(v->name, name) == 0 && (guid == NULL || vsb_guid_equal(&v->guid, guid))) {
+      g_ptr_array_remove_index(s->variables, i);
+      found = TRUE;
+    } else
+      i++;
+  }
+  return found;
+}
+
+void
+vsb_varstore_clear(VsbVarstore *s)
+{
+  g_ptr_array_set_size(s->variables, 0);
+}
+
+static gint
+cmp_name(gconstpointer a, gconstpointer b)
+{
+  const VsbVariable *x = *(VsbVariable *const *)a, *y = *(VsbVariable *const *)b;
+  return strcmp(x->name, y->name); /* UTF-8 byte order is code-point order */
+}
+
+void
+vsb_varstore_sort_by_name(VsbVarstore *s)
+{
+  /* g_ptr_array_sort is a stable merge sort: same names keep their order. */
+  g_ptr_array_sort(s->variables, cmp_name);
+}
+
+/* ---- writing ------------------------------------------------------------------------------ */
+
+GBytes *
+vsb_varstore_serialize(const VsbVarstore *s, GError **error)
+{
+  const gsize hdr = s->authenticated ? AUTH_VAR_HEADER_SIZE : VAR_HEADER_SIZE;
+  const gsize capacity = s->region_end - s->first_offset;
+  gsize need = 0;
+  for (guint i = 0; i < s->variables->len; i++) {
+    const VsbVariable *v = s->variables->pdata[i];
+    gboolean ok;
+    gsize rs = record_size(s, v, &ok);
+    if (!ok || v->name[0] == '\0') {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "%s: variable name '%s' is not valid",
+                  s->origin, v->name);
+      return NULL;
+    }
+    if (g_bytes_get_size(v->data) > G_MAXUINT32) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_NO_SPACE, "%s: variable %s is too large", s->origin,
+                  v->name);
+      return NULL;
+    }
+    need += HEADER_ALIGN(rs);
+  }
+  if (need > capacity) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_NO_SPACE,
+                "%s: the variables need %zu bytes but the %s store has room for %zu (%zu too many)",
+                s->origin, need, vsb_varstore_layout_name(s->layout), capacity, need - capacity);
+    return NULL;
+  }
+
+  guint8 *out = g_memdup2(s->image, s->size);
+  memset(out + s->first_offset, 0xff, capacity);
+  gsize off = s->first_offset;
+  for (guint i = 0; i < s->variables->len; i++) {
+    const VsbVariable *v = s->variables->pdata[i];
+    glong n = 0;
+    g_autofree gunichar2 *u = g_utf8_to_utf16(v->name, -1, NULL, &n, NULL);
+    gsize name_size = ((gsize)n + 1) * 2;
+    gsize dlen;
+    const guint8 *d = g_bytes_get_data(v->data, &dlen);
+    guint8 *h = out + off;
+    memset(h, 0, hdr);
+    wr16(h, VARIABLE_DATA);
+    h[2] = VSB_VAR_ADDED;
+    wr32(h + 4, v->attributes);
+    gsize no = 12;
+    if (s->authenticated) {
+      wr64(h + 8, v->monotonic_count);
+      time_write(h + 16, &v->timestamp);
+      wr32(h + 32, v->pubkey_index);
+      no = 36;
+    }
+    wr32(h + no, (guint32)name_size);
+    wr32(h + no + 4, (guint32)dlen);
+    memcpy(h + no + 8, v->guid.b, 16);
+    for (glong c = 0; c <= n; c++)
+      wr16(h + hdr + 2 * c, c < n ? u[c] : 0);
+    if (dlen)
+      memcpy(h + hdr + name_size, d, dlen);
+    off = HEADER_ALIGN(off + hdr + name_size + dlen);
+  }
+  return g_bytes_new_take(out, s->size);
+}
+
+/* ---- locks and saving --------------------------------------------------------------------- */
+
+gboolean
+vsb_file_is_locked(const char *path, GError **error)
+{
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    g_set_error(error, VSB_ERROR, errno == ENOENT ? VSB_ERROR_NOT_FOUND : VSB_ERROR_IO, "%s: %s",
+                path, g_strerror(errno));
+    return FALSE;
+  }
+  /* QEMU's file-posix driver takes OFD byte-range locks at 100+ (permissions held) and 200+
+   * (permissions shared). Asking whether a write lock on the whole file would conflict
+   * finds any of them, shared or exclusive. */
+  struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+  int r = fcntl(fd, F_OFD_GETLK, &fl);
+  if (r < 0 && errno == EINVAL) {
+    fl = (struct flock){ .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+    r = fcntl(fd, F_GETLK, &fl);
+  }
+  int e = errno;
+  close(fd);
+  if (r < 0) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: cannot probe locks: %s", path, g_strerror(e));
+    return FALSE;
+  }
+  return fl.l_type != F_UNLCK;
+}
+
+gboolean
+vsb_varstore_save(const VsbVarstore *s, const char *path, int mode, gboolean force,
+                  GError **error)
+{
+  g_autoptr(GBytes) bytes = vsb_varstore_serialize(s, error);
+  if (bytes == NULL)
+    return FALSE;
+  if (!force && g_file_test(path, G_FILE_TEST_EXISTS)) {
+    g_autoptr(GError) local = NULL;
+    gboolean locked = vsb_file_is_locked(path, &local);
+    if (local) {
+      g_propagate_error(error, g_steal_pointer(&local));
+      return FALSE;
+    }
+    if (locked) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_BUSY,
+                  "%s: the file is locked by a running process (QEMU); stop the VM or force",
+                  path);
+      return FALSE;
+    }
+  }
+  if (!s->qcow2)
+    return vsb_file_write_atomic(path, g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes),
+                                 mode, FALSE, error);
+
+  /* qcow2: write raw into a private directory, convert next to the target, then rename. */
+  g_autoptr(GError) local = NULL;
+  char *tmpdir = g_dir_make_tmp("vsboot-XXXXXX", &local);
+  if (tmpdir == NULL) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: %s", path, local->message);
+    return FALSE;
+  }
+  gboolean ok = FALSE;
+  g_autofree char *raw = g_build_filename(tmpdir, "vars.raw", NULL);
+  g_autofree char *dir = g_path_get_dirname(path);
+  g_autofree char *base = g_path_get_basename(path);
+  g_autofree char *tmp = g_strdup_printf("%s/.%s.vsboot-qcow2-%d", dir, base, (int)getpid());
+  if (vsb_file_write_atomic(raw, g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes), 0600,
+                            FALSE, error)) {
+    const char *argv[] = { "qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-o",
+                           "cluster_size=4096", "-S", "4096", raw, tmp, NULL };
+    if (run_tool(argv, error)) {
+      int fd = open(tmp, O_RDWR | O_CLOEXEC);
+      if (fd < 0 || fchmod(fd, (mode_t)mode) < 0 || fsync(fd) < 0) {
+        g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: %s", tmp, g_strerror(errno));
+      } else if (rename(tmp, path) < 0) {
+        g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: cannot replace: %s", path,
+                    g_strerror(errno));
+      } else
+        ok = TRUE;
+      if (fd >= 0)
+        close(fd);
+    }
+  }
+  if (!ok)
+    g_unlink(tmp);
+  remove_dir(tmpdir);
+  return ok;
+}
