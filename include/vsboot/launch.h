@@ -1,0 +1,58 @@
+/* vsboot: start QEMU and judge a boot by what appears on the serial console. The proof that
+ * Secure Boot is enforced is a real boot: an image the firmware must refuse is refused, and one
+ * it must run prints a marker. QEMU is stopped as soon as the verdict is on the console, so a
+ * test never waits for a timeout to learn the answer. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  VSB_BOOT_VERDICT_NONE,     /* QEMU exited by itself and no pattern appeared */
+  VSB_BOOT_VERDICT_TIMEOUT,  /* no pattern within the time limit; QEMU was killed */
+  VSB_BOOT_VERDICT_RAN,      /* the payload's marker line appeared: the firmware ran it */
+  VSB_BOOT_VERDICT_DENIED,   /* the firmware refused an image ("Access Denied", ...) */
+} VsbBootVerdict;
+
+const char *vsb_boot_verdict_name(VsbBootVerdict verdict); /* "none", "timeout", "ran", ... */
+
+/* A console line containing text decides verdict. */
+typedef struct {
+  const char *text;
+  VsbBootVerdict verdict;
+} VsbBootPattern;
+
+/* The marker the vsboot test payload prints ("VSBOOT-PAYLOAD SecureBoot=1 SetupMode=0"). */
+#define VSB_PAYLOAD_MARKER "VSBOOT-PAYLOAD"
+
+/* The payload marker plus the texts OVMF/ArmVirt's BDS prints when DxeImageVerificationLib
+ * rejects an image ("Access Denied", "Security Violation"); n_out gets the count. */
+const VsbBootPattern *vsb_launch_default_patterns(gsize *n_out);
+
+typedef struct {
+  VsbBootVerdict verdict;
+  char *line;          /* the console line that decided (escape sequences removed), or NULL */
+  char *log;           /* everything QEMU wrote to stdout and stderr */
+  double seconds;      /* from start to verdict or exit */
+  gboolean killed;     /* vsboot stopped QEMU (verdict or timeout) */
+  int exit_status;     /* QEMU's exit code when it exited by itself, else -1 */
+} VsbLaunchResult;
+
+void vsb_launch_result_free(VsbLaunchResult *result);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbLaunchResult, vsb_launch_result_free)
+
+/* Run argv (a QEMU command line that sends the serial console to stdout: -serial stdio,
+ * -display none, -monitor none) and match every complete console line against patterns, the
+ * first match deciding. QEMU is killed at the verdict or after timeout_ms. An error only when
+ * QEMU cannot be started (VSB_ERROR_TOOL). */
+VsbLaunchResult *vsb_launch_watch(const char *const *argv, const VsbBootPattern *patterns,
+                              gsize n_patterns, guint timeout_ms, GError **error);
+
+/* A FAT image at image_path holding efi_app as the removable-media boot file
+ * EFI/BOOT/BOOTX64.EFI (arch "x86_64") or EFI/BOOT/BOOTAA64.EFI ("aarch64"), made with
+ * mkfs.vfat and mtools. Written beside the target and renamed into place. */
+gboolean vsb_launch_make_esp(const char *image_path, const char *efi_app, const char *arch,
+                        GError **error);
+
+G_END_DECLS
