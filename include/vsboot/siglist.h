@@ -38,11 +38,21 @@ VsbSigEntry *vsb_sig_entry_new(VsbSigType type, const VsbGuid *owner, const void
 void vsb_sig_entry_free(VsbSigEntry *entry);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbSigEntry, vsb_sig_entry_free)
 const char *vsb_sig_type_name(VsbSigType type);
+/* The SignatureType GUID of a type (NULL for VSB_SIG_OTHER), and the type of a GUID. */
+const VsbGuid *vsb_sig_type_guid(VsbSigType type);
+VsbSigType vsb_sig_type_from_guid(const VsbGuid *guid);
+/* Bytes of signature data a type requires (hash length, ...); 0 when it varies (X.509, other). */
+gsize vsb_sig_type_data_size(VsbSigType type);
+/* A deep copy; and the entries of a GPtrArray built with this free function. */
+VsbSigEntry *vsb_sig_entry_copy(const VsbSigEntry *entry);
+GPtrArray *vsb_sig_entry_array_new(void);
 
 /* A certificate in PEM or DER, from a file; errors name the file and what is wrong. */
 X509 *vsb_cert_load(const char *path, GError **error);
 X509 *vsb_cert_from_der(const guint8 *der, gsize len, GError **error);
 GBytes *vsb_cert_to_der(X509 *cert);
+/* Every certificate of a PEM file (one or more CERTIFICATE blocks) or the one of a DER file. */
+GPtrArray *vsb_cert_load_all(const char *path, GError **error); /* X509*, freed with X509_free */
 
 /* EFI_VARIABLE_AUTHENTICATION_2: the time stamp, the PKCS#7 blob and the payload after it. */
 typedef struct {
