@@ -1,0 +1,399 @@
+#include "vsboot/fwselect.h"
+#include "vsboot/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void
+vsb_fw_request_init(VsbFwRequest *req)
+{
+  memset(req, 0, sizeof(*req));
+  req->arch = VSB_FW_ARCH_X86_64;
+  req->interface = VSB_FW_ANY;
+  req->device = VSB_FW_ANY;
+  req->mode = VSB_FW_ANY;
+  req->format = VSB_FW_ANY;
+}
+
+gboolean
+vsb_fw_paths_equal(const char *a, const char *b)
+{
+  if (a == NULL || b == NULL)
+    return FALSE;
+  char *ra = realpath(a, NULL);
+  char *rb = realpath(b, NULL);
+  gboolean eq = strcmp(ra ? ra : a, rb ? rb : b) == 0;
+  free(ra);
+  free(rb);
+  return eq;
+}
+
+/* Can pattern p match some string that starts with prefix s? (A family "pc-q35-" against a
+ * descriptor glob.) Patterns are short; the recursion is bounded by their length. */
+static gboolean
+glob_can_match_prefix(const char *p, const char *s, int depth)
+{
+  if (depth > 256)
+    return FALSE;
+  if (*s == '\0')
+    return TRUE; /* any rest of a glob matches some string */
+  if (*p == '\0')
+    return FALSE;
+  if (*p == '*')
+    return glob_can_match_prefix(p + 1, s, depth + 1) || glob_can_match_prefix(p, s + 1, depth + 1);
+  if (*p == '?' || *p == *s)
+    return glob_can_match_prefix(p + 1, s + 1, depth + 1);
+  return FALSE;
+}
+
+static gboolean
+target_matches(const VsbFwDescriptor *d, const VsbFwRequest *req)
+{
+  if (!req->machine_family)
+    return vsb_fw_descriptor_supports(d, req->arch, req->machine);
+  /* A family is "PREFIX*": it matches when some machine of the family could match. */
+  g_autofree char *prefix = g_strdup(req->machine);
+  char *star = strchr(prefix, '*');
+  if (star)
+    *star = '\0';
+  for (guint i = 0; i < d->targets->len; i++) {
+    const VsbFwTarget *t = d->targets->pdata[i];
+    if (t->architecture != req->arch)
+      continue;
+    for (char **m = t->machines; *m; m++)
+      if (glob_can_match_prefix(*m, prefix, 0))
+        return TRUE;
+  }
+  return FALSE;
+}
+
+static gboolean
+reject(const char **id_out, char **reason_out, int *feature_out, const char *id, int feature,
+       char *reason)
+{
+  if (id_out)
+    *id_out = id;
+  if (feature_out)
+    *feature_out = feature;
+  if (reason_out)
+    *reason_out = reason;
+  else
+    g_free(reason);
+  return FALSE;
+}
+
+static const char *
+interfaces_text(const VsbFwDescriptor *d, char buf[64])
+{
+  buf[0] = '\0';
+  for (guint i = 0; i < d->n_interfaces; i++) {
+    if (i)
+      g_strlcat(buf, ",", 64);
+    g_strlcat(buf, vsb_fw_interface_name(d->interfaces[i]), 64);
+  }
+  return buf;
+}
+
+/* Check one feature; returns FALSE (with the reason) when the request's wish is not met. */
+static gboolean
+check_feature(const VsbFwDescriptor *d, const VsbFwRequest *req, VsbFwFeature f,
+              const char **id, char **reason, int *feature)
+{
+  gboolean has = vsb_fw_descriptor_has_feature(d, f);
+  if (req->features[f] == VSB_FW_WANT_YES && !has)
+    return reject(id, reason, feature, "missing-feature", f,
+                  g_strdup_printf("lacks feature %s, which is wanted", vsb_fw_feature_name(f)));
+  if (req->features[f] == VSB_FW_WANT_NO && has)
+    return reject(id, reason, feature, "unwanted-feature", f,
+                  g_strdup_printf("has feature %s, which is refused", vsb_fw_feature_name(f)));
+  return TRUE;
+}
+
+gboolean
+vsb_fw_match(const VsbFwDescriptor *d, const VsbFwRequest *req, const char **id, char **reason,
+             int *feature)
+{
+  char ibuf[64];
+  if (id)
+    *id = NULL;
+  if (reason)
+    *reason = NULL;
+  if (feature)
+    *feature = -1;
+
+  /* 1. interface: any position in interface-types counts. */
+  if (req->interface == VSB_FW_ANY) {
+    if (!vsb_fw_descriptor_has_interface(d, VSB_FW_INTERFACE_UEFI) &&
+        !vsb_fw_descriptor_has_interface(d, VSB_FW_INTERFACE_BIOS))
+      return reject(id, reason, feature, "interface", -1,
+                    g_strdup_printf("interface %s is neither uefi nor bios",
+                                    interfaces_text(d, ibuf)));
+  } else if (!vsb_fw_descriptor_has_interface(d, (VsbFwInterface)req->interface)) {
+    return reject(id, reason, feature, "interface", -1,
+                  g_strdup_printf("interface %s, not %s", interfaces_text(d, ibuf),
+                                  vsb_fw_interface_name((VsbFwInterface)req->interface)));
+  }
+
+  /* 2. paths (virFileComparePaths). */
+  if (req->loader) {
+    const char *code = vsb_fw_descriptor_code_path(d);
+    if ((d->device != VSB_FW_DEVICE_FLASH && d->device != VSB_FW_DEVICE_MEMORY) ||
+        !vsb_fw_paths_equal(req->loader, code))
+      return reject(id, reason, feature, "loader-path", -1,
+                    g_strdup_printf("executable is %s, not %s", code, req->loader));
+  }
+  if (req->nvram_template) {
+    if (d->device != VSB_FW_DEVICE_FLASH || d->mode != VSB_FW_FLASH_MODE_SPLIT)
+      return reject(id, reason, feature, "template-path", -1,
+                    g_strdup_printf("has no NVRAM template, and %s was asked for",
+                                    req->nvram_template));
+    if (!vsb_fw_paths_equal(req->nvram_template, d->nvram_template.filename))
+      return reject(id, reason, feature, "template-path", -1,
+                    g_strdup_printf("NVRAM template is %s, not %s", d->nvram_template.filename,
+                                    req->nvram_template));
+  }
+
+  /* 3. architecture + machine glob. */
+  if (!target_matches(d, req)) {
+    GString *s = g_string_new(NULL);
+    for (guint i = 0; i < d->targets->len; i++) {
+      const VsbFwTarget *t = d->targets->pdata[i];
+      g_autofree char *m = g_strjoinv(",", t->machines);
+      g_string_append_printf(s, "%s%s %s", i ? "; " : "", vsb_fw_arch_name(t->architecture), m);
+    }
+    char *text = g_strdup_printf("targets %s; not %s %s%s", s->str, vsb_fw_arch_name(req->arch),
+                                 req->machine, req->machine_family ? " (family)" : "");
+    g_string_free(s, TRUE);
+    return reject(id, reason, feature, "target", -1, text);
+  }
+
+  /* 4. S3/S4. */
+  if (!check_feature(d, req, VSB_FW_FEATURE_ACPI_S3, id, reason, feature) ||
+      !check_feature(d, req, VSB_FW_FEATURE_ACPI_S4, id, reason, feature))
+    return FALSE;
+
+  /* 5. secure-boot, enrolled-keys. */
+  if (!check_feature(d, req, VSB_FW_FEATURE_SECURE_BOOT, id, reason, feature) ||
+      !check_feature(d, req, VSB_FW_FEATURE_ENROLLED_KEYS, id, reason, feature))
+    return FALSE;
+
+  /* 6. SMM: wanted = smm=on with a secure flash, which only firmware requiring SMM accepts;
+   * refused = smm=off, which firmware requiring SMM cannot run with. */
+  gboolean smm = vsb_fw_descriptor_has_feature(d, VSB_FW_FEATURE_REQUIRES_SMM);
+  if (req->features[VSB_FW_FEATURE_REQUIRES_SMM] == VSB_FW_WANT_NO && smm)
+    return reject(id, reason, feature, "smm", VSB_FW_FEATURE_REQUIRES_SMM,
+                  g_strdup("requires SMM, which is turned off"));
+  if (req->features[VSB_FW_FEATURE_REQUIRES_SMM] == VSB_FW_WANT_YES && !smm)
+    return reject(id, reason, feature, "smm", VSB_FW_FEATURE_REQUIRES_SMM,
+                  g_strdup("does not require SMM, and an SMM-only (secure) flash was asked for"));
+
+  /* 7./8. device, mode, formats. */
+  if (req->device != VSB_FW_ANY && (int)d->device != req->device)
+    return reject(id, reason, feature, "device", -1,
+                  g_strdup_printf("device %s, not %s", vsb_fw_device_name(d->device),
+                                  vsb_fw_device_name((VsbFwDevice)req->device)));
+  switch (d->device) {
+  case VSB_FW_DEVICE_FLASH:
+    if (req->mode != VSB_FW_ANY && (int)d->mode != req->mode)
+      return reject(id, reason, feature, "mode", -1,
+                    g_strdup_printf("flash mode %s, not %s", vsb_fw_flash_mode_name(d->mode),
+                                    vsb_fw_flash_mode_name((VsbFwFlashMode)req->mode)));
+    if (req->format != VSB_FW_ANY && (int)d->executable.format != req->format)
+      return reject(id, reason, feature, "format", -1,
+                    g_strdup_printf("executable format %s, not %s",
+                                    vsb_fw_format_name(d->executable.format),
+                                    vsb_fw_format_name((VsbFwFormat)req->format)));
+    if (d->mode == VSB_FW_FLASH_MODE_SPLIT && req->format != VSB_FW_ANY &&
+        (int)d->nvram_template.format != req->format)
+      return reject(id, reason, feature, "template-format", -1,
+                    g_strdup_printf("NVRAM template format %s, not %s",
+                                    vsb_fw_format_name(d->nvram_template.format),
+                                    vsb_fw_format_name((VsbFwFormat)req->format)));
+    break;
+  case VSB_FW_DEVICE_MEMORY:
+    /* -bios: read-only, no NVRAM; only "stateless" describes it. */
+    if (req->mode != VSB_FW_ANY && req->mode != VSB_FW_FLASH_MODE_STATELESS)
+      return reject(id, reason, feature, "mode", -1,
+                    g_strdup_printf("memory-mapped (stateless, no NVRAM), not %s",
+                                    vsb_fw_flash_mode_name((VsbFwFlashMode)req->mode)));
+    break;
+  case VSB_FW_DEVICE_KERNEL:
+  case VSB_FW_DEVICE_IGVM:
+  default:
+    /* libvirt cannot use these (it fails to parse such files), so neither does selection. */
+    return reject(id, reason, feature, "device", -1,
+                  g_strdup_printf("device %s is not selectable (libvirt knows flash and memory)",
+                                  vsb_fw_device_name(d->device)));
+  }
+
+  /* 9. confidential computing. */
+  static const VsbFwFeature cc[] = { VSB_FW_FEATURE_AMD_SEV, VSB_FW_FEATURE_AMD_SEV_ES,
+                                     VSB_FW_FEATURE_AMD_SEV_SNP, VSB_FW_FEATURE_INTEL_TDX };
+  for (gsize i = 0; i < G_N_ELEMENTS(cc); i++)
+    if (!check_feature(d, req, cc[i], id, reason, feature))
+      return FALSE;
+
+  /* 10. the rest (vsboot extension; libvirt ignores them). */
+  static const VsbFwFeature rest[] = { VSB_FW_FEATURE_VERBOSE_DYNAMIC,
+                                       VSB_FW_FEATURE_VERBOSE_STATIC,
+                                       VSB_FW_FEATURE_HOST_UEFI_VARS };
+  for (gsize i = 0; i < G_N_ELEMENTS(rest); i++)
+    if (!check_feature(d, req, rest[i], id, reason, feature))
+      return FALSE;
+  return TRUE;
+}
+
+static void
+verdict_free(gpointer p)
+{
+  VsbFwVerdict *v = p;
+  g_free(v->reason);
+  g_free(v);
+}
+
+void
+vsb_fw_selection_free(VsbFwSelection *sel)
+{
+  if (sel == NULL)
+    return;
+  g_ptr_array_unref(sel->verdicts);
+  g_free(sel);
+}
+
+VsbFwSelection *
+vsb_fw_select(GPtrArray *entries, const VsbFwRequest *req, GError **error)
+{
+  if (req->machine == NULL || *req->machine == '\0') {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "a machine type is needed");
+    return NULL;
+  }
+  if ((int)req->arch < 0 || req->arch >= VSB_FW_ARCH_COUNT) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "unknown architecture");
+    return NULL;
+  }
+  if (req->features[VSB_FW_FEATURE_ENROLLED_KEYS] == VSB_FW_WANT_YES &&
+      req->features[VSB_FW_FEATURE_SECURE_BOOT] == VSB_FW_WANT_NO) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                "firmware feature 'enrolled-keys' cannot be enabled when firmware feature "
+                "'secure-boot' is disabled");
+    return NULL;
+  }
+  if ((req->loader && !g_path_is_absolute(req->loader)) ||
+      (req->nvram_template && !g_path_is_absolute(req->nvram_template))) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                "loader and template paths must be absolute: '%s'",
+                req->loader && !g_path_is_absolute(req->loader) ? req->loader
+                                                                 : req->nvram_template);
+    return NULL;
+  }
+
+  VsbFwSelection *sel = g_new0(VsbFwSelection, 1);
+  sel->verdicts = g_ptr_array_new_with_free_func(verdict_free);
+  sel->chosen_index = -1;
+  for (guint i = 0; i < entries->len; i++) {
+    VsbFwEntry *e = entries->pdata[i];
+    VsbFwVerdict *v = g_new0(VsbFwVerdict, 1);
+    v->entry = e;
+    v->feature = -1;
+    if (e->kind == VSB_FW_ENTRY_MASK) {
+      v->reason_id = "masked";
+      v->reason = e->overrides && e->overrides[0]
+                    ? g_strdup_printf("empty file: masks %s", e->overrides[0])
+                    : g_strdup("empty file: masks nothing, ignored");
+    } else if (e->kind == VSB_FW_ENTRY_INVALID) {
+      v->reason_id = "invalid";
+      v->reason = g_strdup_printf("not usable: %s", e->error ? e->error->message : "invalid");
+    } else if (vsb_fw_match(e->descriptor, req, &v->reason_id, &v->reason, &v->feature)) {
+      if (sel->chosen == NULL) {
+        sel->chosen = e;
+        sel->chosen_index = (int)i;
+        v->reason_id = "chosen";
+        v->reason = g_strdup("chosen: first match in precedence order");
+      } else {
+        v->reason_id = "later";
+        v->reason = g_strdup_printf("would match, but %s comes first", sel->chosen->name);
+      }
+    }
+    g_ptr_array_add(sel->verdicts, v);
+  }
+  return sel;
+}
+
+JsonNode *
+vsb_fw_selection_to_json(const VsbFwSelection *sel, const VsbFwRequest *req)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new_immutable();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "chosen");
+  if (sel->chosen)
+    json_builder_add_value(b, vsb_fw_descriptor_to_json(sel->chosen->descriptor));
+  else
+    json_builder_add_null_value(b);
+
+  json_builder_set_member_name(b, "request");
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "architecture");
+  json_builder_add_string_value(b, vsb_fw_arch_name(req->arch));
+  json_builder_set_member_name(b, "machine");
+  json_builder_add_string_value(b, req->machine);
+  json_builder_set_member_name(b, "machine-family");
+  json_builder_add_boolean_value(b, req->machine_family);
+  json_builder_set_member_name(b, "interface");
+  if (req->interface == VSB_FW_ANY)
+    json_builder_add_null_value(b);
+  else
+    json_builder_add_string_value(b, vsb_fw_interface_name((VsbFwInterface)req->interface));
+  json_builder_set_member_name(b, "features");
+  json_builder_begin_object(b);
+  for (int f = 0; f < VSB_FW_FEATURE_COUNT; f++) {
+    if (req->features[f] == VSB_FW_WANT_ANY)
+      continue;
+    json_builder_set_member_name(b, vsb_fw_feature_name((VsbFwFeature)f));
+    json_builder_add_boolean_value(b, req->features[f] == VSB_FW_WANT_YES);
+  }
+  json_builder_end_object(b);
+  json_builder_set_member_name(b, "mode");
+  if (req->mode == VSB_FW_ANY)
+    json_builder_add_null_value(b);
+  else
+    json_builder_add_string_value(b, vsb_fw_flash_mode_name((VsbFwFlashMode)req->mode));
+  json_builder_set_member_name(b, "format");
+  if (req->format == VSB_FW_ANY)
+    json_builder_add_null_value(b);
+  else
+    json_builder_add_string_value(b, vsb_fw_format_name((VsbFwFormat)req->format));
+  json_builder_set_member_name(b, "loader");
+  if (req->loader)
+    json_builder_add_string_value(b, req->loader);
+  else
+    json_builder_add_null_value(b);
+  json_builder_set_member_name(b, "template");
+  if (req->nvram_template)
+    json_builder_add_string_value(b, req->nvram_template);
+  else
+    json_builder_add_null_value(b);
+  json_builder_end_object(b);
+
+  json_builder_set_member_name(b, "candidates");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < sel->verdicts->len; i++) {
+    const VsbFwVerdict *v = sel->verdicts->pdata[i];
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "name");
+    json_builder_add_string_value(b, v->entry->name);
+    json_builder_set_member_name(b, "path");
+    json_builder_add_string_value(b, v->entry->path);
+    json_builder_set_member_name(b, "verdict");
+    json_builder_add_string_value(b, v->reason_id);
+    json_builder_set_member_name(b, "reason");
+    json_builder_add_string_value(b, v->reason);
+    if (v->feature >= 0) {
+      json_builder_set_member_name(b, "feature");
+      json_builder_add_string_value(b, vsb_fw_feature_name((VsbFwFeature)v->feature));
+    }
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
