@@ -49,4 +49,20 @@ extern const VsbGuid VSB_GUID_MICROSOFT_VENDOR;               /* 77fa9abd-0359-4
 extern const VsbGuid VSB_GUID_OVMF_ENROLL_DEFAULT_KEYS;       /* a0baa8a3-041d-48a8-bc87-c36d121b5e3d */
 extern const VsbGuid VSB_GUID_SHIM_LOCK;                      /* 605dab50-e046-4300-abb6-3dd810dd8b23 */
 
+/* Firmware volumes and sections (MdePkg Pi/PiFirmwareVolume.h, MdeModulePkg.dec, OvmfPkg
+ * ResetVector/Ia16/ResetVectorVtf0.nasm.inc). */
+extern const VsbGuid VSB_GUID_EFI_FIRMWARE_FILE_SYSTEM2;      /* 8c8ce578-8a3d-4f1c-9935-896185c32dd3 */
+extern const VsbGuid VSB_GUID_EFI_FIRMWARE_FILE_SYSTEM3;      /* 5473c07a-3dcb-4dca-bd6f-1e9689e7349a */
+extern const VsbGuid VSB_GUID_LZMA_CUSTOM_DECOMPRESS;         /* ee4e5898-3914-4259-9d6e-dc7bd79403cf */
+extern const VsbGuid VSB_GUID_LZMAF86_CUSTOM_DECOMPRESS;      /* d42ae6bd-1352-4bfb-909a-ca72a6eae889 */
+extern const VsbGuid VSB_GUID_TIANO_CUSTOM_DECOMPRESS;        /* a31280ad-481e-41b6-95e8-127f4c984779 */
+extern const VsbGuid VSB_GUID_BROTLI_CUSTOM_DECOMPRESS;       /* 3d532050-5cda-4fd0-879e-0f7f630d5afb */
+extern const VsbGuid VSB_GUID_EFI_CRC32_GUIDED_SECTION;       /* fc1bcdb0-7d31-49aa-936a-a4600d9dd083 */
+extern const VsbGuid VSB_GUID_OVMF_TABLE_FOOTER;              /* 96b582de-1fb2-45f7-baea-a366c55a082d */
+extern const VsbGuid VSB_GUID_SEV_ES_RESET_BLOCK;             /* 00f771de-1a7e-4fcb-890e-68c77e2fb44e */
+extern const VsbGuid VSB_GUID_SEV_HASH_TABLE_BLOCK;           /* 7255371f-3a3b-4b04-927b-1da6efa8d454 */
+extern const VsbGuid VSB_GUID_SEV_SECRET_BLOCK;               /* 4c2eb361-7d9b-4cc3-8081-127c90d3d294 */
+extern const VsbGuid VSB_GUID_OVMF_SEV_METADATA_OFFSET;       /* dc886566-984a-4798-a75e-5585a7bf67cc */
+extern const VsbGuid VSB_GUID_TDX_METADATA_OFFSET;            /* e47a6535-984a-4798-865e-4685a7bf8ec2 */
+
 G_END_DECLS
