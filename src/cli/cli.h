@@ -29,6 +29,13 @@ extern const VsbCliCommand vsb_cli_libvirt_xml;
 extern const VsbCliCommand vsb_cli_run;
 extern const VsbCliCommand vsb_cli_audit;
 
+/* "vsboot firmware inspect ..." (cmd-firmware-inspect.c), routed from cmd-firmware.c;
+ * argv[0] is "firmware inspect". */
+int vsb_cli_firmware_inspect(int argc, char **argv);
+/* "vsboot vars enroll ..." (cmd-vars-enroll.c), routed from cmd-vars.c; argv[0] is
+ * "vars enroll". */
+int vsb_cli_vars_enroll(int argc, char **argv);
+
 /* Print "vsboot: MESSAGE" to stderr and return VSB_EXIT_USAGE. Consumes error. */
 int vsb_cli_fail(GError *error);
 /* Same with a printf-style message. */
