@@ -1,0 +1,144 @@
+/* vsboot: read a QEMU command line the way QEMU reads it, to learn which firmware, varstore,
+ * machine and flash settings a VM really gets. Options follow QEMU 7.2's rules: "-opt" and
+ * "--opt" are the same, "-opt=value" does not exist, option lists are QemuOpts/keyval
+ * ("key=value,key=value", ",," for a comma, an implied first key for -machine/-accel/-device/
+ * -object, bare "key"/"nokey" flags for QemuOpts), -blockdev also takes JSON, and -readconfig
+ * files are read ([drive], [machine], [global], [device], [object], [accel] groups).
+ * The emitting side (vsboot's own command lines) is qemu-argv.h. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Input limits: larger inputs are refused with a clear error rather than parsed. */
+#define VSB_QEMU_CMDLINE_MAX_ARGS 65536
+#define VSB_QEMU_CMDLINE_MAX_BYTES (4 * 1024 * 1024)
+#define VSB_QEMU_READCONFIG_MAX_BYTES (1024 * 1024)
+
+/* One key=value option list, in order; later duplicates win on lookup. */
+typedef struct {
+  GPtrArray *keys;   /* char* */
+  GPtrArray *values; /* char* */
+} VsbQemuOpts;
+
+const char *vsb_qemu_opts_get(const VsbQemuOpts *opts, const char *key); /* last; NULL if absent */
+
+typedef struct {
+  char *interface;   /* if=: "pflash", "none", "ide" (QEMU's default), ... */
+  int unit;          /* resolved as QEMU resolves it (lowest free unit when not given) */
+  char *id;          /* id= (also the BlockBackend name -machine pflashN= may name) */
+  char *file;        /* file=, NULL when absent */
+  char *format;      /* format=, NULL when absent (QEMU probes, raw in practice) */
+  gboolean readonly;
+  gboolean snapshot; /* snapshot=on, or the global -snapshot */
+  char *evidence;    /* the option as given, with where it came from */
+} VsbQemuDrive;
+
+typedef struct {
+  char *node_name;   /* NULL for an inline (nameless) child */
+  char *driver;
+  char *file_ref;    /* file=NODE: the child node by name */
+  int file_child;    /* index of an inline child in the blockdev list, or -1 */
+  char *filename;    /* filename= of protocol drivers */
+  gboolean read_only;
+  gboolean auto_read_only;
+  char *evidence;
+} VsbQemuBlockdev;
+
+typedef struct {
+  char *driver;      /* as QEMU splits it: "cfi.pflash01.secure=on" gives driver "cfi" */
+  char *property;
+  char *value;
+  gboolean short_form; /* written as driver.property=value */
+  char *evidence;
+} VsbQemuGlobal;
+
+typedef struct {
+  char *type;        /* -object qom-type / -device driver */
+  char *id;
+  VsbQemuOpts *props;
+  char *evidence;
+} VsbQemuObject;
+
+typedef struct {
+  char *binary;      /* argv[0] when the line starts with a program, else NULL */
+  char *arch;        /* from the binary name ("x86_64", "aarch64"), else NULL */
+  char *machine;     /* -machine type (as written, e.g. "q35"), NULL = QEMU's default */
+  VsbQemuOpts *machine_opts; /* every -machine/-M key, merged in order */
+  char *machine_evidence;
+  GPtrArray *accels;         /* char*: "kvm", "tcg", ... in the order QEMU tries them */
+  char *accel_evidence;
+  GPtrArray *drives;         /* VsbQemuDrive* */
+  GPtrArray *blockdevs;      /* VsbQemuBlockdev* */
+  GPtrArray *globals;        /* VsbQemuGlobal* */
+  GPtrArray *objects;        /* VsbQemuObject* (-object) */
+  GPtrArray *devices;        /* VsbQemuObject* (-device) */
+  char *bios, *bios_evidence;
+  char *kernel, *kernel_evidence;
+  char *initrd;
+  char *append;
+  char *cpu;
+  gboolean snapshot;
+  char *snapshot_evidence;
+  GPtrArray *readconfig;     /* char*: the config files read */
+  char *cwd;                 /* base for relative paths (NULL: the current directory) */
+} VsbQemuCmdline;
+
+VsbQemuCmdline *vsb_qemu_cmdline_new(void);
+void vsb_qemu_cmdline_free(VsbQemuCmdline *cmd);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbQemuCmdline, vsb_qemu_cmdline_free)
+
+/* Parse an argument vector. When argv[0] does not start with '-' it is the program (QEMU itself
+ * treats a later bare word as the first hard disk). cwd (may be NULL) resolves relative paths
+ * and -readconfig files. Errors (VSB_ERROR_PARSE) name the argument index and what is wrong. */
+VsbQemuCmdline *vsb_qemu_cmdline_parse(const char *const *argv, int argc, const char *cwd,
+                                       GError **error);
+/* Add one option ("machine", "q35,smm=on"; value NULL for flags) to a command line being built,
+ * with origin naming where it came from in messages ("argument 3", "domain.xml <loader>"). */
+gboolean vsb_qemu_cmdline_add(VsbQemuCmdline *cmd, const char *name, const char *value,
+                              const char *origin, GError **error);
+
+/* Read a -readconfig file's text into cmd (name is used in messages). */
+gboolean vsb_qemu_readconfig_parse(VsbQemuCmdline *cmd, const char *data, gsize len,
+                                   const char *name, GError **error);
+
+/* A shell-quoted line (`--qemu-cmdline 'ARGS'`) into words, as a POSIX shell would split it.
+ * Text containing NUL bytes is taken as NUL-separated (a copy of /proc/PID/cmdline). */
+char **vsb_qemu_split_cmdline(const char *text, gsize len, GError **error);
+/* /proc/PID/cmdline into its arguments; proc_root NULL means "/proc". */
+char **vsb_qemu_read_proc_cmdline(const char *proc_root, int pid, GError **error);
+
+/* Split a QemuOpts list ("q35,smm=on"), implied_key naming the first key when the first item has
+ * no '=' (NULL: none). keyval (strict) refuses bare flags as -blockdev/-object do. */
+VsbQemuOpts *vsb_qemu_opts_parse(const char *text, const char *implied_key, gboolean keyval,
+                                 GError **error);
+void vsb_qemu_opts_free(VsbQemuOpts *opts);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbQemuOpts, vsb_qemu_opts_free)
+/* QEMU's booleans: on/yes/true/y and off/no/false/n. */
+gboolean vsb_qemu_parse_bool(const char *text, gboolean *out);
+
+/* What backs flash unit 0 (code) or 1 (varstore), following -drive if=pflash, -pflash, and
+ * -machine pflashN= through -drive if=none ids or -blockdev node chains (format node -> file
+ * node -> filename). present FALSE when nothing is attached. Errors for what QEMU refuses:
+ * a node that does not exist, a unit given twice, a reference loop. */
+typedef struct {
+  gboolean present;
+  char *file;        /* absolute when it could be made absolute */
+  char *format;      /* "raw", "qcow2", or NULL when QEMU would probe */
+  gboolean readonly;
+  gboolean snapshot;
+  char *evidence;
+} VsbQemuFlash;
+gboolean vsb_qemu_cmdline_get_flash(const VsbQemuCmdline *cmd, guint unit, VsbQemuFlash *out,
+                                    GError **error);
+void vsb_qemu_flash_clear(VsbQemuFlash *flash);
+
+/* The effective value of the cfi.pflash01 "secure" property (-global, both forms; the last
+ * setting wins). *set FALSE when nothing sets it (QEMU's default: off). evidence may be NULL. */
+gboolean vsb_qemu_cmdline_pflash_secure(const VsbQemuCmdline *cmd, gboolean *set,
+                                        const char **evidence);
+/* A path made absolute against cmd->cwd (newly allocated). */
+char *vsb_qemu_cmdline_abspath(const VsbQemuCmdline *cmd, const char *path);
+
+G_END_DECLS

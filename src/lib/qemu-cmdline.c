@@ -1,0 +1,1252 @@
+#include "vsboot/qemu-cmdline.h"
+#include "vsboot/error.h"
+
+#include <errno.h>
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------------------------------------
+ * Small helpers */
+
+/* Text for messages: valid UTF-8, control characters escaped, long strings cut. */
+static char *
+show(const char *s)
+{
+  if (s == NULL)
+    return g_strdup("(null)");
+  g_autofree char *valid = g_utf8_make_valid(s, -1);
+  GString *out = g_string_new(NULL);
+  glong n = 0;
+  for (const char *p = valid; *p; p = g_utf8_next_char(p)) {
+    gunichar c = g_utf8_get_char(p);
+    if (++n > 200) {
+      g_string_append(out, "...");
+      break;
+    }
+    if (c < 0x20 || c == 0x7f)
+      g_string_append_printf(out, "\\x%02x", (unsigned)c);
+    else
+      g_string_append_unichar(out, c);
+  }
+  return g_string_free(out, FALSE);
+}
+
+static VsbQemuOpts *
+opts_new(void)
+{
+  VsbQemuOpts *o = g_new0(VsbQemuOpts, 1);
+  o->keys = g_ptr_array_new_with_free_func(g_free);
+  o->values = g_ptr_array_new_with_free_func(g_free);
+  return o;
+}
+
+void
+vsb_qemu_opts_free(VsbQemuOpts *opts)
+{
+  if (opts == NULL)
+    return;
+  g_ptr_array_unref(opts->keys);
+  g_ptr_array_unref(opts->values);
+  g_free(opts);
+}
+
+static void
+opts_add(VsbQemuOpts *o, const char *key, const char *value)
+{
+  g_ptr_array_add(o->keys, g_strdup(key));
+  g_ptr_array_add(o->values, g_strdup(value));
+}
+
+const char *
+vsb_qemu_opts_get(const VsbQemuOpts *opts, const char *key)
+{
+  if (opts == NULL)
+    return NULL;
+  for (guint i = opts->keys->len; i > 0; i--)
+    if (strcmp(opts->keys->pdata[i - 1], key) == 0)
+      return opts->values->pdata[i - 1];
+  return NULL;
+}
+
+gboolean
+vsb_qemu_parse_bool(const char *text, gboolean *out)
+{
+  static const char *const yes[] = { "on", "yes", "true", "y" };
+  static const char *const no[] = { "off", "no", "false", "n" };
+  for (gsize i = 0; i < G_N_ELEMENTS(yes); i++) {
+    if (strcmp(text, yes[i]) == 0) {
+      *out = TRUE;
+      return TRUE;
+    }
+    if (strcmp(text, no[i]) == 0) {
+      *out = FALSE;
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+/* A value up to the next single ',' (",," is a literal comma), as QEMU's get_opt_value. */
+static const char *
+get_value(const char *p, char **value)
+{
+  GString *v = g_string_new(NULL);
+  for (;;) {
+    if (*p == '\0')
+      break;
+    if (*p == ',') {
+      if (p[1] == ',') {
+        g_string_append_c(v, ',');
+        p += 2;
+        continue;
+      }
+      break;
+    }
+    g_string_append_c(v, *p++);
+  }
+  *value = g_string_free(v, FALSE);
+  return p;
+}
+
+VsbQemuOpts *
+vsb_qemu_opts_parse(const char *text, const char *implied_key, gboolean keyval, GError **error)
+{
+  g_autoptr(VsbQemuOpts) o = opts_new();
+  const char *p = text;
+  gboolean first = TRUE;
+  while (*p) {
+    size_t len = strcspn(p, "=,");
+    g_autofree char *key = NULL, *value = NULL;
+    if (p[len] != '=') {
+      if (first && implied_key) {
+        key = g_strdup(implied_key);
+        p = get_value(p, &value);
+      } else if (keyval) {
+        g_autofree char *k = show(g_strndup(p, len));
+        g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                    "expected '=' after parameter '%s'", k);
+        return NULL;
+      } else {
+        /* A bare flag: "key" is key=on, "nokey" is key=off. */
+        key = g_strndup(p, len);
+        p += len;
+        if (g_str_has_prefix(key, "no") && key[2] != '\0') {
+          memmove(key, key + 2, strlen(key + 2) + 1);
+          value = g_strdup("off");
+        } else {
+          value = g_strdup("on");
+        }
+      }
+    } else {
+      key = g_strndup(p, len);
+      p = get_value(p + len + 1, &value);
+    }
+    if (key[0] == '\0') {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "empty parameter name");
+      return NULL;
+    }
+    opts_add(o, key, value);
+    first = FALSE;
+    if (*p == ',')
+      p++;
+  }
+  return g_steal_pointer(&o);
+}
+
+/* JSON object -> dotted keys ("file.filename"), booleans as on/off, as keyval would see them. */
+static gboolean
+flatten_json(JsonNode *node, const char *prefix, VsbQemuOpts *o, int depth, GError **error)
+{
+  if (depth > 32) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "JSON nested too deeply");
+    return FALSE;
+  }
+  switch (json_node_get_node_type(node)) {
+  case JSON_NODE_OBJECT: {
+    JsonObject *obj = json_node_get_object(node);
+    g_autoptr(GList) members = json_object_get_members(obj);
+    for (GList *l = members; l; l = l->next) {
+      const char *name = l->data;
+      g_autofree char *key = prefix ? g_strdup_printf("%s.%s", prefix, name) : g_strdup(name);
+      if (!flatten_json(json_object_get_member(obj, name), key, o, depth + 1, error))
+        return FALSE;
+    }
+    return TRUE;
+  }
+  case JSON_NODE_ARRAY: {
+    JsonArray *arr = json_node_get_array(node);
+    for (guint i = 0; i < json_array_get_length(arr); i++) {
+      g_autofree char *key = g_strdup_printf("%s.%u", prefix ? prefix : "", i);
+      if (!flatten_json(json_array_get_element(arr, i), key, o, depth + 1, error))
+        return FALSE;
+    }
+    return TRUE;
+  }
+  case JSON_NODE_NULL:
+    return TRUE;
+  case JSON_NODE_VALUE: {
+    if (prefix == NULL) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "expected a JSON object");
+      return FALSE;
+    }
+    GType t = json_node_get_value_type(node);
+    g_autofree char *v = NULL;
+    if (t == G_TYPE_BOOLEAN)
+      v = g_strdup(json_node_get_boolean(node) ? "on" : "off");
+    else if (t == G_TYPE_INT64)
+      v = g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(node));
+    else if (t == G_TYPE_DOUBLE)
+      v = g_strdup_printf("%g", json_node_get_double(node));
+    else
+      v = g_strdup(json_node_get_string(node));
+    opts_add(o, prefix, v ? v : "");
+    return TRUE;
+  }
+  }
+  return TRUE;
+}
+
+/* "-blockdev {...}" / "-object {...}" / "-device {...}" or the key=value form. */
+static VsbQemuOpts *
+parse_json_or_keyval(const char *text, const char *implied_key, gboolean keyval, GError **error)
+{
+  if (text[0] != '{')
+    return vsb_qemu_opts_parse(text, implied_key, keyval, error);
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_autoptr(GError) local = NULL;
+  if (!json_parser_load_from_data(parser, text, -1, &local)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "invalid JSON: %s", local->message);
+    return NULL;
+  }
+  JsonNode *root = json_parser_get_root(parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT(root)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "expected a JSON object");
+    return NULL;
+  }
+  g_autoptr(VsbQemuOpts) o = opts_new();
+  if (!flatten_json(root, NULL, o, 0, error))
+    return NULL;
+  return g_steal_pointer(&o);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The command line model */
+
+static void
+drive_free(gpointer p)
+{
+  VsbQemuDrive *d = p;
+  g_free(d->interface);
+  g_free(d->id);
+  g_free(d->file);
+  g_free(d->format);
+  g_free(d->evidence);
+  g_free(d);
+}
+
+static void
+blockdev_free(gpointer p)
+{
+  VsbQemuBlockdev *b = p;
+  g_free(b->node_name);
+  g_free(b->driver);
+  g_free(b->file_ref);
+  g_free(b->filename);
+  g_free(b->evidence);
+  g_free(b);
+}
+
+static void
+global_free(gpointer p)
+{
+  VsbQemuGlobal *g = p;
+  g_free(g->driver);
+  g_free(g->property);
+  g_free(g->value);
+  g_free(g->evidence);
+  g_free(g);
+}
+
+static void
+object_free(gpointer p)
+{
+  VsbQemuObject *o = p;
+  g_free(o->type);
+  g_free(o->id);
+  vsb_qemu_opts_free(o->props);
+  g_free(o->evidence);
+  g_free(o);
+}
+
+VsbQemuCmdline *
+vsb_qemu_cmdline_new(void)
+{
+  VsbQemuCmdline *c = g_new0(VsbQemuCmdline, 1);
+  c->machine_opts = opts_new();
+  c->accels = g_ptr_array_new_with_free_func(g_free);
+  c->drives = g_ptr_array_new_with_free_func(drive_free);
+  c->blockdevs = g_ptr_array_new_with_free_func(blockdev_free);
+  c->globals = g_ptr_array_new_with_free_func(global_free);
+  c->objects = g_ptr_array_new_with_free_func(object_free);
+  c->devices = g_ptr_array_new_with_free_func(object_free);
+  c->readconfig = g_ptr_array_new_with_free_func(g_free);
+  return c;
+}
+
+void
+vsb_qemu_cmdline_free(VsbQemuCmdline *c)
+{
+  if (c == NULL)
+    return;
+  g_free(c->binary);
+  g_free(c->arch);
+  g_free(c->machine);
+  vsb_qemu_opts_free(c->machine_opts);
+  g_free(c->machine_evidence);
+  g_ptr_array_unref(c->accels);
+  g_free(c->accel_evidence);
+  g_ptr_array_unref(c->drives);
+  g_ptr_array_unref(c->blockdevs);
+  g_ptr_array_unref(c->globals);
+  g_ptr_array_unref(c->objects);
+  g_ptr_array_unref(c->devices);
+  g_free(c->bios);
+  g_free(c->bios_evidence);
+  g_free(c->kernel);
+  g_free(c->kernel_evidence);
+  g_free(c->initrd);
+  g_free(c->append);
+  g_free(c->cpu);
+  g_free(c->snapshot_evidence);
+  g_ptr_array_unref(c->readconfig);
+  g_free(c->cwd);
+  g_free(c);
+}
+
+char *
+vsb_qemu_cmdline_abspath(const VsbQemuCmdline *cmd, const char *path)
+{
+  if (path == NULL)
+    return NULL;
+  if (g_path_is_absolute(path))
+    return g_strdup(path);
+  if (cmd->cwd)
+    return g_build_filename(cmd->cwd, path, NULL);
+  g_autofree char *cwd = g_get_current_dir();
+  return g_build_filename(cwd, path, NULL);
+}
+
+static char *
+evidence(const char *origin, const char *name, const char *value)
+{
+  g_autofree char *v = value ? show(value) : NULL;
+  g_autofree char *o = show(origin);
+  if (v)
+    return g_strdup_printf("-%s %s (%s)", name, v, o);
+  return g_strdup_printf("-%s (%s)", name, o);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Options QEMU 7.2 knows. Every option not listed as a flag takes an argument. */
+
+static const char *const flag_options[] = {
+  "h", "help", "version", "snapshot", "nographic", "portrait", "full-screen", "win2k-hack",
+  "no-fd-bootchk", "no-acpi", "no-hpet", "enable-kvm", "xen-attach", "xen-domid-restrict",
+  "no-reboot", "no-shutdown", "daemonize", "only-migratable", "nodefaults", "no-user-config",
+  "S", "s", "singlestep", "preconfig", "mem-prealloc", "audio-help", "usb",
+  "enable-sync-profile", "async-teardown", "alt-grab", "ctrl-grab", "no-quit", "no-frame",
+  "sdl", "curses", "enable-fips", "semihosting", "old-param", "no-kvm",
+};
+
+static const char *const arg_options[] = {
+  "machine", "M", "cpu", "accel", "smp", "numa", "add-fd", "set", "global", "boot", "m",
+  "mem-path", "k", "audio", "audiodev", "device", "name", "uuid", "fda", "fdb", "hda", "hdb",
+  "hdc", "hdd", "cdrom", "blockdev", "drive", "mtdblock", "sd", "pflash", "fsdev", "virtfs",
+  "virtfs_synth", "iscsi", "usbdevice", "display", "spice", "vga", "vnc", "rotate", "acpitable",
+  "smbios", "netdev", "nic", "net", "chardev", "tpmdev", "bios", "kernel", "append", "initrd",
+  "dtb", "compat", "fw_cfg", "serial", "parallel", "monitor", "qmp", "qmp-pretty", "mon",
+  "debugcon", "pidfile", "overcommit", "gdb", "d", "D", "dfilter", "seed", "L", "xen-domid",
+  "action", "loadvm", "option-rom", "rtc", "icount", "watchdog", "watchdog-action", "echr",
+  "incoming", "chroot", "runas", "sandbox", "readconfig", "trace", "plugin", "msg",
+  "dump-vmstate", "object", "g", "semihosting-config", "prom-env", "qtest", "qtest-log",
+  "tb-size", "soundhw", "bt", "mem-size", "xen-create", "xen-domid", "writeconfig", "qmp-pretty",
+};
+
+/* 1: takes an argument, 0: a flag, -1: unknown. */
+static int
+option_kind(const char *name)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS(flag_options); i++)
+    if (strcmp(flag_options[i], name) == 0)
+      return 0;
+  for (gsize i = 0; i < G_N_ELEMENTS(arg_options); i++)
+    if (strcmp(arg_options[i], name) == 0)
+      return 1;
+  return -1;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Options the audit cares about */
+
+static gboolean
+get_bool(const VsbQemuOpts *o, const char *key, gboolean dflt, gboolean *out, GError **error)
+{
+  const char *v = vsb_qemu_opts_get(o, key);
+  if (v == NULL) {
+    *out = dflt;
+    return TRUE;
+  }
+  if (!vsb_qemu_parse_bool(v, out)) {
+    g_autofree char *s = show(v);
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                "parameter '%s' expects 'on' or 'off', not '%s'", key, s);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+parse_unit(const char *text, const char *key, int *out, GError **error)
+{
+  char *end = NULL;
+  errno = 0;
+  gint64 v = g_ascii_strtoll(text, &end, 10);
+  if (errno || end == text || *end != '\0' || v < 0 || v > 1000) {
+    g_autofree char *s = show(text);
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s '%s' is not a valid number", key, s);
+    return FALSE;
+  }
+  *out = (int)v;
+  return TRUE;
+}
+
+static gboolean
+add_drive(VsbQemuCmdline *cmd, const VsbQemuOpts *o, const char *file, const char *iface,
+          int index, const char *ev, GError **error)
+{
+  const char *if_ = iface ? iface : vsb_qemu_opts_get(o, "if");
+  if (if_ == NULL)
+    if_ = "ide";
+  g_autofree char *ifname = g_strdup(if_);
+  static const char *const known_if[] = { "none", "ide", "scsi", "floppy", "pflash", "mtd",
+                                          "sd", "virtio", "xen" };
+  gboolean known = FALSE;
+  for (gsize i = 0; i < G_N_ELEMENTS(known_if); i++)
+    known |= strcmp(known_if[i], ifname) == 0;
+  if (!known) {
+    g_autofree char *s = show(ifname);
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "unsupported bus type '%s'", s);
+    return FALSE;
+  }
+
+  int unit = -1;
+  const char *v;
+  if (index >= 0) {
+    unit = index;
+  } else if ((v = vsb_qemu_opts_get(o, "index"))) {
+    if (!parse_unit(v, "index", &unit, error))
+      return FALSE;
+  } else if ((v = vsb_qemu_opts_get(o, "unit"))) {
+    if (!parse_unit(v, "unit", &unit, error))
+      return FALSE;
+  }
+  if (strcmp(ifname, "pflash") == 0) {
+    /* QEMU's drive_new: the lowest unit not yet taken on this interface. */
+    if (unit < 0) {
+      unit = 0;
+      for (;;) {
+        gboolean taken = FALSE;
+        for (guint i = 0; i < cmd->drives->len; i++) {
+          VsbQemuDrive *d = cmd->drives->pdata[i];
+          taken |= strcmp(d->interface, "pflash") == 0 && d->unit == unit;
+        }
+        if (!taken)
+          break;
+        unit++;
+      }
+    } else {
+      for (guint i = 0; i < cmd->drives->len; i++) {
+        VsbQemuDrive *d = cmd->drives->pdata[i];
+        if (strcmp(d->interface, "pflash") == 0 && d->unit == unit) {
+          g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                      "drive with if=pflash unit=%d is defined twice (also by %s); QEMU "
+                      "refuses this", unit, d->evidence);
+          return FALSE;
+        }
+      }
+    }
+  }
+
+  gboolean ro = FALSE, snap = cmd->snapshot, ro2 = FALSE;
+  if (!get_bool(o, "readonly", FALSE, &ro, error) || !get_bool(o, "read-only", FALSE, &ro2, error) ||
+      !get_bool(o, "snapshot", cmd->snapshot, &snap, error))
+    return FALSE;
+  VsbQemuDrive *d = g_new0(VsbQemuDrive, 1);
+  d->interface = g_steal_pointer(&ifname);
+  d->unit = unit;
+  d->id = g_strdup(vsb_qemu_opts_get(o, "id"));
+  d->file = g_strdup(file ? file : vsb_qemu_opts_get(o, "file"));
+  d->format = g_strdup(vsb_qemu_opts_get(o, "format"));
+  d->readonly = ro || ro2;
+  d->snapshot = snap;
+  d->evidence = g_strdup(ev);
+  g_ptr_array_add(cmd->drives, d);
+  return TRUE;
+}
+
+/* Blockdev nodes from flattened keys under prefix ("" or "file."); returns the node's index. */
+static int
+add_blockdev_node(VsbQemuCmdline *cmd, const VsbQemuOpts *o, const char *prefix, const char *ev,
+                  int depth, GError **error)
+{
+  if (depth > 16) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "-blockdev children nested too deeply");
+    return -1;
+  }
+  g_autofree char *k_driver = g_strconcat(prefix, "driver", NULL);
+  g_autofree char *k_node = g_strconcat(prefix, "node-name", NULL);
+  g_autofree char *k_file = g_strconcat(prefix, "file", NULL);
+  g_autofree char *k_filep = g_strconcat(prefix, "file.", NULL);
+  g_autofree char *k_fname = g_strconcat(prefix, "filename", NULL);
+  g_autofree char *k_ro = g_strconcat(prefix, "read-only", NULL);
+  g_autofree char *k_aro = g_strconcat(prefix, "auto-read-only", NULL);
+
+  const char *driver = vsb_qemu_opts_get(o, k_driver);
+  if (driver == NULL) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "parameter '%sdriver' is missing", prefix);
+    return -1;
+  }
+  gboolean ro, aro;
+  if (!get_bool(o, k_ro, FALSE, &ro, error) || !get_bool(o, k_aro, FALSE, &aro, error))
+    return -1;
+  int child = -1;
+  gboolean inline_child = FALSE;
+  for (guint i = 0; i < o->keys->len; i++)
+    inline_child |= g_str_has_prefix(o->keys->pdata[i], k_filep);
+  if (inline_child) {
+    child = add_blockdev_node(cmd, o, k_filep, ev, depth + 1, error);
+    if (child < 0)
+      return -1;
+  }
+  VsbQemuBlockdev *b = g_new0(VsbQemuBlockdev, 1);
+  b->node_name = g_strdup(vsb_qemu_opts_get(o, k_node));
+  b->driver = g_strdup(driver);
+  b->file_ref = inline_child ? NULL : g_strdup(vsb_qemu_opts_get(o, k_file));
+  b->file_child = child;
+  b->filename = g_strdup(vsb_qemu_opts_get(o, k_fname));
+  b->read_only = ro;
+  b->auto_read_only = aro;
+  b->evidence = g_strdup(ev);
+  if (b->node_name) {
+    for (guint i = 0; i < cmd->blockdevs->len; i++) {
+      VsbQemuBlockdev *other = cmd->blockdevs->pdata[i];
+      if (other->node_name && strcmp(other->node_name, b->node_name) == 0) {
+        g_autofree char *s = show(b->node_name);
+        g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "duplicate node name '%s'", s);
+        blockdev_free(b);
+        return -1;
+      }
+    }
+  }
+  g_ptr_array_add(cmd->blockdevs, b);
+  return (int)cmd->blockdevs->len - 1;
+}
+
+static gboolean
+add_global(VsbQemuCmdline *cmd, const char *value, const char *ev, GError **error)
+{
+  /* qemu_global_option(): sscanf("%63[^.=].%63[^=]%n") first, QemuOpts after. */
+  size_t d = strcspn(value, ".=");
+  if (d >= 1 && d <= 63 && value[d] == '.') {
+    const char *prop = value + d + 1;
+    size_t m = strcspn(prop, "=");
+    if (m >= 1 && m <= 63 && prop[m] == '=') {
+      VsbQemuGlobal *g = g_new0(VsbQemuGlobal, 1);
+      g->driver = g_strndup(value, d);
+      g->property = g_strndup(prop, m);
+      g->value = g_strdup(prop + m + 1);
+      g->short_form = TRUE;
+      g->evidence = g_strdup(ev);
+      g_ptr_array_add(cmd->globals, g);
+      return TRUE;
+    }
+  }
+  g_autoptr(VsbQemuOpts) o = vsb_qemu_opts_parse(value, NULL, FALSE, error);
+  if (o == NULL)
+    return FALSE;
+  const char *drv = vsb_qemu_opts_get(o, "driver"), *prop = vsb_qemu_opts_get(o, "property"),
+             *val = vsb_qemu_opts_get(o, "value");
+  if (!drv || !prop || !val) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                "options 'driver', 'property', and 'value' are required");
+    return FALSE;
+  }
+  VsbQemuGlobal *g = g_new0(VsbQemuGlobal, 1);
+  g->driver = g_strdup(drv);
+  g->property = g_strdup(prop);
+  g->value = g_strdup(val);
+  g->evidence = g_strdup(ev);
+  g_ptr_array_add(cmd->globals, g);
+  return TRUE;
+}
+
+static gboolean read_config(VsbQemuCmdline *cmd, const char *path, const char *origin,
+                            GError **error);
+
+static gboolean
+add_accels(VsbQemuCmdline *cmd, const char *list, const char *ev)
+{
+  g_auto(GStrv) parts = g_strsplit(list, ":", -1);
+  for (char **p = parts; *p; p++)
+    if (**p)
+      g_ptr_array_add(cmd->accels, g_strdup(*p));
+  g_free(cmd->accel_evidence);
+  cmd->accel_evidence = g_strdup(ev);
+  return TRUE;
+}
+
+static gboolean
+add_option(VsbQemuCmdline *cmd, const char *name, const char *value, const char *origin,
+           GError **error)
+{
+  g_autofree char *ev = evidence(origin, name, value);
+
+  if (strcmp(name, "machine") == 0 || strcmp(name, "M") == 0) {
+    g_autoptr(VsbQemuOpts) o = vsb_qemu_opts_parse(value, "type", FALSE, error);
+    if (o == NULL)
+      return FALSE;
+    for (guint i = 0; i < o->keys->len; i++) {
+      const char *k = o->keys->pdata[i], *v = o->values->pdata[i];
+      opts_add(cmd->machine_opts, k, v);
+      if (strcmp(k, "type") == 0) {
+        g_free(cmd->machine);
+        cmd->machine = g_strdup(v);
+      } else if (strcmp(k, "accel") == 0) {
+        add_accels(cmd, v, ev);
+      }
+    }
+    if (cmd->machine_evidence) {
+      char *joined = g_strdup_printf("%s; %s", cmd->machine_evidence, ev);
+      g_free(cmd->machine_evidence);
+      cmd->machine_evidence = joined;
+    } else {
+      cmd->machine_evidence = g_strdup(ev);
+    }
+    return TRUE;
+  }
+  if (strcmp(name, "accel") == 0) {
+    g_autoptr(VsbQemuOpts) o = vsb_qemu_opts_parse(value, "accel", FALSE, error);
+    if (o == NULL)
+      return FALSE;
+    const char *a = vsb_qemu_opts_get(o, "accel");
+    if (a == NULL) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "no accelerator selected");
+      return FALSE;
+    }
+    return add_accels(cmd, a, ev);
+  }
+  if (strcmp(name, "enable-kvm") == 0)
+    return add_accels(cmd, "kvm", ev);
+  if (strcmp(name, "drive") == 0) {
+    g_autoptr(VsbQemuOpts) o = vsb_qemu_opts_parse(value, NULL, FALSE, error);
+    return o && add_drive(cmd, o, NULL, NULL, -1, ev, error);
+  }
+  if (strcmp(name, "pflash") == 0) {
+    g_autoptr(VsbQemuOpts) o = opts_new();
+    return add_drive(cmd, o, value, "pflash", -1, ev, error);
+  }
+  if (strcmp(name, "hda") == 0 || strcmp(name, "hdb") == 0 || strcmp(name, "hdc") == 0 ||
+      strcmp(name, "hdd") == 0 || strcmp(name, "cdrom") == 0) {
+    g_autoptr(VsbQemuOpts) o = opts_new();
+    int index = strcmp(name, "cdrom") == 0 ? 2 : name[2] - 'a';
+    return add_drive(cmd, o, value, "ide", index, ev, error);
+  }
+  if (strcmp(name, "blockdev") == 0) {
+    g_autoptr(VsbQemuOpts) o = parse_json_or_keyval(value, NULL, TRUE, error);
+    if (o == NULL)
+      return FALSE;
+    if (vsb_qemu_opts_get(o, "node-name") == NULL) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "-blockdev needs a node-name");
+      return FALSE;
+    }
+    return add_blockdev_node(cmd, o, "", ev, 0, error) >= 0;
+  }
+  if (strcmp(name, "global") == 0)
+    return add_global(cmd, value, ev, error);
+  if (strcmp(name, "object") == 0 || strcmp(name, "device") == 0) {
+    gboolean is_obj = name[0] == 'o';
+    const char *tkey = is_obj ? "qom-type" : "driver";
+    g_autoptr(VsbQemuOpts) o = parse_json_or_keyval(value, tkey, is_obj, error);
+    if (o == NULL)
+      return FALSE;
+    const char *type = vsb_qemu_opts_get(o, tkey);
+    if (type == NULL) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "parameter '%s' is missing", tkey);
+      return FALSE;
+    }
+    VsbQemuObject *obj = g_new0(VsbQemuObject, 1);
+    obj->type = g_strdup(type);
+    obj->id = g_strdup(vsb_qemu_opts_get(o, "id"));
+    obj->props = g_steal_pointer(&o);
+    obj->evidence = g_strdup(ev);
+    g_ptr_array_add(is_obj ? cmd->objects : cmd->devices, obj);
+    return TRUE;
+  }
+  if (strcmp(name, "bios") == 0) {
+    g_free(cmd->bios);
+    g_free(cmd->bios_evidence);
+    cmd->bios = g_strdup(value);
+    cmd->bios_evidence = g_strdup(ev);
+    return TRUE;
+  }
+  if (strcmp(name, "kernel") == 0) {
+    g_free(cmd->kernel);
+    g_free(cmd->kernel_evidence);
+    cmd->kernel = g_strdup(value);
+    cmd->kernel_evidence = g_strdup(ev);
+    return TRUE;
+  }
+  if (strcmp(name, "initrd") == 0) {
+    g_free(cmd->initrd);
+    cmd->initrd = g_strdup(value);
+    return TRUE;
+  }
+  if (strcmp(name, "append") == 0) {
+    g_free(cmd->append);
+    cmd->append = g_strdup(value);
+    return TRUE;
+  }
+  if (strcmp(name, "cpu") == 0) {
+    g_free(cmd->cpu);
+    cmd->cpu = g_strdup(value);
+    return TRUE;
+  }
+  if (strcmp(name, "snapshot") == 0) {
+    /* -snapshot applies to the -drive options that follow as well as earlier ones. */
+    cmd->snapshot = TRUE;
+    g_free(cmd->snapshot_evidence);
+    cmd->snapshot_evidence = g_strdup(ev);
+    for (guint i = 0; i < cmd->drives->len; i++)
+      ((VsbQemuDrive *)cmd->drives->pdata[i])->snapshot = TRUE;
+    return TRUE;
+  }
+  if (strcmp(name, "readconfig") == 0)
+    return read_config(cmd, value, ev, error);
+  return TRUE; /* an option that has no bearing on firmware or Secure Boot */
+}
+
+gboolean
+vsb_qemu_cmdline_add(VsbQemuCmdline *cmd, const char *name, const char *value,
+                     const char *origin, GError **error)
+{
+  int kind = option_kind(name);
+  if (kind < 0) {
+    g_autofree char *n = show(name);
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: unknown QEMU option '-%s'", origin, n);
+    return FALSE;
+  }
+  if (kind == 1 && value == NULL) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: -%s requires an argument", origin, name);
+    return FALSE;
+  }
+  g_autoptr(GError) local = NULL;
+  if (!add_option(cmd, name, kind == 1 ? value : NULL, origin, &local)) {
+    g_autofree char *v = show(value);
+    if (local->domain == VSB_ERROR && local->code == VSB_ERROR_IO)
+      g_propagate_error(error, g_steal_pointer(&local));
+    else
+      g_set_error(error, VSB_ERROR, local->code, "%s: -%s %s: %s", origin, name, v,
+                  local->message);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static char *
+arch_from_binary(const char *binary)
+{
+  g_autofree char *base = g_path_get_basename(binary);
+  const char *p = strstr(base, "qemu-system-");
+  if (p) {
+    const char *a = p + strlen("qemu-system-");
+    if (strcmp(a, "i386") == 0 || strcmp(a, "x86_64") == 0 || strcmp(a, "aarch64") == 0 ||
+        strcmp(a, "arm") == 0 || strcmp(a, "riscv64") == 0 || strcmp(a, "loongarch64") == 0)
+      return g_strdup(a);
+    return NULL;
+  }
+  if (strcmp(base, "qemu-kvm") == 0 || strcmp(base, "kvm") == 0) {
+#if defined(__x86_64__)
+    return g_strdup("x86_64");
+#elif defined(__aarch64__)
+    return g_strdup("aarch64");
+#endif
+  }
+  return NULL;
+}
+
+VsbQemuCmdline *
+vsb_qemu_cmdline_parse(const char *const *argv, int argc, const char *cwd, GError **error)
+{
+  if (argc < 0 || argc > VSB_QEMU_CMDLINE_MAX_ARGS) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "too many arguments (%d; at most %d)", argc,
+                VSB_QEMU_CMDLINE_MAX_ARGS);
+    return NULL;
+  }
+  g_autoptr(VsbQemuCmdline) cmd = vsb_qemu_cmdline_new();
+  cmd->cwd = g_strdup(cwd);
+  int i = 0;
+  if (argc > 0 && argv[0][0] != '-') {
+    cmd->binary = g_strdup(argv[0]);
+    cmd->arch = arch_from_binary(argv[0]);
+    i = 1;
+  }
+  for (; i < argc; i++) {
+    const char *a = argv[i];
+    g_autofree char *origin = g_strdup_printf("argument %d", i);
+    if (a[0] != '-') {
+      /* QEMU takes a bare word as the first hard disk image. */
+      g_autofree char *ev = evidence(origin, "hda", a);
+      g_autoptr(VsbQemuOpts) o = opts_new();
+      if (!add_drive(cmd, o, a, "ide", 0, ev, error))
+        return NULL;
+      continue;
+    }
+    const char *name = a + 1;
+    if (name[0] == '-')
+      name++;
+    int kind = option_kind(name);
+    if (kind < 0) {
+      g_autofree char *s = show(a);
+      const char *eq = strchr(name, '=');
+      if (eq && eq != name) {
+        g_autofree char *opt = g_strndup(name, (gsize)(eq - name));
+        if (option_kind(opt) >= 0) {
+          g_autofree char *o = show(opt), *v = show(eq + 1);
+          g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                      "%s: '%s': QEMU does not accept '-option=value'; it would stop with "
+                      "\"invalid option\" (write '-%s %s')", origin, s, o, v);
+          return NULL;
+        }
+      }
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: '%s' is not a QEMU option", origin, s);
+      return NULL;
+    }
+    const char *value = NULL;
+    if (kind == 1) {
+      if (i + 1 >= argc) {
+        g_autofree char *s = show(a);
+        g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: '%s' requires an argument", origin, s);
+        return NULL;
+      }
+      value = argv[++i];
+    }
+    if (!vsb_qemu_cmdline_add(cmd, name, value, origin, error))
+      return NULL;
+  }
+  return g_steal_pointer(&cmd);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * -readconfig: QEMU's ini-like format (util/qemu-config.c qemu_config_parse) */
+
+static gboolean
+apply_group(VsbQemuCmdline *cmd, const char *group, const char *id, VsbQemuOpts *o,
+            const char *origin, GError **error)
+{
+  if (group == NULL)
+    return TRUE;
+  const char *opt = NULL;
+  if (strcmp(group, "drive") == 0 || strcmp(group, "machine") == 0 ||
+      strcmp(group, "global") == 0 || strcmp(group, "device") == 0 ||
+      strcmp(group, "object") == 0 || strcmp(group, "accel") == 0)
+    opt = group;
+  if (opt == NULL)
+    return TRUE; /* memory, smp-opts, chardev, ...: nothing the audit needs */
+  GString *s = g_string_new(NULL);
+  if (id) {
+    g_autofree char *e = g_strdup(id);
+    g_string_append(s, "id=");
+    for (const char *p = e; *p; p++) {
+      if (*p == ',')
+        g_string_append_c(s, ',');
+      g_string_append_c(s, *p);
+    }
+  }
+  for (guint i = 0; i < o->keys->len; i++) {
+    if (s->len)
+      g_string_append_c(s, ',');
+    g_string_append_printf(s, "%s=", (char *)o->keys->pdata[i]);
+    for (const char *p = o->values->pdata[i]; *p; p++) {
+      if (*p == ',')
+        g_string_append_c(s, ',');
+      g_string_append_c(s, *p);
+    }
+  }
+  g_autofree char *text = g_string_free(s, FALSE);
+  if (strcmp(opt, "object") == 0 || strcmp(opt, "device") == 0) {
+    const char *k = opt[0] == 'o' ? "qom-type" : "driver";
+    if (vsb_qemu_opts_get(o, k) == NULL) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: [%s] has no '%s'", origin, group, k);
+      return FALSE;
+    }
+  }
+  return vsb_qemu_cmdline_add(cmd, opt, text, origin, error);
+}
+
+static gboolean
+read_config(VsbQemuCmdline *cmd, const char *path, const char *origin, GError **error)
+{
+  if (cmd->readconfig->len >= 16) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "too many -readconfig files");
+    return FALSE;
+  }
+  g_autofree char *abs = vsb_qemu_cmdline_abspath(cmd, path);
+  g_autofree char *shown = show(abs);
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_autoptr(GError) local = NULL;
+  if (!g_file_get_contents(abs, &data, &len, &local)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: -readconfig %s: %s", origin, shown,
+                local->message);
+    return FALSE;
+  }
+  if (len > VSB_QEMU_READCONFIG_MAX_BYTES) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "%s: -readconfig %s: larger than %d bytes",
+                origin, shown, VSB_QEMU_READCONFIG_MAX_BYTES);
+    return FALSE;
+  }
+  g_ptr_array_add(cmd->readconfig, g_strdup(abs));
+  return vsb_qemu_readconfig_parse(cmd, data, len, abs, error);
+}
+
+gboolean
+vsb_qemu_readconfig_parse(VsbQemuCmdline *cmd, const char *data, gsize len, const char *name,
+                          GError **error)
+{
+  if (memchr(data, '\0', len) != NULL) {
+    g_autofree char *s = show(name);
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: not a QEMU config file (NUL byte)", s);
+    return FALSE;
+  }
+  g_autofree char *text = g_strndup(data, len);
+  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+  g_autofree char *group = NULL, *id = NULL;
+  g_autoptr(VsbQemuOpts) o = NULL;
+  g_autofree char *group_origin = NULL;
+  g_autofree char *shown = show(name);
+  for (guint n = 0; lines[n]; n++) {
+    g_autofree char *origin = g_strdup_printf("%s:%u", shown, n + 1);
+    char *line = g_strstrip(lines[n]);
+    if (line[0] == '\0' || line[0] == '#')
+      continue;
+    if (line[0] == '[') {
+      if (!apply_group(cmd, group, id, o, group_origin, error))
+        return FALSE;
+      g_clear_pointer(&group, g_free);
+      g_clear_pointer(&id, g_free);
+      g_clear_pointer(&o, vsb_qemu_opts_free);
+      char *end = strchr(line, ']');
+      if (end == NULL || end[1] != '\0') {
+        g_autofree char *s = show(line);
+        g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: parse error in '%s'", origin, s);
+        return FALSE;
+      }
+      *end = '\0';
+      char *body = line + 1;
+      char *q = strchr(body, '"');
+      if (q) {
+        char *q2 = strchr(q + 1, '"');
+        if (q2 == NULL || q2[1] != '\0') {
+          g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: unterminated group id", origin);
+          return FALSE;
+        }
+        *q2 = '\0';
+        id = g_strdup(q + 1);
+        *q = '\0';
+      }
+      group = g_strdup(g_strstrip(body));
+      if (group[0] == '\0') {
+        g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: empty group name", origin);
+        return FALSE;
+      }
+      o = opts_new();
+      g_free(group_origin);
+      group_origin = g_strdup(origin);
+      continue;
+    }
+    /* key = "value" */
+    char *eq = strchr(line, '=');
+    if (eq == NULL) {
+      g_autofree char *s = show(line);
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: parse error in '%s'", origin, s);
+      return FALSE;
+    }
+    *eq = '\0';
+    char *key = g_strstrip(line);
+    char *val = g_strstrip(eq + 1);
+    size_t vl = strlen(val);
+    if (key[0] == '\0' || vl < 2 || val[0] != '"' || val[vl - 1] != '"') {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                  "%s: expected 'key = \"value\"'", origin);
+      return FALSE;
+    }
+    val[vl - 1] = '\0';
+    if (o == NULL) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: no group defined", origin);
+      return FALSE;
+    }
+    opts_add(o, key, val + 1);
+  }
+  return apply_group(cmd, group, id, o, group_origin, error);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Splitting */
+
+char **
+vsb_qemu_split_cmdline(const char *text, gsize len, GError **error)
+{
+  if (len > VSB_QEMU_CMDLINE_MAX_BYTES) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                "command line too long (%" G_GSIZE_FORMAT " bytes; at most %d)", len,
+                VSB_QEMU_CMDLINE_MAX_BYTES);
+    return NULL;
+  }
+  if (memchr(text, '\0', len) != NULL) {
+    /* NUL-terminated words; a final NUL ends the last one. */
+    GPtrArray *words = g_ptr_array_new();
+    gsize start = 0;
+    for (gsize i = 0; i < len; i++) {
+      if (text[i] == '\0') {
+        g_ptr_array_add(words, g_strndup(text + start, i - start));
+        start = i + 1;
+      }
+    }
+    if (start < len)
+      g_ptr_array_add(words, g_strndup(text + start, len - start));
+    g_ptr_array_add(words, NULL);
+    return (char **)g_ptr_array_free(words, FALSE);
+  }
+  g_autofree char *copy = g_strndup(text, len);
+  g_strstrip(copy);
+  if (copy[0] == '\0') {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "the command line is empty");
+    return NULL;
+  }
+  int argc = 0;
+  char **argv = NULL;
+  g_autoptr(GError) local = NULL;
+  if (!g_shell_parse_argv(copy, &argc, &argv, &local)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "cannot split the command line: %s",
+                local->message);
+    return NULL;
+  }
+  return argv;
+}
+
+char **
+vsb_qemu_read_proc_cmdline(const char *proc_root, int pid, GError **error)
+{
+  if (pid <= 0) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "invalid process id %d", pid);
+    return NULL;
+  }
+  g_autofree char *path = g_strdup_printf("%s/%d/cmdline", proc_root ? proc_root : "/proc", pid);
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_autoptr(GError) local = NULL;
+  if (!g_file_get_contents(path, &data, &len, &local)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_NOT_FOUND, "process %d: %s", pid, local->message);
+    return NULL;
+  }
+  if (len == 0) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                "process %d has an empty command line (a kernel thread or a zombie)", pid);
+    return NULL;
+  }
+  /* NUL-terminated words; a final NUL ends the last one. */
+  GPtrArray *words = g_ptr_array_new();
+  gsize start = 0;
+  for (gsize i = 0; i < len; i++) {
+    if (data[i] == '\0') {
+      g_ptr_array_add(words, g_strndup(data + start, i - start));
+      start = i + 1;
+    }
+  }
+  if (start < len)
+    g_ptr_array_add(words, g_strndup(data + start, len - start));
+  g_ptr_array_add(words, NULL);
+  return (char **)g_ptr_array_free(words, FALSE);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Resolution */
+
+void
+vsb_qemu_flash_clear(VsbQemuFlash *flash)
+{
+  g_free(flash->file);
+  g_free(flash->format);
+  g_free(flash->evidence);
+  memset(flash, 0, sizeof(*flash));
+}
+
+static VsbQemuBlockdev *
+find_node(const VsbQemuCmdline *cmd, const char *name)
+{
+  for (guint i = 0; i < cmd->blockdevs->len; i++) {
+    VsbQemuBlockdev *b = cmd->blockdevs->pdata[i];
+    if (b->node_name && strcmp(b->node_name, name) == 0)
+      return b;
+  }
+  return NULL;
+}
+
+static void
+append_evidence(GString *s, const char *ev)
+{
+  if (strstr(s->str, ev))
+    return;
+  if (s->len)
+    g_string_append(s, "; ");
+  g_string_append(s, ev);
+}
+
+static gboolean
+follow_node(const VsbQemuCmdline *cmd, VsbQemuBlockdev *b, VsbQemuFlash *out, GString *ev,
+            GError **error)
+{
+  gboolean ro = FALSE;
+  for (int depth = 0; b != NULL; depth++) {
+    if (depth > 16) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "-blockdev chain too long or a loop");
+      return FALSE;
+    }
+    append_evidence(ev, b->evidence);
+    ro |= b->read_only;
+    if (strcmp(b->driver, "raw") == 0 || strcmp(b->driver, "qcow2") == 0) {
+      if (out->format == NULL)
+        out->format = g_strdup(b->driver);
+    }
+    if (b->filename) {
+      out->file = vsb_qemu_cmdline_abspath(cmd, b->filename);
+      break;
+    }
+    if (b->file_child >= 0) {
+      b = cmd->blockdevs->pdata[b->file_child];
+    } else if (b->file_ref) {
+      VsbQemuBlockdev *next = find_node(cmd, b->file_ref);
+      if (next == NULL) {
+        g_autofree char *s = show(b->file_ref);
+        g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                    "%s: no -blockdev with node-name '%s'", b->evidence, s);
+        return FALSE;
+      }
+      b = next;
+    } else {
+      g_autofree char *s = show(b->driver);
+      g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
+                  "%s: driver '%s' has no file vsboot can follow", b->evidence, s);
+      return FALSE;
+    }
+  }
+  out->readonly = ro;
+  return TRUE;
+}
+
+gboolean
+vsb_qemu_cmdline_get_flash(const VsbQemuCmdline *cmd, guint unit, VsbQemuFlash *out,
+                           GError **error)
+{
+  memset(out, 0, sizeof(*out));
+  g_autoptr(GString) ev = g_string_new(NULL);
+  VsbQemuDrive *legacy = NULL;
+  for (guint i = 0; i < cmd->drives->len; i++) {
+    VsbQemuDrive *d = cmd->drives->pdata[i];
+    if (strcmp(d->interface, "pflash") == 0 && d->unit == (int)unit)
+      legacy = d;
+  }
+  g_autofree char *key = g_strdup_printf("pflash%u", unit);
+  const char *ref = vsb_qemu_opts_get(cmd->machine_opts, key);
+  if (legacy && ref) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                "flash %u is given twice: by %s and by -machine %s=; QEMU refuses this", unit,
+                legacy->evidence, key);
+    return FALSE;
+  }
+  if (legacy) {
+    out->present = TRUE;
+    out->file = vsb_qemu_cmdline_abspath(cmd, legacy->file);
+    out->format = g_strdup(legacy->format);
+    out->readonly = legacy->readonly;
+    out->snapshot = legacy->snapshot;
+    out->evidence = g_strdup(legacy->evidence);
+    if (legacy->file == NULL) {
+      vsb_qemu_flash_clear(out);
+      g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "%s: the pflash drive has no file",
+                  legacy->evidence);
+      return FALSE;
+    }
+    return TRUE;
+  }
+  if (ref == NULL)
+    return TRUE;
+  g_autofree char *mev = g_strdup_printf("-machine %s=%s", key, ref);
+  g_string_append(ev, mev);
+  /* A BlockBackend name (-drive if=none,id=) comes first, then a node name. */
+  for (guint i = 0; i < cmd->drives->len; i++) {
+    VsbQemuDrive *d = cmd->drives->pdata[i];
+    if (d->id && strcmp(d->id, ref) == 0) {
+      if (strcmp(d->interface, "none") != 0) {
+        g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                    "%s names drive '%s', which is already attached to if=%s", mev, d->id,
+                    d->interface);
+        return FALSE;
+      }
+      out->present = TRUE;
+      out->file = vsb_qemu_cmdline_abspath(cmd, d->file);
+      out->format = g_strdup(d->format);
+      out->readonly = d->readonly;
+      out->snapshot = d->snapshot;
+      append_evidence(ev, d->evidence);
+      out->evidence = g_strdup(ev->str);
+      return TRUE;
+    }
+  }
+  VsbQemuBlockdev *b = find_node(cmd, ref);
+  if (b == NULL) {
+    g_autofree char *s = show(ref);
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                "-machine %s=%s: no -drive id or -blockdev node-name '%s'", key, s, s);
+    return FALSE;
+  }
+  out->present = TRUE;
+  if (!follow_node(cmd, b, out, ev, error)) {
+    vsb_qemu_flash_clear(out);
+    return FALSE;
+  }
+  out->evidence = g_strdup(ev->str);
+  return TRUE;
+}
+
+gboolean
+vsb_qemu_cmdline_pflash_secure(const VsbQemuCmdline *cmd, gboolean *set, const char **ev)
+{
+  gboolean value = FALSE;
+  *set = FALSE;
+  if (ev)
+    *ev = NULL;
+  for (guint i = 0; i < cmd->globals->len; i++) {
+    VsbQemuGlobal *g = cmd->globals->pdata[i];
+    if (strcmp(g->driver, "cfi.pflash01") != 0 || strcmp(g->property, "secure") != 0)
+      continue;
+    gboolean v;
+    if (!vsb_qemu_parse_bool(g->value, &v))
+      continue; /* QEMU stops at start; the audit reports the global itself */
+    value = v;
+    *set = TRUE;
+    if (ev)
+      *ev = g->evidence;
+  }
+  return value;
+}
