@@ -1,0 +1,330 @@
+/* vsboot vars enroll: put PK/KEK/db/dbx into a variable store and turn Secure Boot on or off.
+ * Everything is read and checked first; the store is written once, atomically, at the end. */
+#include "cli.h"
+
+#include "vsboot/error.h"
+#include "vsboot/fileio.h"
+#include "vsboot/guid.h"
+#include "vsboot/secureboot.h"
+#include "vsboot/siglist.h"
+#include "vsboot/varstore.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_UPDATE_SIZE (4u << 20)
+
+typedef struct {
+  char *path;
+  GPtrArray *certs; /* X509* */
+} CertFile;
+
+static void
+cert_file_free(gpointer p)
+{
+  CertFile *f = p;
+  g_free(f->path);
+  if (f->certs)
+    g_ptr_array_unref(f->certs);
+  g_free(f);
+}
+
+/* Load every file of paths (all certificates of each); NULL with the error on the first bad one. */
+static GPtrArray *
+load_cert_files(char **paths, const char *option, GError **error)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func(cert_file_free);
+  for (char **p = paths; p && *p; p++) {
+    g_autoptr(GError) local = NULL;
+    GPtrArray *certs = vsb_cert_load_all(*p, &local);
+    if (certs == NULL) {
+      g_set_error(error, VSB_ERROR, local->code, "%s: %s", option, local->message);
+      g_ptr_array_unref(out);
+      return NULL;
+    }
+    CertFile *f = g_new0(CertFile, 1);
+    f->path = g_strdup(*p);
+    f->certs = certs;
+    g_ptr_array_add(out, f);
+  }
+  return out;
+}
+
+typedef struct {
+  guint8 h[32];
+} Sha256;
+
+static GArray *
+parse_hashes(char **texts, const char *option, GError **error)
+{
+  GArray *out = g_array_new(FALSE, FALSE, sizeof(Sha256));
+  for (char **t = texts; t && *t; t++) {
+    g_autoptr(GError) local = NULL;
+    g_autoptr(GBytes) bytes = vsb_hex_decode(*t, &local);
+    if (bytes == NULL) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s '%s': not a SHA-256 hash: %s", option,
+                  *t, local->message);
+      g_array_unref(out);
+      return NULL;
+    }
+    if (g_bytes_get_size(bytes) != 32) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                  "%s '%s': not a SHA-256 hash: %" G_GSIZE_FORMAT " bytes, expected 32 "
+                  "(64 hex digits)", option, *t, g_bytes_get_size(bytes));
+      g_array_unref(out);
+      return NULL;
+    }
+    Sha256 h;
+    memcpy(h.h, g_bytes_get_data(bytes, NULL), 32);
+    g_array_append_val(out, h);
+  }
+  return out;
+}
+
+static gboolean
+add_cert_files(VsbEnroll *e, VsbSbVariable var, GPtrArray *files, const VsbGuid *owner,
+               GError **error)
+{
+  for (guint i = 0; files && i < files->len; i++) {
+    CertFile *f = files->pdata[i];
+    for (guint j = 0; j < f->certs->len; j++)
+      if (!vsb_enroll_add_cert(e, var, f->certs->pdata[j], owner, error))
+        return FALSE;
+  }
+  return TRUE;
+}
+
+static JsonNode *
+report_json(const char *input, const char *output, const VsbVarstore *store, GPtrArray *changes)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  char g[VSB_GUID_STRING_LEN + 1];
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "input");
+  json_builder_add_string_value(b, input);
+  json_builder_set_member_name(b, "output");
+  json_builder_add_string_value(b, output);
+  json_builder_set_member_name(b, "changes");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < changes->len; i++) {
+    const VsbEnrollChange *c = changes->pdata[i];
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "action");
+    json_builder_add_string_value(b, c->action);
+    json_builder_set_member_name(b, "variable");
+    json_builder_add_string_value(b, c->variable);
+    json_builder_set_member_name(b, "guid");
+    json_builder_add_string_value(b, vsb_guid_format(&c->guid, g));
+    json_builder_set_member_name(b, "detail");
+    json_builder_add_string_value(b, c->detail);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+  json_builder_set_member_name(b, "used");
+  json_builder_add_int_value(b, (gint64)vsb_varstore_get_used(store));
+  json_builder_set_member_name(b, "capacity");
+  json_builder_add_int_value(b, (gint64)vsb_varstore_get_capacity(store));
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
+static void
+report_text(const char *input, const char *output, const VsbVarstore *store, GPtrArray *changes)
+{
+  if (g_strcmp0(input, output) == 0)
+    printf("Updated %s in place\n", output);
+  else
+    printf("Wrote %s (from %s)\n", output, input);
+  for (guint i = 0; i < changes->len; i++) {
+    const VsbEnrollChange *c = changes->pdata[i];
+    printf("  %-8s %-17s %s\n", c->action, c->variable, c->detail);
+  }
+  printf("Store: %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " bytes used\n",
+         vsb_varstore_get_used(store), vsb_varstore_get_capacity(store));
+}
+
+int
+vsb_cli_vars_enroll(int argc, char **argv)
+{
+  char *output = NULL, *in_place = NULL, *pk = NULL, *owner_text = NULL, *dbx_update = NULL;
+  char *copy_from = NULL, *secure_boot = NULL;
+  char **kek = NULL, **db = NULL, **db_hash = NULL, **dbx_hash = NULL, **dbx_cert = NULL;
+  char **copy = NULL, **del = NULL;
+  gboolean force = FALSE, json = FALSE;
+  GOptionEntry entries[] = {
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "Write the result to OUT", "OUT" },
+    { "in-place", 0, 0, G_OPTION_ARG_FILENAME, &in_place, "Edit FILE itself (instead of IN -o OUT)",
+      "FILE" },
+    { "pk", 0, 0, G_OPTION_ARG_FILENAME, &pk, "Replace PK with this certificate (PEM or DER)",
+      "CERT" },
+    { "kek", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &kek, "Add the certificate(s) to KEK", "CERT" },
+    { "db", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &db, "Add the certificate(s) to db", "CERT" },
+    { "db-hash", 0, 0, G_OPTION_ARG_STRING_ARRAY, &db_hash, "Add a SHA-256 image hash to db",
+      "SHA256" },
+    { "dbx-hash", 0, 0, G_OPTION_ARG_STRING_ARRAY, &dbx_hash, "Add a SHA-256 image hash to dbx",
+      "SHA256" },
+    { "dbx-cert", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &dbx_cert, "Add the certificate(s) to dbx",
+      "CERT" },
+    { "dbx-update", 0, 0, G_OPTION_ARG_FILENAME, &dbx_update,
+      "Replace dbx with a signed update (AUTH_2 file such as dbxupdate.bin), keeping its time "
+      "stamp", "AUTHFILE" },
+    { "owner", 0, 0, G_OPTION_ARG_STRING, &owner_text,
+      "Owner GUID of added entries (default a0baa8a3-041d-48a8-bc87-c36d121b5e3d, "
+      "OvmfEnrollDefaultKeys, as virt-fw-vars)", "GUID" },
+    { "copy-from", 0, 0, G_OPTION_ARG_FILENAME, &copy_from,
+      "Copy variables from another store (default KEK, db and dbx)", "VARSFILE" },
+    { "copy", 0, 0, G_OPTION_ARG_STRING_ARRAY, &copy, "A variable to copy with --copy-from",
+      "NAME" },
+    { "delete", 0, 0, G_OPTION_ARG_STRING_ARRAY, &del, "Delete the variable", "NAME" },
+    { "secure-boot", 0, 0, G_OPTION_ARG_STRING, &secure_boot,
+      "on: SecureBootEnable=1, CustomMode=0 and a placeholder dbx when there is none; "
+      "off: SecureBootEnable=0", "on|off" },
+    { "force", 0, 0, G_OPTION_ARG_NONE, &force,
+      "Write even when a running QEMU holds the file", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Report what changed as JSON", NULL },
+    { NULL },
+  };
+  g_autoptr(GOptionContext) ctx = g_option_context_new("IN -o OUT | --in-place FILE");
+  g_option_context_set_summary(ctx,
+    "Enroll Secure Boot keys into an edk2 variable store, offline, as virt-fw-vars does\n"
+    "(raw signature lists, one X.509 list per certificate, attributes 0x27, forward-only\n"
+    "time stamps). Steps run in this order, whatever the command line says: --delete,\n"
+    "--copy-from, --pk, --kek, --db, --db-hash, --dbx-update, --dbx-cert, --dbx-hash,\n"
+    "--secure-boot. Everything is checked before anything is written; the output is written\n"
+    "atomically, or not at all.");
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  int code = 0;
+  gboolean parsed = vsb_cli_parse(ctx, &argc, &argv, &code);
+  /* Own everything the parser allocated. */
+  g_autofree char *output_o = output, *in_place_o = in_place, *pk_o = pk;
+  g_autofree char *owner_o = owner_text, *dbx_update_o = dbx_update, *copy_from_o = copy_from;
+  g_autofree char *secure_boot_o = secure_boot;
+  g_auto(GStrv) kek_o = kek, db_o = db, db_hash_o = db_hash, dbx_hash_o = dbx_hash;
+  g_auto(GStrv) dbx_cert_o = dbx_cert, copy_o = copy, del_o = del;
+  if (!parsed)
+    return code;
+
+  /* Usage. */
+  const char *input;
+  const char *target;
+  if (in_place) {
+    if (argc != 1 || output)
+      return vsb_cli_failf("vars enroll: --in-place FILE takes no IN and no -o; "
+                           "try 'vsboot help vars enroll'");
+    input = target = in_place;
+  } else {
+    if (argc != 2 || output == NULL)
+      return vsb_cli_failf("vars enroll: expected IN -o OUT or --in-place FILE; "
+                           "try 'vsboot help vars enroll'");
+    input = argv[1];
+    target = output;
+  }
+  gboolean sb_on = FALSE;
+  if (secure_boot) {
+    if (g_strcmp0(secure_boot, "on") == 0)
+      sb_on = TRUE;
+    else if (g_strcmp0(secure_boot, "off") != 0)
+      return vsb_cli_failf("vars enroll: --secure-boot takes on or off, not '%s'", secure_boot);
+  }
+  if (copy && !copy_from)
+    return vsb_cli_failf("vars enroll: --copy needs --copy-from VARSFILE");
+  if (!pk && !kek && !db && !db_hash && !dbx_hash && !dbx_cert && !dbx_update && !copy_from &&
+      !del && !secure_boot)
+    return vsb_cli_failf("vars enroll: nothing to do; give --pk, --kek, --db, --secure-boot, ...");
+
+  VsbGuid owner = VSB_GUID_OVMF_ENROLL_DEFAULT_KEYS;
+  if (owner_text && !vsb_guid_parse(owner_text, &owner))
+    return vsb_cli_failf("vars enroll: --owner '%s' is not a GUID "
+                         "(expected the form 8be4df61-93ca-11d2-aa0d-00e098032b8c)", owner_text);
+
+  /* Read and check every input before touching anything. */
+  GError *error = NULL;
+  g_autoptr(GPtrArray) pk_files = NULL, kek_files = NULL, db_files = NULL, dbx_files = NULL;
+  char *pk_list[] = { pk, NULL };
+  if (pk) {
+    pk_files = load_cert_files(pk_list, "--pk", &error);
+    if (pk_files == NULL)
+      return vsb_cli_fail(error);
+    CertFile *f = pk_files->pdata[0];
+    if (f->certs->len != 1)
+      return vsb_cli_failf("--pk: %s holds %u certificates; PK takes exactly one", pk,
+                           f->certs->len);
+  }
+  if ((kek && !(kek_files = load_cert_files(kek, "--kek", &error))) ||
+      (db && !(db_files = load_cert_files(db, "--db", &error))) ||
+      (dbx_cert && !(dbx_files = load_cert_files(dbx_cert, "--dbx-cert", &error))))
+    return vsb_cli_fail(error);
+  g_autoptr(GArray) db_hashes = NULL, dbx_hashes = NULL;
+  if ((db_hash && !(db_hashes = parse_hashes(db_hash, "--db-hash", &error))) ||
+      (dbx_hash && !(dbx_hashes = parse_hashes(dbx_hash, "--dbx-hash", &error))))
+    return vsb_cli_fail(error);
+  g_autoptr(GBytes) update = NULL;
+  if (dbx_update && !(update = vsb_file_read(dbx_update, MAX_UPDATE_SIZE, &error)))
+    return vsb_cli_fail(error);
+  g_autoptr(VsbVarstore) source = NULL;
+  if (copy_from && !(source = vsb_varstore_load(copy_from, &error)))
+    return vsb_cli_fail(error);
+
+  /* Editing a store a running VM holds would be lost or corrupt it: say so before working. */
+  if (!force && g_file_test(target, G_FILE_TEST_EXISTS)) {
+    gboolean locked = vsb_file_is_locked(target, &error);
+    if (error)
+      return vsb_cli_fail(error);
+    if (locked)
+      return vsb_cli_failf("%s is locked by a running process (QEMU); stop the VM, or pass "
+                           "--force to write anyway", target);
+  }
+
+  g_autoptr(VsbVarstore) store = vsb_varstore_load(input, &error);
+  if (store == NULL)
+    return vsb_cli_fail(error);
+  g_autoptr(VsbEnroll) e = vsb_enroll_new(store);
+
+  for (char **d = del; d && *d; d++)
+    if (!vsb_enroll_delete(e, *d, &error))
+      return vsb_cli_fail(error);
+  if (source) {
+    static const char *const defaults[] = { "KEK", "db", "dbx", NULL };
+    const char *const *names = copy ? (const char *const *)copy : defaults;
+    for (const char *const *n = names; *n; n++)
+      if (!vsb_enroll_copy(e, source, *n, copy != NULL, &error))
+        return vsb_cli_fail(error);
+  }
+  if (pk_files) {
+    CertFile *f = pk_files->pdata[0];
+    if (!vsb_enroll_set_pk(e, f->certs->pdata[0], &owner, &error))
+      return vsb_cli_fail(error);
+  }
+  if (!add_cert_files(e, VSB_SB_KEK, kek_files, &owner, &error) ||
+      !add_cert_files(e, VSB_SB_DB, db_files, &owner, &error))
+    return vsb_cli_fail(error);
+  for (guint i = 0; db_hashes && i < db_hashes->len; i++)
+    if (!vsb_enroll_add_hash(e, VSB_SB_DB, g_array_index(db_hashes, Sha256, i).h, &owner, &error))
+      return vsb_cli_fail(error);
+  if (update) {
+    gsize len = 0;
+    const guint8 *data = g_bytes_get_data(update, &len);
+    if (!vsb_enroll_apply_dbx_update(e, data, len, dbx_update, &error))
+      return vsb_cli_fail(error);
+  }
+  if (!add_cert_files(e, VSB_SB_DBX, dbx_files, &owner, &error))
+    return vsb_cli_fail(error);
+  for (guint i = 0; dbx_hashes && i < dbx_hashes->len; i++)
+    if (!vsb_enroll_add_hash(e, VSB_SB_DBX, g_array_index(dbx_hashes, Sha256, i).h, &owner,
+                             &error))
+      return vsb_cli_fail(error);
+  if (secure_boot && !vsb_enroll_set_secure_boot(e, sb_on, &error))
+    return vsb_cli_fail(error);
+
+  if (!vsb_varstore_save(store, target, 0644, force, &error))
+    return vsb_cli_fail(error);
+
+  GPtrArray *changes = vsb_enroll_get_changes(e);
+  if (json) {
+    g_autoptr(JsonNode) node = report_json(input, target, store, changes);
+    vsb_cli_print_json(node);
+  } else {
+    report_text(input, target, store, changes);
+  }
+  return VSB_EXIT_OK;
+}
