@@ -1,0 +1,590 @@
+/* Differential test: a real libvirtd (Debian 12's, in a private mount namespace started by
+ * libvirtd-ns.sh) and `vsboot firmware select` must choose the same firmware for the same
+ * request over the same descriptor directory.
+ *
+ * For every row of the table, libvirt is asked twice: `virsh domxml-to-native qemu-argv`
+ * (the executable from the pflash0 -blockdev or -bios, smm=on in -machine, the cfi.pflash01
+ * secure global) and `virsh create --paused` + `virsh dumpxml` (the NVRAM template, which the
+ * argv does not show: it names the per-VM copy). Both answers must agree with each other and
+ * with the concrete values written in the row, and vsboot must give the same executable and
+ * template, or fail where libvirt fails.
+ *
+ * libvirt 9.0 predates three rules vsboot follows (notes/firmware-descriptors.md §2): it
+ * fails on any unparsable descriptor instead of skipping it, it cannot use qcow2 descriptors
+ * (and fails when one comes first instead of passing over it), and with <smm state='off'/>
+ * it picks the first SMM image and then errors instead of passing over it. Those rows assert
+ * libvirt's error and vsboot's answer separately, so the difference is checked, not hidden. */
+#include "testutil.h"
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xpath.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+  const char *name;
+  const char *set;        /* debian, fedora (committed), qcow2, broken (generated) */
+  const char *arch;       /* x86_64, aarch64 */
+  const char *machine;    /* alias as a user writes it: q35, pc, virt */
+  const char *fw;         /* efi, bios */
+  const char *os_extra;   /* XML inside <os> */
+  const char *feat_extra; /* XML inside <features> */
+  const char *vsb_args;   /* the equivalent vsboot request, space-separated */
+  /* libvirt's answer: exec NULL means libvirt fails with lv_error in its message */
+  const char *exec;
+  const char *tmpl;       /* NULL: no template (stateless flash, memory) */
+  gboolean smm;           /* smm=on and the cfi.pflash01 secure global */
+  const char *lv_error;
+  /* Only for the documented differences (lv_error set, vsboot still matches): */
+  const char *vsb_exec;
+  const char *vsb_tmpl;
+} Row;
+
+#define OVMF "/usr/share/OVMF/"
+#define AAVMF "/usr/share/AAVMF/"
+#define SB_ENROLLED "<firmware><feature enabled='yes' name='enrolled-keys'/></firmware>"
+#define SB_ONLY                                                                                    \
+  "<firmware><feature enabled='yes' name='secure-boot'/>"                                         \
+  "<feature enabled='no' name='enrolled-keys'/></firmware>"
+#define SB_NO "<firmware><feature enabled='no' name='secure-boot'/></firmware>"
+#define SB_YES "<firmware><feature enabled='yes' name='secure-boot'/></firmware>"
+#define SMM_OFF "<smm state='off'/>"
+#define NO_FW "Unable to find any firmware to satisfy"
+#define SMM_ERR "domain has SMM turned off but chosen firmware requires it"
+
+static const Row rows[] = {
+  /* Debian 12's own descriptors. */
+  { "sb-enrolled", "debian", "x86_64", "q35", "efi", SB_ENROLLED, "",
+    "--feature enrolled-keys", OVMF "OVMF_CODE_4M.ms.fd", OVMF "OVMF_VARS_4M.ms.fd", TRUE },
+  { "sb-not-enrolled", "debian", "x86_64", "q35", "efi", SB_ONLY, "",
+    "--feature secure-boot --no-feature enrolled-keys", OVMF "OVMF_CODE_4M.secboot.fd",
+    OVMF "OVMF_VARS_4M.fd", TRUE },
+  { "sb-refused", "debian", "x86_64", "q35", "efi", SB_NO, "", "--no-feature secure-boot",
+    OVMF "OVMF_CODE_4M.fd", OVMF "OVMF_VARS_4M.fd", FALSE },
+  { "plain-efi", "debian", "x86_64", "q35", "efi", "", "", "", OVMF "OVMF_CODE_4M.ms.fd",
+    OVMF "OVMF_VARS_4M.ms.fd", TRUE },
+  { "i440fx", "debian", "x86_64", "pc", "efi", "", "", "", OVMF "OVMF_CODE_4M.fd",
+    OVMF "OVMF_VARS_4M.fd", FALSE },
+  { "i440fx-sb", "debian", "x86_64", "pc", "efi", SB_YES, "", "--feature secure-boot", NULL,
+    NULL, FALSE, NO_FW },
+  { "aarch64", "debian", "aarch64", "virt", "efi", "", "", "", AAVMF "AAVMF_CODE.ms.fd",
+    AAVMF "AAVMF_VARS.ms.fd", FALSE },
+  { "aarch64-sb-refused", "debian", "aarch64", "virt", "efi", SB_NO, "",
+    "--no-feature secure-boot", AAVMF "AAVMF_CODE.fd", AAVMF "AAVMF_VARS.fd", FALSE },
+  { "bios", "debian", "x86_64", "q35", "bios", "", "", "--interface bios", NULL, NULL, FALSE,
+    NO_FW },
+  /* Difference: libvirt 9.0 takes the first (SMM) image and then refuses it. */
+  { "smm-off", "debian", "x86_64", "q35", "efi", "", SMM_OFF, "--no-feature requires-smm", NULL,
+    NULL, FALSE, SMM_ERR, OVMF "OVMF_CODE_4M.fd", OVMF "OVMF_VARS_4M.fd" },
+
+  /* Fedora's layout (2M raw builds, explicit mode, stateless SEV image) + a SeaBIOS descriptor. */
+  { "sb-enrolled", "fedora", "x86_64", "q35", "efi", SB_ENROLLED, "",
+    "--feature enrolled-keys", OVMF "OVMF_CODE.secboot.fd", OVMF "OVMF_VARS.ms.fd", TRUE },
+  { "sb-not-enrolled", "fedora", "x86_64", "q35", "efi", SB_ONLY, "",
+    "--feature secure-boot --no-feature enrolled-keys", OVMF "OVMF_CODE.secboot.fd",
+    OVMF "OVMF_VARS.fd", TRUE },
+  { "sb-refused", "fedora", "x86_64", "q35", "efi", SB_NO, "", "--no-feature secure-boot",
+    OVMF "OVMF_CODE.fd", OVMF "OVMF_VARS.fd", FALSE },
+  { "plain-efi", "fedora", "x86_64", "q35", "efi", "", "", "", OVMF "OVMF_CODE.secboot.fd",
+    OVMF "OVMF_VARS.ms.fd", TRUE },
+  { "i440fx", "fedora", "x86_64", "pc", "efi", "", "", "", OVMF "OVMF_CODE.fd",
+    OVMF "OVMF_VARS.fd", FALSE },
+  { "i440fx-sb", "fedora", "x86_64", "pc", "efi", SB_YES, "", "--feature secure-boot", NULL,
+    NULL, FALSE, NO_FW },
+  { "aarch64", "fedora", "aarch64", "virt", "efi", "", "", "", AAVMF "AAVMF_CODE.fd",
+    AAVMF "AAVMF_VARS.fd", FALSE },
+  { "aarch64-sb", "fedora", "aarch64", "virt", "efi", SB_YES, "", "--feature secure-boot", NULL,
+    NULL, FALSE, NO_FW },
+  { "stateless", "fedora", "x86_64", "q35", "efi", "<loader stateless='yes'/>", "",
+    "--mode stateless", OVMF "OVMF_CODE_4M.fd", NULL, FALSE },
+  { "bios-q35", "fedora", "x86_64", "q35", "bios", "", "", "--interface bios",
+    "/usr/share/seabios/bios-256k.bin", NULL, FALSE },
+  { "bios-i440fx", "fedora", "x86_64", "pc", "bios", "", "", "--interface bios",
+    "/usr/share/seabios/bios-256k.bin", NULL, FALSE },
+  { "smm-off", "fedora", "x86_64", "q35", "efi", "", SMM_OFF, "--no-feature requires-smm", NULL,
+    NULL, FALSE, SMM_ERR, OVMF "OVMF_CODE.fd", OVMF "OVMF_VARS.fd" },
+
+  /* Difference: a qcow2 descriptor ahead of Debian's. libvirt 9.0 picks it and fails;
+   * vsboot uses it, and with --format raw passes over it (the raw pin of newer libvirt).
+   * Paths of @TMP@ files are filled in at run time. */
+  { "qcow2-first", "qcow2", "x86_64", "q35", "efi", SB_ENROLLED, "", "--feature enrolled-keys",
+    NULL, NULL, FALSE, "unsupported flash format 'qcow2'", "@TMP@/OVMF_CODE_4M.ms.qcow2",
+    "@TMP@/OVMF_VARS_4M.ms.qcow2" },
+  { "qcow2-first-raw", "qcow2", "x86_64", "q35", "efi", SB_ENROLLED "<loader format='raw'/>", "",
+    "--feature enrolled-keys --format raw", NULL, NULL, FALSE,
+    "unsupported flash format 'qcow2'", OVMF "OVMF_CODE_4M.ms.fd", OVMF "OVMF_VARS_4M.ms.fd" },
+  /* Difference: one unparsable file beside Debian's. libvirt 9.0 fails every request;
+   * vsboot reports and skips that file. */
+  { "broken-file", "broken", "x86_64", "q35", "efi", SB_ENROLLED, "", "--feature enrolled-keys",
+    NULL, NULL, FALSE, "failed to get interface-types from '/usr/share/qemu/firmware/93-invalid.json'",
+    OVMF "OVMF_CODE_4M.ms.fd", OVMF "OVMF_VARS_4M.ms.fd" },
+};
+
+typedef struct {
+  gboolean ok;
+  char *exec;
+  char *tmpl;
+  char *machine;
+  gboolean smm;
+  gboolean secure;
+  char *error;
+} Answer;
+
+static void
+answer_clear(Answer *a)
+{
+  g_free(a->exec);
+  g_free(a->tmpl);
+  g_free(a->machine);
+  g_free(a->error);
+  memset(a, 0, sizeof *a);
+}
+
+/* The one libvirtd of this program, and the directory bind-mounted over
+ * /usr/share/qemu/firmware in its namespace. */
+static struct {
+  char *tmp;
+  char *state;
+  char *fwdir;
+  char *script;
+  char *current_set;
+  gboolean running;
+} ctx;
+
+static int
+harness(char **out, char **err, const char *verb, const char *const *rest)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new();
+  g_ptr_array_add(argv, (char *)"bash");
+  g_ptr_array_add(argv, ctx.script);
+  g_ptr_array_add(argv, (char *)verb);
+  g_ptr_array_add(argv, ctx.state);
+  for (const char *const *r = rest; r && *r; r++)
+    g_ptr_array_add(argv, (char *)*r);
+  g_ptr_array_add(argv, NULL);
+  return vsb_test_spawn((const char *const *)argv->pdata, NULL, out, err);
+}
+
+static int
+virsh(char **out, char **err, const char *arg1, ...)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new();
+  va_list ap;
+  g_ptr_array_add(args, (char *)"virsh");
+  g_ptr_array_add(args, (char *)"-q");
+  va_start(ap, arg1);
+  for (const char *a = arg1; a; a = va_arg(ap, const char *))
+    g_ptr_array_add(args, (char *)a);
+  va_end(ap);
+  g_ptr_array_add(args, NULL);
+  return harness(out, err, "run", (const char *const *)args->pdata);
+}
+
+/* `qemu-system-ARCH -machine help` says "q35 ... (alias of pc-q35-7.2)": libvirt stores the
+ * versioned name, and vsboot is given the same. */
+static char *
+resolve_machine(const char *arch, const char *alias)
+{
+  g_autofree char *bin = g_strdup_printf("qemu-system-%s", arch);
+  g_autofree char *out = NULL;
+  const char *argv[] = { bin, "-machine", "help", NULL };
+  g_assert_cmpint(vsb_test_spawn(argv, NULL, &out, NULL), ==, 0);
+  g_auto(GStrv) lines = g_strsplit(out, "\n", -1);
+  for (char **l = lines; *l; l++) {
+    g_auto(GStrv) words = g_strsplit_set(*l, " ", 2);
+    if (g_strcmp0(words[0], alias) != 0)
+      continue;
+    const char *al = strstr(*l, "(alias of ");
+    if (al == NULL)
+      return g_strdup(alias);
+    al += strlen("(alias of ");
+    const char *end = strchr(al, ')');
+    g_assert_nonnull(end);
+    return g_strndup(al, (gsize)(end - al));
+  }
+  g_error("%s -machine help does not list %s", bin, alias);
+  return NULL;
+}
+
+static void
+copy_set(const char *set)
+{
+  g_autofree char *src = g_build_filename(vsb_test_data_dir(), "libvirt-fw", set, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDir) dir = g_dir_open(src, 0, &error);
+  g_assert_no_error(error);
+  for (const char *n = g_dir_read_name(dir); n; n = g_dir_read_name(dir)) {
+    g_autofree char *from = g_build_filename(src, n, NULL);
+    g_autofree char *to = g_build_filename(ctx.fwdir, n, NULL);
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    g_file_get_contents(from, &data, &len, &error);
+    g_assert_no_error(error);
+    vsb_test_write_file(to, data, (gssize)len);
+  }
+}
+
+static char *
+subst_tmp(const char *s)
+{
+  if (s == NULL)
+    return NULL;
+  g_auto(GStrv) parts = g_strsplit(s, "@TMP@", -1);
+  return g_strjoinv(ctx.tmp, parts);
+}
+
+/* Fill the firmware directory with one set; libvirt re-reads it at every request. */
+static void
+use_set(const char *set)
+{
+  if (g_strcmp0(ctx.current_set, set) == 0)
+    return;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDir) dir = g_dir_open(ctx.fwdir, 0, &error);
+  g_assert_no_error(error);
+  for (const char *n = g_dir_read_name(dir); n; n = g_dir_read_name(dir)) {
+    g_autofree char *p = g_build_filename(ctx.fwdir, n, NULL);
+    g_assert_cmpint(g_unlink(p), ==, 0);
+  }
+  if (g_str_equal(set, "qcow2")) {
+    copy_set("debian");
+    /* A Fedora-style 4M qcow2 image with enrolled keys, made from Debian's raw one. */
+    const char *pairs[][2] = { { OVMF "OVMF_CODE_4M.ms.fd", "OVMF_CODE_4M.ms.qcow2" },
+                               { OVMF "OVMF_VARS_4M.ms.fd", "OVMF_VARS_4M.ms.qcow2" } };
+    for (gsize i = 0; i < G_N_ELEMENTS(pairs); i++) {
+      g_autofree char *to = g_build_filename(ctx.tmp, pairs[i][1], NULL);
+      if (g_file_test(to, G_FILE_TEST_EXISTS))
+        continue;
+      const char *argv[] = { "qemu-img", "convert", "-f", "raw", "-O", "qcow2", pairs[i][0], to,
+                             NULL };
+      g_assert_cmpint(vsb_test_spawn(argv, NULL, NULL, NULL), ==, 0);
+    }
+    g_autofree char *json = g_strdup_printf(
+      "{\n  \"description\": \"OVMF 4M qcow2, SB enabled, MS certs enrolled\",\n"
+      "  \"interface-types\": [\"uefi\"],\n"
+      "  \"mapping\": {\"device\": \"flash\", \"mode\": \"split\",\n"
+      "    \"executable\": {\"filename\": \"%s/OVMF_CODE_4M.ms.qcow2\", \"format\": \"qcow2\"},\n"
+      "    \"nvram-template\": {\"filename\": \"%s/OVMF_VARS_4M.ms.qcow2\", \"format\": \"qcow2\"}},\n"
+      "  \"targets\": [{\"architecture\": \"x86_64\", \"machines\": [\"pc-q35-*\"]}],\n"
+      "  \"features\": [\"acpi-s3\", \"enrolled-keys\", \"requires-smm\", \"secure-boot\",\n"
+      "               \"verbose-dynamic\"],\n  \"tags\": []\n}\n",
+      ctx.tmp, ctx.tmp);
+    g_autofree char *p = g_build_filename(ctx.fwdir, "30-edk2-ovmf-4m-qcow2-x64-sb-enrolled.json",
+                                          NULL);
+    vsb_test_write_file(p, json, -1);
+  } else if (g_str_equal(set, "broken")) {
+    copy_set("debian");
+    /* libvirt's own test file 93-libvirt-invalid.json */
+    g_autofree char *p = g_build_filename(ctx.fwdir, "93-invalid.json", NULL);
+    vsb_test_write_file(p, "{\"firmware\":{\"invalid\":true}}\n", -1);
+  } else {
+    copy_set(set);
+  }
+  g_free(ctx.current_set);
+  ctx.current_set = g_strdup(set);
+}
+
+static char *
+domain_xml(const Row *row, const char *name, const char *machine)
+{
+  /* aarch64 TCG has no default CPU model usable by libvirt. */
+  const char *cpu = g_str_equal(row->arch, "aarch64")
+                      ? "<cpu mode='custom' match='exact'><model>cortex-a57</model></cpu>"
+                      : "";
+  return g_strdup_printf(
+    "<domain type='qemu'><name>%s</name>\n"
+    "  <memory unit='KiB'>131072</memory><vcpu placement='static'>1</vcpu>\n"
+    "  <os firmware='%s'><type arch='%s' machine='%s'>hvm</type>%s</os>\n"
+    "  <features><acpi/>%s</features>%s\n"
+    "  <devices><emulator>/usr/bin/qemu-system-%s</emulator>\n"
+    "    <controller type='usb' model='none'/><memballoon model='none'/></devices>\n"
+    "</domain>\n",
+    name, row->fw, row->arch, machine, row->os_extra, row->feat_extra, cpu, row->arch);
+}
+
+/* Pick the firmware facts out of libvirt's QEMU argv. */
+static void
+parse_argv(const char *text, Answer *a)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) argv = NULL;
+  g_autofree char *line = g_strstrip(g_strdup(text));
+  g_assert_true(g_shell_parse_argv(line, NULL, &argv, &error));
+  g_assert_no_error(error);
+  for (char **p = argv; *p && p[1]; p++) {
+    if (g_str_equal(*p, "-blockdev")) {
+      g_autoptr(JsonNode) node = vsb_test_parse_json(p[1]);
+      JsonObject *o = json_node_get_object(node);
+      if (g_strcmp0(json_object_get_string_member_with_default(o, "node-name", ""),
+                    "libvirt-pflash0-storage") == 0) {
+        g_assert_null(a->exec);
+        a->exec = g_strdup(json_object_get_string_member(o, "filename"));
+      }
+    } else if (g_str_equal(*p, "-bios")) {
+      g_assert_null(a->exec);
+      a->exec = g_strdup(p[1]);
+    } else if (g_str_equal(*p, "-machine")) {
+      g_auto(GStrv) items = g_strsplit(p[1], ",", -1);
+      a->machine = g_strdup(items[0]);
+      for (char **i = items; *i; i++)
+        if (g_str_equal(*i, "smm=on"))
+          a->smm = TRUE;
+    } else if (g_str_equal(*p, "-global") &&
+               g_str_equal(p[1], "driver=cfi.pflash01,property=secure,value=on")) {
+      a->secure = TRUE;
+    }
+  }
+}
+
+static char *
+xpath_string(xmlDocPtr doc, const char *expr)
+{
+  xmlXPathContextPtr xc = xmlXPathNewContext(doc);
+  xmlXPathObjectPtr r = xmlXPathEvalExpression((const xmlChar *)expr, xc);
+  char *s = NULL;
+  if (r && r->type == XPATH_STRING && r->stringval && r->stringval[0])
+    s = g_strdup((const char *)r->stringval);
+  xmlXPathFreeObject(r);
+  xmlXPathFreeContext(xc);
+  return s;
+}
+
+static void
+ask_libvirt(const Row *row, const char *machine, Answer *a, Answer *live)
+{
+  g_autofree char *name = g_strdup_printf("vsbdiff-%s-%s", row->set, row->name);
+  g_autofree char *xml = domain_xml(row, name, machine);
+  g_autofree char *path = g_strdup_printf("%s/%s.xml", ctx.tmp, name);
+  g_autofree char *out = NULL, *err = NULL;
+  vsb_test_write_file(path, xml, -1);
+
+  int rc = virsh(&out, &err, "domxml-to-native", "qemu-argv", path, NULL);
+  if (rc != 0) {
+    a->ok = FALSE;
+    a->error = g_steal_pointer(&err);
+    return;
+  }
+  a->ok = TRUE;
+  parse_argv(out, a);
+
+  /* The template only shows in the live definition: create the domain paused, read it,
+   * destroy it. */
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  rc = virsh(&out, &err, "create", "--paused", path, NULL);
+  if (rc != 0)
+    g_error("virsh create %s failed: %s", path, err);
+  g_clear_pointer(&out, g_free);
+  rc = virsh(&out, &err, "dumpxml", name, NULL);
+  g_autofree char *destroy_err = NULL;
+  int drc = virsh(NULL, &destroy_err, "destroy", name, NULL);
+  g_assert_cmpint(rc, ==, 0);
+  g_assert_cmpint(drc, ==, 0);
+  xmlDocPtr doc = xmlReadMemory(out, (int)strlen(out), "dumpxml", NULL, XML_PARSE_NONET);
+  g_assert_nonnull(doc);
+  live->ok = TRUE;
+  live->exec = xpath_string(doc, "string(/domain/os/loader)");
+  live->tmpl = xpath_string(doc, "string(/domain/os/nvram/@template)");
+  live->machine = xpath_string(doc, "string(/domain/os/type/@machine)");
+  g_autofree char *smm = xpath_string(doc, "string(/domain/features/smm/@state)");
+  g_autofree char *secure = xpath_string(doc, "string(/domain/os/loader/@secure)");
+  live->smm = g_strcmp0(smm, "on") == 0;
+  live->secure = g_strcmp0(secure, "yes") == 0;
+  xmlFreeDoc(doc);
+}
+
+static void
+ask_vsboot(const Row *row, const char *machine, Answer *a)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new();
+  g_auto(GStrv) extra = g_strsplit(row->vsb_args, " ", -1);
+  const char *fixed[] = { "firmware", "select", "--json", "--firmware-dir", ctx.fwdir, "--arch",
+                          row->arch, "--machine", machine };
+  for (gsize i = 0; i < G_N_ELEMENTS(fixed); i++)
+    g_ptr_array_add(args, (char *)fixed[i]);
+  for (char **e = extra; *e; e++)
+    if (**e)
+      g_ptr_array_add(args, *e);
+  g_ptr_array_add(args, NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = vsb_test_runv((const char *const *)args->pdata, &out, &err);
+  if (rc == 1) {
+    a->ok = FALSE;
+    a->error = g_steal_pointer(&err);
+    return;
+  }
+  if (rc != 0)
+    g_error("vsboot firmware select exited %d: %s", rc, err);
+  a->ok = TRUE;
+  g_autoptr(JsonNode) node = vsb_test_parse_json(out);
+  JsonObject *o = json_node_get_object(node);
+  JsonObject *m = json_object_get_object_member(o, "mapping");
+  g_assert_nonnull(m);
+  if (json_object_has_member(m, "executable")) {
+    JsonObject *e = json_object_get_object_member(m, "executable");
+    a->exec = g_strdup(json_object_get_string_member(e, "filename"));
+    if (json_object_has_member(m, "nvram-template")) {
+      JsonObject *t = json_object_get_object_member(m, "nvram-template");
+      a->tmpl = g_strdup(json_object_get_string_member(t, "filename"));
+    }
+  } else {
+    a->exec = g_strdup(json_object_get_string_member(m, "filename"));
+  }
+  JsonArray *features = json_object_get_array_member(o, "features");
+  g_assert_nonnull(features);
+  for (guint i = 0; i < json_array_get_length(features); i++)
+    if (g_strcmp0(json_array_get_string_element(features, i), "requires-smm") == 0)
+      a->smm = TRUE;
+}
+
+static void
+test_row(gconstpointer data)
+{
+  const Row *row = data;
+  g_assert_true(ctx.running);
+  use_set(row->set);
+  g_autofree char *machine = resolve_machine(row->arch, row->machine);
+  Answer lv = { 0 }, live = { 0 }, vs = { 0 };
+  ask_libvirt(row, machine, &lv, &live);
+  ask_vsboot(row, machine, &vs);
+  g_test_message("libvirt: %s %s | vsboot: %s %s", lv.ok ? lv.exec : "FAIL",
+                 lv.ok ? (live.tmpl ? live.tmpl : "-") : "", vs.ok ? vs.exec : "FAIL",
+                 vs.ok ? (vs.tmpl ? vs.tmpl : "-") : "");
+
+  if (row->exec != NULL) {
+    /* libvirt: the argv and the live definition agree with the row... */
+    if (!lv.ok)
+      g_error("libvirt failed: %s", lv.error);
+    g_assert_cmpstr(lv.exec, ==, row->exec);
+    g_assert_cmpstr(lv.machine, ==, machine);
+    g_assert_cmpint(lv.smm, ==, row->smm);
+    g_assert_cmpint(lv.secure, ==, row->smm);
+    g_assert_cmpstr(live.exec, ==, row->exec);
+    g_assert_cmpstr(live.tmpl, ==, row->tmpl);
+    g_assert_cmpstr(live.machine, ==, machine);
+    g_assert_cmpint(live.smm, ==, row->smm);
+    g_assert_cmpint(live.secure, ==, row->smm);
+    /* ...and vsboot chose exactly what libvirt chose. */
+    if (!vs.ok)
+      g_error("vsboot found nothing where libvirt chose %s: %s", lv.exec, vs.error);
+    g_assert_cmpstr(vs.exec, ==, lv.exec);
+    g_assert_cmpstr(vs.tmpl, ==, live.tmpl);
+    g_assert_cmpint(vs.smm, ==, lv.smm);
+  } else {
+    g_assert_false(lv.ok);
+    g_assert_nonnull(strstr(lv.error, row->lv_error));
+    if (row->vsb_exec == NULL) {
+      /* Both refuse. */
+      if (vs.ok)
+        g_error("vsboot chose %s where libvirt fails: %s", vs.exec, lv.error);
+      g_assert_nonnull(vs.error);
+    } else {
+      /* A documented difference: libvirt 9.0 fails, vsboot follows the newer rules. */
+      if (!vs.ok)
+        g_error("vsboot found nothing: %s", vs.error);
+      g_autofree char *want_exec = subst_tmp(row->vsb_exec);
+      g_autofree char *want_tmpl = subst_tmp(row->vsb_tmpl);
+      g_assert_cmpstr(vs.exec, ==, want_exec);
+      g_assert_cmpstr(vs.tmpl, ==, want_tmpl);
+    }
+  }
+  answer_clear(&lv);
+  answer_clear(&live);
+  answer_clear(&vs);
+}
+
+/* The daemon sees the fixture directory, the host does not see the daemon. */
+static void
+test_isolation(void)
+{
+  g_assert_true(ctx.running);
+  use_set("debian");
+  g_autofree char *out = NULL;
+  const char *ls[] = { "ls", "/usr/share/qemu/firmware", NULL };
+  g_assert_cmpint(harness(&out, NULL, "run", ls), ==, 0);
+  g_assert_nonnull(strstr(out, "40-edk2-x86_64-secure-enrolled.json"));
+  const char *test_sock[] = { "test", "-S", "/run/libvirt/libvirt-sock", NULL };
+  g_assert_cmpint(harness(NULL, NULL, "run", test_sock), ==, 0);
+  /* Outside the namespace there is no socket (tmpfs mounted only inside). */
+  g_assert_false(g_file_test("/run/libvirt/libvirt-sock", G_FILE_TEST_EXISTS));
+}
+
+static void
+test_stop(void)
+{
+  g_autofree char *pidfile = g_build_filename(ctx.state, "libvirtd.pid", NULL);
+  g_autofree char *pidtext = NULL;
+  g_assert_true(g_file_get_contents(pidfile, &pidtext, NULL, NULL));
+  g_autofree char *proc = g_strdup_printf("/proc/%d", atoi(pidtext));
+  g_assert_cmpint(harness(NULL, NULL, "stop", NULL), ==, 0);
+  ctx.running = FALSE;
+  g_assert_false(g_file_test(pidfile, G_FILE_TEST_EXISTS));
+  /* Gone, or a zombie waiting for its reaper. */
+  g_autofree char *stat_path = g_strdup_printf("%s/stat", proc);
+  g_autofree char *stat = NULL;
+  if (g_file_get_contents(stat_path, &stat, NULL, NULL)) {
+    const char *close = strrchr(stat, ')');
+    g_assert_nonnull(close);
+    g_assert_cmpint(close[2], ==, 'Z');
+  }
+}
+
+int
+main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+
+  if (getuid() != 0)
+    g_error("the libvirt differential test must run as root (system libvirtd, mount namespaces)");
+  vsb_test_require_tool("unshare");
+  vsb_test_require_tool("nsenter");
+  vsb_test_require_tool("virsh");
+  vsb_test_require_tool("qemu-img");
+  vsb_test_require_tool("qemu-system-x86_64");
+  vsb_test_require_tool("qemu-system-aarch64");
+  if (!g_file_test("/usr/sbin/libvirtd", G_FILE_TEST_IS_EXECUTABLE))
+    g_error("/usr/sbin/libvirtd is not installed (run ./dev.sh test to install it)");
+
+  g_autoptr(GError) error = NULL;
+  ctx.tmp = g_dir_make_tmp("vsboot-libvirt-XXXXXX", &error);
+  g_assert_no_error(error);
+  ctx.state = g_build_filename(ctx.tmp, "state", NULL);
+  ctx.fwdir = g_build_filename(ctx.tmp, "fw", NULL);
+  ctx.script = g_build_filename(g_getenv("VSB_SOURCE_ROOT"), "tests", "libvirt",
+                                "libvirtd-ns.sh", NULL);
+  g_assert_cmpint(g_mkdir_with_parents(ctx.fwdir, 0755), ==, 0);
+
+  /* Started once for all rows (the QEMU capability probe takes seconds); the watcher stops
+   * it if this program dies before test_stop runs. */
+  g_autofree char *self = g_strdup_printf("%d", (int)getpid());
+  const char *start_args[] = { ctx.fwdir, self, NULL };
+  g_autofree char *err = NULL;
+  if (harness(NULL, &err, "start", start_args) != 0)
+    g_error("cannot start libvirtd: %s", err);
+  ctx.running = TRUE;
+
+  g_test_add_func("/libvirt/harness/isolation", test_isolation);
+  for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {
+    g_autofree char *path = g_strdup_printf("/libvirt/differential/%s/%s", rows[i].set,
+                                            rows[i].name);
+    g_test_add_data_func(path, &rows[i], test_row);
+  }
+  g_test_add_func("/libvirt/shutdown/stop", test_stop);
+  int rc = g_test_run();
+
+  if (ctx.running)
+    harness(NULL, NULL, "stop", NULL);
+  const char *rm[] = { "rm", "-rf", "--", ctx.tmp, NULL };
+  if (g_getenv("VSB_TEST_KEEP") == NULL)
+    vsb_test_spawn(rm, NULL, NULL, NULL);
+  g_free(ctx.tmp);
+  g_free(ctx.state);
+  g_free(ctx.fwdir);
+  g_free(ctx.script);
+  g_free(ctx.current_set);
+  return rc;
+}
