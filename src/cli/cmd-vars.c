@@ -1,11 +1,357 @@
+/* vsboot vars show|export|import (enroll lives in cmd-vars-enroll.c). The text of `show` is
+ * rendered from the same JSON report that --json prints. */
 #include "cli.h"
 
-/* Placeholder until its issue lands. */
+#include "vsboot/efivar.h"
+#include "vsboot/error.h"
+#include "vsboot/fileio.h"
+#include "vsboot/varjson.h"
+#include "vsboot/varstore.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char vars_usage[] =
+  "Usage: vsboot vars SUBCOMMAND [OPTIONS]\n"
+  "\n"
+  "edk2 variable stores (OVMF_VARS*.fd, AAVMF/QEMU_VARS.fd, unified OVMF.fd; raw or qcow2).\n"
+  "\n"
+  "Subcommands:\n"
+  "  show FILE [--json] [--all]          variables, decoded, and the Secure Boot state\n"
+  "  export FILE [--json] [-o OUT]       variables as virt-firmware/QEMU uefi-vars JSON\n"
+  "  import JSON -o OUT (--template T | --layout 2m|4m|armvirt)\n"
+  "                                      build a store from JSON over a template\n"
+  "  enroll IN -o OUT | --in-place FILE  enroll PK/KEK/db/dbx, turn Secure Boot on or off\n"
+  "\n"
+  "'vsboot help vars SUBCOMMAND' shows the options.\n";
+
+/* ---- text rendering of the report ----------------------------------------------------------- */
+
+static const char *
+jstr(JsonObject *o, const char *k)
+{
+  JsonNode *n = json_object_get_member(o, k);
+  if (n == NULL || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string(n);
+}
+
+static gint64
+jint(JsonObject *o, const char *k)
+{
+  JsonNode *n = json_object_get_member(o, k);
+  if (n == NULL || !JSON_NODE_HOLDS_VALUE(n))
+    return 0;
+  return json_node_get_int(n);
+}
+
+static gboolean
+jbool(JsonObject *o, const char *k)
+{
+  JsonNode *n = json_object_get_member(o, k);
+  return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_boolean(n);
+}
+
+static JsonObject *
+jobj(JsonObject *o, const char *k)
+{
+  JsonNode *n = json_object_get_member(o, k);
+  return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+}
+
+static JsonArray *
+jarr(JsonObject *o, const char *k)
+{
+  JsonNode *n = json_object_get_member(o, k);
+  return n && JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
+}
+
+static void
+print_cert(JsonObject *c, const char *indent)
+{
+  printf("%ssubject  %s\n", indent, jstr(c, "subject"));
+  printf("%sissuer   %s\n", indent, jstr(c, "issuer"));
+  printf("%sserial   %s\n", indent, jstr(c, "serial"));
+  printf("%svalid    %s to %s%s\n", indent, jstr(c, "not-before"), jstr(c, "not-after"),
+         jbool(c, "expired") ? "  (expired)" : "");
+  printf("%ssha256   %s\n", indent, jstr(c, "sha256"));
+  JsonObject *k = jobj(c, "known");
+  if (k)
+    printf("%sknown    %s%s\n", indent, jstr(k, "name"),
+           jbool(k, "fingerprint-match") ? " (fingerprint matches)" : "");
+}
+
+static void
+print_value(JsonObject *var)
+{
+  JsonObject *val = jobj(var, "value");
+  if (val == NULL) {
+    const char *head = jstr(var, "data-head");
+    if (head && *head)
+      printf("      data %s%s\n", head, jint(var, "size") > 32 ? "..." : "");
+    return;
+  }
+  const char *type = jstr(val, "type");
+  const char *err = jstr(val, "error");
+  if (err) {
+    printf("      malformed %s: %s\n", type, err);
+    return;
+  }
+  if (g_strcmp0(type, "bool") == 0)
+    printf("      %s\n", jbool(val, "value") ? "true" : "false");
+  else if (g_strcmp0(type, "uint16") == 0)
+    printf("      %" G_GINT64_FORMAT "\n", jint(val, "value"));
+  else if (g_strcmp0(type, "string") == 0 || g_strcmp0(type, "boot-number") == 0 ||
+           g_strcmp0(type, "device-path") == 0)
+    printf("      %s\n", jstr(val, "value"));
+  else if (g_strcmp0(type, "boot-order") == 0) {
+    JsonArray *a = jarr(val, "value");
+    printf("     ");
+    for (guint i = 0; a && i < json_array_get_length(a); i++)
+      printf(" %s", json_array_get_string_element(a, i));
+    printf("\n");
+  } else if (g_strcmp0(type, "boot-option") == 0) {
+    printf("      \"%s\"%s\n", jstr(val, "description"), jbool(val, "active") ? "" : " (inactive)");
+    printf("      %s\n", jstr(val, "device-path"));
+  } else if (g_strcmp0(type, "signature-list") == 0) {
+    JsonArray *a = jarr(val, "entries");
+    for (guint i = 0; a && i < json_array_get_length(a); i++) {
+      JsonObject *e = json_array_get_object_element(a, i);
+      const char *on = jstr(e, "owner-name");
+      printf("      %s, owner %s%s%s%s\n", jstr(e, "type"), jstr(e, "owner"), on ? " (" : "",
+             on ? on : "", on ? ")" : "");
+      JsonObject *c = jobj(e, "certificate");
+      if (c)
+        print_cert(c, "        ");
+      else if (jstr(e, "error"))
+        printf("        not a valid certificate: %s\n", jstr(e, "error"));
+      else if (jstr(e, "hash"))
+        printf("        %s\n", jstr(e, "hash"));
+    }
+  }
+}
+
+static void
+print_report(JsonObject *r, gboolean all)
+{
+  JsonArray *vars = jarr(r, "variables");
+  guint nvars = vars ? json_array_get_length(vars) : 0;
+  printf("%s: %s layout, %s%s, %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " bytes used, %"
+         G_GINT64_FORMAT " records in the file\n",
+         jstr(r, "file"), jstr(r, "layout"), jstr(r, "format"),
+         jbool(r, "authenticated") ? "" : ", non-authenticated store", jint(r, "used"),
+         jint(r, "capacity"), jint(r, "records"));
+  JsonArray *sw = jarr(r, "store-warnings");
+  for (guint i = 0; sw && i < json_array_get_length(sw); i++)
+    printf("warning: %s\n", json_array_get_string_element(sw, i));
+
+  JsonObject *sb = jobj(r, "secure-boot");
+  printf("\nSecure Boot: %s mode, %s\n", jstr(sb, "mode"),
+         jbool(sb, "enforcing") ? "enforcing" : "NOT enforcing");
+  JsonObject *ent = jobj(sb, "entries");
+  printf("  entries: PK %" G_GINT64_FORMAT ", KEK %" G_GINT64_FORMAT ", db %" G_GINT64_FORMAT
+         ", dbx %" G_GINT64_FORMAT "\n", jint(ent, "PK"), jint(ent, "KEK"), jint(ent, "db"),
+         jint(ent, "dbx"));
+  JsonArray *wk = jarr(sb, "well-known");
+  for (guint i = 0; wk && i < json_array_get_length(wk); i++) {
+    JsonObject *k = json_array_get_object_element(wk, i);
+    printf("  %-4s %s\n", jstr(k, "variable"), jstr(k, "name"));
+  }
+  JsonArray *w = jarr(sb, "warnings");
+  for (guint i = 0; w && i < json_array_get_length(w); i++)
+    printf("  warning: %s\n", json_array_get_string_element(w, i));
+
+  printf("\n%s (%u):\n", all ? "Records" : "Variables", nvars);
+  for (guint i = 0; i < nvars; i++) {
+    JsonObject *v = json_array_get_object_element(vars, i);
+    JsonObject *attrs = jobj(v, "attributes");
+    g_autofree char *at = vsb_efivar_attributes_text((guint32)jint(attrs, "value"));
+    const char *gn = jstr(v, "guid-name");
+    JsonNode *off = json_object_get_member(v, "offset");
+    g_autofree char *offs = off && JSON_NODE_HOLDS_VALUE(off)
+                              ? g_strdup_printf("0x%05" G_GINT64_MODIFIER "x", json_node_get_int(off))
+                              : g_strdup("new    ");
+    printf("  %s %s%-22s %s%s%s%s %s %" G_GINT64_FORMAT " bytes%s%s%s%s\n", offs,
+           all ? (jbool(v, "live") ? "  live  " : "  dead  ") : "", jstr(v, "name"),
+           jstr(v, "guid"), gn ? " (" : "", gn ? gn : "", gn ? ")" : "", at, jint(v, "size"),
+           jstr(v, "timestamp") ? " time " : "", jstr(v, "timestamp") ? jstr(v, "timestamp") : "",
+           all ? " state " : "", all ? jstr(v, "state") : "");
+    print_value(v);
+  }
+}
+
+/* ---- subcommands ------------------------------------------------------------------------------ */
+
+static int
+cmd_show(int argc, char **argv)
+{
+  gboolean json = FALSE, all = FALSE;
+  GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+    { "all", 'a', 0, G_OPTION_ARG_NONE, &all, "Every record of the file, deleted ones included", NULL },
+    { NULL },
+  };
+  g_autoptr(GOptionContext) ctx = g_option_context_new("FILE - variables and Secure Boot state");
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  g_option_context_set_description(ctx,
+    "Secure Boot modes: user (PK enrolled, SecureBootEnable not 0: OVMF enforces), setup (no\n"
+    "PK: nothing is verified), disabled (PK enrolled, SecureBootEnable = 0).\n"
+    "Exit status: 0 when the store was read, 2 when it is not a valid variable store.");
+  int code;
+  if (!vsb_cli_parse(ctx, &argc, &argv, &code))
+    return code;
+  if (argc != 2)
+    return vsb_cli_failf("vars show: expected one FILE; 'vsboot help vars show'");
+  GError *error = NULL;
+  g_autoptr(VsbVarstore) store = vsb_varstore_load(argv[1], &error);
+  if (store == NULL)
+    return vsb_cli_fail(error);
+  g_autoptr(JsonNode) report = vsb_varstore_report(store, all);
+  if (json)
+    vsb_cli_print_json(report);
+  else
+    print_report(json_node_get_object(report), all);
+  return VSB_EXIT_OK;
+}
+
+static int
+existing_mode(const char *path, int fallback)
+{
+  struct stat st;
+  return stat(path, &st) == 0 ? (int)(st.st_mode & 07777) : fallback;
+}
+
+static int
+cmd_export(int argc, char **argv)
+{
+  gboolean json = FALSE;
+  char *out = NULL;
+  GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "JSON output (the only format; accepted for clarity)", NULL },
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write to OUT (atomically) instead of stdout", "OUT" },
+    { NULL },
+  };
+  g_autoptr(GOptionContext) ctx =
+    g_option_context_new("FILE - variables as virt-firmware / QEMU uefi-vars JSON");
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  int code;
+  if (!vsb_cli_parse(ctx, &argc, &argv, &code)) {
+    g_free(out);
+    return code;
+  }
+  g_autofree char *outp = out;
+  if (argc != 2)
+    return vsb_cli_failf("vars export: expected one FILE; 'vsboot help vars export'");
+  GError *error = NULL;
+  g_autoptr(VsbVarstore) store = vsb_varstore_load(argv[1], &error);
+  if (store == NULL)
+    return vsb_cli_fail(error);
+  g_autofree char *text = vsb_varjson_export_text(store);
+  if (outp == NULL || strcmp(outp, "-") == 0) {
+    fputs(text, stdout);
+    return VSB_EXIT_OK;
+  }
+  if (!vsb_file_write_atomic(outp, text, strlen(text), existing_mode(outp, 0644), FALSE, &error))
+    return vsb_cli_fail(error);
+  return VSB_EXIT_OK;
+}
+
+static int
+cmd_import(int argc, char **argv)
+{
+  char *out = NULL, *tmpl = NULL, *layout = NULL;
+  gboolean force = FALSE, sort = FALSE;
+  GOptionEntry entries[] = {
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "The store to write (required)", "OUT" },
+    { "template", 't', 0, G_OPTION_ARG_FILENAME, &tmpl, "Store whose layout and bytes outside the variables are kept", "T" },
+    { "layout", 0, 0, G_OPTION_ARG_STRING, &layout, "Start from an empty store of this layout instead", "2m|4m|armvirt" },
+    { "sort-by-name", 0, 0, G_OPTION_ARG_NONE, &sort, "Order variables by name, as virt-fw-vars does", NULL },
+    { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Write even if a running QEMU holds OUT", NULL },
+    { NULL },
+  };
+  g_autoptr(GOptionContext) ctx = g_option_context_new("JSON - build a store from JSON variables");
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  g_option_context_set_description(ctx,
+    "The template's variables are replaced by the JSON's (in the JSON's order); every byte\n"
+    "outside the variable region (volume header, FTW area) is kept. A qcow2 template gives a\n"
+    "qcow2 output.");
+  int code;
+  gboolean ok = vsb_cli_parse(ctx, &argc, &argv, &code);
+  g_autofree char *outp = out, *tmplp = tmpl, *layoutp = layout;
+  if (!ok)
+    return code;
+  if (argc != 2)
+    return vsb_cli_failf("vars import: expected one JSON file; 'vsboot help vars import'");
+  if (outp == NULL)
+    return vsb_cli_failf("vars import: -o OUT is required");
+  if ((tmplp == NULL) == (layoutp == NULL))
+    return vsb_cli_failf("vars import: give exactly one of --template T and --layout 2m|4m|armvirt");
+  GError *error = NULL;
+  g_autoptr(VsbVarstore) store = NULL;
+  if (tmplp)
+    store = vsb_varstore_load(tmplp, &error);
+  else {
+    VsbVarstoreLayout l;
+    if (strcmp(layoutp, "2m") == 0)
+      l = VSB_VARSTORE_LAYOUT_OVMF_2M;
+    else if (strcmp(layoutp, "4m") == 0)
+      l = VSB_VARSTORE_LAYOUT_OVMF_4M;
+    else if (strcmp(layoutp, "armvirt") == 0)
+      l = VSB_VARSTORE_LAYOUT_ARMVIRT;
+    else
+      return vsb_cli_failf("vars import: unknown --layout '%s' (2m, 4m, armvirt)", layoutp);
+    store = vsb_varstore_new_empty(l, &error);
+  }
+  if (store == NULL)
+    return vsb_cli_fail(error);
+  g_autoptr(GPtrArray) vars = vsb_varjson_load(argv[1], &error);
+  if (vars == NULL)
+    return vsb_cli_fail(error);
+  vsb_varjson_apply(store, vars);
+  if (sort)
+    vsb_varstore_sort_by_name(store);
+  if (!vsb_varstore_save(store, outp, existing_mode(outp, 0644), force, &error))
+    return vsb_cli_fail(error);
+  return VSB_EXIT_OK;
+}
+
 static int
 vars_run(int argc, char **argv)
 {
-  return vsb_cli_failf("%s: not implemented yet", argv[0]);
+  if (argc < 2) {
+    fputs(vars_usage, stderr);
+    return VSB_EXIT_USAGE;
+  }
+  const char *sub = argv[1];
+  if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
+    fputs(vars_usage, stdout);
+    return VSB_EXIT_OK;
+  }
+  static const struct {
+    const char *name;
+    int (*run)(int, char **);
+  } subs[] = {
+    { "show", cmd_show },
+    { "export", cmd_export },
+    { "import", cmd_import },
+    /* enroll: implemented in cmd-vars-enroll.c (declared in cli.h). */
+    { "enroll", vsb_cli_vars_enroll },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(subs); i++) {
+    if (strcmp(sub, subs[i].name) != 0)
+      continue;
+    /* argv[0] becomes "vars SUB", so usage lines and "Try 'vsboot help ...'" read right. */
+    g_autofree char *name = g_strdup_printf("vars %s", sub);
+    g_autofree char **args = g_new0(char *, (gsize)argc);
+    args[0] = name;
+    for (int k = 2; k < argc; k++)
+      args[k - 1] = argv[k];
+    g_autofree char *prg = g_strdup_printf("vsboot %s", name);
+    g_set_prgname(prg);
+    return subs[i].run(argc - 1, args);
+  }
+  return vsb_cli_failf("vars: unknown subcommand '%s' (show, export, import, enroll)", sub);
 }
 
 const VsbCliCommand vsb_cli_vars = { "vars", "Variable stores: show, enroll, export, import", vars_run };
-

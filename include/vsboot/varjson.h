@@ -1,0 +1,27 @@
+/* vsboot: the JSON variable format of virt-firmware (virt-fw-vars --output-json) and QEMU's
+ * uefi-vars device (qapi/uefi.json):
+ *   {"version": 2, "variables": [{"name", "guid", "attr", "data": hex, "time": hex?, "digest"?}]}
+ * python-uefivars writes "timestamp" instead of "time" and may write v1 (a bare list); both are
+ * read. MonotonicCount and PubKeyIndex are not part of the format (0 in every OVMF store). */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include "vsboot/varstore.h"
+
+G_BEGIN_DECLS
+
+/* The live variables of a store, in store order ("time" for time-authenticated variables and
+ * any variable with a non-zero time stamp; no "digest"). */
+JsonNode *vsb_varjson_export(const VsbVarstore *store);
+/* Same as text, pretty-printed, with a trailing newline. */
+char *vsb_varjson_export_text(const VsbVarstore *store);
+
+/* Variables (VsbVariable*) from JSON text; errors name the origin and the entry at fault. */
+GPtrArray *vsb_varjson_parse(const char *text, gssize len, const char *origin, GError **error);
+GPtrArray *vsb_varjson_load(const char *path, GError **error);
+
+/* Replace every variable of store (a template) with copies of vars, in their order. */
+void vsb_varjson_apply(VsbVarstore *store, GPtrArray *vars);
+
+G_END_DECLS

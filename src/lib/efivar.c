@@ -1,0 +1,1062 @@
+/* Decoding of known EFI variables and the Secure Boot judgement (AuthVariableLibInitialize:
+ * SetupMode = no PK; SecureBoot = user mode and SecureBootEnable != 0, a missing
+ * SecureBootEnable being created as 1). */
+#include "vsboot/efivar.h"
+#include "vsboot/error.h"
+#include "vsboot/fileio.h"
+#include "vsboot/siglist.h"
+
+#include <openssl/asn1.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509v3.h>
+#include <string.h>
+
+static guint16
+rd16(const guint8 *p)
+{
+  return (guint16)(p[0] | p[1] << 8);
+}
+
+static guint32
+rd32(const guint8 *p)
+{
+  return (guint32)p[0] | (guint32)p[1] << 8 | (guint32)p[2] << 16 | (guint32)p[3] << 24;
+}
+
+/* ---- attributes ----------------------------------------------------------------------------- */
+
+static const struct {
+  guint32 bit;
+  const char *shortname, *name;
+} attr_names[] = {
+  { VSB_EFI_VARIABLE_NON_VOLATILE, "NV", "NON_VOLATILE" },
+  { VSB_EFI_VARIABLE_BOOTSERVICE_ACCESS, "BS", "BOOTSERVICE_ACCESS" },
+  { VSB_EFI_VARIABLE_RUNTIME_ACCESS, "RT", "RUNTIME_ACCESS" },
+  { VSB_EFI_VARIABLE_HARDWARE_ERROR_RECORD, "HR", "HARDWARE_ERROR_RECORD" },
+  { VSB_EFI_VARIABLE_AUTHENTICATED_WRITE_ACCESS, "AW", "AUTHENTICATED_WRITE_ACCESS" },
+  { VSB_EFI_VARIABLE_TIME_BASED_AUTHENTICATED_WRITE_ACCESS, "AT",
+    "TIME_BASED_AUTHENTICATED_WRITE_ACCESS" },
+  { VSB_EFI_VARIABLE_APPEND_WRITE, "AP", "APPEND_WRITE" },
+};
+
+char *
+vsb_efivar_attributes_text(guint32 attributes)
+{
+  GString *s = g_string_new(NULL);
+  guint32 rest = attributes;
+  for (gsize i = 0; i < G_N_ELEMENTS(attr_names); i++)
+    if (attributes & attr_names[i].bit) {
+      g_string_append_printf(s, "%s%s", s->len ? "," : "", attr_names[i].shortname);
+      rest &= ~attr_names[i].bit;
+    }
+  if (rest)
+    g_string_append_printf(s, "%s0x%x", s->len ? "," : "", rest);
+  if (s->len == 0)
+    g_string_append(s, "-");
+  return g_string_free(s, FALSE);
+}
+
+JsonNode *
+vsb_efivar_attributes_json(guint32 attributes)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "value");
+  json_builder_add_int_value(b, attributes);
+  json_builder_set_member_name(b, "names");
+  json_builder_begin_array(b);
+  guint32 rest = attributes;
+  for (gsize i = 0; i < G_N_ELEMENTS(attr_names); i++)
+    if (attributes & attr_names[i].bit) {
+      json_builder_add_string_value(b, attr_names[i].name);
+      rest &= ~attr_names[i].bit;
+    }
+  if (rest) {
+    g_autofree char *hex = g_strdup_printf("0x%x", rest);
+    json_builder_add_string_value(b, hex);
+  }
+  json_builder_end_array(b);
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
+/* ---- device paths (UEFI spec ch. 10; text as edk2's DevicePathToText) ------------------------ */
+
+static char *
+guid_at(const guint8 *p)
+{
+  VsbGuid g;
+  memcpy(g.b, p, 16);
+  const char *known = vsb_guid_known_name(&g);
+  return known ? g_strdup(known) : vsb_guid_to_string(&g);
+}
+
+static char *
+ucs2_to_utf8(const guint8 *p, gsize bytes)
+{
+  gsize n = bytes / 2;
+  g_autofree gunichar2 *u = g_new0(gunichar2, n + 1);
+  gsize len = 0;
+  for (; len < n; len++) {
+    u[len] = rd16(p + 2 * len);
+    if (u[len] == 0)
+      break;
+  }
+  char *s = g_utf16_to_utf8(u, (glong)len, NULL, NULL, NULL);
+  return s ? s : g_strdup("?");
+}
+
+static void
+node_text(GString *s, guint8 type, guint8 sub, const guint8 *d, gsize n)
+{
+  /* d points after the 4-byte node header; n is the node's payload size. */
+  switch (type) {
+  case 1: /* hardware */
+    if (sub == 1 && n >= 2) {
+      g_string_append_printf(s, "Pci(0x%x,0x%x)", d[1], d[0]);
+      return;
+    }
+    if (sub == 4 && n >= 16) {
+      g_autofree char *g = guid_at(d);
+      g_string_append_printf(s, "VenHw(%s)", g);
+      return;
+    }
+    break;
+  case 2: /* ACPI */
+    if (sub == 1 && n >= 8) {
+      guint32 hid = rd32(d), uid = rd32(d + 4);
+      if (hid == 0x0a0341d0 || hid == 0x0a0841d0)
+        g_string_append_printf(s, "PciRoot(0x%x)", uid);
+      else if ((hid & 0xffff) == 0x41d0 && (hid >> 16) == 0x0501)
+        g_string_append_printf(s, "Serial(0x%x)", uid);
+      else if ((hid & 0xffff) == 0x41d0 && (hid >> 16) == 0x0303)
+        g_string_append_printf(s, "Keyboard(0x%x)", uid);
+      else if ((hid & 0xffff) == 0x41d0) /* compressed EISA id "PNP" */
+        g_string_append_printf(s, "Acpi(PNP%04X,0x%x)", hid >> 16, uid);
+      else
+        g_string_append_printf(s, "Acpi(0x%08x,0x%x)", hid, uid);
+      return;
+    }
+    break;
+  case 3: /* messaging */
+    if (sub == 1 && n >= 4) {
+      g_string_append_printf(s, "Ata(%s,%s,0x%x)", d[0] ? "Secondary" : "Primary",
+                             d[1] ? "Slave" : "Master", rd16(d + 2));
+      return;
+    }
+    if (sub == 2 && n >= 4) {
+      g_string_append_printf(s, "Scsi(0x%x,0x%x)", rd16(d), rd16(d + 2));
+      return;
+    }
+    if (sub == 5 && n >= 2) {
+      g_string_append_printf(s, "USB(0x%x,0x%x)", d[0], d[1]);
+      return;
+    }
+    if (sub == 11 && n >= 33) {
+      gsize len = d[32] == 0 || d[32] == 1 ? 6 : 32;
+      g_autofree char *hex = vsb_hex_encode(d, len);
+      g_string_append_printf(s, "MAC(%s,0x%x)", hex, d[32]);
+      return;
+    }
+    if (sub == 12 && n >= 15) {
+      g_string_append_printf(s, "IPv4(%u.%u.%u.%u)", d[4], d[5], d[6], d[7]);
+      return;
+    }
+    if (sub == 13) {
+      g_string_append(s, "IPv6()");
+      return;
+    }
+    if (sub == 14 && n >= 15) {
+      guint64 baud = (guint64)rd32(d + 4) | (guint64)rd32(d + 8) << 32;
+      g_string_append_printf(s, "Uart(%" G_GUINT64_FORMAT ",%u,%u,%u)", baud, d[12], d[13], d[14]);
+      return;
+    }
+    if (sub == 15 && n >= 7) {
+      g_string_append_printf(s, "UsbClass(0x%x,0x%x,0x%x,0x%x,0x%x)", rd16(d), rd16(d + 2), d[4],
+                             d[5], d[6]);
+      return;
+    }
+    if (sub == 18 && n >= 6) {
+      g_string_append_printf(s, "Sata(0x%x,0x%x,0x%x)", rd16(d), rd16(d + 2), rd16(d + 4));
+      return;
+    }
+    if (sub == 23 && n >= 12) {
+      g_string_append_printf(s, "NVMe(0x%x)", rd32(d));
+      return;
+    }
+    if (sub == 24) {
+      g_autofree char *uri = g_strndup((const char *)d, n);
+      g_string_append_printf(s, "Uri(%s)", uri);
+      return;
+    }
+    if (sub == 10 && n >= 16) {
+      g_autofree char *g = guid_at(d);
+      g_string_append_printf(s, "VenMsg(%s)", g);
+      return;
+    }
+    break;
+  case 4: /* media */
+    if (sub == 1 && n >= 38) {
+      guint32 part = rd32(d);
+      guint8 sigtype = d[37];
+      if (sigtype == 2) {
+        VsbGuid g;
+        memcpy(g.b, d + 20, 16);
+        g_autofree char *gs = vsb_guid_to_string(&g);
+        g_string_append_printf(s, "HD(%u,GPT,%s)", part, gs);
+      } else
+        g_string_append_printf(s, "HD(%u,%s,0x%08x)", part, sigtype == 1 ? "MBR" : "?", rd32(d + 20));
+      return;
+    }
+    if (sub == 2 && n >= 4) {
+      g_string_append_printf(s, "CDROM(0x%x)", rd32(d));
+      return;
+    }
+    if (sub == 3 && n >= 16) {
+      g_autofree char *g = guid_at(d);
+      g_string_append_printf(s, "VenMedia(%s)", g);
+      return;
+    }
+    if (sub == 4) {
+      g_autofree char *path = ucs2_to_utf8(d, n);
+      g_string_append(s, path);
+      return;
+    }
+    if (sub == 6 && n >= 16) {
+      g_autofree char *g = guid_at(d);
+      g_string_append_printf(s, "FvFile(%s)", g);
+      return;
+    }
+    if (sub == 7 && n >= 16) {
+      g_autofree char *g = guid_at(d);
+      g_string_append_printf(s, "Fv(%s)", g);
+      return;
+    }
+    if (sub == 8 && n >= 20) {
+      g_string_append_printf(s, "Offset(0x%" G_GINT64_MODIFIER "x,0x%" G_GINT64_MODIFIER "x)",
+                             (guint64)rd32(d + 4) | (guint64)rd32(d + 8) << 32,
+                             (guint64)rd32(d + 12) | (guint64)rd32(d + 16) << 32);
+      return;
+    }
+    break;
+  case 5:
+    if (sub == 1) {
+      g_string_append(s, "BBS()");
+      return;
+    }
+    break;
+  }
+  g_string_append_printf(s, "Path(%u,%u)", type, sub);
+}
+
+char *
+vsb_device_path_to_text(const guint8 *data, gsize len)
+{
+  GString *s = g_string_new(NULL);
+  gsize off = 0;
+  gboolean need_sep = FALSE;
+  while (off < len) {
+    if (len - off < 4) {
+      g_string_append_printf(s, "<malformed at %zu>", off);
+      break;
+    }
+    guint8 type = data[off], sub = data[off + 1];
+    guint16 nlen = rd16(data + off + 2);
+    if (nlen < 4 || nlen > len - off) {
+      g_string_append_printf(s, "<malformed at %zu>", off);
+      break;
+    }
+    if (type == 0x7f) {
+      if (sub == 0xff)
+        break;
+      g_string_append(s, ","); /* end of one instance, another follows */
+      need_sep = FALSE;
+      off += nlen;
+      continue;
+    }
+    if (need_sep)
+      g_string_append_c(s, '/');
+    node_text(s, type, sub, data + off + 4, nlen - 4u);
+    need_sep = TRUE;
+    off += nlen;
+  }
+  return g_string_free(s, FALSE);
+}
+
+/* ---- certificates ------------------------------------------------------------------------- */
+
+static const VsbKnownCert known_certs[] = {
+  { "ms-kek-ca-2011", "Microsoft Corporation KEK CA 2011", "31590BFD89C9D74ED087DFAC66334B3931254B30" },
+  { "ms-kek-2k-ca-2023", "Microsoft Corporation KEK 2K CA 2023", "459AB6FB5E284D272D5E3E6ABC8ED663829D632B" },
+  { "ms-windows-pca-2011", "Microsoft Windows Production PCA 2011", "580A6F4CC4E4B669B9EBDC1B2B3E087B80D0678D" },
+  { "ms-uefi-ca-2011", "Microsoft Corporation UEFI CA 2011", "46DEF63B5CE61CF8BA0DE2E6639C1019D0ED14F3" },
+  { "ms-uefi-ca-2023", "Microsoft UEFI CA 2023", "B5EEB4A6706048073F0ED296E7F580A790B59EAA" },
+  { "windows-uefi-ca-2023", "Windows UEFI CA 2023", "45A0FA32604773C82433C3B7D59E7466B3AC0C67" },
+  { "ms-option-rom-uefi-ca-2023", "Microsoft Option ROM UEFI CA 2023", NULL },
+};
+
+const VsbKnownCert *
+vsb_known_certs(gsize *n)
+{
+  *n = G_N_ELEMENTS(known_certs);
+  return known_certs;
+}
+
+static char *
+name_oneline(X509_NAME *name)
+{
+  BIO *bio = BIO_new(BIO_s_mem());
+  X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+  char *p = NULL;
+  long n = BIO_get_mem_data(bio, &p);
+  char *s = g_strndup(p, (gsize)MAX(n, 0));
+  BIO_free(bio);
+  if (!g_utf8_validate(s, -1, NULL)) {
+    char *v = g_utf8_make_valid(s, -1);
+    g_free(s);
+    s = v;
+  }
+  return s;
+}
+
+static char *
+name_cn(X509_NAME *name)
+{
+  int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+  if (i < 0)
+    return NULL;
+  ASN1_STRING *a = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+  unsigned char *utf8 = NULL;
+  int n = ASN1_STRING_to_UTF8(&utf8, a);
+  if (n < 0)
+    return NULL;
+  char *s = g_strndup((const char *)utf8, (gsize)n);
+  OPENSSL_free(utf8);
+  if (!g_utf8_validate(s, -1, NULL)) {
+    char *v = g_utf8_make_valid(s, -1);
+    g_free(s);
+    s = v;
+  }
+  return s;
+}
+
+static char *
+asn1_time_text(const ASN1_TIME *t)
+{
+  struct tm tm;
+  if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
+    return NULL;
+  return g_strdup_printf("%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static char *
+digest_hex(const EVP_MD *md, const guint8 *d, gsize len, gboolean upper)
+{
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(d, len, out, &n, md, NULL);
+  char *hex = vsb_hex_encode(out, n);
+  if (upper) {
+    char *u = g_ascii_strup(hex, -1);
+    g_free(hex);
+    return u;
+  }
+  return hex;
+}
+
+static const VsbKnownCert *
+known_by_cn(const char *cn)
+{
+  for (gsize i = 0; cn && i < G_N_ELEMENTS(known_certs); i++)
+    if (strcmp(known_certs[i].name, cn) == 0)
+      return &known_certs[i];
+  return NULL;
+}
+
+const char *
+vsb_known_cert_name(X509 *cert)
+{
+  g_autofree char *cn = name_cn(X509_get_subject_name(cert));
+  const VsbKnownCert *k = known_by_cn(cn);
+  return k ? k->name : NULL;
+}
+
+static gboolean
+cert_expired(X509 *cert)
+{
+  const ASN1_TIME *na = X509_get0_notAfter(cert);
+  return na && X509_cmp_current_time(na) < 0;
+}
+
+JsonNode *
+vsb_cert_describe(X509 *cert)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  g_autofree char *subject = name_oneline(X509_get_subject_name(cert));
+  g_autofree char *issuer = name_oneline(X509_get_issuer_name(cert));
+  g_autofree char *cn = name_cn(X509_get_subject_name(cert));
+  g_autofree char *nb = asn1_time_text(X509_get0_notBefore(cert));
+  g_autofree char *na = asn1_time_text(X509_get0_notAfter(cert));
+  g_autoptr(GBytes) der = vsb_cert_to_der(cert);
+  g_autofree char *sha256 = NULL;
+  g_autofree char *sha1 = NULL;
+  if (der) {
+    sha256 = digest_hex(EVP_sha256(), g_bytes_get_data(der, NULL), g_bytes_get_size(der), FALSE);
+    sha1 = digest_hex(EVP_sha1(), g_bytes_get_data(der, NULL), g_bytes_get_size(der), TRUE);
+  }
+  BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+  char *serial_hex = bn ? BN_bn2hex(bn) : NULL;
+  g_autofree char *serial = serial_hex ? g_ascii_strdown(serial_hex, -1) : g_strdup("");
+  OPENSSL_free(serial_hex);
+  BN_free(bn);
+  const VsbKnownCert *k = known_by_cn(cn);
+
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "subject");
+  json_builder_add_string_value(b, subject);
+  json_builder_set_member_name(b, "subject-cn");
+  json_builder_add_string_value(b, cn);
+  json_builder_set_member_name(b, "issuer");
+  json_builder_add_string_value(b, issuer);
+  json_builder_set_member_name(b, "serial");
+  json_builder_add_string_value(b, serial);
+  json_builder_set_member_name(b, "not-before");
+  json_builder_add_string_value(b, nb);
+  json_builder_set_member_name(b, "not-after");
+  json_builder_add_string_value(b, na);
+  json_builder_set_member_name(b, "expired");
+  json_builder_add_boolean_value(b, cert_expired(cert));
+  json_builder_set_member_name(b, "sha256");
+  json_builder_add_string_value(b, sha256);
+  json_builder_set_member_name(b, "known");
+  if (k) {
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "id");
+    json_builder_add_string_value(b, k->id);
+    json_builder_set_member_name(b, "name");
+    json_builder_add_string_value(b, k->name);
+    json_builder_set_member_name(b, "fingerprint-match");
+    json_builder_add_boolean_value(b, k->sha1 && sha1 && strcmp(k->sha1, sha1) == 0);
+    json_builder_end_object(b);
+  } else
+    json_builder_add_null_value(b);
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
+/* ---- variable decoding ---------------------------------------------------------------------- */
+
+static gboolean
+is_hex4(const char *s)
+{
+  for (int i = 0; i < 4; i++)
+    if (!g_ascii_isxdigit(s[i]))
+      return FALSE;
+  return s[4] == '\0';
+}
+
+static void
+set_str(JsonBuilder *b, const char *k, const char *v)
+{
+  json_builder_set_member_name(b, k);
+  if (v)
+    json_builder_add_string_value(b, v);
+  else
+    json_builder_add_null_value(b);
+}
+
+static JsonNode *
+error_value(const char *type, const char *msg)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  set_str(b, "type", type);
+  set_str(b, "error", msg);
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
+static JsonNode *
+decode_bool(const guint8 *d, gsize len)
+{
+  if (len != 1)
+    return error_value("bool", "expected 1 byte");
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  set_str(b, "type", "bool");
+  json_builder_set_member_name(b, "value");
+  json_builder_add_boolean_value(b, d[0] != 0);
+  json_builder_set_member_name(b, "raw");
+  json_builder_add_int_value(b, d[0]);
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
+static JsonNode *
+decode_u16(const char *type, const guint8 *d, gsize len, gboolean as_boot)
+{
+  if (len != 2)
+    return error_value(type, "expected 2 bytes");
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  set_str(b, "type", type);
+  json_builder_set_member_name(b, "value");
+  if (as_boot) {
+    g_autofree char *s = g_strdup_printf("Boot%04X", rd16(d));
+    json_builder_add_string_value(b, s);
+  } else
+    json_builder_add_int_value(b, rd16(d));
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
+static JsonNode *
+decode_order(const char *prefix, const guint8 *d, gsize len)
+{
+  if (len % 2)
+    return error_value("boot-order", "odd size");
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  set_str(b, "type", "boot-order");
+  json_builder_set_member_name(b, "value");
+  json_builder_begin_array(b);
+  for (gsize i = 0; i + 1 < len; i += 2) {
+    g_autofree char *s = g_strdup_printf("%s%04X", prefix, rd16(d + i));
+    json_builder_add_string_value(b, s);
+  }
+  json_builder_end_array(b);
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
+static JsonNode *
+decode_string(const guint8 *d, gsize len)
+{
+  gsize n = 0;
+  while (n < len && d[n])
+    n++;
+  g_autofree char *s = g_strndup((const char *)d, n);
+  if (!g_utf8_validate(s, -1, NULL))
+    return error_value("string", "not ASCII text");
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  set_str(b, "type", "string");
+  set_str(b, "value", s);
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
+static JsonNode *
+decode_device_path(const guint8 *d, gsize len)
+{
+  g_autofree char *text = vsb_device_path_to_text(d, len);
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  set_str(b, "type", "device-path");
+  set_str(b, "value", text);
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
+/* EFI_LOAD_OPTION: u32 Attributes, u16 FilePathListLength, Description (UCS-2, NUL),
+ * FilePathList, OptionalData. */
+static JsonNode *
+decode_load_option(const guint8 *d, gsize len)
+{
+  if (len < 6 + 2)
+    return error_value("boot-option", "shorter than an EFI_LOAD_OPTION");
+  guint32 attrs = rd32(d);
+  guint16 fpl = rd16(d + 4);
+  gsize off = 6, end = 6;
+  while (end + 1 < len && rd16(d + end) != 0)
+    end += 2;
+  if (end + 1 >= len)
+    return error_value("boot-option", "description is not NUL-terminated");
+  g_autofree char *desc = ucs2_to_utf8(d + off, end - off + 2);
+  off = end + 2;
+  if (fpl > len - off)
+    return error_value("boot-option", "FilePathListLength runs past the end");
+  g_autofree char *path = vsb_device_path_to_text(d + off, fpl);
+  off += fpl;
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  set_str(b, "type", "boot-option");
+  set_str(b, "description", desc);
+  json_builder_set_member_name(b, "active");
+  json_builder_add_boolean_value(b, (attrs & 1) != 0);
+  json_builder_set_member_name(b, "attributes");
+  json_builder_add_int_value(b, attrs);
+  set_str(b, "device-path", path);
+  if (off < len) {
+    g_autofree char *hex = vsb_hex_encode(d + off, len - off);
+    set_str(b, "optional-data", hex);
+  }
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
+static void
+add_sig_entry(JsonBuilder *b, const VsbSigEntry *e)
+{
+  char buf[VSB_GUID_STRING_LEN + 1];
+  gsize dlen;
+  const guint8 *d = g_bytes_get_data(e->data, &dlen);
+  json_builder_begin_object(b);
+  set_str(b, "type", e->type == VSB_SIG_OTHER ? vsb_guid_format(&e->type_guid, buf)
+                                              : vsb_sig_type_name(e->type));
+  set_str(b, "owner", vsb_guid_format(&e->owner, buf));
+  set_str(b, "owner-name", vsb_guid_known_name(&e->owner));
+  if (e->type == VSB_SIG_X509) {
+    g_autoptr(GError) error = NULL;
+    X509 *c = vsb_cert_from_der(d, dlen, &error);
+    json_builder_set_member_name(b, "certificate");
+    if (c) {
+      json_builder_add_value(b, vsb_cert_describe(c));
+      X509_free(c);
+    } else {
+      json_builder_add_null_value(b);
+      set_str(b, "error", error->message);
+    }
+  } else {
+    g_autofree char *hex = vsb_hex_encode(d, dlen);
+    set_str(b, "hash", hex);
+  }
+  json_builder_end_object(b);
+}
+
+static JsonNode *
+decode_siglist(const guint8 *d, gsize len)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) entries = vsb_siglist_parse(d, len, &error);
+  if (entries == NULL)
+    return error_value("signature-list", error->message);
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  set_str(b, "type", "signature-list");
+  json_builder_set_member_name(b, "entries");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < entries->len; i++)
+    add_sig_entry(b, entries->pdata[i]);
+  json_builder_end_array(b);
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
+static gboolean
+is_siglist_var(const VsbVariable *v)
+{
+  const VsbGuid *g = &v->guid;
+  if (vsb_guid_equal(g, &VSB_GUID_EFI_GLOBAL_VARIABLE))
+    return strcmp(v->name, "PK") == 0 || strcmp(v->name, "KEK") == 0 ||
+           strcmp(v->name, "PKDefault") == 0 || strcmp(v->name, "KEKDefault") == 0 ||
+           strcmp(v->name, "dbDefault") == 0 || strcmp(v->name, "dbxDefault") == 0;
+  if (vsb_guid_equal(g, &VSB_GUID_EFI_IMAGE_SECURITY_DATABASE))
+    return strcmp(v->name, "db") == 0 || strcmp(v->name, "dbx") == 0 ||
+           strcmp(v->name, "dbt") == 0 || strcmp(v->name, "dbr") == 0;
+  if (vsb_guid_equal(g, &VSB_GUID_SHIM_LOCK))
+    return g_str_has_prefix(v->name, "MokList");
+  return FALSE;
+}
+
+JsonNode *
+vsb_efivar_decode(const VsbVariable *v)
+{
+  gsize len;
+  const guint8 *d = g_bytes_get_data(v->data, &len);
+  const char *n = v->name;
+  if (is_siglist_var(v))
+    return decode_siglist(d, len);
+  if ((vsb_guid_equal(&v->guid, &VSB_GUID_SECURE_BOOT_ENABLE_DISABLE) &&
+       strcmp(n, "SecureBootEnable") == 0) ||
+      (vsb_guid_equal(&v->guid, &VSB_GUID_CUSTOM_MODE_ENABLE) && strcmp(n, "CustomMode") == 0) ||
+      (vsb_guid_equal(&v->guid, &VSB_GUID_VENDOR_KEYS_NV) && strcmp(n, "VendorKeysNv") == 0))
+    return decode_bool(d, len);
+  if (!vsb_guid_equal(&v->guid, &VSB_GUID_EFI_GLOBAL_VARIABLE))
+    return NULL;
+  if (strcmp(n, "SecureBoot") == 0 || strcmp(n, "SetupMode") == 0 ||
+      strcmp(n, "AuditMode") == 0 || strcmp(n, "DeployedMode") == 0 ||
+      strcmp(n, "VendorKeys") == 0)
+    return decode_bool(d, len);
+  if ((g_str_has_prefix(n, "Boot") && is_hex4(n + 4)) ||
+      (g_str_has_prefix(n, "Driver") && is_hex4(n + 6)) ||
+      (g_str_has_prefix(n, "SysPrep") && is_hex4(n + 7)))
+    return decode_load_option(d, len);
+  if (strcmp(n, "BootOrder") == 0)
+    return decode_order("Boot", d, len);
+  if (strcmp(n, "DriverOrder") == 0)
+    return decode_order("Driver", d, len);
+  if (strcmp(n, "BootNext") == 0 || strcmp(n, "BootCurrent") == 0)
+    return decode_u16("boot-number", d, len, TRUE);
+  if (strcmp(n, "Timeout") == 0)
+    return decode_u16("uint16", d, len, FALSE);
+  if (strcmp(n, "Lang") == 0 || strcmp(n, "PlatformLang") == 0 || strcmp(n, "LangCodes") == 0 ||
+      strcmp(n, "PlatformLangCodes") == 0)
+    return decode_string(d, len);
+  if (strcmp(n, "ConIn") == 0 || strcmp(n, "ConOut") == 0 || strcmp(n, "ErrOut") == 0 ||
+      strcmp(n, "ConInDev") == 0 || strcmp(n, "ConOutDev") == 0 || strcmp(n, "ErrOutDev") == 0)
+    return decode_device_path(d, len);
+  return NULL;
+}
+
+/* ---- Secure Boot state ------------------------------------------------------------------------ */
+
+const char *
+vsb_secure_boot_mode_name(VsbSecureBootMode mode)
+{
+  switch (mode) {
+  case VSB_SB_MODE_SETUP: return "setup";
+  case VSB_SB_MODE_USER: return "user";
+  case VSB_SB_MODE_DISABLED: return "disabled";
+  }
+  return "unknown";
+}
+
+static void
+sb_cert_free(VsbSbCert *c)
+{
+  g_free(c->variable);
+  g_free(c->subject);
+  g_free(c->subject_cn);
+  g_free(c->sha256);
+  g_free(c->not_after);
+  g_free(c);
+}
+
+void
+vsb_secure_boot_state_free(VsbSecureBootState *st)
+{
+  if (st == NULL)
+    return;
+  g_ptr_array_unref(st->certificates);
+  g_ptr_array_unref(st->warnings);
+  g_free(st);
+}
+
+static void
+warn(VsbSecureBootState *st, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void
+warn(VsbSecureBootState *st, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  g_ptr_array_add(st->warnings, g_strdup_vprintf(fmt, ap));
+  va_end(ap);
+}
+
+/* Entries of a signature-list variable, or NULL (absent) with a warning when malformed. */
+static GPtrArray *
+sig_entries(VsbSecureBootState *st, const VsbVarstore *store, const char *name,
+            const VsbGuid *guid)
+{
+  const VsbVariable *v = vsb_varstore_lookup(store, name, guid);
+  if (v == NULL)
+    return NULL;
+  gsize len;
+  const guint8 *d = g_bytes_get_data(v->data, &len);
+  g_autoptr(GError) error = NULL;
+  GPtrArray *e = vsb_siglist_parse(d, len, &error);
+  if (e == NULL)
+    warn(st, "%s is malformed (the firmware will not use it as intended): %s", name,
+         error->message);
+  return e;
+}
+
+static void
+collect_certs(VsbSecureBootState *st, const char *variable, GPtrArray *entries)
+{
+  for (guint i = 0; entries && i < entries->len; i++) {
+    const VsbSigEntry *e = entries->pdata[i];
+    if (e->type != VSB_SIG_X509)
+      continue;
+    gsize dlen;
+    const guint8 *d = g_bytes_get_data(e->data, &dlen);
+    g_autoptr(GError) error = NULL;
+    X509 *c = vsb_cert_from_der(d, dlen, &error);
+    if (c == NULL) {
+      warn(st, "%s entry %u is not a valid certificate: %s", variable, i, error->message);
+      continue;
+    }
+    VsbSbCert *sc = g_new0(VsbSbCert, 1);
+    sc->variable = g_strdup(variable);
+    sc->subject = name_oneline(X509_get_subject_name(c));
+    sc->subject_cn = name_cn(X509_get_subject_name(c));
+    sc->sha256 = digest_hex(EVP_sha256(), d, dlen, FALSE);
+    sc->not_after = asn1_time_text(X509_get0_notAfter(c));
+    sc->expired = cert_expired(c);
+    sc->known = known_by_cn(sc->subject_cn);
+    if (sc->known && sc->known->sha1) {
+      g_autofree char *sha1 = digest_hex(EVP_sha1(), d, dlen, TRUE);
+      sc->fingerprint_match = strcmp(sha1, sc->known->sha1) == 0;
+    }
+    if (sc->expired)
+      warn(st, "%s: certificate \"%s\" expired on %s (firmware does not check expiry, but it "
+           "will no longer be used to sign new binaries)", variable,
+           sc->subject_cn ? sc->subject_cn : sc->subject, sc->not_after ? sc->not_after : "?");
+    g_ptr_array_add(st->certificates, sc);
+    X509_free(c);
+  }
+}
+
+VsbSecureBootState *
+vsb_secure_boot_state(const VsbVarstore *store)
+{
+  VsbSecureBootState *st = g_new0(VsbSecureBootState, 1);
+  st->certificates = g_ptr_array_new_with_free_func((GDestroyNotify)sb_cert_free);
+  st->warnings = g_ptr_array_new_with_free_func(g_free);
+
+  const VsbVariable *pk = vsb_varstore_lookup(store, "PK", &VSB_GUID_EFI_GLOBAL_VARIABLE);
+  const VsbVariable *sbe =
+    vsb_varstore_lookup(store, "SecureBootEnable", &VSB_GUID_SECURE_BOOT_ENABLE_DISABLE);
+  const VsbVariable *cm = vsb_varstore_lookup(store, "CustomMode", &VSB_GUID_CUSTOM_MODE_ENABLE);
+
+  g_autoptr(GPtrArray) pk_e = sig_entries(st, store, "PK", &VSB_GUID_EFI_GLOBAL_VARIABLE);
+  g_autoptr(GPtrArray) kek_e = sig_entries(st, store, "KEK", &VSB_GUID_EFI_GLOBAL_VARIABLE);
+  g_autoptr(GPtrArray) db_e = sig_entries(st, store, "db", &VSB_GUID_EFI_IMAGE_SECURITY_DATABASE);
+  g_autoptr(GPtrArray) dbx_e = sig_entries(st, store, "dbx", &VSB_GUID_EFI_IMAGE_SECURITY_DATABASE);
+  st->n_pk = pk_e ? pk_e->len : 0;
+  st->n_kek = kek_e ? kek_e->len : 0;
+  st->n_db = db_e ? db_e->len : 0;
+  st->n_dbx = dbx_e ? dbx_e->len : 0;
+
+  /* AuthVariableLib: PK present (any size) = user mode. */
+  gboolean sbe_off = sbe && g_bytes_get_size(sbe->data) >= 1 &&
+                     ((const guint8 *)g_bytes_get_data(sbe->data, NULL))[0] == 0;
+  if (pk == NULL)
+    st->mode = VSB_SB_MODE_SETUP;
+  else if (sbe_off)
+    st->mode = VSB_SB_MODE_DISABLED;
+  else
+    st->mode = VSB_SB_MODE_USER;
+  st->enforcing = st->mode == VSB_SB_MODE_USER;
+  st->custom_mode = cm && g_bytes_get_size(cm->data) >= 1 &&
+                    ((const guint8 *)g_bytes_get_data(cm->data, NULL))[0] != 0;
+
+  if (st->mode == VSB_SB_MODE_SETUP)
+    warn(st, "no PK: the firmware is in setup mode and verifies nothing; any code can also "
+         "enroll its own keys");
+  else if (st->mode == VSB_SB_MODE_DISABLED)
+    warn(st, "SecureBootEnable is 0: PK is enrolled but Secure Boot is off");
+  if (pk && st->n_pk != 1)
+    warn(st, "PK holds %u entries; it should hold exactly one certificate", st->n_pk);
+  if (st->mode != VSB_SB_MODE_SETUP && st->n_db == 0)
+    warn(st, "db is empty: no signed binary can boot");
+  if (st->custom_mode)
+    warn(st, "CustomMode is 1 (the firmware resets it to 0 at boot)");
+
+  /* dbx: absent, empty or only the placeholder sha256 of nothing = no revocations at all. */
+  static const guint8 sha256_empty[32] = {
+    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+    0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+  };
+  gboolean placeholder = TRUE;
+  for (guint i = 0; dbx_e && i < dbx_e->len; i++) {
+    const VsbSigEntry *e = dbx_e->pdata[i];
+    gsize dl;
+    const guint8 *dd = g_bytes_get_data(e->data, &dl);
+    if (!(e->type == VSB_SIG_SHA256 && dl == 32 && memcmp(dd, sha256_empty, 32) == 0))
+      placeholder = FALSE;
+  }
+  st->dbx_placeholder = placeholder;
+  if (placeholder && st->mode != VSB_SB_MODE_SETUP)
+    warn(st, "dbx %s: nothing is revoked (apply a dbx update such as Microsoft's dbxupdate.bin)",
+         st->n_dbx ? "holds only the placeholder hash (sha256 of nothing)"
+                   : (dbx_e ? "is empty" : "is missing"));
+
+  collect_certs(st, "PK", pk_e);
+  collect_certs(st, "KEK", kek_e);
+  collect_certs(st, "db", db_e);
+  collect_certs(st, "dbx", dbx_e);
+  return st;
+}
+
+gboolean
+vsb_secure_boot_has_known(const VsbSecureBootState *st, const char *id, const char *variable)
+{
+  for (guint i = 0; i < st->certificates->len; i++) {
+    const VsbSbCert *c = st->certificates->pdata[i];
+    if (c->known && (id == NULL || strcmp(c->known->id, id) == 0) &&
+        (variable == NULL || strcmp(c->variable, variable) == 0))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+JsonNode *
+vsb_secure_boot_state_to_json(const VsbSecureBootState *st)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  set_str(b, "mode", vsb_secure_boot_mode_name(st->mode));
+  json_builder_set_member_name(b, "enforcing");
+  json_builder_add_boolean_value(b, st->enforcing);
+  json_builder_set_member_name(b, "custom-mode");
+  json_builder_add_boolean_value(b, st->custom_mode);
+  json_builder_set_member_name(b, "entries");
+  json_builder_begin_object(b);
+  const char *names[] = { "PK", "KEK", "db", "dbx" };
+  guint counts[] = { st->n_pk, st->n_kek, st->n_db, st->n_dbx };
+  for (int i = 0; i < 4; i++) {
+    json_builder_set_member_name(b, names[i]);
+    json_builder_add_int_value(b, counts[i]);
+  }
+  json_builder_end_object(b);
+  json_builder_set_member_name(b, "dbx-placeholder");
+  json_builder_add_boolean_value(b, st->dbx_placeholder);
+  json_builder_set_member_name(b, "certificates");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < st->certificates->len; i++) {
+    const VsbSbCert *c = st->certificates->pdata[i];
+    json_builder_begin_object(b);
+    set_str(b, "variable", c->variable);
+    set_str(b, "subject", c->subject);
+    set_str(b, "subject-cn", c->subject_cn);
+    set_str(b, "sha256", c->sha256);
+    set_str(b, "not-after", c->not_after);
+    json_builder_set_member_name(b, "expired");
+    json_builder_add_boolean_value(b, c->expired);
+    set_str(b, "known", c->known ? c->known->id : NULL);
+    json_builder_set_member_name(b, "fingerprint-match");
+    json_builder_add_boolean_value(b, c->fingerprint_match);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+  json_builder_set_member_name(b, "well-known");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < st->certificates->len; i++) {
+    const VsbSbCert *c = st->certificates->pdata[i];
+    if (!c->known)
+      continue;
+    json_builder_begin_object(b);
+    set_str(b, "id", c->known->id);
+    set_str(b, "name", c->known->name);
+    set_str(b, "variable", c->variable);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+  json_builder_set_member_name(b, "expired");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < st->certificates->len; i++) {
+    const VsbSbCert *c = st->certificates->pdata[i];
+    if (c->expired)
+      json_builder_add_string_value(b, c->subject_cn ? c->subject_cn : c->subject);
+  }
+  json_builder_end_array(b);
+  json_builder_set_member_name(b, "warnings");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < st->warnings->len; i++)
+    json_builder_add_string_value(b, st->warnings->pdata[i]);
+  json_builder_end_array(b);
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
+/* ---- the report -------------------------------------------------------------------------------- */
+
+static void
+add_variable(JsonBuilder *b, const VsbVariable *v, gboolean live)
+{
+  char buf[VSB_GUID_STRING_LEN + 1];
+  json_builder_begin_object(b);
+  set_str(b, "name", v->name);
+  set_str(b, "guid", vsb_guid_format(&v->guid, buf));
+  set_str(b, "guid-name", vsb_guid_known_name(&v->guid));
+  json_builder_set_member_name(b, "attributes");
+  json_builder_add_value(b, vsb_efivar_attributes_json(v->attributes));
+  json_builder_set_member_name(b, "size");
+  json_builder_add_int_value(b, (gint64)g_bytes_get_size(v->data));
+  g_autofree char *ts = vsb_efi_time_to_string(&v->timestamp);
+  set_str(b, "timestamp", ts);
+  set_str(b, "state", vsb_variable_state_name(v->state));
+  json_builder_set_member_name(b, "live");
+  json_builder_add_boolean_value(b, live);
+  json_builder_set_member_name(b, "offset");
+  if (v->offset)
+    json_builder_add_int_value(b, (gint64)v->offset);
+  else
+    json_builder_add_null_value(b);
+  json_builder_set_member_name(b, "value");
+  JsonNode *val = vsb_efivar_decode(v);
+  if (val)
+    json_builder_add_value(b, val);
+  else
+    json_builder_add_null_value(b);
+  if (val == NULL) {
+    /* Unknown type: the first bytes, enough to recognise it. */
+    gsize len;
+    const guint8 *d = g_bytes_get_data(v->data, &len);
+    g_autofree char *hex = vsb_hex_encode(d, MIN(len, (gsize)32));
+    set_str(b, "data-head", hex);
+  }
+  json_builder_end_object(b);
+}
+
+static gboolean
+record_is_live(const VsbVarstore *store, const VsbVariable *r)
+{
+  GPtrArray *vars = vsb_varstore_get_variables(store);
+  for (guint i = 0; i < vars->len; i++) {
+    const VsbVariable *v = vars->pdata[i];
+    if (v->offset == r->offset && r->offset != 0)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+JsonNode *
+vsb_varstore_report(const VsbVarstore *store, gboolean all_records)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  set_str(b, "file", vsb_varstore_get_origin(store));
+  set_str(b, "layout", vsb_varstore_layout_name(vsb_varstore_get_layout(store)));
+  set_str(b, "format", vsb_varstore_is_qcow2(store) ? "qcow2" : "raw");
+  json_builder_set_member_name(b, "authenticated");
+  json_builder_add_boolean_value(b, vsb_varstore_is_authenticated(store));
+  json_builder_set_member_name(b, "file-size");
+  json_builder_add_int_value(b, (gint64)vsb_varstore_get_file_size(store));
+  json_builder_set_member_name(b, "volume-offset");
+  json_builder_add_int_value(b, (gint64)vsb_varstore_get_volume_offset(store));
+  json_builder_set_member_name(b, "capacity");
+  json_builder_add_int_value(b, (gint64)vsb_varstore_get_capacity(store));
+  json_builder_set_member_name(b, "used");
+  json_builder_add_int_value(b, (gint64)vsb_varstore_get_used(store));
+  json_builder_set_member_name(b, "free-offset");
+  json_builder_add_int_value(b, (gint64)vsb_varstore_get_free_offset(store));
+  json_builder_set_member_name(b, "records");
+  json_builder_add_int_value(b, vsb_varstore_get_records(store)->len);
+  json_builder_set_member_name(b, "store-warnings");
+  json_builder_begin_array(b);
+  for (const char *const *w = vsb_varstore_get_warnings(store); *w; w++)
+    json_builder_add_string_value(b, *w);
+  json_builder_end_array(b);
+
+  json_builder_set_member_name(b, "variables");
+  json_builder_begin_array(b);
+  if (all_records) {
+    GPtrArray *recs = vsb_varstore_get_records(store);
+    for (guint i = 0; i < recs->len; i++)
+      add_variable(b, recs->pdata[i], record_is_live(store, recs->pdata[i]));
+    /* Variables added in memory since loading have no record yet. */
+    GPtrArray *vars = vsb_varstore_get_variables(store);
+    for (guint i = 0; i < vars->len; i++) {
+      const VsbVariable *v = vars->pdata[i];
+      if (v->offset == 0)
+        add_variable(b, v, TRUE);
+    }
+  } else {
+    GPtrArray *vars = vsb_varstore_get_variables(store);
+    for (guint i = 0; i < vars->len; i++)
+      add_variable(b, vars->pdata[i], TRUE);
+  }
+  json_builder_end_array(b);
+
+  g_autoptr(VsbSecureBootState) st = vsb_secure_boot_state(store);
+  json_builder_set_member_name(b, "secure-boot");
+  json_builder_add_value(b, vsb_secure_boot_state_to_json(st));
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}

@@ -1,0 +1,251 @@
+/* JSON import/export of variables (virt-firmware efijson.py, QEMU hw/uefi/var-service-json.c). */
+#include "vsboot/varjson.h"
+#include "vsboot/error.h"
+#include "vsboot/fileio.h"
+
+#include <string.h>
+
+#define EFI_TIME_SIZE 16
+
+static void
+time_to_bytes(const VsbEfiTime *t, guint8 p[EFI_TIME_SIZE])
+{
+  p[0] = (guint8)t->year;
+  p[1] = (guint8)(t->year >> 8);
+  p[2] = t->month;
+  p[3] = t->day;
+  p[4] = t->hour;
+  p[5] = t->minute;
+  p[6] = t->second;
+  p[7] = t->pad1;
+  for (int i = 0; i < 4; i++)
+    p[8 + i] = (guint8)(t->nanosecond >> (8 * i));
+  p[12] = (guint8)t->timezone;
+  p[13] = (guint8)((guint16)t->timezone >> 8);
+  p[14] = t->daylight;
+  p[15] = t->pad2;
+}
+
+static void
+time_from_bytes(const guint8 *p, VsbEfiTime *t)
+{
+  t->year = (guint16)(p[0] | p[1] << 8);
+  t->month = p[2];
+  t->day = p[3];
+  t->hour = p[4];
+  t->minute = p[5];
+  t->second = p[6];
+  t->pad1 = p[7];
+  t->nanosecond = (guint32)p[8] | (guint32)p[9] << 8 | (guint32)p[10] << 16 | (guint32)p[11] << 24;
+  t->timezone = (gint16)(guint16)(p[12] | p[13] << 8);
+  t->daylight = p[14];
+  t->pad2 = p[15];
+}
+
+JsonNode *
+vsb_varjson_export(const VsbVarstore *store)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  GPtrArray *vars = vsb_varstore_get_variables(store);
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "version");
+  json_builder_add_int_value(b, 2);
+  json_builder_set_member_name(b, "variables");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < vars->len; i++) {
+    const VsbVariable *v = vars->pdata[i];
+    char buf[VSB_GUID_STRING_LEN + 1];
+    gsize len;
+    const guint8 *d = g_bytes_get_data(v->data, &len);
+    g_autofree char *hex = vsb_hex_encode(d, len);
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "name");
+    json_builder_add_string_value(b, v->name);
+    json_builder_set_member_name(b, "guid");
+    json_builder_add_string_value(b, vsb_guid_format(&v->guid, buf));
+    json_builder_set_member_name(b, "attr");
+    json_builder_add_int_value(b, v->attributes);
+    json_builder_set_member_name(b, "data");
+    json_builder_add_string_value(b, hex);
+    if ((v->attributes & VSB_EFI_VARIABLE_TIME_BASED_AUTHENTICATED_WRITE_ACCESS) ||
+        !vsb_efi_time_is_zero(&v->timestamp)) {
+      guint8 t[EFI_TIME_SIZE];
+      time_to_bytes(&v->timestamp, t);
+      g_autofree char *th = vsb_hex_encode(t, sizeof t);
+      json_builder_set_member_name(b, "time");
+      json_builder_add_string_value(b, th);
+    }
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
+char *
+vsb_varjson_export_text(const VsbVarstore *store)
+{
+  g_autoptr(JsonNode) root = vsb_varjson_export(store);
+  g_autoptr(JsonGenerator) gen = json_generator_new();
+  json_generator_set_pretty(gen, TRUE);
+  json_generator_set_indent(gen, 2);
+  json_generator_set_root(gen, root);
+  g_autofree char *text = json_generator_to_data(gen, NULL);
+  return g_strconcat(text, "\n", NULL);
+}
+
+static const char *
+member_string(JsonObject *o, const char *key, gboolean required, const char *origin, guint idx,
+              GError **error)
+{
+  JsonNode *n = json_object_get_member(o, key);
+  if (n == NULL || JSON_NODE_HOLDS_NULL(n)) {
+    if (required)
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: variables[%u]: \"%s\" is missing",
+                  origin, idx, key);
+    return NULL;
+  }
+  if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: variables[%u]: \"%s\" is not a string",
+                origin, idx, key);
+    return NULL;
+  }
+  return json_node_get_string(n);
+}
+
+static VsbVariable *
+parse_entry(JsonNode *node, const char *origin, guint idx, GError **error)
+{
+  if (!JSON_NODE_HOLDS_OBJECT(node)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: variables[%u] is not an object", origin,
+                idx);
+    return NULL;
+  }
+  JsonObject *o = json_node_get_object(node);
+  GError *local = NULL;
+  const char *name = member_string(o, "name", TRUE, origin, idx, &local);
+  const char *guid_text = name ? member_string(o, "guid", TRUE, origin, idx, &local) : NULL;
+  const char *data_text = guid_text ? member_string(o, "data", TRUE, origin, idx, &local) : NULL;
+  if (local) {
+    g_propagate_error(error, local);
+    return NULL;
+  }
+  const char *time_text = member_string(o, "time", FALSE, origin, idx, &local);
+  if (!local && time_text == NULL)
+    time_text = member_string(o, "timestamp", FALSE, origin, idx, &local);
+  if (local) {
+    g_propagate_error(error, local);
+    return NULL;
+  }
+  if (name[0] == '\0' || !g_utf8_validate(name, -1, NULL)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: variables[%u]: empty or invalid name",
+                origin, idx);
+    return NULL;
+  }
+  VsbGuid guid;
+  if (!vsb_guid_parse(guid_text, &guid)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: variables[%u] (%s): bad guid \"%s\"",
+                origin, idx, name, guid_text);
+    return NULL;
+  }
+  JsonNode *an = json_object_get_member(o, "attr");
+  if (an == NULL || !JSON_NODE_HOLDS_VALUE(an) || json_node_get_value_type(an) != G_TYPE_INT64 ||
+      json_node_get_int(an) < 0 || json_node_get_int(an) > G_MAXUINT32) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                "%s: variables[%u] (%s): \"attr\" is missing or not a 32-bit unsigned integer",
+                origin, idx, name);
+    return NULL;
+  }
+  g_autoptr(GError) herr = NULL;
+  g_autoptr(GBytes) data = vsb_hex_decode(data_text, &herr);
+  if (data == NULL) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: variables[%u] (%s): \"data\": %s", origin,
+                idx, name, herr->message);
+    return NULL;
+  }
+  VsbVariable *v = vsb_variable_new(name, &guid, (guint32)json_node_get_int(an),
+                                    g_bytes_get_data(data, NULL), g_bytes_get_size(data));
+  if (time_text) {
+    g_autoptr(GBytes) t = vsb_hex_decode(time_text, &herr);
+    if (t == NULL || g_bytes_get_size(t) != EFI_TIME_SIZE) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                  "%s: variables[%u] (%s): \"time\" must be 16 bytes of EFI_TIME in hex", origin,
+                  idx, name);
+      vsb_variable_free(v);
+      return NULL;
+    }
+    time_from_bytes(g_bytes_get_data(t, NULL), &v->timestamp);
+  }
+  return v;
+}
+
+GPtrArray *
+vsb_varjson_parse(const char *text, gssize len, const char *origin, GError **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_autoptr(GError) local = NULL;
+  if (!json_parser_load_from_data(parser, text, len, &local)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: not JSON: %s", origin, local->message);
+    return NULL;
+  }
+  JsonNode *root = json_parser_get_root(parser);
+  JsonArray *list = NULL;
+  if (root && JSON_NODE_HOLDS_ARRAY(root))
+    list = json_node_get_array(root); /* version 1: a bare list */
+  else if (root && JSON_NODE_HOLDS_OBJECT(root)) {
+    JsonObject *o = json_node_get_object(root);
+    JsonNode *ver = json_object_get_member(o, "version");
+    if (ver && (!JSON_NODE_HOLDS_VALUE(ver) || json_node_get_value_type(ver) != G_TYPE_INT64 ||
+                (json_node_get_int(ver) != 1 && json_node_get_int(ver) != 2))) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
+                  "%s: unsupported \"version\" (1 and 2 are known)", origin);
+      return NULL;
+    }
+    JsonNode *vars = json_object_get_member(o, "variables");
+    if (vars && JSON_NODE_HOLDS_ARRAY(vars))
+      list = json_node_get_array(vars);
+  }
+  if (list == NULL) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                "%s: expected {\"version\": 2, \"variables\": [...]} or a list of variables",
+                origin);
+    return NULL;
+  }
+  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)vsb_variable_free);
+  for (guint i = 0; i < json_array_get_length(list); i++) {
+    VsbVariable *v = parse_entry(json_array_get_element(list, i), origin, i, error);
+    if (v == NULL)
+      return NULL;
+    for (guint j = 0; j < out->len; j++) {
+      const VsbVariable *o = out->pdata[j];
+      if (strcmp(o->name, v->name) == 0 && vsb_guid_equal(&o->guid, &v->guid)) {
+        g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                    "%s: variables[%u] (%s) repeats variables[%u] (same name and guid)", origin,
+                    i, v->name, j);
+        vsb_variable_free(v);
+        return NULL;
+      }
+    }
+    g_ptr_array_add(out, v);
+  }
+  return g_steal_pointer(&out);
+}
+
+GPtrArray *
+vsb_varjson_load(const char *path, GError **error)
+{
+  g_autoptr(GBytes) b = vsb_file_read(path, 64 << 20, error);
+  if (b == NULL)
+    return NULL;
+  gsize len;
+  const char *d = g_bytes_get_data(b, &len);
+  return vsb_varjson_parse(len ? d : "", (gssize)len, path, error);
+}
+
+void
+vsb_varjson_apply(VsbVarstore *store, GPtrArray *vars)
+{
+  vsb_varstore_clear(store);
+  for (guint i = 0; i < vars->len; i++)
+    vsb_varstore_set(store, vsb_variable_copy(vars->pdata[i]));
+}
