@@ -1,0 +1,363 @@
+/* vsboot firmware inspect FILE [--json] [--files]: what a firmware code image really contains.
+ * All the reading is in the library (vsboot/fv.h); this prints its report. */
+#include "cli.h"
+
+#include "vsboot/fv.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *
+fs_name(const VsbGuid *g)
+{
+  if (vsb_guid_equal(g, &VSB_GUID_EFI_FIRMWARE_FILE_SYSTEM2))
+    return "ffs2";
+  if (vsb_guid_equal(g, &VSB_GUID_EFI_FIRMWARE_FILE_SYSTEM3))
+    return "ffs3";
+  if (vsb_guid_equal(g, &VSB_GUID_SYSTEM_NV_DATA_FV))
+    return "nvdata";
+  return "other";
+}
+
+static char *
+file_label(const VsbFvFile *f)
+{
+  if (f->ui_name)
+    return g_strdup(f->ui_name);
+  if (f->module)
+    return g_strdup(f->module->name);
+  return vsb_guid_to_string(&f->name);
+}
+
+/* Known modules by group, in file order, each name once. */
+static GPtrArray *
+modules_in_group(const VsbFvImage *image, VsbFvGroup group)
+{
+  GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+  GPtrArray *files = vsb_fv_image_get_files(image);
+  for (guint i = 0; i < files->len; i++) {
+    const VsbFvFile *f = g_ptr_array_index(files, i);
+    if (f->module == NULL || f->module->group != group)
+      continue;
+    char *label = file_label(f);
+    gboolean dup = FALSE;
+    for (guint k = 0; k < names->len && !dup; k++)
+      dup = strcmp(g_ptr_array_index(names, k), label) == 0;
+    if (dup)
+      g_free(label);
+    else
+      g_ptr_array_add(names, label);
+  }
+  return names;
+}
+
+static const VsbFvGroup report_groups[] = {
+  VSB_FV_GROUP_SMM, VSB_FV_GROUP_VARIABLE, VSB_FV_GROUP_SECURE_BOOT, VSB_FV_GROUP_TPM,
+  VSB_FV_GROUP_CONFIDENTIAL, VSB_FV_GROUP_SHELL, VSB_FV_GROUP_NETWORK,
+};
+
+static JsonNode *
+build_json(const char *path, const VsbFvImage *image, gboolean with_files)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  char g[VSB_GUID_STRING_LEN + 1];
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "file");
+  json_builder_add_string_value(b, path);
+  json_builder_set_member_name(b, "size");
+  json_builder_add_int_value(b, (gint64)vsb_fv_image_get_size(image));
+  json_builder_set_member_name(b, "architecture");
+  json_builder_add_string_value(b, vsb_fv_arch_name(vsb_fv_image_get_arch(image)));
+  json_builder_set_member_name(b, "decompressed");
+  json_builder_add_int_value(b, (gint64)vsb_fv_image_get_decompressed(image));
+
+  json_builder_set_member_name(b, "features");
+  json_builder_begin_object(b);
+  GPtrArray *features = vsb_fv_image_get_features(image);
+  for (guint i = 0; i < features->len; i++) {
+    const VsbFvFeature *f = g_ptr_array_index(features, i);
+    json_builder_set_member_name(b, f->name);
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "present");
+    json_builder_add_boolean_value(b, f->present);
+    json_builder_set_member_name(b, "descriptor-feature");
+    json_builder_add_boolean_value(b, f->descriptor_feature);
+    json_builder_set_member_name(b, "evidence");
+    json_builder_add_string_value(b, f->evidence);
+    json_builder_end_object(b);
+  }
+  json_builder_end_object(b);
+
+  VsbFvVarstoreSource source;
+  const char *reason;
+  gsize vs = vsb_fv_image_get_varstore_size(image, &source, &reason);
+  json_builder_set_member_name(b, "varstore");
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "size");
+  if (vs)
+    json_builder_add_int_value(b, (gint64)vs);
+  else
+    json_builder_add_null_value(b);
+  json_builder_set_member_name(b, "source");
+  json_builder_add_string_value(b, vsb_fv_varstore_source_name(source));
+  json_builder_set_member_name(b, "reason");
+  json_builder_add_string_value(b, reason);
+  json_builder_end_object(b);
+
+  json_builder_set_member_name(b, "modules");
+  json_builder_begin_object(b);
+  for (gsize i = 0; i < G_N_ELEMENTS(report_groups); i++) {
+    g_autoptr(GPtrArray) names = modules_in_group(image, report_groups[i]);
+    json_builder_set_member_name(b, vsb_fv_group_name(report_groups[i]));
+    json_builder_begin_array(b);
+    for (guint k = 0; k < names->len; k++)
+      json_builder_add_string_value(b, g_ptr_array_index(names, k));
+    json_builder_end_array(b);
+  }
+  json_builder_end_object(b);
+
+  json_builder_set_member_name(b, "volumes");
+  json_builder_begin_array(b);
+  GPtrArray *volumes = vsb_fv_image_get_volumes(image);
+  GPtrArray *files = vsb_fv_image_get_files(image);
+  for (guint i = 0; i < volumes->len; i++) {
+    const VsbFvVolume *v = g_ptr_array_index(volumes, i);
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "index");
+    json_builder_add_int_value(b, v->index);
+    json_builder_set_member_name(b, "offset");
+    json_builder_add_int_value(b, (gint64)v->offset);
+    json_builder_set_member_name(b, "length");
+    json_builder_add_int_value(b, (gint64)v->length);
+    json_builder_set_member_name(b, "file-system");
+    json_builder_add_string_value(b, fs_name(&v->fs_guid));
+    json_builder_set_member_name(b, "file-system-guid");
+    json_builder_add_string_value(b, vsb_guid_format(&v->fs_guid, g));
+    json_builder_set_member_name(b, "name");
+    if (v->has_name)
+      json_builder_add_string_value(b, vsb_guid_format(&v->name, g));
+    else
+      json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "fdf-name");
+    if (v->known_name)
+      json_builder_add_string_value(b, v->known_name);
+    else
+      json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "depth");
+    json_builder_add_int_value(b, v->depth);
+    json_builder_set_member_name(b, "parent-file");
+    if (v->parent_file >= 0) {
+      const VsbFvFile *pf = g_ptr_array_index(files, v->parent_file);
+      json_builder_add_string_value(b, vsb_guid_format(&pf->name, g));
+    } else {
+      json_builder_add_null_value(b);
+    }
+    json_builder_set_member_name(b, "compressed");
+    json_builder_add_boolean_value(b, v->compressed);
+    json_builder_set_member_name(b, "files");
+    json_builder_add_int_value(b, v->nfiles);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+
+  json_builder_set_member_name(b, "ovmf-table");
+  json_builder_begin_array(b);
+  GPtrArray *table = vsb_fv_image_get_ovmf_table(image);
+  for (guint i = 0; i < table->len; i++) {
+    const VsbFvOvmfTableEntry *e = g_ptr_array_index(table, i);
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "guid");
+    json_builder_add_string_value(b, vsb_guid_format(&e->guid, g));
+    json_builder_set_member_name(b, "name");
+    if (e->name)
+      json_builder_add_string_value(b, e->name);
+    else
+      json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "offset");
+    json_builder_add_int_value(b, (gint64)e->offset);
+    json_builder_set_member_name(b, "length");
+    json_builder_add_int_value(b, (gint64)e->length);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+
+  json_builder_set_member_name(b, "file-count");
+  json_builder_add_int_value(b, files->len);
+  if (with_files) {
+    json_builder_set_member_name(b, "files");
+    json_builder_begin_array(b);
+    for (guint i = 0; i < files->len; i++) {
+      const VsbFvFile *f = g_ptr_array_index(files, i);
+      json_builder_begin_object(b);
+      json_builder_set_member_name(b, "guid");
+      json_builder_add_string_value(b, vsb_guid_format(&f->name, g));
+      json_builder_set_member_name(b, "name");
+      if (f->ui_name)
+        json_builder_add_string_value(b, f->ui_name);
+      else
+        json_builder_add_null_value(b);
+      json_builder_set_member_name(b, "type");
+      json_builder_add_string_value(b, vsb_fv_file_type_name(f->type));
+      json_builder_set_member_name(b, "volume");
+      json_builder_add_int_value(b, f->volume);
+      json_builder_set_member_name(b, "offset");
+      json_builder_add_int_value(b, (gint64)f->offset);
+      json_builder_set_member_name(b, "size");
+      json_builder_add_int_value(b, (gint64)f->size);
+      json_builder_set_member_name(b, "version");
+      if (f->version)
+        json_builder_add_string_value(b, f->version);
+      else
+        json_builder_add_null_value(b);
+      json_builder_set_member_name(b, "machine");
+      json_builder_add_int_value(b, f->machine);
+      json_builder_set_member_name(b, "module");
+      if (f->module) {
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "name");
+        json_builder_add_string_value(b, f->module->name);
+        json_builder_set_member_name(b, "group");
+        json_builder_add_string_value(b, vsb_fv_group_name(f->module->group));
+        json_builder_set_member_name(b, "inf");
+        json_builder_add_string_value(b, f->module->source);
+        json_builder_end_object(b);
+      } else {
+        json_builder_add_null_value(b);
+      }
+      json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+  }
+
+  json_builder_set_member_name(b, "warnings");
+  json_builder_begin_array(b);
+  for (const char *const *w = vsb_fv_image_get_warnings(image); *w; w++)
+    json_builder_add_string_value(b, *w);
+  json_builder_end_array(b);
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
+static void
+print_text(const char *path, const VsbFvImage *image, gboolean with_files)
+{
+  GPtrArray *volumes = vsb_fv_image_get_volumes(image);
+  GPtrArray *files = vsb_fv_image_get_files(image);
+  char g[VSB_GUID_STRING_LEN + 1];
+  printf("%s: %s firmware, %zu bytes, %u volumes, %u files, %zu bytes decompressed\n", path,
+         vsb_fv_arch_name(vsb_fv_image_get_arch(image)), vsb_fv_image_get_size(image),
+         volumes->len, files->len, vsb_fv_image_get_decompressed(image));
+
+  printf("\nFeatures:\n");
+  GPtrArray *features = vsb_fv_image_get_features(image);
+  for (guint i = 0; i < features->len; i++) {
+    const VsbFvFeature *f = g_ptr_array_index(features, i);
+    printf("  %-25s %-3s  %s\n", f->name, f->present ? "yes" : "no", f->evidence);
+  }
+
+  VsbFvVarstoreSource source;
+  const char *reason;
+  gsize vs = vsb_fv_image_get_varstore_size(image, &source, &reason);
+  if (vs)
+    printf("\nVarstore: %zu bytes (0x%zx, %zu KiB), %s: %s\n", vs, vs, vs / 1024,
+           vsb_fv_varstore_source_name(source), reason);
+  else
+    printf("\nVarstore: %s\n", reason);
+
+  printf("\nModules:\n");
+  for (gsize i = 0; i < G_N_ELEMENTS(report_groups); i++) {
+    g_autoptr(GPtrArray) names = modules_in_group(image, report_groups[i]);
+    g_ptr_array_add(names, NULL);
+    g_autofree char *list = g_strjoinv(", ", (char **)names->pdata);
+    printf("  %-24s %s\n", vsb_fv_group_name(report_groups[i]), *list ? list : "-");
+  }
+
+  printf("\nVolumes:\n");
+  for (guint i = 0; i < volumes->len; i++) {
+    const VsbFvVolume *v = g_ptr_array_index(volumes, i);
+    printf("  #%u %*s%s at 0x%zx, 0x%" G_GINT64_MODIFIER "x bytes, %s", v->index, (int)v->depth,
+           "", v->known_name ? v->known_name : "volume", v->offset, v->length,
+           fs_name(&v->fs_guid));
+    if (v->has_name)
+      printf(" %s", vsb_guid_format(&v->name, g));
+    if (v->parent_file >= 0) {
+      const VsbFvFile *pf = g_ptr_array_index(files, v->parent_file);
+      printf(", in file %s", vsb_guid_format(&pf->name, g));
+    }
+    if (v->compressed)
+      printf(", LZMA-compressed");
+    printf(", %u files\n", v->nfiles);
+  }
+
+  GPtrArray *table = vsb_fv_image_get_ovmf_table(image);
+  if (table->len) {
+    printf("\nOVMF reset-vector table:\n");
+    for (guint i = 0; i < table->len; i++) {
+      const VsbFvOvmfTableEntry *e = g_ptr_array_index(table, i);
+      printf("  %s %s (%zu bytes at 0x%zx)\n", vsb_guid_format(&e->guid, g),
+             e->name ? e->name : "unknown", e->length, e->offset);
+    }
+  }
+
+  if (with_files) {
+    printf("\nFiles:\n");
+    for (guint i = 0; i < files->len; i++) {
+      const VsbFvFile *f = g_ptr_array_index(files, i);
+      printf("  vol %-2u 0x%08zx %-36s %-22s %8" G_GINT64_MODIFIER "u  %s%s%s\n", f->volume,
+             f->offset, vsb_guid_format(&f->name, g), vsb_fv_file_type_name(f->type), f->size,
+             f->ui_name ? f->ui_name : (f->module ? f->module->name : "-"),
+             f->module ? " [" : "", f->module ? vsb_fv_group_name(f->module->group) : "");
+      if (f->module)
+        printf("]");
+      printf("\n");
+    }
+  }
+
+  const char *const *w = vsb_fv_image_get_warnings(image);
+  if (*w) {
+    printf("\nWarnings:\n");
+    for (; *w; w++)
+      printf("  %s\n", *w);
+  }
+}
+
+int
+vsb_cli_firmware_inspect(int argc, char **argv)
+{
+  gboolean json = FALSE, with_files = FALSE;
+  const GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+    { "files", 0, 0, G_OPTION_ARG_NONE, &with_files, "List every FFS file", NULL },
+    { NULL },
+  };
+  g_autoptr(GOptionContext) ctx =
+    g_option_context_new("FILE - what a firmware code image really contains");
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  g_option_context_set_description(
+    ctx,
+    "Reads the firmware volumes of an OVMF/AAVMF code image (FFS files, sections, LZMA-\n"
+    "compressed and nested volumes) and reports the features the build really has: SMM,\n"
+    "Secure Boot (image verification, authenticated variables), TPM, AMD SEV / Intel TDX,\n"
+    "the UEFI shell, the network stack, and the varstore size it expects, each with the\n"
+    "modules that prove it.\n"
+    "\n"
+    "Exit status: 0 inspected, 2 bad usage or not a readable firmware image.");
+  int code = VSB_EXIT_OK;
+  if (!vsb_cli_parse(ctx, &argc, &argv, &code))
+    return code;
+  if (argc != 2)
+    return vsb_cli_failf("firmware inspect: expected one FILE (try 'vsboot help firmware "
+                         "inspect')");
+  const char *path = argv[1];
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VsbFvImage) image = vsb_fv_inspect_file(path, NULL, &error);
+  if (image == NULL)
+    return vsb_cli_fail(g_steal_pointer(&error));
+  if (json) {
+    g_autoptr(JsonNode) node = build_json(path, image, with_files);
+    vsb_cli_print_json(node);
+  } else {
+    print_text(path, image, with_files);
+  }
+  return VSB_EXIT_OK;
+}
