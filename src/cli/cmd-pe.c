@@ -1,11 +1,709 @@
+/* vsboot pe info|hash|verify|sign: EFI binaries and their Authenticode signatures. The text
+ * of info and verify is rendered from the same JSON report that --json prints. */
 #include "cli.h"
 
-/* Placeholder until its issue lands. */
+#include "vsboot/authenticode.h"
+#include "vsboot/efivar.h"
+#include "vsboot/error.h"
+#include "vsboot/fileio.h"
+#include "vsboot/guid.h"
+#include "vsboot/pe.h"
+#include "vsboot/siglist.h"
+#include "vsboot/varstore.h"
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char pe_usage[] =
+  "Usage: vsboot pe SUBCOMMAND [OPTIONS]\n"
+  "\n"
+  "EFI binaries (PE/COFF) and their Authenticode signatures.\n"
+  "\n"
+  "Subcommands:\n"
+  "  info IMAGE [--json]                  headers, sections, SBAT, hash, signatures\n"
+  "  hash IMAGE [--digest ALG]            the Authenticode hash (sha256 by default)\n"
+  "  verify IMAGE (--vars VARS | --db CERT...) [--dbx-hash HEX]... [--dbx-cert CERT]...\n"
+  "                                       would OVMF run it? (exit 0 allowed, 1 denied)\n"
+  "  sign IMAGE --key KEY --cert CERT [-o OUT]\n"
+  "                                       add an Authenticode signature\n"
+  "\n"
+  "'vsboot help pe SUBCOMMAND' shows the options.\n";
+
+static char *
+hex32(guint64 v)
+{
+  return g_strdup_printf("0x%" G_GINT64_MODIFIER "x", v);
+}
+
+static void
+add_hex(JsonBuilder *b, const char *key, guint64 v)
+{
+  g_autofree char *s = hex32(v);
+  json_builder_set_member_name(b, key);
+  json_builder_add_string_value(b, s);
+}
+
+static void
+add_str(JsonBuilder *b, const char *key, const char *v)
+{
+  json_builder_set_member_name(b, key);
+  if (v)
+    json_builder_add_string_value(b, v);
+  else
+    json_builder_add_null_value(b);
+}
+
+static void
+add_int(JsonBuilder *b, const char *key, gint64 v)
+{
+  json_builder_set_member_name(b, key);
+  json_builder_add_int_value(b, v);
+}
+
+static void
+add_bool(JsonBuilder *b, const char *key, gboolean v)
+{
+  json_builder_set_member_name(b, key);
+  json_builder_add_boolean_value(b, v);
+}
+
+static char *
+asn1_time_text(const ASN1_TIME *t)
+{
+  struct tm tm;
+  if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+    return g_strdup("?");
+  return g_strdup_printf("%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static void
+add_cert(JsonBuilder *b, X509 *x)
+{
+  g_autofree char *subject = vsb_x509_subject(x);
+  g_autofree char *issuer = vsb_x509_issuer(x);
+  g_autofree char *nb = asn1_time_text(X509_get0_notBefore(x));
+  g_autofree char *na = asn1_time_text(X509_get0_notAfter(x));
+  guint8 fp[32];
+  unsigned int fplen = 0;
+  X509_digest(x, EVP_sha256(), fp, &fplen);
+  g_autofree char *fph = vsb_hex_encode(fp, fplen);
+  json_builder_begin_object(b);
+  add_str(b, "subject", subject);
+  add_str(b, "issuer", issuer);
+  add_str(b, "not-before", nb);
+  add_str(b, "not-after", na);
+  add_str(b, "sha256", fph);
+  json_builder_end_object(b);
+}
+
+static const char *
+dir_name(guint i)
+{
+  static const char *const names[] = {
+    "export", "import", "resource", "exception", "security", "basereloc", "debug", "architecture",
+    "globalptr", "tls", "load-config", "bound-import", "iat", "delay-import", "clr", "reserved",
+  };
+  return i < G_N_ELEMENTS(names) ? names[i] : "?";
+}
+
+static JsonNode *
+info_report(const VsbPeImage *img, GError **error)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  gsize size;
+  vsb_pe_get_data(img, &size);
+  json_builder_begin_object(b);
+  add_str(b, "file", vsb_pe_get_origin(img));
+  add_int(b, "size", (gint64)size);
+  add_str(b, "format", vsb_pe_is_pe32plus(img) ? "PE32+" : "PE32");
+  guint16 m = vsb_pe_get_machine(img);
+  g_autofree char *mraw = g_strdup_printf("0x%04x", m);
+  add_str(b, "machine", vsb_pe_machine_name(m) ? vsb_pe_machine_name(m) : mraw);
+  add_str(b, "machine-code", mraw);
+  guint16 ss = vsb_pe_get_subsystem(img);
+  g_autofree char *ssraw = g_strdup_printf("%u", ss);
+  add_str(b, "subsystem", vsb_pe_subsystem_name(ss) ? vsb_pe_subsystem_name(ss) : ssraw);
+  add_int(b, "subsystem-code", ss);
+  add_hex(b, "entry-point", vsb_pe_get_entry_point(img));
+  add_hex(b, "image-base", vsb_pe_get_image_base(img));
+  add_hex(b, "size-of-headers", vsb_pe_get_size_of_headers(img));
+  add_hex(b, "checksum", vsb_pe_get_checksum(img));
+  add_hex(b, "checksum-computed", vsb_pe_compute_checksum(img));
+
+  json_builder_set_member_name(b, "sections");
+  json_builder_begin_array(b);
+  guint n;
+  const VsbPeSection *secs = vsb_pe_get_sections(img, &n);
+  for (guint i = 0; i < n; i++) {
+    json_builder_begin_object(b);
+    add_str(b, "name", secs[i].name);
+    add_hex(b, "virtual-address", secs[i].virtual_address);
+    add_hex(b, "virtual-size", secs[i].virtual_size);
+    add_hex(b, "raw-offset", secs[i].pointer_to_raw_data);
+    add_hex(b, "raw-size", secs[i].size_of_raw_data);
+    add_hex(b, "characteristics", secs[i].characteristics);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+
+  json_builder_set_member_name(b, "data-directories");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < vsb_pe_get_n_data_directories(img); i++) {
+    guint32 addr, len;
+    vsb_pe_get_data_directory(img, i, &addr, &len);
+    if (addr == 0 && len == 0)
+      continue;
+    json_builder_begin_object(b);
+    add_int(b, "index", i);
+    add_str(b, "name", dir_name(i));
+    add_hex(b, i == VSB_PE_DIR_SECURITY ? "file-offset" : "rva", addr);
+    add_hex(b, "size", len);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+
+  g_autofree char *sbat = vsb_pe_get_sbat(img);
+  add_str(b, "sbat", sbat);
+
+  g_autofree char *h = vsb_pe_hash_hex(img, VSB_PE_DIGEST_SHA256, error);
+  if (h == NULL)
+    return NULL;
+  json_builder_set_member_name(b, "authenticode");
+  json_builder_begin_object(b);
+  add_str(b, "sha256", h);
+  json_builder_end_object(b);
+
+  gsize toff, tsize;
+  vsb_pe_get_cert_table(img, &toff, &tsize);
+  json_builder_set_member_name(b, "certificate-table");
+  if (tsize == 0) {
+    json_builder_add_null_value(b);
+  } else {
+    json_builder_begin_object(b);
+    add_hex(b, "offset", toff);
+    add_hex(b, "size", tsize);
+    json_builder_end_object(b);
+  }
+
+  g_autoptr(GPtrArray) sigs = vsb_authenticode_get_signatures(img);
+  json_builder_set_member_name(b, "signatures");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < sigs->len; i++) {
+    VsbAuthenticodeSig *s = g_ptr_array_index(sigs, i);
+    json_builder_begin_object(b);
+    add_int(b, "index", s->index);
+    add_hex(b, "offset", s->offset);
+    add_hex(b, "revision", s->revision);
+    add_hex(b, "type", s->cert_type);
+    add_str(b, "error", s->error);
+    if (s->digest_oid) {
+      add_str(b, "digest", s->digest_known ? vsb_pe_digest_name(s->digest) : s->digest_oid);
+      if (s->embedded_digest) {
+        gsize el;
+        const guint8 *e = g_bytes_get_data(s->embedded_digest, &el);
+        g_autofree char *eh = vsb_hex_encode(e, el);
+        add_str(b, "signed-hash", eh);
+        gboolean match = FALSE;
+        if (s->digest_known) {
+          guint8 ih[VSB_PE_MAX_DIGEST_SIZE];
+          if (!vsb_pe_hash(img, s->digest, ih, error))
+            return NULL;
+          match = el == vsb_pe_digest_size(s->digest) && memcmp(e, ih, el) == 0;
+        }
+        add_bool(b, "hash-matches", match);
+      }
+    }
+    if (s->signer) {
+      json_builder_set_member_name(b, "signer");
+      add_cert(b, s->signer);
+      json_builder_set_member_name(b, "chain");
+      json_builder_begin_array(b);
+      for (guint k = 0; s->chain && k < s->chain->len; k++)
+        add_cert(b, g_ptr_array_index(s->chain, k));
+      json_builder_end_array(b);
+      add_int(b, "certificates", s->p7 && s->p7->d.sign ? sk_X509_num(s->p7->d.sign->cert) : 0);
+    }
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
+static const char *
+jstr(JsonObject *o, const char *k)
+{
+  JsonNode *n = json_object_get_member(o, k);
+  if (n == NULL || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string(n);
+}
+
+static gint64
+jint(JsonObject *o, const char *k)
+{
+  JsonNode *n = json_object_get_member(o, k);
+  return n && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_int(n) : 0;
+}
+
+static gboolean
+jbool(JsonObject *o, const char *k)
+{
+  JsonNode *n = json_object_get_member(o, k);
+  return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_boolean(n);
+}
+
+static JsonArray *
+jarr(JsonObject *o, const char *k)
+{
+  JsonNode *n = json_object_get_member(o, k);
+  return n && JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
+}
+
+static JsonObject *
+jobj(JsonObject *o, const char *k)
+{
+  JsonNode *n = json_object_get_member(o, k);
+  return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+}
+
+static void
+print_info(JsonObject *r)
+{
+  printf("file        %s (%" G_GINT64_FORMAT " bytes)\n", jstr(r, "file"), jint(r, "size"));
+  printf("format      %s, machine %s, subsystem %s\n", jstr(r, "format"), jstr(r, "machine"),
+         jstr(r, "subsystem"));
+  printf("entry       %s, image base %s, headers %s\n", jstr(r, "entry-point"),
+         jstr(r, "image-base"), jstr(r, "size-of-headers"));
+  printf("checksum    %s (computed %s)\n", jstr(r, "checksum"), jstr(r, "checksum-computed"));
+  printf("sha256      %s\n", jstr(jobj(r, "authenticode"), "sha256"));
+  JsonArray *secs = jarr(r, "sections");
+  printf("sections    %u\n", secs ? json_array_get_length(secs) : 0);
+  printf("  %-8s %-10s %-10s %-10s %-10s %s\n", "name", "vaddr", "vsize", "raw-off", "raw-size",
+         "flags");
+  for (guint i = 0; secs && i < json_array_get_length(secs); i++) {
+    JsonObject *s = json_array_get_object_element(secs, i);
+    printf("  %-8s %-10s %-10s %-10s %-10s %s\n", jstr(s, "name"), jstr(s, "virtual-address"),
+           jstr(s, "virtual-size"), jstr(s, "raw-offset"), jstr(s, "raw-size"),
+           jstr(s, "characteristics"));
+  }
+  const char *sbat = jstr(r, "sbat");
+  if (sbat) {
+    printf("sbat\n");
+    g_auto(GStrv) lines = g_strsplit(sbat, "\n", -1);
+    for (char **l = lines; *l; l++)
+      if (**l)
+        printf("  %s\n", *l);
+  } else {
+    printf("sbat        none\n");
+  }
+  JsonObject *t = jobj(r, "certificate-table");
+  JsonArray *sigs = jarr(r, "signatures");
+  if (t == NULL) {
+    printf("signatures  none (unsigned)\n");
+    return;
+  }
+  printf("signatures  %u, certificate table at %s (%s bytes)\n",
+         sigs ? json_array_get_length(sigs) : 0, jstr(t, "offset"), jstr(t, "size"));
+  for (guint i = 0; sigs && i < json_array_get_length(sigs); i++) {
+    JsonObject *s = json_array_get_object_element(sigs, i);
+    printf("  [%" G_GINT64_FORMAT "] at %s, type %s, revision %s\n", jint(s, "index"),
+           jstr(s, "offset"), jstr(s, "type"), jstr(s, "revision"));
+    if (jstr(s, "error"))
+      printf("      error    %s\n", jstr(s, "error"));
+    if (jstr(s, "digest"))
+      printf("      digest   %s, signed hash %s\n", jstr(s, "digest"),
+             jbool(s, "hash-matches") ? "matches the image" : "DOES NOT match the image");
+    JsonObject *signer = jobj(s, "signer");
+    if (signer)
+      printf("      signer   %s\n", jstr(signer, "subject"));
+    JsonArray *chain = jarr(s, "chain");
+    for (guint k = 0; chain && k < json_array_get_length(chain); k++) {
+      JsonObject *c = json_array_get_object_element(chain, k);
+      printf("      %s %s\n", k == 0 ? "issuer  " : "        ", jstr(c, "issuer"));
+    }
+  }
+}
+
+static int
+cmd_info(int argc, char **argv)
+{
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+    { NULL },
+  };
+  g_autoptr(GOptionContext) ctx = g_option_context_new("IMAGE - headers, sections, signatures");
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  g_option_context_set_description(ctx, "Exit status: 0 when the image was read, 2 when it is "
+                                        "not a valid PE/COFF image.");
+  int code;
+  if (!vsb_cli_parse(ctx, &argc, &argv, &code))
+    return code;
+  if (argc != 2)
+    return vsb_cli_failf("pe info: expected one IMAGE; 'vsboot help pe info'");
+  GError *error = NULL;
+  g_autoptr(VsbPeImage) img = vsb_pe_load(argv[1], &error);
+  if (img == NULL)
+    return vsb_cli_fail(error);
+  g_autoptr(JsonNode) report = info_report(img, &error);
+  if (report == NULL)
+    return vsb_cli_fail(error);
+  if (json)
+    vsb_cli_print_json(report);
+  else
+    print_info(json_node_get_object(report));
+  return VSB_EXIT_OK;
+}
+
+static int
+cmd_hash(int argc, char **argv)
+{
+  char *digest = NULL;
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+    { "digest", 'd', 0, G_OPTION_ARG_STRING, &digest, "sha1, sha256 (default), sha384, sha512", "ALG" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+    { NULL },
+  };
+  g_autoptr(GOptionContext) ctx =
+    g_option_context_new("IMAGE - the Authenticode hash, as db/dbx hash entries hold it");
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  int code;
+  if (!vsb_cli_parse(ctx, &argc, &argv, &code)) {
+    g_free(digest);
+    return code;
+  }
+  g_autofree char *dname = digest;
+  if (argc != 2)
+    return vsb_cli_failf("pe hash: expected one IMAGE; 'vsboot help pe hash'");
+  VsbPeDigest d = VSB_PE_DIGEST_SHA256;
+  if (dname && !vsb_pe_digest_from_name(dname, &d))
+    return vsb_cli_failf("pe hash: unknown --digest '%s' (sha1, sha256, sha384, sha512)", dname);
+  GError *error = NULL;
+  g_autoptr(VsbPeImage) img = vsb_pe_load(argv[1], &error);
+  if (img == NULL)
+    return vsb_cli_fail(error);
+  g_autofree char *h = vsb_pe_hash_hex(img, d, &error);
+  if (h == NULL)
+    return vsb_cli_fail(error);
+  if (json) {
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    add_str(b, "file", argv[1]);
+    add_str(b, "digest", vsb_pe_digest_name(d));
+    add_str(b, "hash", h);
+    json_builder_end_object(b);
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    vsb_cli_print_json(root);
+  } else {
+    printf("%s  %s\n", h, argv[1]);
+  }
+  return VSB_EXIT_OK;
+}
+
+/* Certificates of a file as db/dbx X.509 entries (every certificate of a PEM bundle). */
+static gboolean
+add_cert_entries(GPtrArray *dbase, const char *path, GError **error)
+{
+  g_autoptr(GPtrArray) certs = vsb_cert_load_all(path, error);
+  if (certs == NULL)
+    return FALSE;
+  for (guint i = 0; i < certs->len; i++) {
+    g_autoptr(GBytes) der = vsb_cert_to_der(g_ptr_array_index(certs, i));
+    gsize len;
+    const guint8 *d = g_bytes_get_data(der, &len);
+    g_ptr_array_add(dbase, vsb_sig_entry_new(VSB_SIG_X509, &VSB_GUID_OVMF_ENROLL_DEFAULT_KEYS, d, len));
+  }
+  return TRUE;
+}
+
+static GPtrArray *
+store_db(const VsbVarstore *store, const char *name, const char *path, GError **error)
+{
+  const VsbVariable *var = vsb_varstore_lookup(store, name, &VSB_GUID_EFI_IMAGE_SECURITY_DATABASE);
+  if (var == NULL)
+    return NULL;
+  gsize len;
+  const guint8 *d = g_bytes_get_data(var->data, &len);
+  g_autoptr(GError) local = NULL;
+  GPtrArray *entries = vsb_siglist_parse(d, len, &local);
+  if (entries == NULL)
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: variable %s: %s", path, name,
+                local->message);
+  return entries;
+}
+
+static void
+print_verdict(JsonObject *r)
+{
+  printf("%s: %s\n", jstr(r, "file"), g_strcmp0(jstr(r, "verdict"), "allowed") == 0 ? "ALLOWED" : "DENIED");
+  printf("  reason     %s\n", jstr(r, "reason"));
+  if (jstr(r, "entry-description"))
+    printf("  %-10s %s\n", jstr(r, "database"), jstr(r, "entry-description"));
+  printf("  sha256     %s\n", jstr(r, "sha256"));
+  printf("  keys       %s: db %" G_GINT64_FORMAT " entries, dbx %" G_GINT64_FORMAT " entries\n",
+         jstr(r, "keys-from"), jint(r, "db-entries"), jint(r, "dbx-entries"));
+  JsonArray *sigs = jarr(r, "signatures");
+  for (guint i = 0; sigs && i < json_array_get_length(sigs); i++) {
+    JsonObject *s = json_array_get_object_element(sigs, i);
+    printf("  signature %" G_GINT64_FORMAT ": %s (%s)\n", jint(s, "index"), jstr(s, "status"),
+           jstr(s, "detail"));
+  }
+}
+
+static int
+cmd_verify(int argc, char **argv)
+{
+  gboolean json = FALSE;
+  char *vars = NULL;
+  char **db_certs = NULL, **dbx_hashes = NULL, **dbx_certs = NULL;
+  GOptionEntry entries[] = {
+    { "vars", 0, 0, G_OPTION_ARG_FILENAME, &vars, "Take db and dbx from this variable store", "VARS" },
+    { "db", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &db_certs, "A certificate (PEM/DER) in db (repeatable)", "CERT" },
+    { "dbx-hash", 0, 0, G_OPTION_ARG_STRING_ARRAY, &dbx_hashes, "A SHA-256 image hash in dbx (repeatable)", "HEX" },
+    { "dbx-cert", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &dbx_certs, "A certificate in dbx (repeatable)", "CERT" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+    { NULL },
+  };
+  g_autoptr(GOptionContext) ctx =
+    g_option_context_new("IMAGE - would the firmware run it, with these db/dbx?");
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  g_option_context_set_description(ctx,
+    "Decides as edk2's DxeImageVerificationLib does (OVMF, AAVMF): denied when the image\n"
+    "hash or a signing certificate is in dbx, allowed when a signature verifies against a\n"
+    "certificate in db (anywhere in the chain; dates and key usage are not checked) or the\n"
+    "image hash is in db, otherwise denied. A store that is not in user mode (no PK, or\n"
+    "SecureBootEnable=0) enforces nothing: every image is allowed.\n"
+    "Exit status: 0 allowed, 1 denied, 2 bad input.");
+  int code;
+  gboolean ok = vsb_cli_parse(ctx, &argc, &argv, &code);
+  g_autofree char *varsp = vars;
+  g_auto(GStrv) dbc = db_certs, dbxh = dbx_hashes, dbxc = dbx_certs;
+  if (!ok)
+    return code;
+  if (argc != 2)
+    return vsb_cli_failf("pe verify: expected one IMAGE; 'vsboot help pe verify'");
+  if ((varsp != NULL) == (dbc != NULL || dbxh != NULL || dbxc != NULL))
+    return vsb_cli_failf("pe verify: give either --vars VARS or --db/--dbx-hash/--dbx-cert");
+  GError *error = NULL;
+  g_autoptr(GPtrArray) db = NULL, dbx = NULL;
+  gboolean enforcing = TRUE;
+  const char *mode = NULL;
+  if (varsp) {
+    g_autoptr(VsbVarstore) store = vsb_varstore_load(varsp, &error);
+    if (store == NULL)
+      return vsb_cli_fail(error);
+    db = store_db(store, "db", varsp, &error);
+    if (error)
+      return vsb_cli_fail(error);
+    dbx = store_db(store, "dbx", varsp, &error);
+    if (error)
+      return vsb_cli_fail(error);
+    g_autoptr(VsbSecureBootState) st = vsb_secure_boot_state(store);
+    enforcing = st->enforcing;
+    mode = vsb_secure_boot_mode_name(st->mode);
+  } else {
+    db = vsb_sig_entry_array_new();
+    for (char **c = dbc; c && *c; c++)
+      if (!add_cert_entries(db, *c, &error))
+        return vsb_cli_fail(error);
+    if (dbxh || dbxc)
+      dbx = vsb_sig_entry_array_new();
+    for (char **c = dbxc; c && *c; c++)
+      if (!add_cert_entries(dbx, *c, &error))
+        return vsb_cli_fail(error);
+    for (char **h = dbxh; h && *h; h++) {
+      g_autoptr(GBytes) bytes = vsb_hex_decode(*h, &error);
+      if (bytes == NULL)
+        return vsb_cli_fail(error);
+      gsize len;
+      const guint8 *d = g_bytes_get_data(bytes, &len);
+      if (len != 32)
+        return vsb_cli_failf("pe verify: --dbx-hash %s is %zu bytes, a SHA-256 hash has 32", *h,
+                             len);
+      g_ptr_array_add(dbx, vsb_sig_entry_new(VSB_SIG_SHA256, &VSB_GUID_OVMF_ENROLL_DEFAULT_KEYS, d, len));
+    }
+  }
+  g_autoptr(VsbPeImage) img = vsb_pe_load(argv[1], &error);
+  if (img == NULL)
+    return vsb_cli_fail(error);
+  g_autoptr(VsbAuthenticodeVerdict) v = vsb_authenticode_verify(img, db, dbx, &error);
+  if (v == NULL)
+    return vsb_cli_fail(error);
+
+  gboolean allowed = v->allowed || !enforcing;
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  add_str(b, "file", argv[1]);
+  add_str(b, "verdict", allowed ? "allowed" : "denied");
+  if (!enforcing) {
+    g_autofree char *why = g_strdup_printf("Secure Boot is not enforced by this store (%s mode): "
+                                           "the firmware runs any image; with these keys it "
+                                           "would be %s: %s",
+                                           mode, v->allowed ? "allowed" : "denied", v->reason);
+    add_str(b, "reason", why);
+  } else {
+    add_str(b, "reason", v->reason);
+  }
+  add_bool(b, "enforcing", enforcing);
+  add_str(b, "keys-verdict", v->allowed ? "allowed" : "denied");
+  add_str(b, "keys-from", varsp ? varsp : "command line");
+  add_int(b, "db-entries", db ? db->len : 0);
+  add_int(b, "dbx-entries", dbx ? dbx->len : 0);
+  json_builder_set_member_name(b, "signature");
+  if (v->signature >= 0)
+    json_builder_add_int_value(b, v->signature);
+  else
+    json_builder_add_null_value(b);
+  add_str(b, "database", v->database);
+  json_builder_set_member_name(b, "entry");
+  if (v->entry >= 0)
+    json_builder_add_int_value(b, v->entry);
+  else
+    json_builder_add_null_value(b);
+  add_str(b, "entry-description", v->entry_desc);
+  add_bool(b, "signed", v->is_signed);
+  add_str(b, "sha256", v->sha256);
+  json_builder_set_member_name(b, "signatures");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < v->signatures->len; i++) {
+    VsbAuthenticodeSigResult *r = g_ptr_array_index(v->signatures, i);
+    json_builder_begin_object(b);
+    add_int(b, "index", r->index);
+    add_str(b, "status", r->status);
+    add_str(b, "detail", r->detail);
+    add_str(b, "digest", r->digest_known ? vsb_pe_digest_name(r->digest) : NULL);
+    add_str(b, "image-hash", r->image_hash);
+    add_bool(b, "hash-matches", r->digest_matches);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+  json_builder_end_object(b);
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  if (json)
+    vsb_cli_print_json(root);
+  else
+    print_verdict(json_node_get_object(root));
+  return allowed ? VSB_EXIT_OK : VSB_EXIT_NEGATIVE;
+}
+
+static int
+cmd_sign(int argc, char **argv)
+{
+  char *key = NULL, *cert = NULL, *out = NULL;
+  char **extra = NULL;
+  GOptionEntry entries[] = {
+    { "key", 0, 0, G_OPTION_ARG_FILENAME, &key, "Private key (PEM or DER)", "KEY" },
+    { "cert", 0, 0, G_OPTION_ARG_FILENAME, &cert, "Signer certificate (PEM or DER)", "CERT" },
+    { "addcert", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &extra, "Intermediate certificates to include (repeatable)", "CERT" },
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write the signed image here (default: in place)", "OUT" },
+    { NULL },
+  };
+  g_autoptr(GOptionContext) ctx =
+    g_option_context_new("IMAGE - add an Authenticode signature (SHA-256), as sbsign does");
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  g_option_context_set_description(ctx,
+    "An existing signature is kept: the new one is appended as a further certificate table\n"
+    "entry. The output is written atomically.");
+  int code;
+  gboolean ok = vsb_cli_parse(ctx, &argc, &argv, &code);
+  g_autofree char *keyp = key, *certp = cert, *outp = out;
+  g_auto(GStrv) extrap = extra;
+  if (!ok)
+    return code;
+  if (argc != 2)
+    return vsb_cli_failf("pe sign: expected one IMAGE; 'vsboot help pe sign'");
+  if (keyp == NULL || certp == NULL)
+    return vsb_cli_failf("pe sign: --key and --cert are required");
+  GError *error = NULL;
+  X509 *x = vsb_cert_load(certp, &error);
+  if (x == NULL)
+    return vsb_cli_fail(error);
+  EVP_PKEY *pkey = vsb_private_key_load(keyp, &error);
+  if (pkey == NULL) {
+    X509_free(x);
+    return vsb_cli_fail(error);
+  }
+  g_autoptr(GPtrArray) extras = g_ptr_array_new_with_free_func((GDestroyNotify)X509_free);
+  int rc = VSB_EXIT_OK;
+  for (char **e = extrap; e && *e; e++) {
+    X509 *c = vsb_cert_load(*e, &error);
+    if (c == NULL) {
+      rc = vsb_cli_fail(error);
+      goto out;
+    }
+    g_ptr_array_add(extras, c);
+  }
+  {
+    g_autoptr(VsbPeImage) img = vsb_pe_load(argv[1], &error);
+    if (img == NULL) {
+      rc = vsb_cli_fail(error);
+      goto out;
+    }
+    g_autoptr(GBytes) signed_img = vsb_authenticode_sign(img, x, pkey, extras, &error);
+    if (signed_img == NULL) {
+      rc = vsb_cli_fail(error);
+      goto out;
+    }
+    const char *dest = outp ? outp : argv[1];
+    struct stat st;
+    int mode = stat(argv[1], &st) == 0 ? (int)(st.st_mode & 0777) : 0644;
+    gsize len;
+    const guint8 *d = g_bytes_get_data(signed_img, &len);
+    if (!vsb_file_write_atomic(dest, d, len, mode, FALSE, &error)) {
+      rc = vsb_cli_fail(error);
+      goto out;
+    }
+    guint n;
+    vsb_pe_get_certificates(img, &n);
+    fprintf(stderr, "vsboot: signed %s as signature %u by %s\n", dest, n,
+            X509_NAME_oneline(X509_get_subject_name(x), (char[256]){ 0 }, 256));
+  }
+out:
+  X509_free(x);
+  EVP_PKEY_free(pkey);
+  return rc;
+}
+
 static int
 pe_run(int argc, char **argv)
 {
-  return vsb_cli_failf("%s: not implemented yet", argv[0]);
+  if (argc < 2) {
+    fputs(pe_usage, stderr);
+    return VSB_EXIT_USAGE;
+  }
+  const char *sub = argv[1];
+  if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
+    fputs(pe_usage, stdout);
+    return VSB_EXIT_OK;
+  }
+  static const struct {
+    const char *name;
+    int (*run)(int, char **);
+  } subs[] = {
+    { "info", cmd_info },
+    { "hash", cmd_hash },
+    { "verify", cmd_verify },
+    { "sign", cmd_sign },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(subs); i++) {
+    if (strcmp(sub, subs[i].name) != 0)
+      continue;
+    g_autofree char *name = g_strdup_printf("pe %s", sub);
+    g_autofree char **args = g_new0(char *, (gsize)argc);
+    args[0] = name;
+    for (int k = 2; k < argc; k++)
+      args[k - 1] = argv[k];
+    g_autofree char *prg = g_strdup_printf("vsboot %s", name);
+    g_set_prgname(prg);
+    return subs[i].run(argc - 1, args);
+  }
+  return vsb_cli_failf("pe: unknown subcommand '%s' (info, hash, verify, sign)", sub);
 }
 
 const VsbCliCommand vsb_cli_pe = { "pe", "EFI binaries: info, hash, verify, sign", pe_run };
-

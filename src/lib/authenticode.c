@@ -1,0 +1,908 @@
+#include "vsboot/authenticode.h"
+#include "vsboot/error.h"
+#include "vsboot/fileio.h"
+#include "vsboot/guid.h"
+#include "vsboot/siglist.h"
+
+#include <openssl/asn1t.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <string.h>
+
+#define SPC_INDIRECT_DATA_OID "1.3.6.1.4.1.311.2.1.4"
+#define SPC_PE_IMAGE_DATA_OID "1.3.6.1.4.1.311.2.1.15"
+
+/* SpcIndirectDataContent (Authenticode PE spec): { data SpcAttributeTypeAndOptionalValue,
+ * messageDigest DigestInfo }. */
+typedef struct {
+  ASN1_OBJECT *type;
+  ASN1_TYPE *value;
+} VSB_SPC_ATTR;
+
+ASN1_SEQUENCE(VSB_SPC_ATTR) = {
+  ASN1_SIMPLE(VSB_SPC_ATTR, type, ASN1_OBJECT),
+  ASN1_OPT(VSB_SPC_ATTR, value, ASN1_ANY),
+} static_ASN1_SEQUENCE_END(VSB_SPC_ATTR)
+
+typedef struct {
+  X509_ALGOR *alg;
+  ASN1_OCTET_STRING *digest;
+} VSB_DIGEST_INFO;
+
+ASN1_SEQUENCE(VSB_DIGEST_INFO) = {
+  ASN1_SIMPLE(VSB_DIGEST_INFO, alg, X509_ALGOR),
+  ASN1_SIMPLE(VSB_DIGEST_INFO, digest, ASN1_OCTET_STRING),
+} static_ASN1_SEQUENCE_END(VSB_DIGEST_INFO)
+
+typedef struct {
+  VSB_SPC_ATTR *data;
+  VSB_DIGEST_INFO *digest;
+} VSB_SPC_INDIRECT;
+
+ASN1_SEQUENCE(VSB_SPC_INDIRECT) = {
+  ASN1_SIMPLE(VSB_SPC_INDIRECT, data, VSB_SPC_ATTR),
+  ASN1_SIMPLE(VSB_SPC_INDIRECT, digest, VSB_DIGEST_INFO),
+} static_ASN1_SEQUENCE_END(VSB_SPC_INDIRECT)
+
+/* SpcPeImageData { flags SpcPeImageFlags (empty BIT STRING), file [0] SpcLink { file [2]
+ * SpcString { unicode [0] "<<<Obsolete>>>" } } }, byte for byte what sbsign writes. */
+static const guint8 spc_pe_image_data[] = {
+  0x30, 0x25, 0x03, 0x01, 0x00, 0xa0, 0x20, 0xa2, 0x1e, 0x80, 0x1c, 0x00, 0x3c, 0x00,
+  0x3c, 0x00, 0x3c, 0x00, 0x4f, 0x00, 0x62, 0x00, 0x73, 0x00, 0x6f, 0x00, 0x6c, 0x00,
+  0x65, 0x00, 0x74, 0x00, 0x65, 0x00, 0x3e, 0x00, 0x3e, 0x00, 0x3e,
+};
+
+/* The digest OIDs edk2 looks for at byte 32 of the PKCS#7 blob (DxeImageVerificationLib
+ * mHashOidValue; SHA-224 is listed there but cannot be computed, so it is skipped). */
+static const struct {
+  VsbPeDigest digest;
+  gboolean usable;
+  guint8 len;
+  guint8 oid[9];
+} edk2_oids[] = {
+  { VSB_PE_DIGEST_SHA1, TRUE, 5, { 0x2b, 0x0e, 0x03, 0x02, 0x1a } },
+  { VSB_PE_DIGEST_SHA1, FALSE, 9, { 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x04 } },
+  { VSB_PE_DIGEST_SHA256, TRUE, 9, { 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01 } },
+  { VSB_PE_DIGEST_SHA384, TRUE, 9, { 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02 } },
+  { VSB_PE_DIGEST_SHA512, TRUE, 9, { 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03 } },
+};
+
+static char *
+openssl_reason(void)
+{
+  unsigned long e = ERR_peek_last_error();
+  char buf[256];
+  if (e == 0) {
+    ERR_clear_error();
+    return g_strdup("unknown OpenSSL error");
+  }
+  ERR_error_string_n(e, buf, sizeof buf);
+  ERR_clear_error();
+  return g_strdup(buf);
+}
+
+static char *
+name_to_string(X509_NAME *name)
+{
+  BIO *bio = BIO_new(BIO_s_mem());
+  X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+  char *p = NULL;
+  long n = BIO_get_mem_data(bio, &p);
+  char *s = g_utf8_make_valid(p ? p : "", n > 0 ? n : 0);
+  BIO_free(bio);
+  return s;
+}
+
+char *
+vsb_x509_subject(X509 *cert)
+{
+  return name_to_string(X509_get_subject_name(cert));
+}
+
+char *
+vsb_x509_issuer(X509 *cert)
+{
+  return name_to_string(X509_get_issuer_name(cert));
+}
+
+static char *
+obj_to_text(const ASN1_OBJECT *obj)
+{
+  char buf[128];
+  OBJ_obj2txt(buf, sizeof buf, obj, 1);
+  return g_strdup(buf);
+}
+
+void
+vsb_authenticode_sig_free(VsbAuthenticodeSig *sig)
+{
+  if (sig == NULL)
+    return;
+  if (sig->pkcs7)
+    g_bytes_unref(sig->pkcs7);
+  g_free(sig->error);
+  g_free(sig->digest_oid);
+  g_free(sig->content_type);
+  if (sig->embedded_digest)
+    g_bytes_unref(sig->embedded_digest);
+  if (sig->chain)
+    g_ptr_array_unref(sig->chain);
+  PKCS7_free(sig->p7);
+  g_free(sig);
+}
+
+/* The PKCS#7 blob inside a certificate table entry, the way edk2 finds it. */
+static const guint8 *
+entry_pkcs7(const VsbPeCertificate *c, gsize *len)
+{
+  if (c->type == VSB_WIN_CERT_TYPE_PKCS_SIGNED_DATA) {
+    *len = c->data_len;
+    return c->data;
+  }
+  if (c->type == VSB_WIN_CERT_TYPE_EFI_GUID && c->data_len > 16 &&
+      memcmp(c->data, VSB_GUID_EFI_CERT_TYPE_PKCS7.b, 16) == 0) {
+    *len = c->data_len - 16;
+    return c->data + 16;
+  }
+  return NULL;
+}
+
+static void
+decode_sig(VsbAuthenticodeSig *sig, const guint8 *der, gsize len)
+{
+  const guint8 *p = der;
+  if (len > G_MAXINT) {
+    sig->error = g_strdup("PKCS#7 blob too large");
+    return;
+  }
+  sig->p7 = d2i_PKCS7(NULL, &p, (long)len);
+  if (sig->p7 == NULL) {
+    g_autofree char *why = openssl_reason();
+    sig->error = g_strdup_printf("not a DER PKCS#7 structure (%s)", why);
+    return;
+  }
+  if (!PKCS7_type_is_signed(sig->p7) || sig->p7->d.sign == NULL ||
+      sig->p7->d.sign->contents == NULL) {
+    sig->error = g_strdup("PKCS#7 is not SignedData with content");
+    return;
+  }
+  PKCS7 *contents = sig->p7->d.sign->contents;
+  sig->content_type = contents->type ? obj_to_text(contents->type) : g_strdup("");
+  if (g_strcmp0(sig->content_type, SPC_INDIRECT_DATA_OID) != 0) {
+    sig->error = g_strdup_printf("content type is %s, not SpcIndirectDataContent (%s)",
+                                 sig->content_type, SPC_INDIRECT_DATA_OID);
+    return;
+  }
+  ASN1_TYPE *other = contents->d.other;
+  if (other == NULL || other->type != V_ASN1_SEQUENCE || other->value.sequence == NULL) {
+    sig->error = g_strdup("SpcIndirectDataContent is not a SEQUENCE");
+    return;
+  }
+  const guint8 *ip = ASN1_STRING_get0_data(other->value.sequence);
+  long ilen = ASN1_STRING_length(other->value.sequence);
+  VSB_SPC_INDIRECT *idc =
+    (VSB_SPC_INDIRECT *)ASN1_item_d2i(NULL, &ip, ilen, ASN1_ITEM_rptr(VSB_SPC_INDIRECT));
+  if (idc == NULL) {
+    g_autofree char *why = openssl_reason();
+    sig->error = g_strdup_printf("SpcIndirectDataContent does not decode (%s)", why);
+    return;
+  }
+  sig->digest_oid = obj_to_text(idc->digest->alg->algorithm);
+  int nid = OBJ_obj2nid(idc->digest->alg->algorithm);
+  sig->digest_known = TRUE;
+  switch (nid) {
+  case NID_sha1: sig->digest = VSB_PE_DIGEST_SHA1; break;
+  case NID_sha256: sig->digest = VSB_PE_DIGEST_SHA256; break;
+  case NID_sha384: sig->digest = VSB_PE_DIGEST_SHA384; break;
+  case NID_sha512: sig->digest = VSB_PE_DIGEST_SHA512; break;
+  default: sig->digest_known = FALSE; break;
+  }
+  sig->embedded_digest = g_bytes_new(ASN1_STRING_get0_data(idc->digest->digest),
+                                     (gsize)ASN1_STRING_length(idc->digest->digest));
+  ASN1_item_free((ASN1_VALUE *)idc, ASN1_ITEM_rptr(VSB_SPC_INDIRECT));
+
+  STACK_OF(X509) *signers = PKCS7_get0_signers(sig->p7, NULL, PKCS7_BINARY);
+  if (signers == NULL || sk_X509_num(signers) == 0) {
+    ERR_clear_error();
+    sk_X509_free(signers);
+    sig->error = g_strdup("the signer's certificate is not in the PKCS#7 structure");
+    return;
+  }
+  sig->signer = sk_X509_value(signers, 0);
+  sk_X509_free(signers);
+  sig->chain = g_ptr_array_new();
+  g_ptr_array_add(sig->chain, sig->signer);
+  STACK_OF(X509) *certs = sig->p7->d.sign->cert;
+  X509 *cur = sig->signer;
+  while (sig->chain->len < 16 && X509_check_issued(cur, cur) != X509_V_OK) {
+    X509 *next = NULL;
+    for (int i = 0; i < sk_X509_num(certs); i++) {
+      X509 *c = sk_X509_value(certs, i);
+      if (c != cur && X509_check_issued(c, cur) == X509_V_OK) {
+        next = c;
+        break;
+      }
+    }
+    if (next == NULL)
+      break;
+    gboolean seen = FALSE;
+    for (guint k = 0; k < sig->chain->len; k++)
+      seen |= g_ptr_array_index(sig->chain, k) == next;
+    if (seen)
+      break;
+    g_ptr_array_add(sig->chain, next);
+    cur = next;
+  }
+  ERR_clear_error();
+}
+
+GPtrArray *
+vsb_authenticode_get_signatures(const VsbPeImage *image)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)vsb_authenticode_sig_free);
+  guint n;
+  const VsbPeCertificate *certs = vsb_pe_get_certificates(image, &n);
+  for (guint i = 0; i < n; i++) {
+    VsbAuthenticodeSig *sig = g_new0(VsbAuthenticodeSig, 1);
+    sig->index = i;
+    sig->offset = certs[i].offset;
+    sig->revision = certs[i].revision;
+    sig->cert_type = certs[i].type;
+    gsize len = 0;
+    const guint8 *der = entry_pkcs7(&certs[i], &len);
+    if (der == NULL) {
+      sig->error = g_strdup_printf("certificate type 0x%04x holds no PKCS#7 signature",
+                                   certs[i].type);
+    } else {
+      sig->pkcs7 = g_bytes_new(der, len);
+      decode_sig(sig, der, len);
+    }
+    g_ptr_array_add(out, sig);
+  }
+  return out;
+}
+
+/* ---- verification, following DxeImageVerificationLib ---- */
+
+static VsbSigType
+hash_sig_type(VsbPeDigest d)
+{
+  switch (d) {
+  case VSB_PE_DIGEST_SHA1: return VSB_SIG_SHA1;
+  case VSB_PE_DIGEST_SHA256: return VSB_SIG_SHA256;
+  case VSB_PE_DIGEST_SHA384: return VSB_SIG_SHA384;
+  case VSB_PE_DIGEST_SHA512: return VSB_SIG_SHA512;
+  default: return VSB_SIG_OTHER;
+  }
+}
+
+/* IsSignatureFoundInDatabase: the index of a hash entry of that type equal to hash, or -1. */
+static int
+find_hash(const GPtrArray *dbase, VsbPeDigest d, const guint8 *hash)
+{
+  if (dbase == NULL)
+    return -1;
+  gsize n = vsb_pe_digest_size(d);
+  for (guint i = 0; i < dbase->len; i++) {
+    const VsbSigEntry *e = g_ptr_array_index(dbase, i);
+    gsize len;
+    const guint8 *data = g_bytes_get_data(e->data, &len);
+    if (e->type == hash_sig_type(d) && len == n && memcmp(data, hash, n) == 0)
+      return (int)i;
+  }
+  return -1;
+}
+
+/* IsCertHashFoundInDbx: the index of an X509_SHA256/384/512 entry equal to the hash of the
+ * certificate's TBSCertificate, or -1. */
+static int
+find_tbs_hash(const GPtrArray *dbx, X509 *cert)
+{
+  if (dbx == NULL)
+    return -1;
+  /* The TBSCertificate bytes as encoded in the certificate (edk2 X509GetTBSCert). */
+  unsigned char *der = NULL;
+  int der_len = i2d_X509(cert, &der);
+  if (der_len <= 0) {
+    ERR_clear_error();
+    return -1;
+  }
+  const unsigned char *q = der, *tbs;
+  long olen, tlen;
+  int tag, cls;
+  if ((ASN1_get_object(&q, &olen, &tag, &cls, der_len) & 0x80) || tag != V_ASN1_SEQUENCE) {
+    ERR_clear_error();
+    OPENSSL_free(der);
+    return -1;
+  }
+  tbs = q;
+  if ((ASN1_get_object(&q, &tlen, &tag, &cls, der_len - (q - der)) & 0x80) ||
+      tag != V_ASN1_SEQUENCE) {
+    ERR_clear_error();
+    OPENSSL_free(der);
+    return -1;
+  }
+  gsize tbs_len = (gsize)(q - tbs) + (gsize)tlen;
+  int found = -1;
+  for (guint i = 0; i < dbx->len && found < 0; i++) {
+    const VsbSigEntry *e = g_ptr_array_index(dbx, i);
+    const EVP_MD *md = e->type == VSB_SIG_X509_SHA256   ? EVP_sha256()
+                       : e->type == VSB_SIG_X509_SHA384 ? EVP_sha384()
+                       : e->type == VSB_SIG_X509_SHA512 ? EVP_sha512()
+                                                         : NULL;
+    if (md == NULL)
+      continue;
+    guint8 dig[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+    gsize len;
+    const guint8 *data = g_bytes_get_data(e->data, &len);
+    /* The entry is the hash followed by a revocation time (EFI_CERT_X509_SHA256). */
+    if (EVP_Digest(tbs, tbs_len, dig, &dlen, md, NULL) == 1 && len >= dlen &&
+        memcmp(data, dig, dlen) == 0)
+      found = (int)i;
+  }
+  OPENSSL_free(der);
+  return found;
+}
+
+/* AuthenticodeVerify + Pkcs7Verify: does the signature verify with `anchor` as the one
+ * trusted certificate, for an image whose hash is `hash`? */
+static gboolean
+authenticode_verify(const guint8 *auth, gsize auth_len, X509 *anchor, const guint8 *hash,
+                    gsize hash_len)
+{
+  gboolean ok = FALSE;
+  const guint8 *p = auth;
+  PKCS7 *p7 = NULL;
+  X509_STORE *store = NULL;
+  BIO *bio = NULL;
+  char *ctype = NULL;
+  if (auth_len > G_MAXINT)
+    return FALSE;
+  p7 = d2i_PKCS7(NULL, &p, (long)auth_len);
+  if (p7 == NULL || !PKCS7_type_is_signed(p7) || PKCS7_get_detached(p7))
+    goto out;
+  PKCS7 *contents = p7->d.sign->contents;
+  if (contents == NULL || contents->type == NULL)
+    goto out;
+  ctype = obj_to_text(contents->type);
+  if (strcmp(ctype, SPC_INDIRECT_DATA_OID) != 0)
+    goto out;
+  ASN1_TYPE *other = contents->d.other;
+  if (other == NULL || other->type != V_ASN1_SEQUENCE || other->value.sequence == NULL)
+    goto out;
+  const guint8 *c = ASN1_STRING_get0_data(other->value.sequence);
+  gsize clen = (gsize)ASN1_STRING_length(other->value.sequence);
+  /* The SEQUENCE's content, without tag and length: that is what the signer digested. */
+  gsize content_size, hdr;
+  if (clen < 2)
+    goto out;
+  if ((c[1] & 0x80) == 0) {
+    content_size = c[1] & 0x7f;
+    hdr = 2;
+  } else if ((c[1] & 0x81) == 0x81 && clen >= 3) {
+    content_size = c[2];
+    hdr = 3;
+  } else if ((c[1] & 0x82) == 0x82 && clen >= 4) {
+    content_size = ((gsize)c[2] << 8) | c[3];
+    hdr = 4;
+  } else {
+    goto out;
+  }
+  if (hdr + content_size > clen || content_size < hash_len)
+    goto out;
+  /* edk2 compares the last HashSize bytes of the content with the image hash. */
+  if (memcmp(c + hdr + content_size - hash_len, hash, hash_len) != 0)
+    goto out;
+  store = X509_STORE_new();
+  if (store == NULL || !X509_STORE_add_cert(store, anchor))
+    goto out;
+  X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_NO_CHECK_TIME);
+  X509_STORE_set_purpose(store, X509_PURPOSE_ANY);
+  bio = BIO_new_mem_buf(c + hdr, (int)content_size);
+  if (bio == NULL)
+    goto out;
+  ok = PKCS7_verify(p7, NULL, store, bio, NULL, PKCS7_BINARY) == 1;
+out:
+  ERR_clear_error();
+  g_free(ctype);
+  BIO_free(bio);
+  X509_STORE_free(store);
+  PKCS7_free(p7);
+  return ok;
+}
+
+/* HashPeImageByType: the digest edk2 will use for this blob, from the OID at byte 32. */
+static gboolean
+edk2_digest(const guint8 *auth, gsize len, VsbPeDigest *out, const char **why)
+{
+  if (len > 1 && (auth[1] & 0x82) != 0x82) {
+    *why = "its DER length is not in the two-byte long form edk2 requires";
+    return FALSE;
+  }
+  for (guint i = 0; i < G_N_ELEMENTS(edk2_oids); i++) {
+    if (len < 32u + edk2_oids[i].len || memcmp(auth + 32, edk2_oids[i].oid, edk2_oids[i].len) != 0)
+      continue;
+    if (!edk2_oids[i].usable) {
+      *why = "its digest (SHA-224) is not one edk2 computes";
+      return FALSE;
+    }
+    *out = edk2_oids[i].digest;
+    return TRUE;
+  }
+  *why = "edk2 finds no digest algorithm it knows at byte 32 of the PKCS#7 blob";
+  return FALSE;
+}
+
+static char *
+entry_description(const VsbSigEntry *e)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data(e->data, &len);
+  if (e->type == VSB_SIG_X509) {
+    const guint8 *p = data;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+    if (x == NULL) {
+      ERR_clear_error();
+      return g_strdup("X.509 certificate (undecodable)");
+    }
+    char *s = vsb_x509_subject(x);
+    X509_free(x);
+    return s;
+  }
+  g_autofree char *hex = vsb_hex_encode(data, len);
+  return g_strdup_printf("%s:%s", vsb_sig_type_name(e->type), hex);
+}
+
+static void
+sig_result_free(VsbAuthenticodeSigResult *r)
+{
+  g_free(r->status);
+  g_free(r->detail);
+  g_free(r->image_hash);
+  g_free(r);
+}
+
+void
+vsb_authenticode_verdict_free(VsbAuthenticodeVerdict *v)
+{
+  if (v == NULL)
+    return;
+  g_free(v->reason);
+  g_free(v->entry_desc);
+  g_free(v->sha256);
+  if (v->signatures)
+    g_ptr_array_unref(v->signatures);
+  g_free(v);
+}
+
+typedef struct {
+  const VsbPeImage *image;
+  gboolean have[VSB_PE_N_DIGESTS];
+  guint8 hash[VSB_PE_N_DIGESTS][VSB_PE_MAX_DIGEST_SIZE];
+} HashCache;
+
+static const guint8 *
+cached_hash(HashCache *hc, VsbPeDigest d, GError **error)
+{
+  if (!hc->have[d]) {
+    if (!vsb_pe_hash(hc->image, d, hc->hash[d], error))
+      return NULL;
+    hc->have[d] = TRUE;
+  }
+  return hc->hash[d];
+}
+
+static void
+decide(VsbAuthenticodeVerdict *v, gboolean allowed, int sig, const char *database,
+       const GPtrArray *dbase, int entry, char *reason)
+{
+  v->allowed = allowed;
+  v->signature = sig;
+  v->database = database;
+  v->entry = entry;
+  g_free(v->entry_desc);
+  v->entry_desc = (dbase && entry >= 0) ? entry_description(g_ptr_array_index(dbase, entry)) : NULL;
+  g_free(v->reason);
+  v->reason = reason;
+}
+
+VsbAuthenticodeVerdict *
+vsb_authenticode_verify(const VsbPeImage *image, const GPtrArray *db, const GPtrArray *dbx,
+                        GError **error)
+{
+  g_autoptr(VsbAuthenticodeVerdict) v = g_new0(VsbAuthenticodeVerdict, 1);
+  v->signatures = g_ptr_array_new_with_free_func((GDestroyNotify)sig_result_free);
+  v->signature = -1;
+  v->entry = -1;
+  HashCache hc = { .image = image };
+  const guint8 *h256 = cached_hash(&hc, VSB_PE_DIGEST_SHA256, error);
+  if (h256 == NULL)
+    return NULL;
+  v->sha256 = vsb_hex_encode(h256, 32);
+
+  gsize cert_off, cert_size;
+  vsb_pe_get_cert_table(image, &cert_off, &cert_size);
+  v->is_signed = cert_size != 0;
+
+  if (!v->is_signed) {
+    /* Unsigned: every digest edk2 can compute, strongest first; dbx wins, db must match. */
+    int allowed_entry = -1;
+    VsbPeDigest allowed_digest = VSB_PE_DIGEST_SHA256;
+    for (int d = VSB_PE_DIGEST_SHA512; d >= (int)VSB_PE_DIGEST_SHA1; d--) {
+      const guint8 *h = cached_hash(&hc, (VsbPeDigest)d, error);
+      if (h == NULL)
+        return NULL;
+      int k = find_hash(dbx, (VsbPeDigest)d, h);
+      if (k >= 0) {
+        decide(v, FALSE, -1, "dbx", dbx, k,
+               g_strdup_printf("the image is unsigned and its %s hash is in dbx (entry %d)",
+                               vsb_pe_digest_name((VsbPeDigest)d), k));
+        return g_steal_pointer(&v);
+      }
+      k = find_hash(db, (VsbPeDigest)d, h);
+      if (k >= 0 && allowed_entry < 0) {
+        allowed_entry = k;
+        allowed_digest = (VsbPeDigest)d;
+      }
+    }
+    if (allowed_entry >= 0)
+      decide(v, TRUE, -1, "db", db, allowed_entry,
+             g_strdup_printf("the image is unsigned and its %s hash is in db (entry %d)",
+                             vsb_pe_digest_name(allowed_digest), allowed_entry));
+    else
+      decide(v, FALSE, -1, NULL, NULL, -1,
+             g_strdup("the image is unsigned and its hash is not in db"));
+    return g_steal_pointer(&v);
+  }
+
+  gboolean verified = FALSE;
+  guint n;
+  const VsbPeCertificate *certs = vsb_pe_get_certificates(image, &n);
+  for (guint i = 0; i < n; i++) {
+    VsbAuthenticodeSigResult *r = g_new0(VsbAuthenticodeSigResult, 1);
+    r->index = i;
+    g_ptr_array_add(v->signatures, r);
+    gsize auth_len = 0;
+    const guint8 *auth = entry_pkcs7(&certs[i], &auth_len);
+    if (auth == NULL) {
+      r->status = g_strdup("skipped");
+      r->detail = g_strdup_printf("certificate type 0x%04x holds no PKCS#7 signature",
+                                  certs[i].type);
+      continue;
+    }
+    const char *why = NULL;
+    VsbPeDigest d;
+    if (!edk2_digest(auth, auth_len, &d, &why)) {
+      r->status = g_strdup("skipped");
+      r->detail = g_strdup_printf("signature skipped: %s", why);
+      continue;
+    }
+    r->digest_known = TRUE;
+    r->digest = d;
+    const guint8 *h = cached_hash(&hc, d, error);
+    if (h == NULL)
+      return NULL;
+    gsize hlen = vsb_pe_digest_size(d);
+    r->image_hash = vsb_hex_encode(h, hlen);
+    {
+      g_autoptr(VsbAuthenticodeSig) sig = g_new0(VsbAuthenticodeSig, 1);
+      decode_sig(sig, auth, auth_len);
+      gsize elen = 0;
+      const guint8 *e = sig->embedded_digest ? g_bytes_get_data(sig->embedded_digest, &elen) : NULL;
+      r->digest_matches = e != NULL && elen == hlen && memcmp(e, h, hlen) == 0;
+    }
+
+    /* IsForbiddenByDbx. */
+    if (dbx != NULL) {
+      for (guint k = 0; k < dbx->len; k++) {
+        const VsbSigEntry *e = g_ptr_array_index(dbx, k);
+        if (e->type != VSB_SIG_X509)
+          continue;
+        gsize len;
+        const guint8 *der = g_bytes_get_data(e->data, &len);
+        X509 *x = d2i_X509(NULL, &der, (long)len);
+        if (x == NULL) {
+          ERR_clear_error();
+          continue;
+        }
+        gboolean hit = authenticode_verify(auth, auth_len, x, h, hlen);
+        X509_free(x);
+        if (hit) {
+          r->status = g_strdup("forbidden");
+          r->detail = g_strdup_printf("verifies against certificate %u in dbx", k);
+          decide(v, FALSE, (int)i, "dbx", dbx, (int)k,
+                 g_strdup_printf("signature %u chains to a certificate in dbx (entry %u)", i, k));
+          return g_steal_pointer(&v);
+        }
+      }
+      const guint8 *pp = auth;
+      PKCS7 *p7 = auth_len <= G_MAXINT ? d2i_PKCS7(NULL, &pp, (long)auth_len) : NULL;
+      STACK_OF(X509) *signers =
+        p7 && PKCS7_type_is_signed(p7) ? PKCS7_get0_signers(p7, NULL, PKCS7_BINARY) : NULL;
+      ERR_clear_error();
+      if (signers == NULL || sk_X509_num(signers) == 0) {
+        sk_X509_free(signers);
+        PKCS7_free(p7);
+        r->status = g_strdup("forbidden");
+        r->detail = g_strdup("its signer certificates cannot be read (edk2 treats this as "
+                             "forbidden when dbx exists)");
+        decide(v, FALSE, (int)i, NULL, NULL, -1,
+               g_strdup_printf("signature %u is malformed: its signers cannot be read, which "
+                               "edk2 treats as forbidden by dbx", i));
+        return g_steal_pointer(&v);
+      }
+      int hit = -1;
+      for (int s = 0; s < sk_X509_num(signers) && hit < 0; s++)
+        hit = find_tbs_hash(dbx, sk_X509_value(signers, s));
+      sk_X509_free(signers);
+      PKCS7_free(p7);
+      if (hit >= 0) {
+        r->status = g_strdup("forbidden");
+        r->detail = g_strdup_printf("its signer certificate's hash is in dbx (entry %d)", hit);
+        decide(v, FALSE, (int)i, "dbx", dbx, hit,
+               g_strdup_printf("the certificate that made signature %u is revoked: its "
+                               "TBS hash is in dbx (entry %d)", i, hit));
+        return g_steal_pointer(&v);
+      }
+    }
+
+    /* IsAllowedByDb: the first db certificate the signature verifies against decides. */
+    gboolean this_allowed = FALSE;
+    int db_cert = -1;
+    if (!verified && db != NULL) {
+      for (guint k = 0; k < db->len; k++) {
+        const VsbSigEntry *e = g_ptr_array_index(db, k);
+        if (e->type != VSB_SIG_X509)
+          continue;
+        gsize len;
+        const guint8 *der = g_bytes_get_data(e->data, &len);
+        X509 *x = d2i_X509(NULL, &der, (long)len);
+        if (x == NULL) {
+          ERR_clear_error();
+          continue;
+        }
+        if (authenticode_verify(auth, auth_len, x, h, hlen)) {
+          int revoked = find_tbs_hash(dbx, x);
+          X509_free(x);
+          if (revoked >= 0) {
+            r->status = g_strdup("not-allowed");
+            r->detail = g_strdup_printf("verifies against db certificate %u, but that "
+                                        "certificate's hash is in dbx (entry %d)", k, revoked);
+            db_cert = -2;
+          } else {
+            this_allowed = TRUE;
+            db_cert = (int)k;
+          }
+          break;
+        }
+        X509_free(x);
+      }
+      if (this_allowed) {
+        verified = TRUE;
+        decide(v, TRUE, (int)i, "db", db, db_cert,
+               g_strdup_printf("signature %u verifies against a certificate in db (entry %d)",
+                               i, db_cert));
+      }
+    }
+
+    /* The image hash in that digest: dbx denies, db allows. */
+    int k = find_hash(dbx, d, h);
+    if (k >= 0) {
+      g_free(r->status);
+      g_free(r->detail);
+      r->status = g_strdup("forbidden");
+      r->detail = g_strdup_printf("the image's %s hash is in dbx (entry %d)",
+                                  vsb_pe_digest_name(d), k);
+      decide(v, FALSE, (int)i, "dbx", dbx, k,
+             g_strdup_printf("the image's %s hash is in dbx (entry %d)", vsb_pe_digest_name(d),
+                             k));
+      return g_steal_pointer(&v);
+    }
+    if (!verified) {
+      k = find_hash(db, d, h);
+      if (k >= 0) {
+        verified = TRUE;
+        this_allowed = TRUE;
+        g_free(r->status);
+        g_free(r->detail);
+        r->status = g_strdup("allowed");
+        r->detail = g_strdup_printf("the image's %s hash is in db (entry %d)",
+                                    vsb_pe_digest_name(d), k);
+        decide(v, TRUE, (int)i, "db", db, k,
+               g_strdup_printf("the image's %s hash is in db (entry %d)", vsb_pe_digest_name(d),
+                               k));
+        continue;
+      }
+    }
+    if (r->status != NULL)
+      continue;
+    if (this_allowed) {
+      r->status = g_strdup("allowed");
+      r->detail = g_strdup_printf("verifies against certificate %d in db", db_cert);
+    } else if (verified) {
+      r->status = g_strdup("not-checked");
+      r->detail = g_strdup("not revoked by dbx; db was not consulted (an earlier signature "
+                           "already allowed the image)");
+    } else {
+      r->status = g_strdup("not-allowed");
+      r->detail = !r->digest_matches
+                    ? g_strdup_printf("the signed %s digest does not match the image",
+                                      vsb_pe_digest_name(d))
+                    : g_strdup("it does not verify against any certificate in db");
+    }
+  }
+
+  if (!verified) {
+    VsbAuthenticodeSigResult *first = NULL;
+    for (guint i = 0; i < v->signatures->len && first == NULL; i++) {
+      VsbAuthenticodeSigResult *r = g_ptr_array_index(v->signatures, i);
+      if (g_strcmp0(r->status, "skipped") != 0)
+        first = r;
+    }
+    if (first == NULL)
+      decide(v, FALSE, -1, NULL, NULL, -1,
+             g_strdup("no signature in the certificate table could be checked"));
+    else if (!first->digest_matches)
+      decide(v, FALSE, (int)first->index, NULL, NULL, -1,
+             g_strdup_printf("signature %u does not match the image (the signed digest "
+                             "differs from the image's %s hash)",
+                             first->index, vsb_pe_digest_name(first->digest)));
+    else
+      decide(v, FALSE, v->signatures->len == 1 ? 0 : -1, NULL, NULL, -1,
+             g_strdup("no signature verifies against a certificate in db and the image hash "
+                      "is not in db"));
+  }
+  return g_steal_pointer(&v);
+}
+
+/* ---- keys and signing ---- */
+
+EVP_PKEY *
+vsb_private_key_load(const char *path, GError **error)
+{
+  g_autoptr(GBytes) bytes = vsb_file_read(path, 1 << 20, error);
+  if (bytes == NULL)
+    return NULL;
+  gsize len;
+  const guint8 *data = g_bytes_get_data(bytes, &len);
+  BIO *bio = BIO_new_mem_buf(data, (int)len);
+  EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+  if (key == NULL) {
+    ERR_clear_error();
+    const guint8 *p = data;
+    key = d2i_AutoPrivateKey(NULL, &p, (long)len);
+  }
+  BIO_free(bio);
+  if (key == NULL) {
+    g_autofree char *why = openssl_reason();
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                "%s: not a PEM or DER private key (or it is encrypted): %s", path, why);
+  }
+  return key;
+}
+
+static GBytes *
+build_indirect_data(const guint8 *hash, gsize hash_len)
+{
+  VSB_SPC_INDIRECT *idc = (VSB_SPC_INDIRECT *)ASN1_item_new(ASN1_ITEM_rptr(VSB_SPC_INDIRECT));
+  idc->data->type = OBJ_txt2obj(SPC_PE_IMAGE_DATA_OID, 1);
+  idc->data->value = ASN1_TYPE_new();
+  ASN1_STRING *seq = ASN1_STRING_new();
+  ASN1_STRING_set(seq, spc_pe_image_data, sizeof spc_pe_image_data);
+  ASN1_TYPE_set(idc->data->value, V_ASN1_SEQUENCE, seq);
+  X509_ALGOR_set0(idc->digest->alg, OBJ_nid2obj(NID_sha256), V_ASN1_NULL, NULL);
+  ASN1_OCTET_STRING_set(idc->digest->digest, hash, (int)hash_len);
+  unsigned char *der = NULL;
+  int len = ASN1_item_i2d((ASN1_VALUE *)idc, &der, ASN1_ITEM_rptr(VSB_SPC_INDIRECT));
+  ASN1_item_free((ASN1_VALUE *)idc, ASN1_ITEM_rptr(VSB_SPC_INDIRECT));
+  if (len <= 0)
+    return NULL;
+  GBytes *b = g_bytes_new(der, (gsize)len);
+  OPENSSL_free(der);
+  return b;
+}
+
+GBytes *
+vsb_authenticode_sign(const VsbPeImage *image, X509 *cert, EVP_PKEY *key,
+                      GPtrArray *extra_certs, GError **error)
+{
+  const char *origin = vsb_pe_get_origin(image);
+  if (X509_check_private_key(cert, key) != 1) {
+    ERR_clear_error();
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                "%s: the private key does not belong to the certificate", origin);
+    return NULL;
+  }
+  if (vsb_pe_get_security_dir_offset(image) == 0) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
+                "%s: the optional header has no security directory entry", origin);
+    return NULL;
+  }
+  /* An unsigned image is first zero-padded to 8 bytes: the padding is hashed and signed. */
+  g_autoptr(VsbPeImage) padded = NULL;
+  gsize size, cert_off, cert_size;
+  const guint8 *data = vsb_pe_get_data(image, &size);
+  vsb_pe_get_cert_table(image, &cert_off, &cert_size);
+  if (cert_size == 0 && size % 8 != 0) {
+    gsize psize = (size + 7) & ~(gsize)7;
+    guint8 *p = g_malloc0(psize);
+    memcpy(p, data, size);
+    g_autoptr(GBytes) pb = g_bytes_new_take(p, psize);
+    padded = vsb_pe_parse(pb, origin, error);
+    if (padded == NULL)
+      return NULL;
+    image = padded;
+  }
+  guint8 hash[32];
+  if (!vsb_pe_hash(image, VSB_PE_DIGEST_SHA256, hash, error))
+    return NULL;
+  g_autoptr(GBytes) idc = build_indirect_data(hash, sizeof hash);
+  gsize idc_len;
+  const guint8 *idc_der = idc ? g_bytes_get_data(idc, &idc_len) : NULL;
+  GBytes *result = NULL;
+  PKCS7 *p7 = NULL;
+  BIO *bio = NULL;
+  unsigned char *p7der = NULL;
+  int p7len = 0;
+  ASN1_OBJECT *idc_obj = OBJ_txt2obj(SPC_INDIRECT_DATA_OID, 1);
+  if (idc_der == NULL || idc_len < 4 || idc_obj == NULL)
+    goto fail;
+  gsize hdr = (idc_der[1] & 0x80) ? 2 + (idc_der[1] & 0x7f) : 2;
+
+  p7 = PKCS7_sign(NULL, NULL, NULL, NULL, PKCS7_BINARY | PKCS7_PARTIAL);
+  if (p7 == NULL)
+    goto fail;
+  PKCS7_SIGNER_INFO *si =
+    PKCS7_sign_add_signer(p7, cert, key, EVP_sha256(), PKCS7_BINARY | PKCS7_NOSMIMECAP);
+  if (si == NULL)
+    goto fail;
+  for (guint i = 0; extra_certs && i < extra_certs->len; i++)
+    if (!PKCS7_add_certificate(p7, g_ptr_array_index(extra_certs, i)))
+      goto fail;
+  if (!PKCS7_content_new(p7, NID_pkcs7_data))
+    goto fail;
+  if (!PKCS7_add_signed_attribute(si, NID_pkcs9_contentType, V_ASN1_OBJECT, OBJ_dup(idc_obj)))
+    goto fail;
+  bio = PKCS7_dataInit(p7, NULL);
+  if (bio == NULL || BIO_write(bio, idc_der + hdr, (int)(idc_len - hdr)) != (int)(idc_len - hdr) ||
+      !PKCS7_dataFinal(p7, bio))
+    goto fail;
+  /* Replace the placeholder data content with the SpcIndirectDataContent itself. */
+  PKCS7 *inner = PKCS7_new();
+  ASN1_TYPE *t = ASN1_TYPE_new();
+  ASN1_STRING *s = ASN1_STRING_new();
+  if (inner == NULL || t == NULL || s == NULL) {
+    PKCS7_free(inner);
+    ASN1_TYPE_free(t);
+    ASN1_STRING_free(s);
+    goto fail;
+  }
+  ASN1_STRING_set(s, idc_der, (int)idc_len);
+  ASN1_TYPE_set(t, V_ASN1_SEQUENCE, s);
+  inner->type = idc_obj;
+  idc_obj = NULL;
+  inner->d.other = t;
+  if (!PKCS7_set_content(p7, inner)) {
+    PKCS7_free(inner);
+    goto fail;
+  }
+  p7len = i2d_PKCS7(p7, &p7der);
+  if (p7len <= 0)
+    goto fail;
+  result = vsb_pe_append_certificate(image, VSB_WIN_CERT_TYPE_PKCS_SIGNED_DATA, p7der,
+                                     (gsize)p7len, error);
+  goto out;
+fail : {
+  g_autofree char *why = openssl_reason();
+  g_set_error(error, VSB_ERROR, VSB_ERROR_FAILED, "%s: signing failed in OpenSSL: %s", origin,
+              why);
+}
+out:
+  OPENSSL_free(p7der);
+  BIO_free_all(bio);
+  PKCS7_free(p7);
+  ASN1_OBJECT_free(idc_obj);
+  return result;
+}
