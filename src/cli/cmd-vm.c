@@ -1,29 +1,302 @@
+/* vsboot provision / qemu-args / libvirt-xml / run: a VM's own firmware and varstore, and how
+ * to start it. */
 #include "cli.h"
 
-/* Placeholder until its issue lands. */
+#include "vsboot/error.h"
+#include "vsboot/libvirt-xml.h"
+#include "vsboot/qemu-argv.h"
+#include "vsboot/qemu-probe.h"
+#include "vsboot/vm.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void
+print_vm_text(const VsbVm *vm)
+{
+  printf("VM %s (%s %s, machine %s)\n", vm->name, vsb_fw_arch_name(vm->arch), vm->machine,
+         vm->machine_resolved);
+  printf("  firmware   %s\n", vm->descriptor_path);
+  if (vm->description)
+    printf("             %s\n", vm->description);
+  if (vm->device == VSB_FW_DEVICE_FLASH)
+    printf("  flash      %s mode\n", vsb_fw_flash_mode_name(vm->mode));
+  else
+    printf("  device     %s\n", vsb_fw_device_name(vm->device));
+  printf("  code       %s (%s, sha256 %s)\n", vm->executable,
+         vsb_fw_format_name(vm->executable_format), vm->executable_sha256);
+  if (vm->nvram_template)
+    printf("  template   %s (%s, sha256 %s)\n", vm->nvram_template,
+           vsb_fw_format_name(vm->nvram_template_format), vm->template_sha256);
+  if (vm->varstore)
+    printf("  varstore   %s (%s)\n", vm->varstore, vsb_fw_format_name(vm->varstore_format));
+  else
+    printf("  varstore   none (variables are not kept)\n");
+  g_autoptr(GString) feats = g_string_new(NULL);
+  for (int f = 0; f < VSB_FW_FEATURE_COUNT; f++)
+    if (vsb_vm_has_feature(vm, (VsbFwFeature)f))
+      g_string_append_printf(feats, "%s%s", feats->len ? " " : "",
+                             vsb_fw_feature_name((VsbFwFeature)f));
+  printf("  features   %s\n", feats->len ? feats->str : "(none)");
+  printf("  keys       %s%s%s\n", vsb_vm_keys_name(vm->keys), vm->keys_dir ? " from " : "",
+         vm->keys_dir ? vm->keys_dir : "");
+  if (vm->secure_boot)
+    printf("  secure boot %s\n", vm->secure_boot);
+  if (vm->tpm_state_dir)
+    printf("  tpm        TPM 2.0 state in %s\n", vm->tpm_state_dir);
+  printf("  created    %s\n", vm->created ? vm->created : "?");
+}
+
+/* ---- provision --------------------------------------------------------------------------- */
+
 static int
 provision_run(int argc, char **argv)
 {
-  return vsb_cli_failf("%s: not implemented yet", argv[0]);
+  char *state_dir = NULL, *arch = NULL, *machine = NULL, *keys = NULL;
+  char **features = NULL, **no_features = NULL, **fw_dirs = NULL;
+  gboolean enrolled = FALSE, allow_setup = FALSE, tpm = FALSE, reset = FALSE, json = FALSE;
+  GOptionEntry entries[] = {
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+      "Directory holding the VMs' state (must exist and be writable)", "DIR" },
+    { "arch", 0, 0, G_OPTION_ARG_STRING, &arch, "Architecture: x86_64 (default), aarch64, ...",
+      "ARCH" },
+    { "machine", 0, 0, G_OPTION_ARG_STRING, &machine,
+      "Machine type or alias (default q35 on x86, virt on ARM)", "TYPE" },
+    { "feature", 0, 0, G_OPTION_ARG_STRING_ARRAY, &features,
+      "The firmware must have this feature (repeatable)", "FEATURE" },
+    { "no-feature", 0, 0, G_OPTION_ARG_STRING_ARRAY, &no_features,
+      "The firmware must not have this feature (repeatable)", "FEATURE" },
+    { "keys", 0, 0, G_OPTION_ARG_FILENAME, &keys,
+      "Enroll PK.crt, KEK.crt and db.crt (owner.guid) from DIR (vsboot keys generate)", "DIR" },
+    { "enrolled-keys", 0, 0, G_OPTION_ARG_NONE, &enrolled,
+      "Use a template with keys already enrolled (distro/Microsoft keys)", NULL },
+    { "allow-setup-mode", 0, 0, G_OPTION_ARG_NONE, &allow_setup,
+      "Accept a template without PK: Secure Boot firmware that enforces nothing", NULL },
+    { "tpm", 0, 0, G_OPTION_ARG_NONE, &tpm, "Prepare swtpm TPM 2.0 state for the VM", NULL },
+    { "reset", 0, 0, G_OPTION_ARG_NONE, &reset,
+      "Provision again, replacing the VM's varstore (its keys and boot entries are lost)", NULL },
+    { "firmware-dir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &fw_dirs,
+      "Search descriptors here instead of QEMU's directories (repeatable, later wins)", "DIR" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Report as JSON", NULL },
+    { NULL },
+  };
+  g_autoptr(GOptionContext) ctx = g_option_context_new("NAME");
+  g_option_context_set_summary(ctx,
+    "Give VM NAME its firmware and its own varstore: select the firmware from QEMU's\n"
+    "descriptors as libvirt does, copy the varstore template to DIR/NAME_VARS.fd (mode 0600,\n"
+    "never over an existing one), enroll keys, and record everything in DIR/NAME.json.\n"
+    "Secure Boot on x86 always takes SMM firmware; a template without PK is refused unless\n"
+    "keys are enrolled or --allow-setup-mode is given.");
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  int code = 0;
+  gboolean parsed = vsb_cli_parse(ctx, &argc, &argv, &code);
+  g_autofree char *state_dir_o = state_dir, *arch_o = arch, *machine_o = machine, *keys_o = keys;
+  g_auto(GStrv) features_o = features, no_features_o = no_features, fw_dirs_o = fw_dirs;
+  if (!parsed)
+    return code;
+  if (argc != 2)
+    return vsb_cli_failf("provision: expected one VM name, got %d arguments; try 'vsboot help "
+                         "provision'", argc - 1);
+  if (state_dir == NULL)
+    return vsb_cli_failf("provision: --state-dir DIR is required");
+  const char *a = arch ? arch : "x86_64";
+  const char *m = machine;
+  if (m == NULL)
+    m = (strcmp(a, "x86_64") == 0 || strcmp(a, "i386") == 0) ? "q35" : "virt";
+
+  VsbProvisionRequest req = {
+    .state_dir = state_dir,
+    .name = argv[1],
+    .arch = a,
+    .machine = m,
+    .features = (const char *const *)features,
+    .no_features = (const char *const *)no_features,
+    .firmware_dirs = (const char *const *)fw_dirs,
+    .keys_dir = keys,
+    .enrolled_keys = enrolled,
+    .allow_setup_mode = allow_setup,
+    .tpm = tpm,
+    .reset = reset,
+  };
+  GError *error = NULL;
+  g_autoptr(GPtrArray) notes = NULL;
+  g_autoptr(VsbVm) vm = vsb_vm_provision(&req, &notes, &error);
+  if (vm == NULL)
+    return vsb_cli_fail(error);
+  if (json) {
+    g_autoptr(JsonNode) node = vsb_vm_to_json(vm);
+    JsonObject *o = json_node_get_object(node);
+    JsonArray *na = json_array_new();
+    for (guint i = 0; notes && i < notes->len; i++)
+      json_array_add_string_element(na, notes->pdata[i]);
+    json_object_set_array_member(o, "notes", na);
+    g_autofree char *path = vsb_vm_state_path(state_dir, vm->name);
+    json_object_set_string_member(o, "state-file", path);
+    vsb_cli_print_json(node);
+  } else {
+    print_vm_text(vm);
+    for (guint i = 0; notes && i < notes->len; i++)
+      printf("  - %s\n", (const char *)notes->pdata[i]);
+  }
+  return VSB_EXIT_OK;
 }
 
 const VsbCliCommand vsb_cli_provision = { "provision", "Give a VM its firmware and its own varstore", provision_run };
 
+/* ---- qemu-args --------------------------------------------------------------------------- */
+
+/* "X.Y" -> major, minor. */
+static gboolean
+parse_version(const char *text, guint *major, guint *minor)
+{
+  char *end = NULL;
+  guint64 ma = g_ascii_strtoull(text, &end, 10);
+  if (end == text || *end != '.' || ma > 1000)
+    return FALSE;
+  const char *p = end + 1;
+  guint64 mi = g_ascii_strtoull(p, &end, 10);
+  if (end == p || (*end != '\0' && *end != '.') || mi > 1000)
+    return FALSE;
+  *major = (guint)ma;
+  *minor = (guint)mi;
+  return TRUE;
+}
+
 static int
 qemu_args_run(int argc, char **argv)
 {
-  return vsb_cli_failf("%s: not implemented yet", argv[0]);
+  char *state_dir = NULL, *version = NULL;
+  gboolean json = FALSE, no_tpm = FALSE;
+  GOptionEntry entries[] = {
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir, "The VMs' state directory", "DIR" },
+    { "qemu-version", 0, 0, G_OPTION_ARG_STRING, &version,
+      "Emit for this QEMU version instead of asking qemu-system-ARCH --version "
+      "(before 4.0: -drive if=pflash)", "X.Y" },
+    { "no-tpm", 0, 0, G_OPTION_ARG_NONE, &no_tpm, "Leave out the TPM even when provisioned", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print a JSON array of strings", NULL },
+    { NULL },
+  };
+  g_autoptr(GOptionContext) ctx = g_option_context_new("NAME");
+  g_option_context_set_summary(ctx,
+    "Print the firmware part of VM NAME's QEMU command line: -machine with smm=on and\n"
+    "pflash0/pflash1 (QEMU >= 4.0, -blockdev) or -drive if=pflash (older), the cfi.pflash01\n"
+    "secure global when the firmware requires SMM, -bios for memory firmware, and the TPM.\n"
+    "One shell-quoted line by default.");
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  int code = 0;
+  gboolean parsed = vsb_cli_parse(ctx, &argc, &argv, &code);
+  g_autofree char *state_dir_o = state_dir, *version_o = version;
+  if (!parsed)
+    return code;
+  if (argc != 2)
+    return vsb_cli_failf("qemu-args: expected one VM name, got %d arguments", argc - 1);
+  if (state_dir == NULL)
+    return vsb_cli_failf("qemu-args: --state-dir DIR is required");
+  GError *error = NULL;
+  g_autoptr(VsbVm) vm = vsb_vm_load(state_dir, argv[1], &error);
+  if (vm == NULL)
+    return vsb_cli_fail(error);
+  VsbQemuArgvOptions opts = { 0 };
+  opts.no_tpm = no_tpm;
+  if (version) {
+    if (!parse_version(version, &opts.qemu_major, &opts.qemu_minor))
+      return vsb_cli_failf("qemu-args: --qemu-version '%s' is not X.Y", version);
+  } else {
+    g_autofree char *bin = vsb_qemu_find_binary(vm->arch, &error);
+    if (bin == NULL) {
+      g_prefix_error(&error, "cannot tell which syntax to emit: ");
+      g_autofree char *msg = g_strdup_printf("%s; pass --qemu-version X.Y", error->message);
+      g_clear_error(&error);
+      return vsb_cli_failf("%s", msg);
+    }
+    if (!vsb_qemu_get_version(bin, &opts.qemu_major, &opts.qemu_minor, &error))
+      return vsb_cli_fail(error);
+  }
+  g_autoptr(GPtrArray) args = vsb_qemu_argv_build(vm, &opts, &error);
+  if (args == NULL)
+    return vsb_cli_fail(error);
+  if (json) {
+    g_autoptr(JsonNode) node = json_node_new(JSON_NODE_ARRAY);
+    JsonArray *arr = json_array_new();
+    for (guint i = 0; i < args->len; i++)
+      json_array_add_string_element(arr, args->pdata[i]);
+    json_node_take_array(node, arr);
+    vsb_cli_print_json(node);
+  } else {
+    g_autofree char *line = vsb_shell_join(args);
+    printf("%s\n", line);
+  }
+  return VSB_EXIT_OK;
 }
 
 const VsbCliCommand vsb_cli_qemu_args = { "qemu-args", "The firmware part of a VM's QEMU command line", qemu_args_run };
 
+/* ---- libvirt-xml ------------------------------------------------------------------------- */
+
 static int
 libvirt_xml_run(int argc, char **argv)
 {
-  return vsb_cli_failf("%s: not implemented yet", argv[0]);
+  char *state_dir = NULL, *style = NULL, *virt_type = NULL, *emulator = NULL;
+  gboolean domain = FALSE;
+  int memory = 0, vcpus = 0;
+  GOptionEntry entries[] = {
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir, "The VMs' state directory", "DIR" },
+    { "style", 0, 0, G_OPTION_ARG_STRING, &style,
+      "auto (libvirt >= 7.2 selects by feature; default), explicit (paths; libvirt >= 2.1), "
+      "legacy (libvirt < 2.1: qemu:commandline)", "STYLE" },
+    { "domain", 0, 0, G_OPTION_ARG_NONE, &domain, "A complete minimal <domain>", NULL },
+    { "virt-type", 0, 0, G_OPTION_ARG_STRING, &virt_type,
+      "<domain type=...>: kvm (default) or qemu (TCG)", "TYPE" },
+    { "memory", 0, 0, G_OPTION_ARG_INT, &memory, "Memory of the --domain in MiB (1024)", "MiB" },
+    { "vcpus", 0, 0, G_OPTION_ARG_INT, &vcpus, "vCPUs of the --domain (1)", "N" },
+    { "emulator", 0, 0, G_OPTION_ARG_FILENAME, &emulator,
+      "<emulator> of the --domain (/usr/bin/qemu-system-ARCH)", "PATH" },
+    { NULL },
+  };
+  g_autoptr(GOptionContext) ctx = g_option_context_new("NAME");
+  g_option_context_set_summary(ctx,
+    "Print the firmware part of VM NAME's libvirt domain XML, pointing at the VM's own\n"
+    "varstore, or with --domain a complete minimal domain to `virsh define`.");
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  int code = 0;
+  gboolean parsed = vsb_cli_parse(ctx, &argc, &argv, &code);
+  g_autofree char *state_dir_o = state_dir, *style_o = style, *virt_type_o = virt_type,
+                  *emulator_o = emulator;
+  if (!parsed)
+    return code;
+  if (argc != 2)
+    return vsb_cli_failf("libvirt-xml: expected one VM name, got %d arguments", argc - 1);
+  if (state_dir == NULL)
+    return vsb_cli_failf("libvirt-xml: --state-dir DIR is required");
+  int st = vsb_libvirt_style_from_name(style ? style : "auto");
+  if (st < 0)
+    return vsb_cli_failf("libvirt-xml: unknown --style '%s' (auto, explicit, legacy)", style);
+  if (virt_type && strcmp(virt_type, "kvm") != 0 && strcmp(virt_type, "qemu") != 0)
+    return vsb_cli_failf("libvirt-xml: --virt-type must be kvm or qemu, not '%s'", virt_type);
+  if (memory < 0 || memory > 16 * 1024 * 1024 || vcpus < 0 || vcpus > 4096)
+    return vsb_cli_failf("libvirt-xml: --memory or --vcpus out of range");
+  GError *error = NULL;
+  g_autoptr(VsbVm) vm = vsb_vm_load(state_dir, argv[1], &error);
+  if (vm == NULL)
+    return vsb_cli_fail(error);
+  VsbLibvirtXmlOptions opts = {
+    .style = (VsbLibvirtStyle)st,
+    .domain = domain,
+    .domain_type = virt_type,
+    .memory_mib = (guint)memory,
+    .vcpus = (guint)vcpus,
+    .emulator = emulator,
+  };
+  g_autofree char *xml = vsb_libvirt_xml_build(vm, &opts, &error);
+  if (xml == NULL)
+    return vsb_cli_fail(error);
+  fputs(xml, stdout);
+  return VSB_EXIT_OK;
 }
 
 const VsbCliCommand vsb_cli_libvirt_xml = { "libvirt-xml", "The firmware part of a VM's libvirt domain XML", libvirt_xml_run };
+
+/* ---- run --------------------------------------------------------------------------------- */
 
 static int
 run_run(int argc, char **argv)
@@ -32,4 +305,3 @@ run_run(int argc, char **argv)
 }
 
 const VsbCliCommand vsb_cli_run = { "run", "Start a provisioned VM in QEMU", run_run };
-

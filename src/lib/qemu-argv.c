@@ -1,0 +1,260 @@
+#include "vsboot/qemu-argv.h"
+#include "vsboot/error.h"
+
+#include <string.h>
+
+/* Compact JSON text of a -blockdev node. */
+static char *
+node_json(JsonBuilder *b)
+{
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  g_autoptr(JsonGenerator) gen = json_generator_new();
+  json_generator_set_root(gen, root);
+  return json_generator_to_data(gen, NULL);
+}
+
+static char *
+storage_node(const char *filename, const char *node_name, gboolean read_only_code)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "driver");
+  json_builder_add_string_value(b, "file");
+  json_builder_set_member_name(b, "filename");
+  json_builder_add_string_value(b, filename);
+  json_builder_set_member_name(b, "node-name");
+  json_builder_add_string_value(b, node_name);
+  if (read_only_code) {
+    /* As libvirt: the protocol node opens read-only as the format node above it needs. */
+    json_builder_set_member_name(b, "auto-read-only");
+    json_builder_add_boolean_value(b, TRUE);
+    json_builder_set_member_name(b, "discard");
+    json_builder_add_string_value(b, "unmap");
+  } else {
+    json_builder_set_member_name(b, "read-only");
+    json_builder_add_boolean_value(b, FALSE);
+  }
+  json_builder_end_object(b);
+  return node_json(b);
+}
+
+static char *
+format_node(const char *node_name, VsbFwFormat format, gboolean read_only, const char *file_node)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "node-name");
+  json_builder_add_string_value(b, node_name);
+  json_builder_set_member_name(b, "read-only");
+  json_builder_add_boolean_value(b, read_only);
+  json_builder_set_member_name(b, "driver");
+  json_builder_add_string_value(b, vsb_fw_format_name(format));
+  json_builder_set_member_name(b, "file");
+  json_builder_add_string_value(b, file_node);
+  json_builder_end_object(b);
+  return node_json(b);
+}
+
+static void
+add(GPtrArray *args, const char *a)
+{
+  g_ptr_array_add(args, g_strdup(a));
+}
+
+static void
+add_take(GPtrArray *args, char *a)
+{
+  g_ptr_array_add(args, a);
+}
+
+char *
+vsb_qemu_opt_escape(const char *value)
+{
+  GString *s = g_string_sized_new(strlen(value) + 8);
+  for (const char *p = value; *p; p++) {
+    if (*p == ',')
+      g_string_append_c(s, ',');
+    g_string_append_c(s, *p);
+  }
+  return g_string_free(s, FALSE);
+}
+
+/* One flash unit in the pre-4.0 syntax. */
+static char *
+drive_arg(guint unit, const char *file, VsbFwFormat format, gboolean read_only)
+{
+  g_autofree char *esc = vsb_qemu_opt_escape(file);
+  return g_strdup_printf("if=pflash,unit=%u,format=%s%s,file=%s", unit, vsb_fw_format_name(format),
+                         read_only ? ",readonly=on" : "", esc);
+}
+
+/* -blockdev nodes for one flash unit; returns the node name to give -machine pflashN=. */
+static const char *
+blockdev_args(GPtrArray *args, guint unit, const char *file, VsbFwFormat format,
+              gboolean read_only)
+{
+  const char *storage = unit == 0 ? VSB_QEMU_PFLASH0_STORAGE : VSB_QEMU_PFLASH1_STORAGE;
+  const char *fmt = unit == 0 ? VSB_QEMU_PFLASH0_FORMAT : VSB_QEMU_PFLASH1_FORMAT;
+  if (read_only) {
+    /* Code: file node + read-only format node, as libvirt. */
+    add(args, "-blockdev");
+    add_take(args, storage_node(file, storage, TRUE));
+    add(args, "-blockdev");
+    add_take(args, format_node(fmt, format, TRUE, storage));
+    return fmt;
+  }
+  add(args, "-blockdev");
+  add_take(args, storage_node(file, storage, FALSE));
+  if (format == VSB_FW_FORMAT_RAW)
+    return storage; /* raw needs no format layer (libvirt >= 9.x does the same) */
+  add(args, "-blockdev");
+  add_take(args, format_node(fmt, format, FALSE, storage));
+  return fmt;
+}
+
+static gboolean
+arch_is_x86(VsbFwArch arch)
+{
+  return arch == VSB_FW_ARCH_X86_64 || arch == VSB_FW_ARCH_I386;
+}
+
+GPtrArray *
+vsb_qemu_argv_build(const VsbVm *vm, const VsbQemuArgvOptions *opts, GError **error)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
+  gboolean blockdev = opts->qemu_major >= 4;
+  gboolean smm = vsb_vm_has_feature(vm, VSB_FW_FEATURE_REQUIRES_SMM);
+  g_autoptr(GString) machine = g_string_new(NULL);
+  g_autofree char *mtype = vsb_qemu_opt_escape(vm->machine_resolved ? vm->machine_resolved
+                                                                    : vm->machine);
+  g_string_append(machine, mtype);
+
+  if (smm && !arch_is_x86(vm->arch)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
+                "%s: firmware %s requires SMM, which only x86 machines have", vm->name,
+                vm->descriptor_path);
+    return NULL;
+  }
+  if (smm)
+    g_string_append(machine, ",smm=on");
+
+  g_autoptr(GPtrArray) flash = g_ptr_array_new_with_free_func(g_free);
+  const char *pflash[2] = { NULL, NULL };
+
+  switch (vm->device) {
+  case VSB_FW_DEVICE_FLASH: {
+    const char *code = vm->executable;
+    VsbFwFormat code_format = vm->executable_format;
+    gboolean code_ro = TRUE;
+    if (vm->mode == VSB_FW_FLASH_MODE_COMBINED) {
+      /* The VM's own read-write copy of code+vars is the only flash. */
+      if (vm->varstore == NULL) {
+        g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                    "%s: combined firmware but no per-VM copy recorded", vm->name);
+        return NULL;
+      }
+      code = vm->varstore;
+      code_format = vm->varstore_format;
+      code_ro = FALSE;
+    }
+    if (blockdev) {
+      pflash[0] = blockdev_args(args, 0, code, code_format, code_ro);
+    } else {
+      g_ptr_array_add(flash, g_strdup("-drive"));
+      g_ptr_array_add(flash, drive_arg(0, code, code_format, code_ro));
+    }
+    if (vm->mode == VSB_FW_FLASH_MODE_SPLIT) {
+      if (vm->varstore == NULL) {
+        g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                    "%s: split firmware but no varstore recorded", vm->name);
+        return NULL;
+      }
+      if (blockdev) {
+        pflash[1] = blockdev_args(args, 1, vm->varstore, vm->varstore_format, FALSE);
+      } else {
+        g_ptr_array_add(flash, g_strdup("-drive"));
+        g_ptr_array_add(flash, drive_arg(1, vm->varstore, vm->varstore_format, FALSE));
+      }
+    }
+    break;
+  }
+  case VSB_FW_DEVICE_MEMORY:
+    /* SEV/TDX images are loaded into memory as a BIOS ROM; pflash does not work there. */
+    break;
+  default:
+    g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
+                "%s: firmware device '%s' (%s) cannot be given to QEMU as firmware by vsboot",
+                vm->name, vsb_fw_device_name(vm->device), vm->descriptor_path);
+    return NULL;
+  }
+
+  for (guint i = 0; i < 2; i++)
+    if (pflash[i])
+      g_string_append_printf(machine, ",pflash%u=%s", i, pflash[i]);
+  add(args, "-machine");
+  add_take(args, g_string_free(g_steal_pointer(&machine), FALSE));
+  for (guint i = 0; i < flash->len; i++)
+    add(args, flash->pdata[i]);
+  if (vm->device == VSB_FW_DEVICE_MEMORY) {
+    add(args, "-bios");
+    add(args, vm->executable);
+  }
+  if (smm && vm->device == VSB_FW_DEVICE_FLASH) {
+    /* Only SMM code may then write the flash: the OS cannot rewrite PK/KEK/db directly. */
+    add(args, "-global");
+    add(args, "driver=cfi.pflash01,property=secure,value=on");
+  }
+
+  if (vm->tpm_state_dir && !opts->no_tpm) {
+    g_autofree char *sock = opts->tpm_socket ? g_strdup(opts->tpm_socket)
+                                             : vsb_vm_tpm_socket_path(vm);
+    g_autofree char *esc = vsb_qemu_opt_escape(sock);
+    add(args, "-chardev");
+    add_take(args, g_strdup_printf("socket,id=chrtpm,path=%s", esc));
+    add(args, "-tpmdev");
+    add(args, "emulator,id=tpm0,chardev=chrtpm");
+    add(args, "-device");
+    add(args, arch_is_x86(vm->arch) ? "tpm-crb,tpmdev=tpm0" : "tpm-tis-device,tpmdev=tpm0");
+  }
+  return g_steal_pointer(&args);
+}
+
+static gboolean
+shell_safe(const char *w)
+{
+  if (*w == '\0')
+    return FALSE;
+  for (const char *p = w; *p; p++)
+    if (!(g_ascii_isalnum(*p) || strchr("_./,:=@%+-", *p)))
+      return FALSE;
+  return TRUE;
+}
+
+char *
+vsb_shell_quote(const char *word)
+{
+  if (shell_safe(word))
+    return g_strdup(word);
+  GString *s = g_string_new("'");
+  for (const char *p = word; *p; p++) {
+    if (*p == '\'')
+      g_string_append(s, "'\\''");
+    else
+      g_string_append_c(s, *p);
+  }
+  g_string_append_c(s, '\'');
+  return g_string_free(s, FALSE);
+}
+
+char *
+vsb_shell_join(GPtrArray *args)
+{
+  GString *s = g_string_new(NULL);
+  for (guint i = 0; i < args->len; i++) {
+    g_autofree char *q = vsb_shell_quote(args->pdata[i]);
+    if (i)
+      g_string_append_c(s, ' ');
+    g_string_append(s, q);
+  }
+  return g_string_free(s, FALSE);
+}
