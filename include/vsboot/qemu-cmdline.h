@@ -94,6 +94,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbQemuCmdline, vsb_qemu_cmdline_free)
  * and -readconfig files. Errors (VSB_ERROR_PARSE) name the argument index and what is wrong. */
 VsbQemuCmdline *vsb_qemu_cmdline_parse(const char *const *argv, int argc, const char *cwd,
                                        GError **error);
+/* Parse more arguments into cmd (no program name); origins read "PREFIXargument N" with N
+ * counted from first_index. */
+gboolean vsb_qemu_cmdline_parse_args(VsbQemuCmdline *cmd, const char *const *argv, int argc,
+                                     const char *origin_prefix, int first_index, GError **error);
 /* Add one option ("machine", "q35,smm=on"; value NULL for flags) to a command line being built,
  * with origin naming where it came from in messages ("argument 3", "domain.xml <loader>"). */
 gboolean vsb_qemu_cmdline_add(VsbQemuCmdline *cmd, const char *name, const char *value,

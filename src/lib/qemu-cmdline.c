@@ -784,31 +784,25 @@ arch_from_binary(const char *binary)
   return NULL;
 }
 
-VsbQemuCmdline *
-vsb_qemu_cmdline_parse(const char *const *argv, int argc, const char *cwd, GError **error)
+gboolean
+vsb_qemu_cmdline_parse_args(VsbQemuCmdline *cmd, const char *const *argv, int argc,
+                            const char *origin_prefix, int first_index, GError **error)
 {
   if (argc < 0 || argc > VSB_QEMU_CMDLINE_MAX_ARGS) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "too many arguments (%d; at most %d)", argc,
                 VSB_QEMU_CMDLINE_MAX_ARGS);
-    return NULL;
+    return FALSE;
   }
-  g_autoptr(VsbQemuCmdline) cmd = vsb_qemu_cmdline_new();
-  cmd->cwd = g_strdup(cwd);
-  int i = 0;
-  if (argc > 0 && argv[0][0] != '-') {
-    cmd->binary = g_strdup(argv[0]);
-    cmd->arch = arch_from_binary(argv[0]);
-    i = 1;
-  }
-  for (; i < argc; i++) {
+  for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
-    g_autofree char *origin = g_strdup_printf("argument %d", i);
+    g_autofree char *origin = g_strdup_printf("%sargument %d", origin_prefix ? origin_prefix : "",
+                                              i + first_index);
     if (a[0] != '-') {
       /* QEMU takes a bare word as the first hard disk image. */
       g_autofree char *ev = evidence(origin, "hda", a);
       g_autoptr(VsbQemuOpts) o = opts_new();
       if (!add_drive(cmd, o, a, "ide", 0, ev, error))
-        return NULL;
+        return FALSE;
       continue;
     }
     const char *name = a + 1;
@@ -825,24 +819,40 @@ vsb_qemu_cmdline_parse(const char *const *argv, int argc, const char *cwd, GErro
           g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
                       "%s: '%s': QEMU does not accept '-option=value'; it would stop with "
                       "\"invalid option\" (write '-%s %s')", origin, s, o, v);
-          return NULL;
+          return FALSE;
         }
       }
       g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: '%s' is not a QEMU option", origin, s);
-      return NULL;
+      return FALSE;
     }
     const char *value = NULL;
     if (kind == 1) {
       if (i + 1 >= argc) {
         g_autofree char *s = show(a);
         g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: '%s' requires an argument", origin, s);
-        return NULL;
+        return FALSE;
       }
       value = argv[++i];
     }
     if (!vsb_qemu_cmdline_add(cmd, name, value, origin, error))
-      return NULL;
+      return FALSE;
   }
+  return TRUE;
+}
+
+VsbQemuCmdline *
+vsb_qemu_cmdline_parse(const char *const *argv, int argc, const char *cwd, GError **error)
+{
+  g_autoptr(VsbQemuCmdline) cmd = vsb_qemu_cmdline_new();
+  cmd->cwd = g_strdup(cwd);
+  int i = 0;
+  if (argc > 0 && argv[0][0] != '-') {
+    cmd->binary = g_strdup(argv[0]);
+    cmd->arch = arch_from_binary(argv[0]);
+    i = 1;
+  }
+  if (!vsb_qemu_cmdline_parse_args(cmd, argv + i, argc - i, NULL, i, error))
+    return NULL;
   return g_steal_pointer(&cmd);
 }
 

@@ -1,0 +1,103 @@
+/* vsboot: is Secure Boot really enforced in this VM, and if not, why not?
+ *
+ * The audit first builds a model of what the VM will really run — the code and varstore files
+ * behind the flash devices, the machine, SMM, the cfi.pflash01 "secure" property, read-only
+ * flags, the accelerator, -kernel, -snapshot, SEV/TDX — from a QEMU command line
+ * (qemu-cmdline.h; libvirt domains are turned into the command line libvirt would generate by
+ * libvirt-domain.h). It then maps the code file to the installed firmware descriptors (or, for a
+ * file no descriptor names, inspects the binary, fv.h), reads the varstore the way OVMF will
+ * (efivar.h), and reports findings. Each finding has a stable id, a severity, the evidence (the
+ * argument or XML element, and file facts) and the fix. The verdict is "enforced" only when no
+ * finding has error severity. Finding ids:
+ *   firmware-via-bios, no-uefi-firmware, firmware-missing, firmware-unknown,
+ *   firmware-unknown-provenance, firmware-no-secure-boot, secure-boot-without-smm,
+ *   aarch64-no-smm, machine-not-q35, smm-off, varstore-not-secure, global-ignored,
+ *   code-writable, varstore-missing, varstore-unreadable, varstore-invalid, varstore-readonly,
+ *   varstore-shared, varstore-hardlinked, varstore-world-writable, snapshot-mode,
+ *   varstore-setup-mode, secure-boot-disabled, db-empty, dbx-empty, dbx-placeholder,
+ *   size-mismatch, direct-kernel-boot, direct-kernel-boot-confidential, confidential-guest,
+ *   bios-ignored, varstore-from-template. */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include "vsboot/qemu-cmdline.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  VSB_SEVERITY_INFO,
+  VSB_SEVERITY_WARNING,
+  VSB_SEVERITY_ERROR,
+} VsbSeverity;
+const char *vsb_severity_name(VsbSeverity severity); /* "info", "warning", "error" */
+
+typedef struct {
+  char *id;
+  VsbSeverity severity;
+  char *message;   /* what is wrong and what it allows */
+  char *evidence;  /* the argument / XML element and the file facts behind it */
+  char *fix;       /* what to change; NULL for info */
+} VsbFinding;
+
+/* The VM as the audit understood it. Strings are NULL when not applicable. */
+typedef struct {
+  char *arch;              /* x86_64, aarch64, ... */
+  char *machine;           /* as given ("q35"), or QEMU's default */
+  char *accel;             /* "kvm:tcg" style, "tcg" when none given */
+  char *smm;               /* "on", "off", "auto" (x86 only) */
+  gboolean secure_flash;   /* cfi.pflash01 secure=on in force */
+  char *firmware_via;      /* "pflash", "bios", "none" */
+  char *code;              /* the file executed */
+  char *code_format;
+  gboolean code_readonly;
+  char *descriptor;        /* descriptor naming the code file, NULL when none */
+  char *features_source;   /* "descriptor", "inspection", or NULL when unknown */
+  gboolean fw_secure_boot, fw_requires_smm;
+  char *varstore;          /* the pflash1 file */
+  char *varstore_format;
+  gboolean varstore_readonly;
+  char *varstore_read;     /* the file whose variables were judged (libvirt: the template) */
+  char *secure_boot;       /* "user" (enforcing), "setup", "disabled", NULL when unread */
+  int n_pk, n_kek, n_db, n_dbx; /* -1 when unread */
+  char *kernel;
+  gboolean snapshot;
+  char *confidential;      /* "sev", "sev-snp", "tdx" */
+} VsbAuditModel;
+
+typedef struct {
+  char *source;            /* what was audited: "QEMU command line", "process 1234", FILE */
+  VsbAuditModel model;
+  GPtrArray *findings;     /* VsbFinding*, errors first, then warnings, then info */
+  GPtrArray *notes;        /* char*: how files were resolved (libvirt autoselection, ...) */
+  gboolean enforced;
+} VsbAuditReport;
+
+typedef struct {
+  /* Descriptors to map firmware files to (fwsearch.h list, borrowed); NULL: QEMU's search
+   * path (firmware_dirs when set). */
+  GPtrArray *firmware_entries;
+  const char *const *firmware_dirs;
+  /* libvirt: the varstore file does not exist yet and will be copied from this template. */
+  const char *varstore_template;
+  /* The audited QEMU itself, left out of the search for other users of the varstore. */
+  int self_pid;
+  /* Where to look for other QEMU processes; NULL: "/proc". */
+  const char *proc_root;
+  gboolean no_process_scan;
+} VsbAuditOptions;
+
+/* Judge a parsed command line. Fails only when the descriptor list cannot be read; everything
+ * about the VM itself becomes findings. source names it in the report. */
+VsbAuditReport *vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source,
+                                  const VsbAuditOptions *opts, GError **error);
+void vsb_audit_report_free(VsbAuditReport *report);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbAuditReport, vsb_audit_report_free)
+
+/* { "source", "verdict": "enforced"|"not-enforced", "model": {...}, "findings": [ { "id",
+ *   "severity", "message", "evidence", "fix" } ], "notes": [...] } */
+JsonNode *vsb_audit_report_to_json(const VsbAuditReport *report);
+/* TRUE when a finding with this id is in the report. */
+gboolean vsb_audit_report_has(const VsbAuditReport *report, const char *id);
+
+G_END_DECLS
