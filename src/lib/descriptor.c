@@ -454,12 +454,8 @@ vsb_fw_descriptor_parse(const char *data, gsize len, const char *path, GError **
       !parse_targets(&ctx, root, d, warnings, error) ||
       !parse_features(&ctx, root, d, warnings, error))
     return NULL;
-  if (json_object_has_member(root, "tags")) {
-    /* Debug information for humans; the spec says management software must ignore it. Only
-     * the type is checked, since a non-array means the file is not what it claims to be. */
-    if (get_array(&ctx, root, "tags", "tags", FALSE, error) == NULL)
-      return NULL;
-  }
+  /* "tags" is debug information for humans; the spec says management software must ignore
+   * it, and libvirt does not even look at its type. */
   static const char *const known[] = { "description", "interface-types", "mapping", "targets",
                                        "features",    "tags",            NULL };
   warn_unknown_members(warnings, root, "", known);
