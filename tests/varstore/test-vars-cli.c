@@ -1,0 +1,298 @@
+/* vsboot vars show / export / import through the CLI: outputs, exit codes, bad input that
+ * must leave the output untouched, and QEMU's image lock with a real qemu-system-x86_64. */
+#include "testutil.h"
+#include "vsboot/fileio.h"
+#include "vsboot/varstore.h"
+
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define OVMF "/usr/share/OVMF/"
+
+static char *
+file_sha256(const char *path)
+{
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_autoptr(GError) error = NULL;
+  g_file_get_contents(path, &data, &len, &error);
+  g_assert_no_error(error);
+  return g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)data, len);
+}
+
+static void
+copy_file(const char *from, const char *to)
+{
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_autoptr(GError) error = NULL;
+  g_file_get_contents(from, &data, &len, &error);
+  g_assert_no_error(error);
+  vsb_test_write_file(to, data, (gssize)len);
+}
+
+static void
+test_show_ms(void)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = vsb_test_run(&out, &err, "vars", "show", OVMF "OVMF_VARS_4M.ms.fd", "--json", NULL);
+  g_assert_cmpint(rc, ==, 0);
+  g_autoptr(JsonNode) root = vsb_test_parse_json(out);
+  JsonObject *o = json_node_get_object(root);
+  JsonObject *sb = json_object_get_object_member(o, "secure-boot");
+  g_assert_cmpstr(json_object_get_string_member(sb, "mode"), ==, "user");
+  g_assert_true(json_object_get_boolean_member(sb, "enforcing"));
+  JsonArray *wk = json_object_get_array_member(sb, "well-known");
+  g_assert_cmpuint(json_array_get_length(wk), ==, 3);
+  g_assert_cmpstr(json_object_get_string_member(json_array_get_object_element(wk, 0), "id"), ==,
+                  "ms-kek-ca-2011");
+  JsonArray *vars = json_object_get_array_member(o, "variables");
+  g_assert_cmpuint(json_array_get_length(vars), ==, 31);
+
+  /* Text: the same facts. */
+  g_autofree char *text = NULL;
+  rc = vsb_test_run(&text, NULL, "vars", "show", OVMF "OVMF_VARS_4M.ms.fd", NULL);
+  g_assert_cmpint(rc, ==, 0);
+  g_assert_nonnull(strstr(text, "Secure Boot: user mode, enforcing"));
+  g_assert_nonnull(strstr(text, "Microsoft Corporation KEK CA 2011"));
+  g_assert_nonnull(strstr(text, "Microsoft Windows Production PCA 2011"));
+  g_assert_nonnull(strstr(text, "Microsoft Corporation UEFI CA 2011"));
+  g_assert_nonnull(strstr(text, "PciRoot(0x0)/Pci(0x1f,0x2)/Sata(0x0,0xffff,0x0)"));
+
+  /* --all: deleted records too, with their states. */
+  g_autofree char *all = NULL;
+  rc = vsb_test_run(&all, NULL, "vars", "show", "--all", "--json", OVMF "OVMF_VARS_4M.snakeoil.fd", NULL);
+  g_assert_cmpint(rc, ==, 0);
+  g_autoptr(JsonNode) aroot = vsb_test_parse_json(all);
+  JsonArray *recs = json_object_get_array_member(json_node_get_object(aroot), "variables");
+  g_assert_cmpuint(json_array_get_length(recs), ==, 57);
+  guint dead = 0;
+  for (guint i = 0; i < json_array_get_length(recs); i++)
+    dead += !json_object_get_boolean_member(json_array_get_object_element(recs, i), "live");
+  g_assert_cmpuint(dead, ==, 26);
+}
+
+static void
+test_show_empty(void)
+{
+  g_autofree char *out = NULL;
+  int rc = vsb_test_run(&out, NULL, "vars", "show", "--json", OVMF "OVMF_VARS_4M.fd", NULL);
+  g_assert_cmpint(rc, ==, 0);
+  g_autoptr(JsonNode) root = vsb_test_parse_json(out);
+  JsonObject *sb = json_object_get_object_member(json_node_get_object(root), "secure-boot");
+  g_assert_cmpstr(json_object_get_string_member(sb, "mode"), ==, "setup");
+  g_assert_false(json_object_get_boolean_member(sb, "enforcing"));
+  g_autofree char *text = NULL;
+  rc = vsb_test_run(&text, NULL, "vars", "show", OVMF "OVMF_VARS.fd", NULL);
+  g_assert_cmpint(rc, ==, 0);
+  g_assert_nonnull(strstr(text, "Secure Boot: setup mode, NOT enforcing"));
+  g_assert_nonnull(strstr(text, "no PK"));
+}
+
+static void
+test_help(void)
+{
+  const char *subs[] = { "show", "export", "import", NULL };
+  for (int i = 0; subs[i]; i++) {
+    g_autofree char *out = NULL;
+    int rc = vsb_test_run(&out, NULL, "vars", subs[i], "--help", NULL);
+    g_assert_cmpint(rc, ==, 0);
+    g_assert_nonnull(strstr(out, "vsboot vars"));
+    g_free(g_steal_pointer(&out));
+    rc = vsb_test_run(&out, NULL, "help", "vars", subs[i], NULL);
+    g_assert_cmpint(rc, ==, 0);
+  }
+  g_autofree char *out = NULL;
+  g_assert_cmpint(vsb_test_run(&out, NULL, "vars", "--help", NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "import JSON"));
+  g_autofree char *err = NULL;
+  g_assert_cmpint(vsb_test_run(NULL, &err, "vars", "frobnicate", NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "unknown subcommand"));
+}
+
+static void
+test_export_import(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  const char *stores[] = { OVMF "OVMF_VARS_4M.ms.fd", OVMF "OVMF_VARS_4M.snakeoil.fd",
+                           OVMF "OVMF_VARS_4M.fd", OVMF "OVMF_VARS.ms.fd" };
+  for (gsize i = 0; i < G_N_ELEMENTS(stores); i++) {
+    g_autofree char *json = g_build_filename(dir, "vars.json", NULL);
+    g_autofree char *out = g_build_filename(dir, "out.fd", NULL);
+    g_autofree char *out2 = g_build_filename(dir, "out2.fd", NULL);
+    g_assert_cmpint(vsb_test_run(NULL, NULL, "vars", "export", stores[i], "--json", "-o", json, NULL), ==, 0);
+    g_assert_cmpint(vsb_test_run(NULL, NULL, "vars", "import", json, "-o", out, "--template", stores[i], NULL), ==, 0);
+    /* Import of an export over the same template: the compacted store, and doing it again on
+     * the result gives the same bytes. */
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VsbVarstore) s = vsb_varstore_load(stores[i], &error);
+    g_assert_no_error(error);
+    g_autoptr(GBytes) want = vsb_varstore_serialize(s, &error);
+    g_autoptr(GBytes) got = vsb_file_read(out, 1 << 20, &error);
+    g_assert_no_error(error);
+    g_assert_true(g_bytes_equal(want, got));
+    g_assert_cmpint(vsb_test_run(NULL, NULL, "vars", "export", out, "-o", json, NULL), ==, 0);
+    g_assert_cmpint(vsb_test_run(NULL, NULL, "vars", "import", json, "-o", out2, "--template", out, NULL), ==, 0);
+    g_autofree char *a = file_sha256(out), *b = file_sha256(out2);
+    g_assert_cmpstr(a, ==, b);
+    g_unlink(out);
+    g_unlink(out2);
+  }
+  /* --layout: an empty template; stdout export is the JSON format. */
+  g_autofree char *json = NULL;
+  g_assert_cmpint(vsb_test_run(&json, NULL, "vars", "export", OVMF "OVMF_VARS_4M.snakeoil.fd", NULL), ==, 0);
+  g_autoptr(JsonNode) root = vsb_test_parse_json(json);
+  JsonObject *o = json_node_get_object(root);
+  g_assert_cmpint(json_object_get_int_member(o, "version"), ==, 2);
+  JsonArray *vars = json_object_get_array_member(o, "variables");
+  g_assert_cmpuint(json_array_get_length(vars), ==, 31);
+  g_autofree char *jp = g_build_filename(dir, "s.json", NULL);
+  vsb_test_write_file(jp, json, -1);
+  g_autofree char *o4 = g_build_filename(dir, "o4.fd", NULL);
+  g_assert_cmpint(vsb_test_run(NULL, NULL, "vars", "import", jp, "-o", o4, "--layout", "4m", NULL), ==, 0);
+  g_autofree char *shown = NULL;
+  g_assert_cmpint(vsb_test_run(&shown, NULL, "vars", "show", o4, NULL), ==, 0);
+  g_assert_nonnull(strstr(shown, "user mode, enforcing"));
+}
+
+/* Bad input: exit 2, a message naming the problem, the output untouched or not created. */
+static void
+test_bad_input(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *trunc = g_build_filename(dir, "trunc.fd", NULL);
+  g_autofree char *data = NULL;
+  gsize len;
+  g_assert_true(g_file_get_contents(OVMF "OVMF_VARS_4M.ms.fd", &data, &len, NULL));
+  vsb_test_write_file(trunc, data, 0x30000);
+  g_autofree char *err = NULL;
+  g_assert_cmpint(vsb_test_run(NULL, &err, "vars", "show", trunc, NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "FvLength 0x84000"));
+  g_free(g_steal_pointer(&err));
+
+  /* Odd NameSize in PK at 0x545C. */
+  g_autofree char *odd = g_build_filename(dir, "odd.fd", NULL);
+  data[0x545c + 36] = 5;
+  vsb_test_write_file(odd, data, (gssize)len);
+  g_assert_cmpint(vsb_test_run(NULL, &err, "vars", "show", "--json", odd, NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "offset 0x545c"));
+  g_free(g_steal_pointer(&err));
+
+  /* Missing file, and no file at all. */
+  g_assert_cmpint(vsb_test_run(NULL, &err, "vars", "show", "/nonexistent/VARS.fd", NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "/nonexistent/VARS.fd"));
+  g_free(g_steal_pointer(&err));
+  g_assert_cmpint(vsb_test_run(NULL, &err, "vars", "show", NULL), ==, 2);
+  g_free(g_steal_pointer(&err));
+
+  /* import: bad JSON; output not created. */
+  g_autofree char *bad = g_build_filename(dir, "bad.json", NULL);
+  g_autofree char *out = g_build_filename(dir, "out.fd", NULL);
+  vsb_test_write_file(bad, "{\"version\":2,\"variables\":[{\"name\":\"X\"}]}", -1);
+  g_assert_cmpint(vsb_test_run(NULL, &err, "vars", "import", bad, "-o", out, "--layout", "2m", NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "variables[0]"));
+  g_free(g_steal_pointer(&err));
+  g_assert_false(g_file_test(out, G_FILE_TEST_EXISTS));
+
+  /* import: overflow of the 2M layout; an existing output stays as it was. */
+  copy_file(OVMF "OVMF_VARS.fd", out);
+  g_autofree char *before = file_sha256(out);
+  GString *big = g_string_new("{\"version\":2,\"variables\":[{\"name\":\"Big\",\"guid\":"
+                              "\"8be4df61-93ca-11d2-aa0d-00e098032b8c\",\"attr\":7,\"data\":\"");
+  for (int i = 0; i < 60000; i++)
+    g_string_append(big, "00");
+  g_string_append(big, "\"}]}");
+  g_autofree char *bigp = g_build_filename(dir, "big.json", NULL);
+  vsb_test_write_file(bigp, big->str, (gssize)big->len);
+  g_string_free(big, TRUE);
+  g_assert_cmpint(vsb_test_run(NULL, &err, "vars", "import", bigp, "-o", out, "--template", out, NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "need 60068 bytes"));
+  g_assert_nonnull(strstr(err, "room for 57244"));
+  g_free(g_steal_pointer(&err));
+  g_autofree char *after = file_sha256(out);
+  g_assert_cmpstr(before, ==, after);
+
+  /* import usage errors. */
+  g_assert_cmpint(vsb_test_run(NULL, &err, "vars", "import", bigp, "-o", out, NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "--template"));
+  g_free(g_steal_pointer(&err));
+  g_assert_cmpint(vsb_test_run(NULL, &err, "vars", "import", bigp, "-o", out, "--layout", "8m", NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "8m"));
+  g_free(g_steal_pointer(&err));
+  g_assert_cmpint(vsb_test_run(NULL, &err, "vars", "import", bigp, "--layout", "2m", NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "-o"));
+  g_free(g_steal_pointer(&err));
+  /* A garbage template. */
+  g_assert_cmpint(vsb_test_run(NULL, &err, "vars", "import", bigp, "-o", out, "--template", bigp, NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "no variable store"));
+  g_autofree char *after2 = file_sha256(out);
+  g_assert_cmpstr(before, ==, after2);
+}
+
+/* A real QEMU holding the varstore as pflash: writing it is refused unless --force. */
+static void
+test_qemu_lock(void)
+{
+  vsb_test_require_tool("qemu-system-x86_64");
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *vars = g_build_filename(dir, "VARS.fd", NULL);
+  g_autofree char *json = g_build_filename(dir, "v.json", NULL);
+  copy_file(OVMF "OVMF_VARS_4M.fd", vars);
+  g_autoptr(GError) error = NULL;
+  g_assert_false(vsb_file_is_locked(vars, &error));
+  g_assert_no_error(error);
+  g_assert_cmpint(vsb_test_run(NULL, NULL, "vars", "export", OVMF "OVMF_VARS_4M.ms.fd", "-o", json, NULL), ==, 0);
+
+  g_autofree char *code = g_strdup("if=pflash,format=raw,unit=0,readonly=on,file=" OVMF "OVMF_CODE_4M.secboot.fd");
+  g_autofree char *varsdrive = g_strdup_printf("if=pflash,format=raw,unit=1,file=%s", vars);
+  const char *argv[] = { "qemu-system-x86_64", "-machine", "q35,smm=on", "-accel", "tcg",
+                         "-global", "driver=cfi.pflash01,property=secure,value=on",
+                         "-drive", code, "-drive", varsdrive, "-S", "-display", "none",
+                         "-nodefaults", "-monitor", "none", "-serial", "none", NULL };
+  GPid pid;
+  g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
+                G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, &pid, &error);
+  g_assert_no_error(error);
+  gboolean locked = FALSE;
+  for (int i = 0; i < 200 && !locked; i++) {
+    locked = vsb_file_is_locked(vars, &error);
+    g_assert_no_error(error);
+    if (!locked)
+      g_usleep(50000);
+  }
+  g_autofree char *before = file_sha256(vars);
+  g_autofree char *err = NULL;
+  int rc = vsb_test_run(NULL, &err, "vars", "import", json, "-o", vars, "--template", vars, NULL);
+  g_autofree char *after = file_sha256(vars);
+  int rc_force = vsb_test_run(NULL, NULL, "vars", "import", json, "-o", vars, "--template", vars, "--force", NULL);
+  kill(pid, SIGTERM);
+  int status;
+  waitpid(pid, &status, 0);
+  g_spawn_close_pid(pid);
+
+  g_assert_true(locked);
+  g_assert_cmpint(rc, ==, 2);
+  g_assert_nonnull(strstr(err, "locked"));
+  g_assert_cmpstr(before, ==, after);
+  g_assert_cmpint(rc_force, ==, 0);
+  g_assert_false(vsb_file_is_locked(vars, &error));
+  g_autofree char *shown = NULL;
+  g_assert_cmpint(vsb_test_run(&shown, NULL, "vars", "show", vars, NULL), ==, 0);
+  g_assert_nonnull(strstr(shown, "user mode"));
+}
+
+int
+main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/vars-cli/show-ms", test_show_ms);
+  g_test_add_func("/vars-cli/show-empty", test_show_empty);
+  g_test_add_func("/vars-cli/help", test_help);
+  g_test_add_func("/vars-cli/export-import", test_export_import);
+  g_test_add_func("/vars-cli/bad-input", test_bad_input);
+  g_test_add_func("/vars-cli/qemu-lock", test_qemu_lock);
+  return g_test_run();
+}
