@@ -175,6 +175,7 @@ test_cli_own_keys(void)
   g_autofree char *kek = g_build_filename(keys, "KEK.crt", NULL);
   g_autofree char *db = g_build_filename(keys, "db.crt", NULL);
   g_autofree char *out_json = NULL;
+  g_clear_pointer(&err, g_free);
   int rc = vsb_test_run(&out_json, &err, "vars", "enroll", OVMF_VARS_4M, "-o", out, "--pk", pk,
                         "--kek", kek, "--db", db, "--db", db, "--owner", owner, "--secure-boot",
                         "on", "--json", NULL);
