@@ -3,10 +3,14 @@
 #include "cli.h"
 
 #include "vsboot/error.h"
+#include "vsboot/launch.h"
 #include "vsboot/libvirt-xml.h"
 #include "vsboot/qemu-argv.h"
 #include "vsboot/qemu-probe.h"
 #include "vsboot/vm.h"
+#include "vsboot/vm-run.h"
+
+#include <glib/gstdio.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -298,10 +302,196 @@ const VsbCliCommand vsb_cli_libvirt_xml = { "libvirt-xml", "The firmware part of
 
 /* ---- run --------------------------------------------------------------------------------- */
 
+static void
+remove_dir(const char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+  const char *n;
+  while (d && (n = g_dir_read_name(d))) {
+    g_autofree char *p = g_build_filename(dir, n, NULL);
+    g_unlink(p);
+  }
+  g_rmdir(dir);
+}
+
 static int
 run_run(int argc, char **argv)
 {
-  return vsb_cli_failf("%s: not implemented yet", argv[0]);
+  char *state_dir = NULL, *cdrom = NULL, *efi_app = NULL, *accel = NULL, *serial = NULL;
+  char *qemu = NULL;
+  char **disks = NULL;
+  int memory = 0, timeout = 0;
+  gboolean dry_run = FALSE;
+  GOptionEntry entries[] = {
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir, "The VMs' state directory", "DIR" },
+    { "disk", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &disks, "A virtio disk (raw or qcow2; repeatable)",
+      "IMG" },
+    { "cdrom", 0, 0, G_OPTION_ARG_FILENAME, &cdrom, "An ISO image on virtio-scsi", "ISO" },
+    { "efi-app", 0, 0, G_OPTION_ARG_FILENAME, &efi_app,
+      "Boot this EFI binary from a generated ESP (EFI/BOOT/BOOTX64.EFI); the console is watched "
+      "and QEMU stopped as soon as it ran or was denied", "FILE" },
+    { "accel", 0, 0, G_OPTION_ARG_STRING, &accel,
+      "kvm, tcg, or auto (default: KVM only when it can run the firmware, e.g. SMM)", "ACCEL" },
+    { "memory", 0, 0, G_OPTION_ARG_INT, &memory, "Guest memory in MiB (512)", "MiB" },
+    { "serial", 0, 0, G_OPTION_ARG_FILENAME, &serial, "Console: stdio (default) or a file",
+      "stdio|FILE" },
+    { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout, "Stop QEMU after S seconds", "S" },
+    { "qemu", 0, 0, G_OPTION_ARG_FILENAME, &qemu, "QEMU binary (default qemu-system-ARCH)",
+      "PATH" },
+    { "dry-run", 0, 0, G_OPTION_ARG_NONE, &dry_run, "Print the command line, start nothing",
+      NULL },
+    { NULL },
+  };
+  /* Everything after "--" goes to QEMU as it is. */
+  g_autoptr(GPtrArray) extra = g_ptr_array_new();
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--") == 0) {
+      for (int j = i + 1; j < argc; j++)
+        g_ptr_array_add(extra, argv[j]);
+      argc = i;
+      break;
+    }
+  }
+  g_ptr_array_add(extra, NULL);
+  g_autoptr(GOptionContext) ctx = g_option_context_new("NAME [-- QEMU-ARGS...]");
+  g_option_context_set_summary(ctx,
+    "Start VM NAME in QEMU with its provisioned firmware and varstore (and swtpm when it has\n"
+    "a TPM). QEMU's exit status is vsboot's. With --efi-app the console is watched: exit 0\n"
+    "when the app ran, 1 when the firmware denied it, 2 on timeout.");
+  g_option_context_add_main_entries(ctx, entries, NULL);
+  int code = 0;
+  gboolean parsed = vsb_cli_parse(ctx, &argc, &argv, &code);
+  g_autofree char *state_dir_o = state_dir, *cdrom_o = cdrom, *efi_app_o = efi_app,
+                  *accel_o = accel, *serial_o = serial, *qemu_o = qemu;
+  g_auto(GStrv) disks_o = disks;
+  if (!parsed)
+    return code;
+  if (argc != 2)
+    return vsb_cli_failf("run: expected one VM name, got %d arguments (QEMU arguments go "
+                         "after --)", argc - 1);
+  if (state_dir == NULL)
+    return vsb_cli_failf("run: --state-dir DIR is required");
+  int ac = vsb_accel_from_name(accel ? accel : "auto");
+  if (ac < 0)
+    return vsb_cli_failf("run: --accel must be kvm, tcg or auto, not '%s'", accel);
+  if (memory < 0 || memory > 16 * 1024 * 1024 || timeout < 0 || timeout > 7 * 24 * 3600)
+    return vsb_cli_failf("run: --memory or --timeout out of range");
+  gboolean serial_stdio = serial == NULL || strcmp(serial, "stdio") == 0;
+  if (efi_app && !serial_stdio)
+    return vsb_cli_failf("run: --efi-app watches the console, which needs --serial stdio");
+
+  GError *error = NULL;
+  g_autoptr(VsbVm) vm = vsb_vm_load(state_dir, argv[1], &error);
+  if (vm == NULL)
+    return vsb_cli_fail(error);
+
+  g_autofree char *tmpdir = NULL, *esp = NULL;
+  if (efi_app) {
+    if (!g_file_test(efi_app, G_FILE_TEST_IS_REGULAR))
+      return vsb_cli_failf("run: --efi-app %s: no such file", efi_app);
+    if (vm->arch != VSB_FW_ARCH_X86_64 && vm->arch != VSB_FW_ARCH_AARCH64)
+      return vsb_cli_failf("run: --efi-app supports x86_64 and aarch64 VMs");
+  }
+
+  g_autofree char *sock = vsb_vm_tpm_socket_path(vm);
+  VsbRunOptions ro = {
+    .qemu_binary = qemu,
+    .accel = (VsbAccel)ac,
+    .memory_mib = (guint)memory,
+    .disks = (const char *const *)disks,
+    .cdrom = cdrom,
+    .serial = serial,
+    .extra = (const char *const *)extra->pdata,
+  };
+  if (efi_app) {
+    tmpdir = g_dir_make_tmp("vsboot-run-XXXXXX", &error);
+    if (tmpdir == NULL)
+      return vsb_cli_fail(error);
+    esp = g_build_filename(tmpdir, "esp.img", NULL);
+    ro.esp_image = esp;
+  }
+  g_autoptr(VsbRunPlan) plan = vsb_vm_run_plan(vm, &ro, &error);
+  if (plan == NULL) {
+    if (tmpdir)
+      remove_dir(tmpdir);
+    return vsb_cli_fail(error);
+  }
+  for (guint i = 0; i < plan->warnings->len; i++)
+    fprintf(stderr, "vsboot: warning: %s\n", (const char *)plan->warnings->pdata[i]);
+  fprintf(stderr, "vsboot: accelerator %s\n", plan->accel_note);
+  g_autoptr(GPtrArray) shown = g_ptr_array_new();
+  for (guint i = 0; i + 1 < plan->argv->len; i++)
+    g_ptr_array_add(shown, plan->argv->pdata[i]);
+  g_autofree char *line = vsb_shell_join(shown);
+  if (dry_run) {
+    printf("%s\n", line);
+    if (tmpdir)
+      remove_dir(tmpdir);
+    return VSB_EXIT_OK;
+  }
+  fprintf(stderr, "vsboot: %s\n", line);
+
+  if (efi_app && !vsb_launch_make_esp(esp, efi_app, vsb_fw_arch_name(vm->arch), &error)) {
+    remove_dir(tmpdir);
+    return vsb_cli_fail(error);
+  }
+  g_autoptr(VsbSwtpm) tpm = NULL;
+  if (vm->tpm_state_dir) {
+    tpm = vsb_swtpm_start(vm->tpm_state_dir, sock, &error);
+    if (tpm == NULL) {
+      if (tmpdir)
+        remove_dir(tmpdir);
+      return vsb_cli_fail(error);
+    }
+  }
+
+  int rc;
+  if (efi_app || (timeout && serial_stdio && efi_app)) {
+    gsize np = 0;
+    const VsbBootPattern *pats = vsb_launch_default_patterns(&np);
+    guint ms = (guint)(timeout ? timeout : 300) * 1000u;
+    g_autoptr(VsbLaunchResult) res =
+      vsb_launch_watch((const char *const *)plan->argv->pdata, pats, np, ms, &error);
+    if (res == NULL) {
+      rc = vsb_cli_fail(error);
+    } else {
+      fputs(res->log, stdout);
+      if (res->log[0] && res->log[strlen(res->log) - 1] != '\n')
+        fputc('\n', stdout);
+      fflush(stdout);
+      switch (res->verdict) {
+      case VSB_BOOT_VERDICT_RAN:
+        fprintf(stderr, "vsboot: the EFI app ran (%s) after %.1f s\n", res->line, res->seconds);
+        rc = VSB_EXIT_OK;
+        break;
+      case VSB_BOOT_VERDICT_DENIED:
+        fprintf(stderr, "vsboot: the firmware denied the EFI app (%s) after %.1f s\n", res->line,
+                res->seconds);
+        rc = VSB_EXIT_NEGATIVE;
+        break;
+      case VSB_BOOT_VERDICT_TIMEOUT:
+        fprintf(stderr, "vsboot: no verdict within %u s; QEMU stopped\n", ms / 1000);
+        rc = VSB_EXIT_USAGE;
+        break;
+      default:
+        fprintf(stderr, "vsboot: QEMU exited (status %d) without a verdict\n", res->exit_status);
+        rc = res->exit_status >= 0 ? res->exit_status : VSB_EXIT_USAGE;
+        break;
+      }
+    }
+  } else {
+    gboolean timed_out = FALSE;
+    fflush(stdout);
+    rc = vsb_vm_run_foreground(plan->argv, (guint)timeout * 1000u, &timed_out, &error);
+    if (rc < 0)
+      rc = vsb_cli_fail(error);
+    else if (timed_out)
+      fprintf(stderr, "vsboot: stopped QEMU after %d s (--timeout)\n", timeout);
+  }
+  g_clear_pointer(&tpm, vsb_swtpm_stop);
+  if (tmpdir)
+    remove_dir(tmpdir);
+  return rc;
 }
 
 const VsbCliCommand vsb_cli_run = { "run", "Start a provisioned VM in QEMU", run_run };

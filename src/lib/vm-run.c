@@ -1,0 +1,436 @@
+#include "vsboot/vm-run.h"
+#include "vsboot/error.h"
+#include "vsboot/qemu-argv.h"
+#include "vsboot/qemu-probe.h"
+#include "vsboot/varstore.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+int
+vsb_accel_from_name(const char *name)
+{
+  static const char *const names[] = { "auto", "kvm", "tcg" };
+  for (guint i = 0; i < G_N_ELEMENTS(names); i++)
+    if (g_strcmp0(name, names[i]) == 0)
+      return (int)i;
+  return -1;
+}
+
+void
+vsb_run_plan_free(VsbRunPlan *plan)
+{
+  if (plan == NULL)
+    return;
+  if (plan->argv)
+    g_ptr_array_unref(plan->argv);
+  if (plan->warnings)
+    g_ptr_array_unref(plan->warnings);
+  g_free(plan->binary);
+  g_free(plan->accel);
+  g_free(plan->accel_note);
+  g_free(plan);
+}
+
+static gboolean
+arch_is_x86(VsbFwArch arch)
+{
+  return arch == VSB_FW_ARCH_X86_64 || arch == VSB_FW_ARCH_I386;
+}
+
+gboolean
+vsb_kvm_can_smm(const char *qemu_binary, char **why, GError **error)
+{
+  const char *argv[] = { qemu_binary, "-accel", "kvm", "-machine", "q35,smm=on", "-nodefaults",
+                         "-display", "none", "-S", "-qmp", "stdio", NULL };
+  g_autoptr(GError) local = NULL;
+  g_autoptr(GSubprocess) p = g_subprocess_newv(argv,
+                                               G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                                 G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                 G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                                               &local);
+  if (p == NULL) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot run %s: %s", qemu_binary,
+                local->message);
+    return FALSE;
+  }
+  /* QMP answers the capabilities negotiation, then quit stops the paused VM at once. */
+  const char *qmp = "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n";
+  g_autofree char *out = NULL, *err = NULL;
+  if (!g_subprocess_communicate_utf8(p, qmp, NULL, &out, &err, &local)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "%s: %s", qemu_binary, local->message);
+    return FALSE;
+  }
+  if (g_subprocess_get_if_exited(p) && g_subprocess_get_exit_status(p) == 0)
+    return TRUE;
+  if (why) {
+    /* The last line of stderr carries QEMU's reason; warnings come before it. */
+    g_auto(GStrv) lines = g_strsplit(err ? g_strstrip(err) : "", "\n", -1);
+    guint n = g_strv_length(lines);
+    *why = g_strdup(n ? lines[n - 1] : "QEMU failed without a message");
+  }
+  return FALSE;
+}
+
+static char *
+sha256_of(const char *path)
+{
+  g_autoptr(GMappedFile) mf = g_mapped_file_new(path, FALSE, NULL);
+  if (mf == NULL)
+    return NULL;
+  guint8 md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(g_mapped_file_get_contents(mf), g_mapped_file_get_length(mf), md, &len,
+                 EVP_sha256(), NULL) != 1)
+    return NULL;
+  GString *s = g_string_sized_new(len * 2);
+  for (unsigned int i = 0; i < len; i++)
+    g_string_append_printf(s, "%02x", md[i]);
+  return g_string_free(s, FALSE);
+}
+
+static gboolean
+is_qcow2(const char *path)
+{
+  guint8 magic[4] = { 0 };
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return FALSE;
+  ssize_t n = read(fd, magic, sizeof magic);
+  close(fd);
+  return n == 4 && memcmp(magic, "QFI\xfb", 4) == 0;
+}
+
+static gboolean
+need_file(const char *what, const char *path, GError **error)
+{
+  struct stat st;
+  if (stat(path, &st) < 0) {
+    g_set_error(error, VSB_ERROR, errno == ENOENT ? VSB_ERROR_NOT_FOUND : VSB_ERROR_IO,
+                "%s %s: %s", what, path, g_strerror(errno));
+    return FALSE;
+  }
+  if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "%s %s: not a file", what, path);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+add(GPtrArray *a, const char *s)
+{
+  g_ptr_array_add(a, g_strdup(s));
+}
+
+VsbRunPlan *
+vsb_vm_run_plan(const VsbVm *vm, const VsbRunOptions *opts, GError **error)
+{
+  g_autoptr(VsbRunPlan) plan = g_new0(VsbRunPlan, 1);
+  plan->warnings = g_ptr_array_new_with_free_func(g_free);
+
+  /* The VM's files. */
+  if (!need_file("firmware code of VM", vm->executable, error))
+    return NULL;
+  if (vm->varstore) {
+    if (!need_file("varstore of VM", vm->varstore, error))
+      return NULL;
+    g_autoptr(GError) lerr = NULL;
+    if (vsb_file_is_locked(vm->varstore, &lerr)) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_BUSY,
+                  "VM '%s' is already running: a QEMU holds a lock on its varstore %s", vm->name,
+                  vm->varstore);
+      return NULL;
+    }
+  }
+  if (vm->executable_sha256) {
+    g_autofree char *now = sha256_of(vm->executable);
+    if (now && strcmp(now, vm->executable_sha256) != 0)
+      g_ptr_array_add(plan->warnings,
+                      g_strdup_printf("firmware code %s changed since provisioning (sha256 %s, "
+                                      "was %s)", vm->executable, now, vm->executable_sha256));
+  }
+  for (const char *const *d = opts->disks; d && *d; d++)
+    if (!need_file("disk", *d, error))
+      return NULL;
+  if (opts->cdrom && !need_file("cdrom", opts->cdrom, error))
+    return NULL;
+
+  /* QEMU. */
+  if (opts->qemu_binary) {
+    plan->binary = g_find_program_in_path(opts->qemu_binary);
+    if (plan->binary == NULL) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "QEMU binary %s not found",
+                  opts->qemu_binary);
+      return NULL;
+    }
+  } else {
+    g_autoptr(GError) lerr = NULL;
+    plan->binary = vsb_qemu_find_binary(vm->arch, &lerr);
+    if (plan->binary == NULL) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot start VM '%s': %s", vm->name,
+                  lerr->message);
+      return NULL;
+    }
+  }
+  guint major = 0, minor = 0;
+  if (!vsb_qemu_get_version(plan->binary, &major, &minor, error))
+    return NULL;
+
+  /* Accelerator. */
+  gboolean smm = vsb_vm_has_feature(vm, VSB_FW_FEATURE_REQUIRES_SMM) && arch_is_x86(vm->arch);
+  if (opts->accel == VSB_ACCEL_KVM) {
+    plan->accel = g_strdup("kvm");
+    plan->accel_note = g_strdup("--accel kvm");
+  } else if (opts->accel == VSB_ACCEL_TCG) {
+    plan->accel = g_strdup("tcg");
+    plan->accel_note = g_strdup("--accel tcg");
+  } else {
+#if defined(__x86_64__) || defined(__i386__)
+    gboolean host_matches = arch_is_x86(vm->arch);
+#elif defined(__aarch64__)
+    gboolean host_matches = vm->arch == VSB_FW_ARCH_AARCH64;
+#else
+    gboolean host_matches = FALSE;
+#endif
+    if (!host_matches) {
+      plan->accel = g_strdup("tcg");
+      plan->accel_note = g_strdup_printf("TCG: KVM cannot run %s guests on this host",
+                                         vsb_fw_arch_name(vm->arch));
+    } else if (access("/dev/kvm", R_OK | W_OK) != 0) {
+      plan->accel = g_strdup("tcg");
+      plan->accel_note = g_strdup_printf("TCG: /dev/kvm is not usable (%s)", g_strerror(errno));
+    } else if (smm) {
+      g_autofree char *why = NULL;
+      g_autoptr(GError) perr = NULL;
+      gboolean can = vsb_kvm_can_smm(plan->binary, &why, &perr);
+      if (perr) {
+        g_propagate_error(error, g_steal_pointer(&perr));
+        return NULL;
+      }
+      if (can) {
+        plan->accel = g_strdup("kvm");
+        plan->accel_note = g_strdup("KVM: it runs SMM, which this firmware requires");
+      } else {
+        plan->accel = g_strdup("tcg");
+        plan->accel_note = g_strdup_printf("TCG: this firmware requires SMM and KVM here "
+                                           "cannot run it (%s)", why);
+      }
+    } else {
+      plan->accel = g_strdup("kvm");
+      plan->accel_note = g_strdup("KVM: /dev/kvm is usable");
+    }
+  }
+
+  /* The command line: firmware part first, exactly as qemu-args prints it. */
+  VsbQemuArgvOptions qo = { .qemu_major = major, .qemu_minor = minor,
+                            .tpm_socket = opts->tpm_socket };
+  g_autoptr(GPtrArray) fw = vsb_qemu_argv_build(vm, &qo, error);
+  if (fw == NULL)
+    return NULL;
+  GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
+  plan->argv = a;
+  add(a, plan->binary);
+  g_autofree char *esc_name = vsb_qemu_opt_escape(vm->name);
+  g_ptr_array_add(a, g_strdup("-name"));
+  g_ptr_array_add(a, g_strdup_printf("guest=%s", esc_name));
+  for (guint i = 0; i < fw->len; i++)
+    add(a, fw->pdata[i]);
+  add(a, "-accel");
+  add(a, plan->accel);
+  if (!arch_is_x86(vm->arch)) {
+    /* QEMU's default ARM CPU is 32-bit. */
+    add(a, "-cpu");
+    add(a, strcmp(plan->accel, "kvm") == 0 ? "host" : "max");
+  }
+  add(a, "-m");
+  g_ptr_array_add(a, g_strdup_printf("%u", opts->memory_mib ? opts->memory_mib : 512));
+  add(a, "-nodefaults");
+  add(a, "-display");
+  add(a, "none");
+  add(a, "-serial");
+  if (opts->serial == NULL || strcmp(opts->serial, "stdio") == 0) {
+    add(a, "stdio");
+  } else {
+    /* The legacy chardev syntax takes the rest of the text as the file name. */
+    g_ptr_array_add(a, g_strdup_printf("file:%s", opts->serial));
+  }
+  add(a, "-monitor");
+  add(a, "none");
+  guint n = 0;
+  if (opts->esp_image) {
+    g_autofree char *esc = vsb_qemu_opt_escape(opts->esp_image);
+    add(a, "-drive");
+    g_ptr_array_add(a, g_strdup_printf("file=%s,if=none,id=disk%u,format=raw", esc, n));
+    add(a, "-device");
+    g_ptr_array_add(a, g_strdup_printf("virtio-blk-pci,drive=disk%u,bootindex=%u", n, n + 1));
+    n++;
+  }
+  for (const char *const *d = opts->disks; d && *d; d++) {
+    g_autofree char *esc = vsb_qemu_opt_escape(*d);
+    add(a, "-drive");
+    g_ptr_array_add(a, g_strdup_printf("file=%s,if=none,id=disk%u,format=%s", esc, n,
+                                       is_qcow2(*d) ? "qcow2" : "raw"));
+    add(a, "-device");
+    g_ptr_array_add(a, g_strdup_printf("virtio-blk-pci,drive=disk%u", n));
+    n++;
+  }
+  if (opts->cdrom) {
+    g_autofree char *esc = vsb_qemu_opt_escape(opts->cdrom);
+    add(a, "-device");
+    add(a, "virtio-scsi-pci,id=scsi0");
+    add(a, "-drive");
+    g_ptr_array_add(a, g_strdup_printf("file=%s,if=none,id=cd0,media=cdrom,readonly=on,"
+                                       "format=raw", esc));
+    add(a, "-device");
+    add(a, "scsi-cd,drive=cd0,bus=scsi0.0");
+  }
+  for (const char *const *e = opts->extra; e && *e; e++)
+    add(a, *e);
+  g_ptr_array_add(a, NULL);
+  return g_steal_pointer(&plan);
+}
+
+/* ---- swtpm ------------------------------------------------------------------------------- */
+
+struct _VsbSwtpm {
+  GSubprocess *proc;
+  char *socket;
+};
+
+VsbSwtpm *
+vsb_swtpm_start(const char *state_dir, const char *socket_path, GError **error)
+{
+  struct sockaddr_un sun;
+  if (strlen(socket_path) >= sizeof sun.sun_path) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                "TPM socket path %s is longer than a Unix socket allows (%zu bytes); use a "
+                "shorter state directory", socket_path, sizeof sun.sun_path - 1);
+    return NULL;
+  }
+  if (strchr(state_dir, ',') || strchr(socket_path, ',')) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                "swtpm cannot take paths with ',' (%s)", state_dir);
+    return NULL;
+  }
+  g_autofree char *tpmstate = g_strdup_printf("dir=%s,mode=0600", state_dir);
+  g_autofree char *ctrl = g_strdup_printf("type=unixio,path=%s,mode=0600", socket_path);
+  g_unlink(socket_path);
+  const char *argv[] = { "swtpm", "socket", "--tpm2", "--tpmstate", tpmstate, "--ctrl", ctrl,
+                         "--terminate", NULL };
+  g_autoptr(GError) local = NULL;
+  GSubprocess *p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDIN_INHERIT, &local);
+  if (p == NULL) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot start swtpm (package swtpm): %s",
+                local->message);
+    return NULL;
+  }
+  /* Ready when the control socket exists. */
+  for (int i = 0; i < 200; i++) {
+    if (g_file_test(socket_path, G_FILE_TEST_EXISTS)) {
+      VsbSwtpm *t = g_new0(VsbSwtpm, 1);
+      t->proc = p;
+      t->socket = g_strdup(socket_path);
+      return t;
+    }
+    if (g_subprocess_get_identifier(p) == NULL)
+      break;
+    g_usleep(25 * 1000);
+  }
+  g_subprocess_force_exit(p);
+  g_subprocess_wait(p, NULL, NULL);
+  g_object_unref(p);
+  g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "swtpm did not create %s within 5 s",
+              socket_path);
+  return NULL;
+}
+
+void
+vsb_swtpm_stop(VsbSwtpm *t)
+{
+  if (t == NULL)
+    return;
+  /* GLib's worker reaps the child; the identifier is gone once it has. */
+  if (g_subprocess_get_identifier(t->proc)) {
+    g_subprocess_send_signal(t->proc, SIGTERM);
+    for (int i = 0; i < 200 && g_subprocess_get_identifier(t->proc); i++)
+      g_usleep(10 * 1000);
+    if (g_subprocess_get_identifier(t->proc))
+      g_subprocess_force_exit(t->proc);
+  }
+  g_subprocess_wait(t->proc, NULL, NULL);
+  g_object_unref(t->proc);
+  g_unlink(t->socket);
+  g_free(t->socket);
+  g_free(t);
+}
+
+/* ---- foreground -------------------------------------------------------------------------- */
+
+typedef struct {
+  GMainLoop *loop;
+  gboolean timed_out;
+  GSubprocess *proc;
+} Wait;
+
+static void
+on_child_exit(GObject *src, GAsyncResult *res, gpointer data)
+{
+  Wait *w = data;
+  g_subprocess_wait_finish(G_SUBPROCESS(src), res, NULL);
+  g_main_loop_quit(w->loop);
+}
+
+static gboolean
+on_timeout(gpointer data)
+{
+  Wait *w = data;
+  w->timed_out = TRUE;
+  g_subprocess_force_exit(w->proc);
+  return G_SOURCE_REMOVE;
+}
+
+int
+vsb_vm_run_foreground(GPtrArray *argv, guint timeout_ms, gboolean *timed_out, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  g_autoptr(GSubprocess) p = g_subprocess_newv((const char *const *)argv->pdata,
+                                               G_SUBPROCESS_FLAGS_STDIN_INHERIT, &local);
+  if (p == NULL) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot start %s: %s",
+                (const char *)argv->pdata[0], local->message);
+    return -1;
+  }
+  g_autoptr(GMainContext) ctx = g_main_context_new();
+  g_main_context_push_thread_default(ctx);
+  Wait w = { g_main_loop_new(ctx, FALSE), FALSE, p };
+  g_subprocess_wait_async(p, NULL, on_child_exit, &w);
+  GSource *t = NULL;
+  if (timeout_ms) {
+    t = g_timeout_source_new(timeout_ms);
+    g_source_set_callback(t, on_timeout, &w, NULL);
+    g_source_attach(t, ctx);
+  }
+  g_main_loop_run(w.loop);
+  if (t) {
+    g_source_destroy(t);
+    g_source_unref(t);
+  }
+  g_main_loop_unref(w.loop);
+  g_main_context_pop_thread_default(ctx);
+  if (timed_out)
+    *timed_out = w.timed_out;
+  if (g_subprocess_get_if_exited(p))
+    return g_subprocess_get_exit_status(p);
+  if (g_subprocess_get_if_signaled(p))
+    return 128 + g_subprocess_get_term_sig(p);
+  return -1;
+}
