@@ -496,12 +496,17 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
     }
     if (m->firmware_via && strcmp(m->firmware_via, "bios") == 0 &&
         (desc == NULL || desc->device == VSB_FW_DEVICE_FLASH)) {
+      struct stat bs;
+      gboolean refused = x86 && stat(code_path, &bs) == 0 && (bs.st_size % 65536) != 0;
       add_finding(r, "firmware-via-bios", VSB_SEVERITY_ERROR, fw_full_ev,
                   "map the code read-only as flash 0 and a private varstore copy as flash 1 "
                   "(-drive if=pflash,unit=0,readonly=on,... -drive if=pflash,unit=1,...)",
                   "a split pflash firmware build is loaded with -bios (as ROM): it has no "
                   "varstore, variables live in RAM and start empty at every boot, so Secure "
-                  "Boot is never enabled");
+                  "Boot is never enabled%s",
+                  refused ? "; this file's size is not a multiple of 64 KiB, so QEMU refuses "
+                            "it (\"could not load PC BIOS\") and the VM does not start at all"
+                          : "");
     }
   }
 

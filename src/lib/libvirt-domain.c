@@ -383,7 +383,26 @@ vsb_libvirt_domain_resolve(const VsbLibvirtDomain *dom, GPtrArray *entries,
 
   gboolean autoselect = dom->firmware != NULL;
   gboolean manual = !autoselect && dom->has_loader;
-  if (autoselect || manual) {
+  if (manual && loader) {
+    /* A manual <loader> is used as given: libvirt 9.0 (Debian 12) applies no descriptor
+     * features to it (no smm=, no secure global unless the XML says so; checked with
+     * `virsh domxml-to-native`). A descriptor naming the same file only supplies the template
+     * for a missing NVRAM file. */
+    for (guint i = 0; entries && i < entries->len; i++) {
+      VsbFwEntry *e = entries->pdata[i];
+      if (e->kind != VSB_FW_ENTRY_DESCRIPTOR || e->descriptor->device != VSB_FW_DEVICE_FLASH)
+        continue;
+      if (!vsb_fw_paths_equal(e->descriptor->executable.filename, loader))
+        continue;
+      if (nvram_template == NULL && e->descriptor->nvram_template.filename)
+        nvram_template = g_strdup(e->descriptor->nvram_template.filename);
+      g_ptr_array_add(res->notes, g_strdup_printf("firmware: the <loader> is used as given; "
+                                                  "descriptor %s names the same file",
+                                                  e->descriptor->path));
+      break;
+    }
+  }
+  if (autoselect) {
     g_autoptr(VsbMachineResolution) mr = vsb_qemu_resolve_machine(farch, machine, NULL);
     VsbFwRequest req;
     vsb_fw_request_init(&req);
@@ -392,11 +411,8 @@ vsb_libvirt_domain_resolve(const VsbLibvirtDomain *dom, GPtrArray *entries,
     req.machine_family = mr ? mr->family : FALSE;
     if (mr && mr->note)
       g_ptr_array_add(res->notes, g_strdup_printf("machine: %s", mr->note));
-    if (autoselect)
-      req.interface = strcmp(dom->firmware, "efi") == 0 ? VSB_FW_INTERFACE_UEFI
-                                                        : VSB_FW_INTERFACE_BIOS;
-    else if (loader_type && strcmp(loader_type, "pflash") == 0)
-      req.interface = VSB_FW_INTERFACE_UEFI;
+    req.interface = strcmp(dom->firmware, "efi") == 0 ? VSB_FW_INTERFACE_UEFI
+                                                      : VSB_FW_INTERFACE_BIOS;
     if (dom->fw_secure_boot >= 0)
       req.features[VSB_FW_FEATURE_SECURE_BOOT] = dom->fw_secure_boot ? VSB_FW_WANT_YES : VSB_FW_WANT_NO;
     if (dom->fw_enrolled_keys >= 0)
@@ -472,18 +488,16 @@ vsb_libvirt_domain_resolve(const VsbLibvirtDomain *dom, GPtrArray *entries,
         smm = 1;
         secure = 1;
       }
-    } else if (autoselect) {
+    } else {
       g_set_error(error, VSB_ERROR, VSB_ERROR_NO_MATCH,
                   "%s: Unable to find '%s' firmware that is compatible with the current "
                   "configuration (as libvirt would report)", dom->origin, dom->firmware);
       goto fail;
-    } else {
-      g_ptr_array_add(res->notes, g_strdup("firmware: no descriptor matches the <loader>; "
-                                           "libvirt uses it as given"));
     }
   }
+  /* <loader> without type= is a ROM (-bios), even with <nvram> (libvirt 9.0). */
   if (loader && loader_type == NULL)
-    loader_type = g_strdup(dom->has_nvram ? "pflash" : "rom");
+    loader_type = g_strdup("rom");
 
   /* -machine as libvirt builds it, then -accel. */
   {

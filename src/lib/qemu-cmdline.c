@@ -1047,8 +1047,8 @@ vsb_qemu_split_cmdline(const char *text, gsize len, GError **error)
   char **argv = NULL;
   g_autoptr(GError) local = NULL;
   if (!g_shell_parse_argv(copy, &argc, &argv, &local)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "cannot split the command line: %s",
-                local->message);
+    g_autofree char *m = show(local->message);
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "cannot split the command line: %s", m);
     return NULL;
   }
   return argv;
@@ -1161,6 +1161,9 @@ follow_node(const VsbQemuCmdline *cmd, VsbQemuBlockdev *b, VsbQemuFlash *out, GS
     }
   }
   out->readonly = ro;
+  /* A protocol node attached directly is read as raw bytes. */
+  if (out->format == NULL)
+    out->format = g_strdup("raw");
   return TRUE;
 }
 
