@@ -379,6 +379,7 @@ ask_libvirt(const Row *row, const char *machine, Answer *a, Answer *live)
   if (rc != 0)
     g_error("virsh create %s failed: %s", path, err);
   g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
   rc = virsh(&out, &err, "dumpxml", name, NULL);
   g_autofree char *destroy_err = NULL;
   int drc = virsh(NULL, &destroy_err, "destroy", name, NULL);
