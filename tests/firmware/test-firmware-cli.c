@@ -252,6 +252,7 @@ test_select_exit_codes(void)
   g_assert_nonnull(strstr(err, "/nonexistent/dir"));
   g_clear_pointer(&err, g_free);
   /* no match with --json: the selection object on stdout, chosen null */
+  g_clear_pointer(&out, g_free);
   const char *n1[] = { "firmware", "select", "--json", "--arch", "x86_64", "--machine", "pc-i440fx-10.0",
                        "--feature", "secure-boot", NULL };
   g_assert_cmpint(run_fedora(&out, &err, n1), ==, 1);
