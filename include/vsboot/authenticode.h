@@ -20,8 +20,9 @@
  * which is what edk2 does when there is no dbt.
  *
  * Signing makes the signature sbsign makes: PKCS#7 SignedData over SpcIndirectDataContent
- * (SPC_PE_IMAGE_DATA, SHA-256 image digest), signed attributes contentType, signingTime and
- * messageDigest, the signer certificate included; appended as a further WIN_CERTIFICATE. */
+ * (SPC_PE_IMAGE_DATA, SHA-256 image digest), signed attributes contentType, signingTime,
+ * SMIMECapabilities and messageDigest (OpenSSL's defaults, which Debian's sbsign keeps), the
+ * signer certificate included; appended as a further WIN_CERTIFICATE. */
 #pragma once
 
 #include <glib.h>

@@ -855,7 +855,7 @@ vsb_authenticode_sign(const VsbPeImage *image, X509 *cert, EVP_PKEY *key,
   if (p7 == NULL)
     goto fail;
   PKCS7_SIGNER_INFO *si =
-    PKCS7_sign_add_signer(p7, cert, key, EVP_sha256(), PKCS7_BINARY | PKCS7_NOSMIMECAP);
+    PKCS7_sign_add_signer(p7, cert, key, EVP_sha256(), PKCS7_BINARY);
   if (si == NULL)
     goto fail;
   for (guint i = 0; extra_certs && i < extra_certs->len; i++)
