@@ -289,7 +289,7 @@ static void
 check_ftw(VsbVarstore *s)
 {
   gsize vol_end = s->vol_offset + s->fv_length;
-  gsize start = (s->region_end + 0xfffu) & ~(gsize)0xfffu;
+  gsize start = s->vol_offset + ((s->region_end - s->vol_offset + 0xfffu) & ~(gsize)0xfffu);
   for (gsize off = start; off + FTW_HEADER_SIZE <= vol_end; off += 0x1000) {
     const guint8 *h = s->image + off;
     if (memcmp(h, VSB_GUID_EDKII_WORKING_BLOCK_SIGNATURE.b, 16) != 0)
@@ -353,7 +353,7 @@ static gboolean
 parse_records(VsbVarstore *s, GError **error)
 {
   const gsize hdr = s->authenticated ? AUTH_VAR_HEADER_SIZE : VAR_HEADER_SIZE;
-  const gsize name_off = s->authenticated ? 36 : 12;
+  const gsize name_off = s->authenticated ? 36 : 8; /* NameSize */
   gsize off = s->first_offset;
 
   while (off <= s->region_end && s->region_end - off >= hdr) {
@@ -927,7 +927,7 @@ vsb_varstore_serialize(const VsbVarstore *s, GError **error)
     wr16(h, VARIABLE_DATA);
     h[2] = VSB_VAR_ADDED;
     wr32(h + 4, v->attributes);
-    gsize no = 12;
+    gsize no = 8; /* NameSize in VARIABLE_HEADER */
     if (s->authenticated) {
       wr64(h + 8, v->monotonic_count);
       time_write(h + 16, &v->timestamp);
