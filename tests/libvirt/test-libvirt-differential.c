@@ -491,6 +491,17 @@ test_row(gconstpointer data)
       g_autofree char *want_tmpl = subst_tmp(row->vsb_tmpl);
       g_assert_cmpstr(vs.exec, ==, want_exec);
       g_assert_cmpstr(vs.tmpl, ==, want_tmpl);
+      if (g_str_equal(row->set, "broken")) {
+        /* Skipped, but not silently: --explain names the file and what is wrong with it. */
+        g_autofree char *out = NULL, *err = NULL;
+        int rc = vsb_test_run(&out, &err, "firmware", "select", "--explain", "--firmware-dir",
+                              ctx.fwdir, "--arch", row->arch, "--machine", machine, NULL);
+        g_assert_cmpint(rc, ==, 0);
+        g_autofree char *all = g_strconcat(out, err, NULL);
+        const char *line = strstr(all, "93-invalid.json");
+        g_assert_nonnull(line);
+        g_assert_nonnull(strstr(line, "interface-types"));
+      }
     }
   }
   answer_clear(&lv);
