@@ -13,10 +13,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Until cmd-firmware-inspect.c is linked in, "firmware inspect" says so instead of failing
- * the build; the strong definition there replaces this weak reference. */
-extern int vsb_cli_firmware_inspect(int argc, char **argv) __attribute__((weak));
-
 static const char firmware_usage[] =
   "Usage: vsboot firmware SUBCOMMAND [OPTIONS]\n"
   "\n"
@@ -726,7 +722,7 @@ firmware_run(int argc, char **argv)
     int (*run)(int, char **);
   } subs[] = {
     { "list", cmd_list }, { "show", cmd_show }, { "select", cmd_select }, { "check", cmd_check },
-    { "inspect", NULL },
+    { "inspect", vsb_cli_firmware_inspect }, /* cmd-firmware-inspect.c */
   };
   for (gsize i = 0; i < G_N_ELEMENTS(subs); i++) {
     if (strcmp(sub, subs[i].name) != 0)
@@ -739,11 +735,6 @@ firmware_run(int argc, char **argv)
       args[k - 1] = argv[k];
     g_autofree char *prg = g_strdup_printf("vsboot %s", name);
     g_set_prgname(prg);
-    if (subs[i].run == NULL) {
-      if (vsb_cli_firmware_inspect == NULL)
-        return vsb_cli_failf("firmware inspect: not implemented yet");
-      return vsb_cli_firmware_inspect(argc - 1, args);
-    }
     return subs[i].run(argc - 1, args);
   }
   return vsb_cli_failf("firmware: unknown subcommand '%s' (list, show, select, check, inspect)",
