@@ -14,6 +14,7 @@
  * (and fails when one comes first instead of passing over it), and with <smm state='off'/>
  * it picks the first SMM image and then errors instead of passing over it. Those rows assert
  * libvirt's error and vsboot's answer separately, so the difference is checked, not hidden. */
+#include "libvirtd-ns.h"
 #include "testutil.h"
 
 #include <gio/gio.h>
@@ -148,41 +149,12 @@ answer_clear(Answer *a)
  * /usr/share/qemu/firmware in its namespace. */
 static struct {
   char *tmp;
-  char *state;
   char *fwdir;
-  char *script;
   char *current_set;
-  gboolean running;
+  VsbTestLibvirtd *libvirtd;
 } ctx;
 
-static int
-harness(char **out, char **err, const char *verb, const char *const *rest)
-{
-  g_autoptr(GPtrArray) argv = g_ptr_array_new();
-  g_ptr_array_add(argv, (char *)"bash");
-  g_ptr_array_add(argv, ctx.script);
-  g_ptr_array_add(argv, (char *)verb);
-  g_ptr_array_add(argv, ctx.state);
-  for (const char *const *r = rest; r && *r; r++)
-    g_ptr_array_add(argv, (char *)*r);
-  g_ptr_array_add(argv, NULL);
-  return vsb_test_spawn((const char *const *)argv->pdata, NULL, out, err);
-}
-
-static int
-virsh(char **out, char **err, const char *arg1, ...)
-{
-  g_autoptr(GPtrArray) args = g_ptr_array_new();
-  va_list ap;
-  g_ptr_array_add(args, (char *)"virsh");
-  g_ptr_array_add(args, (char *)"-q");
-  va_start(ap, arg1);
-  for (const char *a = arg1; a; a = va_arg(ap, const char *))
-    g_ptr_array_add(args, (char *)a);
-  va_end(ap);
-  g_ptr_array_add(args, NULL);
-  return harness(out, err, "run", (const char *const *)args->pdata);
-}
+#define virsh(out, err, ...) vsb_test_libvirtd_virsh(ctx.libvirtd, out, err, __VA_ARGS__)
 
 /* `qemu-system-ARCH -machine help` says "q35 ... (alias of pc-q35-7.2)": libvirt stores the
  * versioned name, and vsboot is given the same. */
@@ -446,7 +418,7 @@ static void
 test_row(gconstpointer data)
 {
   const Row *row = data;
-  g_assert_true(ctx.running);
+  g_assert_cmpint(vsb_test_libvirtd_pid(ctx.libvirtd), >, 0);
   use_set(row->set);
   g_autofree char *machine = resolve_machine(row->arch, row->machine);
   Answer lv = { 0 }, live = { 0 }, vs = { 0 };
@@ -513,14 +485,14 @@ test_row(gconstpointer data)
 static void
 test_isolation(void)
 {
-  g_assert_true(ctx.running);
+  g_assert_cmpint(vsb_test_libvirtd_pid(ctx.libvirtd), >, 0);
   use_set("debian");
   g_autofree char *out = NULL;
   const char *ls[] = { "ls", "/usr/share/qemu/firmware", NULL };
-  g_assert_cmpint(harness(&out, NULL, "run", ls), ==, 0);
+  g_assert_cmpint(vsb_test_libvirtd_runv(ctx.libvirtd, ls, &out, NULL), ==, 0);
   g_assert_nonnull(strstr(out, "40-edk2-x86_64-secure-enrolled.json"));
   const char *test_sock[] = { "test", "-S", "/run/libvirt/libvirt-sock", NULL };
-  g_assert_cmpint(harness(NULL, NULL, "run", test_sock), ==, 0);
+  g_assert_cmpint(vsb_test_libvirtd_runv(ctx.libvirtd, test_sock, NULL, NULL), ==, 0);
   /* Outside the namespace there is no socket (tmpfs mounted only inside). */
   g_assert_false(g_file_test("/run/libvirt/libvirt-sock", G_FILE_TEST_EXISTS));
 }
@@ -528,15 +500,12 @@ test_isolation(void)
 static void
 test_stop(void)
 {
-  g_autofree char *pidfile = g_build_filename(ctx.state, "libvirtd.pid", NULL);
-  g_autofree char *pidtext = NULL;
-  g_assert_true(g_file_get_contents(pidfile, &pidtext, NULL, NULL));
-  g_autofree char *proc = g_strdup_printf("/proc/%d", atoi(pidtext));
-  g_assert_cmpint(harness(NULL, NULL, "stop", NULL), ==, 0);
-  ctx.running = FALSE;
-  g_assert_false(g_file_test(pidfile, G_FILE_TEST_EXISTS));
+  int pid = vsb_test_libvirtd_pid(ctx.libvirtd);
+  g_assert_cmpint(pid, >, 0);
+  vsb_test_libvirtd_stop(ctx.libvirtd);
+  g_assert_cmpint(vsb_test_libvirtd_pid(ctx.libvirtd), ==, 0);
   /* Gone, or a zombie waiting for its reaper. */
-  g_autofree char *stat_path = g_strdup_printf("%s/stat", proc);
+  g_autofree char *stat_path = g_strdup_printf("/proc/%d/stat", pid);
   g_autofree char *stat = NULL;
   if (g_file_get_contents(stat_path, &stat, NULL, NULL)) {
     const char *close = strrchr(stat, ')');
@@ -550,34 +519,18 @@ main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
 
-  if (getuid() != 0)
-    g_error("the libvirt differential test must run as root (system libvirtd, mount namespaces)");
-  vsb_test_require_tool("unshare");
-  vsb_test_require_tool("nsenter");
-  vsb_test_require_tool("virsh");
   vsb_test_require_tool("qemu-img");
   vsb_test_require_tool("qemu-system-x86_64");
   vsb_test_require_tool("qemu-system-aarch64");
-  if (!g_file_test("/usr/sbin/libvirtd", G_FILE_TEST_IS_EXECUTABLE))
-    g_error("/usr/sbin/libvirtd is not installed (run ./dev.sh test to install it)");
 
   g_autoptr(GError) error = NULL;
   ctx.tmp = g_dir_make_tmp("vsboot-libvirt-XXXXXX", &error);
   g_assert_no_error(error);
-  ctx.state = g_build_filename(ctx.tmp, "state", NULL);
   ctx.fwdir = g_build_filename(ctx.tmp, "fw", NULL);
-  ctx.script = g_build_filename(g_getenv("VSB_SOURCE_ROOT"), "tests", "libvirt",
-                                "libvirtd-ns.sh", NULL);
   g_assert_cmpint(g_mkdir_with_parents(ctx.fwdir, 0755), ==, 0);
 
-  /* Started once for all rows (the QEMU capability probe takes seconds); the watcher stops
-   * it if this program dies before test_stop runs. */
-  g_autofree char *self = g_strdup_printf("%d", (int)getpid());
-  const char *start_args[] = { ctx.fwdir, self, NULL };
-  g_autofree char *err = NULL;
-  if (harness(NULL, &err, "start", start_args) != 0)
-    g_error("cannot start libvirtd: %s", err);
-  ctx.running = TRUE;
+  /* Started once for all rows (the QEMU capability probe takes seconds). */
+  ctx.libvirtd = vsb_test_libvirtd_start(ctx.fwdir);
 
   g_test_add_func("/libvirt/harness/isolation", test_isolation);
   for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {
@@ -588,15 +541,12 @@ main(int argc, char **argv)
   g_test_add_func("/libvirt/shutdown/stop", test_stop);
   int rc = g_test_run();
 
-  if (ctx.running)
-    harness(NULL, NULL, "stop", NULL);
+  vsb_test_libvirtd_free(ctx.libvirtd);
   const char *rm[] = { "rm", "-rf", "--", ctx.tmp, NULL };
   if (g_getenv("VSB_TEST_KEEP") == NULL)
     vsb_test_spawn(rm, NULL, NULL, NULL);
   g_free(ctx.tmp);
-  g_free(ctx.state);
   g_free(ctx.fwdir);
-  g_free(ctx.script);
   g_free(ctx.current_set);
   return rc;
 }

@@ -1,0 +1,115 @@
+#include "libvirtd-ns.h"
+
+#include "testutil.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+struct VsbTestLibvirtd {
+  char *tmp;    /* owned scratch directory */
+  char *state;  /* libvirtd-ns.sh state directory inside tmp */
+  char *script; /* path of libvirtd-ns.sh */
+  gboolean running;
+};
+
+static int
+harness(VsbTestLibvirtd *d, const char *verb, const char *const *rest, char **out, char **err)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new();
+  g_ptr_array_add(argv, (char *)"bash");
+  g_ptr_array_add(argv, d->script);
+  g_ptr_array_add(argv, (char *)verb);
+  g_ptr_array_add(argv, d->state);
+  for (const char *const *r = rest; r && *r; r++)
+    g_ptr_array_add(argv, (char *)*r);
+  g_ptr_array_add(argv, NULL);
+  return vsb_test_spawn((const char *const *)argv->pdata, NULL, out, err);
+}
+
+VsbTestLibvirtd *
+vsb_test_libvirtd_start(const char *fwdir)
+{
+  if (getuid() != 0)
+    g_error("a libvirtd test must run as root (system libvirtd, mount namespaces)");
+  vsb_test_require_tool("unshare");
+  vsb_test_require_tool("nsenter");
+  vsb_test_require_tool("virsh");
+  if (!g_file_test("/usr/sbin/libvirtd", G_FILE_TEST_IS_EXECUTABLE))
+    g_error("/usr/sbin/libvirtd is not installed (run ./dev.sh test to install it)");
+  const char *root = g_getenv("VSB_SOURCE_ROOT");
+  g_assert_nonnull(root);
+
+  g_autoptr(GError) error = NULL;
+  VsbTestLibvirtd *d = g_new0(VsbTestLibvirtd, 1);
+  d->tmp = g_dir_make_tmp("vsboot-libvirtd-XXXXXX", &error);
+  g_assert_no_error(error);
+  d->state = g_build_filename(d->tmp, "state", NULL);
+  d->script = g_build_filename(root, "tests", "libvirt", "libvirtd-ns.sh", NULL);
+
+  g_autofree char *self = g_strdup_printf("%d", (int)getpid());
+  const char *args[] = { fwdir, self, NULL };
+  g_autofree char *err = NULL;
+  if (harness(d, "start", args, NULL, &err) != 0)
+    g_error("cannot start libvirtd: %s", err);
+  d->running = TRUE;
+  return d;
+}
+
+int
+vsb_test_libvirtd_runv(VsbTestLibvirtd *d, const char *const *argv, char **out, char **err)
+{
+  g_assert_true(d->running);
+  return harness(d, "run", argv, out, err);
+}
+
+int
+vsb_test_libvirtd_virsh(VsbTestLibvirtd *d, char **out, char **err, const char *arg1, ...)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new();
+  va_list ap;
+  g_ptr_array_add(args, (char *)"virsh");
+  g_ptr_array_add(args, (char *)"-q");
+  va_start(ap, arg1);
+  for (const char *a = arg1; a; a = va_arg(ap, const char *))
+    g_ptr_array_add(args, (char *)a);
+  va_end(ap);
+  g_ptr_array_add(args, NULL);
+  return vsb_test_libvirtd_runv(d, (const char *const *)args->pdata, out, err);
+}
+
+int
+vsb_test_libvirtd_pid(VsbTestLibvirtd *d)
+{
+  g_autofree char *pidfile = g_build_filename(d->state, "libvirtd.pid", NULL);
+  g_autofree char *text = NULL;
+  if (!d->running || !g_file_get_contents(pidfile, &text, NULL, NULL))
+    return 0;
+  return atoi(text);
+}
+
+void
+vsb_test_libvirtd_stop(VsbTestLibvirtd *d)
+{
+  if (!d->running)
+    return;
+  g_autofree char *err = NULL;
+  if (harness(d, "stop", NULL, NULL, &err) != 0)
+    g_error("cannot stop libvirtd: %s", err);
+  d->running = FALSE;
+}
+
+void
+vsb_test_libvirtd_free(VsbTestLibvirtd *d)
+{
+  if (d == NULL)
+    return;
+  vsb_test_libvirtd_stop(d);
+  if (g_getenv("VSB_TEST_KEEP") == NULL) {
+    const char *rm[] = { "rm", "-rf", "--", d->tmp, NULL };
+    vsb_test_spawn(rm, NULL, NULL, NULL);
+  }
+  g_free(d->tmp);
+  g_free(d->state);
+  g_free(d->script);
+  g_free(d);
+}

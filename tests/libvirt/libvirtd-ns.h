@@ -1,0 +1,27 @@
+/* A real libvirtd for g_test programs: libvirtd-ns.sh started in a private mount namespace
+ * (fixture firmware directory over /usr/share/qemu/firmware, tmpfs over libvirt's state,
+ * private /etc/libvirt), so tests can `virsh define`/`create` without touching the host.
+ * Link with libvirtd_ns_dep (tests/libvirt/meson.build). Root only. */
+#pragma once
+
+#include <glib.h>
+
+typedef struct VsbTestLibvirtd VsbTestLibvirtd;
+
+/* Start libvirtd with FWDIR as its /usr/share/qemu/firmware (the directory stays live: change
+ * files in it between requests). Fails the test when it cannot start. If this process dies
+ * first, a watcher stops the daemon. */
+VsbTestLibvirtd *vsb_test_libvirtd_start(const char *fwdir);
+/* Run a command inside the daemon's namespace (LIBVIRT_DEFAULT_URI=qemu:///system);
+ * NULL-terminated argv; returns the exit status as vsb_test_spawn does. */
+int vsb_test_libvirtd_runv(VsbTestLibvirtd *d, const char *const *argv, char **out, char **err);
+/* `virsh -q ARGS...` inside the namespace. */
+int vsb_test_libvirtd_virsh(VsbTestLibvirtd *d, char **out, char **err, const char *arg1,
+                            ...) G_GNUC_NULL_TERMINATED;
+/* Pid of the running daemon, 0 when stopped. */
+int vsb_test_libvirtd_pid(VsbTestLibvirtd *d);
+/* Destroy running domains and stop the daemon (idempotent). */
+void vsb_test_libvirtd_stop(VsbTestLibvirtd *d);
+/* Stop if still running, remove the state directory, free. */
+void vsb_test_libvirtd_free(VsbTestLibvirtd *d);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbTestLibvirtd, vsb_test_libvirtd_free)
