@@ -360,6 +360,40 @@ test_size_limit(void)
   g_assert_error(error, VSB_ERROR, VSB_ERROR_INVALID);
 }
 
+/* json-glib recurses per nesting level: a megabyte of '[' must be refused, not crash. */
+static void
+test_deep_nesting(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *path = g_build_filename(dir, "deep.json", NULL);
+  gsize n = VSB_FW_DESCRIPTOR_MAX_SIZE;
+  g_autofree char *buf = g_malloc(n);
+  memset(buf, '[', n);
+  vsb_test_write_file(path, buf, (gssize)n);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VsbFwDescriptor) d = vsb_fw_descriptor_load(path, &error);
+  g_assert_null(d);
+  g_assert_error(error, VSB_ERROR, VSB_ERROR_PARSE);
+  g_assert_nonnull(strstr(error->message, "deep.json: not a descriptor: JSON nested deeper than 64 levels at byte 64"));
+  g_clear_error(&error);
+  /* Brackets inside strings do not count; 64 real levels are allowed (and then rejected by
+   * the schema, not the guard). */
+  GString *s = g_string_new("{\"description\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"[[[\",\"tags\":");
+  for (int i = 0; i < 63; i++)
+    g_string_append_c(s, '[');
+  for (int i = 0; i < 63; i++)
+    g_string_append_c(s, ']');
+  g_string_append_c(s, '}');
+  g_autoptr(VsbFwDescriptor) d2 = vsb_fw_descriptor_parse(s->str, s->len, "ok.json", &error);
+  g_assert_null(d2);
+  g_assert_nonnull(strstr(error->message, "ok.json: interface-types: missing member"));
+  g_string_free(s, TRUE);
+  /* The CLI says so and exits 2. */
+  g_autofree char *err = NULL;
+  g_assert_cmpint(vsb_test_run(NULL, &err, "firmware", "show", path, NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "nested deeper than 64 levels"));
+}
+
 static void
 test_missing_file(void)
 {
@@ -385,6 +419,7 @@ main(int argc, char **argv)
   g_test_add_func("/descriptor/parse-errors", test_parse_errors_in_memory);
   g_test_add_func("/descriptor/warnings", test_warnings);
   g_test_add_func("/descriptor/size-limit", test_size_limit);
+  g_test_add_func("/descriptor/deep-nesting", test_deep_nesting);
   g_test_add_func("/descriptor/missing-file", test_missing_file);
   return g_test_run();
 }
