@@ -59,7 +59,7 @@ void vsb_swtpm_stop(VsbSwtpm *tpm);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbSwtpm, vsb_swtpm_stop)
 
 /* Run argv with this process's stdin/stdout/stderr and wait; timeout_ms 0: no limit, else
- * QEMU is killed at the limit (*timed_out set). Returns QEMU's exit status (128+signal when
+ * QEMU is stopped at the limit (SIGTERM, SIGKILL 5 s later; *timed_out set). Returns QEMU's exit status (128+signal when
  * killed by one), or -1 with error when it could not be started. */
 int vsb_vm_run_foreground(GPtrArray *argv, guint timeout_ms, gboolean *timed_out,
                           GError **error);

@@ -356,8 +356,9 @@ run_run(int argc, char **argv)
   g_autoptr(GOptionContext) ctx = g_option_context_new("NAME [-- QEMU-ARGS...]");
   g_option_context_set_summary(ctx,
     "Start VM NAME in QEMU with its provisioned firmware and varstore (and swtpm when it has\n"
-    "a TPM). QEMU's exit status is vsboot's. With --efi-app the console is watched: exit 0\n"
-    "when the app ran, 1 when the firmware denied it, 2 on timeout.");
+    "a TPM). QEMU's exit status is vsboot's (2 when --timeout stopped it). With --efi-app\n"
+    "the console is watched: exit 0 when the app ran, 1 when the firmware denied it, 2 on\n"
+    "timeout (default 300 s).");
   g_option_context_add_main_entries(ctx, entries, NULL);
   int code = 0;
   gboolean parsed = vsb_cli_parse(ctx, &argc, &argv, &code);
@@ -446,7 +447,7 @@ run_run(int argc, char **argv)
   }
 
   int rc;
-  if (efi_app || (timeout && serial_stdio && efi_app)) {
+  if (efi_app) {
     gsize np = 0;
     const VsbBootPattern *pats = vsb_launch_default_patterns(&np);
     guint ms = (guint)(timeout ? timeout : 300) * 1000u;
@@ -485,8 +486,10 @@ run_run(int argc, char **argv)
     rc = vsb_vm_run_foreground(plan->argv, (guint)timeout * 1000u, &timed_out, &error);
     if (rc < 0)
       rc = vsb_cli_fail(error);
-    else if (timed_out)
+    else if (timed_out) {
       fprintf(stderr, "vsboot: stopped QEMU after %d s (--timeout)\n", timeout);
+      rc = VSB_EXIT_USAGE;
+    }
   }
   g_clear_pointer(&tpm, vsb_swtpm_stop);
   if (tmpdir)

@@ -379,6 +379,7 @@ typedef struct {
   GMainLoop *loop;
   gboolean timed_out;
   GSubprocess *proc;
+  GSource *kill;
 } Wait;
 
 static void
@@ -390,11 +391,23 @@ on_child_exit(GObject *src, GAsyncResult *res, gpointer data)
 }
 
 static gboolean
+on_kill(gpointer data)
+{
+  Wait *w = data;
+  g_subprocess_force_exit(w->proc);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
 on_timeout(gpointer data)
 {
   Wait *w = data;
   w->timed_out = TRUE;
-  g_subprocess_force_exit(w->proc);
+  /* QEMU stops cleanly on SIGTERM (flushing its images); SIGKILL if it does not in 5 s. */
+  g_subprocess_send_signal(w->proc, SIGTERM);
+  w->kill = g_timeout_source_new_seconds(5);
+  g_source_set_callback(w->kill, on_kill, w, NULL);
+  g_source_attach(w->kill, g_main_context_get_thread_default());
   return G_SOURCE_REMOVE;
 }
 
@@ -411,7 +424,7 @@ vsb_vm_run_foreground(GPtrArray *argv, guint timeout_ms, gboolean *timed_out, GE
   }
   g_autoptr(GMainContext) ctx = g_main_context_new();
   g_main_context_push_thread_default(ctx);
-  Wait w = { g_main_loop_new(ctx, FALSE), FALSE, p };
+  Wait w = { g_main_loop_new(ctx, FALSE), FALSE, p, NULL };
   g_subprocess_wait_async(p, NULL, on_child_exit, &w);
   GSource *t = NULL;
   if (timeout_ms) {
@@ -423,6 +436,10 @@ vsb_vm_run_foreground(GPtrArray *argv, guint timeout_ms, gboolean *timed_out, GE
   if (t) {
     g_source_destroy(t);
     g_source_unref(t);
+  }
+  if (w.kill) {
+    g_source_destroy(w.kill);
+    g_source_unref(w.kill);
   }
   g_main_loop_unref(w.loop);
   g_main_context_pop_thread_default(ctx);

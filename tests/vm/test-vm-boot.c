@@ -1,0 +1,251 @@
+/* Real boots under TCG of what vsboot emits and starts: a VM provisioned with our own keys runs
+ * the payload signed with our db key (SecureBoot=1) and refuses the unsigned one, through
+ * `vsboot run` and through the `qemu-args` lines of both syntaxes (-blockdev for QEMU >= 4.0,
+ * -drive if=pflash before), with SMM and the secure flash; with a TPM (swtpm started and
+ * stopped by run); and aarch64 `virt` with AAVMF, whose enrolled keys refuse its own shell. */
+#include "testutil.h"
+
+#include "vsboot/launch.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+static struct {
+  char *dir;
+  char *state;
+  char *keys;
+  char *payload;
+  char *signed_payload;
+} ctx;
+
+static void
+assert_contains(const char *text, const char *what)
+{
+  if (text == NULL || strstr(text, what) == NULL)
+    g_error("expected \"%s\" in:\n%s", what, text ? text : "(null)");
+}
+
+static char *
+build_file(const char *sub, const char *name)
+{
+  char *p = g_build_filename(g_getenv("VSB_BUILD_ROOT"), "tests", sub, name, NULL);
+  if (!g_file_test(p, G_FILE_TEST_IS_REGULAR))
+    g_error("%s was not built", p);
+  return p;
+}
+
+/* vsboot qemu-args --json as a list, with QEMU and the rest of a TCG machine around it. */
+static GPtrArray *
+emitted_argv(const char *binary, const char *name, const char *version, const char *esp,
+             gboolean arm)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = vsb_test_run(&out, &err, "qemu-args", name, "--state-dir", ctx.state,
+                        "--qemu-version", version, "--json", NULL);
+  if (rc != 0)
+    g_error("qemu-args %s: %s", name, err);
+  g_autoptr(JsonNode) root = vsb_test_parse_json(out);
+  JsonArray *a = json_node_get_array(root);
+  GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
+  g_ptr_array_add(argv, g_strdup(binary));
+  for (guint i = 0; i < json_array_get_length(a); i++)
+    g_ptr_array_add(argv, g_strdup(json_array_get_string_element(a, i)));
+  const char *rest[] = { "-accel", "tcg", "-m", "512", "-nodefaults", "-display", "none",
+                         "-serial", "stdio", "-monitor", "none", NULL };
+  for (const char **r = rest; *r; r++)
+    g_ptr_array_add(argv, g_strdup(*r));
+  if (arm) {
+    g_ptr_array_add(argv, g_strdup("-cpu"));
+    g_ptr_array_add(argv, g_strdup("max"));
+  }
+  if (esp) {
+    g_ptr_array_add(argv, g_strdup("-drive"));
+    g_ptr_array_add(argv, g_strdup_printf("file=%s,if=virtio,format=raw", esp));
+  }
+  g_ptr_array_add(argv, NULL);
+  return argv;
+}
+
+static void
+boot_emitted(const char *version, const char *expect_flash)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *esp = g_build_filename(ctx.dir, "esp-emitted.img", NULL);
+  g_assert_true(vsb_launch_make_esp(esp, ctx.signed_payload, "x86_64", &error));
+  g_assert_no_error(error);
+  g_autoptr(GPtrArray) argv = emitted_argv("qemu-system-x86_64", "sb", version, esp, FALSE);
+  g_autofree char *line = g_strjoinv(" ", (char **)argv->pdata);
+  assert_contains(line, expect_flash);
+  assert_contains(line, "smm=on");
+  assert_contains(line, "-global driver=cfi.pflash01,property=secure,value=on");
+  gsize n = 0;
+  const VsbBootPattern *pats = vsb_launch_default_patterns(&n);
+  g_autoptr(VsbLaunchResult) res =
+    vsb_launch_watch((const char *const *)argv->pdata, pats, n, 240 * 1000, &error);
+  g_assert_no_error(error);
+  if (res->verdict != VSB_BOOT_VERDICT_RAN)
+    g_error("%s: verdict %s:\n%s", line, vsb_boot_verdict_name(res->verdict), res->log);
+  g_assert_cmpstr(res->line, ==, "VSBOOT-PAYLOAD SecureBoot=1 SetupMode=0");
+  g_unlink(esp);
+}
+
+static void
+test_emitted_blockdev(void)
+{
+  boot_emitted("7.2", "pflash0=vsboot-pflash0-format,pflash1=vsboot-pflash1-storage");
+}
+
+static void
+test_emitted_drive(void)
+{
+  g_autofree char *want = g_strdup_printf("-drive if=pflash,unit=1,format=raw,file=%s/sb_VARS.fd",
+                                          ctx.state);
+  boot_emitted("3.1", want);
+}
+
+static void
+test_run_signed(void)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = vsb_test_run(&out, &err, "run", "sb", "--state-dir", ctx.state, "--efi-app",
+                        ctx.signed_payload, "--timeout", "240", NULL);
+  if (rc != 0)
+    g_error("run (signed) exited %d:\n%s\n%s", rc, out, err);
+  assert_contains(out, "VSBOOT-PAYLOAD SecureBoot=1 SetupMode=0");
+  assert_contains(err, "vsboot: the EFI app ran (VSBOOT-PAYLOAD SecureBoot=1 SetupMode=0)");
+  /* auto: KVM only where it runs SMM; this firmware requires it. */
+  if (strstr(err, "accelerator TCG"))
+    assert_contains(err, "this firmware requires SMM");
+  else
+    assert_contains(err, "accelerator KVM: it runs SMM");
+}
+
+static void
+test_run_unsigned(void)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = vsb_test_run(&out, &err, "run", "sb", "--state-dir", ctx.state, "--efi-app",
+                        ctx.payload, "--accel", "tcg", "--timeout", "240", NULL);
+  if (rc != 1)
+    g_error("run (unsigned) exited %d, not 1 (denied):\n%s\n%s", rc, out, err);
+  g_assert_true(strstr(out, "Access Denied") || strstr(out, "Security Violation"));
+  g_assert_null(strstr(out, "VSBOOT-PAYLOAD"));
+  assert_contains(err, "vsboot: the firmware denied the EFI app");
+}
+
+static void
+test_run_tpm(void)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = vsb_test_run(&out, &err, "provision", "tpm", "--state-dir", ctx.state, "--keys",
+                        ctx.keys, "--tpm", NULL);
+  if (rc != 0)
+    g_error("provision --tpm: %s", err);
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  rc = vsb_test_run(&out, &err, "run", "tpm", "--state-dir", ctx.state, "--efi-app",
+                    ctx.signed_payload, "--accel", "tcg", "--timeout", "300", NULL);
+  if (rc != 0)
+    g_error("run with TPM exited %d:\n%s\n%s", rc, out, err);
+  assert_contains(err, "-device tpm-crb,tpmdev=tpm0");
+  assert_contains(out, "VSBOOT-PAYLOAD SecureBoot=1 SetupMode=0");
+  /* swtpm went with the VM. */
+  g_autofree char *sock = g_build_filename(ctx.state, "tpm.tpm", "swtpm.sock", NULL);
+  g_assert_false(g_file_test(sock, G_FILE_TEST_EXISTS));
+  const char *pg[] = { "pgrep", "-f", sock, NULL };
+  g_assert_cmpint(vsb_test_spawn(pg, NULL, NULL, NULL), ==, 1);
+}
+
+static void
+test_aarch64(void)
+{
+  g_autofree char *err = NULL;
+  int rc = vsb_test_run(NULL, &err, "provision", "arm", "--state-dir", ctx.state, "--arch",
+                        "aarch64", "--enrolled-keys", NULL);
+  if (rc != 0)
+    g_error("provision aarch64: %s", err);
+  g_autoptr(GPtrArray) argv = emitted_argv("qemu-system-aarch64", "arm", "7.2", NULL, TRUE);
+  /* ArmVirt prints its banner first; with Microsoft's keys enrolled, its own unsigned UEFI
+   * shell (the fallback boot option) is then refused. */
+  VsbBootPattern pats[] = { { "Security Violation", VSB_BOOT_VERDICT_DENIED },
+                            { "Access Denied", VSB_BOOT_VERDICT_DENIED } };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VsbLaunchResult) res = vsb_launch_watch((const char *const *)argv->pdata, pats,
+                                                    G_N_ELEMENTS(pats), 240 * 1000, &error);
+  g_assert_no_error(error);
+  if (res->verdict != VSB_BOOT_VERDICT_DENIED)
+    g_error("aarch64: verdict %s:\n%s", vsb_boot_verdict_name(res->verdict), res->log);
+  assert_contains(res->log, "UEFI firmware (version");
+  assert_contains(res->line, "EFI Internal Shell");
+}
+
+static void
+test_exit_status(void)
+{
+  /* QEMU's exit status is vsboot's. */
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = vsb_test_run(&out, &err, "run", "sb", "--state-dir", ctx.state, "--accel", "tcg",
+                        "--", "-no-such-option", NULL);
+  g_assert_cmpint(rc, ==, 1);
+  assert_contains(err, "-no-such-option");
+  /* --timeout stops a VM that runs on; its console went to a file. */
+  g_autofree char *serial = g_build_filename(ctx.dir, "serial.log", NULL);
+  g_clear_pointer(&err, g_free);
+  rc = vsb_test_run(&out, &err, "run", "sb", "--state-dir", ctx.state, "--accel", "tcg",
+                    "--serial", serial, "--timeout", "3", NULL);
+  g_assert_cmpint(rc, ==, 2);
+  assert_contains(err, "stopped QEMU after 3 s (--timeout)");
+  g_assert_true(g_file_test(serial, G_FILE_TEST_IS_REGULAR));
+}
+
+int
+main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  vsb_test_require_tool("qemu-system-x86_64");
+  vsb_test_require_tool("qemu-system-aarch64");
+  vsb_test_require_tool("sbsign");
+  vsb_test_require_tool("swtpm");
+  vsb_test_require_tool("mkfs.vfat");
+  vsb_test_require_tool("mcopy");
+
+  /* Shared by every test case (vsb_test_tmpdir would go with the first one). */
+  g_autoptr(GError) terr = NULL;
+  ctx.dir = g_dir_make_tmp("vsboot-vm-boot-XXXXXX", &terr);
+  g_assert_no_error(terr);
+  ctx.state = g_build_filename(ctx.dir, "state", NULL);
+  ctx.keys = g_build_filename(ctx.dir, "keys", NULL);
+  g_assert_cmpint(g_mkdir(ctx.state, 0700), ==, 0);
+  ctx.payload = build_file("payload", "sbtest.efi");
+  ctx.signed_payload = g_build_filename(ctx.dir, "sbtest-signed.efi", NULL);
+  g_autofree char *err = NULL;
+  g_assert_cmpint(vsb_test_run(NULL, &err, "keys", "generate", ctx.keys, NULL), ==, 0);
+  g_autofree char *dbkey = g_build_filename(ctx.keys, "db.key", NULL);
+  g_autofree char *dbcrt = g_build_filename(ctx.keys, "db.crt", NULL);
+  const char *sign[] = { "sbsign", "--key", dbkey, "--cert", dbcrt, "--output",
+                         ctx.signed_payload, ctx.payload, NULL };
+  g_assert_cmpint(vsb_test_spawn(sign, NULL, NULL, NULL), ==, 0);
+  g_clear_pointer(&err, g_free);
+  int rc = vsb_test_run(NULL, &err, "provision", "sb", "--state-dir", ctx.state, "--keys",
+                        ctx.keys, NULL);
+  if (rc != 0)
+    g_error("provision: %s", err);
+
+  g_test_add_func("/vm/boot/run-signed", test_run_signed);
+  g_test_add_func("/vm/boot/run-unsigned", test_run_unsigned);
+  g_test_add_func("/vm/boot/emitted-blockdev", test_emitted_blockdev);
+  g_test_add_func("/vm/boot/emitted-drive", test_emitted_drive);
+  g_test_add_func("/vm/boot/tpm", test_run_tpm);
+  g_test_add_func("/vm/boot/aarch64", test_aarch64);
+  g_test_add_func("/vm/boot/exit-status", test_exit_status);
+  int r = g_test_run();
+  const char *rm[] = { "rm", "-rf", "--", ctx.dir, NULL };
+  if (g_getenv("VSB_TEST_KEEP") == NULL)
+    vsb_test_spawn(rm, NULL, NULL, NULL);
+  g_free(ctx.state);
+  g_free(ctx.keys);
+  g_free(ctx.payload);
+  g_free(ctx.signed_payload);
+  g_free(ctx.dir);
+  return r;
+}
