@@ -513,6 +513,11 @@ vsb_fw_descriptor_parse(const char *data, gsize len, const char *path, GError **
 VsbFwDescriptor *
 vsb_fw_descriptor_load(const char *path, GError **error)
 {
+  if (g_file_test(path, G_FILE_TEST_IS_DIR)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "%s: is a directory, not a descriptor",
+                path);
+    return NULL;
+  }
   g_autoptr(GError) local = NULL;
   g_autoptr(GBytes) bytes = vsb_file_read(path, VSB_FW_DESCRIPTOR_MAX_SIZE, &local);
   if (bytes == NULL) {

@@ -402,6 +402,11 @@ test_missing_file(void)
   g_assert_null(d);
   g_assert_nonnull(error);
   g_assert_nonnull(strstr(error->message, "/nonexistent/x.json"));
+  g_clear_error(&error);
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_assert_null(vsb_fw_descriptor_load(dir, &error));
+  g_assert_error(error, VSB_ERROR, VSB_ERROR_INVALID);
+  g_assert_nonnull(strstr(error->message, "is a directory, not a descriptor"));
 }
 
 int
