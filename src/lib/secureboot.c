@@ -16,6 +16,9 @@ struct _VsbEnroll {
   VsbVarstore *store;
   VsbEfiTime now;
   GPtrArray *changes; /* VsbEnrollChange* */
+  /* DER (GBytes) -> notBefore (VsbEfiTime*): decoding a certificate is the costly part of an
+   * enrollment (OpenSSL 3 decodes the public key through its provider framework). */
+  GHashTable *not_before;
 };
 
 static const char *const sb_names[] = { "PK", "KEK", "db", "dbx" };
@@ -142,6 +145,8 @@ vsb_enroll_new(VsbVarstore *store)
   VsbEnroll *e = g_new0(VsbEnroll, 1);
   e->store = store;
   e->changes = g_ptr_array_new_with_free_func(change_free);
+  e->not_before = g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
+                                        (GDestroyNotify)g_bytes_unref, g_free);
   g_autoptr(GDateTime) now = g_date_time_new_now_utc();
   e->now.year = (guint16)g_date_time_get_year(now);
   e->now.month = (guint8)g_date_time_get_month(now);
@@ -159,6 +164,7 @@ vsb_enroll_free(VsbEnroll *e)
   if (e == NULL)
     return;
   g_ptr_array_unref(e->changes);
+  g_hash_table_unref(e->not_before);
   g_free(e);
 }
 
@@ -227,9 +233,18 @@ append_bytes(GBytes *a, GBytes *b)
   return g_bytes_new_take(buf, alen + blen);
 }
 
+/* Remember the notBefore of a certificate already decoded. */
+static void
+remember_not_before(VsbEnroll *e, GBytes *der, X509 *cert)
+{
+  VsbEfiTime nb;
+  if (vsb_efi_time_from_asn1(X509_get0_notBefore(cert), &nb))
+    g_hash_table_replace(e->not_before, g_bytes_ref(der), g_memdup2(&nb, sizeof nb));
+}
+
 /* The latest notBefore of the X.509 entries in data (zero when there is none). */
 static VsbEfiTime
-latest_not_before(GBytes *data)
+latest_not_before(VsbEnroll *e, GBytes *data)
 {
   VsbEfiTime latest = { 0 };
   gsize len = 0;
@@ -241,14 +256,18 @@ latest_not_before(GBytes *data)
     VsbSigEntry *en = entries->pdata[i];
     if (en->type != VSB_SIG_X509)
       continue;
-    gsize dlen = 0;
-    const guint8 *der = g_bytes_get_data(en->data, &dlen);
-    X509 *cert = vsb_cert_from_der(der, dlen, NULL);
-    VsbEfiTime nb;
-    if (cert && vsb_efi_time_from_asn1(X509_get0_notBefore(cert), &nb) &&
-        (vsb_efi_time_is_zero(&latest) || vsb_efi_time_compare(&latest, &nb) < 0))
-      latest = nb;
-    X509_free(cert);
+    const VsbEfiTime *known = g_hash_table_lookup(e->not_before, en->data);
+    if (known == NULL) {
+      gsize dlen = 0;
+      const guint8 *der = g_bytes_get_data(en->data, &dlen);
+      X509 *cert = vsb_cert_from_der(der, dlen, NULL);
+      if (cert)
+        remember_not_before(e, en->data, cert);
+      X509_free(cert);
+      known = g_hash_table_lookup(e->not_before, en->data);
+    }
+    if (known && (vsb_efi_time_is_zero(&latest) || vsb_efi_time_compare(&latest, known) < 0))
+      latest = *known;
   }
   return latest;
 }
@@ -354,12 +373,13 @@ vsb_enroll_set_pk(VsbEnroll *e, X509 *cert, const VsbGuid *owner, GError **error
     return FALSE;
   gboolean existed = vsb_varstore_lookup(e->store, name, guid) != NULL;
   g_autoptr(GBytes) der = vsb_cert_to_der(cert);
+  remember_not_before(e, der, cert);
   g_autoptr(GBytes) list = single_list(VSB_SIG_X509, owner, der);
   g_bytes_unref(var->data);
   var->data = g_steal_pointer(&list);
   /* sigdb_clear then sigdb_add_cert. */
   time_forward(var, &initial_time);
-  VsbEfiTime nb = latest_not_before(var->data);
+  VsbEfiTime nb = latest_not_before(e, var->data);
   if (!vsb_efi_time_is_zero(&nb))
     time_forward(var, &nb);
   g_autofree char *subject = cert_subject(cert);
@@ -387,11 +407,12 @@ vsb_enroll_add_cert(VsbEnroll *e, VsbSbVariable which, X509 *cert, const VsbGuid
     record(e, "skip", name, guid, "%s (already present)", subject);
     return TRUE;
   }
+  remember_not_before(e, der, cert);
   g_autoptr(GBytes) list = single_list(VSB_SIG_X509, owner, der);
   GBytes *data = append_bytes(var->data, list);
   g_bytes_unref(var->data);
   var->data = data;
-  VsbEfiTime nb = latest_not_before(var->data);
+  VsbEfiTime nb = latest_not_before(e, var->data);
   if (!vsb_efi_time_is_zero(&nb))
     time_forward(var, &nb);
   char og[VSB_GUID_STRING_LEN + 1];
