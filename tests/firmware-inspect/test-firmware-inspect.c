@@ -191,6 +191,39 @@ test_aavmf(void)
   g_assert_cmpuint(vsb_fv_image_get_ovmf_table(img)->len, ==, 0);
 }
 
+/* A unified image (what OVMF.fd is: the varstore volume in front of the code) built from
+ * Debian's split files: the varstore size is then read, not inferred. */
+static void
+test_unified(void)
+{
+  const struct {
+    const char *vars, *code;
+    gsize size;
+  } cases[] = {
+    { OVMF "OVMF_VARS_4M.ms.fd", OVMF "OVMF_CODE_4M.secboot.fd", 0x84000 },
+    { OVMF "OVMF_VARS.fd", OVMF "OVMF_CODE.fd", 0x20000 },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_autofree char *vars = NULL, *code = NULL;
+    gsize vlen = 0, clen = 0;
+    g_assert_true(g_file_get_contents(cases[i].vars, &vars, &vlen, NULL));
+    g_assert_true(g_file_get_contents(cases[i].code, &code, &clen, NULL));
+    g_assert_cmpuint(vlen, ==, cases[i].size);
+    GByteArray *a = g_byte_array_new();
+    g_byte_array_append(a, (guint8 *)vars, (guint)vlen);
+    g_byte_array_append(a, (guint8 *)code, (guint)clen);
+    g_assert_cmpuint(a->len, ==, i == 0 ? 4u << 20 : 2u << 20);
+    g_autoptr(GBytes) b = to_bytes(a);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VsbFvImage) img = vsb_fv_inspect_bytes(b, "unified", NULL, &error);
+    g_assert_no_error(error);
+    assert_varstore(img, cases[i].size, VSB_FV_VARSTORE_EMBEDDED);
+    assert_feature(img, "secure-boot", TRUE);
+    assert_feature(img, "requires-smm", i == 0);
+    g_assert_cmpuint(vsb_fv_image_get_ovmf_table(img)->len, >=, 3);
+  }
+}
+
 /* Every OVMF/AAVMF code file Debian ships is read without error, symlinks like targets. */
 static void
 test_every_debian_file(void)
@@ -663,6 +696,7 @@ main(int argc, char **argv)
   g_test_add_func("/firmware-inspect/debian/ovmf-2m", test_ovmf_2m);
   g_test_add_func("/firmware-inspect/debian/aavmf", test_aavmf);
   g_test_add_func("/firmware-inspect/debian/every-file", test_every_debian_file);
+  g_test_add_func("/firmware-inspect/debian/unified", test_unified);
   g_test_add_func("/firmware-inspect/debian/descriptors-agree", test_descriptors_agree);
   g_test_add_func("/firmware-inspect/debian/readme", test_readme);
   g_test_add_func("/firmware-inspect/cli/json", test_cli_json);
