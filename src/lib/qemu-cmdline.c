@@ -122,7 +122,8 @@ vsb_qemu_opts_parse(const char *text, const char *implied_key, gboolean keyval, 
         key = g_strdup(implied_key);
         p = get_value(p, &value);
       } else if (keyval) {
-        g_autofree char *k = show(g_strndup(p, len));
+        g_autofree char *raw = g_strndup(p, len);
+        g_autofree char *k = show(raw);
         g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
                     "expected '=' after parameter '%s'", k);
         return NULL;
@@ -1204,7 +1205,8 @@ vsb_qemu_cmdline_get_flash(const VsbQemuCmdline *cmd, guint unit, VsbQemuFlash *
   }
   if (ref == NULL)
     return TRUE;
-  g_autofree char *mev = g_strdup_printf("-machine %s=%s", key, ref);
+  g_autofree char *refs = show(ref);
+  g_autofree char *mev = g_strdup_printf("-machine %s=%s", key, refs);
   g_string_append(ev, mev);
   /* A BlockBackend name (-drive if=none,id=) comes first, then a node name. */
   for (guint i = 0; i < cmd->drives->len; i++) {
@@ -1212,8 +1214,13 @@ vsb_qemu_cmdline_get_flash(const VsbQemuCmdline *cmd, guint unit, VsbQemuFlash *
     if (d->id && strcmp(d->id, ref) == 0) {
       if (strcmp(d->interface, "none") != 0) {
         g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
-                    "%s names drive '%s', which is already attached to if=%s", mev, d->id,
+                    "%s names drive '%s', which is already attached to if=%s", mev, refs,
                     d->interface);
+        return FALSE;
+      }
+      if (d->file == NULL) {
+        g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                    "%s: drive '%s' has no file (QEMU: the device needs media)", mev, refs);
         return FALSE;
       }
       out->present = TRUE;
