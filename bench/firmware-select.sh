@@ -112,6 +112,14 @@ print("%.2f %.2f %.2f" % (r["vsboot"], r["libvirt"], r["startup"]))' "$TMP/h.jso
   fi
   printf '  %-34s %8s ms/call\n' "vsboot firmware select" "$v" "virsh domxml-to-native" "$l" \
     "(vsboot --version: process start)" "$s"
+  if command -v valgrind >/dev/null; then
+    # Instruction counts do not depend on how busy the machine is.
+    ir() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
+             awk '/Collected :/ { print $NF }'; }
+    iv=$(ir "${vsb[@]}")
+    is=$(ir "$VSBOOT" --version)
+    awk -v a="$iv" -v b="$is" 'BEGIN { printf "  instructions: select %.1f M, process start %.1f M, selection itself %.2f M\n", a / 1e6, b / 1e6, (a - b) / 1e6 }'
+  fi
   awk -v v="$v" -v l="$l" 'BEGIN {
     printf "  ratio libvirt/vsboot: %.1fx\n", l / v
     printf "  target < 5 ms: %s; faster than libvirt: %s\n", (v < 5 ? "met" : "MISSED"), (v < l ? "yes" : "NO")
