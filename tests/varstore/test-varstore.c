@@ -252,6 +252,30 @@ test_read_unified(void)
   g_assert_cmpuint(vsb_varstore_get_first_offset(s2), ==, 4096 + 0x64);
 }
 
+static void
+test_read_plain(void)
+{
+  /* A non-authenticated store (EfiVariable, 32-byte headers), from the fuzz seeds (made by
+   * tests/data/varstore/make-fuzz-seeds.py out of the snakeoil store's records). */
+  g_autofree char *p = g_build_filename(g_getenv("VSB_SOURCE_ROOT"), "fuzz", "corpus", "varstore",
+                                        "small-plain.bin", NULL);
+  g_autoptr(VsbVarstore) s = load_ok(p);
+  g_assert_false(vsb_varstore_is_authenticated(s));
+  g_assert_cmpint(vsb_varstore_get_layout(s), ==, VSB_VARSTORE_LAYOUT_OTHER);
+  g_assert_cmpuint(vsb_varstore_get_records(s)->len, ==, 4);
+  g_assert_cmpuint(vsb_varstore_get_variables(s)->len, ==, 2);
+  const VsbVariable *b1 = vsb_varstore_lookup(s, "Boot0001", &VSB_GUID_EFI_GLOBAL_VARIABLE);
+  g_assert_nonnull(b1);
+  g_assert_cmpuint(g_bytes_get_size(b1->data), ==, 110);
+  g_assert_cmpuint(b1->offset, ==, 0x64 + 56 /* CustomMode */ + 52 /* certdb */);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) out = vsb_varstore_serialize(s, &error);
+  g_assert_no_error(error);
+  g_autoptr(VsbVarstore) again = vsb_varstore_load_bytes(out, "again", &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(vsb_varstore_get_free_offset(again), ==, 0x64 + 52 + (32 + 18 + 110));
+}
+
 /* ---- round trips and editing ------------------------------------------------------------------ */
 
 static void
@@ -897,6 +921,7 @@ main(int argc, char **argv)
   g_test_add_func("/varstore/read-ms", test_read_ms);
   g_test_add_func("/varstore/read-aavmf", test_read_aavmf);
   g_test_add_func("/varstore/read-unified", test_read_unified);
+  g_test_add_func("/varstore/read-plain", test_read_plain);
   g_test_add_func("/varstore/round-trip", test_round_trip);
   g_test_add_func("/varstore/edit", test_edit);
   g_test_add_func("/varstore/states", test_states);
