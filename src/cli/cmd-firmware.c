@@ -570,6 +570,16 @@ lint_descriptor(const VsbFwDescriptor *d, CheckReport *r)
     g_ptr_array_add(r->errors, g_strdup_printf("mapping.filename: %s: no such file", d->filename));
   }
 
+  /* QEMU and libvirt take the names as they are: a relative one depends on the cwd. */
+  const char *names[] = { d->device == VSB_FW_DEVICE_FLASH ? "mapping.executable.filename"
+                                                            : "mapping.filename",
+                          "mapping.nvram-template.filename" };
+  const char *files[] = { vsb_fw_descriptor_code_path(d), d->nvram_template.filename };
+  for (gsize i = 0; i < G_N_ELEMENTS(files); i++)
+    if (files[i] && !g_path_is_absolute(files[i]))
+      g_ptr_array_add(r->errors, g_strdup_printf("%s: '%s' is not an absolute path", names[i],
+                                                 files[i]));
+
   gboolean sb = vsb_fw_descriptor_has_feature(d, VSB_FW_FEATURE_SECURE_BOOT);
   gboolean smm = vsb_fw_descriptor_has_feature(d, VSB_FW_FEATURE_REQUIRES_SMM);
   gboolean has_vars = d->device == VSB_FW_DEVICE_FLASH && d->mode != VSB_FW_FLASH_MODE_STATELESS;
@@ -580,6 +590,16 @@ lint_descriptor(const VsbFwDescriptor *d, CheckReport *r)
   if (smm && !sb && targets_x86(d))
     g_ptr_array_add(r->warnings, g_strdup(
       "features: requires-smm without secure-boot (libvirt warns: invalid set of features)"));
+  if (smm) {
+    /* OVMF's SMM builds need the ICH9 (q35) chipset; i440fx cannot boot them. */
+    for (guint i = 0; i < d->targets->len; i++) {
+      const VsbFwTarget *t = d->targets->pdata[i];
+      for (char **m = t->machines; *m; m++)
+        if (g_str_has_prefix(*m, "pc-i440fx") || strcmp(*m, "pc") == 0)
+          g_ptr_array_add(r->warnings, g_strdup_printf(
+            "targets: requires-smm with machine '%s'; SMM builds of OVMF run on q35 only", *m));
+    }
+  }
   if (smm && !targets_x86(d))
     g_ptr_array_add(r->warnings, g_strdup("features: requires-smm on a non-x86 target"));
   if (vsb_fw_descriptor_has_feature(d, VSB_FW_FEATURE_ENROLLED_KEYS) && !sb)

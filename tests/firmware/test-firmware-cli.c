@@ -507,6 +507,24 @@ test_check(void)
   g_assert_true(has_message(f9, "errors", "mapping.executable: /nonexistent/CODE.fd"));
   g_assert_true(has_message(f9, "warnings", "unknown feature 'x-future'"));
 
+  /* relative path */
+  g_autofree char *rel = write_descriptor(dir, "rel.json", "OVMF_CODE.fd", vars4m, "raw", sb_smm, "x86_64");
+  g_autoptr(JsonNode) n11 = NULL;
+  JsonObject *f11 = check_json(&n11, 1, rel);
+  g_assert_true(has_message(f11, "errors", "mapping.executable.filename: 'OVMF_CODE.fd' is not an absolute path"));
+  /* requires-smm on i440fx: a warning (the helper writes machines ["*"], so edit one) */
+  g_autofree char *i440 = g_build_filename(dir, "i440fx.json", NULL);
+  g_autofree char *i440_text = g_strdup_printf(
+    "{\"interface-types\":[\"uefi\"],\"mapping\":{\"device\":\"flash\","
+    "\"executable\":{\"filename\":\"%s\",\"format\":\"raw\"},"
+    "\"nvram-template\":{\"filename\":\"%s\",\"format\":\"raw\"}},"
+    "\"targets\":[{\"architecture\":\"x86_64\",\"machines\":[\"pc-i440fx-*\",\"pc-q35-*\"]}],"
+    "\"features\":[\"requires-smm\",\"secure-boot\"]}", code4m, vars4m);
+  vsb_test_write_file(i440, i440_text, -1);
+  g_autoptr(JsonNode) n12 = NULL;
+  JsonObject *f12 = check_json(&n12, 0, i440);
+  g_assert_true(has_message(f12, "warnings", "requires-smm with machine 'pc-i440fx-*'"));
+
   /* schema error */
   g_autofree char *bad = g_build_filename(vsb_test_data_dir(), "firmware/bad/11-wrong-type.json", NULL);
   g_autoptr(JsonNode) n10 = NULL;
