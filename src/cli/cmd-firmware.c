@@ -640,9 +640,9 @@ cmd_check(int argc, char **argv)
     "A strict linter for packagers. Errors: schema errors, missing files, executable and\n"
     "template sizes that do not belong together (OVMF 2M code 1966080/2097152 bytes goes with\n"
     "a 131072-byte varstore, 4M code 3653632/4194304 with 540672, ArmVirt 64 MiB with 64 MiB;\n"
-    "qcow2 sizes via 'qemu-img info'), secure-boot on x86 without requires-smm, enrolled-keys\n"
-    "without secure-boot. Warnings: unknown features or members, requires-smm without\n"
-    "secure-boot, unusual sizes.\n"
+    "qcow2 sizes via 'qemu-img info'), relative file names, secure-boot on x86 without\n"
+    "requires-smm, enrolled-keys without secure-boot. Warnings: unknown features or members,\n"
+    "requires-smm without secure-boot or with an i440fx machine glob, unusual sizes.\n"
     "Without FILE, the host's active descriptors are checked (masked files are not).\n"
     "\n"
     "Exit status: 0 no errors (warnings allowed), 1 errors found, 2 bad usage.\n");
