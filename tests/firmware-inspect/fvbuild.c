@@ -146,16 +146,19 @@ fvb_guided_section(const VsbGuid *guid, guint16 attributes, GByteArray *inner)
   return s;
 }
 
-GByteArray *
-fvb_lzma_section(GByteArray *inner, guint64 declared, gsize truncate)
+static GByteArray *
+lzma_section(GByteArray *inner, guint64 declared, gsize truncate, gboolean x86)
 {
   lzma_options_lzma opt;
   lzma_lzma_preset(&opt, 0);
-  lzma_filter filters[2] = { { LZMA_FILTER_LZMA1, &opt }, { LZMA_VLI_UNKNOWN, NULL } };
+  /* LzmaF86: edk2 runs the x86 BCJ converter (start offset 0) before LZMA. */
+  lzma_filter filters[3] = { { LZMA_FILTER_X86, NULL }, { LZMA_FILTER_LZMA1, &opt },
+                             { LZMA_VLI_UNKNOWN, NULL } };
+  lzma_filter *chain = x86 ? filters : filters + 1;
   guint8 props[5];
-  g_assert_cmpint(lzma_properties_encode(&filters[0], props), ==, LZMA_OK);
+  g_assert_cmpint(lzma_properties_encode(&filters[1], props), ==, LZMA_OK);
   lzma_stream strm = LZMA_STREAM_INIT;
-  g_assert_cmpint(lzma_raw_encoder(&strm, filters), ==, LZMA_OK);
+  g_assert_cmpint(lzma_raw_encoder(&strm, chain), ==, LZMA_OK);
   gsize cap = inner->len + inner->len / 2 + 4096;
   g_autofree guint8 *out = g_malloc(FVB_LZMA_HEADER_SIZE + cap);
   memcpy(out, props, 5);
@@ -173,7 +176,20 @@ fvb_lzma_section(GByteArray *inner, guint64 declared, gsize truncate)
   lzma_end(&strm);
   g_byte_array_unref(inner);
   g_assert_cmpuint(truncate, <, n);
-  return guided(&VSB_GUID_LZMA_CUSTOM_DECOMPRESS, 0x01, out, n - truncate);
+  return guided(x86 ? &VSB_GUID_LZMAF86_CUSTOM_DECOMPRESS : &VSB_GUID_LZMA_CUSTOM_DECOMPRESS, 0x01,
+                out, n - truncate);
+}
+
+GByteArray *
+fvb_lzma_section(GByteArray *inner, guint64 declared, gsize truncate)
+{
+  return lzma_section(inner, declared, truncate, FALSE);
+}
+
+GByteArray *
+fvb_lzmaf86_section(GByteArray *inner)
+{
+  return lzma_section(inner, 0, 0, TRUE);
 }
 
 GByteArray *
@@ -304,7 +320,7 @@ fvb_sample_image(void)
     module("11111111-2222-3333-4444-555555555555", DRIVER, "PiSmmIpl", NULL),
     /* an unknown module, a raw file and a freeform file */
     module("01234567-89ab-cdef-0123-456789abcdef", DRIVER, "SomethingElse", NULL),
-    fvb_file("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", 0x01, fvb_concat(NULL), FALSE),
+    fvb_file("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", 0x01, g_byte_array_new(), FALSE),
     fvb_file("fc510ee7-ffdc-11d4-bd41-0080c73c8881", 0x02,
              fvb_concat(fvb_section(0x19, "apriori", 7, FALSE), NULL), FALSE),
     NULL);

@@ -21,6 +21,8 @@ GByteArray *fvb_concat(GByteArray *first, ...) G_GNUC_NULL_TERMINATED;
  * real size into the 13-byte header, anything else lies about it. truncate > 0 cuts that many
  * bytes off the compressed stream. Consumes inner. */
 GByteArray *fvb_lzma_section(GByteArray *inner, guint64 declared, gsize truncate);
+/* The same with edk2's LzmaF86 GUID: x86 BCJ filter, then LZMA. Consumes inner. */
+GByteArray *fvb_lzmaf86_section(GByteArray *inner);
 /* GUID-defined section with another GUID (not decoded by vsboot when processing required). */
 GByteArray *fvb_guided_section(const VsbGuid *guid, guint16 attributes, GByteArray *inner);
 /* EFI_COMPRESSION_SECTION with CompressionType 0 (not compressed) or 1 (standard, body as is). */

@@ -524,6 +524,40 @@ test_nesting_within_limit(void)
   g_assert_cmpuint(vsb_fv_image_get_volumes(img2)->len, ==, 8);
 }
 
+/* LzmaF86 (x86 BCJ + LZMA): a PE32 with call/jmp opcodes survives the round trip. */
+static void
+test_lzmaf86(void)
+{
+  guint8 code[4096];
+  for (gsize i = 0; i < sizeof code; i++)
+    code[i] = (i % 7 == 0) ? 0xe8 : (guint8)(i * 13); /* E8 = CALL rel32 */
+  memcpy(code, VSB_GUID_EFI_IMAGE_SECURITY_DATABASE.b, 16);
+  /* The file name starts E8 00 00 00 00: the BCJ encoder rewrites it, so unless the decoder
+   * undoes the filter the file header checksum fails. */
+  GByteArray *stub = fvb_file("000000e8-0000-1000-8000-000000000001", 0x07,
+                              fvb_concat(fvb_pe32(0x8664, code, sizeof code),
+                                         fvb_ui("SecurityStubDxe"), NULL),
+                              FALSE);
+  GByteArray *inner = fvb_volume(&VSB_GUID_EFI_FIRMWARE_FILE_SYSTEM2, NULL, stub, NULL);
+  GByteArray *outer = fvb_volume(
+    &VSB_GUID_EFI_FIRMWARE_FILE_SYSTEM2, NULL,
+    fvb_file("9e21fd93-9c72-4c15-8c4b-e77f1db2d792", 0x0b,
+             fvb_concat(fvb_lzmaf86_section(fvb_concat(fvb_fv_section(inner), NULL)), NULL),
+             FALSE),
+    NULL);
+  g_autoptr(GBytes) b = to_bytes(outer);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VsbFvImage) img = vsb_fv_inspect_bytes(b, "f86", NULL, &error);
+  g_assert_no_error(error);
+  const VsbFvFile *f = vsb_fv_image_find_module(img, "SecurityStubDxe");
+  g_assert_nonnull(f);
+  g_assert_true(f == vsb_fv_image_find_module(img, "000000e8-0000-1000-8000-000000000001"));
+  g_assert_true(((const VsbFvVolume *)g_ptr_array_index(vsb_fv_image_get_volumes(img), 1))
+                  ->compressed);
+  g_assert_cmpuint(f->image_size, ==, 0x60 + sizeof code);
+  assert_feature(img, "secure-boot", TRUE);
+}
+
 /* ---- bad input ----------------------------------------------------------------------- */
 
 static void
@@ -704,6 +738,7 @@ main(int argc, char **argv)
   g_test_add_func("/firmware-inspect/performance", test_performance);
   g_test_add_func("/firmware-inspect/synthetic/sample", test_synthetic_sample);
   g_test_add_func("/firmware-inspect/synthetic/nesting", test_nesting_within_limit);
+  g_test_add_func("/firmware-inspect/synthetic/lzmaf86", test_lzmaf86);
   g_test_add_func("/firmware-inspect/bad/not-firmware", test_bad_not_firmware);
   g_test_add_func("/firmware-inspect/bad/truncated", test_bad_truncated);
   g_test_add_func("/firmware-inspect/bad/headers", test_bad_headers);
