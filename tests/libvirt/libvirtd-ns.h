@@ -1,4 +1,4 @@
-/* A real libvirtd for g_test programs: libvirtd-ns.sh started in a private mount namespace
+/* A real libvirtd for g_test programs: libvirtd-ns.sh started in private mount+net namespaces
  * (fixture firmware directory over /usr/share/qemu/firmware, tmpfs over libvirt's state,
  * private /etc/libvirt), so tests can `virsh define`/`create` without touching the host.
  * Link with libvirtd_ns_dep (tests/libvirt/meson.build). Root only. */

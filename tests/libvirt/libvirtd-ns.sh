@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# Run a real libvirtd (system instance, as root) inside a private mount namespace, so that
-# tests can ask libvirt itself how it treats firmware descriptors and domain XML without
+# Run a real libvirtd (system instance, as root) inside private mount and network namespaces, so
+# that tests can ask libvirt itself how it treats firmware descriptors and domain XML without
 # touching the host's libvirt state.
 #
 #   libvirtd-ns.sh start STATEDIR FWDIR [WATCH_PID]
-#       Start libvirtd. In its namespace FWDIR is bind-mounted over /usr/share/qemu/firmware
-#       (an empty directory hides /etc/qemu/firmware), tmpfs covers /run/libvirt,
-#       /var/lib/libvirt, /var/cache/libvirt and /var/log/libvirt, and /etc/libvirt is a
-#       private copy under STATEDIR (so `virsh define` writes nowhere on the host). If the host
-#       has no libvirt-qemu user (libvirtd refuses to start without it), private copies of
-#       /etc/passwd and /etc/group that add it are bind-mounted too. Returns once the QEMU
-#       driver answers. With WATCH_PID, a watcher stops this libvirtd as soon as that process
-#       is gone (so a test that aborts still cleans up).
+#       Start libvirtd in new mount and network namespaces (the network namespace keeps its
+#       network driver away from the host's bridges and firewall). There, FWDIR is
+#       bind-mounted over /usr/share/qemu/firmware (an empty directory hides
+#       /etc/qemu/firmware), tmpfs covers /run/libvirt, /var/lib/libvirt, /var/cache/libvirt
+#       and /var/log/libvirt, and /etc/libvirt is a fresh directory under STATEDIR (so
+#       `virsh define` writes nowhere on the host, and the host's autostart networks and
+#       domains are not seen). If the host has no libvirt-qemu user (libvirtd refuses to
+#       start without it), private copies of /etc/passwd and /etc/group that add it are
+#       bind-mounted too. Returns once the QEMU driver answers. With WATCH_PID, a watcher
+#       stops this libvirtd as soon as that process is gone (so a test that aborts still
+#       cleans up).
 #   libvirtd-ns.sh run STATEDIR CMD [ARG...]
-#       Run CMD inside the namespace, with LIBVIRT_DEFAULT_URI=qemu:///system.
+#       Run CMD inside the namespaces, with LIBVIRT_DEFAULT_URI=qemu:///system.
 #   libvirtd-ns.sh stop STATEDIR
 #       Destroy running domains, stop the libvirtd started by `start`, wait for it to be gone.
 #   libvirtd-ns.sh with FWDIR CMD [ARG...]
@@ -55,8 +58,9 @@ inner() {
   mkdir -p "$state/empty"
   if [ -d /etc/qemu/firmware ]; then mount --bind "$state/empty" /etc/qemu/firmware; fi
 
+  # A fresh configuration, not a copy of the host's: the host's autostart networks and
+  # domains must not be started by this daemon.
   mkdir -p "$state/etc-libvirt"
-  if [ -d /etc/libvirt ]; then cp -a /etc/libvirt/. "$state/etc-libvirt/"; fi
   # Run QEMU as root (fixtures live in /tmp) and without virtlogd (not running here).
   cat > "$state/etc-libvirt/qemu.conf" <<'EOF'
 user = "root"
@@ -65,9 +69,7 @@ dynamic_ownership = 0
 remember_owner = 0
 stdio_handler = "file"
 EOF
-  {
-    echo "log_outputs = \"3:file:$state/libvirtd.log\""
-  } >> "$state/etc-libvirt/libvirtd.conf"
+  echo "log_outputs = \"3:file:$state/libvirtd.log\"" > "$state/etc-libvirt/libvirtd.conf"
   mkdir -p /etc/libvirt
   mount --bind "$state/etc-libvirt" /etc/libvirt
 
@@ -94,7 +96,7 @@ start() {
   fwdir=$(cd "$fwdir" && pwd)
   if pid_of "$state" >/dev/null; then die "a libvirtd is already running for $state"; fi
   rm -f "$state/libvirtd.pid"
-  unshare -m --propagation private bash "$0" __inner "$state" "$fwdir" \
+  unshare -m -n --propagation private bash "$0" __inner "$state" "$fwdir" \
     || die "could not start libvirtd (see $state/libvirtd.out, $state/libvirtd.log)"
   for i in $(seq 100); do
     pid=$(pid_of "$state" || true)
@@ -120,7 +122,7 @@ run() {
   local state=$1 pid
   shift
   pid=$(pid_of "$state") || die "no libvirtd running for $state"
-  LIBVIRT_DEFAULT_URI=$URI exec nsenter -m -t "$pid" -- "$@"
+  LIBVIRT_DEFAULT_URI=$URI exec nsenter -m -n -t "$pid" -- "$@"
 }
 
 stop() {
