@@ -793,8 +793,8 @@ collect_certs(VsbSecureBootState *st, const char *variable, GPtrArray *entries)
       sc->fingerprint_match = strcmp(sha1, sc->known->sha1) == 0;
     }
     if (sc->expired)
-      warn(st, "%s: certificate \"%s\" expired on %s (firmware does not check expiry, but it "
-           "will no longer be used to sign new binaries)", variable,
+      warn(st, "%s: certificate \"%s\" expired on %s (the firmware ignores expiry: it still "
+           "verifies with it)", variable,
            sc->subject_cn ? sc->subject_cn : sc->subject, sc->not_after ? sc->not_after : "?");
     g_ptr_array_add(st->certificates, sc);
     X509_free(c);
