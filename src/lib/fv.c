@@ -249,15 +249,26 @@ vsb_fv_image_free(VsbFvImage *image)
   g_free(image);
 }
 
+/* Bounds on what a hostile image can make us record (an LZMA section inflating to 256 MiB of
+ * 4-byte sections must not become 64 million warnings). OVMF has ~160 files, 4 volumes. */
+#define MAX_FILES 65536
+#define MAX_VOLUMES 4096
+#define MAX_WARNINGS 64
+
 static void G_GNUC_PRINTF(2, 3)
 warn(VsbFvImage *image, const char *fmt, ...)
 {
+  guint n = image->warnings->len - 1;
+  if (n > MAX_WARNINGS)
+    return;
   va_list ap;
   va_start(ap, fmt);
-  char *msg = g_strdup_vprintf(fmt, ap);
+  char *msg = n == MAX_WARNINGS ? g_strdup_printf("%s: further warnings suppressed",
+                                                  image->origin)
+                                : g_strdup_vprintf(fmt, ap);
   va_end(ap);
   /* Keep the array NULL-terminated for vsb_fv_image_get_warnings(). */
-  g_ptr_array_insert(image->warnings, (gint)image->warnings->len - 1, msg);
+  g_ptr_array_insert(image->warnings, (gint)n, msg);
 }
 
 /* ---- readers --------------------------------------------------------------------------- */
@@ -748,6 +759,8 @@ parse_files(Ctx *ctx, const guint8 *fv, gsize fvlen, gsize first, guint8 erase, 
       continue;
     }
 
+    if (image->files->len >= MAX_FILES)
+      return fail_limit(ctx, error, "more than %u FFS files in the image", MAX_FILES);
     VsbFvFile *f = g_new0(VsbFvFile, 1);
     f->volume = ctx->volume;
     f->offset = off;
@@ -833,6 +846,8 @@ parse_volume(Ctx *ctx, const guint8 *data, gsize len, gsize offset, guint depth,
     return fail(ctx, error, "firmware volume at offset 0x%zx: FvLength 0x%" G_GUINT64_FORMAT
                 " but only 0x%zx bytes remain (truncated volume)", offset, fvlen, avail);
 
+  if (image->volumes->len >= MAX_VOLUMES)
+    return fail_limit(ctx, error, "more than %u firmware volumes in the image", MAX_VOLUMES);
   VsbFvVolume *vol = g_new0(VsbFvVolume, 1);
   vol->index = image->volumes->len;
   vol->parent_file = parent_file;

@@ -237,8 +237,8 @@ fvb_file(const char *guid_text, guint8 type, GByteArray *sections, gboolean larg
   return f;
 }
 
-GByteArray *
-fvb_volume(const VsbGuid *fs, const char *name, GByteArray *file, ...)
+static GByteArray *
+volume(const VsbGuid *fs, const char *name, GByteArray *files /* 8-aligned, consumed */)
 {
   GByteArray *v = g_byte_array_new();
   guint8 h[0x48] = { 0 };
@@ -251,13 +251,8 @@ fvb_volume(const VsbGuid *fs, const char *name, GByteArray *file, ...)
     put32(ext + 16, 20);
     g_byte_array_append(v, ext, 20);
   }
-  va_list ap;
-  va_start(ap, file);
-  for (GByteArray *f = file; f; f = va_arg(ap, GByteArray *)) {
-    pad_to(v, 8, 0xff);
-    fvb_append(v, f);
-  }
-  va_end(ap);
+  pad_to(v, 8, 0xff);
+  fvb_append(v, files);
   /* Some free space, then the length in 8-byte units. */
   for (int i = 0; i < 32; i++)
     g_byte_array_append(v, (const guint8 *)"\xff", 1);
@@ -278,6 +273,32 @@ fvb_volume(const VsbGuid *fs, const char *name, GByteArray *file, ...)
     sum = (guint16)(sum + (p[i] | p[i + 1] << 8));
   put16(p + 0x32, (guint16)(0x10000 - sum));
   return v;
+}
+
+GByteArray *
+fvb_volume(const VsbGuid *fs, const char *name, GByteArray *file, ...)
+{
+  GByteArray *files = g_byte_array_new();
+  va_list ap;
+  va_start(ap, file);
+  for (GByteArray *f = file; f; f = va_arg(ap, GByteArray *)) {
+    pad_to(files, 8, 0xff);
+    fvb_append(files, f);
+  }
+  va_end(ap);
+  pad_to(files, 8, 0xff);
+  return volume(fs, name, files);
+}
+
+GByteArray *
+fvb_volume_of_copies(GByteArray *file, guint copies)
+{
+  GByteArray *files = g_byte_array_new();
+  pad_to(file, 8, 0xff);
+  for (guint i = 0; i < copies; i++)
+    g_byte_array_append(files, file->data, file->len);
+  g_byte_array_unref(file);
+  return volume(&VSB_GUID_EFI_FIRMWARE_FILE_SYSTEM2, NULL, files);
 }
 
 GByteArray *

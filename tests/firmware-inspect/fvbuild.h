@@ -33,6 +33,8 @@ GByteArray *fvb_file(const char *guid, guint8 type, GByteArray *sections, gboole
  * name: FvName for an extended header, or NULL. Erase polarity 1. */
 GByteArray *fvb_volume(const VsbGuid *fs, const char *name, GByteArray *file, ...)
   G_GNUC_NULL_TERMINATED;
+/* An FFS2 volume holding copies of one file (consumed). */
+GByteArray *fvb_volume_of_copies(GByteArray *file, guint copies);
 /* EFI_SECTION_FIRMWARE_VOLUME_IMAGE holding the volume (consumed). */
 GByteArray *fvb_fv_section(GByteArray *volume);
 /* Append b to a (consumes b). */

@@ -721,6 +721,43 @@ test_bad_decompression_bomb(void)
   g_assert_nonnull(strstr(error->message, "1048576-byte decompression limit"));
 }
 
+/* Inflation must not turn into unbounded bookkeeping: 1 MiB of unknown 4-byte sections gives
+ * a bounded list of warnings; a volume of 70000 empty files is refused. */
+static void
+test_bad_bookkeeping_bombs(void)
+{
+  g_autoptr(GByteArray) secs = g_byte_array_new();
+  for (guint i = 0; i < (1u << 20) / 4; i++)
+    g_byte_array_append(secs, (const guint8 *)"\x04\x00\x00\x07", 4); /* type 0x07 */
+  GByteArray *copy = g_byte_array_new();
+  g_byte_array_append(copy, secs->data, secs->len);
+  GByteArray *v = fvb_volume(&VSB_GUID_EFI_FIRMWARE_FILE_SYSTEM2, NULL,
+                             fvb_file("88888888-9999-aaaa-bbbb-cccccccccccc", 0x07,
+                                      fvb_concat(fvb_lzma_section(copy, 0, 0), NULL), FALSE),
+                             NULL);
+  g_autoptr(GBytes) b = to_bytes(v);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VsbFvImage) img = vsb_fv_inspect_bytes(b, "warnings", NULL, &error);
+  g_assert_no_error(error);
+  guint n = g_strv_length((char **)vsb_fv_image_get_warnings(img));
+  g_assert_cmpuint(n, ==, 65);
+  g_assert_nonnull(strstr(vsb_fv_image_get_warnings(img)[64], "suppressed"));
+
+  GByteArray *many = fvb_volume_of_copies(
+    fvb_file("99999999-aaaa-bbbb-cccc-dddddddddddd", 0x01, g_byte_array_new(), FALSE), 70000);
+  GByteArray *outer = fvb_volume(
+    &VSB_GUID_EFI_FIRMWARE_FILE_SYSTEM2, NULL,
+    fvb_file("9e21fd93-9c72-4c15-8c4b-e77f1db2d792", 0x0b,
+             fvb_concat(fvb_lzma_section(fvb_concat(fvb_fv_section(many), NULL), 0, 0), NULL),
+             FALSE),
+    NULL);
+  g_assert_cmpuint(outer->len, <, 64 << 10);
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *p = write_tmp(dir, "many-files.fd", outer->data, outer->len);
+  g_byte_array_unref(outer);
+  assert_cli_rejects(p, "more than 65536 FFS files");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -744,5 +781,6 @@ main(int argc, char **argv)
   g_test_add_func("/firmware-inspect/bad/headers", test_bad_headers);
   g_test_add_func("/firmware-inspect/bad/nested-too-deep", test_bad_nested_too_deep);
   g_test_add_func("/firmware-inspect/bad/decompression-bomb", test_bad_decompression_bomb);
+  g_test_add_func("/firmware-inspect/bad/bookkeeping-bombs", test_bad_bookkeeping_bombs);
   return g_test_run();
 }
