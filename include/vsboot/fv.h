@@ -18,7 +18,10 @@
 
 G_BEGIN_DECLS
 
-/* Bounds against hostile images. OVMF nests 3 volumes deep and inflates ~16 MiB. */
+/* Bounds against hostile images. Depth counts volumes and encapsulating section streams
+ * (OVMF reaches 4: FVMAIN_COMPACT, its file, the LZMA section, DXEFV's files); OVMF inflates
+ * ~13 MiB. Beyond these, an image may hold at most 65536 files and 4096 volumes, and at most
+ * 64 warnings are kept. */
 #define VSB_FV_DEFAULT_MAX_DEPTH 16
 #define VSB_FV_DEFAULT_MAX_DECOMPRESSED ((gsize)256 << 20)
 
