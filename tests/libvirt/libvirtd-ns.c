@@ -62,6 +62,25 @@ vsb_test_libvirtd_runv(VsbTestLibvirtd *d, const char *const *argv, char **out, 
   return harness(d, "run", argv, out, err);
 }
 
+void
+vsb_test_libvirtd_run_async(VsbTestLibvirtd *d, const char *const *argv)
+{
+  g_assert_true(d->running);
+  g_autoptr(GPtrArray) full = g_ptr_array_new();
+  g_autoptr(GError) error = NULL;
+  const char *head[] = { "bash", d->script, "run", d->state };
+  for (gsize i = 0; i < G_N_ELEMENTS(head); i++)
+    g_ptr_array_add(full, (char *)head[i]);
+  for (const char *const *a = argv; *a; a++)
+    g_ptr_array_add(full, (char *)*a);
+  g_ptr_array_add(full, NULL);
+  /* Without G_SPAWN_DO_NOT_REAP_CHILD, GLib reaps the child itself. */
+  if (!g_spawn_async(NULL, (char **)full->pdata, NULL,
+                     G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                     NULL, NULL, NULL, &error))
+    g_error("cannot run %s: %s", argv[0], error->message);
+}
+
 int
 vsb_test_libvirtd_virsh(VsbTestLibvirtd *d, char **out, char **err, const char *arg1, ...)
 {

@@ -15,6 +15,9 @@ VsbTestLibvirtd *vsb_test_libvirtd_start(const char *fwdir);
 /* Run a command inside the daemon's namespace (LIBVIRT_DEFAULT_URI=qemu:///system);
  * NULL-terminated argv; returns the exit status as vsb_test_spawn does. */
 int vsb_test_libvirtd_runv(VsbTestLibvirtd *d, const char *const *argv, char **out, char **err);
+/* Start a command inside the namespace and do not wait for it (e.g. a slow `virsh destroy`
+ * whose result does not matter: stop destroys whatever is left). */
+void vsb_test_libvirtd_run_async(VsbTestLibvirtd *d, const char *const *argv);
 /* `virsh -q ARGS...` inside the namespace. */
 int vsb_test_libvirtd_virsh(VsbTestLibvirtd *d, char **out, char **err, const char *arg1,
                             ...) G_GNUC_NULL_TERMINATED;
