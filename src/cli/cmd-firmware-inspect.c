@@ -303,13 +303,11 @@ print_text(const char *path, const VsbFvImage *image, gboolean with_files)
     printf("\nFiles:\n");
     for (guint i = 0; i < files->len; i++) {
       const VsbFvFile *f = g_ptr_array_index(files, i);
-      printf("  vol %-2u 0x%08zx %-36s %-22s %8" G_GINT64_MODIFIER "u  %s%s%s\n", f->volume,
+      g_autofree char *group =
+        f->module ? g_strdup_printf(" [%s]", vsb_fv_group_name(f->module->group)) : NULL;
+      printf("  vol %-2u 0x%08zx %-36s %-22s %8" G_GINT64_MODIFIER "u  %s%s\n", f->volume,
              f->offset, vsb_guid_format(&f->name, g), vsb_fv_file_type_name(f->type), f->size,
-             f->ui_name ? f->ui_name : (f->module ? f->module->name : "-"),
-             f->module ? " [" : "", f->module ? vsb_fv_group_name(f->module->group) : "");
-      if (f->module)
-        printf("]");
-      printf("\n");
+             f->ui_name ? f->ui_name : (f->module ? f->module->name : "-"), group ? group : "");
     }
   }
 

@@ -377,6 +377,12 @@ test_cli_json(void)
   g_assert_true(g_regex_match_simple("secure-boot +yes", out, 0, 0));
   g_assert_true(g_regex_match_simple("requires-smm +no", out, 0, 0));
   g_assert_nonnull(strstr(out, "Varstore: 540672 bytes"));
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(vsb_test_run(&out, NULL, "firmware", "inspect", "--files",
+                               OVMF "OVMF_CODE_4M.secboot.fd", NULL), ==, 0);
+  g_assert_true(g_regex_match_simple("SMM_CORE +[0-9]+  PiSmmCore \\[smm\\]\n", out, 0, 0));
+  g_assert_true(g_regex_match_simple("DRIVER +[0-9]+  SecureBootConfigDxe \\[secure-boot\\]\n",
+                                     out, 0, 0));
 }
 
 static void
