@@ -143,7 +143,9 @@ void vsb_fv_image_free(VsbFvImage *image);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbFvImage, vsb_fv_image_free)
 
 gsize vsb_fv_image_get_size(const VsbFvImage *image);
-VsbFvArch vsb_fv_image_get_arch(const VsbFvImage *image);
+VsbFvArch vsb_fv_image_get_arch(const VsbFvImage *image); /* of the DXE core */
+/* Of the PEI core: i386 in OvmfPkgIa32X64 builds (Debian's 4M OVMF, for S3 with SMM). */
+VsbFvArch vsb_fv_image_get_pei_arch(const VsbFvImage *image);
 gsize vsb_fv_image_get_decompressed(const VsbFvImage *image); /* bytes inflated */
 GPtrArray *vsb_fv_image_get_volumes(const VsbFvImage *image);  /* VsbFvVolume*, owned */
 GPtrArray *vsb_fv_image_get_files(const VsbFvImage *image);    /* VsbFvFile*, owned */

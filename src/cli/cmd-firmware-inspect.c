@@ -68,6 +68,8 @@ build_json(const char *path, const VsbFvImage *image, gboolean with_files)
   json_builder_add_int_value(b, (gint64)vsb_fv_image_get_size(image));
   json_builder_set_member_name(b, "architecture");
   json_builder_add_string_value(b, vsb_fv_arch_name(vsb_fv_image_get_arch(image)));
+  json_builder_set_member_name(b, "pei-architecture");
+  json_builder_add_string_value(b, vsb_fv_arch_name(vsb_fv_image_get_pei_arch(image)));
   json_builder_set_member_name(b, "decompressed");
   json_builder_add_int_value(b, (gint64)vsb_fv_image_get_decompressed(image));
 
@@ -244,9 +246,13 @@ print_text(const char *path, const VsbFvImage *image, gboolean with_files)
   GPtrArray *volumes = vsb_fv_image_get_volumes(image);
   GPtrArray *files = vsb_fv_image_get_files(image);
   char g[VSB_GUID_STRING_LEN + 1];
-  printf("%s: %s firmware, %zu bytes, %u volumes, %u files, %zu bytes decompressed\n", path,
-         vsb_fv_arch_name(vsb_fv_image_get_arch(image)), vsb_fv_image_get_size(image),
-         volumes->len, files->len, vsb_fv_image_get_decompressed(image));
+  VsbFvArch arch = vsb_fv_image_get_arch(image), pei = vsb_fv_image_get_pei_arch(image);
+  g_autofree char *pei_note = pei != VSB_FV_ARCH_UNKNOWN && pei != arch
+                                ? g_strdup_printf(" (PEI phase %s)", vsb_fv_arch_name(pei))
+                                : g_strdup("");
+  printf("%s: %s firmware%s, %zu bytes, %u volumes, %u files, %zu bytes decompressed\n", path,
+         vsb_fv_arch_name(arch), pei_note, vsb_fv_image_get_size(image), volumes->len,
+         files->len, vsb_fv_image_get_decompressed(image));
 
   printf("\nFeatures:\n");
   GPtrArray *features = vsb_fv_image_get_features(image);

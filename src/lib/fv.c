@@ -205,6 +205,7 @@ struct _VsbFvImage {
   VsbFvLimits limits;
   gsize decompressed;
   VsbFvArch arch;
+  VsbFvArch pei_arch;
   GPtrArray *volumes;   /* VsbFvVolume* */
   GPtrArray *files;     /* VsbFvFile* */
   GPtrArray *table;     /* VsbFvOvmfTableEntry* */
@@ -785,6 +786,8 @@ parse_files(Ctx *ctx, const guint8 *fv, gsize fvlen, gsize first, guint8 erase, 
       image->arch = arch_from_machine(f->machine);
     if (f->machine && (type == 0x05 /* DXE_CORE */))
       image->arch = arch_from_machine(f->machine);
+    if (f->machine && (type == 0x04 /* PEI_CORE */))
+      image->pei_arch = arch_from_machine(f->machine);
 
     gsize next = off + (gsize)size;
     if (next < off)
@@ -1266,6 +1269,12 @@ VsbFvArch
 vsb_fv_image_get_arch(const VsbFvImage *image)
 {
   return image->arch;
+}
+
+VsbFvArch
+vsb_fv_image_get_pei_arch(const VsbFvImage *image)
+{
+  return image->pei_arch;
 }
 
 gsize

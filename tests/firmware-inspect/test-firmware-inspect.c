@@ -86,6 +86,8 @@ test_ovmf_4m_secboot(void)
 {
   g_autoptr(VsbFvImage) img = inspect(OVMF "OVMF_CODE_4M.secboot.fd");
   g_assert_cmpint(vsb_fv_image_get_arch(img), ==, VSB_FV_ARCH_X64);
+  /* Debian's 4M images are OvmfPkgIa32X64: 32-bit PEI for S3 with SMM (changelog, LP #1903681). */
+  g_assert_cmpint(vsb_fv_image_get_pei_arch(img), ==, VSB_FV_ARCH_IA32);
   g_assert_cmpuint(vsb_fv_image_get_size(img), ==, 0x37c000);
   /* FVMAIN_COMPACT with PEIFV and DXEFV inside one LZMA section, then SECFV. */
   GPtrArray *vols = vsb_fv_image_get_volumes(img);
@@ -159,6 +161,15 @@ test_ovmf_2m(void)
   assert_feature(plain, "smm", FALSE);
   assert_feature(plain, "requires-smm", FALSE);
   assert_varstore(plain, 0x20000, VSB_FV_VARSTORE_CODE_SIZE);
+
+  /* The 2M images stay OvmfPkgX64 (64-bit PEI), which also carries TdxDxe and the TDX and
+   * SEV-SNP metadata blocks in the reset vector; the Ia32X64 4M images do not. */
+  g_assert_cmpint(vsb_fv_image_get_pei_arch(plain), ==, VSB_FV_ARCH_X64);
+  assert_feature(plain, "intel-tdx", TRUE);
+  assert_feature(plain, "amd-sev-snp", TRUE);
+  g_autoptr(VsbFvImage) m4 = inspect(OVMF "OVMF_CODE_4M.fd");
+  assert_feature(m4, "intel-tdx", FALSE);
+  assert_feature(m4, "amd-sev-snp", FALSE);
 
   g_autoptr(VsbFvImage) sb = inspect(OVMF "OVMF_CODE.secboot.fd");
   assert_feature(sb, "secure-boot", TRUE);
