@@ -132,7 +132,8 @@ audit_run(int argc, char **argv)
   int pid = 0;
   gboolean json = FALSE, no_scan = FALSE;
   GOptionEntry entries[] = {
-    { "qemu-cmdline", 0, 0, G_OPTION_ARG_STRING, &qemu_cmdline,
+    /* FILENAME: the bytes as given, whatever the locale (paths need not be UTF-8). */
+    { "qemu-cmdline", 0, 0, G_OPTION_ARG_FILENAME, &qemu_cmdline,
       "Audit this QEMU command line ('-': read it from standard input)", "'ARGS'" },
     { "pid", 0, 0, G_OPTION_ARG_INT, &pid, "Audit the running QEMU process PID", "PID" },
     { "libvirt-xml", 0, 0, G_OPTION_ARG_FILENAME, &libvirt_xml,

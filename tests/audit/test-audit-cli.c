@@ -1,0 +1,222 @@
+/* vsboot audit against running QEMU processes (--pid, and the search for another VM using the
+ * same varstore), standard input, and the usage errors that must exit 2 with a clear message. */
+#include "testutil.h"
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define OVMF "/usr/share/OVMF/"
+
+static char *
+copy_vars(const char *dir, const char *name)
+{
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_assert_true(g_file_get_contents(OVMF "OVMF_VARS_4M.ms.fd", &data, &len, NULL));
+  char *to = g_build_filename(dir, name, NULL);
+  vsb_test_write_file(to, data, (gssize)len);
+  g_assert_cmpint(g_chmod(to, 0600), ==, 0);
+  return to;
+}
+
+/* A paused QEMU (-S) holding code and vars as flash; started from dir (relative vars path). */
+static GPid
+start_qemu(const char *dir, const char *vars_arg)
+{
+  g_autofree char *nv = g_strdup_printf("if=pflash,format=raw,unit=1,file=%s", vars_arg);
+  const char *argv[] = {
+    "qemu-system-x86_64", "-machine", "q35,smm=on", "-accel", "tcg", "-S", "-nodefaults",
+    "-display", "none", "-monitor", "none", "-serial", "none",
+    "-global", "driver=cfi.pflash01,property=secure,value=on",
+    "-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" OVMF "OVMF_CODE_4M.secboot.fd",
+    "-drive", nv, NULL,
+  };
+  GPid pid = 0;
+  g_autoptr(GError) error = NULL;
+  g_assert_true(g_spawn_async(dir, (char **)argv, NULL,
+                              G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
+                                G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                              NULL, NULL, &pid, &error));
+  g_assert_no_error(error);
+  /* Wait until QEMU has opened its flash (its cmdline is there at once; the files a moment
+   * later), at most 10 s. */
+  for (int i = 0; i < 100; i++) {
+    g_autofree char *fd_dir = g_strdup_printf("/proc/%d/fd", pid);
+    g_autoptr(GDir) d = g_dir_open(fd_dir, 0, NULL);
+    gboolean open_vars = FALSE;
+    const char *n;
+    while (d && (n = g_dir_read_name(d))) {
+      g_autofree char *l = g_build_filename(fd_dir, n, NULL);
+      g_autofree char *t = g_file_read_link(l, NULL);
+      open_vars |= t && g_str_has_suffix(t, "_VARS.fd");
+    }
+    if (open_vars)
+      break;
+    g_usleep(100000);
+  }
+  return pid;
+}
+
+static void
+stop_qemu(GPid pid)
+{
+  kill(pid, SIGTERM);
+  int status;
+  waitpid(pid, &status, 0);
+  g_spawn_close_pid(pid);
+}
+
+static JsonNode *
+audit_json(int *rc, const char *const *args)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  *rc = vsb_test_runv(args, &out, &err);
+  g_test_message("exit %d\n%s%s", *rc, out, err);
+  return vsb_test_parse_json(out);
+}
+
+static gboolean
+has_finding(JsonNode *node, const char *id, const char **evidence)
+{
+  JsonArray *f = json_object_get_array_member(json_node_get_object(node), "findings");
+  for (guint i = 0; i < json_array_get_length(f); i++) {
+    JsonObject *o = json_array_get_object_element(f, i);
+    if (strcmp(json_object_get_string_member(o, "id"), id) == 0) {
+      if (evidence)
+        *evidence = json_object_get_string_member(o, "evidence");
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+static void
+test_pid_and_shared(void)
+{
+  vsb_test_require_tool("qemu-system-x86_64");
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *vars = copy_vars(dir, "vm1_VARS.fd");
+  /* The running QEMU names its varstore relatively: --pid resolves it against its cwd. */
+  GPid pid = start_qemu(dir, "vm1_VARS.fd");
+  g_autofree char *pid_s = g_strdup_printf("%d", pid);
+
+  int rc;
+  const char *a1[] = { "audit", "--pid", pid_s, "--json", "--firmware-dir",
+                       "/usr/share/qemu/firmware", NULL };
+  g_autoptr(JsonNode) n1 = audit_json(&rc, a1);
+  g_assert_cmpint(rc, ==, 0);
+  JsonObject *root = json_node_get_object(n1);
+  g_assert_cmpstr(json_object_get_string_member(root, "verdict"), ==, "enforced");
+  JsonObject *model = json_object_get_object_member(root, "model");
+  g_assert_cmpstr(json_object_get_string_member(model, "varstore"), ==, vars);
+  g_assert_cmpstr(json_object_get_string_member(model, "secure-boot"), ==, "user");
+  /* The audited process itself does not count as another user. */
+  g_assert_false(has_finding(n1, "varstore-shared", NULL));
+
+  /* A second VM configured with the same varstore: shared with the running one. */
+  g_autofree char *line = g_strdup_printf(
+    "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
+    "-drive if=pflash,format=raw,unit=0,readonly=on,file=" OVMF "OVMF_CODE_4M.secboot.fd "
+    "-drive if=pflash,format=raw,unit=1,file=%s", vars);
+  const char *a2[] = { "audit", "--qemu-cmdline", line, "--json", "--firmware-dir",
+                       "/usr/share/qemu/firmware", NULL };
+  g_autoptr(JsonNode) n2 = audit_json(&rc, a2);
+  g_assert_cmpint(rc, ==, 1);
+  const char *ev = NULL;
+  g_assert_true(has_finding(n2, "varstore-shared", &ev));
+  g_autofree char *needle = g_strdup_printf("process %d", pid);
+  g_assert_nonnull(strstr(ev, needle));
+
+  /* --no-process-scan leaves it out. */
+  const char *a3[] = { "audit", "--qemu-cmdline", line, "--json", "--no-process-scan",
+                       "--firmware-dir", "/usr/share/qemu/firmware", NULL };
+  g_autoptr(JsonNode) n3 = audit_json(&rc, a3);
+  g_assert_cmpint(rc, ==, 0);
+  stop_qemu(pid);
+
+  /* After QEMU is gone, nothing shares it. */
+  g_autoptr(JsonNode) n4 = audit_json(&rc, a2);
+  g_assert_cmpint(rc, ==, 0);
+}
+
+static void
+test_stdin(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *vars = copy_vars(dir, "in_VARS.fd");
+  g_autofree char *script = g_strdup_printf(
+    "printf 'qemu-system-x86_64\\0-machine\\0q35,smm=on\\0-drive\\0"
+    "if=pflash,format=raw,unit=0,readonly=on,file=" OVMF "OVMF_CODE_4M.secboot.fd\\0-drive\\0"
+    "if=pflash,format=raw,unit=1,file=%s\\0' | \"$VSBOOT\" audit --qemu-cmdline - "
+    "--no-process-scan --firmware-dir /usr/share/qemu/firmware", vars);
+  const char *argv[] = { "sh", "-c", script, NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = vsb_test_spawn(argv, NULL, &out, &err);
+  g_test_message("%s%s", out, err);
+  g_assert_cmpint(rc, ==, 1);
+  g_assert_nonnull(strstr(out, "QEMU command line (standard input)"));
+  g_assert_nonnull(strstr(out, "varstore-not-secure"));
+}
+
+static void
+expect_usage_error(const char *const *args, const char *needle)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = vsb_test_runv(args, &out, &err);
+  g_test_message("exit %d: %s", rc, err);
+  g_assert_cmpint(rc, ==, 2);
+  g_assert_nonnull(strstr(err, needle));
+  g_assert_cmpstr(out, ==, "");
+}
+
+static void
+test_usage_errors(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *xml = g_build_filename(dir, "bad.xml", NULL);
+  vsb_test_write_file(xml, "<domain><os firmware='efi'>", -1);
+  g_autofree char *self = g_strdup_printf("%d", getpid());
+
+  expect_usage_error((const char *const[]){ "audit", NULL }, "exactly one of");
+  expect_usage_error((const char *const[]){ "audit", "--pid", "1", "--qemu-cmdline", "-M q35", NULL },
+                     "exactly one of");
+  expect_usage_error((const char *const[]){ "audit", "vm", NULL }, "--state-dir");
+  expect_usage_error((const char *const[]){ "audit", "--qemu-cmdline", "-machine=q35", NULL },
+                     "does not accept '-option=value'");
+  expect_usage_error((const char *const[]){ "audit", "--qemu-cmdline", "-drive if=pflash,unit=0,file=/a -drive if=pflash,unit=0,file=/b", NULL },
+                     "defined twice");
+  expect_usage_error((const char *const[]){ "audit", "--qemu-cmdline", "-M q35,pflash0=nothing", NULL },
+                     "nothing");
+  expect_usage_error((const char *const[]){ "audit", "--qemu-cmdline", "-frob", NULL },
+                     "not a QEMU option");
+  expect_usage_error((const char *const[]){ "audit", "--qemu-cmdline", "\xff\xfe '", NULL },
+                     "cannot split");
+  expect_usage_error((const char *const[]){ "audit", "--pid", self, NULL }, "is not QEMU");
+  expect_usage_error((const char *const[]){ "audit", "--pid", "999999999", NULL }, "999999999");
+  expect_usage_error((const char *const[]){ "audit", "--libvirt-xml", xml, NULL }, "bad.xml");
+  expect_usage_error((const char *const[]){ "audit", "--libvirt-xml", "/nonexistent.xml", NULL },
+                     "nonexistent.xml");
+  expect_usage_error((const char *const[]){ "audit", "nosuchvm", "--state-dir", dir, NULL },
+                     "nosuchvm");
+
+  /* help works and names the four sources */
+  g_autofree char *out = NULL;
+  g_assert_cmpint(vsb_test_run(&out, NULL, "audit", "--help", NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "--qemu-cmdline"));
+  g_assert_nonnull(strstr(out, "--libvirt-xml"));
+  g_assert_nonnull(strstr(out, "--state-dir"));
+}
+
+int
+main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/audit/cli/pid-and-shared-varstore", test_pid_and_shared);
+  g_test_add_func("/audit/cli/stdin", test_stdin);
+  g_test_add_func("/audit/cli/usage-errors", test_usage_errors);
+  return g_test_run();
+}
