@@ -190,6 +190,7 @@ test_exit_status(void)
   assert_contains(err, "-no-such-option");
   /* --timeout stops a VM that runs on; its console went to a file. */
   g_autofree char *serial = g_build_filename(ctx.dir, "serial.log", NULL);
+  g_clear_pointer(&out, g_free);
   g_clear_pointer(&err, g_free);
   rc = vsb_test_run(&out, &err, "run", "sb", "--state-dir", ctx.state, "--accel", "tcg",
                     "--serial", serial, "--timeout", "3", NULL);

@@ -119,6 +119,7 @@ test_row(gconstpointer data)
 
   /* libvirt's, from the emitted domain. */
   g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
   rc = vsb_test_run(&out, &err, "libvirt-xml", row->vm, "--state-dir", ctx.state, "--style",
                     row->style, "--domain", "--virt-type", "qemu", NULL);
   g_assert_cmpint(rc, ==, 0);
@@ -170,6 +171,7 @@ test_row(gconstpointer data)
     assert_contains(vout, "<os firmware='efi'>");
 
   /* Gone again, keeping the VM's varstore; libvirt did not touch it. */
+  g_clear_pointer(&verr, g_free);
   rc = vsb_test_libvirtd_virsh(ctx.libvirtd, NULL, &verr, "undefine", row->vm, "--keep-nvram",
                                NULL);
   if (rc != 0)
@@ -220,10 +222,12 @@ main(int argc, char **argv)
 
   g_autofree char *err = NULL;
   g_assert_cmpint(vsb_test_run(NULL, &err, "keys", "generate", keys, NULL), ==, 0);
+  g_clear_pointer(&err, g_free);
   int rc = vsb_test_run(NULL, &err, "provision", "own-keys", "--state-dir", ctx.state, "--keys",
                         keys, NULL);
   if (rc != 0)
     g_error("provision own-keys: %s", err);
+  g_clear_pointer(&err, g_free);
   rc = vsb_test_run(NULL, &err, "provision", "ms-keys", "--state-dir", ctx.state,
                     "--enrolled-keys", NULL);
   if (rc != 0)
