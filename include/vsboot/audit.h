@@ -15,8 +15,8 @@
  *   code-writable, varstore-missing, varstore-unreadable, varstore-invalid, varstore-readonly,
  *   varstore-shared, varstore-hardlinked, varstore-world-writable, snapshot-mode,
  *   varstore-setup-mode, secure-boot-disabled, db-empty, dbx-empty, dbx-placeholder,
- *   size-mismatch, direct-kernel-boot, direct-kernel-boot-confidential, confidential-guest,
- *   bios-ignored, varstore-from-template. */
+ *   size-mismatch, format-mismatch, direct-kernel-boot, direct-kernel-boot-confidential,
+ *   confidential-guest, bios-ignored, varstore-from-template. */
 #pragma once
 
 #include <glib.h>

@@ -8,6 +8,7 @@
 #include "vsboot/varstore.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -211,6 +212,18 @@ other_users(const char *varstore, const VsbAuditOptions *opts)
     vsb_qemu_flash_clear(&fl);
   }
   return found->len ? g_strdup(found->str) : NULL;
+}
+
+static gboolean
+file_is_qcow2(const char *path)
+{
+  guint8 magic[4] = { 0 };
+  FILE *f = fopen(path, "rb");
+  if (f == NULL)
+    return FALSE;
+  gsize n = fread(magic, 1, sizeof(magic), f);
+  fclose(f);
+  return n == 4 && memcmp(magic, "QFI\xfb", 4) == 0;
 }
 
 static gboolean
@@ -553,6 +566,22 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
       }
     } else {
       read_path = vpath;
+      /* The format QEMU is told must be the file's: a qcow2 file read as raw shows the
+       * firmware the container's bytes, a raw file opened as qcow2 does not open at all. */
+      gboolean is_qcow2 = file_is_qcow2(vpath);
+      const char *fmt = vars.format;
+      if (fmt && ((strcmp(fmt, "raw") == 0 && is_qcow2) || (strcmp(fmt, "qcow2") == 0 && !is_qcow2))) {
+        g_autofree char *facts = file_facts(vpath);
+        g_autofree char *ev = join_ev(vars.evidence, facts);
+        add_finding(r, "format-mismatch", VSB_SEVERITY_ERROR, ev,
+                    is_qcow2 ? "use format=qcow2 for this file" : "use format=raw for this file",
+                    "the varstore is %s but QEMU is told format=%s: %s",
+                    is_qcow2 ? "a qcow2 image" : "not a qcow2 image", fmt,
+                    is_qcow2 ? "the firmware sees the qcow2 container's bytes, finds no valid "
+                               "store and formats an empty one (setup mode), overwriting the file"
+                             : "QEMU cannot open it and does not start");
+        read_path = NULL;
+      }
     }
   }
   m->varstore_read = clean(read_path);

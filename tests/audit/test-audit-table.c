@@ -181,6 +181,22 @@ static const Case cases[] = {
     "-drive if=pflash,format=raw,unit=1,file=@VARS_2M@",
     "size-mismatch dbx-placeholder", FALSE },
 
+  { "varstore-qcow2", QEMU,
+    "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
+    "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
+    "-drive if=pflash,format=qcow2,unit=1,file=@VARS_QCOW2@",
+    "dbx-placeholder", TRUE },
+  { "varstore-qcow2-read-as-raw", QEMU,
+    "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
+    "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
+    "-drive if=pflash,format=raw,unit=1,file=@VARS_QCOW2@",
+    "format-mismatch", FALSE },
+  { "varstore-raw-opened-as-qcow2", QEMU,
+    "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
+    "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
+    "-drive if=pflash,format=qcow2,unit=1,file=@VARS@",
+    "format-mismatch", FALSE },
+
   /* ---- the variables */
   { "setup-mode", QEMU,
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
@@ -379,6 +395,13 @@ placeholder(const char *key, const char *dir)
     return copy_file(OVMF "OVMF_CODE_4M.secboot.fd", IN_DIR("my-ovmf-code.fd"), 0644);
   if (strcmp(key, "VARS") == 0)
     return copy_file(OVMF "OVMF_VARS_4M.ms.fd", IN_DIR("guest_VARS.fd"), 0600);
+  if (strcmp(key, "VARS_QCOW2") == 0) {
+    vsb_test_require_tool("qemu-img");
+    const char *conv[] = { "qemu-img", "convert", "-f", "raw", "-O", "qcow2",
+                           OVMF "OVMF_VARS_4M.ms.fd", IN_DIR("q_VARS.qcow2"), NULL };
+    g_assert_cmpint(vsb_test_spawn(conv, NULL, NULL, NULL), ==, 0);
+    return g_steal_pointer(&p);
+  }
   if (strcmp(key, "VARS_SETUP") == 0)
     return copy_file(OVMF "OVMF_VARS_4M.fd", IN_DIR("setup_VARS.fd"), 0600);
   if (strcmp(key, "VARS_2M") == 0)
@@ -583,7 +606,7 @@ test_coverage(void)
     "code-writable", "varstore-missing", "varstore-invalid", "varstore-readonly",
     "varstore-shared", "varstore-hardlinked", "varstore-world-writable", "snapshot-mode",
     "varstore-setup-mode", "secure-boot-disabled", "db-empty", "dbx-empty", "dbx-placeholder",
-    "size-mismatch", "direct-kernel-boot", "direct-kernel-boot-confidential",
+    "size-mismatch", "format-mismatch", "direct-kernel-boot", "direct-kernel-boot-confidential",
     "confidential-guest", "varstore-from-template",
   };
   for (gsize i = 0; i < G_N_ELEMENTS(all); i++) {
