@@ -69,6 +69,7 @@ URI="qemu:///system?socket=/proc/$PID/root/run/libvirt/libvirt-sock"
 echo "vsboot:   $VSBOOT"
 echo "libvirt:  $(/usr/sbin/libvirtd --version | awk '{print $NF}') (libvirtd in a private mount namespace)"
 echo "firmware: $FWDIR"
+echo "machine:  $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 if use_hyperfine; then echo "timer:    hyperfine, $RUNS runs each"; else echo "timer:    date loop, $RUNS runs each"; fi
 echo
 
@@ -101,17 +102,19 @@ for req in "x86_64 q35 secure-boot+enrolled-keys" "aarch64 virt plain-efi"; do
   if use_hyperfine; then
     hyperfine -N --style none --warmup 20 --runs "$RUNS" --export-json "$TMP/h.json" \
       -n vsboot "${vsb[*]}" -n libvirt "${lv[*]}" -n startup "$VSBOOT --version" >/dev/null 2>&1
-    read -r v l s < <(python3 -c 'import json,sys
-r = {x["command"]: x["mean"] * 1e3 for x in json.load(open(sys.argv[1]))["results"]}
-print("%.2f %.2f %.2f" % (r["vsboot"], r["libvirt"], r["startup"]))' "$TMP/h.json")
+    read -r v l s vmin lmin smin < <(python3 -c 'import json,sys
+r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
+k = ("vsboot", "libvirt", "startup")
+print(" ".join("%.2f" % (r[c]["mean"] * 1e3) for c in k), " ".join("%.2f" % (r[c]["min"] * 1e3) for c in k))' "$TMP/h.json")
   else
     mean_ms_loop 20 "${vsb[@]}" >/dev/null
     v=$(mean_ms_loop "$RUNS" "${vsb[@]}")
     l=$(mean_ms_loop "$RUNS" "${lv[@]}")
     s=$(mean_ms_loop "$RUNS" "$VSBOOT" --version)
+    vmin=- lmin=- smin=-
   fi
-  printf '  %-34s %8s ms/call\n' "vsboot firmware select" "$v" "virsh domxml-to-native" "$l" \
-    "(vsboot --version: process start)" "$s"
+  printf '  %-34s %8s ms/call mean  (min %s)\n' "vsboot firmware select" "$v" "$vmin" \
+    "virsh domxml-to-native" "$l" "$lmin" "(vsboot --version: process start)" "$s" "$smin"
   if command -v valgrind >/dev/null; then
     # Instruction counts do not depend on how busy the machine is.
     ir() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
