@@ -12,6 +12,8 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <string.h>
 
 #define OVMF_VARS_4M "/usr/share/OVMF/OVMF_VARS_4M.fd"
@@ -483,6 +485,112 @@ test_locked(void)
   g_assert_nonnull(vsb_varstore_lookup(store, "SecureBootEnable", NULL));
 }
 
+
+/* `vsboot keys generate`: the files, their modes, and what the certificates say. */
+static void
+test_keys_generate(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *keys = g_build_filename(dir, "k", NULL);
+  g_autofree char *json = NULL, *err = NULL;
+  int rc = vsb_test_run(&json, &err, "keys", "generate", keys, "--cn", "Test Org", "--bits",
+                        "3072", "--json", NULL);
+  g_assert_cmpint(rc, ==, 0);
+  g_autoptr(JsonNode) node = vsb_test_parse_json(json);
+  JsonObject *root = json_node_get_object(node);
+  g_assert_cmpint(json_object_get_int_member(root, "bits"), ==, 3072);
+  JsonArray *arr = json_object_get_array_member(root, "keys");
+  g_assert_cmpuint(json_array_get_length(arr), ==, 3);
+
+  /* owner.guid: a version-4 GUID, the one the report gives. */
+  g_autofree char *guid_path = g_build_filename(keys, "owner.guid", NULL);
+  g_autofree char *guid_text = NULL;
+  g_assert_true(g_file_get_contents(guid_path, &guid_text, NULL, NULL));
+  g_strstrip(guid_text);
+  g_assert_cmpstr(guid_text, ==, json_object_get_string_member(root, "owner"));
+  g_assert_true(g_uuid_string_is_valid(guid_text));
+  g_assert_cmpint(guid_text[14], ==, '4');
+
+  static const char *const roles[] = { "PK", "KEK", "db" };
+  char *serials[3] = { NULL };
+  for (guint i = 0; i < 3; i++) {
+    g_autofree char *kp = g_strdup_printf("%s/%s.key", keys, roles[i]);
+    g_autofree char *cp = g_strdup_printf("%s/%s.crt", keys, roles[i]);
+    GStatBuf st;
+    g_assert_cmpint(g_stat(kp, &st), ==, 0);
+    g_assert_cmpint(st.st_mode & 0777, ==, 0600);
+    g_assert_cmpint(g_stat(cp, &st), ==, 0);
+    g_assert_cmpint(st.st_mode & 0777, ==, 0644);
+
+    g_autoptr(GError) error = NULL;
+    X509 *cert = vsb_cert_load(cp, &error);
+    g_assert_no_error(error);
+    char cn[128];
+    g_assert_cmpint(X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn,
+                                              sizeof cn), >, 0);
+    g_autofree char *want_cn = g_strdup_printf("Test Org %s", roles[i]);
+    g_assert_cmpstr(cn, ==, want_cn);
+    g_assert_cmpint(X509_NAME_cmp(X509_get_subject_name(cert), X509_get_issuer_name(cert)), ==, 0);
+    g_assert_cmpint(X509_get_signature_nid(cert), ==, NID_sha256WithRSAEncryption);
+    EVP_PKEY *pub = X509_get0_pubkey(cert);
+    g_assert_cmpint(EVP_PKEY_get_bits(pub), ==, 3072);
+    g_assert_cmpint(X509_verify(cert, pub), ==, 1); /* self-signed */
+    /* PK and KEK are CAs; db is a code-signing leaf. */
+    g_assert_cmpint(X509_check_ca(cert) != 0, ==, i != 2);
+    if (i == 2)
+      g_assert_true(X509_get_extended_key_usage(cert) & XKU_CODE_SIGN);
+    g_assert_true(X509_get_key_usage(cert) & KU_DIGITAL_SIGNATURE);
+    int days = 0, secs = 0;
+    g_assert_true(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(cert),
+                                 X509_get0_notAfter(cert)));
+    g_assert_cmpint(days, ==, 3650);
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+    g_assert_false(BN_is_zero(bn));
+    char *hex = BN_bn2hex(bn);
+    serials[i] = g_strdup(hex);
+    OPENSSL_free(hex);
+    BN_free(bn);
+    /* The private key belongs to the certificate. */
+    g_autofree char *pem = NULL;
+    gsize pem_len = 0;
+    g_assert_true(g_file_get_contents(kp, &pem, &pem_len, NULL));
+    BIO *bio = BIO_new_mem_buf(pem, (int)pem_len);
+    EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    g_assert_nonnull(key);
+    g_assert_cmpint(X509_check_private_key(cert, key), ==, 1);
+    EVP_PKEY_free(key);
+    X509_free(cert);
+  }
+  g_assert_cmpstr(serials[0], !=, serials[1]);
+  g_assert_cmpstr(serials[1], !=, serials[2]);
+  for (guint i = 0; i < 3; i++)
+    g_free(serials[i]);
+
+  /* Never overwrite: a second run fails and leaves the keys as they were. */
+  g_autofree char *pk_key = g_build_filename(keys, "PK.key", NULL);
+  g_autofree char *before = file_sha256(pk_key);
+  g_clear_pointer(&err, g_free);
+  rc = vsb_test_run(NULL, &err, "keys", "generate", keys, NULL);
+  g_assert_cmpint(rc, ==, 2);
+  g_assert_nonnull(strstr(err, "already exists"));
+  g_autofree char *after = file_sha256(pk_key);
+  g_assert_cmpstr(before, ==, after);
+  /* A stray file of the set blocks the whole set. */
+  g_autofree char *dir2 = g_build_filename(dir, "k2", NULL);
+  g_assert_cmpint(g_mkdir(dir2, 0700), ==, 0);
+  g_autofree char *stray = g_build_filename(dir2, "db.crt", NULL);
+  vsb_test_write_file(stray, "mine", -1);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(vsb_test_run(NULL, &err, "keys", "generate", dir2, NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "db.crt already exists"));
+  g_autofree char *pk2 = g_build_filename(dir2, "PK.key", NULL);
+  g_assert_false(g_file_test(pk2, G_FILE_TEST_EXISTS));
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(vsb_test_run(NULL, &err, "keys", "generate", keys, "--bits", "1024", NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "1024"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -496,5 +604,6 @@ main(int argc, char **argv)
   g_test_add_func("/enroll/copy-from", test_copy_from);
   g_test_add_func("/enroll/bad-input", test_bad_input);
   g_test_add_func("/enroll/locked", test_locked);
+  g_test_add_func("/keys/generate", test_keys_generate);
   return g_test_run();
 }
