@@ -16,7 +16,7 @@
  *   varstore-shared, varstore-hardlinked, varstore-world-writable, snapshot-mode,
  *   varstore-setup-mode, secure-boot-disabled, db-empty, dbx-empty, dbx-placeholder,
  *   size-mismatch, format-mismatch, direct-kernel-boot, direct-kernel-boot-confidential,
- *   confidential-guest, bios-ignored, varstore-from-template. */
+ *   confidential-guest, bios-ignored, varstore-from-template, firmware-changed. */
 #pragma once
 
 #include <glib.h>
@@ -85,6 +85,9 @@ typedef struct {
   /* Where to look for other QEMU processes; NULL: "/proc". */
   const char *proc_root;
   gboolean no_process_scan;
+  /* A provisioned VM: the SHA-256 (hex) its code file had when it was provisioned; a different
+   * file now is reported (firmware-changed). NULL: not checked. */
+  const char *expected_code_sha256;
 } VsbAuditOptions;
 
 /* Judge a parsed command line. Fails only when the descriptor list cannot be read; everything

@@ -101,11 +101,12 @@ print_text(const VsbAuditReport *r)
 }
 
 static VsbQemuCmdline *
-cmdline_for_vm(const char *state_dir, const char *name, GError **error)
+cmdline_for_vm(const char *state_dir, const char *name, char **code_sha256, GError **error)
 {
   g_autoptr(VsbVm) vm = vsb_vm_load(state_dir, name, error);
   if (vm == NULL)
     return NULL;
+  *code_sha256 = g_strdup(vm->executable_sha256);
   VsbQemuArgvOptions aopts = { 0 };
   aopts.qemu_major = 7;
   aopts.qemu_minor = 2;
@@ -182,6 +183,7 @@ audit_run(int argc, char **argv)
   g_autoptr(VsbQemuCmdline) cmd = NULL;
   g_autoptr(VsbLibvirtResolved) res = NULL;
   g_autofree char *source = NULL;
+  g_autofree char *code_sha256 = NULL;
 
   if (qemu_cmdline) {
     g_autofree char *text = NULL;
@@ -229,7 +231,8 @@ audit_run(int argc, char **argv)
     opts.varstore_template = res->nvram_template;
     source = g_strdup_printf("libvirt domain %s", libvirt_xml);
   } else {
-    cmd = cmdline_for_vm(state_dir, name, &error);
+    cmd = cmdline_for_vm(state_dir, name, &code_sha256, &error);
+    opts.expected_code_sha256 = code_sha256;
     source = g_strdup_printf("provisioned VM %s", name);
   }
   if (cmd == NULL)

@@ -467,6 +467,24 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
   }
   m->fw_secure_boot = fw_sb;
   m->fw_requires_smm = fw_smm;
+  if (opts->expected_code_sha256 && code_path && g_file_test(code_path, G_FILE_TEST_IS_REGULAR)) {
+    g_autoptr(GError) herr = NULL;
+    g_autoptr(GMappedFile) mf = g_mapped_file_new(code_path, FALSE, &herr);
+    if (mf) {
+      g_autofree char *sum = g_compute_checksum_for_data(
+        G_CHECKSUM_SHA256, (const guchar *)g_mapped_file_get_contents(mf),
+        g_mapped_file_get_length(mf));
+      if (g_ascii_strcasecmp(sum, opts->expected_code_sha256) != 0) {
+        g_autofree char *ev = g_strdup_printf("%s; sha256 %s now, %s when provisioned", fw_ev,
+                                              sum, opts->expected_code_sha256);
+        add_finding(r, "firmware-changed", VSB_SEVERITY_WARNING, ev,
+                    "check the package update, then provision again (vsboot provision --reset "
+                    "keeps nothing) or accept the new build",
+                    "the firmware code file changed since the VM was provisioned (a package "
+                    "update, or a replaced file): the VM runs a build nobody chose for it");
+      }
+    }
+  }
   const char *fw_where = code.present ? code.evidence : cmd->bios_evidence;
   g_autofree char *fw_full_ev = join_ev(fw_where, fw_ev);
 

@@ -211,6 +211,51 @@ test_usage_errors(void)
   g_assert_nonnull(strstr(out, "--state-dir"));
 }
 
+/* A provisioned VM whose code file was replaced afterwards: firmware-changed. */
+static void
+test_vm_firmware_changed(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *fwdir = g_build_filename(dir, "firmware", NULL);
+  g_autofree char *state = g_build_filename(dir, "state", NULL);
+  g_assert_cmpint(g_mkdir(fwdir, 0755), ==, 0);
+  g_assert_cmpint(g_mkdir(state, 0755), ==, 0);
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_assert_true(g_file_get_contents(OVMF "OVMF_CODE_4M.secboot.fd", &data, &len, NULL));
+  g_autofree char *code = g_build_filename(dir, "MY_CODE.fd", NULL);
+  vsb_test_write_file(code, data, (gssize)len);
+  g_autofree char *desc = g_strdup_printf(
+    "{ \"description\": \"test\", \"interface-types\": [\"uefi\"],"
+    "  \"mapping\": { \"device\": \"flash\","
+    "    \"executable\": { \"filename\": \"%s\", \"format\": \"raw\" },"
+    "    \"nvram-template\": { \"filename\": \"" OVMF "OVMF_VARS_4M.ms.fd\", \"format\": \"raw\" } },"
+    "  \"targets\": [ { \"architecture\": \"x86_64\", \"machines\": [\"pc-q35-*\"] } ],"
+    "  \"features\": [\"enrolled-keys\", \"requires-smm\", \"secure-boot\"] }", code);
+  g_autofree char *desc_file = g_build_filename(fwdir, "10-test.json", NULL);
+  vsb_test_write_file(desc_file, desc, -1);
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = vsb_test_run(&out, &err, "provision", "vm", "--state-dir", state, "--enrolled-keys",
+                        "--firmware-dir", fwdir, NULL);
+  g_test_message("%s%s", out, err);
+  g_assert_cmpint(rc, ==, 0);
+
+  const char *args[] = { "audit", "vm", "--state-dir", state, "--firmware-dir", fwdir,
+                         "--json", NULL };
+  g_autoptr(JsonNode) before = audit_json(&rc, args);
+  g_assert_cmpint(rc, ==, 0);
+  g_assert_false(has_finding(before, "firmware-changed", NULL));
+
+  /* A byte of the code changes (an update, or tampering). */
+  data[len / 2] ^= 0x5a;
+  vsb_test_write_file(code, data, (gssize)len);
+  g_autoptr(JsonNode) after = audit_json(&rc, args);
+  g_assert_cmpint(rc, ==, 0); /* a warning: the VM still enforces */
+  const char *ev = NULL;
+  g_assert_true(has_finding(after, "firmware-changed", &ev));
+  g_assert_nonnull(strstr(ev, "when provisioned"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -218,5 +263,6 @@ main(int argc, char **argv)
   g_test_add_func("/audit/cli/pid-and-shared-varstore", test_pid_and_shared);
   g_test_add_func("/audit/cli/stdin", test_stdin);
   g_test_add_func("/audit/cli/usage-errors", test_usage_errors);
+  g_test_add_func("/audit/cli/vm-firmware-changed", test_vm_firmware_changed);
   return g_test_run();
 }
