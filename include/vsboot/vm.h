@@ -77,6 +77,8 @@ char *vsb_vm_tpm_socket_path(const VsbVm *vm);
 /* The state file as a JSON object (the same fields, the descriptor summary under "firmware"). */
 JsonNode *vsb_vm_to_json(const VsbVm *vm);
 VsbVm *vsb_vm_from_json(JsonNode *node, const char *origin, GError **error);
+/* A state file's text (at most VSB_VM_STATE_MAX_SIZE bytes; origin names it in messages). */
+VsbVm *vsb_vm_parse(const char *data, gsize len, const char *origin, GError **error);
 /* Load DIR/NAME.json; VSB_ERROR_NOT_FOUND when the VM was never provisioned. */
 VsbVm *vsb_vm_load(const char *state_dir, const char *name, GError **error);
 /* Write DIR/NAME.json atomically (mode 0644). */

@@ -373,6 +373,63 @@ vsb_vm_from_json(JsonNode *node, const char *origin, GError **error)
   return g_steal_pointer(&vm);
 }
 
+/* json-glib's parser recurses once per nesting level, so deeply nested input would exhaust
+ * the stack; a state file nests four levels. Brackets outside strings only: a guard, not a
+ * parser. */
+#define MAX_JSON_DEPTH 32
+
+static gboolean
+json_nesting_ok(const char *data, gsize len, gsize *where)
+{
+  guint depth = 0;
+  gboolean in_string = FALSE;
+  for (gsize i = 0; i < len; i++) {
+    char c = data[i];
+    if (in_string) {
+      if (c == '\\')
+        i++;
+      else if (c == '"')
+        in_string = FALSE;
+      continue;
+    }
+    if (c == '"') {
+      in_string = TRUE;
+    } else if (c == '[' || c == '{') {
+      if (++depth > MAX_JSON_DEPTH) {
+        *where = i;
+        return FALSE;
+      }
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      depth--;
+    }
+  }
+  return TRUE;
+}
+
+VsbVm *
+vsb_vm_parse(const char *data, gsize len, const char *origin, GError **error)
+{
+  gsize deep_at = 0;
+  if (len > VSB_VM_STATE_MAX_SIZE) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "%s: %" G_GSIZE_FORMAT " bytes, more than "
+                "the %d bytes a state file may have", origin, len, VSB_VM_STATE_MAX_SIZE);
+    return NULL;
+  }
+  if (!json_nesting_ok(data, len, &deep_at)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                "%s: JSON nested deeper than %d levels at byte %" G_GSIZE_FORMAT, origin,
+                MAX_JSON_DEPTH, deep_at);
+    return NULL;
+  }
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_autoptr(GError) local = NULL;
+  if (!json_parser_load_from_data(parser, data ? data : "", (gssize)len, &local)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: %s", origin, local->message);
+    return NULL;
+  }
+  return vsb_vm_from_json(json_parser_get_root(parser), origin, error);
+}
+
 VsbVm *
 vsb_vm_load(const char *state_dir, const char *name, GError **error)
 {
@@ -390,15 +447,9 @@ vsb_vm_load(const char *state_dir, const char *name, GError **error)
       g_propagate_error(error, g_steal_pointer(&local));
     return NULL;
   }
-  g_autoptr(JsonParser) parser = json_parser_new();
   gsize len = 0;
   const char *text = g_bytes_get_data(data, &len);
-  if (len > G_MAXSSIZE || !json_parser_load_from_data(parser, text ? text : "", (gssize)len, &local)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: %s", path,
-                local ? local->message : "too large");
-    return NULL;
-  }
-  VsbVm *vm = vsb_vm_from_json(json_parser_get_root(parser), path, error);
+  VsbVm *vm = vsb_vm_parse(text, len, path, error);
   if (vm && strcmp(vm->name, name) != 0) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: name: '%s' does not match the file name",
                 path, vm->name);
@@ -515,8 +566,10 @@ sha_cache_load(void)
     return NULL;
   gsize len = 0;
   const char *text = g_bytes_get_data(data, &len);
+  gsize deep_at = 0;
   g_autoptr(JsonParser) parser = json_parser_new();
-  if (text == NULL || !json_parser_load_from_data(parser, text, (gssize)len, NULL))
+  if (text == NULL || !json_nesting_ok(text, len, &deep_at) ||
+      !json_parser_load_from_data(parser, text, (gssize)len, NULL))
     return NULL;
   JsonNode *root = json_parser_get_root(parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT(root))
