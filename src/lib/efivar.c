@@ -994,18 +994,6 @@ add_variable(JsonBuilder *b, const VsbVariable *v, gboolean live)
   json_builder_end_object(b);
 }
 
-static gboolean
-record_is_live(const VsbVarstore *store, const VsbVariable *r)
-{
-  GPtrArray *vars = vsb_varstore_get_variables(store);
-  for (guint i = 0; i < vars->len; i++) {
-    const VsbVariable *v = vars->pdata[i];
-    if (v->offset == r->offset && r->offset != 0)
-      return TRUE;
-  }
-  return FALSE;
-}
-
 JsonNode *
 vsb_varstore_report(const VsbVarstore *store, gboolean all_records)
 {
@@ -1038,8 +1026,17 @@ vsb_varstore_report(const VsbVarstore *store, gboolean all_records)
   json_builder_begin_array(b);
   if (all_records) {
     GPtrArray *recs = vsb_varstore_get_records(store);
-    for (guint i = 0; i < recs->len; i++)
-      add_variable(b, recs->pdata[i], record_is_live(store, recs->pdata[i]));
+    GPtrArray *live = vsb_varstore_get_variables(store);
+    g_autoptr(GHashTable) live_offsets = g_hash_table_new(g_direct_hash, g_direct_equal);
+    for (guint i = 0; i < live->len; i++) {
+      const VsbVariable *v = live->pdata[i];
+      if (v->offset)
+        g_hash_table_add(live_offsets, GSIZE_TO_POINTER(v->offset));
+    }
+    for (guint i = 0; i < recs->len; i++) {
+      const VsbVariable *r = recs->pdata[i];
+      add_variable(b, r, g_hash_table_contains(live_offsets, GSIZE_TO_POINTER(r->offset)));
+    }
     /* Variables added in memory since loading have no record yet. */
     GPtrArray *vars = vsb_varstore_get_variables(store);
     for (guint i = 0; i < vars->len; i++) {

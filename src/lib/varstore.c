@@ -252,9 +252,13 @@ static void add_warning(VsbVarstore *s, const char *fmt, ...) G_GNUC_PRINTF(2, 3
 static void
 add_warning(VsbVarstore *s, const char *fmt, ...)
 {
+  /* A crafted store could produce one warning per record: keep the first 100. */
+  if (s->warnings->len > 100)
+    return;
   va_list ap;
   va_start(ap, fmt);
-  char *msg = g_strdup_vprintf(fmt, ap);
+  char *msg = s->warnings->len == 100 ? g_strdup("further warnings omitted")
+                                       : g_strdup_vprintf(fmt, ap);
   va_end(ap);
   /* Keep the array NULL-terminated: overwrite the terminator, then append a new one. */
   s->warnings->pdata[s->warnings->len - 1] = msg;
@@ -411,25 +415,34 @@ parse_records(VsbVarstore *s, GError **error)
     add_warning(s, "free space at 0x%zx is not all 0xFF; the firmware will reclaim the store",
                 s->free_offset);
 
-  /* Live set, as FindVariableEx picks it: a 0x3F record, else a 0x3E one. */
+  /* Live set, as FindVariableEx picks it: the first 0x3F record of a name+GUID, else its first
+   * 0x3E one. Hash tables keep this linear in the number of records. */
+  g_autoptr(GHashTable) added = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GHashTable) transition = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func(g_free);
   for (guint i = 0; i < s->records->len; i++) {
     VsbVariable *r = s->records->pdata[i];
-    if (r->state != 0x3f && r->state != 0x3e)
+    char g[VSB_GUID_STRING_LEN + 1];
+    char *key = g_strconcat(vsb_guid_format(&r->guid, g), ":", r->name, NULL);
+    g_ptr_array_add(keys, key);
+    GHashTable *t = r->state == 0x3f ? added : r->state == 0x3e ? transition : NULL;
+    if (t == NULL)
       continue;
-    gboolean skip = FALSE;
-    for (guint j = 0; j < s->records->len && !skip; j++) {
-      VsbVariable *o = s->records->pdata[j];
-      if (j == i || strcmp(o->name, r->name) != 0 || !vsb_guid_equal(&o->guid, &r->guid))
-        continue;
-      if (r->state == 0x3e && o->state == 0x3f)
-        skip = TRUE; /* the new copy was completed */
-      else if (o->state == r->state && j < i) {
-        skip = TRUE;
-        add_warning(s, "variable %s at 0x%zx duplicates the one at 0x%zx; the first is used",
-                    r->name, r->offset, o->offset);
-      }
-    }
-    if (!skip)
+    VsbVariable *first = g_hash_table_lookup(t, key);
+    if (first == NULL)
+      g_hash_table_insert(t, g_strdup(key), r);
+    else if (r->state == 0x3f)
+      add_warning(s, "variable %s at 0x%zx duplicates the one at 0x%zx; the first is used",
+                  r->name, r->offset, first->offset);
+  }
+  for (guint i = 0; i < s->records->len; i++) {
+    VsbVariable *r = s->records->pdata[i];
+    const char *key = keys->pdata[i];
+    gboolean live = r->state == 0x3f ? g_hash_table_lookup(added, key) == r
+                  : r->state == 0x3e ? g_hash_table_lookup(added, key) == NULL &&
+                                         g_hash_table_lookup(transition, key) == r
+                                     : FALSE;
+    if (live)
       g_ptr_array_add(s->variables, vsb_variable_copy(r));
   }
   return TRUE;

@@ -433,6 +433,13 @@ test_states(void)
   g_assert_cmpstr(live_data(c), ==, "2");
   g_autoptr(GByteArray) d = two_copies(0x3d, 0x3c);
   g_assert_cmpstr(live_data(d), ==, "none");
+  /* Two live copies: the first one counts, with a warning. */
+  g_autoptr(GByteArray) dup = two_copies(0x3f, 0x3f);
+  g_assert_cmpstr(live_data(dup), ==, "1");
+  g_autoptr(GBytes) db = g_bytes_new(dup->data, dup->len);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VsbVarstore) ds = vsb_varstore_load_bytes(db, "dup", &error);
+  g_assert_nonnull(strstr(vsb_varstore_get_warnings(ds)[0], "duplicates"));
   /* An all-ones state with StartId 0x55AA (interrupted header write) ends the list. */
   g_autoptr(GByteArray) e = two_copies(0x3f, 0xff);
   g_assert_cmpstr(live_data(e), ==, "1");
