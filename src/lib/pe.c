@@ -465,6 +465,8 @@ vsb_pe_get_sbat(const VsbPeImage *image)
     if (strcmp(sec->name, ".sbat") != 0)
       continue;
     gsize len = sec->size_of_raw_data;
+    if (len == 0)
+      return g_strdup("");
     if (sec->virtual_size != 0 && sec->virtual_size < len)
       len = sec->virtual_size;
     const char *p = (const char *)image->data + sec->pointer_to_raw_data;

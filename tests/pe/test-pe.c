@@ -5,7 +5,12 @@
 #include "pe-fixtures.h"
 #include "pegen.h"
 
+#include "vsboot/siglist.h"
+#include "vsboot/varstore.h"
+
 #include <glib/gstdio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <string.h>
 
 #define SHIM_SIGNED "/usr/lib/shim/shimx64.efi.signed"
@@ -416,6 +421,91 @@ test_verify_rules(void)
   g_assert_cmpint(sbverify(k->ca_crt, t), !=, 0);
 }
 
+/* SHA-256 of a certificate's TBSCertificate, as dbx X509_SHA256 entries hold it. */
+static void
+tbs_sha256(const char *pem, guint8 out[32])
+{
+  FILE *f = fopen(pem, "r");
+  g_assert_nonnull(f);
+  X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+  fclose(f);
+  g_assert_nonnull(x);
+  unsigned char *der = NULL;
+  int len = i2d_X509(x, &der);
+  g_assert_cmpint(len, >, 0);
+  const unsigned char *p = der;
+  long l;
+  int tag, cls;
+  ASN1_get_object(&p, &l, &tag, &cls, len); /* Certificate SEQUENCE */
+  const unsigned char *tbs = p;
+  ASN1_get_object(&p, &l, &tag, &cls, len - (p - der)); /* TBSCertificate */
+  unsigned int n = 0;
+  EVP_Digest(tbs, (size_t)(p - tbs) + (size_t)l, out, &n, EVP_sha256(), NULL);
+  g_assert_cmpuint(n, ==, 32);
+  OPENSSL_free(der);
+  X509_free(x);
+}
+
+/* A store whose dbx holds one X509_SHA256 entry (hash + zero revocation time). */
+static char *
+store_with_dbx_tbs(const char *dir, const char *name, const PeKeys *k, const char *revoked_pem)
+{
+  g_autofree char *base = g_build_filename(dir, "base.fd", NULL);
+  g_autofree char *err = NULL;
+  int rc = vsb_test_run(NULL, &err, "vars", "enroll", BLANK_VARS, "-o", base, "--pk", k->ca_crt,
+                        "--kek", k->ca_crt, "--db", k->ca_crt, "--secure-boot", "on", NULL);
+  if (rc != 0)
+    g_error("vars enroll: %s", err);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VsbVarstore) store = vsb_varstore_load(base, &error);
+  g_assert_no_error(error);
+  guint8 data[48] = { 0 };
+  tbs_sha256(revoked_pem, data);
+  g_autoptr(GPtrArray) entries = vsb_sig_entry_array_new();
+  g_ptr_array_add(entries, vsb_sig_entry_new(VSB_SIG_X509_SHA256, &VSB_GUID_OVMF_ENROLL_DEFAULT_KEYS, data, sizeof data));
+  g_autoptr(GBytes) esl = vsb_siglist_build(entries);
+  gsize len;
+  const guint8 *d = g_bytes_get_data(esl, &len);
+  vsb_varstore_set(store, vsb_variable_new("dbx", &VSB_GUID_EFI_IMAGE_SECURITY_DATABASE, 0x27, d, len));
+  char *path = g_build_filename(dir, name, NULL);
+  g_assert_true(vsb_varstore_save(store, path, 0644, FALSE, &error));
+  g_assert_no_error(error);
+  return path;
+}
+
+/* Revocation by certificate hash: the signer's (denies) and the db certificate's own (the
+ * signature no longer counts). */
+static void
+test_verify_dbx_tbs(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autoptr(PeKeys) k = pe_keys_new(dir);
+  g_autofree char *img = pe_write_synthetic(dir, "u.efi", TRUE, 0);
+  g_autofree char *s = g_build_filename(dir, "s.efi", NULL);
+  vsb_sign(k->leaf_key, k->leaf_crt, img, s);
+
+  g_autofree char *leaf_revoked = store_with_dbx_tbs(dir, "leaf-revoked.fd", k, k->leaf_crt);
+  const char *a1[] = { "pe", "verify", s, "--vars", leaf_revoked, NULL };
+  g_autoptr(JsonNode) r1 = run_json(1, a1);
+  g_assert_cmpstr(jstr(r1, "database"), ==, "dbx");
+  g_assert_nonnull(strstr(jstr(r1, "reason"), "TBS hash is in dbx"));
+  g_assert_true(g_str_has_prefix(jstr(r1, "entry-description"), "x509-sha256:"));
+
+  g_autofree char *ca_revoked = store_with_dbx_tbs(dir, "ca-revoked.fd", k, k->ca_crt);
+  const char *a2[] = { "pe", "verify", s, "--vars", ca_revoked, NULL };
+  g_autoptr(JsonNode) r2 = run_json(1, a2);
+  JsonObject *s0 = json_array_get_object_element(
+    json_object_get_array_member(json_node_get_object(r2), "signatures"), 0);
+  g_assert_cmpstr(json_object_get_string_member(s0, "status"), ==, "not-allowed");
+  g_assert_nonnull(strstr(json_object_get_string_member(s0, "detail"), "hash is in dbx"));
+
+  /* An unrelated certificate's hash changes nothing. */
+  g_autofree char *other_revoked = store_with_dbx_tbs(dir, "other-revoked.fd", k, k->other_crt);
+  const char *a3[] = { "pe", "verify", s, "--vars", other_revoked, NULL };
+  g_autoptr(JsonNode) r3 = run_json(0, a3);
+  g_assert_cmpstr(jstr(r3, "verdict"), ==, "allowed");
+}
+
 /* Debian's binaries against Debian's stores: what OVMF decides (see test-pe-boot for the
  * boot that confirms it). */
 static void
@@ -625,6 +715,7 @@ main(int argc, char **argv)
   g_test_add_func("/pe/sign/sbsign-verify", test_sbsign_then_vsboot_verify);
   g_test_add_func("/pe/sign/append", test_append_signature);
   g_test_add_func("/pe/verify/rules", test_verify_rules);
+  g_test_add_func("/pe/verify/dbx-tbs", test_verify_dbx_tbs);
   g_test_add_func("/pe/verify/debian", test_verify_debian);
   g_test_add_func("/pe/malformed/headers", test_malformed);
   g_test_add_func("/pe/malformed/pkcs7", test_garbage_pkcs7);
