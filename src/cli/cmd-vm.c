@@ -11,6 +11,7 @@
 #include "vsboot/vm-run.h"
 
 #include <glib/gstdio.h>
+#include <signal.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -56,6 +57,8 @@ print_vm_text(const VsbVm *vm)
 static int
 provision_run(int argc, char **argv)
 {
+  g_autofree char *prg = g_strdup_printf("vsboot %s", argv[0]);
+  g_set_prgname(prg);
   char *state_dir = NULL, *arch = NULL, *machine = NULL, *keys = NULL;
   char **features = NULL, **no_features = NULL, **fw_dirs = NULL;
   gboolean enrolled = FALSE, allow_setup = FALSE, tpm = FALSE, reset = FALSE, json = FALSE;
@@ -169,6 +172,8 @@ parse_version(const char *text, guint *major, guint *minor)
 static int
 qemu_args_run(int argc, char **argv)
 {
+  g_autofree char *prg = g_strdup_printf("vsboot %s", argv[0]);
+  g_set_prgname(prg);
   char *state_dir = NULL, *version = NULL;
   gboolean json = FALSE, no_tpm = FALSE;
   GOptionEntry entries[] = {
@@ -240,6 +245,8 @@ const VsbCliCommand vsb_cli_qemu_args = { "qemu-args", "The firmware part of a V
 static int
 libvirt_xml_run(int argc, char **argv)
 {
+  g_autofree char *prg = g_strdup_printf("vsboot %s", argv[0]);
+  g_set_prgname(prg);
   char *state_dir = NULL, *style = NULL, *virt_type = NULL, *emulator = NULL;
   gboolean domain = FALSE;
   int memory = 0, vcpus = 0;
@@ -314,9 +321,17 @@ remove_dir(const char *dir)
   g_rmdir(dir);
 }
 
+static void
+on_signal(int sig)
+{
+  (void)sig;
+}
+
 static int
 run_run(int argc, char **argv)
 {
+  g_autofree char *prg = g_strdup_printf("vsboot %s", argv[0]);
+  g_set_prgname(prg);
   char *state_dir = NULL, *cdrom = NULL, *efi_app = NULL, *accel = NULL, *serial = NULL;
   char *qemu = NULL;
   char **disks = NULL;
@@ -445,6 +460,13 @@ run_run(int argc, char **argv)
       return vsb_cli_fail(error);
     }
   }
+
+  /* Ctrl-C reaches QEMU (same process group) and it stops; vsboot lives on to stop swtpm
+   * and remove the ESP. A handler, not SIG_IGN, which QEMU would inherit. */
+  struct sigaction sa = { 0 };
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
 
   int rc;
   if (efi_app) {

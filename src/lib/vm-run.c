@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -299,6 +300,22 @@ vsb_vm_run_plan(const VsbVm *vm, const VsbRunOptions *opts, GError **error)
   return g_steal_pointer(&plan);
 }
 
+/* QEMU and swtpm go when vsboot goes (killed, or its terminal closed), not linger. */
+static void
+die_with_parent(gpointer data)
+{
+  (void)data;
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
+static GSubprocess *
+spawn(const char *const *argv, GSubprocessFlags flags, GError **error)
+{
+  g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(flags);
+  g_subprocess_launcher_set_child_setup(l, die_with_parent, NULL, NULL);
+  return g_subprocess_launcher_spawnv(l, argv, error);
+}
+
 /* ---- swtpm ------------------------------------------------------------------------------- */
 
 struct _VsbSwtpm {
@@ -327,7 +344,7 @@ vsb_swtpm_start(const char *state_dir, const char *socket_path, GError **error)
   const char *argv[] = { "swtpm", "socket", "--tpm2", "--tpmstate", tpmstate, "--ctrl", ctrl,
                          "--terminate", NULL };
   g_autoptr(GError) local = NULL;
-  GSubprocess *p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDIN_INHERIT, &local);
+  GSubprocess *p = spawn(argv, G_SUBPROCESS_FLAGS_STDIN_INHERIT, &local);
   if (p == NULL) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot start swtpm (package swtpm): %s",
                 local->message);
@@ -415,8 +432,8 @@ int
 vsb_vm_run_foreground(GPtrArray *argv, guint timeout_ms, gboolean *timed_out, GError **error)
 {
   g_autoptr(GError) local = NULL;
-  g_autoptr(GSubprocess) p = g_subprocess_newv((const char *const *)argv->pdata,
-                                               G_SUBPROCESS_FLAGS_STDIN_INHERIT, &local);
+  g_autoptr(GSubprocess) p = spawn((const char *const *)argv->pdata,
+                                   G_SUBPROCESS_FLAGS_STDIN_INHERIT, &local);
   if (p == NULL) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot start %s: %s",
                 (const char *)argv->pdata[0], local->message);
