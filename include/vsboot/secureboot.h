@@ -83,6 +83,13 @@ gboolean vsb_enroll_delete(VsbEnroll *enroll, const char *name, GError **error);
  * OVMF enforces whenever PK is present and SecureBootEnable is not 0 (AuthVariableLib.c). */
 gboolean vsb_enroll_set_secure_boot(VsbEnroll *enroll, gboolean on, GError **error);
 
+/* What is wrong with the result though every step succeeded (strings, newly allocated array):
+ * Secure Boot switched on without a PK (setup mode: nothing is verified), an authenticated
+ * variable larger than OVMF accepts in an update (PcdMaxAuthVariableSize: 0x2800 bytes in
+ * 2M builds, 0x8400 in 4M builds, header and name included), PK without exactly one
+ * certificate. */
+GPtrArray *vsb_enroll_check(const VsbEnroll *enroll);
+
 /* The X.509 notBefore as EFI_TIME (nanoseconds, zone and daylight zero). */
 gboolean vsb_efi_time_from_asn1(const ASN1_TIME *t, VsbEfiTime *out);
 /* <0, 0, >0 ordering by date and time (zone and daylight ignored, as virt-fw-vars does). */

@@ -95,7 +95,8 @@ add_cert_files(VsbEnroll *e, VsbSbVariable var, GPtrArray *files, const VsbGuid 
 }
 
 static JsonNode *
-report_json(const char *input, const char *output, const VsbVarstore *store, GPtrArray *changes)
+report_json(const char *input, const char *output, const VsbVarstore *store, GPtrArray *changes,
+            GPtrArray *warnings)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
   char g[VSB_GUID_STRING_LEN + 1];
@@ -120,6 +121,11 @@ report_json(const char *input, const char *output, const VsbVarstore *store, GPt
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
+  json_builder_set_member_name(b, "warnings");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < warnings->len; i++)
+    json_builder_add_string_value(b, warnings->pdata[i]);
+  json_builder_end_array(b);
   json_builder_set_member_name(b, "used");
   json_builder_add_int_value(b, (gint64)vsb_varstore_get_used(store));
   json_builder_set_member_name(b, "capacity");
@@ -129,7 +135,8 @@ report_json(const char *input, const char *output, const VsbVarstore *store, GPt
 }
 
 static void
-report_text(const char *input, const char *output, const VsbVarstore *store, GPtrArray *changes)
+report_text(const char *input, const char *output, const VsbVarstore *store, GPtrArray *changes,
+            GPtrArray *warnings)
 {
   if (g_strcmp0(input, output) == 0)
     printf("Updated %s in place\n", output);
@@ -141,6 +148,8 @@ report_text(const char *input, const char *output, const VsbVarstore *store, GPt
   }
   printf("Store: %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " bytes used\n",
          vsb_varstore_get_used(store), vsb_varstore_get_capacity(store));
+  for (guint i = 0; i < warnings->len; i++)
+    fprintf(stderr, "vsboot: warning: %s\n", (const char *)warnings->pdata[i]);
 }
 
 int
@@ -320,11 +329,12 @@ vsb_cli_vars_enroll(int argc, char **argv)
     return vsb_cli_fail(error);
 
   GPtrArray *changes = vsb_enroll_get_changes(e);
+  g_autoptr(GPtrArray) warnings = vsb_enroll_check(e);
   if (json) {
-    g_autoptr(JsonNode) node = report_json(input, target, store, changes);
+    g_autoptr(JsonNode) node = report_json(input, target, store, changes, warnings);
     vsb_cli_print_json(node);
   } else {
-    report_text(input, target, store, changes);
+    report_text(input, target, store, changes, warnings);
   }
   return VSB_EXIT_OK;
 }

@@ -595,3 +595,50 @@ vsb_enroll_set_secure_boot(VsbEnroll *e, gboolean on, GError **error)
   (void)error;
   return TRUE;
 }
+
+/* ---- checks ---- */
+
+#define AUTH_VARIABLE_HEADER_SIZE 60u
+
+GPtrArray *
+vsb_enroll_check(const VsbEnroll *e)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+  const VsbVariable *pk = vsb_varstore_lookup(e->store, "PK", &VSB_GUID_EFI_GLOBAL_VARIABLE);
+  const VsbVariable *sbe =
+    vsb_varstore_lookup(e->store, "SecureBootEnable", &VSB_GUID_SECURE_BOOT_ENABLE_DISABLE);
+  gboolean sbe_on = sbe && g_bytes_get_size(sbe->data) >= 1 &&
+                    ((const guint8 *)g_bytes_get_data(sbe->data, NULL))[0] != 0;
+  if (pk == NULL && sbe_on)
+    g_ptr_array_add(out, g_strdup("SecureBootEnable is 1 but there is no PK: the firmware is in "
+                                  "setup mode and verifies nothing; enroll a PK (--pk)"));
+  if (pk) {
+    g_autoptr(GPtrArray) entries = vsb_siglist_parse(g_bytes_get_data(pk->data, NULL),
+                                                     g_bytes_get_size(pk->data), NULL);
+    if (entries == NULL || entries->len != 1 ||
+        ((VsbSigEntry *)entries->pdata[0])->type != VSB_SIG_X509)
+      g_ptr_array_add(out, g_strdup("PK should hold exactly one X.509 certificate"));
+  }
+
+  gsize limit = 0;
+  const char *build = NULL;
+  switch (vsb_varstore_get_layout(e->store)) {
+  case VSB_VARSTORE_LAYOUT_OVMF_2M: limit = 0x2800; build = "OVMF 2M"; break;
+  case VSB_VARSTORE_LAYOUT_OVMF_4M: limit = 0x8400; build = "OVMF 4M"; break;
+  default: break;
+  }
+  GPtrArray *vars = vsb_varstore_get_variables(e->store);
+  for (guint i = 0; limit && i < vars->len; i++) {
+    const VsbVariable *v = vars->pdata[i];
+    if (!(v->attributes & VSB_EFI_VARIABLE_TIME_BASED_AUTHENTICATED_WRITE_ACCESS))
+      continue;
+    glong units = g_utf8_strlen(v->name, -1);
+    gsize size = AUTH_VARIABLE_HEADER_SIZE + ((gsize)units + 1) * 2 + g_bytes_get_size(v->data);
+    if (size > limit)
+      g_ptr_array_add(out, g_strdup_printf(
+        "%s is %" G_GSIZE_FORMAT " bytes with its header; %s builds accept at most %" G_GSIZE_FORMAT
+        " (PcdMaxAuthVariableSize), so the firmware will refuse any signed update of it; use "
+        "the 4M layout", v->name, size, build, limit));
+  }
+  return out;
+}

@@ -317,6 +317,24 @@ test_dbx_update(void)
                       .nanosecond = 123000 };
   g_assert_cmpint(vsb_efi_time_compare(&dbx->timestamp, &want), ==, 0);
   g_assert_cmpuint(g_bytes_get_size(dbx->data), ==, 28 + 3 * 48);
+
+  /* 300 hashes fit the 2M store but exceed what its firmware accepts per authenticated
+   * variable: written, with a warning. */
+  g_autofree char *upd300 = g_build_filename(dir, "dbx300.bin", NULL);
+  g_autofree char *out2m = g_build_filename(dir, "vars2m.fd", NULL);
+  g_autoptr(GBytes) auth300 = make_auth2(300, TRUE);
+  vsb_test_write_file(upd300, g_bytes_get_data(auth300, NULL), g_bytes_get_size(auth300));
+  g_autofree char *json = NULL;
+  g_clear_pointer(&err, g_free);
+  rc = vsb_test_run(&json, &err, "vars", "enroll", "/usr/share/OVMF/OVMF_VARS.fd", "-o", out2m,
+                    "--dbx-update", upd300, "--json", NULL);
+  g_assert_cmpint(rc, ==, 0);
+  g_autoptr(JsonNode) node = vsb_test_parse_json(json);
+  JsonArray *warnings = json_object_get_array_member(json_node_get_object(node), "warnings");
+  g_assert_cmpuint(json_array_get_length(warnings), ==, 1);
+  const char *w = json_array_get_string_element(warnings, 0);
+  g_assert_nonnull(strstr(w, "dbx is 14496 bytes"));
+  g_assert_nonnull(strstr(w, "at most 10240"));
 }
 
 /* Copy KEK, db, dbx from the Microsoft-enrolled template, with our own PK. */
