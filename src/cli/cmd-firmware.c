@@ -3,6 +3,7 @@
 
 #include "vsboot/descriptor.h"
 #include "vsboot/error.h"
+#include "vsboot/fwcheck.h"
 #include "vsboot/fwsearch.h"
 #include "vsboot/fwselect.h"
 #include "vsboot/qemu-probe.h"
@@ -427,203 +428,6 @@ cmd_select(int argc, char **argv)
 
 /* ---- check --------------------------------------------------------------------------------- */
 
-typedef struct {
-  char *path;
-  GPtrArray *errors;   /* char* */
-  GPtrArray *warnings; /* char* */
-} CheckReport;
-
-static void
-check_report_free(gpointer p)
-{
-  CheckReport *r = p;
-  g_free(r->path);
-  g_ptr_array_unref(r->errors);
-  g_ptr_array_unref(r->warnings);
-  g_free(r);
-}
-
-/* Size of the guest-visible image: the file size for raw, the virtual size for qcow2. */
-static gboolean
-image_size(const VsbFwFile *f, guint64 *size, GError **error)
-{
-  struct stat st;
-  if (stat(f->filename, &st) != 0) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_NOT_FOUND, "%s: %s", f->filename, g_strerror(errno));
-    return FALSE;
-  }
-  if (f->format == VSB_FW_FORMAT_RAW) {
-    *size = (guint64)st.st_size;
-    return TRUE;
-  }
-  g_autoptr(GSubprocess) p = g_subprocess_new(
-    G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, error, "qemu-img", "info",
-    "--output=json", "-f", "qcow2", f->filename, NULL);
-  if (p == NULL)
-    return FALSE;
-  g_autofree char *out = NULL, *err = NULL;
-  if (!g_subprocess_communicate_utf8(p, NULL, NULL, &out, &err, error))
-    return FALSE;
-  if (!g_subprocess_get_if_exited(p) || g_subprocess_get_exit_status(p) != 0) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "qemu-img info %s: %s", f->filename,
-                err ? g_strstrip(err) : "failed");
-    return FALSE;
-  }
-  g_autoptr(JsonNode) root = json_from_string(out, error);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT(root) ||
-      !json_object_has_member(json_node_get_object(root), "virtual-size")) {
-    g_clear_error(error);
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "qemu-img info %s: no virtual-size",
-                f->filename);
-    return FALSE;
-  }
-  gint64 vs = json_object_get_int_member(json_node_get_object(root), "virtual-size");
-  if (vs < 0) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "qemu-img info %s: bad virtual-size",
-                f->filename);
-    return FALSE;
-  }
-  *size = (guint64)vs;
-  return TRUE;
-}
-
-typedef enum { SIZE_UNKNOWN, SIZE_OVMF_2M, SIZE_OVMF_4M, SIZE_AAVMF } SizeClass;
-
-static const char *const size_class_names[] = {
-  "unknown", "OVMF 2M (128 KiB varstore)", "OVMF 4M (540672-byte varstore)",
-  "ArmVirt 64 MiB flash",
-};
-
-static SizeClass
-code_class(guint64 size)
-{
-  if (size == 1966080 || size == 2 * 1024 * 1024)
-    return SIZE_OVMF_2M;
-  if (size == 3653632 || size == 4 * 1024 * 1024)
-    return SIZE_OVMF_4M;
-  if (size == 64 * 1024 * 1024)
-    return SIZE_AAVMF;
-  return SIZE_UNKNOWN;
-}
-
-static SizeClass
-vars_class(guint64 size)
-{
-  if (size == 128 * 1024)
-    return SIZE_OVMF_2M;
-  if (size == 540672)
-    return SIZE_OVMF_4M;
-  if (size == 64 * 1024 * 1024)
-    return SIZE_AAVMF;
-  return SIZE_UNKNOWN;
-}
-
-static gboolean
-targets_x86(const VsbFwDescriptor *d)
-{
-  for (guint i = 0; i < d->targets->len; i++) {
-    const VsbFwTarget *t = d->targets->pdata[i];
-    if (t->architecture == VSB_FW_ARCH_X86_64 || t->architecture == VSB_FW_ARCH_I386)
-      return TRUE;
-  }
-  return FALSE;
-}
-
-static void
-lint_descriptor(const VsbFwDescriptor *d, CheckReport *r)
-{
-  for (char **w = d->warnings; *w; w++)
-    g_ptr_array_add(r->warnings, g_strdup(*w));
-
-  /* Files exist, and code and template sizes belong together. */
-  GError *error = NULL;
-  if (d->device == VSB_FW_DEVICE_FLASH) {
-    guint64 code_size = 0, vars_size = 0;
-    gboolean have_code = image_size(&d->executable, &code_size, &error);
-    if (!have_code) {
-      g_ptr_array_add(r->errors, g_strdup_printf("mapping.executable: %s", error->message));
-      g_clear_error(&error);
-    }
-    gboolean have_vars = FALSE;
-    if (d->mode == VSB_FW_FLASH_MODE_SPLIT) {
-      have_vars = image_size(&d->nvram_template, &vars_size, &error);
-      if (!have_vars) {
-        g_ptr_array_add(r->errors, g_strdup_printf("mapping.nvram-template: %s", error->message));
-        g_clear_error(&error);
-      }
-    }
-    if (have_code && have_vars) {
-      SizeClass cc = code_class(code_size), vc = vars_class(vars_size);
-      if (cc != SIZE_UNKNOWN && vc != SIZE_UNKNOWN && cc != vc)
-        g_ptr_array_add(r->errors,
-          g_strdup_printf("mapping: executable (%" G_GUINT64_FORMAT " bytes) is %s code, but the "
-                          "template (%" G_GUINT64_FORMAT " bytes) is %s; the pair does not "
-                          "belong together and variable writes would be lost",
-                          code_size, size_class_names[cc], vars_size, size_class_names[vc]));
-      else if (cc == SIZE_UNKNOWN || vc == SIZE_UNKNOWN)
-        g_ptr_array_add(r->warnings,
-          g_strdup_printf("mapping: unusual sizes (executable %" G_GUINT64_FORMAT
-                          ", template %" G_GUINT64_FORMAT " bytes); pairing not checked",
-                          code_size, vars_size));
-    }
-  } else if (!g_file_test(d->filename, G_FILE_TEST_EXISTS)) {
-    g_ptr_array_add(r->errors, g_strdup_printf("mapping.filename: %s: no such file", d->filename));
-  }
-
-  /* QEMU and libvirt take the names as they are: a relative one depends on the cwd. */
-  const char *names[] = { d->device == VSB_FW_DEVICE_FLASH ? "mapping.executable.filename"
-                                                            : "mapping.filename",
-                          "mapping.nvram-template.filename" };
-  const char *files[] = { vsb_fw_descriptor_code_path(d), d->nvram_template.filename };
-  for (gsize i = 0; i < G_N_ELEMENTS(files); i++)
-    if (files[i] && !g_path_is_absolute(files[i]))
-      g_ptr_array_add(r->errors, g_strdup_printf("%s: '%s' is not an absolute path", names[i],
-                                                 files[i]));
-
-  gboolean sb = vsb_fw_descriptor_has_feature(d, VSB_FW_FEATURE_SECURE_BOOT);
-  gboolean smm = vsb_fw_descriptor_has_feature(d, VSB_FW_FEATURE_REQUIRES_SMM);
-  gboolean has_vars = d->device == VSB_FW_DEVICE_FLASH && d->mode != VSB_FW_FLASH_MODE_STATELESS;
-  if (sb && !smm && targets_x86(d) && has_vars)
-    g_ptr_array_add(r->errors, g_strdup(
-      "features: secure-boot on x86 without requires-smm: the varstore flash is then writable "
-      "by the guest OS, which can undo Secure Boot"));
-  if (smm && !sb && targets_x86(d))
-    g_ptr_array_add(r->warnings, g_strdup(
-      "features: requires-smm without secure-boot (libvirt warns: invalid set of features)"));
-  if (smm) {
-    /* OVMF's SMM builds need the ICH9 (q35) chipset; i440fx cannot boot them. */
-    for (guint i = 0; i < d->targets->len; i++) {
-      const VsbFwTarget *t = d->targets->pdata[i];
-      for (char **m = t->machines; *m; m++)
-        if (g_str_has_prefix(*m, "pc-i440fx") || strcmp(*m, "pc") == 0)
-          g_ptr_array_add(r->warnings, g_strdup_printf(
-            "targets: requires-smm with machine '%s'; SMM builds of OVMF run on q35 only", *m));
-    }
-  }
-  if (smm && !targets_x86(d))
-    g_ptr_array_add(r->warnings, g_strdup("features: requires-smm on a non-x86 target"));
-  if (vsb_fw_descriptor_has_feature(d, VSB_FW_FEATURE_ENROLLED_KEYS) && !sb)
-    g_ptr_array_add(r->errors, g_strdup("features: enrolled-keys without secure-boot"));
-  if (vsb_fw_descriptor_has_feature(d, VSB_FW_FEATURE_HOST_UEFI_VARS) &&
-      d->device == VSB_FW_DEVICE_FLASH && d->mode != VSB_FW_FLASH_MODE_STATELESS)
-    g_ptr_array_add(r->warnings, g_strdup(
-      "features: host-uefi-vars with a flash varstore (the spec asks for mode stateless)"));
-}
-
-static CheckReport *
-check_one(const char *path, const VsbFwDescriptor *d, const GError *load_error)
-{
-  CheckReport *r = g_new0(CheckReport, 1);
-  r->path = g_strdup(path);
-  r->errors = g_ptr_array_new_with_free_func(g_free);
-  r->warnings = g_ptr_array_new_with_free_func(g_free);
-  if (d)
-    lint_descriptor(d, r);
-  else
-    g_ptr_array_add(r->errors, g_strdup(load_error ? load_error->message : "invalid"));
-  return r;
-}
-
 static int
 cmd_check(int argc, char **argv)
 {
@@ -637,12 +441,14 @@ cmd_check(int argc, char **argv)
   g_option_context_add_main_entries(ctx, entries, NULL);
   g_option_context_add_main_entries(ctx, dir_entry(&dirs), NULL);
   g_option_context_set_description(ctx,
-    "A strict linter for packagers. Errors: schema errors, missing files, executable and\n"
-    "template sizes that do not belong together (OVMF 2M code 1966080/2097152 bytes goes with\n"
-    "a 131072-byte varstore, 4M code 3653632/4194304 with 540672, ArmVirt 64 MiB with 64 MiB;\n"
-    "qcow2 sizes via 'qemu-img info'), relative file names, secure-boot on x86 without\n"
-    "requires-smm, enrolled-keys without secure-boot. Warnings: unknown features or members,\n"
-    "requires-smm without secure-boot or with an i440fx machine glob, unusual sizes.\n"
+    "A strict linter for packagers. Errors: schema errors, missing files, code and varstore\n"
+    "template sizes that are not halves of one build (OVMF: code + varstore make a 1, 2 or\n"
+    "4 MiB flash with a 128 or 528 KiB varstore; ArmVirt: both 64 MiB banks or neither; qcow2\n"
+    "sizes via 'qemu-img info'), relative file names, secure-boot on x86 without requires-smm,\n"
+    "enrolled-keys without secure-boot, and features the binary lacks (its firmware volumes\n"
+    "are read, as 'firmware inspect' does). Warnings: unknown features or members,\n"
+    "requires-smm without secure-boot or with an i440fx machine glob, a UEFI binary that cannot\n"
+    "be inspected. Notes: features the binary has but the descriptor does not claim.\n"
     "Without FILE, the host's active descriptors are checked (masked files are not).\n"
     "\n"
     "Exit status: 0 no errors (warnings allowed), 1 errors found, 2 bad usage.\n");
@@ -650,13 +456,14 @@ cmd_check(int argc, char **argv)
   if (!vsb_cli_parse(ctx, &argc, &argv, &code))
     return code;
 
-  g_autoptr(GPtrArray) reports = g_ptr_array_new_with_free_func(check_report_free);
+  g_autoptr(GPtrArray) reports =
+    g_ptr_array_new_with_free_func((GDestroyNotify)vsb_fw_check_report_free);
   GError *error = NULL;
   if (argc > 1) {
     for (int i = 1; i < argc; i++) {
       g_autoptr(GError) lerr = NULL;
       g_autoptr(VsbFwDescriptor) d = vsb_fw_descriptor_load(argv[i], &lerr);
-      g_ptr_array_add(reports, check_one(argv[i], d, lerr));
+      g_ptr_array_add(reports, vsb_fw_check_descriptor(argv[i], d, lerr));
     }
   } else {
     g_autoptr(GPtrArray) list = load_entries(dirs, &error);
@@ -666,55 +473,30 @@ cmd_check(int argc, char **argv)
       VsbFwEntry *e = list->pdata[i];
       if (e->kind == VSB_FW_ENTRY_MASK)
         continue;
-      g_ptr_array_add(reports, check_one(e->path, e->descriptor, e->error));
+      g_ptr_array_add(reports, vsb_fw_check_descriptor(e->path, e->descriptor, e->error));
     }
   }
 
   guint n_err = 0, n_warn = 0;
   for (guint i = 0; i < reports->len; i++) {
-    CheckReport *r = reports->pdata[i];
+    VsbFwCheckReport *r = reports->pdata[i];
     n_err += r->errors->len;
     n_warn += r->warnings->len;
   }
   if (json) {
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "files");
-    json_builder_begin_array(b);
-    for (guint i = 0; i < reports->len; i++) {
-      CheckReport *r = reports->pdata[i];
-      json_builder_begin_object(b);
-      json_builder_set_member_name(b, "path");
-      json_builder_add_string_value(b, r->path);
-      json_builder_set_member_name(b, "errors");
-      json_builder_begin_array(b);
-      for (guint k = 0; k < r->errors->len; k++)
-        json_builder_add_string_value(b, r->errors->pdata[k]);
-      json_builder_end_array(b);
-      json_builder_set_member_name(b, "warnings");
-      json_builder_begin_array(b);
-      for (guint k = 0; k < r->warnings->len; k++)
-        json_builder_add_string_value(b, r->warnings->pdata[k]);
-      json_builder_end_array(b);
-      json_builder_end_object(b);
-    }
-    json_builder_end_array(b);
-    json_builder_set_member_name(b, "errors");
-    json_builder_add_int_value(b, n_err);
-    json_builder_set_member_name(b, "warnings");
-    json_builder_add_int_value(b, n_warn);
-    json_builder_end_object(b);
-    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    g_autoptr(JsonNode) root = vsb_fw_check_reports_to_json(reports);
     vsb_cli_print_json(root);
   } else {
     for (guint i = 0; i < reports->len; i++) {
-      CheckReport *r = reports->pdata[i];
+      VsbFwCheckReport *r = reports->pdata[i];
       for (guint k = 0; k < r->errors->len; k++)
         printf("%s: error: %s\n", r->path, (char *)r->errors->pdata[k]);
       for (guint k = 0; k < r->warnings->len; k++)
         printf("%s: warning: %s\n", r->path, (char *)r->warnings->pdata[k]);
       if (r->errors->len == 0 && r->warnings->len == 0)
         printf("%s: ok\n", r->path);
+      for (guint k = 0; k < r->notes->len; k++)
+        printf("%s: note: %s\n", r->path, (char *)r->notes->pdata[k]);
     }
     printf("%u file%s checked: %u error%s, %u warning%s\n", reports->len,
            reports->len == 1 ? "" : "s", n_err, n_err == 1 ? "" : "s", n_warn,
