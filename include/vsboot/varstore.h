@@ -71,7 +71,8 @@ typedef struct _VsbVarstore VsbVarstore;
 VsbVarstore *vsb_varstore_load(const char *path, GError **error);
 /* Same, from bytes; origin names the source in messages. */
 VsbVarstore *vsb_varstore_load_bytes(GBytes *image, const char *origin, GError **error);
-/* An empty store, byte-identical to Debian's OVMF_VARS.fd / OVMF_VARS_4M.fd when serialised. */
+/* An empty store, byte-identical to Debian's OVMF_VARS.fd / OVMF_VARS_4M.fd when serialised;
+ * the ArmVirt one is a 64 MiB file (the flash device QEMU's virt machine needs), zero-padded. */
 VsbVarstore *vsb_varstore_new_empty(VsbVarstoreLayout layout, GError **error);
 void vsb_varstore_free(VsbVarstore *store);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbVarstore, vsb_varstore_free)

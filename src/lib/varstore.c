@@ -779,10 +779,12 @@ vsb_varstore_new_empty(VsbVarstoreLayout layout, GError **error)
   for (gsize i = 0; i < G_N_ELEMENTS(layouts); i++) {
     if (layouts[i].layout != layout)
       continue;
-    g_autoptr(GBytes) b = NULL;
-    guint8 *image = g_malloc(layouts[i].fv_length);
+    /* ArmVirt: QEMU's virt machine wants the whole 64 MiB flash device; the rest is zeros,
+     * as in distributions' AAVMF_VARS.fd. */
+    gsize size = layout == VSB_VARSTORE_LAYOUT_ARMVIRT ? ARMVIRT_FLASH_SIZE : layouts[i].fv_length;
+    guint8 *image = g_malloc0(size);
     build_empty_volume(image, i);
-    b = g_bytes_new_take(image, layouts[i].fv_length);
+    g_autoptr(GBytes) b = g_bytes_new_take(image, size);
     return vsb_varstore_load_bytes(b, layouts[i].name, error);
   }
   g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,

@@ -76,14 +76,17 @@ test_empty_layouts(void)
     g_autoptr(GBytes) deb = read_file(cases[i].debian);
     g_assert_true(g_bytes_equal(b, deb));
   }
-  /* ArmVirt: 0xC0000 bytes, FV checksum 0x0928, FTW at 0x40000 with CRC 0x86C6E75B. */
+  /* ArmVirt: a 0xC0000 volume in a 64 MiB file, FV checksum 0x0928, FTW at 0x40000 with CRC 0x86C6E75B. */
   g_autoptr(GError) error = NULL;
   g_autoptr(VsbVarstore) s = vsb_varstore_new_empty(VSB_VARSTORE_LAYOUT_ARMVIRT, &error);
   g_assert_no_error(error);
   g_autoptr(GBytes) b = vsb_varstore_serialize(s, &error);
   gsize len;
   const guint8 *d = g_bytes_get_data(b, &len);
-  g_assert_cmpuint(len, ==, 0xc0000);
+  g_assert_cmpuint(len, ==, 64u << 20);
+  for (gsize k = 0xc0000; k < len; k += 4093)
+    g_assert_cmpuint(d[k], ==, 0);
+  g_assert_cmpuint(d[0xbffff], ==, 0xff);
   g_assert_cmpuint(d[0x32] | d[0x33] << 8, ==, 0x0928);
   g_assert_cmpuint(d[0x40010] | d[0x40011] << 8 | d[0x40012] << 16 | (guint32)d[0x40013] << 24, ==,
                    0x86c6e75bu);
