@@ -401,7 +401,8 @@ cmd_hash(int argc, char **argv)
     g_autoptr(JsonNode) root = json_builder_get_root(b);
     vsb_cli_print_json(root);
   } else {
-    printf("%s  %s\n", h, argv[1]);
+    /* Only the hex, so that `--db-hash "$(vsboot pe hash IMAGE)"` works. */
+    printf("%s\n", h);
   }
   return VSB_EXIT_OK;
 }
