@@ -33,6 +33,33 @@ kernel_image(void)
   return NULL;
 }
 
+/* One set of keys for the whole program (RSA generation is the slow part). */
+static PeKeys *the_keys;
+static char *the_keys_dir;
+
+static const PeKeys *
+shared_keys(void)
+{
+  if (the_keys == NULL) {
+    g_autoptr(GError) error = NULL;
+    the_keys_dir = g_dir_make_tmp("vsboot-pe-keys-XXXXXX", &error);
+    g_assert_no_error(error);
+    the_keys = pe_keys_new(the_keys_dir);
+  }
+  return the_keys;
+}
+
+static void
+drop_shared_keys(void)
+{
+  if (the_keys_dir) {
+    const char *argv[] = { "rm", "-rf", "--", the_keys_dir, NULL };
+    vsb_test_spawn(argv, NULL, NULL, NULL);
+  }
+  pe_keys_free(the_keys);
+  g_free(the_keys_dir);
+}
+
 static JsonNode *
 run_json(int expect, const char *const *args)
 {
@@ -204,7 +231,7 @@ test_sha512_signature(void)
 {
   vsb_test_require_tool("osslsigncode");
   g_autofree char *dir = vsb_test_tmpdir();
-  g_autoptr(PeKeys) k = pe_keys_new(dir);
+  const PeKeys *k = shared_keys();
   g_autofree char *img = pe_write_synthetic(dir, "u.efi", TRUE, 0);
   g_autofree char *out = g_build_filename(dir, "s512.efi", NULL);
   const char *argv[] = { "osslsigncode", "sign", "-h", "sha512", "-certs", k->leaf_crt,
@@ -229,7 +256,7 @@ static void
 test_sign_sbverify(void)
 {
   g_autofree char *dir = vsb_test_tmpdir();
-  g_autoptr(PeKeys) k = pe_keys_new(dir);
+  const PeKeys *k = shared_keys();
   for (int plus = 0; plus <= 1; plus++) {
     /* 13 trailing bytes: the image must be padded to 8 before the table, and the padding signed. */
     g_autofree char *img = pe_write_synthetic(dir, "u.efi", plus, 13);
@@ -274,7 +301,7 @@ static void
 test_sbsign_then_vsboot_verify(void)
 {
   g_autofree char *dir = vsb_test_tmpdir();
-  g_autoptr(PeKeys) k = pe_keys_new(dir);
+  const PeKeys *k = shared_keys();
   const char *inputs[] = { SHIM_UNSIGNED, NULL };
   g_autofree char *syn = pe_write_synthetic(dir, "u.efi", TRUE, 0);
   inputs[1] = syn;
@@ -305,7 +332,7 @@ static void
 test_append_signature(void)
 {
   g_autofree char *dir = vsb_test_tmpdir();
-  g_autoptr(PeKeys) k = pe_keys_new(dir);
+  const PeKeys *k = shared_keys();
   g_autofree char *img = pe_write_synthetic(dir, "u.efi", TRUE, 5);
   g_autofree char *one = g_build_filename(dir, "one.efi", NULL);
   g_autofree char *two = g_build_filename(dir, "two.efi", NULL);
@@ -356,7 +383,7 @@ static void
 test_verify_rules(void)
 {
   g_autofree char *dir = vsb_test_tmpdir();
-  g_autoptr(PeKeys) k = pe_keys_new(dir);
+  const PeKeys *k = shared_keys();
   g_autofree char *img = pe_write_synthetic(dir, "u.efi", TRUE, 0);
   g_autofree char *s = g_build_filename(dir, "s.efi", NULL);
   vsb_sign(k->leaf_key, k->leaf_crt, img, s);
@@ -480,7 +507,7 @@ static void
 test_verify_dbx_tbs(void)
 {
   g_autofree char *dir = vsb_test_tmpdir();
-  g_autoptr(PeKeys) k = pe_keys_new(dir);
+  const PeKeys *k = shared_keys();
   g_autofree char *img = pe_write_synthetic(dir, "u.efi", TRUE, 0);
   g_autofree char *s = g_build_filename(dir, "s.efi", NULL);
   vsb_sign(k->leaf_key, k->leaf_crt, img, s);
@@ -513,7 +540,7 @@ static void
 test_verify_debian(void)
 {
   g_autofree char *dir = vsb_test_tmpdir();
-  g_autoptr(PeKeys) k = pe_keys_new(dir);
+  const PeKeys *k = shared_keys();
   g_autofree char *kernel = kernel_image();
 
   const char *a1[] = { "pe", "verify", SHIM_SIGNED, "--vars", MS_VARS, NULL };
@@ -636,7 +663,7 @@ test_malformed(void)
     }
   }
   /* Signing a malformed image fails the same way and writes nothing. */
-  g_autoptr(PeKeys) k = pe_keys_new(dir);
+  const PeKeys *k = shared_keys();
   g_autofree char *bad = g_strdup_printf("%s/overlap.efi", dir);
   g_autofree char *out = g_strdup_printf("%s/never.efi", dir);
   g_autofree char *err = NULL;
@@ -653,7 +680,7 @@ static void
 test_garbage_pkcs7(void)
 {
   g_autofree char *dir = vsb_test_tmpdir();
-  g_autoptr(PeKeys) k = pe_keys_new(dir);
+  const PeKeys *k = shared_keys();
   PeGenSpec spec = { .pe32plus = TRUE, .n_sections = 2, .section_size = 0x200 };
   const guint8 shapes[][48] = {
     /* random-looking bytes */
@@ -721,5 +748,7 @@ main(int argc, char **argv)
   g_test_add_func("/pe/malformed/headers", test_malformed);
   g_test_add_func("/pe/malformed/pkcs7", test_garbage_pkcs7);
   g_test_add_func("/pe/cli/help", test_help);
-  return g_test_run();
+  int rc = g_test_run();
+  drop_shared_keys();
+  return rc;
 }
