@@ -128,8 +128,20 @@ provision_run(int argc, char **argv)
   GError *error = NULL;
   g_autoptr(GPtrArray) notes = NULL;
   g_autoptr(VsbVm) vm = vsb_vm_provision(&req, &notes, &error);
-  if (vm == NULL)
+  if (vm == NULL) {
+    /* Already provisioned: with --json, also what exists, for scripts. */
+    if (json && g_error_matches(error, VSB_ERROR, VSB_ERROR_EXISTS)) {
+      g_autoptr(VsbVm) old = vsb_vm_load(state_dir, argv[1], NULL);
+      if (old) {
+        g_autoptr(JsonNode) node = vsb_vm_to_json(old);
+        JsonObject *o = json_node_get_object(node);
+        json_object_set_boolean_member(o, "exists", TRUE);
+        json_object_set_string_member(o, "error", error->message);
+        vsb_cli_print_json(node);
+      }
+    }
     return vsb_cli_fail(error);
+  }
   if (json) {
     g_autoptr(JsonNode) node = vsb_vm_to_json(vm);
     JsonObject *o = json_node_get_object(node);
@@ -321,6 +333,48 @@ remove_dir(const char *dir)
   g_rmdir(dir);
 }
 
+/* {"accelerator", "accelerator-note", "warnings", "argv", and after a watched boot "verdict",
+ * "line", "seconds", "killed", "exit-status", "console"}. */
+static JsonNode *
+run_report_json(const VsbRunPlan *plan, const VsbLaunchResult *res)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "accelerator");
+  json_builder_add_string_value(b, plan->accel);
+  json_builder_set_member_name(b, "accelerator-note");
+  json_builder_add_string_value(b, plan->accel_note);
+  json_builder_set_member_name(b, "warnings");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < plan->warnings->len; i++)
+    json_builder_add_string_value(b, plan->warnings->pdata[i]);
+  json_builder_end_array(b);
+  json_builder_set_member_name(b, "argv");
+  json_builder_begin_array(b);
+  for (guint i = 0; i + 1 < plan->argv->len; i++)
+    json_builder_add_string_value(b, plan->argv->pdata[i]);
+  json_builder_end_array(b);
+  if (res) {
+    json_builder_set_member_name(b, "verdict");
+    json_builder_add_string_value(b, vsb_boot_verdict_name(res->verdict));
+    json_builder_set_member_name(b, "line");
+    if (res->line)
+      json_builder_add_string_value(b, res->line);
+    else
+      json_builder_add_null_value(b);
+    json_builder_set_member_name(b, "seconds");
+    json_builder_add_double_value(b, res->seconds);
+    json_builder_set_member_name(b, "killed");
+    json_builder_add_boolean_value(b, res->killed);
+    json_builder_set_member_name(b, "exit-status");
+    json_builder_add_int_value(b, res->exit_status);
+    json_builder_set_member_name(b, "console");
+    json_builder_add_string_value(b, res->log ? res->log : "");
+  }
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
 static void
 on_signal(int sig)
 {
@@ -336,7 +390,7 @@ run_run(int argc, char **argv)
   char *qemu = NULL;
   char **disks = NULL;
   int memory = 0, timeout = 0;
-  gboolean dry_run = FALSE;
+  gboolean dry_run = FALSE, json = FALSE;
   GOptionEntry entries[] = {
     { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir, "The VMs' state directory", "DIR" },
     { "disk", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &disks, "A virtio disk (raw or qcow2; repeatable)",
@@ -354,6 +408,9 @@ run_run(int argc, char **argv)
     { "qemu", 0, 0, G_OPTION_ARG_FILENAME, &qemu, "QEMU binary (default qemu-system-ARCH)",
       "PATH" },
     { "dry-run", 0, 0, G_OPTION_ARG_NONE, &dry_run, "Print the command line, start nothing",
+      NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json,
+      "With --efi-app or --dry-run: report as JSON (verdict, console line, accelerator, argv)",
       NULL },
     { NULL },
   };
@@ -440,7 +497,12 @@ run_run(int argc, char **argv)
     g_ptr_array_add(shown, plan->argv->pdata[i]);
   g_autofree char *line = vsb_shell_join(shown);
   if (dry_run) {
-    printf("%s\n", line);
+    if (json) {
+      g_autoptr(JsonNode) node = run_report_json(plan, NULL);
+      vsb_cli_print_json(node);
+    } else {
+      printf("%s\n", line);
+    }
     if (tmpdir)
       remove_dir(tmpdir);
     return VSB_EXIT_OK;
@@ -478,9 +540,14 @@ run_run(int argc, char **argv)
     if (res == NULL) {
       rc = vsb_cli_fail(error);
     } else {
-      fputs(res->log, stdout);
-      if (res->log[0] && res->log[strlen(res->log) - 1] != '\n')
-        fputc('\n', stdout);
+      if (json) {
+        g_autoptr(JsonNode) node = run_report_json(plan, res);
+        vsb_cli_print_json(node);
+      } else {
+        fputs(res->log, stdout);
+        if (res->log[0] && res->log[strlen(res->log) - 1] != '\n')
+          fputc('\n', stdout);
+      }
       fflush(stdout);
       switch (res->verdict) {
       case VSB_BOOT_VERDICT_RAN:

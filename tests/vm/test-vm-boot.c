@@ -125,11 +125,17 @@ test_run_unsigned(void)
 {
   g_autofree char *out = NULL, *err = NULL;
   int rc = vsb_test_run(&out, &err, "run", "sb", "--state-dir", ctx.state, "--efi-app",
-                        ctx.payload, "--accel", "tcg", "--timeout", "240", NULL);
+                        ctx.payload, "--accel", "tcg", "--timeout", "240", "--json", NULL);
   if (rc != 1)
     g_error("run (unsigned) exited %d, not 1 (denied):\n%s\n%s", rc, out, err);
-  g_assert_true(strstr(out, "Access Denied") || strstr(out, "Security Violation"));
-  g_assert_null(strstr(out, "VSBOOT-PAYLOAD"));
+  g_autoptr(JsonNode) root = vsb_test_parse_json(out);
+  JsonObject *o = json_node_get_object(root);
+  g_assert_cmpstr(json_object_get_string_member(o, "verdict"), ==, "denied");
+  g_assert_cmpstr(json_object_get_string_member(o, "accelerator"), ==, "tcg");
+  const char *line = json_object_get_string_member(o, "line");
+  g_assert_true(strstr(line, "Access Denied") || strstr(line, "Security Violation"));
+  g_assert_null(strstr(json_object_get_string_member(o, "console"), "VSBOOT-PAYLOAD"));
+  g_assert_true(json_object_get_boolean_member(o, "killed"));
   assert_contains(err, "vsboot: the firmware denied the EFI app");
 }
 

@@ -3,7 +3,8 @@
  * domxml-to-native qemu-argv` gives QEMU the same firmware code, the same (the VM's own)
  * varstore, smm=on and the secure flash as `vsboot qemu-args` for the same VM -- both command
  * lines read by vsboot's QEMU command-line reader. For the auto, explicit and legacy styles,
- * for a VM with our own keys (key-less Secure Boot template) and one with Microsoft's. */
+ * for a VM with our own keys (key-less Secure Boot template) and one with Microsoft's; and an
+ * aarch64 `virt` VM with AAVMF (no SMM, no secure flash on either side). */
 #include "testutil.h"
 #include "libvirtd-ns.h"
 
@@ -23,14 +24,17 @@ typedef struct {
   const char *vm;
   const char *style;
   const char *code;  /* the executable libvirt must pick */
+  gboolean smm;      /* smm=on and the secure flash expected (x86) or absent (Arm) */
 } Row;
 
 static const Row rows[] = {
-  { "own-keys", "auto", "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd" },
-  { "own-keys", "explicit", "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd" },
-  { "own-keys", "legacy", "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd" },
-  { "ms-keys", "auto", "/usr/share/OVMF/OVMF_CODE_4M.ms.fd" },
-  { "ms-keys", "explicit", "/usr/share/OVMF/OVMF_CODE_4M.ms.fd" },
+  { "own-keys", "auto", "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd", TRUE },
+  { "own-keys", "explicit", "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd", TRUE },
+  { "own-keys", "legacy", "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd", TRUE },
+  { "ms-keys", "auto", "/usr/share/OVMF/OVMF_CODE_4M.ms.fd", TRUE },
+  { "ms-keys", "explicit", "/usr/share/OVMF/OVMF_CODE_4M.ms.fd", TRUE },
+  { "arm-ms-keys", "auto", "/usr/share/AAVMF/AAVMF_CODE.ms.fd", FALSE },
+  { "arm-ms-keys", "explicit", "/usr/share/AAVMF/AAVMF_CODE.ms.fd", FALSE },
 };
 
 static void
@@ -150,10 +154,10 @@ test_row(gconstpointer data)
   g_assert_cmpstr(theirs.vars_format, ==, ours.vars_format);
   g_assert_true(theirs.code_ro && ours.code_ro);
   g_assert_true(!theirs.vars_ro && !ours.vars_ro);
-  g_assert_true(ours.smm);
-  g_assert_true(theirs.smm);
-  g_assert_true(ours.secure);
-  g_assert_true(theirs.secure);
+  g_assert_cmpint(ours.smm, ==, row->smm);
+  g_assert_cmpint(theirs.smm, ==, row->smm);
+  g_assert_cmpint(ours.secure, ==, row->smm);
+  g_assert_cmpint(theirs.secure, ==, row->smm);
   if (strcmp(row->style, "legacy") == 0)
     assert_contains(vout, "-global driver=cfi.pflash01,property=secure,value=on -machine smm=on");
 
@@ -232,6 +236,11 @@ main(int argc, char **argv)
                     "--enrolled-keys", NULL);
   if (rc != 0)
     g_error("provision ms-keys: %s", err);
+  g_clear_pointer(&err, g_free);
+  rc = vsb_test_run(NULL, &err, "provision", "arm-ms-keys", "--state-dir", ctx.state, "--arch",
+                    "aarch64", "--enrolled-keys", NULL);
+  if (rc != 0)
+    g_error("provision arm-ms-keys: %s", err);
 
   ctx.libvirtd = vsb_test_libvirtd_start(fw);
   for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {

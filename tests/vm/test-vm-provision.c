@@ -174,6 +174,18 @@ test_exists_and_reset(void)
   assert_contains(err, "--reset");
   g_autofree char *after = file_sha256(vars);
   g_assert_cmpstr(after, ==, changed);
+  /* --json says what exists as well. */
+  g_autofree char *jout = NULL;
+  rc = vsb_test_run(&jout, NULL, "provision", "vm", "--state-dir", dir, "--enrolled-keys",
+                    "--json", NULL);
+  g_assert_cmpint(rc, ==, 2);
+  {
+    g_autoptr(JsonNode) j = vsb_test_parse_json(jout);
+    g_assert_true(json_object_get_boolean_member(obj(j), "exists"));
+    g_assert_cmpstr(json_object_get_string_member(
+                      json_object_get_object_member(obj(j), "varstore"), "filename"),
+                    ==, vars);
+  }
   g_autofree char *json_after = NULL;
   g_assert_true(g_file_get_contents(state, &json_after, NULL, NULL));
   g_assert_cmpstr(json_after, ==, json_before);
@@ -733,6 +745,18 @@ test_run_dry(void)
                     NULL);
   g_assert_cmpint(rc, ==, 0);
   assert_contains(out, " -accel tcg ");
+  g_clear_pointer(&out, g_free);
+  rc = vsb_test_run(&out, NULL, "run", "d", "--state-dir", dir, "--dry-run", "--accel", "tcg",
+                    "--json", NULL);
+  g_assert_cmpint(rc, ==, 0);
+  {
+    g_autoptr(JsonNode) j = vsb_test_parse_json(out);
+    g_assert_cmpstr(json_object_get_string_member(obj(j), "accelerator"), ==, "tcg");
+    JsonArray *av = json_object_get_array_member(obj(j), "argv");
+    g_assert_cmpstr(json_array_get_string_element(av, 0), ==, qemu);
+    g_assert_cmpstr(json_array_get_string_element(av, 1), ==, "-name");
+    g_assert_cmpstr(json_array_get_string_element(av, 2), ==, "guest=d");
+  }
   g_clear_pointer(&err, g_free);
   rc = vsb_test_run(NULL, &err, "run", "d", "--state-dir", dir, "--accel", "hvf", NULL);
   g_assert_cmpint(rc, ==, 2);
