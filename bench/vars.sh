@@ -96,18 +96,32 @@ echo "output dir:    $TMP ($(df -T "$TMP" | awk 'NR == 2 { print $2 }'))"
 echo "load:          $(cut -d' ' -f1-3 /proc/loadavg) (wall times need a quiet machine; cpu = user+system)"
 echo
 
-# Both must do the job before they are timed: same variables in the enrolled stores.
+# Both must do the job before they are timed: the enrolled stores must hold the same
+# variables, byte for byte (name, GUID, attributes, data, time stamp), compared through the
+# virt-firmware JSON format both tools write (the file bytes differ only in record order:
+# virt-fw-vars sorts by name).
 "${vsb_enroll[@]}" >/dev/null
 "${vsb_show[@]}" >/dev/null
 if [ -n "$VF" ]; then
   "${vfw_enroll[@]}"
-  vfw_names=$("${vfw[@]}" -i "$TMP/vfw.fd" --print | awk '{print $1}' | sort | tr '\n' ' ')
-  vsb_names=$("$VSBOOT" vars show "$TMP/vsb.fd" --json |
-    python3 -c 'import json,sys; print(" ".join(sorted(v["name"] for v in json.load(sys.stdin)["variables"])))')
-  if [ "${vfw_names% }" != "$vsb_names" ]; then
-    echo "enrolled stores differ: virt-fw-vars [$vfw_names] vsboot [$vsb_names]" >&2
+  "$VSBOOT" vars export "$TMP/vsb.fd" --json >"$TMP/vsb.json"
+  "${vfw[@]}" -i "$TMP/vfw.fd" --output-json "$TMP/vfw.json"
+  if ! python3 - "$TMP/vsb.json" "$TMP/vfw.json" <<'PYEOF'
+import json, sys
+def load(p):
+    return sorted((v["name"], v["guid"], v["attr"], v["data"], v.get("time", ""))
+                  for v in json.load(open(p))["variables"])
+a, b = load(sys.argv[1]), load(sys.argv[2])
+if a != b:
+    print("enrolled stores differ:\n  vsboot       %s\n  virt-fw-vars %s"
+          % ([x[0] for x in a], [x[0] for x in b]), file=sys.stderr)
+    sys.exit(1)
+print("same result:   %d variables, identical (%s)" % (len(a), " ".join(x[0] for x in a)))
+PYEOF
+  then
     exit 1
   fi
+  echo
 fi
 
 fail=0
