@@ -6,7 +6,9 @@
  *   - -bios: QEMU refuses the 4 MiB split code outright; the 2 MiB non-SMM code starts with
  *     variables in RAM, in setup mode, and runs the unsigned payload;
  *   - -kernel: with Secure Boot enforcing (the kernel's EFI stub says so), a kernel whose
- *     signer is not in db boots through fw_cfg, while the same kernel from the disk is denied;
+ *     signer is not in db boots through fw_cfg (OVMF's legacy Linux loader takes over when
+ *     verification fails), while the same kernel from the disk is denied; a plain unsigned PE
+ *     given as -kernel does not run (the legacy loader needs a bzImage);
  *   - no secure flash: a signed EFI application (standing for any code running after the
  *     firmware) deletes PK by programming the varstore flash directly; Secure Boot is gone at
  *     the next boot, where the unsigned payload runs. With the secure flash the same write is
@@ -261,6 +263,21 @@ test_direct_kernel(void)
   g_assert_cmpint(ran->verdict, ==, VSB_BOOT_VERDICT_RAN);
   /* The kernel's own EFI stub confirms the firmware was enforcing. */
   g_assert_nonnull(strstr(ran->log, "UEFI Secure Boot is enabled"));
+
+  /* What the bypass needs: a Linux bzImage. The unsigned gnu-efi payload (a plain PE) given
+   * as -kernel fails verification and the legacy loader cannot load it either: BDS finds
+   * nothing to boot, and the payload never runs. */
+  g_autofree char *payload = build_file("payload", "sbtest.efi");
+  const char *fwp[] = { "-machine", "q35,smm=on", "-global", SECURE_GLOBAL, "-drive", code,
+                        "-drive", nv, "-kernel", payload, NULL };
+  g_autoptr(GPtrArray) pe = vm_argv(fwp, NULL);
+  audit_expect(pe, FALSE, (const char *const[]){ "direct-kernel-boot", NULL });
+  const VsbBootPattern nothing[] = {
+    { "No bootable option or device was found", VSB_BOOT_VERDICT_DENIED },
+  };
+  g_autoptr(VsbLaunchResult) none = boot(pe, nothing, G_N_ELEMENTS(nothing));
+  g_assert_cmpint(none->verdict, ==, VSB_BOOT_VERDICT_DENIED);
+  g_assert_null(strstr(none->log, VSB_PAYLOAD_MARKER));
 }
 
 /* One boot of the signed flash writer; returns the marker line. */
