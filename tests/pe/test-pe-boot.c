@@ -183,6 +183,29 @@ test_own_keys(void)
     g_error("pe sign: %s", err);
   check(dir, mine, own, BOOT_RAN);
   check(dir, SHIM_SIGNED, own, BOOT_DENIED);
+  /* An expired signer: edk2 does not check validity dates, and neither does vsboot. */
+  g_autofree char *expired = g_build_filename(dir, "shim-expired.efi", NULL);
+  g_clear_pointer(&err, g_free);
+  rc = vsb_test_run(NULL, &err, "pe", "sign", SHIM_UNSIGNED, "--key", k->expired_key, "--cert",
+                    k->expired_crt, "-o", expired, NULL);
+  if (rc != 0)
+    g_error("pe sign: %s", err);
+  check(dir, expired, own, BOOT_RAN);
+}
+
+/* dbx wins: Microsoft's shim with its own hash added to the Microsoft store's dbx. */
+static void
+test_dbx_hash_denied(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *out = NULL, *err = NULL;
+  g_assert_cmpint(vsb_test_run(&out, NULL, "pe", "hash", SHIM_SIGNED, NULL), ==, 0);
+  g_strstrip(out);
+  g_autofree char *vars = g_build_filename(dir, "ms-dbx.fd", NULL);
+  int rc = vsb_test_run(NULL, &err, "vars", "enroll", MS_VARS, "-o", vars, "--dbx-hash", out, NULL);
+  if (rc != 0)
+    g_error("vars enroll: %s", err);
+  check(dir, SHIM_SIGNED, vars, BOOT_DENIED);
 }
 
 int
@@ -192,5 +215,6 @@ main(int argc, char **argv)
   g_test_add_func("/pe-boot/ms-shim-allowed", test_ms_shim_allowed);
   g_test_add_func("/pe-boot/debian-grub-denied", test_debian_grub_denied);
   g_test_add_func("/pe-boot/own-keys", test_own_keys);
+  g_test_add_func("/pe-boot/dbx-hash-denied", test_dbx_hash_denied);
   return g_test_run();
 }
