@@ -190,6 +190,8 @@ info_report(const VsbPeImage *img, GError **error)
   }
 
   g_autoptr(GPtrArray) sigs = vsb_authenticode_get_signatures(img);
+  gboolean have[VSB_PE_N_DIGESTS] = { FALSE };
+  guint8 ih[VSB_PE_N_DIGESTS][VSB_PE_MAX_DIGEST_SIZE];
   json_builder_set_member_name(b, "signatures");
   json_builder_begin_array(b);
   for (guint i = 0; i < sigs->len; i++) {
@@ -209,10 +211,11 @@ info_report(const VsbPeImage *img, GError **error)
         add_str(b, "signed-hash", eh);
         gboolean match = FALSE;
         if (s->digest_known) {
-          guint8 ih[VSB_PE_MAX_DIGEST_SIZE];
-          if (!vsb_pe_hash(img, s->digest, ih, error))
+          /* Each digest is computed once, however many signatures use it. */
+          if (!have[s->digest] && !vsb_pe_hash(img, s->digest, ih[s->digest], error))
             return NULL;
-          match = el == vsb_pe_digest_size(s->digest) && memcmp(e, ih, el) == 0;
+          have[s->digest] = TRUE;
+          match = el == vsb_pe_digest_size(s->digest) && memcmp(e, ih[s->digest], el) == 0;
         }
         add_bool(b, "hash-matches", match);
       }
