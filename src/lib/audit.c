@@ -532,9 +532,9 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
       add_finding(r, "firmware-via-bios", VSB_SEVERITY_ERROR, fw_full_ev,
                   "map the code read-only as flash 0 and a private varstore copy as flash 1 "
                   "(-drive if=pflash,unit=0,readonly=on,... -drive if=pflash,unit=1,...)",
-                  "a split pflash firmware build is loaded with -bios (as ROM): it has no "
-                  "varstore, variables live in RAM and start empty at every boot, so Secure "
-                  "Boot is never enabled%s",
+                  "pflash firmware is loaded with -bios (as ROM): there is no writable "
+                  "varstore flash, so OVMF keeps variables in RAM, starting empty (setup mode) "
+                  "at every boot, and Secure Boot is never enabled%s",
                   refused ? "; this file's size is not a multiple of 64 KiB, so QEMU refuses "
                             "it (\"could not load PC BIOS\") and the VM does not start at all"
                           : "");
@@ -555,7 +555,25 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
   m->varstore = clean(vpath);
   m->varstore_format = g_strdup(vars.format);
   m->varstore_readonly = vars.readonly;
+  /* One flash holding code and variables: a combined descriptor, or a unified image such as
+   * Debian's OVMF.fd (a variable store at the start of the file). */
   gboolean combined = code.present && !vars.present && desc && desc->mode == VSB_FW_FLASH_MODE_COMBINED;
+  if (code.present && !vars.present && !combined && code_path &&
+      g_file_test(code_path, G_FILE_TEST_IS_REGULAR)) {
+    g_autoptr(VsbVarstore) embedded = vsb_varstore_load(code_path, NULL);
+    combined = embedded != NULL;
+  }
+  if (combined) {
+    /* The store is flash 0 itself. */
+    g_free(m->varstore);
+    m->varstore = clean(code_path);
+    m->varstore_readonly = code.readonly;
+    g_ptr_array_add(r->notes, g_strdup_printf("%s holds code and variables in one flash "
+                                              "(combined image)", m->code));
+  }
+  /* The flash and file the variables live in, for the file checks below. */
+  const VsbQemuFlash *sflash = combined ? &code : vars.present ? &vars : NULL;
+  const char *spath = combined ? code_path : vpath;
   gboolean stateless = desc && desc->mode == VSB_FW_FLASH_MODE_STATELESS;
   const char *read_path = NULL;
   if (combined) {
@@ -604,11 +622,11 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
   }
   m->varstore_read = clean(read_path);
 
-  if (vars.present && vpath && is_local_path(vpath) && g_file_test(vpath, G_FILE_TEST_EXISTS)) {
+  if (sflash && spath && is_local_path(spath) && g_file_test(spath, G_FILE_TEST_EXISTS)) {
     struct stat st;
-    g_autofree char *facts = file_facts(vpath);
-    g_autofree char *ev = join_ev(vars.evidence, facts);
-    if (stat(vpath, &st) == 0) {
+    g_autofree char *facts = file_facts(spath);
+    g_autofree char *ev = join_ev(sflash->evidence, facts);
+    if (stat(spath, &st) == 0) {
       if (st.st_mode & S_IWOTH)
         add_finding(r, "varstore-world-writable", VSB_SEVERITY_ERROR, ev, "chmod 0600 the varstore",
                     "the varstore is world-writable: any local user can replace PK, db or dbx "
@@ -619,13 +637,13 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
                     "the varstore file has %lu names (hard links): another VM or tool may use "
                     "the same variables", (unsigned long)st.st_nlink);
     }
-    if (is_template(entries, vpath)) {
+    if (is_template(entries, spath) || g_str_has_prefix(spath, "/usr/")) {
       add_finding(r, "varstore-shared", VSB_SEVERITY_ERROR, ev,
-                  "copy the template to a per-VM file and use the copy as flash 1",
-                  "the varstore is a distribution template itself: every VM using it shares "
-                  "(and %s) the same variables", vars.readonly ? "cannot save" : "rewrites");
+                  "copy the file to a per-VM file and use the copy",
+                  "the varstore is a distribution file itself: every VM using it shares "
+                  "(and %s) the same variables", sflash->readonly ? "cannot save" : "rewrites");
     } else if (!opts->no_process_scan) {
-      g_autofree char *users = other_users(vpath, opts);
+      g_autofree char *users = other_users(spath, opts);
       if (users) {
         g_autofree char *ev2 = g_strdup_printf("%s; also used by %s", ev, users);
         add_finding(r, "varstore-shared", VSB_SEVERITY_ERROR, ev2,
@@ -634,14 +652,14 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
                     "Secure Boot keys, and their writes corrupt each other");
       }
     }
-    if (vars.readonly)
-      add_finding(r, "varstore-readonly", VSB_SEVERITY_WARNING, vars.evidence,
+    if (sflash->readonly)
+      add_finding(r, "varstore-readonly", VSB_SEVERITY_WARNING, sflash->evidence,
                   "map the varstore read-write (readonly=off)",
                   "the varstore flash is read-only: the firmware cannot save variables (boot "
                   "entries, dbx updates)");
-    if (vars.snapshot)
+    if (sflash->snapshot)
       add_finding(r, "snapshot-mode", VSB_SEVERITY_WARNING,
-                  cmd->snapshot_evidence ? cmd->snapshot_evidence : vars.evidence,
+                  cmd->snapshot_evidence ? cmd->snapshot_evidence : sflash->evidence,
                   "drop -snapshot (or snapshot=on) for the varstore",
                   "snapshot mode: writes to the varstore go to a temporary overlay and are "
                   "discarded at exit, so dbx updates and key changes never persist");

@@ -98,6 +98,14 @@ static const Case cases[] = {
   /* ---- firmware */
   { "bios-split-build", QEMU, "-machine q35,smm=on -bios " OVMF "OVMF_CODE.secboot.fd",
     "firmware-via-bios firmware-unknown-provenance", FALSE },
+  { "bios-unified-ovmf", QEMU, "-machine q35 -bios /usr/share/qemu/OVMF.fd",
+    "firmware-via-bios secure-boot-without-smm firmware-unknown-provenance", FALSE },
+  { "unified-ovmf-own-copy", QEMU, "-machine q35 -drive if=pflash,format=raw,file=@UNIFIED@",
+    "secure-boot-without-smm varstore-setup-mode firmware-unknown-provenance", FALSE },
+  { "unified-ovmf-system-file", QEMU,
+    "-machine q35 -drive if=pflash,format=raw,file=/usr/share/qemu/OVMF.fd",
+    "secure-boot-without-smm varstore-setup-mode varstore-shared firmware-unknown-provenance",
+    FALSE },
   { "no-uefi-firmware", QEMU, "-machine q35,smm=on -m 1G", "no-uefi-firmware", FALSE },
   { "seabios-descriptor", QEMU, "-machine q35 -bios /usr/share/seabios/bios-256k.bin",
     "firmware-no-secure-boot", FALSE, "firmware" },
@@ -402,6 +410,8 @@ placeholder(const char *key, const char *dir)
     g_assert_cmpint(vsb_test_spawn(conv, NULL, NULL, NULL), ==, 0);
     return g_steal_pointer(&p);
   }
+  if (strcmp(key, "UNIFIED") == 0)
+    return copy_file("/usr/share/qemu/OVMF.fd", IN_DIR("vm-OVMF.fd"), 0600);
   if (strcmp(key, "VARS_SETUP") == 0)
     return copy_file(OVMF "OVMF_VARS_4M.fd", IN_DIR("setup_VARS.fd"), 0600);
   if (strcmp(key, "VARS_2M") == 0)
