@@ -71,6 +71,8 @@ typedef struct {
   VsbPeDigest digest;
   char *image_hash;          /* hex, in that digest */
   gboolean digest_matches;   /* the embedded digest equals the image hash */
+  char *signer;              /* subject of the signer's certificate, or NULL */
+  char *signer_issuer;       /* its issuer */
 } VsbAuthenticodeSigResult;
 
 typedef struct {

@@ -584,6 +584,8 @@ cmd_verify(int argc, char **argv)
     add_str(b, "digest", r->digest_known ? vsb_pe_digest_name(r->digest) : NULL);
     add_str(b, "image-hash", r->image_hash);
     add_bool(b, "hash-matches", r->digest_matches);
+    add_str(b, "signer", r->signer);
+    add_str(b, "signer-issuer", r->signer_issuer);
     json_builder_end_object(b);
   }
   json_builder_end_array(b);

@@ -461,6 +461,8 @@ sig_result_free(VsbAuthenticodeSigResult *r)
   g_free(r->status);
   g_free(r->detail);
   g_free(r->image_hash);
+  g_free(r->signer);
+  g_free(r->signer_issuer);
   g_free(r);
 }
 
@@ -592,6 +594,10 @@ vsb_authenticode_verify(const VsbPeImage *image, const GPtrArray *db, const GPtr
       gsize elen = 0;
       const guint8 *e = sig->embedded_digest ? g_bytes_get_data(sig->embedded_digest, &elen) : NULL;
       r->digest_matches = e != NULL && elen == hlen && memcmp(e, h, hlen) == 0;
+      if (sig->signer) {
+        r->signer = vsb_x509_subject(sig->signer);
+        r->signer_issuer = vsb_x509_issuer(sig->signer);
+      }
     }
 
     /* IsForbiddenByDbx. */
@@ -730,6 +736,9 @@ vsb_authenticode_verify(const VsbPeImage *image, const GPtrArray *db, const GPtr
       r->detail = !r->digest_matches
                     ? g_strdup_printf("the signed %s digest does not match the image",
                                       vsb_pe_digest_name(d))
+                    : r->signer
+                    ? g_strdup_printf("signed by %s, issued by %s: it does not verify against "
+                                      "any certificate in db", r->signer, r->signer_issuer)
                     : g_strdup("it does not verify against any certificate in db");
     }
   }

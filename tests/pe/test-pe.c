@@ -555,6 +555,15 @@ test_verify_debian(void)
     g_autoptr(JsonNode) r = run_json(1, a);
     g_assert_cmpstr(jstr(r, "verdict"), ==, "denied");
     g_assert_true(json_object_get_boolean_member(json_node_get_object(r), "enforcing"));
+    if (i < 2) {
+      /* Signed by Debian, whose CA is trusted through shim's vendor certificate, not db. */
+      JsonObject *s0 = json_array_get_object_element(
+        json_object_get_array_member(json_node_get_object(r), "signatures"), 0);
+      g_assert_cmpstr(json_object_get_string_member(s0, "status"), ==, "not-allowed");
+      g_assert_true(json_object_get_boolean_member(s0, "hash-matches"));
+      g_assert_nonnull(strstr(json_object_get_string_member(s0, "signer-issuer"),
+                              "CN=Debian Secure Boot CA"));
+    }
   }
 
   /* A store with only the user's own keys: Microsoft's shim is denied, the user's own
