@@ -488,8 +488,11 @@ vsb_pe_hash(const VsbPeImage *image, VsbPeDigest digest, guint8 *out, GError **e
   gsize cks = vsb_pe_get_checksum_offset(image);
   gsize sec_dir = vsb_pe_get_security_dir_offset(image);
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  gboolean ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_get_digestbyname(digests[digest].ossl),
-                                                 NULL) == 1;
+  const EVP_MD *md = digest == VSB_PE_DIGEST_SHA1     ? EVP_sha1()
+                    : digest == VSB_PE_DIGEST_SHA256 ? EVP_sha256()
+                    : digest == VSB_PE_DIGEST_SHA384 ? EVP_sha384()
+                                                     : EVP_sha512();
+  gboolean ok = ctx != NULL && EVP_DigestInit_ex(ctx, md, NULL) == 1;
   /* Headers, without CheckSum and the certificate table's directory entry. */
   ok = ok && EVP_DigestUpdate(ctx, d, cks) == 1;
   if (sec_dir == 0) {
