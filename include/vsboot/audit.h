@@ -16,7 +16,8 @@
  *   varstore-shared, varstore-hardlinked, varstore-world-writable, snapshot-mode,
  *   varstore-setup-mode, secure-boot-disabled, db-empty, dbx-empty, dbx-placeholder,
  *   size-mismatch, format-mismatch, direct-kernel-boot, direct-kernel-boot-confidential,
- *   confidential-guest, bios-ignored, varstore-from-template, firmware-changed. */
+ *   confidential-guest, bios-ignored, varstore-from-template, firmware-changed,
+ *   descriptor-mismatch. */
 #pragma once
 
 #include <glib.h>

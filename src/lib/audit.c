@@ -426,43 +426,66 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
       g_free(fw_ev);
       fw_ev = e2;
     }
-    if (!desc || !fw_sb) {
-      /* No descriptor, or one that claims no Secure Boot: the binary has the last word
-       * (Debian's OVMF_CODE_4M.fd has Secure Boot without SMM although its descriptor says
-       * nothing of it). */
-      g_autoptr(GError) ierr = NULL;
-      g_autoptr(VsbFvImage) img = vsb_fv_inspect_file(code_path, NULL, &ierr);
-      if (img) {
-        gboolean sb = vsb_fv_image_has_feature(img, "secure-boot");
-        gboolean smm = vsb_fv_image_has_feature(img, "requires-smm");
-        if (!desc) {
-          fw_known = TRUE;
+    /* The binary has the last word: a descriptor only says what a packager claims (Debian's
+     * OVMF_CODE_4M.fd has Secure Boot without SMM although its descriptor says nothing of
+     * it; a descriptor could also claim SMM a build does not have). */
+    g_autoptr(GError) ierr = NULL;
+    g_autoptr(VsbFvImage) img = vsb_fv_inspect_file(code_path, NULL, &ierr);
+    if (img) {
+      gboolean sb = vsb_fv_image_has_feature(img, "secure-boot");
+      gboolean smm = vsb_fv_image_has_feature(img, "requires-smm");
+      if (!desc) {
+        fw_known = TRUE;
+        fw_sb = sb;
+        fw_smm = smm;
+        m->features_source = g_strdup("inspection");
+        add_finding(r, "firmware-unknown-provenance", VSB_SEVERITY_WARNING, fw_ev,
+                    "use a firmware file an installed descriptor names (a distribution "
+                    "package), or add a descriptor for it",
+                    "no installed firmware descriptor names this file, so nothing vouches for "
+                    "what it is; vsboot inspected the binary: Secure Boot %s, SMM %s",
+                    sb ? "present" : "absent", smm ? "required" : "not required");
+      } else {
+        /* Claims the binary contradicts. */
+        g_autoptr(GPtrArray) claimed = g_ptr_array_new();
+        for (int f = 0; f < VSB_FW_FEATURE_COUNT; f++)
+          if (desc->features & VSB_FW_FEATURE_BIT(f))
+            g_ptr_array_add(claimed, (gpointer)vsb_fw_feature_name((VsbFwFeature)f));
+        g_ptr_array_add(claimed, NULL);
+        g_autoptr(GPtrArray) checks =
+          vsb_fv_image_check_claims(img, (const char *const *)claimed->pdata);
+        g_autoptr(GString) lies = g_string_new(NULL);
+        for (guint i = 0; checks && i < checks->len; i++) {
+          const VsbFvClaimCheck *c = checks->pdata[i];
+          if (c->claim == VSB_FV_CLAIM_FALSE)
+            g_string_append_printf(lies, "%s'%s' (%s)", lies->len ? ", " : "", c->feature,
+                                   c->evidence ? c->evidence : "absent");
+        }
+        if (lies->len) {
+          g_autofree char *ev = g_strdup_printf("%s; the binary lacks %s", fw_ev, lies->str);
+          add_finding(r, "descriptor-mismatch", VSB_SEVERITY_WARNING, ev,
+                      "fix or remove the descriptor (vsboot firmware check)",
+                      "the descriptor claims features this binary does not have; libvirt "
+                      "selects firmware by those claims, vsboot judges by the binary");
+        }
+        if (sb != fw_sb || smm != fw_smm) {
+          if (sb && !fw_sb)
+            g_ptr_array_add(r->notes,
+                            g_strdup_printf("%s: the descriptor claims no secure-boot, but the "
+                                            "binary has Secure Boot support%s",
+                                            m->code, smm ? "" : " without SMM"));
           fw_sb = sb;
-          fw_smm = smm;
-          m->features_source = g_strdup("inspection");
-          add_finding(r, "firmware-unknown-provenance", VSB_SEVERITY_WARNING, fw_ev,
-                      "use a firmware file an installed descriptor names (a distribution "
-                      "package), or add a descriptor for it",
-                      "no installed firmware descriptor names this file, so nothing vouches for "
-                      "what it is; vsboot inspected the binary: Secure Boot %s, SMM %s",
-                      sb ? "present" : "absent", smm ? "required" : "not required");
-        } else if (sb) {
-          fw_sb = TRUE;
           fw_smm = smm;
           g_free(m->features_source);
           m->features_source = g_strdup("inspection");
-          g_ptr_array_add(r->notes,
-                          g_strdup_printf("%s: the descriptor claims no secure-boot, but the "
-                                          "binary has Secure Boot support%s",
-                                          m->code, smm ? "" : " without SMM"));
         }
-      } else if (!desc) {
-        g_autofree char *ev = join_ev(fw_ev, ierr->message);
-        add_finding(r, "firmware-unknown", VSB_SEVERITY_ERROR, ev,
-                    "use the firmware of a distribution package with a descriptor",
-                    "no descriptor names this firmware and it cannot be inspected: whether it "
-                    "has Secure Boot is unknown");
       }
+    } else if (!desc) {
+      g_autofree char *ev = join_ev(fw_ev, ierr->message);
+      add_finding(r, "firmware-unknown", VSB_SEVERITY_ERROR, ev,
+                  "use the firmware of a distribution package with a descriptor",
+                  "no descriptor names this firmware and it cannot be inspected: whether it "
+                  "has Secure Boot is unknown");
     }
   }
   m->fw_secure_boot = fw_sb;

@@ -123,6 +123,12 @@ static const Case cases[] = {
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE_COPY@ "
     "-drive if=pflash,format=raw,unit=1,file=@VARS@",
     "firmware-unknown-provenance dbx-placeholder", TRUE },
+  /* A descriptor claiming SMM for a build without it: the binary decides. */
+  { "descriptor-claims-smm-falsely", QEMU,
+    "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
+    "-drive if=pflash,format=raw,unit=0,readonly=on,file=" OVMF "OVMF_CODE_4M.fd "
+    "-drive if=pflash,format=raw,unit=1,file=@VARS@",
+    "descriptor-mismatch secure-boot-without-smm dbx-placeholder", FALSE, "lying" },
   { "unknown-firmware", QEMU, "-machine q35 -bios @DIR@/random.bin", "firmware-unknown", FALSE },
 
   /* ---- machine, SMM, secure flash, code */
@@ -617,7 +623,7 @@ test_coverage(void)
     "varstore-shared", "varstore-hardlinked", "varstore-world-writable", "snapshot-mode",
     "varstore-setup-mode", "secure-boot-disabled", "db-empty", "dbx-empty", "dbx-placeholder",
     "size-mismatch", "format-mismatch", "direct-kernel-boot", "direct-kernel-boot-confidential",
-    "confidential-guest", "varstore-from-template",
+    "confidential-guest", "varstore-from-template", "descriptor-mismatch",
   };
   for (gsize i = 0; i < G_N_ELEMENTS(all); i++) {
     gboolean found = FALSE;
