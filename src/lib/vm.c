@@ -1212,27 +1212,30 @@ provision(const VsbProvisionRequest *r, int arch, const char *dir, const UserKey
     return NULL;
   }
 
-  /* The files it names, their pairing, and the template's Secure Boot state. */
+  /* The files it names, and their pairing. A broken descriptor is reported, not skipped:
+   * libvirt would choose it too (and fail at start); the hint says how to get past it. */
+  g_autofree char *hint = g_strdup_printf(
+    " (libvirt would choose this descriptor as well; mask it with an empty /etc/qemu/firmware/%s "
+    "or ask for other features)", sel->chosen->name);
   const char *code = vsb_fw_descriptor_code_path(d);
   VsbFwFormat code_format = d->device == VSB_FW_DEVICE_FLASH ? d->executable.format
                                                               : VSB_FW_FORMAT_RAW;
   guint64 code_size = 0, vars_size = 0;
   if (!image_size(code, code_format, &code_size, &local)) {
-    g_set_error(error, VSB_ERROR, local->code == VSB_ERROR_NOT_FOUND ? VSB_ERROR_NOT_FOUND
-                                                                     : local->code,
-                "descriptor %s names firmware that cannot be used: %s", d->path, local->message);
+    g_set_error(error, VSB_ERROR, local->code, "descriptor %s names firmware that cannot be "
+                "used: %s%s", d->path, local->message, hint);
     return NULL;
   }
   gboolean split = d->device == VSB_FW_DEVICE_FLASH && d->mode == VSB_FW_FLASH_MODE_SPLIT;
   if (split) {
     if (!image_size(d->nvram_template.filename, d->nvram_template.format, &vars_size, &local)) {
       g_set_error(error, VSB_ERROR, local->code, "descriptor %s names a varstore template that "
-                  "cannot be used: %s", d->path, local->message);
+                  "cannot be used: %s%s", d->path, local->message, hint);
       return NULL;
     }
     if (!check_pairing(req.arch, code, code_size, d->nvram_template.filename, vars_size, &local)) {
-      g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "descriptor %s: %s", d->path,
-                  local->message);
+      g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "descriptor %s: %s%s", d->path,
+                  local->message, hint);
       return NULL;
     }
   }
