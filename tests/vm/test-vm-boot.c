@@ -6,6 +6,10 @@
 #include "testutil.h"
 
 #include "vsboot/launch.h"
+#include "vsboot/varstore.h"
+
+#include <gio/gio.h>
+#include <signal.h>
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -205,6 +209,41 @@ test_exit_status(void)
   g_assert_true(g_file_test(serial, G_FILE_TEST_IS_REGULAR));
 }
 
+static void
+test_already_running(void)
+{
+  /* A second start of a running VM would share its varstore: refused, QEMU's lock tells. */
+  g_autofree char *serial = g_build_filename(ctx.dir, "first.log", NULL);
+  const char *argv[] = { vsb_test_vsboot(), "run", "sb", "--state-dir", ctx.state, "--accel",
+                         "tcg", "--serial", serial, "--timeout", "120", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) first = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                                                   &error);
+  g_assert_no_error(error);
+  g_autofree char *vars = g_build_filename(ctx.state, "sb_VARS.fd", NULL);
+  gboolean locked = FALSE;
+  for (int i = 0; i < 300 && !locked; i++) {
+    locked = vsb_file_is_locked(vars, NULL);
+    if (!locked)
+      g_usleep(100 * 1000);
+  }
+  g_assert_true(locked);
+  g_autofree char *err = NULL;
+  int rc = vsb_test_run(NULL, &err, "run", "sb", "--state-dir", ctx.state, "--accel", "tcg",
+                        "--dry-run", NULL);
+  g_assert_cmpint(rc, ==, 2);
+  assert_contains(err, "VM 'sb' is already running: a QEMU holds a lock on its varstore");
+  /* Stopping vsboot stops its QEMU (PR_SET_PDEATHSIG): the lock goes. */
+  g_subprocess_send_signal(first, SIGTERM);
+  g_subprocess_wait(first, NULL, NULL);
+  for (int i = 0; i < 100 && locked; i++) {
+    locked = vsb_file_is_locked(vars, NULL);
+    if (locked)
+      g_usleep(100 * 1000);
+  }
+  g_assert_false(locked);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -245,6 +284,7 @@ main(int argc, char **argv)
   g_test_add_func("/vm/boot/tpm", test_run_tpm);
   g_test_add_func("/vm/boot/aarch64", test_aarch64);
   g_test_add_func("/vm/boot/exit-status", test_exit_status);
+  g_test_add_func("/vm/boot/already-running", test_already_running);
   int r = g_test_run();
   const char *rm[] = { "rm", "-rf", "--", ctx.dir, NULL };
   if (g_getenv("VSB_TEST_KEEP") == NULL)

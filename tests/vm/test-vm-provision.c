@@ -769,6 +769,46 @@ test_run_dry(void)
   assert_contains(err, "disk /nonexistent.img: No such file or directory");
 }
 
+static void
+test_run_firmware_changed(void)
+{
+  /* A VM whose code file changes after provisioning: run says so (the varstore may no longer
+   * fit the code; the audit's business, but worth a warning at start). */
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *fw = g_build_filename(dir, "fw", NULL);
+  g_autofree char *state = g_build_filename(dir, "state", NULL);
+  g_assert_cmpint(g_mkdir(fw, 0755), ==, 0);
+  g_assert_cmpint(g_mkdir(state, 0755), ==, 0);
+  g_autofree char *code = g_build_filename(dir, "CODE.fd", NULL);
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_assert_true(g_file_get_contents(OVMF "OVMF_CODE_4M.secboot.fd", &data, &len, NULL));
+  vsb_test_write_file(code, data, (gssize)len);
+  g_autofree char *m = split_mapping(code, OVMF "OVMF_VARS_4M.ms.fd", "raw");
+  write_descriptor(fw, "10-copy.json", "x86_64", "pc-q35-*", m, SB_SMM_KEYS);
+  g_assert_cmpint(vsb_test_run(NULL, NULL, "provision", "c", "--state-dir", state, "--machine",
+                               "pc-q35-7.2", "--firmware-dir", fw, NULL), ==, 0);
+  g_autofree char *err = NULL;
+  g_assert_cmpint(vsb_test_run(NULL, &err, "run", "c", "--state-dir", state, "--dry-run",
+                               "--accel", "tcg", NULL), ==, 0);
+  g_assert_null(strstr(err, "warning"));
+  data[len / 2] ^= 0xff;
+  vsb_test_write_file(code, data, (gssize)len);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(vsb_test_run(NULL, &err, "run", "c", "--state-dir", state, "--dry-run",
+                               "--accel", "tcg", NULL), ==, 0);
+  g_autofree char *want = g_strdup_printf("vsboot: warning: firmware code %s changed since "
+                                          "provisioning", code);
+  assert_contains(err, want);
+  /* Gone entirely: refused. */
+  g_unlink(code);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(vsb_test_run(NULL, &err, "run", "c", "--state-dir", state, "--dry-run", NULL),
+                  ==, 2);
+  assert_contains(err, "firmware code of VM");
+  assert_contains(err, "No such file or directory");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -791,5 +831,6 @@ main(int argc, char **argv)
   g_test_add_func("/vm/provision/tpm-and-aarch64", test_tpm_and_aarch64);
   g_test_add_func("/vm/provision/missing-qemu", test_missing_qemu);
   g_test_add_func("/vm/run/dry-run", test_run_dry);
+  g_test_add_func("/vm/run/firmware-changed", test_run_firmware_changed);
   return g_test_run();
 }
