@@ -17,7 +17,7 @@
  *   varstore-setup-mode, secure-boot-disabled, db-empty, dbx-empty, dbx-placeholder,
  *   size-mismatch, format-mismatch, direct-kernel-boot, direct-kernel-boot-confidential,
  *   confidential-guest, bios-ignored, varstore-from-template, firmware-changed,
- *   descriptor-mismatch. */
+ *   descriptor-mismatch, smm-auto. */
 #pragma once
 
 #include <glib.h>

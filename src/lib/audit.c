@@ -539,6 +539,14 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
                     "use -machine q35,smm=on",
                     "the firmware requires SMM but the machine has smm=off: the SMM build "
                     "stops early in boot (and without SMM nothing protects the varstore)");
+      if ((smm_opt == NULL || strcmp(smm_opt, "auto") == 0) && cmd->accels->len > 0 &&
+          strcmp(cmd->accels->pdata[0], "kvm") == 0)
+        add_finding(r, "smm-auto", VSB_SEVERITY_WARNING,
+                    cmd->machine_evidence ? cmd->machine_evidence : cmd->accel_evidence,
+                    "add smm=on to -machine (libvirt: <smm state='on'/>)",
+                    "SMM is left to 'auto': under KVM, QEMU turns it on only when the host's "
+                    "KVM supports SMM, and otherwise silently runs without it, where this SMM "
+                    "firmware stops at boot; with smm=on QEMU refuses to start instead");
       if (!m->secure_flash && code.present)
         add_finding(r, "varstore-not-secure", VSB_SEVERITY_ERROR,
                     secure_ev ? secure_ev : "no -global driver=cfi.pflash01,property=secure,value=on",

@@ -359,6 +359,11 @@ vsb_libvirt_domain_resolve(const VsbLibvirtDomain *dom, GPtrArray *entries,
   const char *origin_os = dom->os_xml ? dom->os_xml : "<os>";
 
   const char *arch = dom->arch ? dom->arch : "x86_64";
+  /* libvirt says i686 and armv7l where firmware.json says i386 and arm. */
+  if (strcmp(arch, "i686") == 0)
+    arch = "i386";
+  else if (strcmp(arch, "armv7l") == 0)
+    arch = "arm";
   cmd->arch = g_strdup(arch);
   int farch = vsb_fw_arch_from_name(arch);
   if (farch < 0) {

@@ -135,6 +135,9 @@ static const Case cases[] = {
   { "machine-pc", QEMU, "-machine pc,smm=on " GOOD_FLASH, "machine-not-q35 dbx-placeholder", FALSE },
   { "machine-default", QEMU, GOOD_FLASH, "machine-not-q35 dbx-placeholder", FALSE },
   { "smm-off", QEMU, "-machine q35,smm=off " GOOD_FLASH, "smm-off dbx-placeholder", FALSE },
+  { "smm-auto-under-kvm", QEMU, "-machine q35 -accel kvm " GOOD_FLASH,
+    "smm-auto dbx-placeholder", TRUE },
+  { "smm-auto-under-tcg", QEMU, "-machine q35 -accel tcg " GOOD_FLASH, "dbx-placeholder", TRUE },
   { "smm-off-flag-form", QEMU, "-machine q35,nosmm " GOOD_FLASH, "smm-off dbx-placeholder", FALSE },
   { "not-secure", QEMU,
     "-machine q35,smm=on -drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
@@ -292,7 +295,7 @@ static const Case cases[] = {
   { "xml-rom-loader", XML,
     XML_HEAD "<os><type arch='x86_64' machine='q35'>hvm</type>"
     "<loader type='rom'>" OVMF "OVMF_CODE.secboot.fd</loader></os>" XML_TAIL,
-    "firmware-via-bios firmware-unknown-provenance", FALSE },
+    "firmware-via-bios firmware-unknown-provenance smm-auto", FALSE },
   { "xml-direct-kernel", XML,
     XML_HEAD "<os firmware='efi'><type arch='x86_64' machine='q35'>hvm</type>"
     "<firmware><feature enabled='yes' name='enrolled-keys'/></firmware>"
@@ -623,7 +626,7 @@ test_coverage(void)
     "varstore-shared", "varstore-hardlinked", "varstore-world-writable", "snapshot-mode",
     "varstore-setup-mode", "secure-boot-disabled", "db-empty", "dbx-empty", "dbx-placeholder",
     "size-mismatch", "format-mismatch", "direct-kernel-boot", "direct-kernel-boot-confidential",
-    "confidential-guest", "varstore-from-template", "descriptor-mismatch",
+    "confidential-guest", "varstore-from-template", "descriptor-mismatch", "smm-auto",
   };
   for (gsize i = 0; i < G_N_ELEMENTS(all); i++) {
     gboolean found = FALSE;
