@@ -297,6 +297,30 @@ test_sign_sbverify(void)
   }
 }
 
+/* --addcert puts the issuer into the PKCS#7: info shows the chain leaf -> CA. */
+static void
+test_sign_addcert(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  const PeKeys *k = shared_keys();
+  g_autofree char *img = pe_write_synthetic(dir, "u.efi", TRUE, 0);
+  g_autofree char *out = g_build_filename(dir, "c.efi", NULL);
+  g_autofree char *err = NULL;
+  g_assert_cmpint(vsb_test_run(NULL, &err, "pe", "sign", img, "--key", k->leaf_key, "--cert",
+                               k->leaf_crt, "--addcert", k->ca_crt, "-o", out, NULL), ==, 0);
+  const char *args[] = { "pe", "info", out, NULL };
+  g_autoptr(JsonNode) r = run_json(0, args);
+  JsonObject *s0 = json_array_get_object_element(
+    json_object_get_array_member(json_node_get_object(r), "signatures"), 0);
+  g_assert_cmpint(json_object_get_int_member(s0, "certificates"), ==, 2);
+  JsonArray *chain = json_object_get_array_member(s0, "chain");
+  g_assert_cmpint(json_array_get_length(chain), ==, 2);
+  g_assert_cmpstr(json_object_get_string_member(json_array_get_object_element(chain, 1), "subject"),
+                  ==, "O=vsboot tests,CN=vsboot test CA");
+  g_assert_cmpint(sbverify(k->ca_crt, out), ==, 0);
+  g_assert_cmpint(verify_db(out, k->ca_crt), ==, 0);
+}
+
 static void
 test_sbsign_then_vsboot_verify(void)
 {
@@ -749,6 +773,7 @@ main(int argc, char **argv)
   g_test_add_func("/pe/hash/crosscheck", test_hash_crosscheck);
   g_test_add_func("/pe/sign/sha512-osslsigncode", test_sha512_signature);
   g_test_add_func("/pe/sign/sbverify", test_sign_sbverify);
+  g_test_add_func("/pe/sign/addcert", test_sign_addcert);
   g_test_add_func("/pe/sign/sbsign-verify", test_sbsign_then_vsboot_verify);
   g_test_add_func("/pe/sign/append", test_append_signature);
   g_test_add_func("/pe/verify/rules", test_verify_rules);
