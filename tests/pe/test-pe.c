@@ -136,6 +136,12 @@ verify_db(const char *file, const char *db_cert)
   return vsb_test_run(NULL, NULL, "pe", "verify", file, "--db", db_cert, NULL);
 }
 
+static gsize
+secdir_offset(void)
+{
+  return pegen_dirs_offset(TRUE) + 8 * 4;
+}
+
 /* ---- info and hash ---- */
 
 static void
@@ -525,6 +531,48 @@ store_with_dbx_tbs(const char *dir, const char *name, const PeKeys *k, const cha
   return path;
 }
 
+/* The UEFI form of a signature, WIN_CERTIFICATE_UEFI_GUID with EFI_CERT_TYPE_PKCS7_GUID, is
+ * accepted as edk2 accepts it. */
+static void
+test_verify_uefi_guid_cert(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  const PeKeys *k = shared_keys();
+  g_autofree char *img = pe_write_synthetic(dir, "u.efi", TRUE, 0);
+  g_autofree char *s = g_build_filename(dir, "s.efi", NULL);
+  vsb_sign(k->leaf_key, k->leaf_crt, img, s);
+  gchar *data;
+  gsize len;
+  g_assert_true(g_file_get_contents(s, &data, &len, NULL));
+  g_autoptr(GByteArray) b = g_byte_array_new_take((guint8 *)data, len);
+  gsize dir_off = secdir_offset();
+  guint32 off = b->data[dir_off] | b->data[dir_off + 1] << 8 | b->data[dir_off + 2] << 16 |
+                (guint32)b->data[dir_off + 3] << 24;
+  guint32 dw = b->data[off] | b->data[off + 1] << 8 | b->data[off + 2] << 16 |
+               (guint32)b->data[off + 3] << 24;
+  g_autoptr(GByteArray) p7 = g_byte_array_new();
+  g_byte_array_append(p7, b->data + off + 8, dw - 8);
+  g_byte_array_set_size(b, off);
+  guint32 ndw = 8 + 16 + p7->len;
+  guint8 hdr[8] = { ndw & 0xff, (ndw >> 8) & 0xff, (ndw >> 16) & 0xff, ndw >> 24, 0x00, 0x02, 0xf1, 0x0e };
+  g_byte_array_append(b, hdr, 8);
+  g_byte_array_append(b, VSB_GUID_EFI_CERT_TYPE_PKCS7.b, 16);
+  g_byte_array_append(b, p7->data, p7->len);
+  while (b->len % 8)
+    g_byte_array_append(b, (const guint8 *)"", 1);
+  pegen_put32(b, dir_off + 4, b->len - off);
+  g_autofree char *g = g_build_filename(dir, "guid.efi", NULL);
+  vsb_test_write_file(g, b->data, b->len);
+  const char *a[] = { "pe", "info", g, NULL };
+  g_autoptr(JsonNode) r = run_json(0, a);
+  JsonObject *s0 = json_array_get_object_element(
+    json_object_get_array_member(json_node_get_object(r), "signatures"), 0);
+  g_assert_cmpstr(json_object_get_string_member(s0, "type"), ==, "0xef1");
+  g_assert_true(json_object_get_boolean_member(s0, "hash-matches"));
+  g_assert_cmpint(verify_db(g, k->ca_crt), ==, 0);
+  g_assert_cmpint(verify_db(g, k->other_crt), ==, 1);
+}
+
 /* Revocation by certificate hash: the signer's (denies) and the db certificate's own (the
  * signature no longer counts). */
 static void
@@ -777,6 +825,7 @@ main(int argc, char **argv)
   g_test_add_func("/pe/sign/sbsign-verify", test_sbsign_then_vsboot_verify);
   g_test_add_func("/pe/sign/append", test_append_signature);
   g_test_add_func("/pe/verify/rules", test_verify_rules);
+  g_test_add_func("/pe/verify/uefi-guid-cert", test_verify_uefi_guid_cert);
   g_test_add_func("/pe/verify/dbx-tbs", test_verify_dbx_tbs);
   g_test_add_func("/pe/verify/debian", test_verify_debian);
   g_test_add_func("/pe/malformed/headers", test_malformed);
