@@ -156,6 +156,10 @@ provision_run(int argc, char **argv)
     print_vm_text(vm);
     for (guint i = 0; notes && i < notes->len; i++)
       printf("  - %s\n", (const char *)notes->pdata[i]);
+    g_autofree char *qname = vsb_shell_quote(vm->name);
+    g_autofree char *qdir = vsb_shell_quote(state_dir);
+    printf("Start it with: vsboot run %s --state-dir %s  (or: vsboot qemu-args / libvirt-xml)\n",
+           qname, qdir);
   }
   return VSB_EXIT_OK;
 }
