@@ -210,6 +210,45 @@ test_exit_status(void)
 }
 
 static void
+test_qcow2(void)
+{
+  /* qcow2 code and template (as Fedora ships the 4M builds), converted here; own keys enrolled
+   * into the qcow2 varstore; booted through the emitted -blockdev qcow2 format nodes. */
+  g_autofree char *fw = g_build_filename(ctx.dir, "fw-qcow2", NULL);
+  g_assert_cmpint(g_mkdir(fw, 0755), ==, 0);
+  g_autofree char *code = g_build_filename(fw, "OVMF_CODE_4M.secboot.qcow2", NULL);
+  g_autofree char *vars = g_build_filename(fw, "OVMF_VARS_4M.qcow2", NULL);
+  const char *c1[] = { "qemu-img", "convert", "-f", "raw", "-O", "qcow2",
+                       "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd", code, NULL };
+  const char *c2[] = { "qemu-img", "convert", "-f", "raw", "-O", "qcow2",
+                       "/usr/share/OVMF/OVMF_VARS_4M.fd", vars, NULL };
+  g_assert_cmpint(vsb_test_spawn(c1, NULL, NULL, NULL), ==, 0);
+  g_assert_cmpint(vsb_test_spawn(c2, NULL, NULL, NULL), ==, 0);
+  g_autofree char *desc = g_strdup_printf(
+    "{ \"interface-types\": [\"uefi\"], \"mapping\": { \"device\": \"flash\", \"mode\": "
+    "\"split\", \"executable\": { \"filename\": \"%s\", \"format\": \"qcow2\" }, "
+    "\"nvram-template\": { \"filename\": \"%s\", \"format\": \"qcow2\" } }, \"targets\": "
+    "[ { \"architecture\": \"x86_64\", \"machines\": [\"pc-q35-*\"] } ], \"features\": "
+    "[\"requires-smm\", \"secure-boot\"], \"tags\": [] }\n", code, vars);
+  g_autofree char *dpath = g_build_filename(fw, "30-qcow2-sb.json", NULL);
+  vsb_test_write_file(dpath, desc, -1);
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = vsb_test_run(&out, &err, "provision", "q", "--state-dir", ctx.state, "--firmware-dir",
+                        fw, "--keys", ctx.keys, NULL);
+  if (rc != 0)
+    g_error("provision qcow2: %s", err);
+  assert_contains(out, "q_VARS.qcow2 (qcow2)");
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  rc = vsb_test_run(&out, &err, "run", "q", "--state-dir", ctx.state, "--efi-app",
+                    ctx.signed_payload, "--accel", "tcg", "--timeout", "240", NULL);
+  if (rc != 0)
+    g_error("run (qcow2) exited %d:\n%s\n%s", rc, out, err);
+  assert_contains(err, "\"driver\":\"qcow2\",\"file\":\"vsboot-pflash1-storage\"");
+  assert_contains(out, "VSBOOT-PAYLOAD SecureBoot=1 SetupMode=0");
+}
+
+static void
 test_already_running(void)
 {
   /* A second start of a running VM would share its varstore: refused, QEMU's lock tells. */
@@ -254,6 +293,7 @@ main(int argc, char **argv)
   vsb_test_require_tool("swtpm");
   vsb_test_require_tool("mkfs.vfat");
   vsb_test_require_tool("mcopy");
+  vsb_test_require_tool("qemu-img");
 
   /* Shared by every test case (vsb_test_tmpdir would go with the first one). */
   g_autoptr(GError) terr = NULL;
@@ -282,6 +322,7 @@ main(int argc, char **argv)
   g_test_add_func("/vm/boot/emitted-blockdev", test_emitted_blockdev);
   g_test_add_func("/vm/boot/emitted-drive", test_emitted_drive);
   g_test_add_func("/vm/boot/tpm", test_run_tpm);
+  g_test_add_func("/vm/boot/qcow2", test_qcow2);
   g_test_add_func("/vm/boot/aarch64", test_aarch64);
   g_test_add_func("/vm/boot/exit-status", test_exit_status);
   g_test_add_func("/vm/boot/already-running", test_already_running);
