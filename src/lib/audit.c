@@ -1,4 +1,5 @@
 #include "vsboot/audit.h"
+#include "vsboot/fwimage.h"
 #include "vsboot/descriptor.h"
 #include "vsboot/efivar.h"
 #include "vsboot/error.h"
@@ -260,19 +261,6 @@ confidential_type(const VsbQemuCmdline *cmd, char **evidence)
     return t;
   }
   return NULL;
-}
-
-/* Sizes of OVMF code and varstore that belong together (OvmfPkgDefines.fdf.inc): code +
- * varstore fill the 1, 2 or 4 MiB flash, and the 4 MiB build has the 528 KiB store. */
-static gboolean
-ovmf_sizes_match(guint64 code, guint64 vars)
-{
-  guint64 sum = code + vars;
-  if (sum == 0x400000)
-    return vars == 0x84000;
-  if (sum == 0x200000 || sum == 0x100000)
-    return vars == 0x20000;
-  return FALSE;
 }
 
 VsbAuditReport *
@@ -751,7 +739,8 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
         if (!qcow && stat(code_path, &cs) == 0) {
           gboolean ok = TRUE;
           if (x86)
-            ok = ovmf_sizes_match((guint64)cs.st_size, vsize);
+            ok = vsb_fw_image_check_pair(VSB_FW_ARCH_X86_64, m->code, (guint64)cs.st_size,
+                                         m->varstore, vsize, NULL);
           else if (arm)
             ok = lay == VSB_VARSTORE_LAYOUT_ARMVIRT;
           if (!ok) {

@@ -1,4 +1,5 @@
 #include "vsboot/descriptor.h"
+#include "vsboot/json.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 
@@ -401,38 +402,8 @@ parse_interfaces(const Ctx *ctx, JsonObject *root, VsbFwDescriptor *d, GError **
   return TRUE;
 }
 
-/* json-glib's parser recurses once per nesting level, so a megabyte of '[' would exhaust the
- * stack. A descriptor nests five levels deep; refuse anything beyond this before parsing.
- * Only brackets outside strings count; this is a guard, not a parser. */
+/* A descriptor nests five levels deep. */
 #define MAX_JSON_DEPTH 64
-
-static gboolean
-nesting_ok(const char *data, gsize len, gsize *where)
-{
-  guint depth = 0;
-  gboolean in_string = FALSE;
-  for (gsize i = 0; i < len; i++) {
-    char c = data[i];
-    if (in_string) {
-      if (c == '\\')
-        i++;
-      else if (c == '"')
-        in_string = FALSE;
-      continue;
-    }
-    if (c == '"') {
-      in_string = TRUE;
-    } else if (c == '[' || c == '{') {
-      if (++depth > MAX_JSON_DEPTH) {
-        *where = i;
-        return FALSE;
-      }
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      depth--;
-    }
-  }
-  return TRUE;
-}
 
 VsbFwDescriptor *
 vsb_fw_descriptor_parse(const char *data, gsize len, const char *path, GError **error)
@@ -449,26 +420,9 @@ vsb_fw_descriptor_parse(const char *data, gsize len, const char *path, GError **
                 ctx.file, len, VSB_FW_DESCRIPTOR_MAX_SIZE);
     return NULL;
   }
-  if (memchr(data, '\0', len) != NULL || !g_utf8_validate(data, (gssize)len, NULL)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: not JSON (not UTF-8 text)", ctx.file);
+  g_autoptr(JsonNode) root_node = vsb_json_parse(data, len, MAX_JSON_DEPTH, ctx.file, error);
+  if (root_node == NULL)
     return NULL;
-  }
-
-  gsize deep_at = 0;
-  if (!nesting_ok(data, len, &deep_at)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
-                "%s: not a descriptor: JSON nested deeper than %d levels at byte %" G_GSIZE_FORMAT,
-                ctx.file, MAX_JSON_DEPTH, deep_at);
-    return NULL;
-  }
-  g_autoptr(JsonParser) parser = json_parser_new_immutable();
-  g_autoptr(GError) jerr = NULL;
-  if (!json_parser_load_from_data(parser, data, (gssize)len, &jerr)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: not JSON: %s", ctx.file,
-                jerr->message);
-    return NULL;
-  }
-  JsonNode *root_node = json_parser_get_root(parser);
   if (root_node == NULL || !JSON_NODE_HOLDS_OBJECT(root_node)) {
     fail(&ctx, error, NULL, "expected a JSON object at the top level, got %s",
          node_type_name(root_node));

@@ -1,4 +1,5 @@
 #include "vsboot/qemu-cmdline.h"
+#include "vsboot/json.h"
 #include "vsboot/error.h"
 
 #include <errno.h>
@@ -213,14 +214,11 @@ parse_json_or_keyval(const char *text, const char *implied_key, gboolean keyval,
 {
   if (text[0] != '{')
     return vsb_qemu_opts_parse(text, implied_key, keyval, error);
-  g_autoptr(JsonParser) parser = json_parser_new();
-  g_autoptr(GError) local = NULL;
-  if (!json_parser_load_from_data(parser, text, -1, &local)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "invalid JSON: %s", local->message);
+  /* QEMU's own JSON parser stops at 1024 levels; no real option nests beyond a few. */
+  g_autoptr(JsonNode) root = vsb_json_parse(text, strlen(text), 64, "JSON option", error);
+  if (root == NULL)
     return NULL;
-  }
-  JsonNode *root = json_parser_get_root(parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT(root)) {
+  if (!JSON_NODE_HOLDS_OBJECT(root)) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "expected a JSON object");
     return NULL;
   }

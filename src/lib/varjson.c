@@ -1,5 +1,6 @@
 /* JSON import/export of variables (virt-firmware efijson.py, QEMU hw/uefi/var-service-json.c). */
 #include "vsboot/varjson.h"
+#include "vsboot/json.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 
@@ -182,13 +183,11 @@ parse_entry(JsonNode *node, const char *origin, guint idx, GError **error)
 GPtrArray *
 vsb_varjson_parse(const char *text, gssize len, const char *origin, GError **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new();
-  g_autoptr(GError) local = NULL;
-  if (!json_parser_load_from_data(parser, text, len, &local)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: not JSON: %s", origin, local->message);
+  /* A varstore export nests three levels deep. */
+  g_autoptr(JsonNode) root =
+    vsb_json_parse(text, len < 0 ? (text ? strlen(text) : 0) : (gsize)len, 16, origin, error);
+  if (root == NULL)
     return NULL;
-  }
-  JsonNode *root = json_parser_get_root(parser);
   JsonArray *list = NULL;
   if (root && JSON_NODE_HOLDS_ARRAY(root))
     list = json_node_get_array(root); /* version 1: a bare list */

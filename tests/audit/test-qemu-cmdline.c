@@ -191,6 +191,14 @@ test_flash_blockdev(void)
   g_autofree char *e2 = parse_err("-blockdev '{\"driver\":\"file\",'");
   g_assert_nonnull(strstr(e2, "JSON"));
   g_autofree char *e3 = parse_err("-blockdev '[1,2]'");
+  /* Deep nesting is refused before json-glib's recursive parser sees it. */
+  GString *deep = g_string_new("-blockdev '");
+  for (int i = 0; i < 100000; i++)
+    g_string_append(deep, "{\"a\":");
+  g_string_append_c(deep, '\'');
+  g_autofree char *e5 = parse_err(deep->str);
+  g_string_free(deep, TRUE);
+  g_assert_nonnull(strstr(e5, "JSON nested deeper than 64 levels"));
   g_autofree char *e4 = parse_err("-blockdev driver=file,filename=/a");
   g_assert_nonnull(strstr(e4, "node-name"));
 }

@@ -857,6 +857,13 @@ test_json_round_trip(void)
     g_assert_nonnull(strstr(error->message, bad[i].expect));
     g_clear_error(&error);
   }
+  /* json-glib recurses per level: a megabyte of '[' must be refused, not crash the stack. */
+  g_autofree char *deep = g_strnfill(1 << 20, '[');
+  g_autoptr(GPtrArray) r = vsb_varjson_parse(deep, -1, "deep.json", &error);
+  g_assert_null(r);
+  g_assert_error(error, VSB_ERROR, VSB_ERROR_PARSE);
+  g_assert_nonnull(strstr(error->message, "deep.json: JSON nested deeper than 16 levels at byte 16"));
+  g_clear_error(&error);
 }
 
 /* ---- qcow2 -------------------------------------------------------------------------------------- */
