@@ -59,8 +59,13 @@ provision_run(int argc, char **argv)
 {
   g_autofree char *prg = g_strdup_printf("vsboot %s", argv[0]);
   g_set_prgname(prg);
-  char *state_dir = NULL, *arch = NULL, *machine = NULL, *keys = NULL;
-  char **features = NULL, **no_features = NULL, **fw_dirs = NULL;
+  g_autofree char *state_dir = NULL;
+  g_autofree char *arch = NULL;
+  g_autofree char *machine = NULL;
+  g_autofree char *keys = NULL;
+  g_auto(GStrv) features = NULL;
+  g_auto(GStrv) no_features = NULL;
+  g_auto(GStrv) fw_dirs = NULL;
   gboolean enrolled = FALSE, allow_setup = FALSE, tpm = FALSE, reset = FALSE, json = FALSE;
   GOptionEntry entries[] = {
     { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
@@ -97,8 +102,6 @@ provision_run(int argc, char **argv)
   g_option_context_add_main_entries(ctx, entries, NULL);
   int code = 0;
   gboolean parsed = vsb_cli_parse(ctx, &argc, &argv, &code);
-  g_autofree char *state_dir_o = state_dir, *arch_o = arch, *machine_o = machine, *keys_o = keys;
-  g_auto(GStrv) features_o = features, no_features_o = no_features, fw_dirs_o = fw_dirs;
   if (!parsed)
     return code;
   if (argc != 2)
@@ -190,7 +193,8 @@ qemu_args_run(int argc, char **argv)
 {
   g_autofree char *prg = g_strdup_printf("vsboot %s", argv[0]);
   g_set_prgname(prg);
-  char *state_dir = NULL, *version = NULL;
+  g_autofree char *state_dir = NULL;
+  g_autofree char *version = NULL;
   gboolean json = FALSE, no_tpm = FALSE;
   GOptionEntry entries[] = {
     { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir, "The VMs' state directory", "DIR" },
@@ -210,7 +214,6 @@ qemu_args_run(int argc, char **argv)
   g_option_context_add_main_entries(ctx, entries, NULL);
   int code = 0;
   gboolean parsed = vsb_cli_parse(ctx, &argc, &argv, &code);
-  g_autofree char *state_dir_o = state_dir, *version_o = version;
   if (!parsed)
     return code;
   if (argc != 2)
@@ -263,7 +266,10 @@ libvirt_xml_run(int argc, char **argv)
 {
   g_autofree char *prg = g_strdup_printf("vsboot %s", argv[0]);
   g_set_prgname(prg);
-  char *state_dir = NULL, *style = NULL, *virt_type = NULL, *emulator = NULL;
+  g_autofree char *state_dir = NULL;
+  g_autofree char *style = NULL;
+  g_autofree char *virt_type = NULL;
+  g_autofree char *emulator = NULL;
   gboolean domain = FALSE;
   int memory = 0, vcpus = 0;
   GOptionEntry entries[] = {
@@ -287,8 +293,6 @@ libvirt_xml_run(int argc, char **argv)
   g_option_context_add_main_entries(ctx, entries, NULL);
   int code = 0;
   gboolean parsed = vsb_cli_parse(ctx, &argc, &argv, &code);
-  g_autofree char *state_dir_o = state_dir, *style_o = style, *virt_type_o = virt_type,
-                  *emulator_o = emulator;
   if (!parsed)
     return code;
   if (argc != 2)
@@ -390,9 +394,13 @@ run_run(int argc, char **argv)
 {
   g_autofree char *prg = g_strdup_printf("vsboot %s", argv[0]);
   g_set_prgname(prg);
-  char *state_dir = NULL, *cdrom = NULL, *efi_app = NULL, *accel = NULL, *serial = NULL;
-  char *qemu = NULL;
-  char **disks = NULL;
+  g_autofree char *state_dir = NULL;
+  g_autofree char *cdrom = NULL;
+  g_autofree char *efi_app = NULL;
+  g_autofree char *accel = NULL;
+  g_autofree char *serial = NULL;
+  g_autofree char *qemu = NULL;
+  g_auto(GStrv) disks = NULL;
   int memory = 0, timeout = 0;
   gboolean dry_run = FALSE, json = FALSE;
   GOptionEntry entries[] = {
@@ -438,9 +446,6 @@ run_run(int argc, char **argv)
   g_option_context_add_main_entries(ctx, entries, NULL);
   int code = 0;
   gboolean parsed = vsb_cli_parse(ctx, &argc, &argv, &code);
-  g_autofree char *state_dir_o = state_dir, *cdrom_o = cdrom, *efi_app_o = efi_app,
-                  *accel_o = accel, *serial_o = serial, *qemu_o = qemu;
-  g_auto(GStrv) disks_o = disks;
   if (!parsed)
     return code;
   if (argc != 2)
