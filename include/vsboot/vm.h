@@ -103,8 +103,10 @@ typedef struct {
 /* Select the firmware, give the VM its own varstore (mode 0600, created exclusively, reflinked
  * or copy_file_range'd, fsync'd), enroll keys, prepare the TPM, and write DIR/NAME.json last.
  * An existing VM or varstore is VSB_ERROR_EXISTS (naming what exists) unless reset. On any
- * error nothing this call created is left behind. notes (may be NULL) receives one line per
- * decision (char*, for the report). */
+ * error nothing this call created is left behind (a failed reset puts the old varstore back).
+ * notes (may be NULL) receives one line per decision (char*, for the report). The SHA-256 of
+ * firmware files is cached in $XDG_CACHE_HOME/vsboot/sha256.json, keyed by device, inode, size,
+ * mtime and ctime, so many VMs from one build hash it once. */
 VsbVm *vsb_vm_provision(const VsbProvisionRequest *req, GPtrArray **notes, GError **error);
 
 G_END_DECLS
