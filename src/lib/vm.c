@@ -1,5 +1,7 @@
 #define _GNU_SOURCE /* copy_file_range */
 #include "vsboot/vm.h"
+#include "vsboot/fwimage.h"
+#include "vsboot/json.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 #include "vsboot/fwsearch.h"
@@ -373,61 +375,21 @@ vsb_vm_from_json(JsonNode *node, const char *origin, GError **error)
   return g_steal_pointer(&vm);
 }
 
-/* json-glib's parser recurses once per nesting level, so deeply nested input would exhaust
- * the stack; a state file nests four levels. Brackets outside strings only: a guard, not a
- * parser. */
+/* A state file nests four levels. */
 #define MAX_JSON_DEPTH 32
-
-static gboolean
-json_nesting_ok(const char *data, gsize len, gsize *where)
-{
-  guint depth = 0;
-  gboolean in_string = FALSE;
-  for (gsize i = 0; i < len; i++) {
-    char c = data[i];
-    if (in_string) {
-      if (c == '\\')
-        i++;
-      else if (c == '"')
-        in_string = FALSE;
-      continue;
-    }
-    if (c == '"') {
-      in_string = TRUE;
-    } else if (c == '[' || c == '{') {
-      if (++depth > MAX_JSON_DEPTH) {
-        *where = i;
-        return FALSE;
-      }
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      depth--;
-    }
-  }
-  return TRUE;
-}
 
 VsbVm *
 vsb_vm_parse(const char *data, gsize len, const char *origin, GError **error)
 {
-  gsize deep_at = 0;
   if (len > VSB_VM_STATE_MAX_SIZE) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "%s: %" G_GSIZE_FORMAT " bytes, more than "
                 "the %d bytes a state file may have", origin, len, VSB_VM_STATE_MAX_SIZE);
     return NULL;
   }
-  if (!json_nesting_ok(data, len, &deep_at)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
-                "%s: JSON nested deeper than %d levels at byte %" G_GSIZE_FORMAT, origin,
-                MAX_JSON_DEPTH, deep_at);
+  g_autoptr(JsonNode) root = vsb_json_parse(data, len, MAX_JSON_DEPTH, origin, error);
+  if (root == NULL)
     return NULL;
-  }
-  g_autoptr(JsonParser) parser = json_parser_new();
-  g_autoptr(GError) local = NULL;
-  if (!json_parser_load_from_data(parser, data ? data : "", (gssize)len, &local)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: %s", origin, local->message);
-    return NULL;
-  }
-  return vsb_vm_from_json(json_parser_get_root(parser), origin, error);
+  return vsb_vm_from_json(root, origin, error);
 }
 
 VsbVm *
@@ -566,12 +528,7 @@ sha_cache_load(void)
     return NULL;
   gsize len = 0;
   const char *text = g_bytes_get_data(data, &len);
-  gsize deep_at = 0;
-  g_autoptr(JsonParser) parser = json_parser_new();
-  if (text == NULL || !json_nesting_ok(text, len, &deep_at) ||
-      !json_parser_load_from_data(parser, text, (gssize)len, NULL))
-    return NULL;
-  JsonNode *root = json_parser_get_root(parser);
+  g_autoptr(JsonNode) root = vsb_json_parse(text, len, MAX_JSON_DEPTH, path, NULL);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT(root))
     return NULL;
   JsonNode *files = json_object_get_member(json_node_get_object(root), "files");
@@ -643,129 +600,6 @@ sha256_cached(const char *path, GError **error)
   if (files)
     json_object_unref(files);
   return sum;
-}
-
-/* The size QEMU sees: the file size for raw, the virtual size for qcow2 (qemu-img info). */
-static gboolean
-image_size(const char *path, VsbFwFormat format, guint64 *size, GError **error)
-{
-  struct stat st;
-  if (stat(path, &st) < 0) {
-    g_set_error(error, VSB_ERROR, errno == ENOENT ? VSB_ERROR_NOT_FOUND : VSB_ERROR_IO, "%s: %s",
-                path, g_strerror(errno));
-    return FALSE;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "%s: not a regular file", path);
-    return FALSE;
-  }
-  /* A raw image that is really qcow2 (or the reverse) would be read as garbage by QEMU. */
-  guint8 magic[4] = { 0 };
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: %s", path, g_strerror(errno));
-    return FALSE;
-  }
-  ssize_t n = read(fd, magic, sizeof magic);
-  close(fd);
-  gboolean is_qcow2 = n == 4 && memcmp(magic, "QFI\xfb", 4) == 0;
-  if (is_qcow2 != (format == VSB_FW_FORMAT_QCOW2)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
-                "%s: the descriptor says format %s but the file is %s", path,
-                vsb_fw_format_name(format), is_qcow2 ? "qcow2" : "not qcow2");
-    return FALSE;
-  }
-  if (format == VSB_FW_FORMAT_RAW) {
-    *size = (guint64)st.st_size;
-    return TRUE;
-  }
-  g_autoptr(GError) local = NULL;
-  g_autoptr(GSubprocess) p = g_subprocess_new(
-    G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &local, "qemu-img", "info",
-    "--output=json", "-f", "qcow2", "-U", path, NULL);
-  g_autofree char *out = NULL, *err = NULL;
-  if (p == NULL || !g_subprocess_communicate_utf8(p, NULL, NULL, &out, &err, &local)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot run qemu-img info %s: %s", path,
-                local->message);
-    return FALSE;
-  }
-  if (!g_subprocess_get_if_exited(p) || g_subprocess_get_exit_status(p) != 0) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "qemu-img info %s failed: %s", path,
-                err ? g_strstrip(err) : "");
-    return FALSE;
-  }
-  g_autoptr(JsonNode) root = json_from_string(out, &local);
-  JsonObject *o = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
-  JsonNode *vs = o ? json_object_get_member(o, "virtual-size") : NULL;
-  if (vs == NULL || !JSON_NODE_HOLDS_VALUE(vs) || json_node_get_value_type(vs) != G_TYPE_INT64 ||
-      json_node_get_int(vs) < 0) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "qemu-img info %s: no virtual-size", path);
-    return FALSE;
-  }
-  *size = (guint64)json_node_get_int(vs);
-  return TRUE;
-}
-
-#define KiB 1024u
-#define MiB (1024u * 1024u)
-
-/* Code and varstore must be halves of one firmware build. OVMF: the two files together are
- * the 1, 2 or 4 MiB flash, and the varstore is 128 KiB (1M/2M builds) or 528 KiB (4M builds).
- * ArmVirt: two 64 MiB flash banks; padded builds fill both. A 4M code with a 128 KiB
- * varstore boots and silently loses every variable write (kholia/OSX-KVM#278). */
-static gboolean
-check_pairing(VsbFwArch arch, const char *code, guint64 code_size, const char *vars,
-              guint64 vars_size, GError **error)
-{
-  if (arch == VSB_FW_ARCH_X86_64 || arch == VSB_FW_ARCH_I386) {
-    guint64 total = code_size + vars_size;
-    guint64 want_vars = 0;
-    if (total == 1 * MiB || total == 2 * MiB)
-      want_vars = 128 * KiB;
-    else if (total == 4 * MiB)
-      want_vars = 528 * KiB;
-    if (want_vars != 0 && vars_size == want_vars)
-      return TRUE;
-    const char *build = NULL;
-    guint64 expect = 0;
-    if (code_size == 2 * MiB - 128 * KiB)
-      build = "2 MiB", expect = 128 * KiB;
-    else if (code_size == 1 * MiB - 128 * KiB)
-      build = "1 MiB", expect = 128 * KiB;
-    else if (code_size == 4 * MiB - 528 * KiB)
-      build = "4 MiB", expect = 528 * KiB;
-    if (build)
-      g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
-                  "template %s is %" G_GUINT64_FORMAT " bytes, but code %s (%" G_GUINT64_FORMAT
-                  " bytes) is a %s OVMF build, whose varstore is %" G_GUINT64_FORMAT " bytes: "
-                  "the two files do not belong together",
-                  vars, vars_size, code, code_size, build, expect);
-    else
-      g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
-                  "template %s (%" G_GUINT64_FORMAT " bytes) and code %s (%" G_GUINT64_FORMAT
-                  " bytes) do not make a 1, 2 or 4 MiB OVMF flash with a 128 or 528 KiB "
-                  "varstore: the two files do not belong together",
-                  vars, vars_size, code, code_size);
-    return FALSE;
-  }
-  if (arch == VSB_FW_ARCH_AARCH64 || arch == VSB_FW_ARCH_ARM) {
-    if (code_size > 64 * MiB || vars_size > 64 * MiB) {
-      g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
-                  "%s is %" G_GUINT64_FORMAT " bytes, larger than the 64 MiB flash bank of "
-                  "the virt machine",
-                  code_size > 64 * MiB ? code : vars,
-                  code_size > 64 * MiB ? code_size : vars_size);
-      return FALSE;
-    }
-    if ((code_size == 64 * MiB) != (vars_size == 64 * MiB)) {
-      g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
-                  "template %s is %" G_GUINT64_FORMAT " bytes but code %s is %" G_GUINT64_FORMAT
-                  " bytes: a padded ArmVirt build has 64 MiB for both, an unpadded one for "
-                  "neither", vars, vars_size, code, code_size);
-      return FALSE;
-    }
-  }
-  return TRUE;
 }
 
 /* Copy src into the open, empty file dst_fd: reflink first (no data copied, CoW), then
@@ -1221,19 +1055,19 @@ provision(const VsbProvisionRequest *r, int arch, const char *dir, const UserKey
   VsbFwFormat code_format = d->device == VSB_FW_DEVICE_FLASH ? d->executable.format
                                                               : VSB_FW_FORMAT_RAW;
   guint64 code_size = 0, vars_size = 0;
-  if (!image_size(code, code_format, &code_size, &local)) {
+  if (!vsb_fw_image_size(code, code_format, &code_size, &local)) {
     g_set_error(error, VSB_ERROR, local->code, "descriptor %s names firmware that cannot be "
                 "used: %s%s", d->path, local->message, hint);
     return NULL;
   }
   gboolean split = d->device == VSB_FW_DEVICE_FLASH && d->mode == VSB_FW_FLASH_MODE_SPLIT;
   if (split) {
-    if (!image_size(d->nvram_template.filename, d->nvram_template.format, &vars_size, &local)) {
+    if (!vsb_fw_image_size(d->nvram_template.filename, d->nvram_template.format, &vars_size, &local)) {
       g_set_error(error, VSB_ERROR, local->code, "descriptor %s names a varstore template that "
                   "cannot be used: %s%s", d->path, local->message, hint);
       return NULL;
     }
-    if (!check_pairing(req.arch, code, code_size, d->nvram_template.filename, vars_size, &local)) {
+    if (!vsb_fw_image_check_pair(req.arch, code, code_size, d->nvram_template.filename, vars_size, &local)) {
       g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "descriptor %s: %s%s", d->path,
                   local->message, hint);
       return NULL;
