@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <string.h>
 
 int
 vsb_cli_fail(GError *error)
@@ -46,4 +47,36 @@ vsb_cli_parse(GOptionContext *ctx, int *argc, char ***argv, int *exit_code)
     return FALSE;
   }
   return TRUE;
+}
+
+int
+vsb_cli_dispatch(const char *usage, const VsbCliSubcommand *subs, gsize n_subs, int argc,
+                 char **argv)
+{
+  const char *group = argv[0];
+  if (argc < 2) {
+    fputs(usage, stderr);
+    return VSB_EXIT_USAGE;
+  }
+  const char *sub = argv[1];
+  if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
+    fputs(usage, stdout);
+    return VSB_EXIT_OK;
+  }
+  for (gsize i = 0; i < n_subs; i++) {
+    if (strcmp(sub, subs[i].name) != 0)
+      continue;
+    g_autofree char *name = g_strdup_printf("%s %s", group, sub);
+    g_autofree char **args = g_new0(char *, (gsize)argc);
+    args[0] = name;
+    for (int k = 2; k < argc; k++)
+      args[k - 1] = argv[k];
+    g_autofree char *prg = g_strdup_printf("vsboot %s", name);
+    g_set_prgname(prg);
+    return subs[i].run(argc - 1, args);
+  }
+  g_autoptr(GString) names = g_string_new(NULL);
+  for (gsize i = 0; i < n_subs; i++)
+    g_string_append_printf(names, "%s%s", i ? ", " : "", subs[i].name);
+  return vsb_cli_failf("%s: unknown subcommand '%s' (%s)", group, sub, names->str);
 }

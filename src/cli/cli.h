@@ -42,6 +42,18 @@ int vsb_cli_fail(GError *error);
 int vsb_cli_failf(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 /* Pretty-print a JSON node to stdout followed by a newline. */
 void vsb_cli_print_json(JsonNode *node);
+/* A subcommand of a command group ("vars show"). */
+typedef struct {
+  const char *name;
+  int (*run)(int argc, char **argv);
+} VsbCliSubcommand;
+
+/* Run the subcommand argv[1] of group argv[0]: it gets argv[0] = "GROUP SUB" (so its usage
+ * line and "Try 'vsboot help ...'" read right); no subcommand prints usage to stderr (exit 2),
+ * --help/-h/help prints it to stdout. */
+int vsb_cli_dispatch(const char *usage, const VsbCliSubcommand *subs, gsize n_subs, int argc,
+                     char **argv);
+
 /* Parse options with a GOptionContext; on error print it and return FALSE. "help_text" is the
  * description shown under the usage line. Remaining arguments are left in argc/argv. */
 gboolean vsb_cli_parse(GOptionContext *ctx, int *argc, char ***argv, int *exit_code);

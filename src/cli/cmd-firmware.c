@@ -510,37 +510,14 @@ cmd_check(int argc, char **argv)
 static int
 firmware_run(int argc, char **argv)
 {
-  if (argc < 2) {
-    fputs(firmware_usage, stderr);
-    return VSB_EXIT_USAGE;
-  }
-  const char *sub = argv[1];
-  if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
-    fputs(firmware_usage, stdout);
-    return VSB_EXIT_OK;
-  }
-  static const struct {
-    const char *name;
-    int (*run)(int, char **);
-  } subs[] = {
-    { "list", cmd_list }, { "show", cmd_show }, { "select", cmd_select }, { "check", cmd_check },
+  static const VsbCliSubcommand subs[] = {
+    { "list", cmd_list },
+    { "show", cmd_show },
+    { "select", cmd_select },
+    { "check", cmd_check },
     { "inspect", vsb_cli_firmware_inspect }, /* cmd-firmware-inspect.c */
   };
-  for (gsize i = 0; i < G_N_ELEMENTS(subs); i++) {
-    if (strcmp(sub, subs[i].name) != 0)
-      continue;
-    /* argv[0] becomes "firmware SUB", so usage lines and "Try 'vsboot help ...'" read right. */
-    g_autofree char *name = g_strdup_printf("firmware %s", sub);
-    g_autofree char **args = g_new0(char *, (gsize)argc);
-    args[0] = name;
-    for (int k = 2; k < argc; k++)
-      args[k - 1] = argv[k];
-    g_autofree char *prg = g_strdup_printf("vsboot %s", name);
-    g_set_prgname(prg);
-    return subs[i].run(argc - 1, args);
-  }
-  return vsb_cli_failf("firmware: unknown subcommand '%s' (list, show, select, check, inspect)",
-                       sub);
+  return vsb_cli_dispatch(firmware_usage, subs, G_N_ELEMENTS(subs), argc, argv);
 }
 
 const VsbCliCommand vsb_cli_firmware = { "firmware", "Firmware descriptors: list, show, select, check, inspect", firmware_run };

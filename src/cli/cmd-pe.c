@@ -679,37 +679,13 @@ out:
 static int
 pe_run(int argc, char **argv)
 {
-  if (argc < 2) {
-    fputs(pe_usage, stderr);
-    return VSB_EXIT_USAGE;
-  }
-  const char *sub = argv[1];
-  if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
-    fputs(pe_usage, stdout);
-    return VSB_EXIT_OK;
-  }
-  static const struct {
-    const char *name;
-    int (*run)(int, char **);
-  } subs[] = {
+  static const VsbCliSubcommand subs[] = {
     { "info", cmd_info },
     { "hash", cmd_hash },
     { "verify", cmd_verify },
     { "sign", cmd_sign },
   };
-  for (gsize i = 0; i < G_N_ELEMENTS(subs); i++) {
-    if (strcmp(sub, subs[i].name) != 0)
-      continue;
-    g_autofree char *name = g_strdup_printf("pe %s", sub);
-    g_autofree char **args = g_new0(char *, (gsize)argc);
-    args[0] = name;
-    for (int k = 2; k < argc; k++)
-      args[k - 1] = argv[k];
-    g_autofree char *prg = g_strdup_printf("vsboot %s", name);
-    g_set_prgname(prg);
-    return subs[i].run(argc - 1, args);
-  }
-  return vsb_cli_failf("pe: unknown subcommand '%s' (info, hash, verify, sign)", sub);
+  return vsb_cli_dispatch(pe_usage, subs, G_N_ELEMENTS(subs), argc, argv);
 }
 
 const VsbCliCommand vsb_cli_pe = { "pe", "EFI binaries: info, hash, verify, sign", pe_run };

@@ -319,39 +319,13 @@ cmd_import(int argc, char **argv)
 static int
 vars_run(int argc, char **argv)
 {
-  if (argc < 2) {
-    fputs(vars_usage, stderr);
-    return VSB_EXIT_USAGE;
-  }
-  const char *sub = argv[1];
-  if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
-    fputs(vars_usage, stdout);
-    return VSB_EXIT_OK;
-  }
-  static const struct {
-    const char *name;
-    int (*run)(int, char **);
-  } subs[] = {
+  static const VsbCliSubcommand subs[] = {
     { "show", cmd_show },
     { "export", cmd_export },
     { "import", cmd_import },
-    /* enroll: implemented in cmd-vars-enroll.c (declared in cli.h). */
-    { "enroll", vsb_cli_vars_enroll },
+    { "enroll", vsb_cli_vars_enroll }, /* cmd-vars-enroll.c */
   };
-  for (gsize i = 0; i < G_N_ELEMENTS(subs); i++) {
-    if (strcmp(sub, subs[i].name) != 0)
-      continue;
-    /* argv[0] becomes "vars SUB", so usage lines and "Try 'vsboot help ...'" read right. */
-    g_autofree char *name = g_strdup_printf("vars %s", sub);
-    g_autofree char **args = g_new0(char *, (gsize)argc);
-    args[0] = name;
-    for (int k = 2; k < argc; k++)
-      args[k - 1] = argv[k];
-    g_autofree char *prg = g_strdup_printf("vsboot %s", name);
-    g_set_prgname(prg);
-    return subs[i].run(argc - 1, args);
-  }
-  return vsb_cli_failf("vars: unknown subcommand '%s' (show, export, import, enroll)", sub);
+  return vsb_cli_dispatch(vars_usage, subs, G_N_ELEMENTS(subs), argc, argv);
 }
 
 const VsbCliCommand vsb_cli_vars = { "vars", "Variable stores: show, enroll, export, import", vars_run };
