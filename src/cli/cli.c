@@ -80,3 +80,40 @@ vsb_cli_dispatch(const char *usage, const VsbCliSubcommand *subs, gsize n_subs, 
     g_string_append_printf(names, "%s%s", i ? ", " : "", subs[i].name);
   return vsb_cli_failf("%s: unknown subcommand '%s' (%s)", group, sub, names->str);
 }
+
+const char *
+vsb_cli_jstr(JsonObject *o, const char *member)
+{
+  JsonNode *n = o ? json_object_get_member(o, member) : NULL;
+  if (n == NULL || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string(n);
+}
+
+gint64
+vsb_cli_jint(JsonObject *o, const char *member)
+{
+  JsonNode *n = o ? json_object_get_member(o, member) : NULL;
+  return n && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_int(n) : 0;
+}
+
+gboolean
+vsb_cli_jbool(JsonObject *o, const char *member)
+{
+  JsonNode *n = o ? json_object_get_member(o, member) : NULL;
+  return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_boolean(n);
+}
+
+JsonArray *
+vsb_cli_jarr(JsonObject *o, const char *member)
+{
+  JsonNode *n = o ? json_object_get_member(o, member) : NULL;
+  return n && JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
+}
+
+JsonObject *
+vsb_cli_jobj(JsonObject *o, const char *member)
+{
+  JsonNode *n = o ? json_object_get_member(o, member) : NULL;
+  return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+}

@@ -42,6 +42,14 @@ int vsb_cli_fail(GError *error);
 int vsb_cli_failf(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 /* Pretty-print a JSON node to stdout followed by a newline. */
 void vsb_cli_print_json(JsonNode *node);
+/* Members of a report object; NULL, 0 or FALSE when absent or of another type. The text
+ * printers render the same JSON report that --json prints. */
+const char *vsb_cli_jstr(JsonObject *o, const char *member);
+gint64 vsb_cli_jint(JsonObject *o, const char *member);
+gboolean vsb_cli_jbool(JsonObject *o, const char *member);
+JsonArray *vsb_cli_jarr(JsonObject *o, const char *member);
+JsonObject *vsb_cli_jobj(JsonObject *o, const char *member);
+
 /* A subcommand of a command group ("vars show"). */
 typedef struct {
   const char *name;

@@ -237,64 +237,27 @@ info_report(const VsbPeImage *img, GError **error)
   return json_builder_get_root(b);
 }
 
-static const char *
-jstr(JsonObject *o, const char *k)
-{
-  JsonNode *n = json_object_get_member(o, k);
-  if (n == NULL || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string(n);
-}
-
-static gint64
-jint(JsonObject *o, const char *k)
-{
-  JsonNode *n = json_object_get_member(o, k);
-  return n && JSON_NODE_HOLDS_VALUE(n) ? json_node_get_int(n) : 0;
-}
-
-static gboolean
-jbool(JsonObject *o, const char *k)
-{
-  JsonNode *n = json_object_get_member(o, k);
-  return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_boolean(n);
-}
-
-static JsonArray *
-jarr(JsonObject *o, const char *k)
-{
-  JsonNode *n = json_object_get_member(o, k);
-  return n && JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
-}
-
-static JsonObject *
-jobj(JsonObject *o, const char *k)
-{
-  JsonNode *n = json_object_get_member(o, k);
-  return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
-}
-
 static void
 print_info(JsonObject *r)
 {
-  printf("file        %s (%" G_GINT64_FORMAT " bytes)\n", jstr(r, "file"), jint(r, "size"));
-  printf("format      %s, machine %s, subsystem %s\n", jstr(r, "format"), jstr(r, "machine"),
-         jstr(r, "subsystem"));
-  printf("entry       %s, image base %s, headers %s\n", jstr(r, "entry-point"),
-         jstr(r, "image-base"), jstr(r, "size-of-headers"));
-  printf("checksum    %s (computed %s)\n", jstr(r, "checksum"), jstr(r, "checksum-computed"));
-  printf("sha256      %s\n", jstr(jobj(r, "authenticode"), "sha256"));
-  JsonArray *secs = jarr(r, "sections");
+  printf("file        %s (%" G_GINT64_FORMAT " bytes)\n", vsb_cli_jstr(r, "file"), vsb_cli_jint(r, "size"));
+  printf("format      %s, machine %s, subsystem %s\n", vsb_cli_jstr(r, "format"), vsb_cli_jstr(r, "machine"),
+         vsb_cli_jstr(r, "subsystem"));
+  printf("entry       %s, image base %s, headers %s\n", vsb_cli_jstr(r, "entry-point"),
+         vsb_cli_jstr(r, "image-base"), vsb_cli_jstr(r, "size-of-headers"));
+  printf("checksum    %s (computed %s)\n", vsb_cli_jstr(r, "checksum"), vsb_cli_jstr(r, "checksum-computed"));
+  printf("sha256      %s\n", vsb_cli_jstr(vsb_cli_jobj(r, "authenticode"), "sha256"));
+  JsonArray *secs = vsb_cli_jarr(r, "sections");
   printf("sections    %u\n", secs ? json_array_get_length(secs) : 0);
   printf("  %-8s %-10s %-10s %-10s %-10s %s\n", "name", "vaddr", "vsize", "raw-off", "raw-size",
          "flags");
   for (guint i = 0; secs && i < json_array_get_length(secs); i++) {
     JsonObject *s = json_array_get_object_element(secs, i);
-    printf("  %-8s %-10s %-10s %-10s %-10s %s\n", jstr(s, "name"), jstr(s, "virtual-address"),
-           jstr(s, "virtual-size"), jstr(s, "raw-offset"), jstr(s, "raw-size"),
-           jstr(s, "characteristics"));
+    printf("  %-8s %-10s %-10s %-10s %-10s %s\n", vsb_cli_jstr(s, "name"), vsb_cli_jstr(s, "virtual-address"),
+           vsb_cli_jstr(s, "virtual-size"), vsb_cli_jstr(s, "raw-offset"), vsb_cli_jstr(s, "raw-size"),
+           vsb_cli_jstr(s, "characteristics"));
   }
-  const char *sbat = jstr(r, "sbat");
+  const char *sbat = vsb_cli_jstr(r, "sbat");
   if (sbat) {
     printf("sbat\n");
     g_auto(GStrv) lines = g_strsplit(sbat, "\n", -1);
@@ -304,30 +267,30 @@ print_info(JsonObject *r)
   } else {
     printf("sbat        none\n");
   }
-  JsonObject *t = jobj(r, "certificate-table");
-  JsonArray *sigs = jarr(r, "signatures");
+  JsonObject *t = vsb_cli_jobj(r, "certificate-table");
+  JsonArray *sigs = vsb_cli_jarr(r, "signatures");
   if (t == NULL) {
     printf("signatures  none (unsigned)\n");
     return;
   }
   printf("signatures  %u, certificate table at %s (%s bytes)\n",
-         sigs ? json_array_get_length(sigs) : 0, jstr(t, "offset"), jstr(t, "size"));
+         sigs ? json_array_get_length(sigs) : 0, vsb_cli_jstr(t, "offset"), vsb_cli_jstr(t, "size"));
   for (guint i = 0; sigs && i < json_array_get_length(sigs); i++) {
     JsonObject *s = json_array_get_object_element(sigs, i);
-    printf("  [%" G_GINT64_FORMAT "] at %s, type %s, revision %s\n", jint(s, "index"),
-           jstr(s, "offset"), jstr(s, "type"), jstr(s, "revision"));
-    if (jstr(s, "error"))
-      printf("      error    %s\n", jstr(s, "error"));
-    if (jstr(s, "digest"))
-      printf("      digest   %s, signed hash %s\n", jstr(s, "digest"),
-             jbool(s, "hash-matches") ? "matches the image" : "DOES NOT match the image");
-    JsonObject *signer = jobj(s, "signer");
+    printf("  [%" G_GINT64_FORMAT "] at %s, type %s, revision %s\n", vsb_cli_jint(s, "index"),
+           vsb_cli_jstr(s, "offset"), vsb_cli_jstr(s, "type"), vsb_cli_jstr(s, "revision"));
+    if (vsb_cli_jstr(s, "error"))
+      printf("      error    %s\n", vsb_cli_jstr(s, "error"));
+    if (vsb_cli_jstr(s, "digest"))
+      printf("      digest   %s, signed hash %s\n", vsb_cli_jstr(s, "digest"),
+             vsb_cli_jbool(s, "hash-matches") ? "matches the image" : "DOES NOT match the image");
+    JsonObject *signer = vsb_cli_jobj(s, "signer");
     if (signer)
-      printf("      signer   %s\n", jstr(signer, "subject"));
-    JsonArray *chain = jarr(s, "chain");
+      printf("      signer   %s\n", vsb_cli_jstr(signer, "subject"));
+    JsonArray *chain = vsb_cli_jarr(s, "chain");
     for (guint k = 0; chain && k < json_array_get_length(chain); k++) {
       JsonObject *c = json_array_get_object_element(chain, k);
-      printf("      %s %s\n", k == 0 ? "issuer  " : "        ", jstr(c, "issuer"));
+      printf("      %s %s\n", k == 0 ? "issuer  " : "        ", vsb_cli_jstr(c, "issuer"));
     }
   }
 }
@@ -445,18 +408,18 @@ store_db(const VsbVarstore *store, const char *name, const char *path, GError **
 static void
 print_verdict(JsonObject *r)
 {
-  printf("%s: %s\n", jstr(r, "file"), g_strcmp0(jstr(r, "verdict"), "allowed") == 0 ? "ALLOWED" : "DENIED");
-  printf("  reason     %s\n", jstr(r, "reason"));
-  if (jstr(r, "entry-description"))
-    printf("  %-10s %s\n", jstr(r, "database"), jstr(r, "entry-description"));
-  printf("  sha256     %s\n", jstr(r, "sha256"));
+  printf("%s: %s\n", vsb_cli_jstr(r, "file"), g_strcmp0(vsb_cli_jstr(r, "verdict"), "allowed") == 0 ? "ALLOWED" : "DENIED");
+  printf("  reason     %s\n", vsb_cli_jstr(r, "reason"));
+  if (vsb_cli_jstr(r, "entry-description"))
+    printf("  %-10s %s\n", vsb_cli_jstr(r, "database"), vsb_cli_jstr(r, "entry-description"));
+  printf("  sha256     %s\n", vsb_cli_jstr(r, "sha256"));
   printf("  keys       %s: db %" G_GINT64_FORMAT " entries, dbx %" G_GINT64_FORMAT " entries\n",
-         jstr(r, "keys-from"), jint(r, "db-entries"), jint(r, "dbx-entries"));
-  JsonArray *sigs = jarr(r, "signatures");
+         vsb_cli_jstr(r, "keys-from"), vsb_cli_jint(r, "db-entries"), vsb_cli_jint(r, "dbx-entries"));
+  JsonArray *sigs = vsb_cli_jarr(r, "signatures");
   for (guint i = 0; sigs && i < json_array_get_length(sigs); i++) {
     JsonObject *s = json_array_get_object_element(sigs, i);
-    printf("  signature %" G_GINT64_FORMAT ": %s (%s)\n", jint(s, "index"), jstr(s, "status"),
-           jstr(s, "detail"));
+    printf("  signature %" G_GINT64_FORMAT ": %s (%s)\n", vsb_cli_jint(s, "index"), vsb_cli_jstr(s, "status"),
+           vsb_cli_jstr(s, "detail"));
   }
 }
 

@@ -28,106 +28,67 @@ static const char vars_usage[] =
 
 /* ---- text rendering of the report ----------------------------------------------------------- */
 
-static const char *
-jstr(JsonObject *o, const char *k)
-{
-  JsonNode *n = json_object_get_member(o, k);
-  if (n == NULL || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string(n);
-}
-
-static gint64
-jint(JsonObject *o, const char *k)
-{
-  JsonNode *n = json_object_get_member(o, k);
-  if (n == NULL || !JSON_NODE_HOLDS_VALUE(n))
-    return 0;
-  return json_node_get_int(n);
-}
-
-static gboolean
-jbool(JsonObject *o, const char *k)
-{
-  JsonNode *n = json_object_get_member(o, k);
-  return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_boolean(n);
-}
-
-static JsonObject *
-jobj(JsonObject *o, const char *k)
-{
-  JsonNode *n = json_object_get_member(o, k);
-  return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
-}
-
-static JsonArray *
-jarr(JsonObject *o, const char *k)
-{
-  JsonNode *n = json_object_get_member(o, k);
-  return n && JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
-}
-
 static void
 print_cert(JsonObject *c, const char *indent)
 {
-  printf("%ssubject  %s\n", indent, jstr(c, "subject"));
-  printf("%sissuer   %s\n", indent, jstr(c, "issuer"));
-  printf("%sserial   %s\n", indent, jstr(c, "serial"));
-  printf("%svalid    %s to %s%s\n", indent, jstr(c, "not-before"), jstr(c, "not-after"),
-         jbool(c, "expired") ? "  (expired)" : "");
-  printf("%ssha256   %s\n", indent, jstr(c, "sha256"));
-  JsonObject *k = jobj(c, "known");
+  printf("%ssubject  %s\n", indent, vsb_cli_jstr(c, "subject"));
+  printf("%sissuer   %s\n", indent, vsb_cli_jstr(c, "issuer"));
+  printf("%sserial   %s\n", indent, vsb_cli_jstr(c, "serial"));
+  printf("%svalid    %s to %s%s\n", indent, vsb_cli_jstr(c, "not-before"), vsb_cli_jstr(c, "not-after"),
+         vsb_cli_jbool(c, "expired") ? "  (expired)" : "");
+  printf("%ssha256   %s\n", indent, vsb_cli_jstr(c, "sha256"));
+  JsonObject *k = vsb_cli_jobj(c, "known");
   if (k)
-    printf("%sknown    %s%s\n", indent, jstr(k, "name"),
-           jbool(k, "fingerprint-match") ? " (fingerprint matches)" : "");
+    printf("%sknown    %s%s\n", indent, vsb_cli_jstr(k, "name"),
+           vsb_cli_jbool(k, "fingerprint-match") ? " (fingerprint matches)" : "");
 }
 
 static void
 print_value(JsonObject *var)
 {
-  JsonObject *val = jobj(var, "value");
+  JsonObject *val = vsb_cli_jobj(var, "value");
   if (val == NULL) {
-    const char *head = jstr(var, "data-head");
+    const char *head = vsb_cli_jstr(var, "data-head");
     if (head && *head)
-      printf("      data %s%s\n", head, jint(var, "size") > 32 ? "..." : "");
+      printf("      data %s%s\n", head, vsb_cli_jint(var, "size") > 32 ? "..." : "");
     return;
   }
-  const char *type = jstr(val, "type");
-  const char *err = jstr(val, "error");
+  const char *type = vsb_cli_jstr(val, "type");
+  const char *err = vsb_cli_jstr(val, "error");
   if (err) {
     printf("      malformed %s: %s\n", type, err);
     return;
   }
   if (g_strcmp0(type, "bool") == 0)
-    printf("      %s\n", jbool(val, "value") ? "true" : "false");
+    printf("      %s\n", vsb_cli_jbool(val, "value") ? "true" : "false");
   else if (g_strcmp0(type, "uint16") == 0)
-    printf("      %" G_GINT64_FORMAT "\n", jint(val, "value"));
+    printf("      %" G_GINT64_FORMAT "\n", vsb_cli_jint(val, "value"));
   else if (g_strcmp0(type, "string") == 0 || g_strcmp0(type, "boot-number") == 0 ||
            g_strcmp0(type, "device-path") == 0)
-    printf("      %s\n", jstr(val, "value"));
+    printf("      %s\n", vsb_cli_jstr(val, "value"));
   else if (g_strcmp0(type, "boot-order") == 0) {
-    JsonArray *a = jarr(val, "value");
+    JsonArray *a = vsb_cli_jarr(val, "value");
     printf("     ");
     for (guint i = 0; a && i < json_array_get_length(a); i++)
       printf(" %s", json_array_get_string_element(a, i));
     printf("\n");
   } else if (g_strcmp0(type, "boot-option") == 0) {
-    printf("      \"%s\"%s\n", jstr(val, "description"), jbool(val, "active") ? "" : " (inactive)");
-    printf("      %s\n", jstr(val, "device-path"));
+    printf("      \"%s\"%s\n", vsb_cli_jstr(val, "description"), vsb_cli_jbool(val, "active") ? "" : " (inactive)");
+    printf("      %s\n", vsb_cli_jstr(val, "device-path"));
   } else if (g_strcmp0(type, "signature-list") == 0) {
-    JsonArray *a = jarr(val, "entries");
+    JsonArray *a = vsb_cli_jarr(val, "entries");
     for (guint i = 0; a && i < json_array_get_length(a); i++) {
       JsonObject *e = json_array_get_object_element(a, i);
-      const char *on = jstr(e, "owner-name");
-      printf("      %s, owner %s%s%s%s\n", jstr(e, "type"), jstr(e, "owner"), on ? " (" : "",
+      const char *on = vsb_cli_jstr(e, "owner-name");
+      printf("      %s, owner %s%s%s%s\n", vsb_cli_jstr(e, "type"), vsb_cli_jstr(e, "owner"), on ? " (" : "",
              on ? on : "", on ? ")" : "");
-      JsonObject *c = jobj(e, "certificate");
+      JsonObject *c = vsb_cli_jobj(e, "certificate");
       if (c)
         print_cert(c, "        ");
-      else if (jstr(e, "error"))
-        printf("        not a valid certificate: %s\n", jstr(e, "error"));
-      else if (jstr(e, "hash"))
-        printf("        %s\n", jstr(e, "hash"));
+      else if (vsb_cli_jstr(e, "error"))
+        printf("        not a valid certificate: %s\n", vsb_cli_jstr(e, "error"));
+      else if (vsb_cli_jstr(e, "hash"))
+        printf("        %s\n", vsb_cli_jstr(e, "hash"));
     }
   }
 }
@@ -135,48 +96,48 @@ print_value(JsonObject *var)
 static void
 print_report(JsonObject *r, gboolean all)
 {
-  JsonArray *vars = jarr(r, "variables");
+  JsonArray *vars = vsb_cli_jarr(r, "variables");
   guint nvars = vars ? json_array_get_length(vars) : 0;
   printf("%s: %s layout, %s%s, %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " bytes used, %"
          G_GINT64_FORMAT " records in the file\n",
-         jstr(r, "file"), jstr(r, "layout"), jstr(r, "format"),
-         jbool(r, "authenticated") ? "" : ", non-authenticated store", jint(r, "used"),
-         jint(r, "capacity"), jint(r, "records"));
-  JsonArray *sw = jarr(r, "store-warnings");
+         vsb_cli_jstr(r, "file"), vsb_cli_jstr(r, "layout"), vsb_cli_jstr(r, "format"),
+         vsb_cli_jbool(r, "authenticated") ? "" : ", non-authenticated store", vsb_cli_jint(r, "used"),
+         vsb_cli_jint(r, "capacity"), vsb_cli_jint(r, "records"));
+  JsonArray *sw = vsb_cli_jarr(r, "store-warnings");
   for (guint i = 0; sw && i < json_array_get_length(sw); i++)
     printf("warning: %s\n", json_array_get_string_element(sw, i));
 
-  JsonObject *sb = jobj(r, "secure-boot");
-  printf("\nSecure Boot: %s mode, %s\n", jstr(sb, "mode"),
-         jbool(sb, "enforcing") ? "enforcing" : "NOT enforcing");
-  JsonObject *ent = jobj(sb, "entries");
+  JsonObject *sb = vsb_cli_jobj(r, "secure-boot");
+  printf("\nSecure Boot: %s mode, %s\n", vsb_cli_jstr(sb, "mode"),
+         vsb_cli_jbool(sb, "enforcing") ? "enforcing" : "NOT enforcing");
+  JsonObject *ent = vsb_cli_jobj(sb, "entries");
   printf("  entries: PK %" G_GINT64_FORMAT ", KEK %" G_GINT64_FORMAT ", db %" G_GINT64_FORMAT
-         ", dbx %" G_GINT64_FORMAT "\n", jint(ent, "PK"), jint(ent, "KEK"), jint(ent, "db"),
-         jint(ent, "dbx"));
-  JsonArray *wk = jarr(sb, "well-known");
+         ", dbx %" G_GINT64_FORMAT "\n", vsb_cli_jint(ent, "PK"), vsb_cli_jint(ent, "KEK"), vsb_cli_jint(ent, "db"),
+         vsb_cli_jint(ent, "dbx"));
+  JsonArray *wk = vsb_cli_jarr(sb, "well-known");
   for (guint i = 0; wk && i < json_array_get_length(wk); i++) {
     JsonObject *k = json_array_get_object_element(wk, i);
-    printf("  %-4s %s\n", jstr(k, "variable"), jstr(k, "name"));
+    printf("  %-4s %s\n", vsb_cli_jstr(k, "variable"), vsb_cli_jstr(k, "name"));
   }
-  JsonArray *w = jarr(sb, "warnings");
+  JsonArray *w = vsb_cli_jarr(sb, "warnings");
   for (guint i = 0; w && i < json_array_get_length(w); i++)
     printf("  warning: %s\n", json_array_get_string_element(w, i));
 
   printf("\n%s (%u):\n", all ? "Records" : "Variables", nvars);
   for (guint i = 0; i < nvars; i++) {
     JsonObject *v = json_array_get_object_element(vars, i);
-    JsonObject *attrs = jobj(v, "attributes");
-    g_autofree char *at = vsb_efivar_attributes_text((guint32)jint(attrs, "value"));
-    const char *gn = jstr(v, "guid-name");
+    JsonObject *attrs = vsb_cli_jobj(v, "attributes");
+    g_autofree char *at = vsb_efivar_attributes_text((guint32)vsb_cli_jint(attrs, "value"));
+    const char *gn = vsb_cli_jstr(v, "guid-name");
     JsonNode *off = json_object_get_member(v, "offset");
     g_autofree char *offs = off && JSON_NODE_HOLDS_VALUE(off)
                               ? g_strdup_printf("0x%05" G_GINT64_MODIFIER "x", json_node_get_int(off))
                               : g_strdup("new    ");
     printf("  %s %s%-22s %s%s%s%s %s %" G_GINT64_FORMAT " bytes%s%s%s%s\n", offs,
-           all ? (jbool(v, "live") ? "  live  " : "  dead  ") : "", jstr(v, "name"),
-           jstr(v, "guid"), gn ? " (" : "", gn ? gn : "", gn ? ")" : "", at, jint(v, "size"),
-           jstr(v, "timestamp") ? " time " : "", jstr(v, "timestamp") ? jstr(v, "timestamp") : "",
-           all ? " state " : "", all ? jstr(v, "state") : "");
+           all ? (vsb_cli_jbool(v, "live") ? "  live  " : "  dead  ") : "", vsb_cli_jstr(v, "name"),
+           vsb_cli_jstr(v, "guid"), gn ? " (" : "", gn ? gn : "", gn ? ")" : "", at, vsb_cli_jint(v, "size"),
+           vsb_cli_jstr(v, "timestamp") ? " time " : "", vsb_cli_jstr(v, "timestamp") ? vsb_cli_jstr(v, "timestamp") : "",
+           all ? " state " : "", all ? vsb_cli_jstr(v, "state") : "");
     print_value(v);
   }
 }
