@@ -304,7 +304,7 @@ vsb_known_certs(gsize *n)
 }
 
 static char *
-name_oneline(X509_NAME *name)
+name_oneline(const X509_NAME *name)
 {
   BIO *bio = BIO_new(BIO_s_mem());
   X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
@@ -321,7 +321,7 @@ name_oneline(X509_NAME *name)
 }
 
 static char *
-name_cn(X509_NAME *name)
+name_cn(const X509_NAME *name)
 {
   int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
   if (i < 0)
@@ -383,53 +383,90 @@ vsb_known_cert_name(X509 *cert)
   return k ? k->name : NULL;
 }
 
-static gboolean
-cert_expired(X509 *cert)
+/* What the reports say of one certificate, worked out once per report: the same DER is shown
+ * in its variable's value and again in the Secure Boot summary (and in every old record with
+ * --all). */
+typedef struct {
+  char *error;      /* not a certificate: vsb_cert_from_der's message, and nothing else is set */
+  char *subject;
+  char *issuer;
+  char *cn;
+  char *serial;     /* lower-case hex */
+  char *not_before;
+  char *not_after;
+  gboolean expired;
+  /* Fingerprints of the DER i2d_X509 writes back (vsb_cert_describe has always hashed that),
+   * and of the DER as stored (the Secure Boot summary); the same unless the stored DER is
+   * not canonical. */
+  char *sha256, *sha1;
+  char *stored_sha256, *stored_sha1;
+} CertFacts;
+
+static void
+cert_facts_free(CertFacts *f)
 {
-  const ASN1_TIME *na = X509_get0_notAfter(cert);
-  return na && X509_cmp_current_time(na) < 0;
+  g_free(f->error);
+  g_free(f->subject);
+  g_free(f->issuer);
+  g_free(f->cn);
+  g_free(f->serial);
+  g_free(f->not_before);
+  g_free(f->not_after);
+  g_free(f->sha256);
+  g_free(f->sha1);
+  g_free(f->stored_sha256);
+  g_free(f->stored_sha1);
+  g_free(f);
 }
 
-JsonNode *
-vsb_cert_describe(X509 *cert)
+/* written: the DER i2d_X509 gives, or NULL when it failed (no fingerprints). */
+static CertFacts *
+cert_facts_new(const X509_NAME *subject, const X509_NAME *issuer, const ASN1_INTEGER *serial,
+               const ASN1_TIME *not_before, const ASN1_TIME *not_after, GBytes *written)
 {
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  g_autofree char *subject = name_oneline(X509_get_subject_name(cert));
-  g_autofree char *issuer = name_oneline(X509_get_issuer_name(cert));
-  g_autofree char *cn = name_cn(X509_get_subject_name(cert));
-  g_autofree char *nb = asn1_time_text(X509_get0_notBefore(cert));
-  g_autofree char *na = asn1_time_text(X509_get0_notAfter(cert));
-  g_autoptr(GBytes) der = vsb_cert_to_der(cert);
-  g_autofree char *sha256 = NULL;
-  g_autofree char *sha1 = NULL;
-  if (der) {
-    sha256 = digest_hex(EVP_sha256(), g_bytes_get_data(der, NULL), g_bytes_get_size(der), FALSE);
-    sha1 = digest_hex(EVP_sha1(), g_bytes_get_data(der, NULL), g_bytes_get_size(der), TRUE);
+  CertFacts *f = g_new0(CertFacts, 1);
+  f->subject = name_oneline(subject);
+  f->issuer = name_oneline(issuer);
+  f->cn = name_cn(subject);
+  f->not_before = asn1_time_text(not_before);
+  f->not_after = asn1_time_text(not_after);
+  f->expired = not_after && X509_cmp_current_time(not_after) < 0;
+  if (written) {
+    gsize n;
+    const guint8 *d = g_bytes_get_data(written, &n);
+    f->sha256 = digest_hex(EVP_sha256(), d, n, FALSE);
+    f->sha1 = digest_hex(EVP_sha1(), d, n, TRUE);
   }
-  BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+  BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
   char *serial_hex = bn ? BN_bn2hex(bn) : NULL;
-  g_autofree char *serial = serial_hex ? g_ascii_strdown(serial_hex, -1) : g_strdup("");
+  f->serial = serial_hex ? g_ascii_strdown(serial_hex, -1) : g_strdup("");
   OPENSSL_free(serial_hex);
   BN_free(bn);
-  const VsbKnownCert *k = known_by_cn(cn);
+  return f;
+}
 
+static JsonNode *
+cert_facts_to_json(const CertFacts *f)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  const VsbKnownCert *k = known_by_cn(f->cn);
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "subject");
-  json_builder_add_string_value(b, subject);
+  json_builder_add_string_value(b, f->subject);
   json_builder_set_member_name(b, "subject-cn");
-  json_builder_add_string_value(b, cn);
+  json_builder_add_string_value(b, f->cn);
   json_builder_set_member_name(b, "issuer");
-  json_builder_add_string_value(b, issuer);
+  json_builder_add_string_value(b, f->issuer);
   json_builder_set_member_name(b, "serial");
-  json_builder_add_string_value(b, serial);
+  json_builder_add_string_value(b, f->serial);
   json_builder_set_member_name(b, "not-before");
-  json_builder_add_string_value(b, nb);
+  json_builder_add_string_value(b, f->not_before);
   json_builder_set_member_name(b, "not-after");
-  json_builder_add_string_value(b, na);
+  json_builder_add_string_value(b, f->not_after);
   json_builder_set_member_name(b, "expired");
-  json_builder_add_boolean_value(b, cert_expired(cert));
+  json_builder_add_boolean_value(b, f->expired);
   json_builder_set_member_name(b, "sha256");
-  json_builder_add_string_value(b, sha256);
+  json_builder_add_string_value(b, f->sha256);
   json_builder_set_member_name(b, "known");
   if (k) {
     json_builder_begin_object(b);
@@ -438,12 +475,64 @@ vsb_cert_describe(X509 *cert)
     json_builder_set_member_name(b, "name");
     json_builder_add_string_value(b, k->name);
     json_builder_set_member_name(b, "fingerprint-match");
-    json_builder_add_boolean_value(b, k->sha1 && sha1 && strcmp(k->sha1, sha1) == 0);
+    json_builder_add_boolean_value(b, k->sha1 && f->sha1 && strcmp(k->sha1, f->sha1) == 0);
     json_builder_end_object(b);
   } else
     json_builder_add_null_value(b);
   json_builder_end_object(b);
   return json_builder_get_root(b);
+}
+
+JsonNode *
+vsb_cert_describe(X509 *cert)
+{
+  g_autoptr(GBytes) der = vsb_cert_to_der(cert);
+  CertFacts *f = cert_facts_new(X509_get_subject_name(cert), X509_get_issuer_name(cert),
+                                X509_get0_serialNumber(cert), X509_get0_notBefore(cert),
+                                X509_get0_notAfter(cert), der);
+  JsonNode *n = cert_facts_to_json(f);
+  cert_facts_free(f);
+  return n;
+}
+
+/* The certificates of one report by DER (GBytes -> CertFacts). Read with
+ * vsb_cert_info_from_der, which leaves the public key alone: d2i_X509 decoding it, twice for
+ * every certificate, was most of the time of `vars show`. */
+static GHashTable *
+cert_cache_new(void)
+{
+  return g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref,
+                               (GDestroyNotify)cert_facts_free);
+}
+
+static const CertFacts *
+cert_facts_of(GHashTable *cache, GBytes *der)
+{
+  CertFacts *f = g_hash_table_lookup(cache, der);
+  if (f)
+    return f;
+  gsize len;
+  const guint8 *d = g_bytes_get_data(der, &len);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VsbCertInfo) info = vsb_cert_info_from_der(d, len, &error);
+  if (info) {
+    g_autoptr(GBytes) written = vsb_cert_info_to_der(info);
+    f = cert_facts_new(vsb_cert_info_subject(info), vsb_cert_info_issuer(info),
+                       vsb_cert_info_serial(info), vsb_cert_info_not_before(info),
+                       vsb_cert_info_not_after(info), written);
+    if (written && f->sha256 && g_bytes_equal(written, der)) {
+      f->stored_sha256 = g_strdup(f->sha256);
+      f->stored_sha1 = g_strdup(f->sha1);
+    } else {
+      f->stored_sha256 = digest_hex(EVP_sha256(), d, len, FALSE);
+      f->stored_sha1 = digest_hex(EVP_sha1(), d, len, TRUE);
+    }
+  } else {
+    f = g_new0(CertFacts, 1);
+    f->error = g_strdup(error->message);
+  }
+  g_hash_table_insert(cache, g_bytes_ref(der), f);
+  return f;
 }
 
 /* ---- variable decoding ---------------------------------------------------------------------- */
@@ -598,7 +687,7 @@ decode_load_option(const guint8 *d, gsize len)
 }
 
 static void
-add_sig_entry(JsonBuilder *b, const VsbSigEntry *e)
+add_sig_entry(JsonBuilder *b, const VsbSigEntry *e, GHashTable *certs)
 {
   char buf[VSB_GUID_STRING_LEN + 1];
   gsize dlen;
@@ -609,15 +698,13 @@ add_sig_entry(JsonBuilder *b, const VsbSigEntry *e)
   set_str(b, "owner", vsb_guid_format(&e->owner, buf));
   set_str(b, "owner-name", vsb_guid_known_name(&e->owner));
   if (e->type == VSB_SIG_X509) {
-    g_autoptr(GError) error = NULL;
-    X509 *c = vsb_cert_from_der(d, dlen, &error);
+    const CertFacts *f = cert_facts_of(certs, e->data);
     json_builder_set_member_name(b, "certificate");
-    if (c) {
-      json_builder_add_value(b, vsb_cert_describe(c));
-      X509_free(c);
+    if (f->error == NULL) {
+      json_builder_add_value(b, cert_facts_to_json(f));
     } else {
       json_builder_add_null_value(b);
-      set_str(b, "error", error->message);
+      set_str(b, "error", f->error);
     }
   } else {
     g_autofree char *hex = vsb_hex_encode(d, dlen);
@@ -627,7 +714,7 @@ add_sig_entry(JsonBuilder *b, const VsbSigEntry *e)
 }
 
 static JsonNode *
-decode_siglist(const guint8 *d, gsize len)
+decode_siglist(const guint8 *d, gsize len, GHashTable *certs)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) entries = vsb_siglist_parse(d, len, &error);
@@ -639,7 +726,7 @@ decode_siglist(const guint8 *d, gsize len)
   json_builder_set_member_name(b, "entries");
   json_builder_begin_array(b);
   for (guint i = 0; i < entries->len; i++)
-    add_sig_entry(b, entries->pdata[i]);
+    add_sig_entry(b, entries->pdata[i], certs);
   json_builder_end_array(b);
   json_builder_end_object(b);
   return json_builder_get_root(b);
@@ -661,14 +748,16 @@ is_siglist_var(const VsbVariable *v)
   return FALSE;
 }
 
-JsonNode *
-vsb_efivar_decode(const VsbVariable *v)
+static JsonNode *
+efivar_decode(const VsbVariable *v, GHashTable *certs)
 {
   gsize len;
   const guint8 *d = g_bytes_get_data(v->data, &len);
   const char *n = v->name;
-  if (is_siglist_var(v))
-    return decode_siglist(d, len);
+  if (is_siglist_var(v)) {
+    g_autoptr(GHashTable) own = certs ? NULL : cert_cache_new();
+    return decode_siglist(d, len, certs ? certs : own);
+  }
   if ((vsb_guid_equal(&v->guid, &VSB_GUID_SECURE_BOOT_ENABLE_DISABLE) &&
        strcmp(n, "SecureBootEnable") == 0) ||
       (vsb_guid_equal(&v->guid, &VSB_GUID_CUSTOM_MODE_ENABLE) && strcmp(n, "CustomMode") == 0) ||
@@ -699,6 +788,12 @@ vsb_efivar_decode(const VsbVariable *v)
       strcmp(n, "ConInDev") == 0 || strcmp(n, "ConOutDev") == 0 || strcmp(n, "ErrOutDev") == 0)
     return decode_device_path(d, len);
   return NULL;
+}
+
+JsonNode *
+vsb_efivar_decode(const VsbVariable *v)
+{
+  return efivar_decode(v, NULL);
 }
 
 /* ---- Secure Boot state ------------------------------------------------------------------------ */
@@ -766,43 +861,38 @@ sig_entries(VsbSecureBootState *st, const VsbVarstore *store, const char *name,
 }
 
 static void
-collect_certs(VsbSecureBootState *st, const char *variable, GPtrArray *entries)
+collect_certs(VsbSecureBootState *st, const char *variable, GPtrArray *entries,
+              GHashTable *certs)
 {
   for (guint i = 0; entries && i < entries->len; i++) {
     const VsbSigEntry *e = entries->pdata[i];
     if (e->type != VSB_SIG_X509)
       continue;
-    gsize dlen;
-    const guint8 *d = g_bytes_get_data(e->data, &dlen);
-    g_autoptr(GError) error = NULL;
-    X509 *c = vsb_cert_from_der(d, dlen, &error);
-    if (c == NULL) {
-      warn(st, "%s entry %u is not a valid certificate: %s", variable, i, error->message);
+    const CertFacts *f = cert_facts_of(certs, e->data);
+    if (f->error) {
+      warn(st, "%s entry %u is not a valid certificate: %s", variable, i, f->error);
       continue;
     }
     VsbSbCert *sc = g_new0(VsbSbCert, 1);
     sc->variable = g_strdup(variable);
-    sc->subject = name_oneline(X509_get_subject_name(c));
-    sc->subject_cn = name_cn(X509_get_subject_name(c));
-    sc->sha256 = digest_hex(EVP_sha256(), d, dlen, FALSE);
-    sc->not_after = asn1_time_text(X509_get0_notAfter(c));
-    sc->expired = cert_expired(c);
+    sc->subject = g_strdup(f->subject);
+    sc->subject_cn = g_strdup(f->cn);
+    sc->sha256 = g_strdup(f->stored_sha256);
+    sc->not_after = g_strdup(f->not_after);
+    sc->expired = f->expired;
     sc->known = known_by_cn(sc->subject_cn);
-    if (sc->known && sc->known->sha1) {
-      g_autofree char *sha1 = digest_hex(EVP_sha1(), d, dlen, TRUE);
-      sc->fingerprint_match = strcmp(sha1, sc->known->sha1) == 0;
-    }
+    if (sc->known && sc->known->sha1)
+      sc->fingerprint_match = strcmp(f->stored_sha1, sc->known->sha1) == 0;
     if (sc->expired)
       warn(st, "%s: certificate \"%s\" expired on %s (the firmware ignores expiry: it still "
            "verifies with it)", variable,
            sc->subject_cn ? sc->subject_cn : sc->subject, sc->not_after ? sc->not_after : "?");
     g_ptr_array_add(st->certificates, sc);
-    X509_free(c);
   }
 }
 
-VsbSecureBootState *
-vsb_secure_boot_state(const VsbVarstore *store)
+static VsbSecureBootState *
+secure_boot_state(const VsbVarstore *store, GHashTable *certs)
 {
   VsbSecureBootState *st = g_new0(VsbSecureBootState, 1);
   st->certificates = g_ptr_array_new_with_free_func((GDestroyNotify)sb_cert_free);
@@ -866,11 +956,18 @@ vsb_secure_boot_state(const VsbVarstore *store)
          st->n_dbx ? "holds only the placeholder hash (sha256 of nothing)"
                    : (dbx_e ? "is empty" : "is missing"));
 
-  collect_certs(st, "PK", pk_e);
-  collect_certs(st, "KEK", kek_e);
-  collect_certs(st, "db", db_e);
-  collect_certs(st, "dbx", dbx_e);
+  collect_certs(st, "PK", pk_e, certs);
+  collect_certs(st, "KEK", kek_e, certs);
+  collect_certs(st, "db", db_e, certs);
+  collect_certs(st, "dbx", dbx_e, certs);
   return st;
+}
+
+VsbSecureBootState *
+vsb_secure_boot_state(const VsbVarstore *store)
+{
+  g_autoptr(GHashTable) certs = cert_cache_new();
+  return secure_boot_state(store, certs);
 }
 
 gboolean
@@ -957,7 +1054,7 @@ vsb_secure_boot_state_to_json(const VsbSecureBootState *st)
 /* ---- the report -------------------------------------------------------------------------------- */
 
 static void
-add_variable(JsonBuilder *b, const VsbVariable *v, gboolean live)
+add_variable(JsonBuilder *b, const VsbVariable *v, gboolean live, GHashTable *certs)
 {
   char buf[VSB_GUID_STRING_LEN + 1];
   json_builder_begin_object(b);
@@ -979,7 +1076,7 @@ add_variable(JsonBuilder *b, const VsbVariable *v, gboolean live)
   else
     json_builder_add_null_value(b);
   json_builder_set_member_name(b, "value");
-  JsonNode *val = vsb_efivar_decode(v);
+  JsonNode *val = efivar_decode(v, certs);
   if (val)
     json_builder_add_value(b, val);
   else
@@ -998,6 +1095,7 @@ JsonNode *
 vsb_varstore_report(const VsbVarstore *store, gboolean all_records)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
+  g_autoptr(GHashTable) certs = cert_cache_new();
   json_builder_begin_object(b);
   set_str(b, "file", vsb_varstore_get_origin(store));
   set_str(b, "layout", vsb_varstore_layout_name(vsb_varstore_get_layout(store)));
@@ -1035,23 +1133,24 @@ vsb_varstore_report(const VsbVarstore *store, gboolean all_records)
     }
     for (guint i = 0; i < recs->len; i++) {
       const VsbVariable *r = recs->pdata[i];
-      add_variable(b, r, g_hash_table_contains(live_offsets, GSIZE_TO_POINTER(r->offset)));
+      add_variable(b, r, g_hash_table_contains(live_offsets, GSIZE_TO_POINTER(r->offset)),
+                   certs);
     }
     /* Variables added in memory since loading have no record yet. */
     GPtrArray *vars = vsb_varstore_get_variables(store);
     for (guint i = 0; i < vars->len; i++) {
       const VsbVariable *v = vars->pdata[i];
       if (v->offset == 0)
-        add_variable(b, v, TRUE);
+        add_variable(b, v, TRUE, certs);
     }
   } else {
     GPtrArray *vars = vsb_varstore_get_variables(store);
     for (guint i = 0; i < vars->len; i++)
-      add_variable(b, vars->pdata[i], TRUE);
+      add_variable(b, vars->pdata[i], TRUE, certs);
   }
   json_builder_end_array(b);
 
-  g_autoptr(VsbSecureBootState) st = vsb_secure_boot_state(store);
+  g_autoptr(VsbSecureBootState) st = secure_boot_state(store, certs);
   json_builder_set_member_name(b, "secure-boot");
   json_builder_add_value(b, vsb_secure_boot_state_to_json(st));
   json_builder_end_object(b);

@@ -5,6 +5,7 @@
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 
+#include <openssl/asn1t.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <string.h>
@@ -374,6 +375,150 @@ vsb_cert_load(const char *path, GError **error)
   X509 *c = all->pdata[0];
   X509_up_ref(c);
   return c;
+}
+
+/* ---- certificate fields without the key ----------------------------------------------------
+ * RFC 5280 Certificate with OpenSSL's ASN.1 template machinery: the same field templates as
+ * crypto/x509/x_x509.c (X509_CINF), except that subjectPublicKeyInfo is the plain
+ * SEQUENCE { AlgorithmIdentifier, BIT STRING } of X509_PUBKEY_INTERNAL, without the
+ * X509_PUBKEY callback that decodes the key (a decoding OpenSSL 3.0 lets fail silently, so a
+ * certificate is accepted by both or by neither). Anything this cannot read is handed to
+ * vsb_cert_from_der, so failures keep its exact message. */
+
+typedef struct {
+  X509_ALGOR *algorithm;
+  ASN1_BIT_STRING *subject_public_key;
+} VsbAsn1Spki;
+
+ASN1_SEQUENCE(VsbAsn1Spki) = {
+  ASN1_SIMPLE(VsbAsn1Spki, algorithm, X509_ALGOR),
+  ASN1_SIMPLE(VsbAsn1Spki, subject_public_key, ASN1_BIT_STRING),
+} static_ASN1_SEQUENCE_END(VsbAsn1Spki)
+
+typedef struct {
+  ASN1_INTEGER *version;
+  ASN1_INTEGER *serial_number;
+  X509_ALGOR *signature;
+  X509_NAME *issuer;
+  X509_VAL *validity;
+  X509_NAME *subject;
+  VsbAsn1Spki *subject_public_key_info;
+  ASN1_BIT_STRING *issuer_unique_id;
+  ASN1_BIT_STRING *subject_unique_id;
+  STACK_OF(X509_EXTENSION) *extensions;
+  ASN1_ENCODING enc; /* kept as read, as X509_CINF does, so that i2d writes what i2d_X509 does */
+} VsbAsn1Tbs;
+
+ASN1_SEQUENCE_enc(VsbAsn1Tbs, enc, 0) = {
+  ASN1_EXP_OPT(VsbAsn1Tbs, version, ASN1_INTEGER, 0),
+  ASN1_SIMPLE(VsbAsn1Tbs, serial_number, ASN1_INTEGER),
+  ASN1_SIMPLE(VsbAsn1Tbs, signature, X509_ALGOR),
+  ASN1_SIMPLE(VsbAsn1Tbs, issuer, X509_NAME),
+  ASN1_SIMPLE(VsbAsn1Tbs, validity, X509_VAL),
+  ASN1_SIMPLE(VsbAsn1Tbs, subject, X509_NAME),
+  ASN1_SIMPLE(VsbAsn1Tbs, subject_public_key_info, VsbAsn1Spki),
+  ASN1_IMP_OPT(VsbAsn1Tbs, issuer_unique_id, ASN1_BIT_STRING, 1),
+  ASN1_IMP_OPT(VsbAsn1Tbs, subject_unique_id, ASN1_BIT_STRING, 2),
+  ASN1_EXP_SEQUENCE_OF_OPT(VsbAsn1Tbs, extensions, X509_EXTENSION, 3),
+} static_ASN1_SEQUENCE_END_ref(VsbAsn1Tbs, VsbAsn1Tbs)
+
+typedef struct {
+  VsbAsn1Tbs *tbs_certificate;
+  X509_ALGOR *signature_algorithm;
+  ASN1_BIT_STRING *signature_value;
+} VsbAsn1Cert;
+
+ASN1_SEQUENCE(VsbAsn1Cert) = {
+  ASN1_SIMPLE(VsbAsn1Cert, tbs_certificate, VsbAsn1Tbs),
+  ASN1_SIMPLE(VsbAsn1Cert, signature_algorithm, X509_ALGOR),
+  ASN1_SIMPLE(VsbAsn1Cert, signature_value, ASN1_BIT_STRING),
+} static_ASN1_SEQUENCE_END(VsbAsn1Cert)
+
+struct VsbCertInfo {
+  VsbAsn1Cert *cert; /* read here */
+  X509 *x509;        /* or, should OpenSSL ever accept what the templates above refuse, its */
+};
+
+VsbCertInfo *
+vsb_cert_info_from_der(const guint8 *der, gsize len, GError **error)
+{
+  if (len > 0 && len <= G_MAXLONG) {
+    const unsigned char *p = der;
+    VsbAsn1Cert *c = (VsbAsn1Cert *)ASN1_item_d2i(NULL, &p, (long)len,
+                                                  ASN1_ITEM_rptr(VsbAsn1Cert));
+    if (c && (gsize)(p - der) == len) {
+      VsbCertInfo *info = g_new0(VsbCertInfo, 1);
+      info->cert = c;
+      return info;
+    }
+    ASN1_item_free((ASN1_VALUE *)c, ASN1_ITEM_rptr(VsbAsn1Cert));
+    /* Not ERR_set_mark around the fast path: its first use sets up the error machinery, a
+     * tenth of a `vars show`. vsb_cert_from_der below reports its own last error. */
+    ERR_clear_error();
+  }
+  X509 *x = vsb_cert_from_der(der, len, error);
+  if (x == NULL)
+    return NULL;
+  VsbCertInfo *info = g_new0(VsbCertInfo, 1);
+  info->x509 = x;
+  return info;
+}
+
+void
+vsb_cert_info_free(VsbCertInfo *info)
+{
+  if (info == NULL)
+    return;
+  ASN1_item_free((ASN1_VALUE *)info->cert, ASN1_ITEM_rptr(VsbAsn1Cert));
+  X509_free(info->x509);
+  g_free(info);
+}
+
+GBytes *
+vsb_cert_info_to_der(const VsbCertInfo *info)
+{
+  if (info->x509)
+    return vsb_cert_to_der(info->x509);
+  unsigned char *der = NULL;
+  int n = ASN1_item_i2d((const ASN1_VALUE *)info->cert, &der, ASN1_ITEM_rptr(VsbAsn1Cert));
+  if (n <= 0)
+    return NULL;
+  GBytes *b = g_bytes_new(der, (gsize)n);
+  OPENSSL_free(der);
+  return b;
+}
+
+const X509_NAME *
+vsb_cert_info_subject(const VsbCertInfo *info)
+{
+  return info->cert ? info->cert->tbs_certificate->subject : X509_get_subject_name(info->x509);
+}
+
+const X509_NAME *
+vsb_cert_info_issuer(const VsbCertInfo *info)
+{
+  return info->cert ? info->cert->tbs_certificate->issuer : X509_get_issuer_name(info->x509);
+}
+
+const ASN1_INTEGER *
+vsb_cert_info_serial(const VsbCertInfo *info)
+{
+  return info->cert ? info->cert->tbs_certificate->serial_number
+                    : X509_get0_serialNumber(info->x509);
+}
+
+const ASN1_TIME *
+vsb_cert_info_not_before(const VsbCertInfo *info)
+{
+  return info->cert ? info->cert->tbs_certificate->validity->notBefore
+                    : X509_get0_notBefore(info->x509);
+}
+
+const ASN1_TIME *
+vsb_cert_info_not_after(const VsbCertInfo *info)
+{
+  return info->cert ? info->cert->tbs_certificate->validity->notAfter
+                    : X509_get0_notAfter(info->x509);
 }
 
 /* ---- EFI_VARIABLE_AUTHENTICATION_2 ------------------------------------------------------------ */
