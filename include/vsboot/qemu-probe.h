@@ -1,6 +1,7 @@
 /* vsboot: what the installed QEMU says about itself. Firmware descriptors list machine globs
  * over canonical names ("pc-q35-*"), while users say "q35"; QEMU's "-machine help" is the only
- * authority on what an alias currently means. Nothing is cached here; callers keep results. */
+ * authority on what an alias currently means. What a QEMU binary prints is cached per binary
+ * (filecache.h): a replaced binary is asked again. */
 #pragma once
 
 #include <glib.h>

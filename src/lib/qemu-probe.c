@@ -1,4 +1,5 @@
 #include "vsboot/qemu-probe.h"
+#include "vsboot/filecache.h"
 #include "vsboot/error.h"
 
 #include <gio/gio.h>
@@ -89,10 +90,24 @@ run_capture(const char *binary, const char *arg1, const char *arg2, GError **err
   return out;
 }
 
+/* What "BINARY ARG1 [ARG2]" printed, from the cache while the binary is unchanged. */
+static char *
+run_capture_cached(const char *binary, const char *arg1, const char *arg2, GError **error)
+{
+  g_autofree char *what = g_strdup_printf("%s%s%s", arg1, arg2 ? " " : "", arg2 ? arg2 : "");
+  char *out = vsb_file_cache_get("qemu", binary, what);
+  if (out)
+    return out;
+  out = run_capture(binary, arg1, arg2, error);
+  if (out)
+    vsb_file_cache_put("qemu", binary, what, out);
+  return out;
+}
+
 GPtrArray *
 vsb_qemu_list_machines(const char *binary, GError **error)
 {
-  g_autofree char *out = run_capture(binary, "-machine", "help", error);
+  g_autofree char *out = run_capture_cached(binary, "-machine", "help", error);
   if (out == NULL)
     return NULL;
   GPtrArray *machines = vsb_qemu_parse_machine_help(out);
@@ -196,7 +211,7 @@ vsb_qemu_resolve_machine(VsbFwArch arch, const char *machine, GError **error)
 gboolean
 vsb_qemu_get_version(const char *binary, guint *major, guint *minor, GError **error)
 {
-  g_autofree char *out = run_capture(binary, "--version", NULL, error);
+  g_autofree char *out = run_capture_cached(binary, "--version", NULL, error);
   if (out == NULL)
     return FALSE;
   const char *p = strstr(out, "version ");

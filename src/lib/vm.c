@@ -1,5 +1,6 @@
 #define _GNU_SOURCE /* copy_file_range */
 #include "vsboot/vm.h"
+#include "vsboot/filecache.h"
 #include "vsboot/fwimage.h"
 #include "vsboot/json.h"
 #include "vsboot/error.h"
@@ -506,99 +507,18 @@ sha256_file(const char *path, GError **error)
   return vsb_hex_encode(md, mdlen);
 }
 
-/* Checksums of firmware files are kept in the user's cache directory
- * ($XDG_CACHE_HOME/vsboot/sha256.json), keyed by what changes whenever the file does (device,
- * inode, size, mtime and ctime in nanoseconds): provisioning the thousandth VM from the same
- * 4 MiB OVMF build does not hash it again. A cache that cannot be read or written is simply
- * not used. */
-#define SHA_CACHE_MAX_ENTRIES 512
-
-static char *
-sha_cache_path(void)
-{
-  return g_build_filename(g_get_user_cache_dir(), "vsboot", "sha256.json", NULL);
-}
-
-static JsonObject *
-sha_cache_load(void)
-{
-  g_autofree char *path = sha_cache_path();
-  g_autoptr(GBytes) data = vsb_file_read(path, 1024 * 1024, NULL);
-  if (data == NULL)
-    return NULL;
-  gsize len = 0;
-  const char *text = g_bytes_get_data(data, &len);
-  g_autoptr(JsonNode) root = vsb_json_parse(text, len, MAX_JSON_DEPTH, path, NULL);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT(root))
-    return NULL;
-  JsonNode *files = json_object_get_member(json_node_get_object(root), "files");
-  if (files == NULL || !JSON_NODE_HOLDS_OBJECT(files))
-    return NULL;
-  return json_object_ref(json_node_get_object(files));
-}
-
-static void
-sha_cache_key(const struct stat *st, char key[128])
-{
-  g_snprintf(key, 128, "%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT ":%" G_GINT64_FORMAT ":%"
-             G_GINT64_FORMAT ".%09ld:%" G_GINT64_FORMAT ".%09ld",
-             (guint64)st->st_dev, (guint64)st->st_ino, (gint64)st->st_size,
-             (gint64)st->st_mtim.tv_sec, st->st_mtim.tv_nsec, (gint64)st->st_ctim.tv_sec,
-             st->st_ctim.tv_nsec);
-}
-
-static char *sha256_file(const char *path, GError **error);
-
+/* Checksums of firmware files are remembered per file version (filecache.h): provisioning
+ * the thousandth VM from the same 4 MiB OVMF build does not hash it again. */
 static char *
 sha256_cached(const char *path, GError **error)
 {
-  struct stat st;
-  if (stat(path, &st) < 0) {
-    g_set_error(error, VSB_ERROR, errno == ENOENT ? VSB_ERROR_NOT_FOUND : VSB_ERROR_IO,
-                "%s: %s", path, g_strerror(errno));
-    return NULL;
-  }
-  char key[128];
-  sha_cache_key(&st, key);
-  JsonObject *files = sha_cache_load();
-  if (files) {
-    JsonNode *e = json_object_get_member(files, path);
-    if (e && JSON_NODE_HOLDS_OBJECT(e)) {
-      JsonObject *eo = json_node_get_object(e);
-      const char *k = json_object_get_string_member_with_default(eo, "stat", NULL);
-      const char *sum = json_object_get_string_member_with_default(eo, "sha256", NULL);
-      if (k && sum && strcmp(k, key) == 0 && strlen(sum) == 64) {
-        char *ret = g_strdup(sum);
-        json_object_unref(files);
-        return ret;
-      }
-    }
-  }
-  char *sum = sha256_file(path, error);
-  if (sum) {
-    /* Remember it (best effort; a full cache starts over). */
-    if (files == NULL || json_object_get_size(files) >= SHA_CACHE_MAX_ENTRIES) {
-      if (files)
-        json_object_unref(files);
-      files = json_object_new();
-    }
-    JsonObject *eo = json_object_new();
-    json_object_set_string_member(eo, "stat", key);
-    json_object_set_string_member(eo, "sha256", sum);
-    json_object_set_object_member(files, path, eo);
-    g_autoptr(JsonNode) root = json_node_new(JSON_NODE_OBJECT);
-    JsonObject *ro = json_object_new();
-    json_object_set_int_member(ro, "version", 1);
-    json_object_set_object_member(ro, "files", json_object_ref(files));
-    json_node_take_object(root, ro);
-    g_autofree char *text = json_to_string(root, FALSE);
-    g_autofree char *cpath = sha_cache_path();
-    g_autofree char *cdir = g_path_get_dirname(cpath);
-    if (g_mkdir_with_parents(cdir, 0700) == 0)
-      (void)vsb_file_write_atomic(cpath, text, strlen(text), 0644, FALSE, NULL);
-  }
-  if (files)
-    json_object_unref(files);
+  char *sum = vsb_file_cache_get("sha256", path, "sha256");
+  if (sum && strlen(sum) == 64)
+    return sum;
+  g_free(sum);
+  sum = sha256_file(path, error);
+  if (sum)
+    vsb_file_cache_put("sha256", path, "sha256", sum);
   return sum;
 }
 
