@@ -1,4 +1,5 @@
 #include "testutil.h"
+#include "vsboot/launch.h"
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -118,4 +119,28 @@ vsb_test_write_file(const char *path, const void *data, gssize len)
     len = (gssize)strlen(data);
   g_file_set_contents(path, data, len, &error);
   g_assert_no_error(error);
+}
+
+char *
+vsb_test_copy_file(const char *from, const char *dir, const char *name, int mode)
+{
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_autoptr(GError) error = NULL;
+  g_file_get_contents(from, &data, &len, &error);
+  g_assert_no_error(error);
+  char *to = dir ? g_build_filename(dir, name, NULL) : g_strdup(name);
+  vsb_test_write_file(to, data, (gssize)len);
+  g_assert_cmpint(g_chmod(to, mode), ==, 0);
+  return to;
+}
+
+char *
+vsb_test_make_esp(const char *dir, const char *name, const char *app)
+{
+  char *img = g_build_filename(dir, name, NULL);
+  g_autoptr(GError) error = NULL;
+  g_assert_true(vsb_launch_make_esp(img, app, "x86_64", &error));
+  g_assert_no_error(error);
+  return img;
 }

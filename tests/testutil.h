@@ -23,5 +23,9 @@ char *vsb_test_tmpdir(void);
 void vsb_test_require_tool(const char *tool);
 /* Parse JSON text or fail the test. */
 JsonNode *vsb_test_parse_json(const char *text);
+/* Copy from to the path dir/name (dir NULL: name is the path) with mode; returns the path. */
+char *vsb_test_copy_file(const char *from, const char *dir, const char *name, int mode);
+/* An ESP image dir/name holding app as EFI/BOOT/BOOTX64.EFI; returns its path. */
+char *vsb_test_make_esp(const char *dir, const char *name, const char *app);
 /* Write a file or fail the test. */
 void vsb_test_write_file(const char *path, const void *data, gssize len);

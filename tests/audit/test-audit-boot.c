@@ -37,29 +37,6 @@ build_file(const char *sub, const char *name)
   return p;
 }
 
-static char *
-copy_file(const char *from, const char *dir, const char *name)
-{
-  g_autofree char *data = NULL;
-  gsize len = 0;
-  g_autoptr(GError) error = NULL;
-  g_assert_true(g_file_get_contents(from, &data, &len, &error));
-  char *to = g_build_filename(dir, name, NULL);
-  vsb_test_write_file(to, data, (gssize)len);
-  g_assert_cmpint(g_chmod(to, 0600), ==, 0);
-  return to;
-}
-
-static char *
-make_esp(const char *dir, const char *name, const char *app)
-{
-  char *img = g_build_filename(dir, name, NULL);
-  g_autoptr(GError) error = NULL;
-  g_assert_true(vsb_launch_make_esp(img, app, "x86_64", &error));
-  g_assert_no_error(error);
-  return img;
-}
-
 /* QEMU arguments for a q35 TCG VM; NULL entries in extra are skipped. */
 static GPtrArray *
 vm_argv(const char *const *firmware, const char *esp)
@@ -159,8 +136,8 @@ test_enforced_denies(void)
   require_tools();
   g_autofree char *dir = vsb_test_tmpdir();
   g_autofree char *payload = build_file("payload", "sbtest.efi");
-  g_autofree char *vars = copy_file(OVMF "OVMF_VARS_4M.ms.fd", dir, "vm_VARS.fd");
-  g_autofree char *esp = make_esp(dir, "esp.img", payload);
+  g_autofree char *vars = vsb_test_copy_file(OVMF "OVMF_VARS_4M.ms.fd", dir, "vm_VARS.fd", 0600);
+  g_autofree char *esp = vsb_test_make_esp(dir, "esp.img", payload);
   g_autofree char *code = g_strdup_printf("if=pflash,format=raw,unit=0,readonly=on,file=%s", CODE_4M_SB);
   g_autofree char *nv = g_strdup_printf("if=pflash,format=raw,unit=1,file=%s", vars);
   const char *fw[] = { "-machine", "q35,smm=on", "-global", SECURE_GLOBAL, "-drive", code,
@@ -178,8 +155,8 @@ test_setup_mode_runs(void)
   require_tools();
   g_autofree char *dir = vsb_test_tmpdir();
   g_autofree char *payload = build_file("payload", "sbtest.efi");
-  g_autofree char *vars = copy_file(OVMF "OVMF_VARS_4M.fd", dir, "vm_VARS.fd");
-  g_autofree char *esp = make_esp(dir, "esp.img", payload);
+  g_autofree char *vars = vsb_test_copy_file(OVMF "OVMF_VARS_4M.fd", dir, "vm_VARS.fd", 0600);
+  g_autofree char *esp = vsb_test_make_esp(dir, "esp.img", payload);
   g_autofree char *code = g_strdup_printf("if=pflash,format=raw,unit=0,readonly=on,file=%s", CODE_4M_SB);
   g_autofree char *nv = g_strdup_printf("if=pflash,format=raw,unit=1,file=%s", vars);
   const char *fw[] = { "-machine", "q35,smm=on", "-global", SECURE_GLOBAL, "-drive", code,
@@ -197,7 +174,7 @@ test_bios(void)
   require_tools();
   g_autofree char *dir = vsb_test_tmpdir();
   g_autofree char *payload = build_file("payload", "sbtest.efi");
-  g_autofree char *esp = make_esp(dir, "esp.img", payload);
+  g_autofree char *esp = vsb_test_make_esp(dir, "esp.img", payload);
 
   /* The 4 MiB split code as -bios: the audit says so, and QEMU does not even start. */
   const char *fw4[] = { "-machine", "q35,smm=on", "-bios", CODE_4M_SB, NULL };
@@ -238,14 +215,14 @@ test_direct_kernel(void)
     kernel = found;
   }
   g_autofree char *dir = vsb_test_tmpdir();
-  g_autofree char *vars = copy_file(OVMF "OVMF_VARS_4M.ms.fd", dir, "vm_VARS.fd");
+  g_autofree char *vars = vsb_test_copy_file(OVMF "OVMF_VARS_4M.ms.fd", dir, "vm_VARS.fd", 0600);
   g_autofree char *code = g_strdup_printf("if=pflash,format=raw,unit=0,readonly=on,file=%s", CODE_4M_SB);
   g_autofree char *nv = g_strdup_printf("if=pflash,format=raw,unit=1,file=%s", vars);
   const VsbBootPattern linux_ran[] = { { "Linux version", VSB_BOOT_VERDICT_RAN } };
 
   /* Debian's kernel is signed by Debian, whose CA is not in this db (Microsoft's only): from
    * the disk, the firmware refuses it. */
-  g_autofree char *esp = make_esp(dir, "esp.img", kernel);
+  g_autofree char *esp = vsb_test_make_esp(dir, "esp.img", kernel);
   const char *fw[] = { "-machine", "q35,smm=on", "-global", SECURE_GLOBAL, "-drive", code,
                        "-drive", nv, NULL };
   g_autoptr(GPtrArray) disk = vm_argv(fw, esp);
@@ -319,12 +296,12 @@ test_flash_not_secure(void)
   const char *sign[] = { "sbsign", "--key", db_key, "--cert", db, "--output", signed_writer,
                          writer, NULL };
   g_assert_cmpint(vsb_test_spawn(sign, NULL, NULL, NULL), ==, 0);
-  g_autofree char *esp_writer = make_esp(dir, "esp-writer.img", signed_writer);
-  g_autofree char *esp_unsigned = make_esp(dir, "esp-unsigned.img", payload);
+  g_autofree char *esp_writer = vsb_test_make_esp(dir, "esp-writer.img", signed_writer);
+  g_autofree char *esp_unsigned = vsb_test_make_esp(dir, "esp-unsigned.img", payload);
 
   for (int secure = 1; secure >= 0; secure--) {
     g_autofree char *name = g_strdup_printf("%s_VARS.fd", secure ? "secure" : "plain");
-    g_autofree char *vars = copy_file(OVMF "OVMF_VARS_4M.fd", dir, name);
+    g_autofree char *vars = vsb_test_copy_file(OVMF "OVMF_VARS_4M.fd", dir, name, 0600);
     g_clear_pointer(&out, g_free);
     g_clear_pointer(&err, g_free);
     g_assert_cmpint(vsb_test_run(&out, &err, "vars", "enroll", "--in-place", vars, "--pk", pk,

@@ -45,19 +45,6 @@ watchdog_thread(gpointer data)
   return NULL;
 }
 
-static char *
-copy_file(const char *src, const char *dst)
-{
-  g_autofree char *data = NULL;
-  gsize len;
-  g_autoptr(GError) error = NULL;
-  g_file_get_contents(src, &data, &len, &error);
-  g_assert_no_error(error);
-  g_file_set_contents(dst, data, (gssize)len, &error);
-  g_assert_no_error(error);
-  return g_strdup(dst);
-}
-
 /* Boot image from a fresh ESP with a copy of vars; return what the console showed. */
 static BootResult
 boot(const char *dir, const char *image, const char *vars, char **decisive)
@@ -69,9 +56,9 @@ boot(const char *dir, const char *image, const char *vars, char **decisive)
   g_autofree char *boot_dir = g_build_filename(run, "esp", "EFI", "BOOT", NULL);
   g_assert_cmpint(g_mkdir_with_parents(boot_dir, 0755), ==, 0);
   g_autofree char *bootx64 = g_build_filename(boot_dir, "BOOTX64.EFI", NULL);
-  g_free(copy_file(image, bootx64));
+  g_free(vsb_test_copy_file(image, NULL, bootx64, 0644));
   g_autofree char *vars_copy = g_build_filename(run, "vars.fd", NULL);
-  g_free(copy_file(vars, vars_copy));
+  g_free(vsb_test_copy_file(vars, NULL, vars_copy, 0644));
   g_autofree char *code = g_strdup_printf("if=pflash,format=raw,unit=0,readonly=on,file=%s", OVMF_CODE);
   g_autofree char *varsd = g_strdup_printf("if=pflash,format=raw,unit=1,file=%s", vars_copy);
   g_autofree char *esp = g_strdup_printf("file=fat:rw:%s/esp,format=raw,if=virtio", run);

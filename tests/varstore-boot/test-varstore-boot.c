@@ -25,35 +25,13 @@ payload_path(void)
   return p;
 }
 
-static char *
-copy_file(const char *from, const char *dir, const char *name)
-{
-  g_autofree char *data = NULL;
-  gsize len = 0;
-  g_autoptr(GError) error = NULL;
-  g_assert_true(g_file_get_contents(from, &data, &len, &error));
-  char *to = g_build_filename(dir, name, NULL);
-  vsb_test_write_file(to, data, len);
-  return to;
-}
-
-static char *
-make_esp(const char *dir, const char *name, const char *app)
-{
-  char *img = g_build_filename(dir, name, NULL);
-  g_autoptr(GError) error = NULL;
-  g_assert_true(vsb_launch_make_esp(img, app, "x86_64", &error));
-  g_assert_no_error(error);
-  return img;
-}
-
 /* Boot vars (a private copy, the firmware writes to it) with the ESP; the verdict. */
 static VsbLaunchResult *
 boot(const char *dir, const char *vars_template, const char *esp)
 {
   static int n;
   g_autofree char *name = g_strdup_printf("boot%d-vars.fd", n++);
-  g_autofree char *vars = copy_file(vars_template, dir, name);
+  g_autofree char *vars = vsb_test_copy_file(vars_template, dir, name, 0600);
   g_autofree char *code_drive =
     g_strdup_printf("if=pflash,format=raw,unit=0,readonly=on,file=%s", OVMF_CODE);
   g_autofree char *vars_drive = g_strdup_printf("if=pflash,format=raw,unit=1,file=%s", vars);
@@ -111,7 +89,7 @@ test_enforced(void)
   g_autofree char *db = g_build_filename(keys, "db.crt", NULL);
   g_autofree char *db_key = g_build_filename(keys, "db.key", NULL);
 
-  g_autofree char *vars = copy_file(OVMF_VARS, dir, "vars.fd");
+  g_autofree char *vars = vsb_test_copy_file(OVMF_VARS, dir, "vars.fd", 0600);
   g_clear_pointer(&out, g_free);
   g_clear_pointer(&err, g_free);
   int rc = vsb_test_run(&out, &err, "vars", "enroll", "--in-place", vars, "--pk", pk, "--kek",
@@ -125,8 +103,8 @@ test_enforced(void)
                          payload, NULL };
   g_clear_pointer(&err, g_free);
   g_assert_cmpint(vsb_test_spawn(sign, NULL, NULL, &err), ==, 0);
-  g_autofree char *esp_signed = make_esp(dir, "esp-signed.img", signed_app);
-  g_autofree char *esp_unsigned = make_esp(dir, "esp-unsigned.img", payload);
+  g_autofree char *esp_signed = vsb_test_make_esp(dir, "esp-signed.img", signed_app);
+  g_autofree char *esp_unsigned = vsb_test_make_esp(dir, "esp-unsigned.img", payload);
 
   /* Signed with the enrolled db key: runs, and the firmware says Secure Boot is on. */
   g_autoptr(VsbLaunchResult) ran = boot(dir, vars, esp_signed);
@@ -148,9 +126,9 @@ test_setup_mode_trap(void)
   vsb_test_require_tool("mkfs.vfat");
   g_autofree char *payload = payload_path();
   g_autofree char *dir = vsb_test_tmpdir();
-  g_autofree char *vars = copy_file(OVMF_VARS, dir, "vars.fd");
+  g_autofree char *vars = vsb_test_copy_file(OVMF_VARS, dir, "vars.fd", 0600);
   show_mode(vars, "setup", FALSE);
-  g_autofree char *esp_unsigned = make_esp(dir, "esp-unsigned.img", payload);
+  g_autofree char *esp_unsigned = vsb_test_make_esp(dir, "esp-unsigned.img", payload);
   g_autoptr(VsbLaunchResult) ran = boot(dir, vars, esp_unsigned);
   /* No PK: the Secure Boot firmware runs anything. */
   g_assert_cmpint(ran->verdict, ==, VSB_BOOT_VERDICT_RAN);

@@ -24,17 +24,6 @@ file_sha256(const char *path)
 }
 
 static void
-copy_file(const char *from, const char *to)
-{
-  g_autofree char *data = NULL;
-  gsize len = 0;
-  g_autoptr(GError) error = NULL;
-  g_file_get_contents(from, &data, &len, &error);
-  g_assert_no_error(error);
-  vsb_test_write_file(to, data, (gssize)len);
-}
-
-static void
 test_show_ms(void)
 {
   g_autofree char *out = NULL, *err = NULL;
@@ -198,7 +187,7 @@ test_bad_input(void)
   g_assert_false(g_file_test(out, G_FILE_TEST_EXISTS));
 
   /* import: overflow of the 2M layout; an existing output stays as it was. */
-  copy_file(OVMF "OVMF_VARS.fd", out);
+  g_free(vsb_test_copy_file(OVMF "OVMF_VARS.fd", NULL, out, 0644));
   g_autofree char *before = file_sha256(out);
   GString *big = g_string_new("{\"version\":2,\"variables\":[{\"name\":\"Big\",\"guid\":"
                               "\"8be4df61-93ca-11d2-aa0d-00e098032b8c\",\"attr\":7,\"data\":\"");
@@ -240,7 +229,7 @@ test_qemu_lock(void)
   g_autofree char *dir = vsb_test_tmpdir();
   g_autofree char *vars = g_build_filename(dir, "VARS.fd", NULL);
   g_autofree char *json = g_build_filename(dir, "v.json", NULL);
-  copy_file(OVMF "OVMF_VARS_4M.fd", vars);
+  g_free(vsb_test_copy_file(OVMF "OVMF_VARS_4M.fd", NULL, vars, 0644));
   g_autoptr(GError) error = NULL;
   g_assert_false(vsb_file_is_locked(vars, &error));
   g_assert_no_error(error);
