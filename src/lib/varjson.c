@@ -68,8 +68,9 @@ vsb_varjson_export(const VsbVarstore *store)
     json_builder_add_int_value(b, v->attributes);
     json_builder_set_member_name(b, "data");
     json_builder_add_string_value(b, hex);
-    if ((v->attributes & VSB_EFI_VARIABLE_TIME_BASED_AUTHENTICATED_WRITE_ACCESS) ||
-        !vsb_efi_time_is_zero(&v->timestamp)) {
+    /* As virt-fw-vars: a variable without a time stamp (certdb, VendorKeysNv) has no "time";
+     * import reads its absence as zero, so nothing is lost. */
+    if (!vsb_efi_time_is_zero(&v->timestamp)) {
       guint8 t[EFI_TIME_SIZE];
       time_to_bytes(&v->timestamp, t);
       g_autofree char *th = vsb_hex_encode(t, sizeof t);
