@@ -32,6 +32,40 @@ nesting_ok(const char *data, gsize len, guint max_depth, gsize *where)
   return TRUE;
 }
 
+/* json-glib's scanner also takes escapes JSON does not have (octal "\651") and decodes them
+ * into bytes that are not UTF-8; such a string would be written back as text no JSON reader
+ * accepts. */
+static gboolean
+strings_valid(JsonNode *node)
+{
+  switch (json_node_get_node_type(node)) {
+  case JSON_NODE_OBJECT: {
+    JsonObjectIter iter;
+    const char *name;
+    JsonNode *member;
+    json_object_iter_init(&iter, json_node_get_object(node));
+    while (json_object_iter_next(&iter, &name, &member))
+      if (!g_utf8_validate(name, -1, NULL) || !strings_valid(member))
+        return FALSE;
+    return TRUE;
+  }
+  case JSON_NODE_ARRAY: {
+    JsonArray *a = json_node_get_array(node);
+    for (guint i = 0; i < json_array_get_length(a); i++)
+      if (!strings_valid(json_array_get_element(a, i)))
+        return FALSE;
+    return TRUE;
+  }
+  case JSON_NODE_VALUE:
+    if (json_node_get_value_type(node) == G_TYPE_STRING)
+      return g_utf8_validate(json_node_get_string(node), -1, NULL);
+    return TRUE;
+  case JSON_NODE_NULL:
+    return TRUE;
+  }
+  return TRUE;
+}
+
 JsonNode *
 vsb_json_parse(const char *data, gsize len, guint max_depth, const char *origin, GError **error)
 {
@@ -60,6 +94,12 @@ vsb_json_parse(const char *data, gsize len, guint max_depth, const char *origin,
   JsonNode *root = json_parser_steal_root(parser);
   if (root == NULL) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: not JSON: no value", origin);
+    return NULL;
+  }
+  if (!strings_valid(root)) {
+    json_node_unref(root);
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                "%s: not JSON: a string escapes to invalid UTF-8", origin);
     return NULL;
   }
   return root;

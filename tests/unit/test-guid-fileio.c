@@ -2,8 +2,10 @@
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 #include "vsboot/guid.h"
+#include "vsboot/json.h"
 
 #include <glib/gstdio.h>
+#include <string.h>
 #include <sys/stat.h>
 
 static void
@@ -104,6 +106,34 @@ test_hex(void)
   g_assert_error(error, VSB_ERROR, VSB_ERROR_PARSE);
 }
 
+static void
+test_json_bounds(void)
+{
+  g_autoptr(GError) error = NULL;
+  const char ok[] = "{\"a\": [1, \"\\u00e9\"]}";
+  g_autoptr(JsonNode) n = vsb_json_parse(ok, strlen(ok), 4, "ok.json", &error);
+  g_assert_no_error(error);
+  g_assert_nonnull(n);
+  static const struct {
+    const char *text, *expect;
+  } bad[] = {
+    { "[[[[[1]]]]]", "bad.json: JSON nested deeper than 4 levels at byte 4" },
+    { "{\"a\": \"cee\\6513388\"}", "a string escapes to invalid UTF-8" },
+    { "{\"\\651\": 1}", "a string escapes to invalid UTF-8" },
+    { "{\"a\": \"\xff\"}", "not UTF-8 text" },
+    { "{", "bad.json: not JSON: " },
+    { "", "bad.json: not JSON: empty" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+    g_autoptr(JsonNode) b = vsb_json_parse(bad[i].text, strlen(bad[i].text), 4, "bad.json", &error);
+    g_assert_null(b);
+    g_assert_error(error, VSB_ERROR, VSB_ERROR_PARSE);
+    if (strstr(error->message, bad[i].expect) == NULL)
+      g_error("case %" G_GSIZE_FORMAT ": '%s' lacks '%s'", i, error->message, bad[i].expect);
+    g_clear_error(&error);
+  }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -113,5 +143,6 @@ main(int argc, char **argv)
   g_test_add_func("/fileio/atomic-write", test_atomic_write);
   g_test_add_func("/fileio/read-limits", test_read_limits);
   g_test_add_func("/fileio/hex", test_hex);
+  g_test_add_func("/json/bounds", test_json_bounds);
   return g_test_run();
 }
