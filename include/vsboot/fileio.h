@@ -15,6 +15,11 @@ gboolean vsb_file_write_atomic(const char *path, const void *data, gsize len, in
 /* Read a whole file, refusing files larger than max_size (VSB_ERROR_INVALID, with the sizes). */
 GBytes *vsb_file_read(const char *path, gsize max_size, GError **error);
 
+/* TRUE when the file starts with the qcow2 magic ("QFI\xfb"); FALSE also when unreadable. */
+gboolean vsb_file_is_qcow2(const char *path);
+/* Lower-case hex SHA-256 of the file's contents, read in one streaming pass. */
+char *vsb_file_sha256(const char *path, GError **error);
+
 /* Lower-case hex of len bytes. */
 char *vsb_hex_encode(const guint8 *data, gsize len);
 /* Hex text (whitespace ignored, optional "0x") to bytes; VSB_ERROR_PARSE with the position. */

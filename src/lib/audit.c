@@ -3,6 +3,7 @@
 #include "vsboot/descriptor.h"
 #include "vsboot/efivar.h"
 #include "vsboot/error.h"
+#include "vsboot/fileio.h"
 #include "vsboot/fv.h"
 #include "vsboot/fwselect.h"
 #include "vsboot/fwsearch.h"
@@ -213,18 +214,6 @@ other_users(const char *varstore, const VsbAuditOptions *opts)
     vsb_qemu_flash_clear(&fl);
   }
   return found->len ? g_strdup(found->str) : NULL;
-}
-
-static gboolean
-file_is_qcow2(const char *path)
-{
-  guint8 magic[4] = { 0 };
-  FILE *f = fopen(path, "rb");
-  if (f == NULL)
-    return FALSE;
-  gsize n = fread(magic, 1, sizeof(magic), f);
-  fclose(f);
-  return n == 4 && memcmp(magic, "QFI\xfb", 4) == 0;
 }
 
 static gboolean
@@ -623,7 +612,7 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
       read_path = vpath;
       /* The format QEMU is told must be the file's: a qcow2 file read as raw shows the
        * firmware the container's bytes, a raw file opened as qcow2 does not open at all. */
-      gboolean is_qcow2 = file_is_qcow2(vpath);
+      gboolean is_qcow2 = vsb_file_is_qcow2(vpath);
       const char *fmt = vars.format;
       if (fmt && ((strcmp(fmt, "raw") == 0 && is_qcow2) || (strcmp(fmt, "qcow2") == 0 && !is_qcow2))) {
         g_autofree char *facts = file_facts(vpath);

@@ -303,6 +303,18 @@ vsb_known_certs(gsize *n)
   return known_certs;
 }
 
+/* Certificate names are whatever the issuer encoded: take ownership of s and return it as
+ * UTF-8 (invalid sequences replaced), since it ends up in JSON. */
+static char *
+valid_utf8(char *s)
+{
+  if (g_utf8_validate(s, -1, NULL))
+    return s;
+  char *v = g_utf8_make_valid(s, -1);
+  g_free(s);
+  return v;
+}
+
 static char *
 name_oneline(const X509_NAME *name)
 {
@@ -312,12 +324,7 @@ name_oneline(const X509_NAME *name)
   long n = BIO_get_mem_data(bio, &p);
   char *s = g_strndup(p, (gsize)MAX(n, 0));
   BIO_free(bio);
-  if (!g_utf8_validate(s, -1, NULL)) {
-    char *v = g_utf8_make_valid(s, -1);
-    g_free(s);
-    s = v;
-  }
-  return s;
+  return valid_utf8(s);
 }
 
 static char *
@@ -333,12 +340,7 @@ name_cn(const X509_NAME *name)
     return NULL;
   char *s = g_strndup((const char *)utf8, (gsize)n);
   OPENSSL_free(utf8);
-  if (!g_utf8_validate(s, -1, NULL)) {
-    char *v = g_utf8_make_valid(s, -1);
-    g_free(s);
-    s = v;
-  }
-  return s;
+  return valid_utf8(s);
 }
 
 static char *

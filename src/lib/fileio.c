@@ -2,6 +2,7 @@
 #include "vsboot/error.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
@@ -184,4 +185,55 @@ vsb_hex_decode(const char *text, GError **error)
     return NULL;
   }
   return g_byte_array_free_to_bytes(g_steal_pointer(&out));
+}
+
+gboolean
+vsb_file_is_qcow2(const char *path)
+{
+  guint8 magic[4] = { 0 };
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return FALSE;
+  ssize_t n = read(fd, magic, sizeof magic);
+  close(fd);
+  return n == 4 && memcmp(magic, "QFI\xfb", 4) == 0;
+}
+
+char *
+vsb_file_sha256(const char *path, GError **error)
+{
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    g_set_error(error, VSB_ERROR, errno == ENOENT ? VSB_ERROR_NOT_FOUND : VSB_ERROR_IO,
+                "%s: %s", path, g_strerror(errno));
+    return NULL;
+  }
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  gboolean ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+  static __thread guint8 buf[1 << 17];
+  while (ok) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: read failed: %s", path, g_strerror(errno));
+      ok = FALSE;
+      break;
+    }
+    if (n == 0)
+      break;
+    ok = EVP_DigestUpdate(ctx, buf, (size_t)n) == 1;
+  }
+  guint8 md[EVP_MAX_MD_SIZE];
+  unsigned int mdlen = 0;
+  if (ok)
+    ok = EVP_DigestFinal_ex(ctx, md, &mdlen) == 1;
+  EVP_MD_CTX_free(ctx);
+  close(fd);
+  if (!ok) {
+    if (error && *error == NULL)
+      g_set_error(error, VSB_ERROR, VSB_ERROR_FAILED, "%s: SHA-256 failed", path);
+    return NULL;
+  }
+  return vsb_hex_encode(md, mdlen);
 }

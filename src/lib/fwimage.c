@@ -1,5 +1,6 @@
 #include "vsboot/fwimage.h"
 #include "vsboot/error.h"
+#include "vsboot/fileio.h"
 #include "vsboot/json.h"
 
 #include <errno.h>
@@ -16,24 +17,17 @@ gboolean
 vsb_fw_image_size(const char *path, VsbFwFormat format, guint64 *size, GError **error)
 {
   struct stat st;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || fstat(fd, &st) < 0) {
-    int e = errno;
-    if (fd >= 0)
-      close(fd);
-    g_set_error(error, VSB_ERROR, e == ENOENT ? VSB_ERROR_NOT_FOUND : VSB_ERROR_IO, "%s: %s",
-                path, g_strerror(e));
+  if (stat(path, &st) < 0) {
+    g_set_error(error, VSB_ERROR, errno == ENOENT ? VSB_ERROR_NOT_FOUND : VSB_ERROR_IO, "%s: %s",
+                path, g_strerror(errno));
     return FALSE;
   }
-  /* A raw image that is really qcow2 (or the reverse) would be read as garbage by QEMU. */
-  guint8 magic[4] = { 0 };
-  ssize_t n = S_ISREG(st.st_mode) ? read(fd, magic, sizeof magic) : -1;
-  close(fd);
   if (!S_ISREG(st.st_mode)) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "%s: not a regular file", path);
     return FALSE;
   }
-  gboolean is_qcow2 = n == 4 && memcmp(magic, "QFI\xfb", 4) == 0;
+  /* A raw image that is really qcow2 (or the reverse) would be read as garbage by QEMU. */
+  gboolean is_qcow2 = vsb_file_is_qcow2(path);
   if (is_qcow2 != (format == VSB_FW_FORMAT_QCOW2)) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
                 "%s: the descriptor says format %s but the file is %s", path,

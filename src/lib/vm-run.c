@@ -1,5 +1,6 @@
 #include "vsboot/vm-run.h"
 #include "vsboot/error.h"
+#include "vsboot/fileio.h"
 #include "vsboot/qemu-argv.h"
 #include "vsboot/qemu-probe.h"
 #include "vsboot/varstore.h"
@@ -8,7 +9,6 @@
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
-#include <openssl/evp.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -81,35 +81,6 @@ vsb_kvm_can_smm(const char *qemu_binary, char **why, GError **error)
   return FALSE;
 }
 
-static char *
-sha256_of(const char *path)
-{
-  g_autoptr(GMappedFile) mf = g_mapped_file_new(path, FALSE, NULL);
-  if (mf == NULL)
-    return NULL;
-  guint8 md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(g_mapped_file_get_contents(mf), g_mapped_file_get_length(mf), md, &len,
-                 EVP_sha256(), NULL) != 1)
-    return NULL;
-  GString *s = g_string_sized_new(len * 2);
-  for (unsigned int i = 0; i < len; i++)
-    g_string_append_printf(s, "%02x", md[i]);
-  return g_string_free(s, FALSE);
-}
-
-static gboolean
-is_qcow2(const char *path)
-{
-  guint8 magic[4] = { 0 };
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return FALSE;
-  ssize_t n = read(fd, magic, sizeof magic);
-  close(fd);
-  return n == 4 && memcmp(magic, "QFI\xfb", 4) == 0;
-}
-
 static gboolean
 need_file(const char *what, const char *path, GError **error)
 {
@@ -153,7 +124,7 @@ vsb_vm_run_plan(const VsbVm *vm, const VsbRunOptions *opts, GError **error)
     }
   }
   if (vm->executable_sha256) {
-    g_autofree char *now = sha256_of(vm->executable);
+    g_autofree char *now = vsb_file_sha256(vm->executable, NULL);
     if (now && strcmp(now, vm->executable_sha256) != 0)
       g_ptr_array_add(plan->warnings,
                       g_strdup_printf("firmware code %s changed since provisioning (sha256 %s, "
@@ -279,7 +250,7 @@ vsb_vm_run_plan(const VsbVm *vm, const VsbRunOptions *opts, GError **error)
     g_autofree char *esc = vsb_qemu_opt_escape(*d);
     add(a, "-drive");
     g_ptr_array_add(a, g_strdup_printf("file=%s,if=none,id=disk%u,format=%s", esc, n,
-                                       is_qcow2(*d) ? "qcow2" : "raw"));
+                                       vsb_file_is_qcow2(*d) ? "qcow2" : "raw"));
     add(a, "-device");
     g_ptr_array_add(a, g_strdup_printf("virtio-blk-pci,drive=disk%u", n));
     n++;

@@ -18,7 +18,6 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <linux/fs.h>
-#include <openssl/evp.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -468,45 +467,6 @@ note(GPtrArray *notes, const char *fmt, ...)
   va_end(ap);
 }
 
-static char *
-sha256_file(const char *path, GError **error)
-{
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    g_set_error(error, VSB_ERROR, errno == ENOENT ? VSB_ERROR_NOT_FOUND : VSB_ERROR_IO,
-                "%s: %s", path, g_strerror(errno));
-    return NULL;
-  }
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  gboolean ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
-  static __thread guint8 buf[1 << 17];
-  while (ok) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: read failed: %s", path, g_strerror(errno));
-      ok = FALSE;
-      break;
-    }
-    if (n == 0)
-      break;
-    ok = EVP_DigestUpdate(ctx, buf, (size_t)n) == 1;
-  }
-  guint8 md[EVP_MAX_MD_SIZE];
-  unsigned int mdlen = 0;
-  if (ok)
-    ok = EVP_DigestFinal_ex(ctx, md, &mdlen) == 1;
-  EVP_MD_CTX_free(ctx);
-  close(fd);
-  if (!ok) {
-    if (error && *error == NULL)
-      g_set_error(error, VSB_ERROR, VSB_ERROR_FAILED, "%s: SHA-256 failed", path);
-    return NULL;
-  }
-  return vsb_hex_encode(md, mdlen);
-}
-
 /* Checksums of firmware files are remembered per file version (filecache.h): provisioning
  * the thousandth VM from the same 4 MiB OVMF build does not hash it again. */
 static char *
@@ -516,7 +476,7 @@ sha256_cached(const char *path, GError **error)
   if (sum && strlen(sum) == 64)
     return sum;
   g_free(sum);
-  sum = sha256_file(path, error);
+  sum = vsb_file_sha256(path, error);
   if (sum)
     vsb_file_cache_put("sha256", path, "sha256", sum);
   return sum;

@@ -107,6 +107,27 @@ test_hex(void)
 }
 
 static void
+test_sha256_qcow2(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *f = g_build_filename(dir, "abc", NULL);
+  g_autoptr(GError) error = NULL;
+  vsb_test_write_file(f, "abc", 3);
+  g_autofree char *sum = vsb_file_sha256(f, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(sum, ==, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  g_assert_false(vsb_file_is_qcow2(f));
+  g_autofree char *q = g_build_filename(dir, "q", NULL);
+  vsb_test_write_file(q, "QFI\xfb\0\0\0\3", 8);
+  g_assert_true(vsb_file_is_qcow2(q));
+  g_autofree char *missing = g_build_filename(dir, "missing", NULL);
+  g_assert_false(vsb_file_is_qcow2(missing));
+  g_assert_null(vsb_file_sha256(missing, &error));
+  g_assert_error(error, VSB_ERROR, VSB_ERROR_NOT_FOUND);
+  g_assert_nonnull(strstr(error->message, "missing"));
+}
+
+static void
 test_json_bounds(void)
 {
   g_autoptr(GError) error = NULL;
@@ -143,6 +164,7 @@ main(int argc, char **argv)
   g_test_add_func("/fileio/atomic-write", test_atomic_write);
   g_test_add_func("/fileio/read-limits", test_read_limits);
   g_test_add_func("/fileio/hex", test_hex);
+  g_test_add_func("/fileio/sha256-qcow2", test_sha256_qcow2);
   g_test_add_func("/json/bounds", test_json_bounds);
   return g_test_run();
 }
