@@ -88,7 +88,10 @@ vsb_json_parse(const char *data, gsize len, guint max_depth, const char *origin,
   g_autoptr(JsonParser) parser = json_parser_new();
   g_autoptr(GError) local = NULL;
   if (!json_parser_load_from_data(parser, data, (gssize)len, &local)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: not JSON: %s", origin, local->message);
+    /* json-glib quotes the offending token cut at a byte count, which can split a UTF-8
+     * sequence; an error message must stay text. */
+    g_autofree char *why = g_utf8_make_valid(local->message, -1);
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: not JSON: %s", origin, why);
     return NULL;
   }
   JsonNode *root = json_parser_steal_root(parser);

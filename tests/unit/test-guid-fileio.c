@@ -143,12 +143,15 @@ test_json_bounds(void)
     { "{\"\\651\": 1}", "a string escapes to invalid UTF-8" },
     { "{\"a\": \"\xff\"}", "not UTF-8 text" },
     { "{", "bad.json: not JSON: " },
+    /* json-glib cuts the quoted token inside the U+FFFD (found by fuzz-qemu-cmdline). */
+    { "{\"a\":1,\"fie-drive if=none,id=a,file=a,file=\xef\xbf\xbd\"}", "expected character" },
     { "", "bad.json: not JSON: empty" },
   };
   for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
     g_autoptr(JsonNode) b = vsb_json_parse(bad[i].text, strlen(bad[i].text), 4, "bad.json", &error);
     g_assert_null(b);
     g_assert_error(error, VSB_ERROR, VSB_ERROR_PARSE);
+    g_assert_true(g_utf8_validate(error->message, -1, NULL));
     if (strstr(error->message, bad[i].expect) == NULL)
       g_error("case %" G_GSIZE_FORMAT ": '%s' lacks '%s'", i, error->message, bad[i].expect);
     g_clear_error(&error);
