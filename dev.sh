@@ -2,6 +2,7 @@
 # vsboot developer entry point on a Debian machine.
 #   ./dev.sh demo   install what is missing, build, run the main job end to end
 #   ./dev.sh test   install what is missing, build (plain and ASan+UBSan), run the whole suite
+#   ./dev.sh fuzz [SECONDS] explore: every libFuzzer harness with a random seed (default 300 s)
 #   ./dev.sh deps | build   just those steps
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -56,10 +57,25 @@ run_tests() {
   return $rc
 }
 
+# Not part of the suite (its verdict would depend on luck): long runs with random seeds, two
+# harnesses at a time; a finding is printed in base64, to be fixed and committed as a seed.
+explore() {
+  local seconds=${1:-300} rc=0
+  for exe in build-fuzz/fuzz/fuzz-*; do
+    [ -x "$exe" ] && [ -f "$exe" ] || continue
+    local name=${exe##*/fuzz-}
+    echo "$exe fuzz/corpus/$name seconds=$seconds"
+  done | xargs -P 2 -L 1 sh -c 'fuzz/run-fuzzer.sh "$0" "$@" > "build-fuzz/explore-${0##*/}.log" 2>&1 \
+        && echo "$0: clean" || { echo "$0: FINDING, see build-fuzz/explore-${0##*/}.log"; exit 1; }' \
+    || rc=1
+  return $rc
+}
+
 case "${1:-}" in
   deps) deps ;;
   build) deps; build ;;
   demo) deps; build; exec ./scripts/demo.sh ;;
   test) deps; build_checked; run_tests ;;
-  *) echo "usage: $0 demo|test|deps|build" >&2; exit 2 ;;
+  fuzz) deps; build_checked; explore "${2:-300}" ;;
+  *) echo "usage: $0 demo|test|fuzz [SECONDS]|deps|build" >&2; exit 2 ;;
 esac
