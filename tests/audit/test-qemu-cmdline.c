@@ -36,7 +36,8 @@ parse_err(const char *line)
   g_assert_null(cmd);
   g_assert_nonnull(error);
   g_assert_true(g_error_matches(error, VSB_ERROR, error->code));
-  g_test_message("%s -> %s", line, error->message);
+  /* Cut: a 500 KB line would flood the TAP log (meson splits it into unknown lines). */
+  g_test_message("%.200s -> %.300s", line, error->message);
   return g_strdup(error->message);
 }
 
