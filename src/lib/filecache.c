@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Past this many files a cache starts over rather than growing without bound. */
+/* A cache keeps at most this many files (those that still exist unchanged). */
 #define CACHE_MAX_FILES 512
 #define CACHE_MAX_BYTES (4 * 1024 * 1024)
 
@@ -76,20 +76,34 @@ vsb_file_cache_put(const char *cache, const char *path, const char *what, const 
   g_autofree char *key = stat_key(path);
   if (key == NULL)
     return;
-  JsonObject *files = load_files(cache);
-  if (files == NULL || json_object_get_size(files) >= CACHE_MAX_FILES) {
-    if (files)
-      json_object_unref(files);
-    files = json_object_new();
-  }
-  /* Facts about an older version of the file go; those about this version are kept. */
-  JsonNode *old = json_object_get_member(files, path);
+  JsonObject *old_files = load_files(cache);
+  /* Only facts about files as they are now are carried over: entries for files since
+   * removed or changed (a test's or image builder's temporary firmware copies) would make
+   * every later lookup parse a larger cache for nothing. The one stat per entry is paid on a
+   * miss only. */
+  JsonObject *files = json_object_new();
   JsonObject *eo = NULL;
-  if (old && JSON_NODE_HOLDS_OBJECT(old) &&
-      g_strcmp0(json_object_get_string_member_with_default(json_node_get_object(old), "stat",
-                                                           NULL), key) == 0)
-    eo = json_object_ref(json_node_get_object(old));
-  else
+  if (old_files) {
+    JsonObjectIter iter;
+    const char *name;
+    JsonNode *entry;
+    json_object_iter_init(&iter, old_files);
+    while (json_object_iter_next(&iter, &name, &entry)) {
+      if (!JSON_NODE_HOLDS_OBJECT(entry) || json_object_get_size(files) >= CACHE_MAX_FILES - 1)
+        continue;
+      const char *stored =
+        json_object_get_string_member_with_default(json_node_get_object(entry), "stat", NULL);
+      g_autofree char *now = strcmp(name, path) == 0 ? g_strdup(key) : stat_key(name);
+      if (stored == NULL || g_strcmp0(stored, now) != 0)
+        continue;
+      if (strcmp(name, path) == 0)
+        eo = json_object_ref(json_node_get_object(entry));
+      else
+        json_object_set_member(files, name, json_node_copy(entry));
+    }
+    json_object_unref(old_files);
+  }
+  if (eo == NULL)
     eo = json_object_new();
   json_object_set_string_member(eo, "stat", key);
   json_object_set_string_member(eo, what, value);

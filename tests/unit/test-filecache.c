@@ -5,6 +5,7 @@
 #include "vsboot/qemu-probe.h"
 
 #include <glib/gstdio.h>
+#include <string.h>
 
 static char *cache_home;
 
@@ -29,6 +30,38 @@ test_hit_and_change(void)
   g_autofree char *gone = g_build_filename(dir, "gone", NULL);
   vsb_file_cache_put("t1", gone, "sha256", "x");
   g_assert_null(vsb_file_cache_get("t1", gone, "sha256"));
+}
+
+/* Entries for files since removed or changed go at the next write; the others stay. */
+static void
+test_prune(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *keep = g_build_filename(dir, "keep.fd", NULL);
+  g_autofree char *gone = g_build_filename(dir, "gone.fd", NULL);
+  g_autofree char *changed = g_build_filename(dir, "changed.fd", NULL);
+  g_autofree char *added = g_build_filename(dir, "added.fd", NULL);
+  vsb_test_write_file(keep, "k", 1);
+  vsb_test_write_file(gone, "g", 1);
+  vsb_test_write_file(changed, "c", 1);
+  vsb_test_write_file(added, "a", 1);
+  vsb_file_cache_put("t3", keep, "sha256", "K");
+  vsb_file_cache_put("t3", gone, "sha256", "G");
+  vsb_file_cache_put("t3", changed, "sha256", "C");
+  g_assert_cmpint(g_unlink(gone), ==, 0);
+  vsb_test_write_file(changed, "changed", 7);
+  vsb_file_cache_put("t3", added, "sha256", "A");
+  g_autofree char *cfile = g_build_filename(cache_home, "vsboot", "t3.json", NULL);
+  g_autofree char *text = NULL;
+  g_assert_true(g_file_get_contents(cfile, &text, NULL, NULL));
+  g_assert_nonnull(strstr(text, "keep.fd"));
+  g_assert_nonnull(strstr(text, "added.fd"));
+  g_assert_null(strstr(text, "gone.fd"));
+  g_assert_null(strstr(text, "changed.fd"));
+  g_autofree char *k = vsb_file_cache_get("t3", keep, "sha256");
+  g_autofree char *a = vsb_file_cache_get("t3", added, "sha256");
+  g_assert_cmpstr(k, ==, "K");
+  g_assert_cmpstr(a, ==, "A");
 }
 
 static void
@@ -115,6 +148,7 @@ main(int argc, char **argv)
   g_setenv("XDG_CACHE_HOME", cache_home, TRUE);
   g_test_add_func("/filecache/hit-and-change", test_hit_and_change);
   g_test_add_func("/filecache/corrupt-cache", test_corrupt_cache);
+  g_test_add_func("/filecache/prune", test_prune);
   g_test_add_func("/filecache/qemu-asked-once", test_qemu_asked_once);
   int rc = g_test_run();
   const char *rm[] = { "rm", "-rf", cache_home, NULL };
