@@ -68,6 +68,8 @@ typedef struct {
 } VsbSecureBootState;
 
 VsbSecureBootState *vsb_secure_boot_state(const VsbVarstore *store);
+/* Just the mode, as vsb_secure_boot_state() gives it, without reading any certificate. */
+VsbSecureBootMode vsb_secure_boot_mode(const VsbVarstore *store);
 void vsb_secure_boot_state_free(VsbSecureBootState *state);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbSecureBootState, vsb_secure_boot_state_free)
 /* TRUE when a well-known certificate (by id) is enrolled in variable (NULL: any of them). */

@@ -893,6 +893,20 @@ collect_certs(VsbSecureBootState *st, const char *variable, GPtrArray *entries,
   }
 }
 
+VsbSecureBootMode
+vsb_secure_boot_mode(const VsbVarstore *store)
+{
+  /* AuthVariableLib: PK present (any size) = user mode. */
+  const VsbVariable *pk = vsb_varstore_lookup(store, "PK", &VSB_GUID_EFI_GLOBAL_VARIABLE);
+  const VsbVariable *sbe =
+    vsb_varstore_lookup(store, "SecureBootEnable", &VSB_GUID_SECURE_BOOT_ENABLE_DISABLE);
+  gboolean sbe_off = sbe && g_bytes_get_size(sbe->data) >= 1 &&
+                     ((const guint8 *)g_bytes_get_data(sbe->data, NULL))[0] == 0;
+  if (pk == NULL)
+    return VSB_SB_MODE_SETUP;
+  return sbe_off ? VSB_SB_MODE_DISABLED : VSB_SB_MODE_USER;
+}
+
 static VsbSecureBootState *
 secure_boot_state(const VsbVarstore *store, GHashTable *certs)
 {
@@ -901,8 +915,6 @@ secure_boot_state(const VsbVarstore *store, GHashTable *certs)
   st->warnings = g_ptr_array_new_with_free_func(g_free);
 
   const VsbVariable *pk = vsb_varstore_lookup(store, "PK", &VSB_GUID_EFI_GLOBAL_VARIABLE);
-  const VsbVariable *sbe =
-    vsb_varstore_lookup(store, "SecureBootEnable", &VSB_GUID_SECURE_BOOT_ENABLE_DISABLE);
   const VsbVariable *cm = vsb_varstore_lookup(store, "CustomMode", &VSB_GUID_CUSTOM_MODE_ENABLE);
 
   g_autoptr(GPtrArray) pk_e = sig_entries(st, store, "PK", &VSB_GUID_EFI_GLOBAL_VARIABLE);
@@ -914,15 +926,7 @@ secure_boot_state(const VsbVarstore *store, GHashTable *certs)
   st->n_db = db_e ? db_e->len : 0;
   st->n_dbx = dbx_e ? dbx_e->len : 0;
 
-  /* AuthVariableLib: PK present (any size) = user mode. */
-  gboolean sbe_off = sbe && g_bytes_get_size(sbe->data) >= 1 &&
-                     ((const guint8 *)g_bytes_get_data(sbe->data, NULL))[0] == 0;
-  if (pk == NULL)
-    st->mode = VSB_SB_MODE_SETUP;
-  else if (sbe_off)
-    st->mode = VSB_SB_MODE_DISABLED;
-  else
-    st->mode = VSB_SB_MODE_USER;
+  st->mode = vsb_secure_boot_mode(store);
   st->enforcing = st->mode == VSB_SB_MODE_USER;
   st->custom_mode = cm && g_bytes_get_size(cm->data) >= 1 &&
                     ((const guint8 *)g_bytes_get_data(cm->data, NULL))[0] != 0;

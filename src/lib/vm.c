@@ -1011,9 +1011,9 @@ provision(const VsbProvisionRequest *r, int arch, const char *dir, const UserKey
       }
     }
     if (store) {
-      g_autoptr(VsbSecureBootState) sb = vsb_secure_boot_state(store);
-      vm->secure_boot = g_strdup(secure_boot_word(sb->mode));
-      if (sb->mode == VSB_SB_MODE_SETUP &&
+      VsbSecureBootMode mode = vsb_secure_boot_mode(store);
+      vm->secure_boot = g_strdup(secure_boot_word(mode));
+      if (mode == VSB_SB_MODE_SETUP &&
           vsb_fw_descriptor_has_feature(d, VSB_FW_FEATURE_SECURE_BOOT) && !r->allow_setup_mode) {
         g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
                     "template %s has no PK (setup mode): the firmware would verify nothing and "
@@ -1022,7 +1022,7 @@ provision(const VsbProvisionRequest *r, int arch, const char *dir, const UserKey
                     src);
         return NULL;
       }
-      if (sb->mode == VSB_SB_MODE_SETUP)
+      if (mode == VSB_SB_MODE_SETUP)
         note(notes, "varstore: setup mode (no PK): Secure Boot is not enforced");
     }
 

@@ -144,6 +144,20 @@ test_read_snakeoil(void)
   g_assert_cmpuint(st->n_db, ==, 1);
   g_assert_true(st->dbx_placeholder);
   g_assert_false(vsb_secure_boot_has_known(st, NULL, NULL));
+  g_assert_cmpint(vsb_secure_boot_mode(s), ==, VSB_SB_MODE_USER);
+
+  /* SecureBootEnable = 0 with the PK kept: disabled, by both the cheap and the full reader. */
+  VsbVariable *copy = vsb_variable_copy(sbe);
+  g_bytes_unref(copy->data);
+  copy->data = g_bytes_new("\0", 1);
+  vsb_varstore_set(s, copy);
+  g_assert_cmpint(vsb_secure_boot_mode(s), ==, VSB_SB_MODE_DISABLED);
+  g_autoptr(VsbSecureBootState) off = vsb_secure_boot_state(s);
+  g_assert_cmpint(off->mode, ==, VSB_SB_MODE_DISABLED);
+  g_assert_false(off->enforcing);
+  /* No PK: setup mode, whatever SecureBootEnable says. */
+  g_assert_true(vsb_varstore_delete(s, "PK", &VSB_GUID_EFI_GLOBAL_VARIABLE));
+  g_assert_cmpint(vsb_secure_boot_mode(s), ==, VSB_SB_MODE_SETUP);
 }
 
 static void
