@@ -353,13 +353,12 @@ asn1_time_text(const ASN1_TIME *t)
                          tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+/* GLib's checksum, not EVP: a fingerprint of a 1 KiB certificate is not worth the start of
+ * OpenSSL's provider machinery (its first EVP fetch costs more than `vars show` otherwise). */
 static char *
-digest_hex(const EVP_MD *md, const guint8 *d, gsize len, gboolean upper)
+digest_hex(GChecksumType type, const guint8 *d, gsize len, gboolean upper)
 {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(d, len, out, &n, md, NULL);
-  char *hex = vsb_hex_encode(out, n);
+  char *hex = g_compute_checksum_for_data(type, d, len);
   if (upper) {
     char *u = g_ascii_strup(hex, -1);
     g_free(hex);
@@ -436,8 +435,8 @@ cert_facts_new(const X509_NAME *subject, const X509_NAME *issuer, const ASN1_INT
   if (written) {
     gsize n;
     const guint8 *d = g_bytes_get_data(written, &n);
-    f->sha256 = digest_hex(EVP_sha256(), d, n, FALSE);
-    f->sha1 = digest_hex(EVP_sha1(), d, n, TRUE);
+    f->sha256 = digest_hex(G_CHECKSUM_SHA256, d, n, FALSE);
+    f->sha1 = digest_hex(G_CHECKSUM_SHA1, d, n, TRUE);
   }
   BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
   char *serial_hex = bn ? BN_bn2hex(bn) : NULL;
@@ -526,8 +525,8 @@ cert_facts_of(GHashTable *cache, GBytes *der)
       f->stored_sha256 = g_strdup(f->sha256);
       f->stored_sha1 = g_strdup(f->sha1);
     } else {
-      f->stored_sha256 = digest_hex(EVP_sha256(), d, len, FALSE);
-      f->stored_sha1 = digest_hex(EVP_sha1(), d, len, TRUE);
+      f->stored_sha256 = digest_hex(G_CHECKSUM_SHA256, d, len, FALSE);
+      f->stored_sha1 = digest_hex(G_CHECKSUM_SHA1, d, len, TRUE);
     }
   } else {
     f = g_new0(CertFacts, 1);
