@@ -271,7 +271,7 @@ libvirt_xml_run(int argc, char **argv)
   g_autofree char *virt_type = NULL;
   g_autofree char *emulator = NULL;
   gboolean domain = FALSE;
-  int memory = 0, vcpus = 0;
+  int memory = -1, vcpus = -1; /* -1: not given (the library's defaults) */
   GOptionEntry entries[] = {
     { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir, "The VMs' state directory", "DIR" },
     { "style", 0, 0, G_OPTION_ARG_STRING, &style,
@@ -304,8 +304,14 @@ libvirt_xml_run(int argc, char **argv)
     return vsb_cli_failf("libvirt-xml: unknown --style '%s' (auto, explicit, legacy)", style);
   if (virt_type && strcmp(virt_type, "kvm") != 0 && strcmp(virt_type, "qemu") != 0)
     return vsb_cli_failf("libvirt-xml: --virt-type must be kvm or qemu, not '%s'", virt_type);
-  if (memory < 0 || memory > 16 * 1024 * 1024 || vcpus < 0 || vcpus > 4096)
-    return vsb_cli_failf("libvirt-xml: --memory or --vcpus out of range");
+  if (memory != -1 && (memory < 1 || memory > 16 * 1024 * 1024))
+    return vsb_cli_failf("libvirt-xml: --memory %d: must be 1 to 16777216 MiB", memory);
+  if (vcpus != -1 && (vcpus < 1 || vcpus > 4096))
+    return vsb_cli_failf("libvirt-xml: --vcpus %d: must be 1 to 4096", vcpus);
+  if (memory == -1)
+    memory = 0;
+  if (vcpus == -1)
+    vcpus = 0;
   GError *error = NULL;
   g_autoptr(VsbVm) vm = vsb_vm_load(state_dir, argv[1], &error);
   if (vm == NULL)
@@ -401,7 +407,7 @@ run_run(int argc, char **argv)
   g_autofree char *serial = NULL;
   g_autofree char *qemu = NULL;
   g_auto(GStrv) disks = NULL;
-  int memory = 0, timeout = 0;
+  int memory = -1, timeout = 0; /* memory -1: not given (512) */
   gboolean dry_run = FALSE, json = FALSE;
   GOptionEntry entries[] = {
     { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir, "The VMs' state directory", "DIR" },
@@ -456,8 +462,12 @@ run_run(int argc, char **argv)
   int ac = vsb_accel_from_name(accel ? accel : "auto");
   if (ac < 0)
     return vsb_cli_failf("run: --accel must be kvm, tcg or auto, not '%s'", accel);
-  if (memory < 0 || memory > 16 * 1024 * 1024 || timeout < 0 || timeout > 7 * 24 * 3600)
-    return vsb_cli_failf("run: --memory or --timeout out of range");
+  if (memory != -1 && (memory < 1 || memory > 16 * 1024 * 1024))
+    return vsb_cli_failf("run: --memory %d: must be 1 to 16777216 MiB", memory);
+  if (memory == -1)
+    memory = 0;
+  if (timeout < 0 || timeout > 7 * 24 * 3600)
+    return vsb_cli_failf("run: --timeout %d: must be 0 (none) to 604800 seconds", timeout);
   gboolean serial_stdio = serial == NULL || strcmp(serial, "stdio") == 0;
   if (efi_app && !serial_stdio)
     return vsb_cli_failf("run: --efi-app watches the console, which needs --serial stdio");

@@ -240,6 +240,13 @@ vsb_libvirt_xml_build(const VsbVm *vm, const VsbLibvirtXmlOptions *opts, GError 
                 vm->descriptor_path);
     return NULL;
   }
+  /* libvirt's schema takes only an absolute path (absFilePath); "" would be an empty element
+   * that no libvirt accepts. */
+  if (opts->emulator && !g_path_is_absolute(opts->emulator)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                "emulator: '%s' is not an absolute path (libvirt requires one)", opts->emulator);
+    return NULL;
+  }
   if ((guint)style > VSB_LIBVIRT_STYLE_LEGACY) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "unknown libvirt XML style %d", style);
     return NULL;

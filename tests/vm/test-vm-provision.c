@@ -712,6 +712,30 @@ test_missing_qemu(void)
   rc = vsb_test_run(NULL, &err, "libvirt-xml", "nq", "--state-dir", dir, "--style", "fancy", NULL);
   g_assert_cmpint(rc, ==, 2);
   assert_contains(err, "unknown --style 'fancy'");
+  /* Values libvirt or QEMU would take differently (or not at all) are refused, not defaulted. */
+  static const struct {
+    const char *opt, *value, *expect;
+  } bad[] = {
+    { "--emulator", "", "emulator: '' is not an absolute path" },
+    { "--emulator", "qemu-system-x86_64", "is not an absolute path" },
+    { "--memory", "0", "--memory 0: must be 1 to" },
+    { "--vcpus", "0", "--vcpus 0: must be 1 to 4096" },
+    { "--vcpus", "-3", "--vcpus -3: must be 1 to 4096" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+    g_autofree char *o = NULL;
+    g_clear_pointer(&err, g_free);
+    rc = vsb_test_run(&o, &err, "libvirt-xml", "nq", "--state-dir", dir, "--domain", bad[i].opt,
+                      bad[i].value, NULL);
+    g_assert_cmpint(rc, ==, 2);
+    g_assert_cmpstr(o, ==, "");
+    assert_contains(err, bad[i].expect);
+  }
+  g_clear_pointer(&err, g_free);
+  rc = vsb_test_run(NULL, &err, "run", "nq", "--state-dir", dir, "--dry-run", "--memory", "0",
+                    NULL);
+  g_assert_cmpint(rc, ==, 2);
+  assert_contains(err, "run: --memory 0: must be 1 to");
 }
 
 static void
