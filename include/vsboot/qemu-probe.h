@@ -36,7 +36,12 @@ typedef struct {
 void vsb_machine_resolution_free(VsbMachineResolution *res);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbMachineResolution, vsb_machine_resolution_free)
 
-/* Turn what the user typed into what descriptors are matched against. A versioned name
+/* A machine type name as QEMU spells them (letters, digits, '.', '_', '-'): anything else,
+ * a ',' above all, would add options to the -machine argument it is emitted into. */
+gboolean vsb_qemu_machine_name_validate(const char *machine, GError **error);
+
+/* Turn what the user typed into what descriptors are matched against (the name is validated
+ * first). A versioned name
  * ("pc-q35-7.2", "virt-7.2") is used as is without running QEMU. Otherwise, with
  * qemu-system-ARCH in PATH, an alias becomes its target ("q35" -> "pc-q35-7.2") and any other
  * name stays as is; without QEMU the known aliases become families (q35 -> pc-q35-*, pc ->

@@ -163,13 +163,31 @@ family_of(VsbFwArch arch, const char *machine)
   return NULL;
 }
 
-VsbMachineResolution *
-vsb_qemu_resolve_machine(VsbFwArch arch, const char *machine, GError **error)
+gboolean
+vsb_qemu_machine_name_validate(const char *machine, GError **error)
 {
   if (machine == NULL || *machine == '\0') {
     g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "empty machine type");
-    return NULL;
+    return FALSE;
   }
+  for (const char *p = machine; *p; p++) {
+    if (!g_ascii_isalnum(*p) && *p != '.' && *p != '_' && *p != '-') {
+      g_autofree char *shown = g_utf8_make_valid(machine, -1);
+      g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                  "machine type '%s': character '%c' at %d is not allowed (a QEMU machine type "
+                  "has letters, digits, '.', '_' and '-' only)", shown,
+                  g_ascii_isprint(*p) ? *p : '?', (int)(p - machine));
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+VsbMachineResolution *
+vsb_qemu_resolve_machine(VsbFwArch arch, const char *machine, GError **error)
+{
+  if (!vsb_qemu_machine_name_validate(machine, error))
+    return NULL;
   g_autoptr(VsbMachineResolution) res = g_new0(VsbMachineResolution, 1);
   if (is_versioned(machine)) {
     res->machine = g_strdup(machine);

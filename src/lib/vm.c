@@ -291,6 +291,21 @@ vsb_vm_from_json(JsonNode *node, const char *origin, GError **error)
       !get_string(o, "", "machine-resolved", TRUE, &vm->machine_resolved, origin, error))
     return NULL;
   vm->arch = (VsbFwArch)arch;
+  /* Everything below ends up in a QEMU command line or a domain's XML as it is. */
+  const char *machines[] = { "machine", vm->machine, "machine-resolved", vm->machine_resolved };
+  for (gsize i = 0; i < G_N_ELEMENTS(machines); i += 2) {
+    g_autoptr(GError) local = NULL;
+    if (!vsb_qemu_machine_name_validate(machines[i + 1], &local)) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: %s: %s", origin, machines[i],
+                  local->message);
+      return NULL;
+    }
+  }
+  if (vm->uuid && !g_uuid_string_is_valid(vm->uuid)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: uuid: '%s' is not a UUID", origin,
+                vm->uuid);
+    return NULL;
+  }
 
   JsonNode *fwn = json_object_get_member(o, "firmware");
   if (fwn == NULL || !JSON_NODE_HOLDS_OBJECT(fwn)) {

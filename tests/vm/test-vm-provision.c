@@ -736,6 +736,47 @@ test_missing_qemu(void)
                     NULL);
   g_assert_cmpint(rc, ==, 2);
   assert_contains(err, "run: --memory 0: must be 1 to");
+
+  /* A machine type is emitted into -machine as it is: a ',' would add options to it. */
+  g_clear_pointer(&err, g_free);
+  rc = vsb_test_run(NULL, &err, "provision", "inj", "--state-dir", dir, "--enrolled-keys",
+                    "--machine", "pc-q35-7.2,smm=off", NULL);
+  g_assert_cmpint(rc, ==, 2);
+  assert_contains(err, "machine type 'pc-q35-7.2,smm=off': character ',' at 10 is not allowed");
+  g_autofree char *inj = g_build_filename(dir, "inj_VARS.fd", NULL);
+  g_assert_false(g_file_test(inj, G_FILE_TEST_EXISTS));
+
+  /* A hand-edited state file is checked as strictly as the options that made it. */
+  g_autofree char *nq_path = g_build_filename(dir, "nq.json", NULL);
+  g_autofree char *nq = NULL;
+  g_assert_true(g_file_get_contents(nq_path, &nq, NULL, NULL));
+  static const struct {
+    const char *from, *to, *expect;
+  } edits[] = {
+    { "\"machine-resolved\" : \"", "\"machine-resolved\" : \",smm=off,x=",
+      "machine-resolved: machine type ',smm=off" },
+    { "\"uuid\" : \"", "\"uuid\" : \"not-a-uuid", "uuid: 'not-a-uuid" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(edits); i++) {
+    g_autofree char *name_from = g_strdup("\"name\" : \"nq\"");
+    g_autofree char *name_to = g_strdup_printf("\"name\" : \"ed%" G_GSIZE_FORMAT "\"", i);
+    g_assert_nonnull(strstr(nq, edits[i].from));
+    g_autoptr(GString) ed = g_string_new(nq);
+    g_string_replace(ed, name_from, name_to, 1);
+    g_string_replace(ed, edits[i].from, edits[i].to, 1);
+    g_autofree char *vm = g_strdup_printf("ed%" G_GSIZE_FORMAT, i);
+    g_autofree char *file = g_strdup_printf("%s/%s.json", dir, vm);
+    vsb_test_write_file(file, ed->str, -1);
+    const char *cmds[] = { "qemu-args", "libvirt-xml" };
+    for (gsize c = 0; c < G_N_ELEMENTS(cmds); c++) {
+      g_autofree char *o = NULL;
+      g_clear_pointer(&err, g_free);
+      rc = vsb_test_run(&o, &err, cmds[c], vm, "--state-dir", dir, NULL);
+      g_assert_cmpint(rc, ==, 2);
+      g_assert_cmpstr(o, ==, "");
+      assert_contains(err, edits[i].expect);
+    }
+  }
 }
 
 static void
