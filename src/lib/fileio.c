@@ -44,6 +44,10 @@ gboolean
 vsb_file_write_atomic(const char *path, const void *data, gsize len, int mode, gboolean exclusive,
                       GError **error)
 {
+  if (path == NULL || *path == '\0') {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "no output file name (an empty path)");
+    return FALSE;
+  }
   g_autofree char *dir = g_path_get_dirname(path);
   g_autofree char *base = g_path_get_basename(path);
   g_autofree char *tmpl = g_strdup_printf("%s/.%s.vsboot-XXXXXX", dir, base);

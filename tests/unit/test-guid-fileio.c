@@ -48,6 +48,12 @@ test_atomic_write(void)
   g_autoptr(GError) error = NULL;
   struct stat st;
 
+  /* `-o ""` reaches here: an error that says so, not one about "." or a temp file. */
+  g_assert_false(vsb_file_write_atomic("", "one", 3, 0600, TRUE, &error));
+  g_assert_error(error, VSB_ERROR, VSB_ERROR_INVALID);
+  g_assert_cmpstr(error->message, ==, "no output file name (an empty path)");
+  g_clear_error(&error);
+
   g_assert_true(vsb_file_write_atomic(path, "one", 3, 0600, TRUE, &error));
   g_assert_no_error(error);
   g_assert_cmpint(g_stat(path, &st), ==, 0);
