@@ -727,7 +727,7 @@ parse_files(Ctx *ctx, const guint8 *fv, gsize fvlen, gsize first, guint8 erase, 
       return fail(ctx, error, "file at offset 0x%zx has size %" G_GUINT64_FORMAT
                   ", less than its header", off, size);
     if (size > fvlen - off)
-      return fail(ctx, error, "file at offset 0x%zx has size 0x%" G_GUINT64_FORMAT
+      return fail(ctx, error, "file at offset 0x%zx has size 0x%" G_GINT64_MODIFIER "x"
                   " but the volume ends 0x%zx bytes later (truncated)", off, size, fvlen - off);
 
     /* The highest state bit set says where the file is in its life (PI vol. 3 2.2.3). */
@@ -843,10 +843,10 @@ parse_volume(Ctx *ctx, const guint8 *data, gsize len, gsize offset, guint depth,
                 offset);
   guint64 fvlen = rd64(fv + FVH_OFF_LENGTH);
   if (fvlen < hlen)
-    return fail(ctx, error, "firmware volume at offset 0x%zx: FvLength 0x%" G_GUINT64_FORMAT
+    return fail(ctx, error, "firmware volume at offset 0x%zx: FvLength 0x%" G_GINT64_MODIFIER "x"
                 " is smaller than its header", offset, fvlen);
   if (fvlen > avail)
-    return fail(ctx, error, "firmware volume at offset 0x%zx: FvLength 0x%" G_GUINT64_FORMAT
+    return fail(ctx, error, "firmware volume at offset 0x%zx: FvLength 0x%" G_GINT64_MODIFIER "x"
                 " but only 0x%zx bytes remain (truncated volume)", offset, fvlen, avail);
 
   if (image->volumes->len >= MAX_VOLUMES)

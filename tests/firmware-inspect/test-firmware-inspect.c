@@ -609,7 +609,15 @@ test_bad_truncated(void)
   gsize len = 0;
   g_assert_true(g_file_get_contents(OVMF "OVMF_CODE_4M.fd", &data, &len, NULL));
   g_autofree char *cut = write_tmp(dir, "cut.fd", data, 1 << 20);
-  assert_cli_rejects(cut, "truncated volume");
+  /* Lengths after "0x" are hex (FvLength once printed 0x3440640, its decimal value). */
+  assert_cli_rejects(cut, "FvLength 0x348000 but only 0x100000 bytes remain (truncated volume)");
+  /* Debian's 4M Secure Boot code one byte short: the last volume (NV-data at 0x348000). */
+  g_autofree char *sbdata = NULL;
+  g_assert_true(g_file_get_contents(OVMF "OVMF_CODE_4M.secboot.fd", &sbdata, &len, NULL));
+  g_assert_cmpuint(len, ==, 0x37c000);
+  g_autofree char *short1 = write_tmp(dir, "short1.fd", sbdata, len - 1);
+  assert_cli_rejects(short1, "at offset 0x348000: FvLength 0x34000 but only 0x33fff bytes "
+                             "remain (truncated volume)");
 
   /* A file whose size runs past its volume, a section past its file. */
   g_autoptr(GByteArray) img = fvb_sample_image();
@@ -622,7 +630,7 @@ test_bad_truncated(void)
                                    img->data[0x60 + 20] + img->data[0x60 + 21] +
                                    img->data[0x60 + 22]); /* keep the header checksum right */
   g_autofree char *f = write_tmp(dir, "file-past-end.fd", copy->data, copy->len);
-  assert_cli_rejects(f, "truncated");
+  assert_cli_rejects(f, "has size 0x7fffff but the volume ends 0x");
 
   GByteArray *sec = fvb_concat(fvb_ui("X"), NULL);
   sec->data[0] = 0xf0; /* section size 0xf0 in a file of a few bytes */
