@@ -6,8 +6,12 @@
 #include "vsboot/error.h"
 
 #include <gio/gio.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <lzma.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- PI spec constants ---------------------------------------------------------------- */
 
@@ -1244,11 +1248,50 @@ vsb_fv_inspect_bytes(GBytes *bytes, const char *origin, const VsbFvLimits *limit
   return g_steal_pointer(&image);
 }
 
+static const char *
+file_kind(mode_t mode)
+{
+  if (S_ISDIR(mode))
+    return "a directory";
+  if (S_ISCHR(mode))
+    return "a character device";
+  if (S_ISBLK(mode))
+    return "a block device";
+  if (S_ISFIFO(mode))
+    return "a FIFO";
+  if (S_ISSOCK(mode))
+    return "a socket";
+  return "not a file";
+}
+
 VsbFvImage *
 vsb_fv_inspect_file(const char *path, const VsbFvLimits *limits, GError **error)
 {
+  /* Only a regular file can be mapped: a directory or /dev/null made GLib's mmap() fail
+   * with messages that named neither the file nor the problem. O_NONBLOCK: a FIFO must not
+   * block the open. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    int e = errno;
+    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "cannot read %s: %s", path, g_strerror(e));
+    return NULL;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "cannot read %s: %s", path, g_strerror(e));
+    return NULL;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "%s: not a regular file (%s)", path,
+                file_kind(st.st_mode));
+    return NULL;
+  }
   g_autoptr(GError) local = NULL;
-  g_autoptr(GMappedFile) map = g_mapped_file_new(path, FALSE, &local);
+  g_autoptr(GMappedFile) map = g_mapped_file_new_from_fd(fd, FALSE, &local);
+  close(fd); /* the mapping holds its own reference */
   if (map == NULL) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "cannot read %s: %s", path, local->message);
     return NULL;

@@ -7,6 +7,7 @@
 #include "vsboot/fv.h"
 
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define OVMF "/usr/share/OVMF/"
@@ -597,7 +598,13 @@ test_bad_not_firmware(void)
   assert_cli_rejects(j, "not a firmware image");
   assert_cli_rejects(OVMF "OVMF_VARS_4M.fd", "variable store");
   assert_cli_rejects("/nonexistent/OVMF_CODE.fd", "cannot read");
-  assert_cli_rejects(dir, "cannot read"); /* a directory */
+  /* Files that cannot be mapped are refused by kind (mmap() said "No such device"). */
+  g_autofree char *want_dir = g_strdup_printf("%s: not a regular file (a directory)", dir);
+  assert_cli_rejects(dir, want_dir);
+  assert_cli_rejects("/dev/null", "/dev/null: not a regular file (a character device)");
+  g_autofree char *fifo = g_build_filename(dir, "fifo", NULL);
+  g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+  assert_cli_rejects(fifo, "fifo: not a regular file (a FIFO)"); /* and does not block */
 }
 
 static void
