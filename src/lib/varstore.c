@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 #include <glib/gstdio.h>
 #include <lzma.h>
 #include <string.h>
@@ -709,6 +710,103 @@ is_qcow2(const guint8 *data, gsize len)
   return len >= 4 && memcmp(data, "QFI\xfb", 4) == 0;
 }
 
+/* Run argv; hand back stdout, stderr and the exit status (-1: killed). */
+static gboolean
+run_capture(const char *const *argv, char **out, char **err, int *status, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  g_autoptr(GSubprocess) p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                         G_SUBPROCESS_FLAGS_STDERR_PIPE, &local);
+  if (p == NULL) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot run %s: %s", argv[0], local->message);
+    return FALSE;
+  }
+  if (!g_subprocess_communicate_utf8(p, NULL, NULL, out, err, &local)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "%s: %s", argv[0], local->message);
+    return FALSE;
+  }
+  *status = g_subprocess_get_if_exited(p) ? g_subprocess_get_exit_status(p) : -1;
+  return TRUE;
+}
+
+static void
+tool_failed(GError **error, const char *path, const char *what, int status, const char *err_text)
+{
+  g_autofree char *why = g_strstrip(g_strdup(err_text ? err_text : ""));
+  char *nl = strchr(why, '\n');
+  if (nl)
+    *nl = '\0';
+  g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "%s: %s failed (exit %d): %s", path, what,
+              status, *why ? why : "no message");
+}
+
+/* `qemu-img convert` reads clusters past the end of a truncated qcow2 file as zeros, so a
+ * cut-off store came out as a blank image and read as an empty store. Two cheap questions
+ * first (a few milliseconds each for a store): `qemu-img check` sees metadata and clusters that
+ * lie beyond the end (it reports corruptions; leaked clusters alone, exit 3, are harmless), but
+ * not a cut inside the last cluster; `qemu-img map` gives where each uncompressed data extent
+ * lies in the file, which must be inside it. */
+static gboolean
+check_qcow2(const char *path, gint64 file_size, GError **error)
+{
+  const char *check[] = { "qemu-img", "check", "-f", "qcow2", "--output=json", path, NULL };
+  g_autofree char *out = NULL, *err_text = NULL;
+  int status = 0;
+  if (!run_capture(check, &out, &err_text, &status, error))
+    return FALSE;
+  if (status != 0 && status != 3) {
+    gint64 corruptions = 0, check_errors = 0;
+    g_autoptr(JsonParser) parser = json_parser_new();
+    if (out && *out && json_parser_load_from_data(parser, out, -1, NULL) &&
+        JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
+      JsonObject *o = json_node_get_object(json_parser_get_root(parser));
+      corruptions = json_object_get_int_member_with_default(o, "corruptions", 0);
+      check_errors = json_object_get_int_member_with_default(o, "check-errors", 0);
+    }
+    if (corruptions <= 0 && check_errors <= 0) {
+      /* Not even opened (a bad header): qemu-img says why on stderr. */
+      tool_failed(error, path, "qemu-img check", status, err_text);
+      return FALSE;
+    }
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                "%s: the qcow2 image is corrupt or truncated (%" G_GINT64_FORMAT " bytes; "
+                "qemu-img check found %" G_GINT64_FORMAT " corruptions, %" G_GINT64_FORMAT
+                " check errors)", path, file_size, corruptions, check_errors);
+    return FALSE;
+  }
+
+  const char *map[] = { "qemu-img", "map", "-f", "qcow2", "--output=json", path, NULL };
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err_text, g_free);
+  if (!run_capture(map, &out, &err_text, &status, error))
+    return FALSE;
+  g_autoptr(JsonParser) parser = json_parser_new();
+  if (status != 0 || out == NULL || !json_parser_load_from_data(parser, out, -1, NULL) ||
+      !JSON_NODE_HOLDS_ARRAY(json_parser_get_root(parser))) {
+    tool_failed(error, path, "qemu-img map", status, err_text);
+    return FALSE;
+  }
+  JsonArray *extents = json_node_get_array(json_parser_get_root(parser));
+  for (guint i = 0; i < json_array_get_length(extents); i++) {
+    JsonNode *n = json_array_get_element(extents, i);
+    if (!JSON_NODE_HOLDS_OBJECT(n))
+      continue;
+    JsonObject *e = json_node_get_object(n);
+    if (!json_object_has_member(e, "offset") || !json_object_get_boolean_member_with_default(e, "data", FALSE))
+      continue; /* unallocated, zero or compressed: nothing to read at a file offset */
+    gint64 off = json_object_get_int_member_with_default(e, "offset", -1);
+    gint64 len = json_object_get_int_member_with_default(e, "length", -1);
+    if (off < 0 || len < 0 || off > file_size || len > file_size - off) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                  "%s: the qcow2 image is corrupt or truncated: %" G_GINT64_FORMAT " bytes of "
+                  "data at file offset 0x%" G_GINT64_MODIFIER "x, but the file has %"
+                  G_GINT64_FORMAT " bytes", path, len, off, file_size);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
 VsbVarstore *
 vsb_varstore_load(const char *path, GError **error)
 {
@@ -720,6 +818,8 @@ vsb_varstore_load(const char *path, GError **error)
   if (!is_qcow2(data, len))
     return vsb_varstore_load_bytes(bytes, path, error);
 
+  if (!check_qcow2(path, (gint64)len, error))
+    return NULL;
   g_autoptr(GError) local = NULL;
   char *tmpdir = g_dir_make_tmp("vsboot-XXXXXX", &local);
   if (tmpdir == NULL) {
@@ -733,6 +833,9 @@ vsb_varstore_load(const char *path, GError **error)
     g_autoptr(GBytes) rawbytes = vsb_file_read(raw, MAX_FILE_SIZE, error);
     if (rawbytes && (s = vsb_varstore_load_bytes(rawbytes, path, error)) != NULL)
       s->qcow2 = TRUE;
+  } else {
+    /* A compressed cluster cut short fails here, as a read error; say which file. */
+    g_prefix_error(error, "%s: ", path);
   }
   remove_dir(tmpdir);
   return s;

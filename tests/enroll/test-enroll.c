@@ -458,6 +458,21 @@ test_bad_input(void)
     g_assert_cmpint(rc, ==, 2);
     g_assert_true(g_regex_match_simple("need [0-9]+ bytes.*room for [0-9]+", err, 0, 0));
   }
+  /* A truncated qcow2 store: refused, untouched (it used to read as a blank store). */
+  {
+    vsb_test_require_tool("qemu-img");
+    g_autofree char *q = g_build_filename(dir, "ms.qcow2", NULL);
+    const char *conv[] = { "qemu-img", "convert", "-f", "raw", "-O", "qcow2", OVMF_VARS_4M_MS,
+                           q, NULL };
+    g_assert_cmpint(vsb_test_spawn(conv, NULL, NULL, NULL), ==, 0);
+    g_autofree char *qdata = NULL;
+    gsize qlen = 0;
+    g_assert_true(g_file_get_contents(q, &qdata, &qlen, NULL));
+    g_autofree char *tq = g_build_filename(dir, "tr.qcow2", NULL);
+    vsb_test_write_file(tq, qdata, 100000);
+    expect_refused(dir, tq, "tr.qcow2: the qcow2 image is corrupt or truncated", "--pk", rh,
+                   NULL);
+  }
   /* A truncated store as input. */
   g_autofree char *trunc = g_build_filename(dir, "trunc.fd", NULL);
   vsb_test_write_file(trunc, tmpl, 0x1000);

@@ -880,6 +880,44 @@ test_json_round_trip(void)
   g_clear_error(&error);
 }
 
+/* ---- blank images -------------------------------------------------------------------------------- */
+
+/* An image of all 0x00 or all 0xFF of exactly a store size reads as that layout's empty store
+ * (the firmware formats a blank flash at first boot); other sizes are refused. */
+static void
+test_blank(void)
+{
+  static const struct {
+    gsize size;
+    VsbVarstoreLayout layout;
+  } sizes[] = {
+    { 0x20000, VSB_VARSTORE_LAYOUT_OVMF_2M },
+    { 0x84000, VSB_VARSTORE_LAYOUT_OVMF_4M },
+    { 0xc0000, VSB_VARSTORE_LAYOUT_ARMVIRT },
+    { 64 << 20, VSB_VARSTORE_LAYOUT_ARMVIRT },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(sizes); i++) {
+    for (int fill = 0; fill < 2; fill++) {
+      g_autoptr(GError) error = NULL;
+      guint8 *img = g_malloc(sizes[i].size);
+      memset(img, fill ? 0xff : 0x00, sizes[i].size);
+      g_autoptr(GBytes) b = g_bytes_new_take(img, sizes[i].size);
+      g_autoptr(VsbVarstore) s = vsb_varstore_load_bytes(b, "blank.fd", &error);
+      g_assert_no_error(error);
+      g_assert_cmpint(vsb_varstore_get_layout(s), ==, sizes[i].layout);
+      g_assert_cmpuint(vsb_varstore_get_variables(s)->len, ==, 0);
+      g_assert_nonnull(strstr(vsb_varstore_get_warnings(s)[0],
+                              fill ? "blank flash image (all 0xFF)" : "blank flash image (all 0x00)"));
+    }
+  }
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) odd = g_bytes_new_take(g_malloc0(0x30000), 0x30000);
+  g_autoptr(VsbVarstore) s = vsb_varstore_load_bytes(odd, "zeros.fd", &error);
+  g_assert_null(s);
+  g_assert_error(error, VSB_ERROR, VSB_ERROR_PARSE);
+  g_assert_nonnull(strstr(error->message, "zeros.fd: no variable store"));
+}
+
 /* ---- qcow2 -------------------------------------------------------------------------------------- */
 
 static void
@@ -913,6 +951,50 @@ test_qcow2(void)
   g_autoptr(VsbVarstore) bad = vsb_varstore_load(bq, &error);
   g_assert_null(bad);
   g_assert_error(error, VSB_ERROR, VSB_ERROR_TOOL);
+  g_clear_error(&error);
+  /* A truncated qcow2: `qemu-img convert` alone reads the missing clusters as zeros, which
+   * looked like a blank store. Cut inside the metadata or L2 tables (qemu-img check finds
+   * corruptions) and inside the data extent (only qemu-img map's file offsets show it). */
+  g_autofree char *full = g_build_filename(dir, "ms.qcow2", NULL);
+  const char *conv[] = { "qemu-img", "convert", "-f", "raw", "-O", "qcow2",
+                         OVMF "OVMF_VARS_4M.ms.fd", full, NULL };
+  g_assert_cmpint(vsb_test_spawn(conv, NULL, NULL, NULL), ==, 0);
+  g_autoptr(GBytes) fb = read_file(full);
+  g_autofree char *map_out = NULL;
+  const char *map[] = { "qemu-img", "map", "-f", "qcow2", "--output=json", full, NULL };
+  g_assert_cmpint(vsb_test_spawn(map, NULL, &map_out, NULL), ==, 0);
+  g_autoptr(JsonNode) mroot = vsb_test_parse_json(map_out);
+  JsonObject *ext = json_array_get_object_element(json_node_get_array(mroot), 0);
+  g_assert_cmpint(json_object_get_int_member(ext, "length"), ==, 0x84000);
+  gsize data_end = (gsize)(json_object_get_int_member(ext, "offset") + 0x84000);
+  g_assert_cmpuint(data_end, <=, g_bytes_get_size(fb));
+  static const struct {
+    gsize cut;
+    const char *expect;
+  } cuts[] = {
+    { 1000, "qemu-img check found" },
+    { 100000, "qemu-img check found" },
+    { 200000, "qemu-img check found" },
+    { 0, "bytes of data at file offset" }, /* data_end - 1 */
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(cuts); i++) {
+    gsize cut = cuts[i].cut ? cuts[i].cut : data_end - 1;
+    g_autofree char *tq = g_build_filename(dir, "trunc.qcow2", NULL);
+    vsb_test_write_file(tq, g_bytes_get_data(fb, NULL), (gssize)cut);
+    g_autoptr(VsbVarstore) t = vsb_varstore_load(tq, &error);
+    g_assert_null(t);
+    g_assert_error(error, VSB_ERROR, VSB_ERROR_PARSE);
+    g_test_message("%s", error->message);
+    g_assert_nonnull(strstr(error->message, tq));
+    g_assert_nonnull(strstr(error->message, "qcow2 image is corrupt or truncated"));
+    g_assert_nonnull(strstr(error->message, cuts[i].expect));
+    g_clear_error(&error);
+  }
+  /* Cutting only padding after the data loses nothing: still read. */
+  g_autofree char *padcut = g_build_filename(dir, "padcut.qcow2", NULL);
+  vsb_test_write_file(padcut, g_bytes_get_data(fb, NULL), (gssize)data_end);
+  g_autoptr(VsbVarstore) pc = load_ok(padcut);
+  assert_same_variables(pc, raw);
 }
 
 /* ---- saving ------------------------------------------------------------------------------------- */
@@ -963,6 +1045,7 @@ main(int argc, char **argv)
   g_test_add_func("/varstore/decode", test_decode);
   g_test_add_func("/varstore/report", test_report);
   g_test_add_func("/varstore/json-round-trip", test_json_round_trip);
+  g_test_add_func("/varstore/blank", test_blank);
   g_test_add_func("/varstore/qcow2", test_qcow2);
   g_test_add_func("/varstore/save", test_save);
   return g_test_run();
