@@ -214,6 +214,16 @@ test_bad_input(void)
   g_assert_cmpint(vsb_test_run(NULL, &err, "vars", "import", bigp, "--layout", "2m", NULL), ==, 2);
   g_assert_nonnull(strstr(err, "-o"));
   g_free(g_steal_pointer(&err));
+  /* import: a NUL inside a string would cut the name short ("Fo"): refused by entry and member. */
+  g_autofree char *nulp = g_build_filename(dir, "nul.json", NULL);
+  vsb_test_write_file(nulp, "{\"version\":2,\"variables\":[{\"name\":\"Fo\\u0000o\",\"guid\":"
+                            "\"8be4df61-93ca-11d2-aa0d-00e098032b8c\",\"attr\":7,\"data\":\"00\"}]}", -1);
+  g_autofree char *o4 = g_build_filename(dir, "o4.fd", NULL);
+  g_assert_cmpint(vsb_test_run(NULL, &err, "vars", "import", nulp, "-o", o4, "--layout", "4m", NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "nul.json: variables[0]: \"name\" contains a NUL character"));
+  g_free(g_steal_pointer(&err));
+  g_assert_false(g_file_test(o4, G_FILE_TEST_EXISTS));
+
   /* A truncated qcow2 store is refused, not read as a blank one (qemu-img convert fills the
    * missing clusters with zeros). */
   vsb_test_require_tool("qemu-img");

@@ -864,6 +864,47 @@ test_json_round_trip(void)
     { "{\"version\":2,\"variables\":[{\"name\":\"X\",\"guid\":\"8be4df61-93ca-11d2-aa0d-00e098032b8c\",\"attr\":\"7\",\"data\":\"\"}]}", "\"attr\"" },
     { "{\"version\":2,\"variables\":[{\"name\":\"X\",\"guid\":\"8be4df61-93ca-11d2-aa0d-00e098032b8c\",\"attr\":7,\"data\":\"\",\"time\":\"00\"}]}", "\"time\"" },
   };
+#define PKG "\"guid\":\"8be4df61-93ca-11d2-aa0d-00e098032b8c\",\"attr\":7"
+  /* json-glib ends its strings at a NUL: every string member holding one is refused, by entry
+   * and member, instead of being cut short ("Fo\u0000o" imported as "Fo"). */
+  static const struct {
+    const char *json, *expect;
+  } nul[] = {
+    { "{\"version\":2,\"variables\":[{\"name\":\"A\"," PKG ",\"data\":\"00\"},"
+      "{\"name\":\"Fo\\u0000o\"," PKG ",\"data\":\"00\"}]}",
+      "bad.json: variables[1]: \"name\" contains a NUL character" },
+    { "[{\"name\":\"Fo\\0o\"," PKG ",\"data\":\"00\"}]",
+      "bad.json: variables[0]: \"name\" contains a NUL character" },
+    { "{\"version\":2,\"variables\":[{\"name\":\"F\"," PKG ",\"data\":\"00\\u0000ff\"}]}",
+      "variables[0]: \"data\" contains a NUL character" },
+    { "{\"version\":2,\"variables\":[{\"name\":\"F\",\"guid\":"
+      "\"8be4df61-93ca-11d2-aa0d-00e098032b8c\\u0000x\",\"attr\":7,\"data\":\"00\"}]}",
+      "variables[0]: \"guid\" contains a NUL character" },
+    { "{\"version\":2,\"variables\":[{\"name\":\"F\"," PKG ",\"data\":\"00\","
+      "\"time\":\"e8070b17000000000000000000000000\\u0000\"}]}",
+      "variables[0]: \"time\" contains a NUL character" },
+    { "{\"version\":2,\"variables\":[{\"name\":\"F\"," PKG ",\"data\":\"00\","
+      "\"timestamp\":\"e8070b17000000000000000000000000\\000\"}]}",
+      "variables[0]: \"timestamp\" contains a NUL character" },
+    { "{\"version\":2,\"variables\":[{\"name\\u0000x\":\"F\"," PKG ",\"data\":\"00\"}]}",
+      "bad.json: the member name at byte 27 contains a NUL character" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(nul); i++) {
+    g_autoptr(GPtrArray) r = vsb_varjson_parse(nul[i].json, -1, "bad.json", &error);
+    g_assert_null(r);
+    g_assert_error(error, VSB_ERROR, VSB_ERROR_PARSE);
+    g_test_message("%s", error->message);
+    g_assert_nonnull(strstr(error->message, nul[i].expect));
+    g_clear_error(&error);
+  }
+  /* An escaped backslash before "u0000" is text, not a NUL. */
+  {
+    g_autoptr(GPtrArray) r = vsb_varjson_parse(
+      "[{\"name\":\"Fo\\\\u0000o\"," PKG ",\"data\":\"00\"}]", -1, "ok.json", &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(((VsbVariable *)r->pdata[0])->name, ==, "Fo\\u0000o");
+  }
+#undef PKG
   for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
     g_autoptr(GPtrArray) r = vsb_varjson_parse(bad[i].json, -1, "bad.json", &error);
     g_assert_null(r);
