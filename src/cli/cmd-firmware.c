@@ -451,7 +451,8 @@ cmd_check(int argc, char **argv)
     "be inspected. Notes: features the binary has but the descriptor does not claim.\n"
     "Without FILE, the host's active descriptors are checked (masked files are not).\n"
     "\n"
-    "Exit status: 0 no errors (warnings allowed), 1 errors found, 2 bad usage.\n");
+    "Exit status: 0 no errors (warnings allowed), 1 errors found, 2 bad usage or a FILE\n"
+    "that cannot be read.\n");
   int code = 0;
   if (!vsb_cli_parse(ctx, &argc, &argv, &code))
     return code;
@@ -460,9 +461,16 @@ cmd_check(int argc, char **argv)
     g_ptr_array_new_with_free_func((GDestroyNotify)vsb_fw_check_report_free);
   GError *error = NULL;
   if (argc > 1) {
+    /* A path that cannot be read is bad input (exit 2, nothing printed on stdout); only a
+     * descriptor that reads is linted, and its errors, schema ones included, are exit 1. */
     for (int i = 1; i < argc; i++) {
       g_autoptr(GError) lerr = NULL;
+      if (g_file_test(argv[i], G_FILE_TEST_IS_DIR))
+        return vsb_cli_failf("firmware check: %s: is a directory, not a descriptor", argv[i]);
       g_autoptr(VsbFwDescriptor) d = vsb_fw_descriptor_load(argv[i], &lerr);
+      if (d == NULL && (g_error_matches(lerr, VSB_ERROR, VSB_ERROR_NOT_FOUND) ||
+                        g_error_matches(lerr, VSB_ERROR, VSB_ERROR_IO)))
+        return vsb_cli_failf("firmware check: cannot read %s", lerr->message);
       g_ptr_array_add(reports, vsb_fw_check_descriptor(argv[i], d, lerr));
     }
   } else {

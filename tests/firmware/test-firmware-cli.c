@@ -560,6 +560,20 @@ test_check(void)
   g_assert_nonnull(strstr(out, "40-edk2-x86_64-secure-enrolled.json: ok\n"));
   g_assert_nonnull(strstr(out, "2 files checked: 0 errors, 0 warnings\n"));
 
+  /* a path that cannot be read is bad input (2), not a lint error (1), even beside a good one */
+  g_autofree char *err = NULL;
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(vsb_test_run(&out, &err, "firmware", "check",
+                               "/usr/share/qemu/firmware/60-edk2-x86_64.json",
+                               "/nonexistent.json", NULL), ==, 2);
+  g_assert_cmpstr(out, ==, "");
+  g_assert_nonnull(strstr(err, "cannot read /nonexistent.json: No such file or directory"));
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(vsb_test_run(&out, &err, "firmware", "check", "--json", "/tmp", NULL), ==, 2);
+  g_assert_cmpstr(out, ==, "");
+  g_assert_nonnull(strstr(err, "/tmp: is a directory, not a descriptor"));
+
   /* no FILE: the active descriptors of the given dirs (the mask is not checked) */
   g_clear_pointer(&out, g_free);
   g_autofree char *dbx = g_build_filename(vsb_test_data_dir(), "firmware/debian/xdg/qemu/firmware", NULL);
