@@ -458,6 +458,42 @@ test_bad_input(void)
     g_assert_cmpint(rc, ==, 2);
     g_assert_true(g_regex_match_simple("need [0-9]+ bytes.*room for [0-9]+", err, 0, 0));
   }
+  /* A single-value option given twice: refused, not "the last one wins" (PK holds one
+   * certificate; --pk A --pk B used to enroll only B). Repeatable options stay repeatable. */
+  expect_refused(dir, NULL, "--pk given twice", "--pk", rh, "--pk", ms, NULL);
+  expect_refused(dir, NULL, "PK holds exactly one certificate", "--pk", rh, "--pk", rh, NULL);
+  expect_refused(dir, NULL, "--secure-boot given twice ('on', then 'off')", "--secure-boot", "on",
+                 "--secure-boot", "off", NULL);
+  expect_refused(dir, NULL, "--owner given twice", "--owner",
+                 "a0baa8a3-041d-48a8-bc87-c36d121b5e3d", "--owner",
+                 "11111111-2222-3333-4444-555555555555", "--db", rh, NULL);
+  expect_refused(dir, NULL, "--copy-from given twice", "--copy-from", OVMF_VARS_4M_MS,
+                 "--copy-from", OVMF_VARS_4M_MS, NULL);
+  expect_refused(dir, NULL, "--dbx-update given twice", "--dbx-update", x509auth, "--dbx-update",
+                 huge, NULL);
+  {
+    g_autofree char *out2 = g_build_filename(dir, "out2.fd", NULL);
+    expect_refused(dir, NULL, "--output given twice", "-o", out2, "--db", rh, NULL);
+    g_assert_false(g_file_test(out2, G_FILE_TEST_EXISTS));
+  }
+  expect_refused(dir, small, "--in-place given twice", "--in-place", small, "--secure-boot", "on",
+                 NULL);
+  {
+    g_autofree char *out = g_build_filename(dir, "two-db.fd", NULL);
+    g_autofree char *json = NULL;
+    int rc = vsb_test_run(&json, NULL, "vars", "enroll", OVMF_VARS_4M, "-o", out, "--db", rh,
+                          "--db", ms, "--json", NULL);
+    g_assert_cmpint(rc, ==, 0);
+    g_autoptr(JsonNode) root = vsb_test_parse_json(json);
+    JsonArray *changes = json_object_get_array_member(json_node_get_object(root), "changes");
+    guint added = 0;
+    for (guint i = 0; i < json_array_get_length(changes); i++) {
+      JsonObject *c = json_array_get_object_element(changes, i);
+      added += g_strcmp0(json_object_get_string_member(c, "variable"), "db") == 0 &&
+               g_strcmp0(json_object_get_string_member(c, "action"), "add") == 0;
+    }
+    g_assert_cmpuint(added, ==, 2);
+  }
   /* A truncated qcow2 store: refused, untouched (it used to read as a blank store). */
   {
     vsb_test_require_tool("qemu-img");
