@@ -485,14 +485,20 @@ cmd_verify(int argc, char **argv)
       if (!add_cert_entries(dbx, *c, &error))
         return vsb_cli_fail(error);
     for (char **h = dbxh; h && *h; h++) {
+      /* Name the option and the value: the decoder's message alone ("not a hex digit 'n' at
+       * position 0") did not say which argument it was about. */
       g_autoptr(GBytes) bytes = vsb_hex_decode(*h, &error);
-      if (bytes == NULL)
-        return vsb_cli_fail(error);
+      if (bytes == NULL) {
+        int rc = vsb_cli_failf("pe verify: --dbx-hash '%s': %s (expected a SHA-256 hash: 64 hex "
+                               "digits)", *h, error->message);
+        g_clear_error(&error);
+        return rc;
+      }
       gsize len;
       const guint8 *d = g_bytes_get_data(bytes, &len);
       if (len != 32)
-        return vsb_cli_failf("pe verify: --dbx-hash %s is %zu bytes, a SHA-256 hash has 32", *h,
-                             len);
+        return vsb_cli_failf("pe verify: --dbx-hash '%s': %zu bytes (%zu hex digits), but a "
+                             "SHA-256 hash has 32 bytes (64 hex digits)", *h, len, len * 2);
       g_ptr_array_add(dbx, vsb_sig_entry_new(VSB_SIG_SHA256, &VSB_GUID_OVMF_ENROLL_DEFAULT_KEYS, d, len));
     }
   }

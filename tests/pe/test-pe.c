@@ -424,6 +424,21 @@ test_verify_rules(void)
   g_autoptr(JsonNode) r1 = run_json(1, a1);
   g_assert_cmpstr(jstr(r1, "database"), ==, "dbx");
   g_assert_nonnull(strstr(jstr(r1, "entry-description"), h));
+  /* A bad --dbx-hash is named with its value, and the length a SHA-256 hash needs. */
+  {
+    g_autofree char *out = NULL, *err = NULL;
+    g_assert_cmpint(vsb_test_run(&out, &err, "pe", "verify", s, "--db", k->ca_crt,
+                                 "--dbx-hash", "nothex", NULL), ==, 2);
+    g_assert_cmpstr(out, ==, "");
+    g_assert_nonnull(strstr(err, "--dbx-hash 'nothex': "));
+    g_assert_nonnull(strstr(err, "64 hex digits"));
+    g_clear_pointer(&err, g_free);
+    g_clear_pointer(&out, g_free);
+    g_assert_cmpint(vsb_test_run(&out, &err, "pe", "verify", s, "--db", k->ca_crt,
+                                 "--dbx-hash", "abcd", NULL), ==, 2);
+    g_assert_nonnull(strstr(err, "--dbx-hash 'abcd': 2 bytes (4 hex digits), but a SHA-256 "
+                                 "hash has 32 bytes (64 hex digits)"));
+  }
   /* A certificate of the chain in dbx. */
   const char *a2[] = { "pe", "verify", s, "--db", k->ca_crt, "--dbx-cert", k->ca_crt, NULL };
   g_autoptr(JsonNode) r2 = run_json(1, a2);
