@@ -262,6 +262,25 @@ test_bad_input(void)
   g_free(g_steal_pointer(&err));
   g_assert_false(g_file_test(oq, G_FILE_TEST_EXISTS));
 
+  /* A single-value option given twice is refused, not "the last one wins". */
+  g_assert_cmpint(vsb_test_run(NULL, &err, "vars", "import", bigp, "-o", out, "-o", o4, "--layout", "4m", NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "--output given twice"));
+  g_free(g_steal_pointer(&err));
+  g_assert_cmpint(vsb_test_run(NULL, &err, "vars", "import", bigp, "-o", o4, "--layout", "4m", "--layout", "2m", NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "--layout given twice ('4m', then '2m')"));
+  g_free(g_steal_pointer(&err));
+  g_assert_cmpint(vsb_test_run(NULL, &err, "vars", "import", bigp, "-o", o4, "-t", OVMF "OVMF_VARS.fd", "--template", OVMF "OVMF_VARS_4M.fd", NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "--template given twice"));
+  g_free(g_steal_pointer(&err));
+  g_assert_false(g_file_test(o4, G_FILE_TEST_EXISTS));
+  g_autofree char *e1 = g_build_filename(dir, "e1.json", NULL);
+  g_autofree char *e2 = g_build_filename(dir, "e2.json", NULL);
+  g_assert_cmpint(vsb_test_run(NULL, &err, "vars", "export", OVMF "OVMF_VARS.fd", "-o", e1, "--output", e2, NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "--output given twice"));
+  g_free(g_steal_pointer(&err));
+  g_assert_false(g_file_test(e1, G_FILE_TEST_EXISTS));
+  g_assert_false(g_file_test(e2, G_FILE_TEST_EXISTS));
+
   /* A garbage template. */
   g_assert_cmpint(vsb_test_run(NULL, &err, "vars", "import", bigp, "-o", out, "--template", bigp, NULL), ==, 2);
   g_assert_nonnull(strstr(err, "no variable store"));
