@@ -100,6 +100,29 @@ print_text(const VsbAuditReport *r)
   }
 }
 
+/* The executable of process pid: /proc/PID/exe when it may be read (another user's
+ * process needs privilege), else its argv[0]. A binary replaced by an upgrade reads
+ * "PATH (deleted)". */
+static char *
+process_executable(int pid, const char *argv0)
+{
+  g_autofree char *link = g_strdup_printf("/proc/%d/exe", pid);
+  g_autofree char *exe = g_file_read_link(link, NULL);
+  if (exe == NULL)
+    return g_strdup(argv0 ? argv0 : "");
+  if (g_str_has_suffix(exe, " (deleted)"))
+    exe[strlen(exe) - strlen(" (deleted)")] = '\0';
+  return g_steal_pointer(&exe);
+}
+
+static gboolean
+is_qemu_executable(const char *path)
+{
+  g_autofree char *base = g_path_get_basename(path);
+  return (g_str_has_prefix(base, "qemu-system-") && base[strlen("qemu-system-")] != '\0') ||
+         strcmp(base, "qemu-kvm") == 0;
+}
+
 static VsbQemuCmdline *
 cmdline_for_vm(const char *state_dir, const char *name, char **code_sha256, GError **error)
 {
@@ -207,17 +230,17 @@ audit_run(int argc, char **argv)
     g_auto(GStrv) words = vsb_qemu_read_proc_cmdline(NULL, pid, &error);
     if (words == NULL)
       return vsb_cli_fail(error);
+    /* Is it QEMU at all? Asked before its arguments are read as QEMU's, or any other
+     * process (pid 1, say) is refused for its first option ("'--firecracker-init' is not a
+     * QEMU option") instead of for what it is. */
+    g_autofree char *exe = process_executable(pid, words[0]);
+    if (!is_qemu_executable(exe))
+      return vsb_cli_failf("audit: process %d is not QEMU (%s): not a qemu-system-* or "
+                           "qemu-kvm binary", pid, exe);
     g_autofree char *cwd_link = g_strdup_printf("/proc/%d/cwd", pid);
     g_autofree char *cwd = g_file_read_link(cwd_link, NULL);
     cmd = vsb_qemu_cmdline_parse((const char *const *)words, (int)g_strv_length(words), cwd,
                                  &error);
-    if (cmd && cmd->binary) {
-      g_autofree char *base = g_path_get_basename(cmd->binary);
-      if (strstr(base, "qemu") == NULL && strcmp(base, "kvm") != 0) {
-        g_clear_pointer(&cmd, vsb_qemu_cmdline_free);
-        return vsb_cli_failf("audit: process %d is not QEMU (%s)", pid, base);
-      }
-    }
     opts.self_pid = pid;
     source = g_strdup_printf("process %d", pid);
   } else if (libvirt_xml) {

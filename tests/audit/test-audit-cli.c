@@ -173,6 +173,46 @@ expect_usage_error(const char *const *args, const char *needle)
   g_assert_cmpstr(out, ==, "");
 }
 
+/* A process is QEMU by its executable: not by "qemu" somewhere in its name, and not by an
+ * argv[0] it chose. Each sleeps, with arguments that parse as QEMU's (a disk image "30"). */
+static void
+not_qemu_process(const char *dir)
+{
+  vsb_test_require_tool("bash");
+  g_autofree char *sleep_path = g_find_program_in_path("sleep");
+  g_assert_nonnull(sleep_path);
+  g_autofree char *img = vsb_test_copy_file(sleep_path, dir, "qemu-img", 0755);
+  g_autofree char *script = g_strdup_printf("exec -a qemu-system-x86_64 %s 30", sleep_path);
+  const char *const cases[][4] = {
+    { img, "30", NULL },            /* "qemu" in its name */
+    { "bash", "-c", script, NULL }, /* argv[0] says qemu-system-x86_64 */
+  };
+  const char *const argv0[] = { img, "qemu-system-x86_64" };
+  const char *const expect[] = { "qemu-img): not a qemu-system-* or qemu-kvm binary",
+                                 "/sleep): not a qemu-system-* or qemu-kvm binary" };
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    GPid pid = 0;
+    g_autoptr(GError) error = NULL;
+    g_assert_true(g_spawn_async(dir, (char **)cases[i], NULL,
+                                G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                &pid, &error));
+    g_assert_no_error(error);
+    /* Wait (at most 5 s) until the process runs under its name (bash has exec'ed sleep). */
+    g_autofree char *cmdline_path = g_strdup_printf("/proc/%d/cmdline", pid);
+    for (int k = 0; k < 50; k++) {
+      g_autofree char *c = NULL;
+      if (g_file_get_contents(cmdline_path, &c, NULL, NULL) && strcmp(c, argv0[i]) == 0)
+        break;
+      g_usleep(100000);
+    }
+    g_autofree char *pid_s = g_strdup_printf("%d", pid);
+    g_autofree char *needle = g_strdup_printf("process %d is not QEMU (", pid);
+    expect_usage_error((const char *const[]){ "audit", "--pid", pid_s, NULL }, needle);
+    expect_usage_error((const char *const[]){ "audit", "--pid", pid_s, NULL }, expect[i]);
+    stop_qemu(pid);
+  }
+}
+
 static void
 test_usage_errors(void)
 {
@@ -196,6 +236,13 @@ test_usage_errors(void)
   expect_usage_error((const char *const[]){ "audit", "--qemu-cmdline", "\xff\xfe '", NULL },
                      "cannot split");
   expect_usage_error((const char *const[]){ "audit", "--pid", self, NULL }, "is not QEMU");
+  /* pid 1 is never QEMU here; its arguments were once parsed first and it was refused for its
+   * first option ("'--firecracker-init' is not a QEMU option"). */
+  expect_usage_error((const char *const[]){ "audit", "--pid", "1", NULL },
+                     "process 1 is not QEMU (");
+  expect_usage_error((const char *const[]){ "audit", "--pid", "1", NULL },
+                     "not a qemu-system-* or qemu-kvm binary");
+  not_qemu_process(dir);
   expect_usage_error((const char *const[]){ "audit", "--pid", "999999999", NULL }, "999999999");
   expect_usage_error((const char *const[]){ "audit", "--libvirt-xml", xml, NULL }, "bad.xml");
   expect_usage_error((const char *const[]){ "audit", "--libvirt-xml", "/nonexistent.xml", NULL },
