@@ -40,7 +40,8 @@ typedef struct {
 
 /* Generate PK, KEK and db (RSA of 2048, 3072 or 4096 bits; SHA-256 signatures; valid for
  * ten years from now; random 128-bit serial) and an owner GUID into dir, which is created
- * when missing. Certificates: "<common_name> PK" / "KEK" / "db"; PK and KEK are CA
+ * when missing. Certificates: "<common_name> PK" / "KEK" / "db" (common_name NULL: "vsboot";
+ * a blank one is refused); PK and KEK are CA
  * certificates (keyCertSign), db is a code-signing leaf (digitalSignature, codeSigning).
  * Refuses (VSB_ERROR_EXISTS) when any of the seven files already exists; on failure no file
  * of the set is left behind. */

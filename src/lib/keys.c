@@ -186,16 +186,19 @@ VsbKeySet *
 vsb_keys_generate(const char *dir, const char *common_name, guint bits, GError **error)
 {
   g_return_val_if_fail(dir != NULL, NULL);
-  if (common_name == NULL || *common_name == '\0')
+  if (common_name == NULL)
     common_name = "vsboot";
   if (bits != 2048 && bits != 3072 && bits != 4096) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
                 "RSA key size %u is not supported: use 2048, 3072 or 4096", bits);
     return NULL;
   }
-  if (!g_utf8_validate(common_name, -1, NULL) || strlen(common_name) > 60) {
+  /* A blank name would make certificates nobody can tell apart in `vars show`. */
+  g_autofree char *stripped = g_strstrip(g_strdup(common_name));
+  if (!g_utf8_validate(common_name, -1, NULL) || strlen(common_name) > 60 || *stripped == '\0') {
     g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
-                "common name must be UTF-8 text of at most 60 bytes");
+                "common name '%s': must be non-blank UTF-8 text of at most 60 bytes",
+                g_utf8_validate(common_name, -1, NULL) ? common_name : "(not UTF-8)");
     return NULL;
   }
 

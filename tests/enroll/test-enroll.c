@@ -658,6 +658,17 @@ test_keys_generate(void)
   g_clear_pointer(&err, g_free);
   g_assert_cmpint(vsb_test_run(NULL, &err, "keys", "generate", keys, "--bits", "1024", NULL), ==, 2);
   g_assert_nonnull(strstr(err, "1024"));
+  /* A blank name is refused (it used to become "vsboot" silently), and nothing is written. */
+  const char *blank[] = { "", "   " };
+  for (gsize i = 0; i < G_N_ELEMENTS(blank); i++) {
+    g_autofree char *dir3 = g_build_filename(dir2, "blank", NULL);
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(vsb_test_run(NULL, &err, "keys", "generate", dir3, "--cn", blank[i], NULL),
+                    ==, 2);
+    g_autofree char *want = g_strdup_printf("common name '%s': must be non-blank", blank[i]);
+    g_assert_nonnull(strstr(err, want));
+    g_assert_false(g_file_test(dir3, G_FILE_TEST_EXISTS));
+  }
 }
 
 int
