@@ -35,6 +35,34 @@ vsb_cli_print_json(JsonNode *node)
 }
 
 gboolean
+vsb_cli_take_single(const char *option_name, const char *value, gpointer data, GError **error)
+{
+  for (VsbCliSingleOption *o = data; o->long_name; o++) {
+    if (g_strcmp0(option_name, o->long_name) != 0 && g_strcmp0(option_name, o->short_name) != 0)
+      continue;
+    if (*o->slot) {
+      g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                  "%s given twice ('%s', then '%s'); it takes one value%s", o->long_name,
+                  *o->slot, value, o->why ? o->why : "");
+      return FALSE;
+    }
+    *o->slot = g_strdup(value);
+    return TRUE;
+  }
+  g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "%s: unexpected option", option_name);
+  return FALSE;
+}
+
+void
+vsb_cli_set_main_entries(GOptionContext *ctx, const GOptionEntry *entries,
+                         VsbCliSingleOption *singles)
+{
+  GOptionGroup *group = g_option_group_new(NULL, NULL, NULL, singles, NULL);
+  g_option_group_add_entries(group, entries);
+  g_option_context_set_main_group(ctx, group);
+}
+
+gboolean
 vsb_cli_parse(GOptionContext *ctx, int *argc, char ***argv, int *exit_code)
 {
   g_autoptr(GError) error = NULL;

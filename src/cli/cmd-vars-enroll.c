@@ -152,34 +152,6 @@ report_text(const char *input, const char *output, const VsbVarstore *store, GPt
     fprintf(stderr, "vsboot: warning: %s\n", (const char *)warnings->pdata[i]);
 }
 
-/* GOption lets a repeated single-value option silently replace the earlier one: "--pk A --pk B"
- * would enroll only B. These options go through a callback that refuses a second value. */
-typedef struct {
-  const char *long_name; /* "--pk" */
-  const char *short_name; /* "-o" or NULL */
-  char **slot;
-  const char *why; /* appended to the message, or "" */
-} SingleOption;
-
-static gboolean
-take_single(const char *option_name, const char *value, gpointer data, GError **error)
-{
-  for (SingleOption *o = data; o->long_name; o++) {
-    if (g_strcmp0(option_name, o->long_name) != 0 && g_strcmp0(option_name, o->short_name) != 0)
-      continue;
-    if (*o->slot) {
-      g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                  "%s given twice ('%s', then '%s'); it takes one value%s", o->long_name,
-                  *o->slot, value, o->why);
-      return FALSE;
-    }
-    *o->slot = g_strdup(value);
-    return TRUE;
-  }
-  g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "%s: unexpected option", option_name);
-  return FALSE;
-}
-
 int
 vsb_cli_vars_enroll(int argc, char **argv)
 {
@@ -188,21 +160,21 @@ vsb_cli_vars_enroll(int argc, char **argv)
   char **kek = NULL, **db = NULL, **db_hash = NULL, **dbx_hash = NULL, **dbx_cert = NULL;
   char **copy = NULL, **del = NULL;
   gboolean force = FALSE, json = FALSE;
-  SingleOption singles[] = {
-    { "--output", "-o", &output, "" },
-    { "--in-place", NULL, &in_place, "" },
+  VsbCliSingleOption singles[] = {
+    { "--output", "-o", &output, NULL },
+    { "--in-place", NULL, &in_place, NULL },
     { "--pk", NULL, &pk, ": PK holds exactly one certificate" },
     { "--dbx-update", NULL, &dbx_update, ": a signed update replaces dbx as a whole" },
-    { "--owner", NULL, &owner_text, "" },
-    { "--copy-from", NULL, &copy_from, "" },
-    { "--secure-boot", NULL, &secure_boot, "" },
+    { "--owner", NULL, &owner_text, NULL },
+    { "--copy-from", NULL, &copy_from, NULL },
+    { "--secure-boot", NULL, &secure_boot, NULL },
     { NULL },
   };
   GOptionEntry entries[] = {
-    { "output", 'o', G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, take_single, "Write the result to OUT", "OUT" },
-    { "in-place", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, take_single, "Edit FILE itself (instead of IN -o OUT)",
+    { "output", 'o', G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, vsb_cli_take_single, "Write the result to OUT", "OUT" },
+    { "in-place", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, vsb_cli_take_single, "Edit FILE itself (instead of IN -o OUT)",
       "FILE" },
-    { "pk", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, take_single, "Replace PK with this certificate (PEM or DER)",
+    { "pk", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, vsb_cli_take_single, "Replace PK with this certificate (PEM or DER)",
       "CERT" },
     { "kek", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &kek, "Add the certificate(s) to KEK", "CERT" },
     { "db", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &db, "Add the certificate(s) to db", "CERT" },
@@ -212,18 +184,18 @@ vsb_cli_vars_enroll(int argc, char **argv)
       "SHA256" },
     { "dbx-cert", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &dbx_cert, "Add the certificate(s) to dbx",
       "CERT" },
-    { "dbx-update", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, take_single,
+    { "dbx-update", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, vsb_cli_take_single,
       "Replace dbx with a signed update (AUTH_2 file such as dbxupdate.bin), keeping its time "
       "stamp", "AUTHFILE" },
-    { "owner", 0, 0, G_OPTION_ARG_CALLBACK, take_single,
+    { "owner", 0, 0, G_OPTION_ARG_CALLBACK, vsb_cli_take_single,
       "Owner GUID of added entries (default a0baa8a3-041d-48a8-bc87-c36d121b5e3d, "
       "OvmfEnrollDefaultKeys, as virt-fw-vars)", "GUID" },
-    { "copy-from", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, take_single,
+    { "copy-from", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, vsb_cli_take_single,
       "Copy variables from another store (default KEK, db and dbx)", "VARSFILE" },
     { "copy", 0, 0, G_OPTION_ARG_STRING_ARRAY, &copy, "A variable to copy with --copy-from",
       "NAME" },
     { "delete", 0, 0, G_OPTION_ARG_STRING_ARRAY, &del, "Delete the variable", "NAME" },
-    { "secure-boot", 0, 0, G_OPTION_ARG_CALLBACK, take_single,
+    { "secure-boot", 0, 0, G_OPTION_ARG_CALLBACK, vsb_cli_take_single,
       "on: SecureBootEnable=1, CustomMode=0 and a placeholder dbx when there is none; "
       "off: SecureBootEnable=0", "on|off" },
     { "force", 0, 0, G_OPTION_ARG_NONE, &force,
@@ -239,9 +211,7 @@ vsb_cli_vars_enroll(int argc, char **argv)
     "--copy-from, --pk, --kek, --db, --db-hash, --dbx-update, --dbx-cert, --dbx-hash,\n"
     "--secure-boot. Everything is checked before anything is written; the output is written\n"
     "atomically, or not at all.");
-  GOptionGroup *main_group = g_option_group_new(NULL, NULL, NULL, singles, NULL);
-  g_option_group_add_entries(main_group, entries);
-  g_option_context_set_main_group(ctx, main_group);
+  vsb_cli_set_main_entries(ctx, entries, singles);
   int code = 0;
   gboolean parsed = vsb_cli_parse(ctx, &argc, &argv, &code);
   /* Own everything the parser allocated. */

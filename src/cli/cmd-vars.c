@@ -183,42 +183,6 @@ existing_mode(const char *path, int fallback)
   return stat(path, &st) == 0 ? (int)(st.st_mode & 07777) : fallback;
 }
 
-/* GOption lets a repeated single-value option silently replace the earlier one ("-o A -o B"
- * writes only B); these go through a callback that refuses a second value. The table maps
- * "--long" or "-s" to where the value goes. */
-typedef struct {
-  const char *long_name;
-  const char *short_name;
-  char **slot;
-} SingleOption;
-
-static gboolean
-take_single(const char *option_name, const char *value, gpointer data, GError **error)
-{
-  for (SingleOption *o = data; o->long_name; o++) {
-    if (g_strcmp0(option_name, o->long_name) != 0 && g_strcmp0(option_name, o->short_name) != 0)
-      continue;
-    if (*o->slot) {
-      g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                  "%s given twice ('%s', then '%s'); it takes one value", o->long_name, *o->slot,
-                  value);
-      return FALSE;
-    }
-    *o->slot = g_strdup(value);
-    return TRUE;
-  }
-  g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "%s: unexpected option", option_name);
-  return FALSE;
-}
-
-static void
-set_main_entries(GOptionContext *ctx, const GOptionEntry *entries, SingleOption *singles)
-{
-  GOptionGroup *group = g_option_group_new(NULL, NULL, NULL, singles, NULL);
-  g_option_group_add_entries(group, entries);
-  g_option_context_set_main_group(ctx, group);
-}
-
 static int
 cmd_export(int argc, char **argv)
 {
@@ -226,13 +190,13 @@ cmd_export(int argc, char **argv)
   char *out = NULL;
   GOptionEntry entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "JSON output (the only format; accepted for clarity)", NULL },
-    { "output", 'o', G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, take_single, "Write to OUT (atomically) instead of stdout", "OUT" },
+    { "output", 'o', G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, vsb_cli_take_single, "Write to OUT (atomically) instead of stdout", "OUT" },
     { NULL },
   };
-  SingleOption singles[] = { { "--output", "-o", &out }, { NULL } };
+  VsbCliSingleOption singles[] = { { "--output", "-o", &out }, { NULL } };
   g_autoptr(GOptionContext) ctx =
     g_option_context_new("FILE - variables as virt-firmware / QEMU uefi-vars JSON");
-  set_main_entries(ctx, entries, singles);
+  vsb_cli_set_main_entries(ctx, entries, singles);
   int code;
   if (!vsb_cli_parse(ctx, &argc, &argv, &code)) {
     g_free(out);
@@ -261,18 +225,18 @@ cmd_import(int argc, char **argv)
   char *out = NULL, *tmpl = NULL, *layout = NULL;
   gboolean force = FALSE, sort = FALSE;
   GOptionEntry entries[] = {
-    { "output", 'o', G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, take_single, "The store to write (required)", "OUT" },
-    { "template", 't', G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, take_single, "Store whose layout and bytes outside the variables are kept", "T" },
-    { "layout", 0, 0, G_OPTION_ARG_CALLBACK, take_single, "Start from an empty store of this layout instead", "2m|4m|armvirt" },
+    { "output", 'o', G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, vsb_cli_take_single, "The store to write (required)", "OUT" },
+    { "template", 't', G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, vsb_cli_take_single, "Store whose layout and bytes outside the variables are kept", "T" },
+    { "layout", 0, 0, G_OPTION_ARG_CALLBACK, vsb_cli_take_single, "Start from an empty store of this layout instead", "2m|4m|armvirt" },
     { "sort-by-name", 0, 0, G_OPTION_ARG_NONE, &sort, "Order variables by name, as virt-fw-vars does", NULL },
     { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Write even if a running QEMU holds OUT", NULL },
     { NULL },
   };
-  SingleOption singles[] = {
+  VsbCliSingleOption singles[] = {
     { "--output", "-o", &out }, { "--template", "-t", &tmpl }, { "--layout", NULL, &layout }, { NULL },
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new("JSON - build a store from JSON variables");
-  set_main_entries(ctx, entries, singles);
+  vsb_cli_set_main_entries(ctx, entries, singles);
   g_option_context_set_description(ctx,
     "The template's variables are replaced by the JSON's (in the JSON's order); every byte\n"
     "outside the variable region (volume header, FTW area) is kept. A qcow2 template gives a\n"
