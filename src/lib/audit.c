@@ -113,6 +113,24 @@ add_finding(VsbAuditReport *r, const char *id, VsbSeverity sev, const char *evid
   g_ptr_array_add(r->findings, f);
 }
 
+static const char *
+file_kind(mode_t mode)
+{
+  if (S_ISREG(mode))
+    return "a regular file";
+  if (S_ISDIR(mode))
+    return "a directory";
+  if (S_ISCHR(mode))
+    return "a character device";
+  if (S_ISBLK(mode))
+    return "a block device";
+  if (S_ISFIFO(mode))
+    return "a FIFO";
+  if (S_ISSOCK(mode))
+    return "a socket";
+  return "not a file";
+}
+
 /* File facts for evidence: "FILE (N bytes, mode 0644, 1 link)". */
 static char *
 file_facts(const char *path)
@@ -121,6 +139,9 @@ file_facts(const char *path)
   g_autofree char *p = clean(path);
   if (stat(path, &st) != 0)
     return g_strdup_printf("%s (%s)", p, g_strerror(errno));
+  if (!S_ISREG(st.st_mode))
+    return g_strdup_printf("%s (%s, mode %04o)", p, file_kind(st.st_mode),
+                           (unsigned)(st.st_mode & 07777));
   return g_strdup_printf("%s (%lld bytes, mode %04o, %lu link%s)", p, (long long)st.st_size,
                          (unsigned)(st.st_mode & 07777), (unsigned long)st.st_nlink,
                          st.st_nlink == 1 ? "" : "s");
@@ -608,6 +629,19 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
                     "copy the template (e.g. OVMF_VARS_4M.ms.fd) to this path, mode 0600",
                     "the varstore file does not exist: QEMU will not start");
       }
+    } else if (!g_file_test(vpath, G_FILE_TEST_IS_REGULAR)) {
+      /* A directory, device, FIFO or socket: QEMU cannot use a directory as a flash image,
+       * and vsboot judges only the variables of a regular file. */
+      struct stat st;
+      const char *kind = stat(vpath, &st) != 0 ? "not a file" : file_kind(st.st_mode);
+      g_autofree char *facts = file_facts(vpath);
+      g_autofree char *ev = join_ev(vars.evidence, facts);
+      add_finding(r, "varstore-unreadable", VSB_SEVERITY_ERROR, ev,
+                  "give flash 1 a regular file: a copy of the varstore template, mode 0600",
+                  "the varstore is not a regular file (%s): %s", kind,
+                  strcmp(kind, "a directory") == 0
+                    ? "QEMU cannot open a directory as flash and will not start"
+                    : "vsboot reads only regular files and cannot judge the variables in it");
     } else {
       read_path = vpath;
       /* The format QEMU is told must be the file's: a qcow2 file read as raw shows the
@@ -634,7 +668,9 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
     struct stat st;
     g_autofree char *facts = file_facts(spath);
     g_autofree char *ev = join_ev(sflash->evidence, facts);
-    if (stat(spath, &st) == 0) {
+    /* Modes and link counts say something only of a regular file (a directory's link count
+     * is its number of subdirectories plus two, not of names). */
+    if (stat(spath, &st) == 0 && S_ISREG(st.st_mode)) {
       if (st.st_mode & S_IWOTH)
         add_finding(r, "varstore-world-writable", VSB_SEVERITY_ERROR, ev, "chmod 0600 the varstore",
                     "the varstore is world-writable: any local user can replace PK, db or dbx "

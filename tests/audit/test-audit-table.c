@@ -166,6 +166,18 @@ static const Case cases[] = {
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
     "-drive if=pflash,format=raw,unit=1,file=@DIR@/nonexistent_VARS.fd",
     "varstore-missing", FALSE },
+  /* Not a regular file: one finding, no "2 names" from a directory's link count, no o+w
+   * from /dev/null's mode. */
+  { "varstore-directory", QEMU,
+    "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
+    "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
+    "-drive if=pflash,format=raw,unit=1,file=@DIR@",
+    "varstore-unreadable", FALSE },
+  { "varstore-char-device", QEMU,
+    "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
+    "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
+    "-drive if=pflash,format=raw,unit=1,file=/dev/null",
+    "varstore-unreadable", FALSE },
   { "varstore-template-shared", QEMU,
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
@@ -622,7 +634,8 @@ test_coverage(void)
     "firmware-via-bios", "no-uefi-firmware", "firmware-missing", "firmware-unknown",
     "firmware-unknown-provenance", "firmware-no-secure-boot", "secure-boot-without-smm",
     "aarch64-no-smm", "machine-not-q35", "smm-off", "varstore-not-secure", "global-ignored",
-    "code-writable", "varstore-missing", "varstore-invalid", "varstore-readonly",
+    "code-writable", "varstore-missing", "varstore-invalid", "varstore-unreadable",
+    "varstore-readonly",
     "varstore-shared", "varstore-hardlinked", "varstore-world-writable", "snapshot-mode",
     "varstore-setup-mode", "secure-boot-disabled", "db-empty", "dbx-empty", "dbx-placeholder",
     "size-mismatch", "format-mismatch", "direct-kernel-boot", "direct-kernel-boot-confidential",
