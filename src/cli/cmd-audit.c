@@ -29,7 +29,11 @@ static const char audit_description[] =
   "\n"
   "Every finding has a stable id, a severity, the evidence and the fix. The verdict is\n"
   "'enforced' only when no finding has error severity.\n"
-  "Exit status: 0 enforced, 1 not enforced, 2 could not judge (bad input).";
+  "Exit status: 0 enforced; 1 not enforced: any finding of error severity, also a file\n"
+  "the command line names that is missing or unusable (QEMU would not start, so nothing is\n"
+  "enforced); 2 could not judge: the input itself cannot be read, or cannot be parsed as\n"
+  "QEMU parses it (an unknown option, -opt=value, a flash unit given twice, an unreadable\n"
+  "-readconfig file), a domain libvirt would not define, a process that is not QEMU.";
 
 static char *
 read_stdin(gsize *len, GError **error)

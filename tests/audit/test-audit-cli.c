@@ -258,6 +258,49 @@ test_usage_errors(void)
   g_assert_nonnull(strstr(out, "--state-dir"));
 }
 
+/* The exit-status rule (README, --help): a file the command line names that is missing is a
+ * finding, exit 1 (QEMU would not start: nothing is enforced); exit 2 only when the input
+ * itself cannot be read or parsed. */
+static void
+test_exit_codes(void)
+{
+  const char *good =
+    "qemu-system-x86_64 -machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
+    "-drive if=pflash,format=raw,unit=0,readonly=on,file=" OVMF "OVMF_CODE_4M.secboot.fd ";
+  g_autofree char *no_vars =
+    g_strconcat(good, "-drive if=pflash,format=raw,unit=1,file=/nonexistent/VARS.fd", NULL);
+  int rc = 0;
+  const char *a1[] = { "audit", "--qemu-cmdline", no_vars, "--no-process-scan", "--json",
+                       "--firmware-dir", "/usr/share/qemu/firmware", NULL };
+  g_autoptr(JsonNode) n1 = audit_json(&rc, a1);
+  g_assert_cmpint(rc, ==, 1);
+  g_assert_cmpstr(json_object_get_string_member(json_node_get_object(n1), "verdict"), ==,
+                  "not-enforced");
+  JsonArray *f = json_object_get_array_member(json_node_get_object(n1), "findings");
+  g_assert_cmpuint(json_array_get_length(f), ==, 1);
+  JsonObject *f0 = json_array_get_object_element(f, 0);
+  g_assert_cmpstr(json_object_get_string_member(f0, "id"), ==, "varstore-missing");
+  g_assert_nonnull(strstr(json_object_get_string_member(f0, "message"), "QEMU will not start"));
+
+  g_autofree char *no_code = g_strdup(
+    "qemu-system-x86_64 -machine q35,smm=on -drive if=pflash,format=raw,unit=0,readonly=on,"
+    "file=/nonexistent/CODE.fd");
+  const char *a2[] = { "audit", "--qemu-cmdline", no_code, "--no-process-scan", "--json", NULL };
+  g_autoptr(JsonNode) n2 = audit_json(&rc, a2);
+  g_assert_cmpint(rc, ==, 1);
+  g_assert_true(has_finding(n2, "firmware-missing", NULL));
+
+  expect_usage_error((const char *const[]){ "audit", "--qemu-cmdline",
+                                            "-readconfig /nonexistent/vm.cfg", NULL },
+                     "/nonexistent/vm.cfg");
+
+  /* --help states the rule. */
+  g_autofree char *out = NULL;
+  g_assert_cmpint(vsb_test_run(&out, NULL, "audit", "--help", NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "also a file\nthe command line names that is missing or unusable"));
+  g_assert_nonnull(strstr(out, "2 could not judge: the input itself cannot be read"));
+}
+
 /* A provisioned VM whose code file was replaced afterwards: firmware-changed. */
 static void
 test_vm_firmware_changed(void)
@@ -310,6 +353,7 @@ main(int argc, char **argv)
   g_test_add_func("/audit/cli/pid-and-shared-varstore", test_pid_and_shared);
   g_test_add_func("/audit/cli/stdin", test_stdin);
   g_test_add_func("/audit/cli/usage-errors", test_usage_errors);
+  g_test_add_func("/audit/cli/exit-codes", test_exit_codes);
   g_test_add_func("/audit/cli/vm-firmware-changed", test_vm_firmware_changed);
   return g_test_run();
 }
