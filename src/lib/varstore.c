@@ -6,11 +6,11 @@
 #include "vsboot/varstore.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
+#include "vsboot/json.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <gio/gio.h>
-#include <json-glib/json-glib.h>
 #include <glib/gstdio.h>
 #include <lzma.h>
 #include <string.h>
@@ -668,22 +668,33 @@ vsb_varstore_load_bytes(GBytes *bytes, const char *origin, GError **error)
 
 /* ---- qcow2 ----------------------------------------------------------------------------------- */
 
+/* Run argv; hand back stdout, stderr and the exit status (-1: killed). */
 static gboolean
-run_tool(const char *const *argv, GError **error)
+run_capture(const char *const *argv, char **out, char **err, int *status, GError **error)
 {
   g_autoptr(GError) local = NULL;
-  g_autoptr(GSubprocess) p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+  g_autoptr(GSubprocess) p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                                          G_SUBPROCESS_FLAGS_STDERR_PIPE, &local);
   if (p == NULL) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot run %s: %s", argv[0], local->message);
     return FALSE;
   }
-  g_autofree char *err_text = NULL;
-  if (!g_subprocess_communicate_utf8(p, NULL, NULL, NULL, &err_text, &local)) {
+  if (!g_subprocess_communicate_utf8(p, NULL, NULL, out, err, &local)) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "%s: %s", argv[0], local->message);
     return FALSE;
   }
-  if (!g_subprocess_get_successful(p)) {
+  *status = g_subprocess_get_if_exited(p) ? g_subprocess_get_exit_status(p) : -1;
+  return TRUE;
+}
+
+static gboolean
+run_tool(const char *const *argv, GError **error)
+{
+  g_autofree char *out = NULL, *err_text = NULL;
+  int status = 0;
+  if (!run_capture(argv, &out, &err_text, &status, error))
+    return FALSE;
+  if (status != 0) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "%s failed: %s", argv[0],
                 err_text ? g_strstrip(err_text) : "");
     return FALSE;
@@ -708,25 +719,6 @@ static gboolean
 is_qcow2(const guint8 *data, gsize len)
 {
   return len >= 4 && memcmp(data, "QFI\xfb", 4) == 0;
-}
-
-/* Run argv; hand back stdout, stderr and the exit status (-1: killed). */
-static gboolean
-run_capture(const char *const *argv, char **out, char **err, int *status, GError **error)
-{
-  g_autoptr(GError) local = NULL;
-  g_autoptr(GSubprocess) p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                                         G_SUBPROCESS_FLAGS_STDERR_PIPE, &local);
-  if (p == NULL) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot run %s: %s", argv[0], local->message);
-    return FALSE;
-  }
-  if (!g_subprocess_communicate_utf8(p, NULL, NULL, out, err, &local)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "%s: %s", argv[0], local->message);
-    return FALSE;
-  }
-  *status = g_subprocess_get_if_exited(p) ? g_subprocess_get_exit_status(p) : -1;
-  return TRUE;
 }
 
 static void
@@ -756,10 +748,10 @@ check_qcow2(const char *path, gint64 file_size, GError **error)
     return FALSE;
   if (status != 0 && status != 3) {
     gint64 corruptions = 0, check_errors = 0;
-    g_autoptr(JsonParser) parser = json_parser_new();
-    if (out && *out && json_parser_load_from_data(parser, out, -1, NULL) &&
-        JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
-      JsonObject *o = json_node_get_object(json_parser_get_root(parser));
+    g_autoptr(JsonNode) report =
+      vsb_json_parse(out, out ? strlen(out) : 0, 16, "qemu-img check", NULL);
+    if (report && JSON_NODE_HOLDS_OBJECT(report)) {
+      JsonObject *o = json_node_get_object(report);
       corruptions = json_object_get_int_member_with_default(o, "corruptions", 0);
       check_errors = json_object_get_int_member_with_default(o, "check-errors", 0);
     }
@@ -780,13 +772,13 @@ check_qcow2(const char *path, gint64 file_size, GError **error)
   g_clear_pointer(&err_text, g_free);
   if (!run_capture(map, &out, &err_text, &status, error))
     return FALSE;
-  g_autoptr(JsonParser) parser = json_parser_new();
-  if (status != 0 || out == NULL || !json_parser_load_from_data(parser, out, -1, NULL) ||
-      !JSON_NODE_HOLDS_ARRAY(json_parser_get_root(parser))) {
+  g_autoptr(JsonNode) map_root =
+    status == 0 ? vsb_json_parse(out, out ? strlen(out) : 0, 16, "qemu-img map", NULL) : NULL;
+  if (map_root == NULL || !JSON_NODE_HOLDS_ARRAY(map_root)) {
     tool_failed(error, path, "qemu-img map", status, err_text);
     return FALSE;
   }
-  JsonArray *extents = json_node_get_array(json_parser_get_root(parser));
+  JsonArray *extents = json_node_get_array(map_root);
   for (guint i = 0; i < json_array_get_length(extents); i++) {
     JsonNode *n = json_array_get_element(extents, i);
     if (!JSON_NODE_HOLDS_OBJECT(n))
