@@ -3,6 +3,7 @@
 #pragma once
 
 #include <glib.h>
+#include <sys/types.h>
 
 G_BEGIN_DECLS
 
@@ -17,6 +18,8 @@ GBytes *vsb_file_read(const char *path, gsize max_size, GError **error);
 
 /* TRUE when the file starts with the qcow2 magic ("QFI\xfb"); FALSE also when unreadable. */
 gboolean vsb_file_is_qcow2(const char *path);
+/* What a stat mode is, for messages: "a regular file", "a directory", "a FIFO", ... */
+const char *vsb_file_kind(mode_t mode);
 /* Lower-case hex SHA-256 of the file's contents, read in one streaming pass. */
 char *vsb_file_sha256(const char *path, GError **error);
 

@@ -113,24 +113,6 @@ add_finding(VsbAuditReport *r, const char *id, VsbSeverity sev, const char *evid
   g_ptr_array_add(r->findings, f);
 }
 
-static const char *
-file_kind(mode_t mode)
-{
-  if (S_ISREG(mode))
-    return "a regular file";
-  if (S_ISDIR(mode))
-    return "a directory";
-  if (S_ISCHR(mode))
-    return "a character device";
-  if (S_ISBLK(mode))
-    return "a block device";
-  if (S_ISFIFO(mode))
-    return "a FIFO";
-  if (S_ISSOCK(mode))
-    return "a socket";
-  return "not a file";
-}
-
 /* File facts for evidence: "FILE (N bytes, mode 0644, 1 link)". */
 static char *
 file_facts(const char *path)
@@ -140,7 +122,7 @@ file_facts(const char *path)
   if (stat(path, &st) != 0)
     return g_strdup_printf("%s (%s)", p, g_strerror(errno));
   if (!S_ISREG(st.st_mode))
-    return g_strdup_printf("%s (%s, mode %04o)", p, file_kind(st.st_mode),
+    return g_strdup_printf("%s (%s, mode %04o)", p, vsb_file_kind(st.st_mode),
                            (unsigned)(st.st_mode & 07777));
   return g_strdup_printf("%s (%lld bytes, mode %04o, %lu link%s)", p, (long long)st.st_size,
                          (unsigned)(st.st_mode & 07777), (unsigned long)st.st_nlink,
@@ -633,7 +615,7 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
       /* A directory, device, FIFO or socket: QEMU cannot use a directory as a flash image,
        * and vsboot judges only the variables of a regular file. */
       struct stat st;
-      const char *kind = stat(vpath, &st) != 0 ? "not a file" : file_kind(st.st_mode);
+      const char *kind = stat(vpath, &st) != 0 ? "not a file" : vsb_file_kind(st.st_mode);
       g_autofree char *facts = file_facts(vpath);
       g_autofree char *ev = join_ev(vars.evidence, facts);
       add_finding(r, "varstore-unreadable", VSB_SEVERITY_ERROR, ev,

@@ -241,3 +241,21 @@ vsb_file_sha256(const char *path, GError **error)
   }
   return vsb_hex_encode(md, mdlen);
 }
+
+const char *
+vsb_file_kind(mode_t mode)
+{
+  if (S_ISREG(mode))
+    return "a regular file";
+  if (S_ISDIR(mode))
+    return "a directory";
+  if (S_ISCHR(mode))
+    return "a character device";
+  if (S_ISBLK(mode))
+    return "a block device";
+  if (S_ISFIFO(mode))
+    return "a FIFO";
+  if (S_ISSOCK(mode))
+    return "a socket";
+  return "not a file";
+}

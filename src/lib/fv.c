@@ -4,6 +4,7 @@
 #define _GNU_SOURCE /* memmem */
 #include "vsboot/fv.h"
 #include "vsboot/error.h"
+#include "vsboot/fileio.h"
 
 #include <gio/gio.h>
 #include <errno.h>
@@ -1248,22 +1249,6 @@ vsb_fv_inspect_bytes(GBytes *bytes, const char *origin, const VsbFvLimits *limit
   return g_steal_pointer(&image);
 }
 
-static const char *
-file_kind(mode_t mode)
-{
-  if (S_ISDIR(mode))
-    return "a directory";
-  if (S_ISCHR(mode))
-    return "a character device";
-  if (S_ISBLK(mode))
-    return "a block device";
-  if (S_ISFIFO(mode))
-    return "a FIFO";
-  if (S_ISSOCK(mode))
-    return "a socket";
-  return "not a file";
-}
-
 VsbFvImage *
 vsb_fv_inspect_file(const char *path, const VsbFvLimits *limits, GError **error)
 {
@@ -1286,7 +1271,7 @@ vsb_fv_inspect_file(const char *path, const VsbFvLimits *limits, GError **error)
   if (!S_ISREG(st.st_mode)) {
     close(fd);
     g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "%s: not a regular file (%s)", path,
-                file_kind(st.st_mode));
+                vsb_file_kind(st.st_mode));
     return NULL;
   }
   g_autoptr(GError) local = NULL;
