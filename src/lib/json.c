@@ -66,6 +66,109 @@ strings_valid(JsonNode *node)
   return TRUE;
 }
 
+/* Scan the string whose opening quote is at text[*i]; leave *i on the closing quote. TRUE when
+ * it holds an escaped NUL: "\u0000", or json-glib's octal "\0" / "\000". */
+static gboolean
+string_has_nul(const char *text, gsize len, gsize *i)
+{
+  gboolean nul = FALSE;
+  gsize k = *i + 1;
+  while (k < len && text[k] != '"') {
+    if (text[k] != '\\') {
+      k++;
+      continue;
+    }
+    k++;
+    if (k + 4 < len && text[k] == 'u' && memcmp(text + k + 1, "0000", 4) == 0) {
+      nul = TRUE;
+    } else if (k < len && text[k] >= '0' && text[k] <= '7') {
+      guint v = 0, n = 0;
+      while (n < 3 && k < len && text[k] >= '0' && text[k] <= '7') {
+        v = v * 8 + (guint)(text[k++] - '0');
+        n++;
+      }
+      if ((v & 0xff) == 0)
+        nul = TRUE;
+      continue;
+    }
+    k++;
+  }
+  *i = k;
+  return nul;
+}
+
+typedef struct {
+  gboolean array;  /* '[' rather than '{' */
+  guint index;     /* arrays: element number */
+  const char *key; /* objects: the member being read (raw text, without quotes) */
+  gsize key_len;
+} JsonLevel;
+
+/* json-glib hands strings back NUL-terminated, so an escaped NUL silently cuts a string there:
+ * a variable "Fo\u0000o" would import as "Fo", a path "/a\u0000b" would name "/a". The parsed
+ * tree no longer knows, so after a successful parse this follows the (now well-formed) text
+ * beside it -- containers, commas and strings: a guard, not a parser -- and names the first
+ * string holding a NUL by where it is ("variables[1]: \"name\""). */
+static gboolean
+nul_free(const char *text, gsize len, guint max_depth, const char *origin, GError **error)
+{
+  g_autofree JsonLevel *stack = g_new0(JsonLevel, max_depth + 1);
+  guint depth = 0;
+  for (gsize i = 0; i < len; i++) {
+    char c = text[i];
+    if (c == '{' || c == '[') {
+      if (depth > max_depth)
+        return TRUE; /* cannot happen: nesting_ok bounded the depth before the parse */
+      stack[depth++] = (JsonLevel){ .array = c == '[' };
+    } else if (c == '}' || c == ']') {
+      if (depth)
+        depth--;
+    } else if (c == ',') {
+      if (depth && stack[depth - 1].array)
+        stack[depth - 1].index++;
+    } else if (c == '"') {
+      gsize start = i + 1;
+      gboolean nul = string_has_nul(text, len, &i);
+      gsize end = i, k = i + 1;
+      while (k < len && g_ascii_isspace(text[k]))
+        k++;
+      JsonLevel *top = depth ? &stack[depth - 1] : NULL;
+      if (top && !top->array && k < len && text[k] == ':') { /* a member name */
+        if (nul) {
+          g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                      "%s: the member name at byte %" G_GSIZE_FORMAT " contains a NUL character",
+                      origin, start - 1);
+          return FALSE;
+        }
+        top->key = text + start;
+        top->key_len = end - start;
+      } else if (nul) {
+        /* The path to the string's container, then the member or element it is. */
+        g_autoptr(GString) where = g_string_new(NULL);
+        for (guint d = 0; d + 1 < depth; d++) {
+          if (stack[d].array)
+            g_string_append_printf(where, "[%u]", stack[d].index);
+          else
+            g_string_append_printf(where, "%s%.*s", where->len ? "." : "", (int)stack[d].key_len,
+                                   stack[d].key);
+        }
+        if (top == NULL)
+          g_string_append(where, "the document");
+        else if (top->array)
+          g_string_append_printf(where, "[%u]", top->index);
+        else
+          g_string_append_printf(where, "%s\"%.*s\"", where->len ? ": " : "", (int)top->key_len,
+                                 top->key);
+        g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                    "%s: %s contains a NUL character (\\u0000), which would cut it short",
+                    origin, where->str);
+        return FALSE;
+      }
+    }
+  }
+  return TRUE;
+}
+
 JsonNode *
 vsb_json_parse(const char *data, gsize len, guint max_depth, const char *origin, GError **error)
 {
@@ -103,6 +206,10 @@ vsb_json_parse(const char *data, gsize len, guint max_depth, const char *origin,
     json_node_unref(root);
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
                 "%s: not JSON: a string escapes to invalid UTF-8", origin);
+    return NULL;
+  }
+  if (!nul_free(data, len, max_depth, origin, error)) {
+    json_node_unref(root);
     return NULL;
   }
   return root;

@@ -181,111 +181,15 @@ parse_entry(JsonNode *node, const char *origin, guint idx, GError **error)
   return v;
 }
 
-/* json-glib hands strings back NUL-terminated, so a "\u0000" (or json-glib's octal "\0") in a
- * string silently cuts it there: "Fo\u0000o" would import as "Fo", data "00\u0000ff" as one
- * byte. The parsed tree no longer knows, so after a successful parse this follows the (now
- * known well-formed) text beside it — containers, commas and strings only, a guard and not a
- * parser — and names the entry and member of the first string holding a NUL. */
+/* A varstore export nests three levels deep. */
 #define VARJSON_MAX_DEPTH 16
-
-typedef struct {
-  gboolean array;   /* '[' rather than '{' */
-  gboolean entries; /* the list of variables */
-  gboolean entry;   /* one variable's object */
-  guint index;      /* arrays: element number */
-  const char *key;  /* objects: the member being read (raw text, without quotes) */
-  gsize key_len;
-} JsonLevel;
-
-/* Scan the string whose opening quote is at text[*i]; leave *i on the closing quote. */
-static gboolean
-string_has_nul(const char *text, gsize len, gsize *i)
-{
-  gboolean nul = FALSE;
-  gsize k = *i + 1;
-  while (k < len && text[k] != '"') {
-    if (text[k] != '\\') {
-      k++;
-      continue;
-    }
-    k++;
-    if (k + 4 < len && text[k] == 'u' && memcmp(text + k + 1, "0000", 4) == 0)
-      nul = TRUE;
-    else if (k < len && text[k] >= '0' && text[k] <= '7') {
-      guint v = 0, n = 0;
-      while (n < 3 && k < len && text[k] >= '0' && text[k] <= '7') {
-        v = v * 8 + (guint)(text[k++] - '0');
-        n++;
-      }
-      if ((v & 0xff) == 0)
-        nul = TRUE;
-      continue;
-    }
-    k++;
-  }
-  *i = k;
-  return nul;
-}
-
-static gboolean
-check_nul_escapes(const char *text, gsize len, const char *origin, GError **error)
-{
-  JsonLevel stack[VARJSON_MAX_DEPTH + 1];
-  guint depth = 0;
-  for (gsize i = 0; i < len; i++) {
-    char c = text[i];
-    if (c == '{' || c == '[') {
-      if (depth >= G_N_ELEMENTS(stack))
-        return TRUE; /* cannot happen: the parse already bounded the depth */
-      JsonLevel *up = depth ? &stack[depth - 1] : NULL;
-      JsonLevel l = { .array = c == '[' };
-      l.entries = l.array && (up == NULL || (depth == 1 && !up->array && up->key_len == 9 &&
-                                             memcmp(up->key, "variables", 9) == 0));
-      l.entry = !l.array && up != NULL && up->entries;
-      stack[depth++] = l;
-    } else if (c == '}' || c == ']') {
-      if (depth)
-        depth--;
-    } else if (c == ',') {
-      if (depth && stack[depth - 1].array)
-        stack[depth - 1].index++;
-    } else if (c == '"') {
-      gsize start = i + 1;
-      gboolean nul = string_has_nul(text, len, &i);
-      gsize end = i, k = i + 1;
-      while (k < len && g_ascii_isspace(text[k]))
-        k++;
-      JsonLevel *top = depth ? &stack[depth - 1] : NULL;
-      if (k < len && text[k] == ':') { /* a member name */
-        if (nul) {
-          g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
-                      "%s: the member name at byte %" G_GSIZE_FORMAT " contains a NUL character",
-                      origin, start - 1);
-          return FALSE;
-        }
-        if (top) {
-          top->key = text + start;
-          top->key_len = end - start;
-        }
-      } else if (nul && top && top->entry) {
-        g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
-                    "%s: variables[%u]: \"%.*s\" contains a NUL character (\\u0000), which "
-                    "would cut it short", origin, stack[depth - 2].index, (int)top->key_len,
-                    top->key);
-        return FALSE;
-      }
-    }
-  }
-  return TRUE;
-}
 
 GPtrArray *
 vsb_varjson_parse(const char *text, gssize len, const char *origin, GError **error)
 {
-  /* A varstore export nests three levels deep. */
   gsize text_len = len < 0 ? (text ? strlen(text) : 0) : (gsize)len;
   g_autoptr(JsonNode) root = vsb_json_parse(text, text_len, VARJSON_MAX_DEPTH, origin, error);
-  if (root == NULL || !check_nul_escapes(text, text_len, origin, error))
+  if (root == NULL)
     return NULL;
   JsonArray *list = NULL;
   if (root && JSON_NODE_HOLDS_ARRAY(root))

@@ -141,6 +141,11 @@ test_json_bounds(void)
   g_autoptr(JsonNode) n = vsb_json_parse(ok, strlen(ok), 4, "ok.json", &error);
   g_assert_no_error(error);
   g_assert_nonnull(n);
+  /* An escaped backslash before "u0000" is text, not a NUL. */
+  const char text[] = "{\"a\": \"\\\\u0000\"}";
+  g_autoptr(JsonNode) t = vsb_json_parse(text, strlen(text), 4, "ok.json", &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(json_object_get_string_member(json_node_get_object(t), "a"), ==, "\\u0000");
   static const struct {
     const char *text, *expect;
   } bad[] = {
@@ -152,6 +157,13 @@ test_json_bounds(void)
     /* json-glib cuts the quoted token inside the U+FFFD (found by fuzz-qemu-cmdline). */
     { "{\"a\":1,\"fie-drive if=none,id=a,file=a,file=\xef\xbf\xbd\"}", "expected character" },
     { "", "bad.json: not JSON: empty" },
+    /* json-glib would cut these strings at the NUL; every reader is told where it is. */
+    { "{\"mapping\": {\"filename\": \"/a\\u0000b\"}}",
+      "bad.json: mapping: \"filename\" contains a NUL character (\\u0000)" },
+    { "{\"features\": [\"a\", \"b\\0\"]}", "bad.json: features[1] contains a NUL character" },
+    { "{\"a\": [{\"b\": {\"c\": \"\\u0000\"}}]}", "bad.json: a[0].b: \"c\" contains a NUL" },
+    { "{\"k\\u0000\": 1}", "bad.json: the member name at byte 1 contains a NUL character" },
+    { "\"x\\u0000\"", "bad.json: the document contains a NUL character" },
   };
   for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
     g_autoptr(JsonNode) b = vsb_json_parse(bad[i].text, strlen(bad[i].text), 4, "bad.json", &error);

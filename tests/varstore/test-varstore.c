@@ -874,7 +874,7 @@ test_json_round_trip(void)
       "{\"name\":\"Fo\\u0000o\"," PKG ",\"data\":\"00\"}]}",
       "bad.json: variables[1]: \"name\" contains a NUL character" },
     { "[{\"name\":\"Fo\\0o\"," PKG ",\"data\":\"00\"}]",
-      "bad.json: variables[0]: \"name\" contains a NUL character" },
+      "bad.json: [0]: \"name\" contains a NUL character" },
     { "{\"version\":2,\"variables\":[{\"name\":\"F\"," PKG ",\"data\":\"00\\u0000ff\"}]}",
       "variables[0]: \"data\" contains a NUL character" },
     { "{\"version\":2,\"variables\":[{\"name\":\"F\",\"guid\":"
