@@ -2,10 +2,10 @@
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 #include "vsboot/json.h"
+#include "vsboot/tool.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <gio/gio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -40,17 +40,14 @@ vsb_fw_image_size(const char *path, VsbFwFormat format, guint64 *size, GError **
   }
 
   /* -U: a running QEMU may hold the image; its size can still be read. */
-  g_autoptr(GError) local = NULL;
-  g_autoptr(GSubprocess) p = g_subprocess_new(
-    G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &local, "qemu-img", "info",
-    "--output=json", "-f", "qcow2", "-U", path, NULL);
+  const char *argv[] = { "qemu-img", "info", "--output=json", "-f", "qcow2", "-U", path, NULL };
   g_autofree char *out = NULL, *err = NULL;
-  if (p == NULL || !g_subprocess_communicate_utf8(p, NULL, NULL, &out, &err, &local)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot run qemu-img info %s: %s", path,
-                local->message);
+  int status = 0;
+  if (!vsb_tool_run(argv, &out, &err, &status, error)) {
+    g_prefix_error(error, "%s: ", path);
     return FALSE;
   }
-  if (!g_subprocess_get_if_exited(p) || g_subprocess_get_exit_status(p) != 0) {
+  if (status != 0) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "qemu-img info %s failed: %s", path,
                 err ? g_strstrip(err) : "");
     return FALSE;

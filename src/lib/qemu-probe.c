@@ -1,8 +1,8 @@
 #include "vsboot/qemu-probe.h"
 #include "vsboot/filecache.h"
 #include "vsboot/error.h"
+#include "vsboot/tool.h"
 
-#include <gio/gio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,21 +67,13 @@ vsb_qemu_parse_machine_help(const char *text)
 static char *
 run_capture(const char *binary, const char *arg1, const char *arg2, GError **error)
 {
-  g_autoptr(GError) local = NULL;
-  g_autoptr(GSubprocess) p = g_subprocess_new(
-    G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &local, binary, arg1, arg2,
-    NULL);
-  if (p == NULL) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot run %s: %s", binary, local->message);
-    return NULL;
-  }
+  const char *argv[] = { binary, arg1, arg2, NULL };
   char *out = NULL;
   g_autofree char *err = NULL;
-  if (!g_subprocess_communicate_utf8(p, NULL, NULL, &out, &err, &local)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "%s %s: %s", binary, arg1, local->message);
+  int status = 0;
+  if (!vsb_tool_run(argv, &out, &err, &status, error))
     return NULL;
-  }
-  if (!g_subprocess_get_if_exited(p) || g_subprocess_get_exit_status(p) != 0) {
+  if (status != 0) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "%s %s%s%s failed: %s", binary, arg1,
                 arg2 ? " " : "", arg2 ? arg2 : "", err ? g_strstrip(err) : "");
     g_free(out);

@@ -7,6 +7,7 @@
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 #include "vsboot/json.h"
+#include "vsboot/tool.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -668,31 +669,12 @@ vsb_varstore_load_bytes(GBytes *bytes, const char *origin, GError **error)
 
 /* ---- qcow2 ----------------------------------------------------------------------------------- */
 
-/* Run argv; hand back stdout, stderr and the exit status (-1: killed). */
-static gboolean
-run_capture(const char *const *argv, char **out, char **err, int *status, GError **error)
-{
-  g_autoptr(GError) local = NULL;
-  g_autoptr(GSubprocess) p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                                         G_SUBPROCESS_FLAGS_STDERR_PIPE, &local);
-  if (p == NULL) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot run %s: %s", argv[0], local->message);
-    return FALSE;
-  }
-  if (!g_subprocess_communicate_utf8(p, NULL, NULL, out, err, &local)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "%s: %s", argv[0], local->message);
-    return FALSE;
-  }
-  *status = g_subprocess_get_if_exited(p) ? g_subprocess_get_exit_status(p) : -1;
-  return TRUE;
-}
-
 static gboolean
 run_tool(const char *const *argv, GError **error)
 {
   g_autofree char *out = NULL, *err_text = NULL;
   int status = 0;
-  if (!run_capture(argv, &out, &err_text, &status, error))
+  if (!vsb_tool_run(argv, &out, &err_text, &status, error))
     return FALSE;
   if (status != 0) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "%s failed: %s", argv[0],
@@ -744,7 +726,7 @@ check_qcow2(const char *path, gint64 file_size, GError **error)
   const char *check[] = { "qemu-img", "check", "-f", "qcow2", "--output=json", path, NULL };
   g_autofree char *out = NULL, *err_text = NULL;
   int status = 0;
-  if (!run_capture(check, &out, &err_text, &status, error))
+  if (!vsb_tool_run(check, &out, &err_text, &status, error))
     return FALSE;
   if (status != 0 && status != 3) {
     gint64 corruptions = 0, check_errors = 0;
@@ -770,7 +752,7 @@ check_qcow2(const char *path, gint64 file_size, GError **error)
   const char *map[] = { "qemu-img", "map", "-f", "qcow2", "--output=json", path, NULL };
   g_clear_pointer(&out, g_free);
   g_clear_pointer(&err_text, g_free);
-  if (!run_capture(map, &out, &err_text, &status, error))
+  if (!vsb_tool_run(map, &out, &err_text, &status, error))
     return FALSE;
   g_autoptr(JsonNode) map_root =
     status == 0 ? vsb_json_parse(out, out ? strlen(out) : 0, 16, "qemu-img map", NULL) : NULL;
