@@ -6,6 +6,20 @@
 #include <string.h>
 #include <sys/wait.h>
 
+void
+vsb_test_fail(const char *format, ...)
+{
+  va_list ap;
+  va_start(ap, format);
+  g_autofree char *text = g_strdup_vprintf(format, ap);
+  va_end(ap);
+  const char *nl = strchr(text, '\n');
+  if (nl == NULL)
+    g_error("%s", text);
+  g_test_message("%s", text);
+  g_error("%.*s (the whole message is above)", (int)(nl - text), text);
+}
+
 const char *
 vsb_test_vsboot(void)
 {
@@ -30,7 +44,7 @@ vsb_test_spawn(const char *const *argv, const char *const *envp, char **out, cha
   int status = 0;
   if (!g_spawn_sync(NULL, (char **)argv, (char **)envp, G_SPAWN_SEARCH_PATH, NULL, NULL, &o, &e,
                     &status, &error))
-    g_error("cannot run %s: %s", argv[0], error->message);
+    vsb_test_fail("cannot run %s: %s", argv[0], error->message);
   int code;
   if (WIFEXITED(status))
     code = WEXITSTATUS(status);
@@ -38,7 +52,7 @@ vsb_test_spawn(const char *const *argv, const char *const *envp, char **out, cha
     code = 128 + WTERMSIG(status);
   if (e && (strstr(e, "ERROR: AddressSanitizer") || strstr(e, "runtime error:") ||
             strstr(e, "ERROR: LeakSanitizer")))
-    g_error("sanitizer report from %s:\n%s", argv[0], e);
+    vsb_test_fail("sanitizer report from %s:\n%s", argv[0], e);
   if (out)
     *out = g_steal_pointer(&o);
   if (err)
@@ -98,7 +112,7 @@ vsb_test_require_tool(const char *tool)
 {
   g_autofree char *path = g_find_program_in_path(tool);
   if (path == NULL)
-    g_error("required tool '%s' is not installed (run ./dev.sh test to install it)", tool);
+    vsb_test_fail("required tool '%s' is not installed (run ./dev.sh test to install it)", tool);
 }
 
 JsonNode *
@@ -107,7 +121,7 @@ vsb_test_parse_json(const char *text)
   g_autoptr(GError) error = NULL;
   JsonNode *node = json_from_string(text, &error);
   if (node == NULL)
-    g_error("not JSON (%s):\n%s", error ? error->message : "empty", text);
+    vsb_test_fail("not JSON (%s):\n%s", error ? error->message : "empty", text);
   return node;
 }
 

@@ -5,6 +5,11 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+/* Fail the test with a message that may span lines: the detail goes out as TAP comments ("# "
+ * per line) and only the first line as the error, so meson's TAP parser never sees stray
+ * lines (a g_error with a console log in it broke the TAP stream). */
+void vsb_test_fail(const char *format, ...) G_GNUC_PRINTF(1, 2) G_GNUC_NORETURN;
+
 /* Path of the vsboot binary under test ($VSBOOT, set by meson). */
 const char *vsb_test_vsboot(void);
 /* Directory of committed fixtures ($VSB_TEST_DATA). */

@@ -33,7 +33,7 @@ build_file(const char *sub, const char *name)
   g_assert_nonnull(root);
   char *p = g_build_filename(root, "tests", sub, name, NULL);
   if (!g_file_test(p, G_FILE_TEST_IS_REGULAR))
-    g_error("%s was not built (gnu-efi missing?)", p);
+    vsb_test_fail("%s was not built (gnu-efi missing?)", p);
   return p;
 }
 
@@ -87,7 +87,7 @@ audit_expect(GPtrArray *argv, gboolean enforced, const char *const *ids)
       found |= strcmp(json_object_get_string_member(json_array_get_object_element(findings, i),
                                                     "id"), *id) == 0;
     if (!found)
-      g_error("the audit did not report %s", *id);
+      vsb_test_fail("the audit did not report %s", *id);
   }
 }
 

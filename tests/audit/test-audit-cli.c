@@ -136,11 +136,13 @@ test_pid_and_shared(void)
                        "--firmware-dir", "/usr/share/qemu/firmware", NULL };
   g_autoptr(JsonNode) n3 = audit_json(&rc, a3);
   g_assert_cmpint(rc, ==, 0);
+  g_assert_false(has_finding(n3, "varstore-shared", NULL));
   stop_qemu(pid);
 
   /* After QEMU is gone, nothing shares it. */
   g_autoptr(JsonNode) n4 = audit_json(&rc, a2);
   g_assert_cmpint(rc, ==, 0);
+  g_assert_false(has_finding(n4, "varstore-shared", NULL));
 }
 
 static void

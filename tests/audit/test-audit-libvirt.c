@@ -129,11 +129,11 @@ static void
 test_differential(void)
 {
   if (getuid() != 0)
-    g_error("the libvirt differential test must run as root (system libvirtd, mount namespaces)");
+    vsb_test_fail("the libvirt differential test must run as root (system libvirtd, mount namespaces)");
   vsb_test_require_tool("unshare");
   vsb_test_require_tool("virsh");
   if (!g_file_test("/usr/sbin/libvirtd", G_FILE_TEST_IS_EXECUTABLE))
-    g_error("/usr/sbin/libvirtd is not installed (run ./dev.sh test to install it)");
+    vsb_test_fail("/usr/sbin/libvirtd is not installed (run ./dev.sh test to install it)");
   const char *src = g_getenv("VSB_SOURCE_ROOT");
   g_assert_nonnull(src);
   g_autofree char *harness = g_build_filename(src, "tests", "libvirt", "libvirtd-ns.sh", NULL);
@@ -188,7 +188,7 @@ test_differential(void)
       g_autofree char *ef = g_strdup_printf("%s/%s.err", dir, d->name);
       g_autofree char *e = NULL;
       g_file_get_contents(ef, &e, NULL, NULL);
-      g_error("libvirt refused %s: %s", d->name, e);
+      vsb_test_fail("libvirt refused %s: %s", d->name, e);
     }
     /* libvirt's line: environment assignments, then the binary and its arguments. */
     int argc = 0;
@@ -222,7 +222,7 @@ test_differential(void)
       const char *a = json_object_get_null_member(m1, *f) ? NULL : json_object_get_string_member(m1, *f);
       const char *b = json_object_get_null_member(m2, *f) ? NULL : json_object_get_string_member(m2, *f);
       if (g_strcmp0(a, b) != 0)
-        g_error("%s: model.%s differs: vsboot reads the XML as '%s', libvirt generates '%s'",
+        vsb_test_fail("%s: model.%s differs: vsboot reads the XML as '%s', libvirt generates '%s'",
                 d->name, *f, a ? a : "(null)", b ? b : "(null)");
     }
     g_assert_cmpint(json_object_get_boolean_member(m1, "secure-flash"), ==,

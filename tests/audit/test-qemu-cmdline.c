@@ -192,6 +192,7 @@ test_flash_blockdev(void)
   g_autofree char *e2 = parse_err("-blockdev '{\"driver\":\"file\",'");
   g_assert_nonnull(strstr(e2, "JSON"));
   g_autofree char *e3 = parse_err("-blockdev '[1,2]'");
+  g_assert_nonnull(strstr(e3, "expected '=' after parameter '[1'"));
   /* Deep nesting is refused before json-glib's recursive parser sees it. */
   GString *deep = g_string_new("-blockdev '");
   for (int i = 0; i < 100000; i++)
@@ -293,8 +294,11 @@ test_errors(void)
   g_autofree char *e4 = parse_err("-machine 'q35");
   g_assert_nonnull(strstr(e4, "cannot split"));
   g_autofree char *e5 = parse_err("   ");
+  g_assert_nonnull(strstr(e5, "empty"));
   g_autofree char *e6 = parse_err("- -m 1");
+  g_assert_nonnull(strstr(e6, "'-' is not a QEMU option"));
   g_autofree char *e7 = parse_err("---machine q35");
+  g_assert_nonnull(strstr(e7, "'---machine' is not a QEMU option"));
 
   /* NUL-separated input is a /proc/PID/cmdline copy. */
   static const char nul[] = "qemu-system-x86_64\0-machine\0q35,smm=on\0";
@@ -337,7 +341,7 @@ test_random_bytes(void)
     if (cmd == NULL) {
       g_assert_nonnull(error);
       if (!g_utf8_validate(error->message, -1, NULL))
-        g_error("invalid UTF-8 in the message for input %s: %s", g_strescape(s->str, NULL),
+        vsb_test_fail("invalid UTF-8 in the message for input %s: %s", g_strescape(s->str, NULL),
                 g_strescape(error->message, NULL));
     } else {
       for (guint u = 0; u < 3; u++) {
@@ -385,8 +389,8 @@ test_libvirt_domain(void)
     "", "<domain", "<notdomain/>", "<domain><os firmware='uefi'/></domain>",
     "<domain><os><loader secure='maybe'/></os></domain>",
     "<domain><os><loader type='disk'/></os></domain>",
-    "<domain><os><firmware><feature enabled='yes' name='enrolled-keys'/>"
-    "<feature enabled='no' name='secure-boot'/></firmware></os></domain>",
+    ("<domain><os><firmware><feature enabled='yes' name='enrolled-keys'/>"
+     "<feature enabled='no' name='secure-boot'/></firmware></os></domain>"),
     "<!DOCTYPE d [<!ENTITY x SYSTEM 'file:///etc/passwd'>]><domain><name>&x;</name></domain>",
   };
   for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {

@@ -32,7 +32,7 @@ assert_feature(const VsbFvImage *img, const char *name, gboolean present)
   const VsbFvFeature *f = vsb_fv_image_get_feature(img, name);
   g_assert_nonnull(f);
   if (f->present != present)
-    g_error("feature %s: expected %s, got %s (%s)", name, present ? "present" : "absent",
+    vsb_test_fail("feature %s: expected %s, got %s (%s)", name, present ? "present" : "absent",
             f->present ? "present" : "absent", f->evidence);
 }
 
@@ -41,7 +41,7 @@ assert_module(const VsbFvImage *img, const char *name, gboolean present)
 {
   const VsbFvFile *f = vsb_fv_image_find_module(img, name);
   if ((f != NULL) != present)
-    g_error("module %s: expected %s", name, present ? "present" : "absent");
+    vsb_test_fail("module %s: expected %s", name, present ? "present" : "absent");
 }
 
 static void
@@ -69,7 +69,7 @@ assert_cli_rejects(const char *path, const char *what)
   g_autofree char *out = NULL, *err = NULL;
   int rc = vsb_test_run(&out, &err, "firmware", "inspect", path, NULL);
   if (rc != 2 || strstr(err, what) == NULL)
-    g_error("firmware inspect %s: exit %d, stderr '%s' (want exit 2 and '%s')", path, rc, err,
+    vsb_test_fail("firmware inspect %s: exit %d, stderr '%s' (want exit 2 and '%s')", path, rc, err,
             what);
   g_assert_cmpstr(out, ==, "");
 }
@@ -314,7 +314,7 @@ test_descriptors_agree(void)
     for (guint i = 0; i < checks->len; i++) {
       const VsbFvClaimCheck *c = g_ptr_array_index(checks, i);
       if (c->claim == VSB_FV_CLAIM_FALSE)
-        g_error("%s claims %s but %s lacks it: %s", name, c->feature, exe, c->evidence);
+        vsb_test_fail("%s claims %s but %s lacks it: %s", name, c->feature, exe, c->evidence);
       gboolean want_undeclared_sb = g_str_has_prefix(name, "60-");
       if (strcmp(c->feature, "secure-boot") == 0)
         g_assert_cmpint(c->claim, ==,
@@ -435,6 +435,7 @@ test_performance(void)
   g_test_message("OVMF_CODE_4M.secboot.fd inspected in %.3f s CPU, %.3f s wall", cpu,
                  g_timer_elapsed(t, NULL));
   g_assert_cmpfloat(cpu, <, limit);
+  assert_feature(img, "secure-boot", TRUE);
   g_timer_start(t);
   c0 = cpu_seconds();
   g_autoptr(VsbFvImage) aa = inspect(AAVMF "AAVMF_CODE.fd");
@@ -442,6 +443,7 @@ test_performance(void)
   g_test_message("AAVMF_CODE.fd (64 MiB) inspected in %.3f s CPU, %.3f s wall", cpu,
                  g_timer_elapsed(t, NULL));
   g_assert_cmpfloat(cpu, <, limit);
+  assert_feature(aa, "secure-boot", TRUE);
 }
 
 /* ---- synthetic volumes ------------------------------------------------------------------- */

@@ -238,7 +238,7 @@ test_bad_files(void)
   for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
     g_autofree char *msg = load_error(cases[i].file, cases[i].code);
     if (!g_str_has_prefix(msg, cases[i].message))
-      g_error("%s: got '%s', expected prefix '%s'", cases[i].file, msg, cases[i].message);
+      vsb_test_fail("%s: got '%s', expected prefix '%s'", cases[i].file, msg, cases[i].message);
   }
 }
 
@@ -284,7 +284,7 @@ test_parse_errors_in_memory(void)
     g_assert_null(d);
     g_assert_nonnull(error);
     if (!g_str_has_prefix(error->message, cases[i].message))
-      g_error("case %zu: got '%s', expected '%s'", i, error->message, cases[i].message);
+      vsb_test_fail("case %zu: got '%s', expected '%s'", i, error->message, cases[i].message);
   }
   /* Binary junk with NUL bytes is reported, not crashed on. */
   static const char junk[] = { '{', 0, '\xff', '}' };

@@ -166,7 +166,7 @@ select_json(JsonNode **keep, int expect, const char *const *extra)
   g_autofree char *out = NULL, *err = NULL;
   int code = run_fedora(&out, &err, (const char *const *)a->pdata);
   if (code != expect)
-    g_error("exit %d, expected %d; stderr: %s", code, expect, err);
+    vsb_test_fail("exit %d, expected %d; stderr: %s", code, expect, err);
   *keep = vsb_test_parse_json(out);
   return json_node_get_object(*keep);
 }

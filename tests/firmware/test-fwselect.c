@@ -56,7 +56,7 @@ verdict(const VsbFwSelection *sel, const char *name)
     if (strcmp(v->entry->name, name) == 0)
       return v;
   }
-  g_error("no verdict for %s", name);
+  vsb_test_fail("no verdict for %s", name);
   return NULL;
 }
 

@@ -30,12 +30,12 @@ VsbTestLibvirtd *
 vsb_test_libvirtd_start(const char *fwdir)
 {
   if (getuid() != 0)
-    g_error("a libvirtd test must run as root (system libvirtd, mount namespaces)");
+    vsb_test_fail("a libvirtd test must run as root (system libvirtd, mount namespaces)");
   vsb_test_require_tool("unshare");
   vsb_test_require_tool("nsenter");
   vsb_test_require_tool("virsh");
   if (!g_file_test("/usr/sbin/libvirtd", G_FILE_TEST_IS_EXECUTABLE))
-    g_error("/usr/sbin/libvirtd is not installed (run ./dev.sh test to install it)");
+    vsb_test_fail("/usr/sbin/libvirtd is not installed (run ./dev.sh test to install it)");
   const char *root = g_getenv("VSB_SOURCE_ROOT");
   g_assert_nonnull(root);
 
@@ -50,7 +50,7 @@ vsb_test_libvirtd_start(const char *fwdir)
   const char *args[] = { fwdir, self, NULL };
   g_autofree char *err = NULL;
   if (harness(d, "start", args, NULL, &err) != 0)
-    g_error("cannot start libvirtd: %s", err);
+    vsb_test_fail("cannot start libvirtd: %s", err);
   d->running = TRUE;
   return d;
 }
@@ -78,7 +78,7 @@ vsb_test_libvirtd_run_async(VsbTestLibvirtd *d, const char *const *argv)
   if (!g_spawn_async(NULL, (char **)full->pdata, NULL,
                      G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
                      NULL, NULL, NULL, &error))
-    g_error("cannot run %s: %s", argv[0], error->message);
+    vsb_test_fail("cannot run %s: %s", argv[0], error->message);
 }
 
 int
@@ -113,7 +113,7 @@ vsb_test_libvirtd_stop(VsbTestLibvirtd *d)
     return;
   g_autofree char *err = NULL;
   if (harness(d, "stop", NULL, NULL, &err) != 0)
-    g_error("cannot stop libvirtd: %s", err);
+    vsb_test_fail("cannot stop libvirtd: %s", err);
   d->running = FALSE;
 }
 

@@ -178,7 +178,7 @@ resolve_machine(const char *arch, const char *alias)
     g_assert_nonnull(end);
     return g_strndup(al, (gsize)(end - al));
   }
-  g_error("%s -machine help does not list %s", bin, alias);
+  vsb_test_fail("%s -machine help does not list %s", bin, alias);
   return NULL;
 }
 
@@ -349,7 +349,7 @@ ask_libvirt(const Row *row, const char *machine, Answer *a, Answer *live)
   g_clear_pointer(&err, g_free);
   rc = virsh(&out, &err, "create", "--paused", path, NULL);
   if (rc != 0)
-    g_error("virsh create %s failed: %s", path, err);
+    vsb_test_fail("virsh create %s failed: %s", path, err);
   g_clear_pointer(&out, g_free);
   g_clear_pointer(&err, g_free);
   rc = virsh(&out, &err, "dumpxml", name, NULL);
@@ -391,7 +391,7 @@ ask_vsboot(const Row *row, const char *machine, Answer *a)
     return;
   }
   if (rc != 0)
-    g_error("vsboot firmware select exited %d: %s", rc, err);
+    vsb_test_fail("vsboot firmware select exited %d: %s", rc, err);
   a->ok = TRUE;
   g_autoptr(JsonNode) node = vsb_test_parse_json(out);
   JsonObject *o = json_node_get_object(node);
@@ -431,7 +431,7 @@ test_row(gconstpointer data)
   if (row->exec != NULL) {
     /* libvirt: the argv and the live definition agree with the row... */
     if (!lv.ok)
-      g_error("libvirt failed: %s", lv.error);
+      vsb_test_fail("libvirt failed: %s", lv.error);
     g_assert_cmpstr(lv.exec, ==, row->exec);
     g_assert_cmpstr(lv.machine, ==, machine);
     g_assert_cmpint(lv.smm, ==, row->smm);
@@ -443,7 +443,7 @@ test_row(gconstpointer data)
     g_assert_cmpint(live.secure, ==, row->smm);
     /* ...and vsboot chose exactly what libvirt chose. */
     if (!vs.ok)
-      g_error("vsboot found nothing where libvirt chose %s: %s", lv.exec, vs.error);
+      vsb_test_fail("vsboot found nothing where libvirt chose %s: %s", lv.exec, vs.error);
     g_assert_cmpstr(vs.exec, ==, lv.exec);
     g_assert_cmpstr(vs.tmpl, ==, live.tmpl);
     g_assert_cmpint(vs.smm, ==, lv.smm);
@@ -453,12 +453,12 @@ test_row(gconstpointer data)
     if (row->vsb_exec == NULL) {
       /* Both refuse. */
       if (vs.ok)
-        g_error("vsboot chose %s where libvirt fails: %s", vs.exec, lv.error);
+        vsb_test_fail("vsboot chose %s where libvirt fails: %s", vs.exec, lv.error);
       g_assert_nonnull(vs.error);
     } else {
       /* A documented difference: libvirt 9.0 fails, vsboot follows the newer rules. */
       if (!vs.ok)
-        g_error("vsboot found nothing: %s", vs.error);
+        vsb_test_fail("vsboot found nothing: %s", vs.error);
       g_autofree char *want_exec = subst_tmp(row->vsb_exec);
       g_autofree char *want_tmpl = subst_tmp(row->vsb_tmpl);
       g_assert_cmpstr(vs.exec, ==, want_exec);

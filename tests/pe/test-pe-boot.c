@@ -108,7 +108,7 @@ boot(const char *dir, const char *image, const char *vars, char **decisive)
   g_mutex_clear(&w.lock);
   g_cond_clear(&w.cond);
   if (result == BOOT_UNDECIDED)
-    g_error("boot of %s with %s: no verdict on the console%s:\n%s", image, vars,
+    vsb_test_fail("boot of %s with %s: no verdict on the console%s:\n%s", image, vars,
             w.timed_out ? " (timed out)" : "", log->str);
   g_string_free(log, TRUE);
   return result;
@@ -161,13 +161,13 @@ test_own_keys(void)
   int rc = vsb_test_run(NULL, &err, "vars", "enroll", BLANK_VARS, "-o", own, "--pk", k->ca_crt,
                         "--kek", k->ca_crt, "--db", k->ca_crt, "--secure-boot", "on", NULL);
   if (rc != 0)
-    g_error("vars enroll: %s", err);
+    vsb_test_fail("vars enroll: %s", err);
   g_autofree char *mine = g_build_filename(dir, "shim-vsboot.efi", NULL);
   g_clear_pointer(&err, g_free);
   rc = vsb_test_run(NULL, &err, "pe", "sign", SHIM_UNSIGNED, "--key", k->leaf_key, "--cert",
                     k->leaf_crt, "-o", mine, NULL);
   if (rc != 0)
-    g_error("pe sign: %s", err);
+    vsb_test_fail("pe sign: %s", err);
   check(dir, mine, own, BOOT_RAN);
   check(dir, SHIM_SIGNED, own, BOOT_DENIED);
   /* An expired signer: edk2 does not check validity dates, and neither does vsboot. */
@@ -176,7 +176,7 @@ test_own_keys(void)
   rc = vsb_test_run(NULL, &err, "pe", "sign", SHIM_UNSIGNED, "--key", k->expired_key, "--cert",
                     k->expired_crt, "-o", expired, NULL);
   if (rc != 0)
-    g_error("pe sign: %s", err);
+    vsb_test_fail("pe sign: %s", err);
   check(dir, expired, own, BOOT_RAN);
 }
 
@@ -191,7 +191,7 @@ test_dbx_hash_denied(void)
   g_autofree char *vars = g_build_filename(dir, "ms-dbx.fd", NULL);
   int rc = vsb_test_run(NULL, &err, "vars", "enroll", MS_VARS, "-o", vars, "--dbx-hash", out, NULL);
   if (rc != 0)
-    g_error("vars enroll: %s", err);
+    vsb_test_fail("vars enroll: %s", err);
   check(dir, SHIM_SIGNED, vars, BOOT_DENIED);
 }
 

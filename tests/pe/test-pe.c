@@ -29,7 +29,7 @@ kernel_image(void)
   while ((n = g_dir_read_name(d)))
     if (g_str_has_prefix(n, "vmlinuz-") && g_str_has_suffix(n, "-amd64"))
       return g_build_filename("/boot", n, NULL);
-  g_error("no signed Debian kernel in /boot (install linux-image-amd64; ./dev.sh deps)");
+  vsb_test_fail("no signed Debian kernel in /boot (install linux-image-amd64; ./dev.sh deps)");
   return NULL;
 }
 
@@ -71,7 +71,7 @@ run_json(int expect, const char *const *args)
   g_autofree char *out = NULL, *err = NULL;
   int rc = vsb_test_runv((const char *const *)a->pdata, &out, &err);
   if (rc != expect)
-    g_error("vsboot %s %s: exit %d, expected %d\n%s%s", args[0], args[1], rc, expect, out, err);
+    vsb_test_fail("vsboot %s %s: exit %d, expected %d\n%s%s", args[0], args[1], rc, expect, out, err);
   return vsb_test_parse_json(out);
 }
 
@@ -118,7 +118,7 @@ sbsign(const char *key, const char *cert, const char *in, const char *out)
   g_autofree char *err = NULL;
   int rc = vsb_test_spawn(argv, NULL, NULL, &err);
   if (rc != 0)
-    g_error("sbsign failed: %s", err);
+    vsb_test_fail("sbsign failed: %s", err);
 }
 
 static void
@@ -127,7 +127,7 @@ vsb_sign(const char *key, const char *cert, const char *in, const char *out)
   g_autofree char *err = NULL;
   int rc = vsb_test_run(NULL, &err, "pe", "sign", in, "--key", key, "--cert", cert, "-o", out, NULL);
   if (rc != 0)
-    g_error("vsboot pe sign failed: %s", err);
+    vsb_test_fail("vsboot pe sign failed: %s", err);
 }
 
 static int
@@ -458,7 +458,7 @@ test_verify_rules(void)
   int rc = vsb_test_run(NULL, &err, "vars", "enroll", BLANK_VARS, "-o", vars, "--pk", k->ca_crt,
                         "--kek", k->ca_crt, "--db-hash", uh, "--secure-boot", "on", NULL);
   if (rc != 0)
-    g_error("vars enroll: %s", err);
+    vsb_test_fail("vars enroll: %s", err);
   const char *a5[] = { "pe", "verify", img, "--vars", vars, NULL };
   g_autoptr(JsonNode) r5 = run_json(0, a5);
   g_assert_cmpstr(jstr(r5, "database"), ==, "db");
@@ -528,7 +528,7 @@ store_with_dbx_tbs(const char *dir, const char *name, const PeKeys *k, const cha
   int rc = vsb_test_run(NULL, &err, "vars", "enroll", BLANK_VARS, "-o", base, "--pk", k->ca_crt,
                         "--kek", k->ca_crt, "--db", k->ca_crt, "--secure-boot", "on", NULL);
   if (rc != 0)
-    g_error("vars enroll: %s", err);
+    vsb_test_fail("vars enroll: %s", err);
   g_autoptr(GError) error = NULL;
   g_autoptr(VsbVarstore) store = vsb_varstore_load(base, &error);
   g_assert_no_error(error);
@@ -660,7 +660,7 @@ test_verify_debian(void)
   int rc = vsb_test_run(NULL, &err, "vars", "enroll", BLANK_VARS, "-o", own, "--pk", k->ca_crt,
                         "--kek", k->ca_crt, "--db", k->ca_crt, "--secure-boot", "on", NULL);
   if (rc != 0)
-    g_error("vars enroll: %s", err);
+    vsb_test_fail("vars enroll: %s", err);
   const char *a2[] = { "pe", "verify", SHIM_SIGNED, "--vars", own, NULL };
   g_autoptr(JsonNode) r2 = run_json(1, a2);
   g_assert_cmpstr(jstr(r2, "verdict"), ==, "denied");
@@ -753,7 +753,7 @@ test_malformed(void)
                                          "00000000000000000000000000000000000000000000000000000000000000ff", NULL)
                           : vsb_test_run(NULL, &err, "pe", cmds[c][0], path, NULL);
       if (rc != 2 || strstr(err, muts[i].message) == NULL)
-        g_error("%s: pe %s: exit %d, stderr: %s (expected '%s')", muts[i].name, cmds[c][0], rc,
+        vsb_test_fail("%s: pe %s: exit %d, stderr: %s (expected '%s')", muts[i].name, cmds[c][0], rc,
                 err, muts[i].message);
       g_assert_true(g_str_has_prefix(err, "vsboot: "));
     }

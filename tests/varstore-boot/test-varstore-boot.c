@@ -21,7 +21,7 @@ payload_path(void)
   g_assert_nonnull(root);
   char *p = g_build_filename(root, "tests", "payload", "sbtest.efi", NULL);
   if (!g_file_test(p, G_FILE_TEST_IS_REGULAR))
-    g_error("the boot-test payload %s was not built (gnu-efi missing?)", p);
+    vsb_test_fail("the boot-test payload %s was not built (gnu-efi missing?)", p);
   return p;
 }
 

@@ -391,6 +391,7 @@ test_edit(void)
   vsb_varstore_set(s, vsb_variable_new("Big", &other, 3, big, 57176));
   g_autoptr(GBytes) full = vsb_varstore_serialize(s, &error);
   g_assert_no_error(error);
+  g_assert_nonnull(full);
 
   /* Ordering like virt-fw-vars. */
   g_autoptr(VsbVarstore) s2 = vsb_varstore_new_empty(VSB_VARSTORE_LAYOUT_OVMF_4M, &error);

@@ -26,7 +26,7 @@ static void
 assert_contains(const char *text, const char *what)
 {
   if (text == NULL || strstr(text, what) == NULL)
-    g_error("expected \"%s\" in:\n%s", what, text ? text : "(null)");
+    vsb_test_fail("expected \"%s\" in:\n%s", what, text ? text : "(null)");
 }
 
 static char *
@@ -34,7 +34,7 @@ build_file(const char *sub, const char *name)
 {
   char *p = g_build_filename(g_getenv("VSB_BUILD_ROOT"), "tests", sub, name, NULL);
   if (!g_file_test(p, G_FILE_TEST_IS_REGULAR))
-    g_error("%s was not built", p);
+    vsb_test_fail("%s was not built", p);
   return p;
 }
 
@@ -47,7 +47,7 @@ emitted_argv(const char *binary, const char *name, const char *version, const ch
   int rc = vsb_test_run(&out, &err, "qemu-args", name, "--state-dir", ctx.state,
                         "--qemu-version", version, "--json", NULL);
   if (rc != 0)
-    g_error("qemu-args %s: %s", name, err);
+    vsb_test_fail("qemu-args %s: %s", name, err);
   g_autoptr(JsonNode) root = vsb_test_parse_json(out);
   JsonArray *a = json_node_get_array(root);
   GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
@@ -88,7 +88,7 @@ boot_emitted(const char *version, const char *expect_flash)
     vsb_launch_watch((const char *const *)argv->pdata, pats, n, 240 * 1000, &error);
   g_assert_no_error(error);
   if (res->verdict != VSB_BOOT_VERDICT_RAN)
-    g_error("%s: verdict %s:\n%s", line, vsb_boot_verdict_name(res->verdict), res->log);
+    vsb_test_fail("%s: verdict %s:\n%s", line, vsb_boot_verdict_name(res->verdict), res->log);
   g_assert_cmpstr(res->line, ==, "VSBOOT-PAYLOAD SecureBoot=1 SetupMode=0");
   g_unlink(esp);
 }
@@ -114,7 +114,7 @@ test_run_signed(void)
   int rc = vsb_test_run(&out, &err, "run", "sb", "--state-dir", ctx.state, "--efi-app",
                         ctx.signed_payload, "--timeout", "240", NULL);
   if (rc != 0)
-    g_error("run (signed) exited %d:\n%s\n%s", rc, out, err);
+    vsb_test_fail("run (signed) exited %d:\n%s\n%s", rc, out, err);
   assert_contains(out, "VSBOOT-PAYLOAD SecureBoot=1 SetupMode=0");
   assert_contains(err, "vsboot: the EFI app ran (VSBOOT-PAYLOAD SecureBoot=1 SetupMode=0)");
   /* auto: KVM only where it runs SMM; this firmware requires it. */
@@ -131,7 +131,7 @@ test_run_unsigned(void)
   int rc = vsb_test_run(&out, &err, "run", "sb", "--state-dir", ctx.state, "--efi-app",
                         ctx.payload, "--accel", "tcg", "--timeout", "240", "--json", NULL);
   if (rc != 1)
-    g_error("run (unsigned) exited %d, not 1 (denied):\n%s\n%s", rc, out, err);
+    vsb_test_fail("run (unsigned) exited %d, not 1 (denied):\n%s\n%s", rc, out, err);
   g_autoptr(JsonNode) root = vsb_test_parse_json(out);
   JsonObject *o = json_node_get_object(root);
   g_assert_cmpstr(json_object_get_string_member(o, "verdict"), ==, "denied");
@@ -150,13 +150,13 @@ test_run_tpm(void)
   int rc = vsb_test_run(&out, &err, "provision", "tpm", "--state-dir", ctx.state, "--keys",
                         ctx.keys, "--tpm", NULL);
   if (rc != 0)
-    g_error("provision --tpm: %s", err);
+    vsb_test_fail("provision --tpm: %s", err);
   g_clear_pointer(&out, g_free);
   g_clear_pointer(&err, g_free);
   rc = vsb_test_run(&out, &err, "run", "tpm", "--state-dir", ctx.state, "--efi-app",
                     ctx.signed_payload, "--accel", "tcg", "--timeout", "300", NULL);
   if (rc != 0)
-    g_error("run with TPM exited %d:\n%s\n%s", rc, out, err);
+    vsb_test_fail("run with TPM exited %d:\n%s\n%s", rc, out, err);
   assert_contains(err, "-device tpm-crb,tpmdev=tpm0");
   assert_contains(out, "VSBOOT-PAYLOAD SecureBoot=1 SetupMode=0");
   /* swtpm went with the VM. */
@@ -173,18 +173,30 @@ test_aarch64(void)
   int rc = vsb_test_run(NULL, &err, "provision", "arm", "--state-dir", ctx.state, "--arch",
                         "aarch64", "--enrolled-keys", NULL);
   if (rc != 0)
-    g_error("provision aarch64: %s", err);
+    vsb_test_fail("provision aarch64: %s", err);
   g_autoptr(GPtrArray) argv = emitted_argv("qemu-system-aarch64", "arm", "7.2", NULL, TRUE);
   /* ArmVirt prints its banner first; with Microsoft's keys enrolled, its own unsigned UEFI
    * shell (the fallback boot option) is then refused. */
   VsbBootPattern pats[] = { { "Security Violation", VSB_BOOT_VERDICT_DENIED },
                             { "Access Denied", VSB_BOOT_VERDICT_DENIED } };
-  g_autoptr(GError) error = NULL;
-  g_autoptr(VsbLaunchResult) res = vsb_launch_watch((const char *const *)argv->pdata, pats,
-                                                    G_N_ELEMENTS(pats), 240 * 1000, &error);
-  g_assert_no_error(error);
+  /* It takes about 7 s. Once, in CI, QEMU's aarch64 TCG went silent for good right after the
+   * firmware cleared the console, a point where it normally spends no time, and the same boot
+   * passed in the next build of that run; it never happened in hundreds of local runs. So a
+   * silent first attempt is reported and retried once; a second failure fails the test. */
+  g_autoptr(VsbLaunchResult) res = NULL;
+  for (int attempt = 1; attempt <= 2; attempt++) {
+    g_autoptr(GError) error = NULL;
+    g_clear_pointer(&res, vsb_launch_result_free);
+    res = vsb_launch_watch((const char *const *)argv->pdata, pats, G_N_ELEMENTS(pats),
+                           attempt == 1 ? 120 * 1000 : 240 * 1000, &error);
+    g_assert_no_error(error);
+    if (res->verdict != VSB_BOOT_VERDICT_TIMEOUT)
+      break;
+    g_test_message("aarch64 attempt %d: no verdict after %.0f s; console so far:\n%s", attempt,
+                   res->seconds, res->log);
+  }
   if (res->verdict != VSB_BOOT_VERDICT_DENIED)
-    g_error("aarch64: verdict %s:\n%s", vsb_boot_verdict_name(res->verdict), res->log);
+    vsb_test_fail("aarch64: verdict %s:\n%s", vsb_boot_verdict_name(res->verdict), res->log);
   assert_contains(res->log, "UEFI firmware (version");
   assert_contains(res->line, "EFI Internal Shell");
 }
@@ -236,14 +248,14 @@ test_qcow2(void)
   int rc = vsb_test_run(&out, &err, "provision", "q", "--state-dir", ctx.state, "--firmware-dir",
                         fw, "--keys", ctx.keys, NULL);
   if (rc != 0)
-    g_error("provision qcow2: %s", err);
+    vsb_test_fail("provision qcow2: %s", err);
   assert_contains(out, "q_VARS.qcow2 (qcow2)");
   g_clear_pointer(&out, g_free);
   g_clear_pointer(&err, g_free);
   rc = vsb_test_run(&out, &err, "run", "q", "--state-dir", ctx.state, "--efi-app",
                     ctx.signed_payload, "--accel", "tcg", "--timeout", "240", NULL);
   if (rc != 0)
-    g_error("run (qcow2) exited %d:\n%s\n%s", rc, out, err);
+    vsb_test_fail("run (qcow2) exited %d:\n%s\n%s", rc, out, err);
   assert_contains(err, "\"driver\":\"qcow2\",\"file\":\"vsboot-pflash1-storage\"");
   assert_contains(out, "VSBOOT-PAYLOAD SecureBoot=1 SetupMode=0");
 }
@@ -315,7 +327,7 @@ main(int argc, char **argv)
   int rc = vsb_test_run(NULL, &err, "provision", "sb", "--state-dir", ctx.state, "--keys",
                         ctx.keys, NULL);
   if (rc != 0)
-    g_error("provision: %s", err);
+    vsb_test_fail("provision: %s", err);
 
   g_test_add_func("/vm/boot/run-signed", test_run_signed);
   g_test_add_func("/vm/boot/run-unsigned", test_run_unsigned);

@@ -250,7 +250,7 @@ validate(const char *xml)
   g_autofree char *out = NULL, *err = NULL;
   int rc = vsb_test_spawn(argv, NULL, &out, &err);
   if (rc != 0)
-    g_error("virt-xml-validate rejects:\n%s\n%s%s", xml, out, err);
+    vsb_test_fail("virt-xml-validate rejects:\n%s\n%s%s", xml, out, err);
 }
 
 static void
@@ -462,7 +462,7 @@ test_json_roundtrip(void)
     g_assert_null(v);
     g_assert_nonnull(error);
     if (strstr(error->message, bad[i][1]) == NULL)
-      g_error("'%s' does not say '%s'", error->message, bad[i][1]);
+      vsb_test_fail("'%s' does not say '%s'", error->message, bad[i][1]);
     g_clear_error(&error);
   }
   /* A varstore on a stateless VM is a contradiction. */
@@ -494,7 +494,7 @@ test_names(void)
     g_assert_false(vsb_vm_name_validate(bad[i].name, &error));
     g_assert_error(error, VSB_ERROR, VSB_ERROR_INVALID);
     if (strstr(error->message, bad[i].why) == NULL)
-      g_error("'%s' does not say '%s'", error->message, bad[i].why);
+      vsb_test_fail("'%s' does not say '%s'", error->message, bad[i].why);
   }
   char long_name[VSB_VM_NAME_MAX + 2];
   memset(long_name, 'a', sizeof long_name - 1);

@@ -41,7 +41,7 @@ static void
 assert_contains(const char *text, const char *what)
 {
   if (text == NULL || strstr(text, what) == NULL)
-    g_error("expected \"%s\" in:\n%s", what, text ? text : "(null)");
+    vsb_test_fail("expected \"%s\" in:\n%s", what, text ? text : "(null)");
 }
 
 static char *
@@ -79,14 +79,14 @@ read_firmware(char **words, const char *origin, Firmware *fw)
   g_autoptr(VsbQemuCmdline) cmd = vsb_qemu_cmdline_parse((const char *const *)w,
                                                          (int)g_strv_length(w), NULL, &error);
   if (cmd == NULL)
-    g_error("%s: %s", origin, error->message);
+    vsb_test_fail("%s: %s", origin, error->message);
   VsbQemuFlash f0 = { 0 }, f1 = { 0 };
   g_assert_true(vsb_qemu_cmdline_get_flash(cmd, 0, &f0, &error));
   g_assert_no_error(error);
   g_assert_true(vsb_qemu_cmdline_get_flash(cmd, 1, &f1, &error));
   g_assert_no_error(error);
   if (!f0.present || !f1.present)
-    g_error("%s: flash units missing", origin);
+    vsb_test_fail("%s: flash units missing", origin);
   fw->code = g_strdup(f0.file);
   fw->vars = g_strdup(f1.file);
   fw->code_format = g_strdup(f0.format);
@@ -132,13 +132,13 @@ test_row(gconstpointer data)
   g_autofree char *vout = NULL, *verr = NULL;
   rc = vsb_test_libvirtd_virsh(ctx.libvirtd, &vout, &verr, "define", xml, NULL);
   if (rc != 0)
-    g_error("virsh define %s failed: %s\n%s", xml, verr, out);
+    vsb_test_fail("virsh define %s failed: %s\n%s", xml, verr, out);
   g_clear_pointer(&vout, g_free);
   g_clear_pointer(&verr, g_free);
   rc = vsb_test_libvirtd_virsh(ctx.libvirtd, &vout, &verr, "domxml-to-native", "qemu-argv",
                                "--domain", row->vm, NULL);
   if (rc != 0)
-    g_error("virsh domxml-to-native failed: %s", verr);
+    vsb_test_fail("virsh domxml-to-native failed: %s", verr);
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) words = vsb_qemu_split_cmdline(vout, strlen(vout), &error);
   g_assert_no_error(error);
@@ -179,7 +179,7 @@ test_row(gconstpointer data)
   rc = vsb_test_libvirtd_virsh(ctx.libvirtd, NULL, &verr, "undefine", row->vm, "--keep-nvram",
                                NULL);
   if (rc != 0)
-    g_error("virsh undefine: %s", verr);
+    vsb_test_fail("virsh undefine: %s", verr);
   g_autofree char *after = file_sha256(vars);
   g_assert_cmpstr(after, ==, before);
   firmware_clear(&ours);
@@ -207,7 +207,7 @@ main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   if (getuid() != 0)
-    g_error("the libvirt test must run as root (system libvirtd, mount namespaces)");
+    vsb_test_fail("the libvirt test must run as root (system libvirtd, mount namespaces)");
   vsb_test_require_tool("virsh");
   vsb_test_require_tool("unshare");
   vsb_test_require_tool("nsenter");
@@ -230,17 +230,17 @@ main(int argc, char **argv)
   int rc = vsb_test_run(NULL, &err, "provision", "own-keys", "--state-dir", ctx.state, "--keys",
                         keys, NULL);
   if (rc != 0)
-    g_error("provision own-keys: %s", err);
+    vsb_test_fail("provision own-keys: %s", err);
   g_clear_pointer(&err, g_free);
   rc = vsb_test_run(NULL, &err, "provision", "ms-keys", "--state-dir", ctx.state,
                     "--enrolled-keys", NULL);
   if (rc != 0)
-    g_error("provision ms-keys: %s", err);
+    vsb_test_fail("provision ms-keys: %s", err);
   g_clear_pointer(&err, g_free);
   rc = vsb_test_run(NULL, &err, "provision", "arm-ms-keys", "--state-dir", ctx.state, "--arch",
                     "aarch64", "--enrolled-keys", NULL);
   if (rc != 0)
-    g_error("provision arm-ms-keys: %s", err);
+    vsb_test_fail("provision arm-ms-keys: %s", err);
 
   ctx.libvirtd = vsb_test_libvirtd_start(fw);
   for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {

@@ -57,7 +57,7 @@ static void
 assert_contains(const char *text, const char *what)
 {
   if (text == NULL || strstr(text, what) == NULL)
-    g_error("expected \"%s\" in:\n%s", what, text ? text : "(null)");
+    vsb_test_fail("expected \"%s\" in:\n%s", what, text ? text : "(null)");
 }
 
 /* A descriptor file in dir. */
@@ -530,7 +530,7 @@ test_shapes(void)
   rc = vsb_test_run(NULL, &err, "provision", "qk", "--state-dir", state, "--machine",
                     "pc-q35-7.2", "--firmware-dir", fw, "--keys", keys, NULL);
   if (rc != 0)
-    g_error("provision --keys into qcow2: %s", err);
+    vsb_test_fail("provision --keys into qcow2: %s", err);
   g_autofree char *qkv = g_build_filename(state, "qk_VARS.qcow2", NULL);
   {
     g_autofree char *head = NULL;
@@ -607,7 +607,7 @@ test_tpm_and_aarch64(void)
   int rc = vsb_test_run(&out, &err, "provision", "w11", "--state-dir", dir, "--enrolled-keys",
                         "--tpm", "--json", NULL);
   if (rc != 0)
-    g_error("provision --tpm: %s", err);
+    vsb_test_fail("provision --tpm: %s", err);
   g_autoptr(JsonNode) root = vsb_test_parse_json(out);
   g_autofree char *tpm = g_build_filename(dir, "w11.tpm", NULL);
   g_assert_cmpstr(json_object_get_string_member(obj(root), "tpm-state-dir"), ==, tpm);
@@ -668,7 +668,7 @@ test_missing_qemu(void)
   g_autofree char *out = NULL, *err = NULL;
   int rc = run_without_qemu(&out, &err, prov);
   if (rc != 0)
-    g_error("provision without QEMU: %s", err);
+    vsb_test_fail("provision without QEMU: %s", err);
   g_autoptr(JsonNode) root = vsb_test_parse_json(out);
   g_assert_cmpstr(json_object_get_string_member(obj(root), "machine-resolved"), ==, "q35");
 
@@ -884,7 +884,7 @@ main(int argc, char **argv)
   vsb_test_require_tool("swtpm_setup");
   vsb_test_require_tool("unshare");
   if (getuid() != 0)
-    g_error("test-vm-provision runs as root (read-only mounts in a private namespace)");
+    vsb_test_fail("test-vm-provision runs as root (read-only mounts in a private namespace)");
   g_test_add_func("/vm/provision/basic", test_basic);
   g_test_add_func("/vm/provision/exists-and-reset", test_exists_and_reset);
   g_test_add_func("/vm/provision/user-keys", test_user_keys);
