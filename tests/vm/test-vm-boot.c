@@ -175,6 +175,14 @@ test_aarch64(void)
   if (rc != 0)
     vsb_test_fail("provision aarch64: %s", err);
   g_autoptr(GPtrArray) argv = emitted_argv("qemu-system-aarch64", "arm", "7.2", NULL, TRUE);
+  /* QEMU's own view of what the guest got wrong, shown only if the boot goes silent. */
+  g_autofree char *qemu_log = g_build_filename(ctx.dir, "aarch64-qemu.log", NULL);
+  g_ptr_array_remove_index(argv, argv->len - 1);
+  g_ptr_array_add(argv, g_strdup("-d"));
+  g_ptr_array_add(argv, g_strdup("guest_errors,unimp"));
+  g_ptr_array_add(argv, g_strdup("-D"));
+  g_ptr_array_add(argv, g_strdup(qemu_log));
+  g_ptr_array_add(argv, NULL);
   /* ArmVirt prints its banner first; with Microsoft's keys enrolled, its own unsigned UEFI
    * shell (the fallback boot option) is then refused. */
   VsbBootPattern pats[] = { { "Security Violation", VSB_BOOT_VERDICT_DENIED },
@@ -192,8 +200,11 @@ test_aarch64(void)
     g_assert_no_error(error);
     if (res->verdict != VSB_BOOT_VERDICT_TIMEOUT)
       break;
-    g_test_message("aarch64 attempt %d: no verdict after %.0f s; console so far:\n%s", attempt,
-                   res->seconds, res->log);
+    g_autofree char *guest_errors = NULL;
+    g_file_get_contents(qemu_log, &guest_errors, NULL, NULL);
+    g_test_message("aarch64 attempt %d: no verdict after %.0f s; console so far:\n%s\n"
+                   "QEMU -d guest_errors,unimp:\n%s", attempt, res->seconds, res->log,
+                   guest_errors ? guest_errors : "(none)");
   }
   if (res->verdict != VSB_BOOT_VERDICT_DENIED)
     vsb_test_fail("aarch64: verdict %s:\n%s", vsb_boot_verdict_name(res->verdict), res->log);
