@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,31 +35,134 @@ vsb_cli_print_json(JsonNode *node)
   fputc('\n', stdout);
 }
 
-gboolean
-vsb_cli_take_single(const char *option_name, const char *value, gpointer data, GError **error)
+typedef struct {
+  char *long_name; /* "--pid" */
+  char short_name; /* 'o' or 0 */
+  GOptionArg arg;  /* G_OPTION_ARG_STRING, _FILENAME or _INT */
+  gpointer arg_data;
+  char *value;     /* as given, NULL until seen */
+  gint number;     /* G_OPTION_ARG_INT, parsed */
+  const char *note;
+} OnceOption;
+
+typedef struct {
+  GPtrArray *options; /* OnceOption* */
+} OnceTable;
+
+static void
+once_option_free(OnceOption *o)
 {
-  for (VsbCliSingleOption *o = data; o->long_name; o++) {
-    if (g_strcmp0(option_name, o->long_name) != 0 && g_strcmp0(option_name, o->short_name) != 0)
+  g_free(o->long_name);
+  g_free(o->value);
+  g_free(o);
+}
+
+static void
+once_table_free(gpointer data)
+{
+  OnceTable *t = data;
+  g_ptr_array_unref(t->options);
+  g_free(t);
+}
+
+static gboolean
+parse_int(const char *option_name, const char *value, gint *out, GError **error)
+{
+  char *end = NULL;
+  errno = 0;
+  gint64 v = g_ascii_strtoll(value, &end, 0);
+  if (end == value || *end != '\0') {
+    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                "Cannot parse integer value '%s' for %s", value, option_name);
+    return FALSE;
+  }
+  if (errno == ERANGE || v < G_MININT || v > G_MAXINT) {
+    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                "Integer value '%s' for %s out of range", value, option_name);
+    return FALSE;
+  }
+  *out = (gint)v;
+  return TRUE;
+}
+
+static gboolean
+take_once(const char *option_name, const char *value, gpointer data, GError **error)
+{
+  OnceTable *t = data;
+  for (guint i = 0; i < t->options->len; i++) {
+    OnceOption *o = t->options->pdata[i];
+    gboolean is_short = option_name[0] == '-' && option_name[1] == o->short_name &&
+                        o->short_name != 0 && option_name[2] == '\0';
+    if (!is_short && strcmp(option_name, o->long_name) != 0)
       continue;
-    if (*o->slot) {
+    if (o->value) {
       g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                   "%s given twice ('%s', then '%s'); it takes one value%s", o->long_name,
-                  *o->slot, value, o->why ? o->why : "");
+                  o->value, value, o->note ? o->note : "");
       return FALSE;
     }
-    *o->slot = g_strdup(value);
+    if (o->arg == G_OPTION_ARG_INT && !parse_int(o->long_name, value, &o->number, error))
+      return FALSE;
+    o->value = g_strdup(value);
     return TRUE;
   }
   g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "%s: unexpected option", option_name);
   return FALSE;
 }
 
-void
-vsb_cli_set_main_entries(GOptionContext *ctx, const GOptionEntry *entries,
-                         VsbCliSingleOption *singles)
+static gboolean
+store_once(GOptionContext *ctx, GOptionGroup *group, gpointer data, GError **error)
 {
-  GOptionGroup *group = g_option_group_new(NULL, NULL, NULL, singles, NULL);
-  g_option_group_add_entries(group, entries);
+  (void)ctx;
+  (void)group;
+  (void)error;
+  OnceTable *t = data;
+  for (guint i = 0; i < t->options->len; i++) {
+    OnceOption *o = t->options->pdata[i];
+    if (o->value == NULL)
+      continue;
+    if (o->arg == G_OPTION_ARG_INT) {
+      *(gint *)o->arg_data = o->number;
+    } else {
+      char **slot = o->arg_data;
+      g_free(*slot);
+      *slot = g_strdup(o->value);
+    }
+  }
+  return TRUE;
+}
+
+void
+vsb_cli_add_entries(GOptionContext *ctx, const GOptionEntry *entries, const char *const *notes)
+{
+  OnceTable *t = g_new0(OnceTable, 1);
+  t->options = g_ptr_array_new_with_free_func((GDestroyNotify)once_option_free);
+  gsize n = 0;
+  while (entries[n].long_name)
+    n++;
+  g_autofree GOptionEntry *copy = g_new0(GOptionEntry, n + 1);
+  for (gsize i = 0; i < n; i++) {
+    copy[i] = entries[i];
+    GOptionArg arg = entries[i].arg;
+    if (arg != G_OPTION_ARG_STRING && arg != G_OPTION_ARG_FILENAME && arg != G_OPTION_ARG_INT)
+      continue;
+    OnceOption *o = g_new0(OnceOption, 1);
+    o->long_name = g_strconcat("--", entries[i].long_name, NULL);
+    o->short_name = entries[i].short_name;
+    o->arg = arg;
+    o->arg_data = entries[i].arg_data;
+    for (const char *const *p = notes; p && p[0] && p[1]; p += 2)
+      if (strcmp(p[0], o->long_name) == 0)
+        o->note = p[1];
+    g_ptr_array_add(t->options, o);
+    copy[i].arg = G_OPTION_ARG_CALLBACK;
+    copy[i].arg_data = (gpointer)take_once;
+    if (arg == G_OPTION_ARG_FILENAME)
+      copy[i].flags |= G_OPTION_FLAG_FILENAME;
+  }
+  GOptionGroup *group = g_option_group_new(NULL, NULL, NULL, t, once_table_free);
+  g_option_group_set_parse_hooks(group, NULL, store_once);
+  g_option_group_add_entries(group, copy);
   g_option_context_set_main_group(ctx, group);
 }
 

@@ -66,18 +66,10 @@ int vsb_cli_dispatch(const char *usage, const VsbCliSubcommand *subs, gsize n_su
  * description shown under the usage line. Remaining arguments are left in argc/argv. */
 gboolean vsb_cli_parse(GOptionContext *ctx, int *argc, char ***argv, int *exit_code);
 
-/* GOption lets a repeated single-value option silently replace the earlier one ("--pk A --pk B"
- * would enroll only B). Such options are G_OPTION_ARG_CALLBACK entries with
- * vsb_cli_take_single as the callback, and a table, terminated by { NULL }, saying where each
- * value goes; vsb_cli_set_main_entries hands the table to the callback. A second value is an
- * error naming both. */
-typedef struct {
-  const char *long_name;  /* "--pk" */
-  const char *short_name; /* "-o" or NULL */
-  char **slot;
-  const char *why;        /* appended to the message, or NULL */
-} VsbCliSingleOption;
-gboolean vsb_cli_take_single(const char *option_name, const char *value, gpointer data,
-                             GError **error);
-void vsb_cli_set_main_entries(GOptionContext *ctx, const GOptionEntry *entries,
-                              VsbCliSingleOption *singles);
+/* Make entries the main options of ctx. GOption lets a repeated one-value option silently
+ * replace the earlier one ("--pk A --pk B" would enroll only B; "--pid 1 --pid 2" would audit
+ * only 2); here every STRING, FILENAME and INT option given twice is an error naming both
+ * values. notes, NULL or { "--pk", ": PK holds exactly one certificate", NULL }, adds a reason
+ * to that message. Values reach the entries' arg_data only when the whole parse succeeds. */
+void vsb_cli_add_entries(GOptionContext *ctx, const GOptionEntry *entries,
+                         const char *const *notes);

@@ -180,7 +180,7 @@ audit_run(int argc, char **argv)
   g_autoptr(GOptionContext) ctx = g_option_context_new("[NAME]");
   g_option_context_set_summary(ctx, vsb_cli_audit.summary);
   g_option_context_set_description(ctx, audit_description);
-  g_option_context_add_main_entries(ctx, entries, NULL);
+  vsb_cli_add_entries(ctx, entries, NULL);
   int code = 0;
   if (!vsb_cli_parse(ctx, &argc, &argv, &code))
     return code;

@@ -336,7 +336,7 @@ vsb_cli_firmware_inspect(int argc, char **argv)
   };
   g_autoptr(GOptionContext) ctx =
     g_option_context_new("FILE - what a firmware code image really contains");
-  g_option_context_add_main_entries(ctx, entries, NULL);
+  vsb_cli_add_entries(ctx, entries, NULL);
   g_option_context_set_description(
     ctx,
     "Reads the firmware volumes of an OVMF/AAVMF code image (FFS files, sections, LZMA-\n"

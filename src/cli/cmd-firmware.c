@@ -119,7 +119,7 @@ cmd_list(int argc, char **argv)
     { NULL }
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new("- firmware descriptors in precedence order");
-  g_option_context_add_main_entries(ctx, entries, NULL);
+  vsb_cli_add_entries(ctx, entries, NULL);
   g_option_context_add_main_entries(ctx, dir_entry(&dirs), NULL);
   g_option_context_set_description(ctx,
     "Lists every descriptor file in precedence order (sorted by file name across the\n"
@@ -202,7 +202,7 @@ cmd_show(int argc, char **argv)
     { NULL }
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new("FILE|NAME - one firmware descriptor");
-  g_option_context_add_main_entries(ctx, entries, NULL);
+  vsb_cli_add_entries(ctx, entries, NULL);
   g_option_context_add_main_entries(ctx, dir_entry(&dirs), NULL);
   g_option_context_set_description(ctx,
     "FILE is a path to a descriptor (anything containing '/', or an existing file); NAME is\n"
@@ -327,7 +327,7 @@ cmd_select(int argc, char **argv)
     { NULL }
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new("- choose firmware as libvirt does");
-  g_option_context_add_main_entries(ctx, entries, NULL);
+  vsb_cli_add_entries(ctx, entries, NULL);
   g_option_context_add_main_entries(ctx, dir_entry(&dirs), NULL);
   g_option_context_set_description(ctx,
     "Descriptors are tried in precedence order and the first one that no rule rejects is\n"
@@ -438,7 +438,7 @@ cmd_check(int argc, char **argv)
     { NULL }
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new("[FILE...] - lint firmware descriptors");
-  g_option_context_add_main_entries(ctx, entries, NULL);
+  vsb_cli_add_entries(ctx, entries, NULL);
   g_option_context_add_main_entries(ctx, dir_entry(&dirs), NULL);
   g_option_context_set_description(ctx,
     "A strict linter for packagers. Errors: schema errors, missing files, code and varstore\n"

@@ -89,7 +89,7 @@ keys_generate(int argc, char **argv)
     "Generate PK, KEK and db RSA key pairs with self-signed certificates (SHA-256, ten years)\n"
     "and a random owner GUID into DIR: PK.key PK.crt KEK.key KEK.crt db.key db.crt owner.guid.\n"
     "Private keys are written with mode 0600. Existing files are never overwritten.");
-  g_option_context_add_main_entries(ctx, entries, NULL);
+  vsb_cli_add_entries(ctx, entries, NULL);
   int code = 0;
   if (!vsb_cli_parse(ctx, &argc, &argv, &code)) {
     g_free(cn);

@@ -304,7 +304,7 @@ cmd_info(int argc, char **argv)
     { NULL },
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new("IMAGE - headers, sections, signatures");
-  g_option_context_add_main_entries(ctx, entries, NULL);
+  vsb_cli_add_entries(ctx, entries, NULL);
   g_option_context_set_description(ctx, "Exit status: 0 when the image was read, 2 when it is "
                                         "not a valid PE/COFF image.");
   int code;
@@ -338,7 +338,7 @@ cmd_hash(int argc, char **argv)
   };
   g_autoptr(GOptionContext) ctx =
     g_option_context_new("IMAGE - the Authenticode hash, as db/dbx hash entries hold it");
-  g_option_context_add_main_entries(ctx, entries, NULL);
+  vsb_cli_add_entries(ctx, entries, NULL);
   int code;
   if (!vsb_cli_parse(ctx, &argc, &argv, &code)) {
     g_free(digest);
@@ -439,7 +439,7 @@ cmd_verify(int argc, char **argv)
   };
   g_autoptr(GOptionContext) ctx =
     g_option_context_new("IMAGE - would the firmware run it, with these db/dbx?");
-  g_option_context_add_main_entries(ctx, entries, NULL);
+  vsb_cli_add_entries(ctx, entries, NULL);
   g_option_context_set_description(ctx,
     "Decides as edk2's DxeImageVerificationLib does (OVMF, AAVMF): denied when the image\n"
     "hash or a signing certificate is in dbx, allowed when a signature verifies against a\n"
@@ -581,7 +581,7 @@ cmd_sign(int argc, char **argv)
   };
   g_autoptr(GOptionContext) ctx =
     g_option_context_new("IMAGE - add an Authenticode signature (SHA-256), as sbsign does");
-  g_option_context_add_main_entries(ctx, entries, NULL);
+  vsb_cli_add_entries(ctx, entries, NULL);
   g_option_context_set_description(ctx,
     "An existing signature is kept: the new one is appended as a further certificate table\n"
     "entry. The output is written atomically.");

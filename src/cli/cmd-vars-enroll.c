@@ -160,21 +160,16 @@ vsb_cli_vars_enroll(int argc, char **argv)
   char **kek = NULL, **db = NULL, **db_hash = NULL, **dbx_hash = NULL, **dbx_cert = NULL;
   char **copy = NULL, **del = NULL;
   gboolean force = FALSE, json = FALSE;
-  VsbCliSingleOption singles[] = {
-    { "--output", "-o", &output, NULL },
-    { "--in-place", NULL, &in_place, NULL },
-    { "--pk", NULL, &pk, ": PK holds exactly one certificate" },
-    { "--dbx-update", NULL, &dbx_update, ": a signed update replaces dbx as a whole" },
-    { "--owner", NULL, &owner_text, NULL },
-    { "--copy-from", NULL, &copy_from, NULL },
-    { "--secure-boot", NULL, &secure_boot, NULL },
-    { NULL },
+  static const char *const notes[] = {
+    "--pk", ": PK holds exactly one certificate",
+    "--dbx-update", ": a signed update replaces dbx as a whole",
+    NULL,
   };
   GOptionEntry entries[] = {
-    { "output", 'o', G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, vsb_cli_take_single, "Write the result to OUT", "OUT" },
-    { "in-place", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, vsb_cli_take_single, "Edit FILE itself (instead of IN -o OUT)",
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "Write the result to OUT", "OUT" },
+    { "in-place", 0, 0, G_OPTION_ARG_FILENAME, &in_place, "Edit FILE itself (instead of IN -o OUT)",
       "FILE" },
-    { "pk", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, vsb_cli_take_single, "Replace PK with this certificate (PEM or DER)",
+    { "pk", 0, 0, G_OPTION_ARG_FILENAME, &pk, "Replace PK with this certificate (PEM or DER)",
       "CERT" },
     { "kek", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &kek, "Add the certificate(s) to KEK", "CERT" },
     { "db", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &db, "Add the certificate(s) to db", "CERT" },
@@ -184,18 +179,18 @@ vsb_cli_vars_enroll(int argc, char **argv)
       "SHA256" },
     { "dbx-cert", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &dbx_cert, "Add the certificate(s) to dbx",
       "CERT" },
-    { "dbx-update", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, vsb_cli_take_single,
+    { "dbx-update", 0, 0, G_OPTION_ARG_FILENAME, &dbx_update,
       "Replace dbx with a signed update (AUTH_2 file such as dbxupdate.bin), keeping its time "
       "stamp", "AUTHFILE" },
-    { "owner", 0, 0, G_OPTION_ARG_CALLBACK, vsb_cli_take_single,
+    { "owner", 0, 0, G_OPTION_ARG_STRING, &owner_text,
       "Owner GUID of added entries (default a0baa8a3-041d-48a8-bc87-c36d121b5e3d, "
       "OvmfEnrollDefaultKeys, as virt-fw-vars)", "GUID" },
-    { "copy-from", 0, G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, vsb_cli_take_single,
+    { "copy-from", 0, 0, G_OPTION_ARG_FILENAME, &copy_from,
       "Copy variables from another store (default KEK, db and dbx)", "VARSFILE" },
     { "copy", 0, 0, G_OPTION_ARG_STRING_ARRAY, &copy, "A variable to copy with --copy-from",
       "NAME" },
     { "delete", 0, 0, G_OPTION_ARG_STRING_ARRAY, &del, "Delete the variable", "NAME" },
-    { "secure-boot", 0, 0, G_OPTION_ARG_CALLBACK, vsb_cli_take_single,
+    { "secure-boot", 0, 0, G_OPTION_ARG_STRING, &secure_boot,
       "on: SecureBootEnable=1, CustomMode=0 and a placeholder dbx when there is none; "
       "off: SecureBootEnable=0", "on|off" },
     { "force", 0, 0, G_OPTION_ARG_NONE, &force,
@@ -211,7 +206,7 @@ vsb_cli_vars_enroll(int argc, char **argv)
     "--copy-from, --pk, --kek, --db, --db-hash, --dbx-update, --dbx-cert, --dbx-hash,\n"
     "--secure-boot. Everything is checked before anything is written; the output is written\n"
     "atomically, or not at all.");
-  vsb_cli_set_main_entries(ctx, entries, singles);
+  vsb_cli_add_entries(ctx, entries, notes);
   int code = 0;
   gboolean parsed = vsb_cli_parse(ctx, &argc, &argv, &code);
   /* Own everything the parser allocated. */

@@ -154,7 +154,7 @@ cmd_show(int argc, char **argv)
     { NULL },
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new("FILE - variables and Secure Boot state");
-  g_option_context_add_main_entries(ctx, entries, NULL);
+  vsb_cli_add_entries(ctx, entries, NULL);
   g_option_context_set_description(ctx,
     "Secure Boot modes: user (PK enrolled, SecureBootEnable not 0: OVMF enforces), setup (no\n"
     "PK: nothing is verified), disabled (PK enrolled, SecureBootEnable = 0).\n"
@@ -190,13 +190,12 @@ cmd_export(int argc, char **argv)
   char *out = NULL;
   GOptionEntry entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "JSON output (the only format; accepted for clarity)", NULL },
-    { "output", 'o', G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, vsb_cli_take_single, "Write to OUT (atomically) instead of stdout", "OUT" },
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write to OUT (atomically) instead of stdout", "OUT" },
     { NULL },
   };
-  VsbCliSingleOption singles[] = { { "--output", "-o", &out }, { NULL } };
   g_autoptr(GOptionContext) ctx =
     g_option_context_new("FILE - variables as virt-firmware / QEMU uefi-vars JSON");
-  vsb_cli_set_main_entries(ctx, entries, singles);
+  vsb_cli_add_entries(ctx, entries, NULL);
   int code;
   if (!vsb_cli_parse(ctx, &argc, &argv, &code)) {
     g_free(out);
@@ -225,18 +224,15 @@ cmd_import(int argc, char **argv)
   char *out = NULL, *tmpl = NULL, *layout = NULL;
   gboolean force = FALSE, sort = FALSE;
   GOptionEntry entries[] = {
-    { "output", 'o', G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, vsb_cli_take_single, "The store to write (required)", "OUT" },
-    { "template", 't', G_OPTION_FLAG_FILENAME, G_OPTION_ARG_CALLBACK, vsb_cli_take_single, "Store whose layout and bytes outside the variables are kept", "T" },
-    { "layout", 0, 0, G_OPTION_ARG_CALLBACK, vsb_cli_take_single, "Start from an empty store of this layout instead", "2m|4m|armvirt" },
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "The store to write (required)", "OUT" },
+    { "template", 't', 0, G_OPTION_ARG_FILENAME, &tmpl, "Store whose layout and bytes outside the variables are kept", "T" },
+    { "layout", 0, 0, G_OPTION_ARG_STRING, &layout, "Start from an empty store of this layout instead", "2m|4m|armvirt" },
     { "sort-by-name", 0, 0, G_OPTION_ARG_NONE, &sort, "Order variables by name, as virt-fw-vars does", NULL },
     { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Write even if a running QEMU holds OUT", NULL },
     { NULL },
   };
-  VsbCliSingleOption singles[] = {
-    { "--output", "-o", &out }, { "--template", "-t", &tmpl }, { "--layout", NULL, &layout }, { NULL },
-  };
   g_autoptr(GOptionContext) ctx = g_option_context_new("JSON - build a store from JSON variables");
-  vsb_cli_set_main_entries(ctx, entries, singles);
+  vsb_cli_add_entries(ctx, entries, NULL);
   g_option_context_set_description(ctx,
     "The template's variables are replaced by the JSON's (in the JSON's order); every byte\n"
     "outside the variable region (volume header, FTW area) is kept. A qcow2 template gives a\n"

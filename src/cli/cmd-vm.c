@@ -99,7 +99,7 @@ provision_run(int argc, char **argv)
     "never over an existing one), enroll keys, and record everything in DIR/NAME.json.\n"
     "Secure Boot on x86 always takes SMM firmware; a template without PK is refused unless\n"
     "keys are enrolled or --allow-setup-mode is given.");
-  g_option_context_add_main_entries(ctx, entries, NULL);
+  vsb_cli_add_entries(ctx, entries, NULL);
   int code = 0;
   gboolean parsed = vsb_cli_parse(ctx, &argc, &argv, &code);
   if (!parsed)
@@ -211,7 +211,7 @@ qemu_args_run(int argc, char **argv)
     "pflash0/pflash1 (QEMU >= 4.0, -blockdev) or -drive if=pflash (older), the cfi.pflash01\n"
     "secure global when the firmware requires SMM, -bios for memory firmware, and the TPM.\n"
     "One shell-quoted line by default.");
-  g_option_context_add_main_entries(ctx, entries, NULL);
+  vsb_cli_add_entries(ctx, entries, NULL);
   int code = 0;
   gboolean parsed = vsb_cli_parse(ctx, &argc, &argv, &code);
   if (!parsed)
@@ -290,7 +290,7 @@ libvirt_xml_run(int argc, char **argv)
   g_option_context_set_summary(ctx,
     "Print the firmware part of VM NAME's libvirt domain XML, pointing at the VM's own\n"
     "varstore, or with --domain a complete minimal domain to `virsh define`.");
-  g_option_context_add_main_entries(ctx, entries, NULL);
+  vsb_cli_add_entries(ctx, entries, NULL);
   int code = 0;
   gboolean parsed = vsb_cli_parse(ctx, &argc, &argv, &code);
   if (!parsed)
@@ -449,7 +449,7 @@ run_run(int argc, char **argv)
     "a TPM). QEMU's exit status is vsboot's (2 when --timeout stopped it). With --efi-app\n"
     "the console is watched: exit 0 when the app ran, 1 when the firmware denied it, 2 on\n"
     "timeout (default 300 s).");
-  g_option_context_add_main_entries(ctx, entries, NULL);
+  vsb_cli_add_entries(ctx, entries, NULL);
   int code = 0;
   gboolean parsed = vsb_cli_parse(ctx, &argc, &argv, &code);
   if (!parsed)
