@@ -45,24 +45,12 @@ typedef struct {
   const char *note;
 } OnceOption;
 
-typedef struct {
-  GPtrArray *options; /* OnceOption* */
-} OnceTable;
-
 static void
 once_option_free(OnceOption *o)
 {
   g_free(o->long_name);
   g_free(o->value);
   g_free(o);
-}
-
-static void
-once_table_free(gpointer data)
-{
-  OnceTable *t = data;
-  g_ptr_array_unref(t->options);
-  g_free(t);
 }
 
 static gboolean
@@ -88,9 +76,9 @@ parse_int(const char *option_name, const char *value, gint *out, GError **error)
 static gboolean
 take_once(const char *option_name, const char *value, gpointer data, GError **error)
 {
-  OnceTable *t = data;
-  for (guint i = 0; i < t->options->len; i++) {
-    OnceOption *o = t->options->pdata[i];
+  GPtrArray *options = data;
+  for (guint i = 0; i < options->len; i++) {
+    OnceOption *o = options->pdata[i];
     gboolean is_short = option_name[0] == '-' && option_name[1] == o->short_name &&
                         o->short_name != 0 && option_name[2] == '\0';
     if (!is_short && strcmp(option_name, o->long_name) != 0)
@@ -116,17 +104,16 @@ store_once(GOptionContext *ctx, GOptionGroup *group, gpointer data, GError **err
   (void)ctx;
   (void)group;
   (void)error;
-  OnceTable *t = data;
-  for (guint i = 0; i < t->options->len; i++) {
-    OnceOption *o = t->options->pdata[i];
+  GPtrArray *options = data;
+  for (guint i = 0; i < options->len; i++) {
+    OnceOption *o = options->pdata[i];
     if (o->value == NULL)
       continue;
     if (o->arg == G_OPTION_ARG_INT) {
       *(gint *)o->arg_data = o->number;
     } else {
-      char **slot = o->arg_data;
-      g_free(*slot);
-      *slot = g_strdup(o->value);
+      /* As GOption does: what was there (a default, maybe static) is not ours to free. */
+      *(char **)o->arg_data = g_strdup(o->value);
     }
   }
   return TRUE;
@@ -135,8 +122,7 @@ store_once(GOptionContext *ctx, GOptionGroup *group, gpointer data, GError **err
 void
 vsb_cli_add_entries(GOptionContext *ctx, const GOptionEntry *entries, const char *const *notes)
 {
-  OnceTable *t = g_new0(OnceTable, 1);
-  t->options = g_ptr_array_new_with_free_func((GDestroyNotify)once_option_free);
+  GPtrArray *options = g_ptr_array_new_with_free_func((GDestroyNotify)once_option_free);
   gsize n = 0;
   while (entries[n].long_name)
     n++;
@@ -154,13 +140,14 @@ vsb_cli_add_entries(GOptionContext *ctx, const GOptionEntry *entries, const char
     for (const char *const *p = notes; p && p[0] && p[1]; p += 2)
       if (strcmp(p[0], o->long_name) == 0)
         o->note = p[1];
-    g_ptr_array_add(t->options, o);
+    g_ptr_array_add(options, o);
     copy[i].arg = G_OPTION_ARG_CALLBACK;
     copy[i].arg_data = (gpointer)take_once;
     if (arg == G_OPTION_ARG_FILENAME)
       copy[i].flags |= G_OPTION_FLAG_FILENAME;
   }
-  GOptionGroup *group = g_option_group_new(NULL, NULL, NULL, t, once_table_free);
+  GOptionGroup *group = g_option_group_new(NULL, NULL, NULL, options,
+                                            (GDestroyNotify)g_ptr_array_unref);
   g_option_group_set_parse_hooks(group, NULL, store_once);
   g_option_group_add_entries(group, copy);
   g_option_context_set_main_group(ctx, group);
