@@ -6,8 +6,11 @@
 
 G_BEGIN_DECLS
 
-/* Parse text as JSON after checking that it is UTF-8 without NUL bytes and nests at most
- * max_depth levels (brackets outside strings). VSB_ERROR_PARSE names origin and the byte. */
+/* Parse text as JSON after checking that it is UTF-8 without NUL bytes, nests at most
+ * max_depth levels (brackets outside strings), and that its strings keep JSON's rules (no raw
+ * control characters, only JSON's escapes, surrogates in pairs, no escaped NUL). Every
+ * VSB_ERROR_PARSE message is one line naming origin and the place (line and column, byte, or
+ * member path). */
 JsonNode *vsb_json_parse(const char *data, gsize len, guint max_depth, const char *origin,
                          GError **error);
 

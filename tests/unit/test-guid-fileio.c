@@ -141,6 +141,12 @@ test_json_bounds(void)
   g_autoptr(JsonNode) n = vsb_json_parse(ok, strlen(ok), 4, "ok.json", &error);
   g_assert_no_error(error);
   g_assert_nonnull(n);
+  /* Every escape JSON has, a surrogate pair among them. */
+  const char escapes[] = "[\"\\b\\f\\n\\r\\t\\/\\\\\\\"\\u00e9\\uD83D\\uDE00\"]";
+  g_autoptr(JsonNode) e = vsb_json_parse(escapes, strlen(escapes), 4, "ok.json", &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(json_array_get_string_element(json_node_get_array(e), 0), ==,
+                  "\b\f\n\r\t/\\\"\xc3\xa9\xf0\x9f\x98\x80");
   /* An escaped backslash before "u0000" is text, not a NUL. */
   const char text[] = "{\"a\": \"\\\\u0000\"}";
   g_autoptr(JsonNode) t = vsb_json_parse(text, strlen(text), 4, "ok.json", &error);
@@ -150,8 +156,24 @@ test_json_bounds(void)
     const char *text, *expect;
   } bad[] = {
     { "[[[[[1]]]]]", "bad.json: JSON nested deeper than 4 levels at byte 4" },
-    { "{\"a\": \"cee\\6513388\"}", "a string escapes to invalid UTF-8" },
-    { "{\"\\651\": 1}", "a string escapes to invalid UTF-8" },
+    /* json-glib takes octal escapes (into bytes that are not UTF-8); JSON has none. */
+    { "{\"a\": \"cee\\6513388\"}", "line 1, column 11: '\\6' is not a JSON escape (JSON has" },
+    { "{\"\\651\": 1}", "bad.json: not JSON: line 1, column 3: '\\6' is not a JSON escape" },
+    /* What json-glib lets through and QEMU and libvirt refuse, named with its place. */
+    { "{\"a\":\n  \"x\ty\"}", "line 2, column 5: a raw control character U+0009 in the string "
+                            "opened at line 2, column 3 (JSON writes it as \\t)" },
+    { "[\"\x01\"]", "line 1, column 3: a raw control character U+0001 in the string opened at "
+                  "line 1, column 2 (JSON writes it as \\u0001)" },
+    { "[\"a\\q\"]", "line 1, column 4: '\\q' is not a JSON escape" },
+    { "[\"\\u12\"]", "line 1, column 3: '\\u' without four hex digits" },
+    { "[\"\\uD800\\u0041\"]", "'\\uD800' is the first half of a UTF-16 surrogate pair, alone" },
+    { "[\"\\udc00\"]", "'\\uDC00' is the second half of a UTF-16 surrogate pair, alone" },
+    { "[\"\\\xc3\xa9\"]", "a backslash before a character JSON cannot escape" },
+    /* json-glib says where the input ended; the message also says where the string opened,
+     * and stays one line. */
+    { "{\"\xc3\xa9\": \"ab\\\"", "line 1, column 13: scanner: unterminated string constant (the "
+                                   "string opened at line 1, column 8 is never closed)" },
+    { "{\"a\": x}", "bad.json: not JSON: line 1, column 7: unexpected identifier" },
     { "{\"a\": \"\xff\"}", "not UTF-8 text" },
     { "{", "bad.json: not JSON: " },
     /* json-glib cuts the quoted token inside the U+FFFD (found by fuzz-qemu-cmdline). */
@@ -160,7 +182,9 @@ test_json_bounds(void)
     /* json-glib would cut these strings at the NUL; every reader is told where it is. */
     { "{\"mapping\": {\"filename\": \"/a\\u0000b\"}}",
       "bad.json: mapping: \"filename\" contains a NUL character (\\u0000)" },
-    { "{\"features\": [\"a\", \"b\\0\"]}", "bad.json: features[1] contains a NUL character" },
+    { "{\"features\": [\"a\", \"b\\u0000\"]}", "bad.json: features[1] contains a NUL character" },
+    /* json-glib would take "\0" as an octal NUL; JSON has no such escape. */
+    { "{\"features\": [\"a\", \"b\\0\"]}", "line 1, column 22: '\\0' is not a JSON escape" },
     { "{\"a\": [{\"b\": {\"c\": \"\\u0000\"}}]}", "bad.json: a[0].b: \"c\" contains a NUL" },
     { "{\"k\\u0000\": 1}", "bad.json: the member name at byte 1 contains a NUL character" },
     { "\"x\\u0000\"", "bad.json: the document contains a NUL character" },
@@ -170,6 +194,7 @@ test_json_bounds(void)
     g_assert_null(b);
     g_assert_error(error, VSB_ERROR, VSB_ERROR_PARSE);
     g_assert_true(g_utf8_validate(error->message, -1, NULL));
+    g_assert_null(strchr(error->message, '\n'));
     if (strstr(error->message, bad[i].expect) == NULL)
       vsb_test_fail("case %" G_GSIZE_FORMAT ": '%s' lacks '%s'", i, error->message, bad[i].expect);
     g_clear_error(&error);

@@ -874,8 +874,11 @@ test_json_round_trip(void)
     { "{\"version\":2,\"variables\":[{\"name\":\"A\"," PKG ",\"data\":\"00\"},"
       "{\"name\":\"Fo\\u0000o\"," PKG ",\"data\":\"00\"}]}",
       "bad.json: variables[1]: \"name\" contains a NUL character" },
-    { "[{\"name\":\"Fo\\0o\"," PKG ",\"data\":\"00\"}]",
+    { "[{\"name\":\"Fo\\u0000o\"," PKG ",\"data\":\"00\"}]",
       "bad.json: [0]: \"name\" contains a NUL character" },
+    /* json-glib's octal "\0" is no JSON escape: refused before it could become a NUL. */
+    { "[{\"name\":\"Fo\\0o\"," PKG ",\"data\":\"00\"}]",
+      "bad.json: not JSON: line 1, column 13: '\\0' is not a JSON escape" },
     { "{\"version\":2,\"variables\":[{\"name\":\"F\"," PKG ",\"data\":\"00\\u0000ff\"}]}",
       "variables[0]: \"data\" contains a NUL character" },
     { "{\"version\":2,\"variables\":[{\"name\":\"F\",\"guid\":"
@@ -885,8 +888,11 @@ test_json_round_trip(void)
       "\"time\":\"e8070b17000000000000000000000000\\u0000\"}]}",
       "variables[0]: \"time\" contains a NUL character" },
     { "{\"version\":2,\"variables\":[{\"name\":\"F\"," PKG ",\"data\":\"00\","
-      "\"timestamp\":\"e8070b17000000000000000000000000\\000\"}]}",
+      "\"timestamp\":\"e8070b17000000000000000000000000\\u0000\"}]}",
       "variables[0]: \"timestamp\" contains a NUL character" },
+    { "{\"version\":2,\"variables\":[{\"name\":\"F\"," PKG ",\"data\":\"00\","
+      "\"timestamp\":\"e8070b17000000000000000000000000\\000\"}]}",
+      "'\\0' is not a JSON escape" },
     { "{\"version\":2,\"variables\":[{\"name\\u0000x\":\"F\"," PKG ",\"data\":\"00\"}]}",
       "bad.json: the member name at byte 27 contains a NUL character" },
   };
