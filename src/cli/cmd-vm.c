@@ -54,6 +54,60 @@ print_vm_text(const VsbVm *vm)
 
 /* ---- provision --------------------------------------------------------------------------- */
 
+/* Provision req->name. With json, *report is its report (or its name, or what exists, and the
+ * error); without, its text goes to stdout (after a blank line if *printed) and the error to
+ * stderr. */
+static gboolean
+provision_one(const VsbProvisionRequest *req, gboolean json, gboolean *printed,
+              JsonNode **report)
+{
+  GError *error = NULL;
+  g_autoptr(GPtrArray) notes = NULL;
+  g_autoptr(VsbVm) vm = vsb_vm_provision(req, &notes, &error);
+  if (vm == NULL) {
+    if (json) {
+      /* Already provisioned: also what exists, for scripts. */
+      g_autoptr(VsbVm) old = g_error_matches(error, VSB_ERROR, VSB_ERROR_EXISTS)
+                               ? vsb_vm_load(req->state_dir, req->name, NULL)
+                               : NULL;
+      JsonNode *node = old ? vsb_vm_to_json(old) : json_node_init_object(json_node_alloc(),
+                                                                          json_object_new());
+      JsonObject *o = json_node_get_object(node);
+      if (old)
+        json_object_set_boolean_member(o, "exists", TRUE);
+      else
+        json_object_set_string_member(o, "name", req->name);
+      json_object_set_string_member(o, "error", error->message);
+      *report = node;
+    }
+    vsb_cli_fail(error);
+    return FALSE;
+  }
+  if (json) {
+    JsonNode *node = vsb_vm_to_json(vm);
+    JsonObject *o = json_node_get_object(node);
+    JsonArray *na = json_array_new();
+    for (guint i = 0; notes && i < notes->len; i++)
+      json_array_add_string_element(na, notes->pdata[i]);
+    json_object_set_array_member(o, "notes", na);
+    g_autofree char *path = vsb_vm_state_path(req->state_dir, vm->name);
+    json_object_set_string_member(o, "state-file", path);
+    *report = node;
+    return TRUE;
+  }
+  if (*printed)
+    putchar('\n'); /* between the VMs of one run */
+  *printed = TRUE;
+  print_vm_text(vm);
+  for (guint i = 0; notes && i < notes->len; i++)
+    printf("  - %s\n", (const char *)notes->pdata[i]);
+  g_autofree char *qname = vsb_shell_quote(vm->name);
+  g_autofree char *qdir = vsb_shell_quote(req->state_dir);
+  printf("Start it with: vsboot run %s --state-dir %s  (or: vsboot qemu-args / libvirt-xml)\n",
+         qname, qdir);
+  return TRUE;
+}
+
 static int
 provision_run(int argc, char **argv)
 {
@@ -92,23 +146,33 @@ provision_run(int argc, char **argv)
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Report as JSON", NULL },
     { NULL },
   };
-  g_autoptr(GOptionContext) ctx = g_option_context_new("NAME");
+  g_autoptr(GOptionContext) ctx = g_option_context_new("NAME...");
   g_option_context_set_summary(ctx,
     "Give VM NAME its firmware and its own varstore: select the firmware from QEMU's\n"
     "descriptors as libvirt does, copy the varstore template to DIR/NAME_VARS.fd (mode 0600,\n"
     "never over an existing one), enroll keys, and record everything in DIR/NAME.json.\n"
     "Secure Boot on x86 always takes SMM firmware; a template without PK is refused unless\n"
-    "keys are enrolled or --allow-setup-mode is given.");
+    "keys are enrolled or --allow-setup-mode is given. Several names provision several VMs\n"
+    "alike in one process: each VM is whole or absent, a failure does not stop the others,\n"
+    "and the exit status is 2 if any failed.");
   vsb_cli_add_entries(ctx, entries, NULL);
   int code = 0;
   gboolean parsed = vsb_cli_parse(ctx, &argc, &argv, &code);
   if (!parsed)
     return code;
-  if (argc != 2)
-    return vsb_cli_failf("provision: expected one VM name, got %d arguments; try 'vsboot help "
-                         "provision'", argc - 1);
+  if (argc < 2)
+    return vsb_cli_failf("provision: expected a VM name; try 'vsboot help provision'");
   if (state_dir == NULL)
     return vsb_cli_failf("provision: --state-dir DIR is required");
+  /* Every name is checked before any VM is made. */
+  g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+  for (int i = 1; i < argc; i++) {
+    GError *error = NULL;
+    if (!vsb_vm_name_validate(argv[i], &error))
+      return vsb_cli_fail(error);
+    if (!g_hash_table_add(seen, argv[i]))
+      return vsb_cli_failf("provision: VM name '%s' given twice", argv[i]);
+  }
   const char *a = arch ? arch : "x86_64";
   const char *m = machine;
   if (m == NULL)
@@ -116,7 +180,6 @@ provision_run(int argc, char **argv)
 
   VsbProvisionRequest req = {
     .state_dir = state_dir,
-    .name = argv[1],
     .arch = a,
     .machine = m,
     .features = (const char *const *)features,
@@ -128,43 +191,32 @@ provision_run(int argc, char **argv)
     .tpm = tpm,
     .reset = reset,
   };
-  GError *error = NULL;
-  g_autoptr(GPtrArray) notes = NULL;
-  g_autoptr(VsbVm) vm = vsb_vm_provision(&req, &notes, &error);
-  if (vm == NULL) {
-    /* Already provisioned: with --json, also what exists, for scripts. */
-    if (json && g_error_matches(error, VSB_ERROR, VSB_ERROR_EXISTS)) {
-      g_autoptr(VsbVm) old = vsb_vm_load(state_dir, argv[1], NULL);
-      if (old) {
-        g_autoptr(JsonNode) node = vsb_vm_to_json(old);
-        JsonObject *o = json_node_get_object(node);
-        json_object_set_boolean_member(o, "exists", TRUE);
-        json_object_set_string_member(o, "error", error->message);
-        vsb_cli_print_json(node);
-      }
-    }
-    return vsb_cli_fail(error);
+  gboolean batch = argc > 2;
+  g_autoptr(JsonArray) reports = json_array_new();
+  guint failed = 0;
+  gboolean printed = FALSE;
+  for (int i = 1; i < argc; i++) {
+    req.name = argv[i];
+    g_autoptr(JsonNode) report = NULL;
+    if (!provision_one(&req, json, &printed, &report))
+      failed++;
+    if (report)
+      json_array_add_element(reports, g_steal_pointer(&report));
   }
   if (json) {
-    g_autoptr(JsonNode) node = vsb_vm_to_json(vm);
-    JsonObject *o = json_node_get_object(node);
-    JsonArray *na = json_array_new();
-    for (guint i = 0; notes && i < notes->len; i++)
-      json_array_add_string_element(na, notes->pdata[i]);
-    json_object_set_array_member(o, "notes", na);
-    g_autofree char *path = vsb_vm_state_path(state_dir, vm->name);
-    json_object_set_string_member(o, "state-file", path);
-    vsb_cli_print_json(node);
-  } else {
-    print_vm_text(vm);
-    for (guint i = 0; notes && i < notes->len; i++)
-      printf("  - %s\n", (const char *)notes->pdata[i]);
-    g_autofree char *qname = vsb_shell_quote(vm->name);
-    g_autofree char *qdir = vsb_shell_quote(state_dir);
-    printf("Start it with: vsboot run %s --state-dir %s  (or: vsboot qemu-args / libvirt-xml)\n",
-           qname, qdir);
+    if (batch) {
+      g_autoptr(JsonNode) node = json_node_init_array(json_node_alloc(), reports);
+      vsb_cli_print_json(node);
+    } else {
+      /* One VM: its report, or on failure what exists (nothing when nothing does). */
+      JsonNode *only = json_array_get_element(reports, 0);
+      if (!failed || json_object_has_member(json_node_get_object(only), "exists"))
+        vsb_cli_print_json(only);
+    }
   }
-  return VSB_EXIT_OK;
+  if (failed && batch)
+    fprintf(stderr, "vsboot: provision: %u of %d VMs failed\n", failed, argc - 1);
+  return failed ? VSB_EXIT_USAGE : VSB_EXIT_OK;
 }
 
 const VsbCliCommand vsb_cli_provision = { "provision", "Give a VM its firmware and its own varstore", provision_run };

@@ -219,6 +219,80 @@ test_exists_and_reset(void)
   g_assert_cmpstr(ls2, ==, "orphan_VARS.fd vm.json vm_VARS.fd");
 }
 
+/* Several names in one run: each VM whole or absent, a failure does not stop the others. */
+static void
+test_batch(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_assert_cmpint(vsb_test_run(NULL, NULL, "provision", "b", "--state-dir", dir,
+                               "--enrolled-keys", NULL), ==, 0);
+  g_autofree char *b_before = NULL;
+  g_autofree char *b_state = g_build_filename(dir, "b.json", NULL);
+  g_assert_true(g_file_get_contents(b_state, &b_before, NULL, NULL));
+
+  /* Text: every VM made is reported; b, which exists, is an error and stays as it was. */
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = vsb_test_run(&out, &err, "provision", "a", "b", "c", "--state-dir", dir,
+                        "--enrolled-keys", NULL);
+  g_assert_cmpint(rc, ==, 2);
+  assert_contains(out, "VM a (x86_64 q35");
+  assert_contains(out, "VM c (x86_64 q35");
+  g_assert_null(strstr(out, "VM b ("));
+  assert_contains(err, "VM 'b' is already provisioned");
+  assert_contains(err, "provision: 1 of 3 VMs failed");
+  g_autofree char *ls = listing(dir);
+  g_assert_cmpstr(ls, ==, "a.json a_VARS.fd b.json b_VARS.fd c.json c_VARS.fd");
+  g_autofree char *b_after = NULL;
+  g_assert_true(g_file_get_contents(b_state, &b_after, NULL, NULL));
+  g_assert_cmpstr(b_after, ==, b_before);
+  g_autofree char *tpl = file_sha256(OVMF "OVMF_VARS_4M.ms.fd");
+  for (const char *const *n = (const char *const[]){ "a", "c", NULL }; *n; n++) {
+    g_autofree char *name = g_strdup_printf("%s_VARS.fd", *n);
+    g_autofree char *vars = g_build_filename(dir, name, NULL);
+    g_autofree char *sum = file_sha256(vars);
+    g_assert_cmpstr(sum, ==, tpl);
+  }
+
+  /* JSON: one report per name, in order; a failure carries its error. */
+  g_autofree char *jout = NULL;
+  rc = vsb_test_run(&jout, NULL, "provision", "d", "a", "e", "--state-dir", dir,
+                    "--enrolled-keys", "--json", NULL);
+  g_assert_cmpint(rc, ==, 2);
+  g_autoptr(JsonNode) j = vsb_test_parse_json(jout);
+  JsonArray *arr = json_node_get_array(j);
+  g_assert_cmpuint(json_array_get_length(arr), ==, 3);
+  JsonObject *d = json_array_get_object_element(arr, 0);
+  JsonObject *a = json_array_get_object_element(arr, 1);
+  JsonObject *e = json_array_get_object_element(arr, 2);
+  g_assert_cmpstr(json_object_get_string_member(d, "name"), ==, "d");
+  g_assert_false(json_object_has_member(d, "error"));
+  g_assert_true(json_object_has_member(d, "state-file"));
+  g_assert_cmpstr(json_object_get_string_member(a, "name"), ==, "a");
+  g_assert_true(json_object_get_boolean_member(a, "exists"));
+  assert_contains(json_object_get_string_member(a, "error"), "already provisioned");
+  g_assert_cmpstr(json_object_get_string_member(e, "name"), ==, "e");
+  g_assert_false(json_object_has_member(e, "error"));
+
+  /* A bad or repeated name is refused before any VM is made. */
+  g_autofree char *before = listing(dir);
+  const char *bad[][8] = {
+    { "provision", "f", "f", "--state-dir", dir, "--enrolled-keys", NULL },
+    { "provision", "f", "g/h", "--state-dir", dir, "--enrolled-keys", NULL },
+  };
+  const char *want[] = { "VM name 'f' given twice", "invalid VM name \"g/h\"" };
+  for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(vsb_test_runv(bad[i], NULL, &err), ==, 2);
+    assert_contains(err, want[i]);
+    g_autofree char *now = listing(dir);
+    g_assert_cmpstr(now, ==, before);
+  }
+  /* No name at all. */
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(vsb_test_run(NULL, &err, "provision", "--state-dir", dir, NULL), ==, 2);
+  assert_contains(err, "expected a VM name");
+}
+
 static void
 test_user_keys(void)
 {
@@ -887,6 +961,7 @@ main(int argc, char **argv)
     vsb_test_fail("test-vm-provision runs as root (read-only mounts in a private namespace)");
   g_test_add_func("/vm/provision/basic", test_basic);
   g_test_add_func("/vm/provision/exists-and-reset", test_exists_and_reset);
+  g_test_add_func("/vm/provision/batch", test_batch);
   g_test_add_func("/vm/provision/user-keys", test_user_keys);
   g_test_add_func("/vm/provision/secure-defaults", test_secure_defaults);
   g_test_add_func("/vm/provision/bad-names", test_bad_names);
