@@ -68,6 +68,7 @@ cli_run() {
     _ "$VSBOOT" "$dir" "$n" "$@"
   awk -v n="$n" '{ printf "%8.2f %8.2f %8d", $1 * 1000 / n, ($2 + $3) * 1000 / n, $4 }' "$TMP/time.out"
   [ "$(find "$dir" -maxdepth 1 -name '*.json' | wc -l)" -eq "$n" ] || { echo " MISSING VMs" >&2; exit 1; }
+  rm -rf "$dir" # each row starts from the same memory and disk state (a tmpfs row holds GBs)
 }
 
 batch_run() {
@@ -80,6 +81,7 @@ batch_run() {
     "$VSBOOT" provision "${names[@]}" --state-dir "$dir" "$@" >/dev/null
   awk -v n="$n" '{ printf "%8.2f %8.2f %8d", $1 * 1000 / n, ($2 + $3) * 1000 / n, $4 }' "$TMP/time.out"
   [ "$(find "$dir" -maxdepth 1 -name '*.json' | wc -l)" -eq "$n" ] || { echo " MISSING VMs" >&2; exit 1; }
+  rm -rf "$dir" # each row starts from the same memory and disk state (a tmpfs row holds GBs)
 }
 
 floor() {
@@ -123,7 +125,6 @@ for where in disk ${SHM:+tmpfs}; do
     done < "$TMP/lib.out"
     rm -rf "$base/lib-$mode"
   done
-  rm -rf "$base"/cli-* "$base"/batch-*
   echo
 done
 
