@@ -72,7 +72,7 @@ key_set_print(const VsbKeySet *set)
 static int
 keys_generate(int argc, char **argv)
 {
-  char *cn = NULL;
+  g_autofree char *cn = NULL;
   int bits = 2048;
   gboolean json = FALSE;
   GOptionEntry entries[] = {
@@ -91,11 +91,8 @@ keys_generate(int argc, char **argv)
     "Private keys are written with mode 0600. Existing files are never overwritten.");
   vsb_cli_add_entries(ctx, entries, NULL);
   int code = 0;
-  if (!vsb_cli_parse(ctx, &argc, &argv, &code)) {
-    g_free(cn);
+  if (!vsb_cli_parse(ctx, &argc, &argv, &code))
     return code;
-  }
-  g_autofree char *cn_owned = cn;
   if (argc != 2)
     return vsb_cli_failf("keys generate: expected one directory, got %d arguments; "
                          "try 'vsboot help keys generate'", argc - 1);

@@ -155,10 +155,10 @@ report_text(const char *input, const char *output, const VsbVarstore *store, GPt
 int
 vsb_cli_vars_enroll(int argc, char **argv)
 {
-  char *output = NULL, *in_place = NULL, *pk = NULL, *owner_text = NULL, *dbx_update = NULL;
-  char *copy_from = NULL, *secure_boot = NULL;
-  char **kek = NULL, **db = NULL, **db_hash = NULL, **dbx_hash = NULL, **dbx_cert = NULL;
-  char **copy = NULL, **del = NULL;
+  g_autofree char *output = NULL, *in_place = NULL, *pk = NULL, *owner_text = NULL;
+  g_autofree char *dbx_update = NULL, *copy_from = NULL, *secure_boot = NULL;
+  g_auto(GStrv) kek = NULL, db = NULL, db_hash = NULL, dbx_hash = NULL, dbx_cert = NULL;
+  g_auto(GStrv) copy = NULL, del = NULL;
   gboolean force = FALSE, json = FALSE;
   static const char *const notes[] = {
     "--pk", ": PK holds exactly one certificate",
@@ -208,14 +208,7 @@ vsb_cli_vars_enroll(int argc, char **argv)
     "atomically, or not at all.");
   vsb_cli_add_entries(ctx, entries, notes);
   int code = 0;
-  gboolean parsed = vsb_cli_parse(ctx, &argc, &argv, &code);
-  /* Own everything the parser allocated. */
-  g_autofree char *output_o = output, *in_place_o = in_place, *pk_o = pk;
-  g_autofree char *owner_o = owner_text, *dbx_update_o = dbx_update, *copy_from_o = copy_from;
-  g_autofree char *secure_boot_o = secure_boot;
-  g_auto(GStrv) kek_o = kek, db_o = db, db_hash_o = db_hash, dbx_hash_o = dbx_hash;
-  g_auto(GStrv) dbx_cert_o = dbx_cert, copy_o = copy, del_o = del;
-  if (!parsed)
+  if (!vsb_cli_parse(ctx, &argc, &argv, &code))
     return code;
 
   /* Usage. */
