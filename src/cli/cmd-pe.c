@@ -329,7 +329,7 @@ cmd_info(int argc, char **argv)
 static int
 cmd_hash(int argc, char **argv)
 {
-  char *digest = NULL;
+  g_autofree char *digest = NULL;
   gboolean json = FALSE;
   GOptionEntry entries[] = {
     { "digest", 'd', 0, G_OPTION_ARG_STRING, &digest, "sha1, sha256 (default), sha384, sha512", "ALG" },
@@ -340,16 +340,13 @@ cmd_hash(int argc, char **argv)
     g_option_context_new("IMAGE - the Authenticode hash, as db/dbx hash entries hold it");
   vsb_cli_add_entries(ctx, entries, NULL);
   int code;
-  if (!vsb_cli_parse(ctx, &argc, &argv, &code)) {
-    g_free(digest);
+  if (!vsb_cli_parse(ctx, &argc, &argv, &code))
     return code;
-  }
-  g_autofree char *dname = digest;
   if (argc != 2)
     return vsb_cli_failf("pe hash: expected one IMAGE; 'vsboot help pe hash'");
   VsbPeDigest d = VSB_PE_DIGEST_SHA256;
-  if (dname && !vsb_pe_digest_from_name(dname, &d))
-    return vsb_cli_failf("pe hash: unknown --digest '%s' (sha1, sha256, sha384, sha512)", dname);
+  if (digest && !vsb_pe_digest_from_name(digest, &d))
+    return vsb_cli_failf("pe hash: unknown --digest '%s' (sha1, sha256, sha384, sha512)", digest);
   GError *error = NULL;
   g_autoptr(VsbPeImage) img = vsb_pe_load(argv[1], &error);
   if (img == NULL)
@@ -427,8 +424,8 @@ static int
 cmd_verify(int argc, char **argv)
 {
   gboolean json = FALSE;
-  char *vars = NULL;
-  char **db_certs = NULL, **dbx_hashes = NULL, **dbx_certs = NULL;
+  g_autofree char *vars = NULL;
+  g_auto(GStrv) db_certs = NULL, dbx_hashes = NULL, dbx_certs = NULL;
   GOptionEntry entries[] = {
     { "vars", 0, 0, G_OPTION_ARG_FILENAME, &vars, "Take db and dbx from this variable store", "VARS" },
     { "db", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &db_certs, "A certificate (PEM/DER) in db (repeatable)", "CERT" },
@@ -448,27 +445,24 @@ cmd_verify(int argc, char **argv)
     "SecureBootEnable=0) enforces nothing: every image is allowed.\n"
     "Exit status: 0 allowed, 1 denied, 2 bad input.");
   int code;
-  gboolean ok = vsb_cli_parse(ctx, &argc, &argv, &code);
-  g_autofree char *varsp = vars;
-  g_auto(GStrv) dbc = db_certs, dbxh = dbx_hashes, dbxc = dbx_certs;
-  if (!ok)
+  if (!vsb_cli_parse(ctx, &argc, &argv, &code))
     return code;
   if (argc != 2)
     return vsb_cli_failf("pe verify: expected one IMAGE; 'vsboot help pe verify'");
-  if ((varsp != NULL) == (dbc != NULL || dbxh != NULL || dbxc != NULL))
+  if ((vars != NULL) == (db_certs != NULL || dbx_hashes != NULL || dbx_certs != NULL))
     return vsb_cli_failf("pe verify: give either --vars VARS or --db/--dbx-hash/--dbx-cert");
   GError *error = NULL;
   g_autoptr(GPtrArray) db = NULL, dbx = NULL;
   gboolean enforcing = TRUE;
   const char *mode = NULL;
-  if (varsp) {
-    g_autoptr(VsbVarstore) store = vsb_varstore_load(varsp, &error);
+  if (vars) {
+    g_autoptr(VsbVarstore) store = vsb_varstore_load(vars, &error);
     if (store == NULL)
       return vsb_cli_fail(error);
-    db = store_db(store, "db", varsp, &error);
+    db = store_db(store, "db", vars, &error);
     if (error)
       return vsb_cli_fail(error);
-    dbx = store_db(store, "dbx", varsp, &error);
+    dbx = store_db(store, "dbx", vars, &error);
     if (error)
       return vsb_cli_fail(error);
     g_autoptr(VsbSecureBootState) st = vsb_secure_boot_state(store);
@@ -476,15 +470,15 @@ cmd_verify(int argc, char **argv)
     mode = vsb_secure_boot_mode_name(st->mode);
   } else {
     db = vsb_sig_entry_array_new();
-    for (char **c = dbc; c && *c; c++)
+    for (char **c = db_certs; c && *c; c++)
       if (!add_cert_entries(db, *c, &error))
         return vsb_cli_fail(error);
-    if (dbxh || dbxc)
+    if (dbx_hashes || dbx_certs)
       dbx = vsb_sig_entry_array_new();
-    for (char **c = dbxc; c && *c; c++)
+    for (char **c = dbx_certs; c && *c; c++)
       if (!add_cert_entries(dbx, *c, &error))
         return vsb_cli_fail(error);
-    for (char **h = dbxh; h && *h; h++) {
+    for (char **h = dbx_hashes; h && *h; h++) {
       /* Name the option and the value: the decoder's message alone ("not a hex digit 'n' at
        * position 0") did not say which argument it was about. */
       g_autoptr(GBytes) bytes = vsb_hex_decode(*h, &error);
@@ -525,7 +519,7 @@ cmd_verify(int argc, char **argv)
   }
   add_bool(b, "enforcing", enforcing);
   add_str(b, "keys-verdict", v->allowed ? "allowed" : "denied");
-  add_str(b, "keys-from", varsp ? varsp : "command line");
+  add_str(b, "keys-from", vars ? vars : "command line");
   add_int(b, "db-entries", db ? db->len : 0);
   add_int(b, "dbx-entries", dbx ? dbx->len : 0);
   json_builder_set_member_name(b, "signature");
@@ -570,8 +564,8 @@ cmd_verify(int argc, char **argv)
 static int
 cmd_sign(int argc, char **argv)
 {
-  char *key = NULL, *cert = NULL, *out = NULL;
-  char **extra = NULL;
+  g_autofree char *key = NULL, *cert = NULL, *out = NULL;
+  g_auto(GStrv) extra = NULL;
   GOptionEntry entries[] = {
     { "key", 0, 0, G_OPTION_ARG_FILENAME, &key, "Private key (PEM or DER)", "KEY" },
     { "cert", 0, 0, G_OPTION_ARG_FILENAME, &cert, "Signer certificate (PEM or DER)", "CERT" },
@@ -586,27 +580,24 @@ cmd_sign(int argc, char **argv)
     "An existing signature is kept: the new one is appended as a further certificate table\n"
     "entry. The output is written atomically.");
   int code;
-  gboolean ok = vsb_cli_parse(ctx, &argc, &argv, &code);
-  g_autofree char *keyp = key, *certp = cert, *outp = out;
-  g_auto(GStrv) extrap = extra;
-  if (!ok)
+  if (!vsb_cli_parse(ctx, &argc, &argv, &code))
     return code;
   if (argc != 2)
     return vsb_cli_failf("pe sign: expected one IMAGE; 'vsboot help pe sign'");
-  if (keyp == NULL || certp == NULL)
+  if (key == NULL || cert == NULL)
     return vsb_cli_failf("pe sign: --key and --cert are required");
   GError *error = NULL;
-  X509 *x = vsb_cert_load(certp, &error);
+  X509 *x = vsb_cert_load(cert, &error);
   if (x == NULL)
     return vsb_cli_fail(error);
-  EVP_PKEY *pkey = vsb_private_key_load(keyp, &error);
+  EVP_PKEY *pkey = vsb_private_key_load(key, &error);
   if (pkey == NULL) {
     X509_free(x);
     return vsb_cli_fail(error);
   }
   g_autoptr(GPtrArray) extras = g_ptr_array_new_with_free_func((GDestroyNotify)X509_free);
   int rc = VSB_EXIT_OK;
-  for (char **e = extrap; e && *e; e++) {
+  for (char **e = extra; e && *e; e++) {
     X509 *c = vsb_cert_load(*e, &error);
     if (c == NULL) {
       rc = vsb_cli_fail(error);
@@ -625,7 +616,7 @@ cmd_sign(int argc, char **argv)
       rc = vsb_cli_fail(error);
       goto out;
     }
-    const char *dest = outp ? outp : argv[1];
+    const char *dest = out ? out : argv[1];
     struct stat st;
     int mode = stat(argv[1], &st) == 0 ? (int)(st.st_mode & 0777) : 0644;
     gsize len;

@@ -187,7 +187,7 @@ static int
 cmd_export(int argc, char **argv)
 {
   gboolean json = FALSE;
-  char *out = NULL;
+  g_autofree char *out = NULL;
   GOptionEntry entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "JSON output (the only format; accepted for clarity)", NULL },
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write to OUT (atomically) instead of stdout", "OUT" },
@@ -197,11 +197,8 @@ cmd_export(int argc, char **argv)
     g_option_context_new("FILE - variables as virt-firmware / QEMU uefi-vars JSON");
   vsb_cli_add_entries(ctx, entries, NULL);
   int code;
-  if (!vsb_cli_parse(ctx, &argc, &argv, &code)) {
-    g_free(out);
+  if (!vsb_cli_parse(ctx, &argc, &argv, &code))
     return code;
-  }
-  g_autofree char *outp = out;
   if (argc != 2)
     return vsb_cli_failf("vars export: expected one FILE; 'vsboot help vars export'");
   GError *error = NULL;
@@ -209,11 +206,11 @@ cmd_export(int argc, char **argv)
   if (store == NULL)
     return vsb_cli_fail(error);
   g_autofree char *text = vsb_varjson_export_text(store);
-  if (outp == NULL || strcmp(outp, "-") == 0) {
+  if (out == NULL || strcmp(out, "-") == 0) {
     fputs(text, stdout);
     return VSB_EXIT_OK;
   }
-  if (!vsb_file_write_atomic(outp, text, strlen(text), existing_mode(outp, 0644), FALSE, &error))
+  if (!vsb_file_write_atomic(out, text, strlen(text), existing_mode(out, 0644), FALSE, &error))
     return vsb_cli_fail(error);
   return VSB_EXIT_OK;
 }
@@ -221,7 +218,7 @@ cmd_export(int argc, char **argv)
 static int
 cmd_import(int argc, char **argv)
 {
-  char *out = NULL, *tmpl = NULL, *layout = NULL;
+  g_autofree char *out = NULL, *tmpl = NULL, *layout = NULL;
   gboolean force = FALSE, sort = FALSE;
   GOptionEntry entries[] = {
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "The store to write (required)", "OUT" },
@@ -238,30 +235,28 @@ cmd_import(int argc, char **argv)
     "outside the variable region (volume header, FTW area) is kept. A qcow2 template gives a\n"
     "qcow2 output.");
   int code;
-  gboolean ok = vsb_cli_parse(ctx, &argc, &argv, &code);
-  g_autofree char *outp = out, *tmplp = tmpl, *layoutp = layout;
-  if (!ok)
+  if (!vsb_cli_parse(ctx, &argc, &argv, &code))
     return code;
   if (argc != 2)
     return vsb_cli_failf("vars import: expected one JSON file; 'vsboot help vars import'");
-  if (outp == NULL)
+  if (out == NULL)
     return vsb_cli_failf("vars import: -o OUT is required");
-  if ((tmplp == NULL) == (layoutp == NULL))
+  if ((tmpl == NULL) == (layout == NULL))
     return vsb_cli_failf("vars import: give exactly one of --template T and --layout 2m|4m|armvirt");
   GError *error = NULL;
   g_autoptr(VsbVarstore) store = NULL;
-  if (tmplp)
-    store = vsb_varstore_load(tmplp, &error);
+  if (tmpl)
+    store = vsb_varstore_load(tmpl, &error);
   else {
     VsbVarstoreLayout l;
-    if (strcmp(layoutp, "2m") == 0)
+    if (strcmp(layout, "2m") == 0)
       l = VSB_VARSTORE_LAYOUT_OVMF_2M;
-    else if (strcmp(layoutp, "4m") == 0)
+    else if (strcmp(layout, "4m") == 0)
       l = VSB_VARSTORE_LAYOUT_OVMF_4M;
-    else if (strcmp(layoutp, "armvirt") == 0)
+    else if (strcmp(layout, "armvirt") == 0)
       l = VSB_VARSTORE_LAYOUT_ARMVIRT;
     else
-      return vsb_cli_failf("vars import: unknown --layout '%s' (2m, 4m, armvirt)", layoutp);
+      return vsb_cli_failf("vars import: unknown --layout '%s' (2m, 4m, armvirt)", layout);
     store = vsb_varstore_new_empty(l, &error);
   }
   if (store == NULL)
@@ -272,7 +267,7 @@ cmd_import(int argc, char **argv)
   vsb_varjson_apply(store, vars);
   if (sort)
     vsb_varstore_sort_by_name(store);
-  if (!vsb_varstore_save(store, outp, existing_mode(outp, 0644), force, &error))
+  if (!vsb_varstore_save(store, out, existing_mode(out, 0644), force, &error))
     return vsb_cli_fail(error);
   return VSB_EXIT_OK;
 }
