@@ -150,6 +150,23 @@ vsb_test_copy_file(const char *from, const char *dir, const char *name, int mode
 }
 
 char *
+vsb_test_truncated_qcow2(const char *dir, const char *raw)
+{
+  vsb_test_require_tool("qemu-img");
+  g_autofree char *whole = g_build_filename(dir, "whole.qcow2", NULL);
+  const char *conv[] = { "qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, whole, NULL };
+  g_assert_cmpint(vsb_test_spawn(conv, NULL, NULL, NULL), ==, 0);
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_assert_true(g_file_get_contents(whole, &data, &len, NULL));
+  g_assert_cmpuint(len, >, 100000);
+  g_unlink(whole);
+  char *cut = g_build_filename(dir, "tr.qcow2", NULL);
+  vsb_test_write_file(cut, data, 100000);
+  return cut;
+}
+
+char *
 vsb_test_make_esp(const char *dir, const char *name, const char *app)
 {
   char *img = g_build_filename(dir, name, NULL);

@@ -32,5 +32,8 @@ JsonNode *vsb_test_parse_json(const char *text);
 char *vsb_test_copy_file(const char *from, const char *dir, const char *name, int mode);
 /* An ESP image dir/name holding app as EFI/BOOT/BOOTX64.EFI; returns its path. */
 char *vsb_test_make_esp(const char *dir, const char *name, const char *app);
+/* dir/tr.qcow2: raw converted to qcow2 by qemu-img, cut to its first 100000 bytes (qemu-img
+ * convert would fill the missing clusters with zeros: a store that reads as blank). */
+char *vsb_test_truncated_qcow2(const char *dir, const char *raw);
 /* Write a file or fail the test. */
 void vsb_test_write_file(const char *path, const void *data, gssize len);

@@ -496,16 +496,7 @@ test_bad_input(void)
   }
   /* A truncated qcow2 store: refused, untouched (it used to read as a blank store). */
   {
-    vsb_test_require_tool("qemu-img");
-    g_autofree char *q = g_build_filename(dir, "ms.qcow2", NULL);
-    const char *conv[] = { "qemu-img", "convert", "-f", "raw", "-O", "qcow2", OVMF_VARS_4M_MS,
-                           q, NULL };
-    g_assert_cmpint(vsb_test_spawn(conv, NULL, NULL, NULL), ==, 0);
-    g_autofree char *qdata = NULL;
-    gsize qlen = 0;
-    g_assert_true(g_file_get_contents(q, &qdata, &qlen, NULL));
-    g_autofree char *tq = g_build_filename(dir, "tr.qcow2", NULL);
-    vsb_test_write_file(tq, qdata, 100000);
+    g_autofree char *tq = vsb_test_truncated_qcow2(dir, OVMF_VARS_4M_MS);
     expect_refused(dir, tq, "tr.qcow2: the qcow2 image is corrupt or truncated", "--pk", rh,
                    NULL);
   }
