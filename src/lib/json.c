@@ -63,6 +63,7 @@ typedef struct {
   guint line, column;         /* of the current byte, both from 1 */
   guint open_line, open_column; /* of the last string opened */
   gboolean in_string;
+  gboolean escaped_nul;         /* a "\u0000" somewhere: nul_free must find where */
 } JsonScan;
 
 static gboolean
@@ -96,6 +97,8 @@ guard_scan(const char *data, gsize len, guint max_depth, const char *origin, Jso
                       origin, scan->line, scan->column, what);
           return FALSE;
         }
+        if (skip == 5 && memcmp(data + i + 2, "0000", 4) == 0)
+          scan->escaped_nul = TRUE;
         i += skip;
         scan->column += (guint)skip;
       }
@@ -318,7 +321,7 @@ vsb_json_parse(const char *data, gsize len, guint max_depth, const char *origin,
                 "%s: not JSON: a string escapes to invalid UTF-8", origin);
     return NULL;
   }
-  if (!nul_free(data, len, max_depth, origin, error)) {
+  if (scan.escaped_nul && !nul_free(data, len, max_depth, origin, error)) {
     json_node_unref(root);
     return NULL;
   }
