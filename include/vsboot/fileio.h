@@ -1,31 +1,139 @@
-/* vsboot: file helpers every module shares. Writes are atomic: temporary file in the same
- * directory, fsync, rename, fsync of the directory; on any failure the target is untouched. */
+/* vsboot: file helpers every module shares, so that every file vsboot reads or writes gets the
+ * same rules:
+ *  - writes are atomic: a temporary file with a random name created inside the target's
+ *    directory (O_TMPFILE where the filesystem has it), fsync, rename, fsync of the directory;
+ *    on any failure (or a crash) the target is untouched;
+ *  - the final path component is never followed as a symlink unless the caller asks to edit
+ *    through the link (then the real file is replaced and the link kept);
+ *  - reads are bounded and type-checked: only regular files, the size checked before reading,
+ *    a FIFO never blocks;
+ *  - read-modify-write editors serialise on an advisory lock of the real file. */
 #pragma once
 
 #include <glib.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 G_BEGIN_DECLS
 
-/* Replace (or create) path with data. mode is applied to the new file (e.g. 0600, 0644).
- * With exclusive, fail with VSB_ERROR_EXISTS if path already exists (checked atomically by
- * linking the finished temporary file into place rather than renaming it). */
+/* ---- writing ---------------------------------------------------------------------------- */
+
+typedef struct {
+  /* Permission bits of a new file (and of a replaced one unless keep_mode); 0 means 0644. */
+  guint mode;
+  /* Replacing an existing file: keep its permission bits and (as far as permitted) its owner
+   * and group instead of applying mode. */
+  gboolean keep_mode;
+  /* Fail with VSB_ERROR_EXISTS if path exists (checked atomically: the finished file is
+   * linked into place, which cannot replace anything). */
+  gboolean exclusive;
+  /* path may be a symlink (chain): replace the regular file it finally names, keeping the
+   * link. Without it an existing symlink at path is refused (VSB_ERROR_INVALID): replacing
+   * the link itself would leave the file the user meant unchanged. */
+  gboolean follow_final_symlink;
+} VsbWriteOptions;
+
+/* Replace (or create) path with data as opts say (opts NULL: mode 0644, nothing else). An
+ * existing path that is not a regular file (directory, FIFO, device, socket) is refused with
+ * VSB_ERROR_INVALID naming its kind; nothing is written then. */
+gboolean vsb_file_write_atomic_full(const char *path, const void *data, gsize len,
+                                    const VsbWriteOptions *opts, GError **error);
+/* The same with only mode and exclusive (existing symlinks refused). */
 gboolean vsb_file_write_atomic(const char *path, const void *data, gsize len, int mode,
                                gboolean exclusive, GError **error);
 
-/* Read a whole file, refusing files larger than max_size (VSB_ERROR_INVALID, with the sizes). */
-GBytes *vsb_file_read(const char *path, gsize max_size, GError **error);
+/* Prefix of every temporary name vsboot creates next to a target TARGET: ".TARGET.vsboot-".
+ * While its creator runs, each such file or directory is flock()ed; one that is not locked is
+ * a leftover of a killed process and the next write to TARGET removes it. */
+#define VSB_FILE_TEMP_INFIX ".vsboot-"
 
-/* TRUE when the file starts with the qcow2 magic ("QFI\xfb"); FALSE also when unreadable. */
+/* Remove leftovers of killed writers next to path (see VSB_FILE_TEMP_INFIX). Best effort:
+ * never fails, never touches anything still locked or anything not named for path. */
+void vsb_file_clean_leftovers(const char *path);
+
+/* A private directory inside the directory of path, named .BASE.vsboot-RANDOM, mode 0700,
+ * locked (flock) as a temporary name as long as it lives. st receives its identity for
+ * vsb_dir_remove_created(); *lock_fd receives the lock's fd (close it after removing). */
+char *vsb_file_make_temp_dir_near(const char *path, struct stat *st, int *lock_fd,
+                                  GError **error);
+
+/* Replace the regular file at target with the regular file at temp (same directory) by rename,
+ * after applying mode/owner as vsb_file_write_atomic_full would (opts may be NULL) and an
+ * fsync; the parent directory is fsynced too. Used when a tool (qemu-img) wrote the file. */
+gboolean vsb_file_replace_with(const char *temp, const char *target,
+                               const VsbWriteOptions *opts, GError **error);
+
+/* Remove a directory tree the caller created, identified by created (st_dev/st_ino as the
+ * caller recorded them at creation). Nothing is followed: symlinks inside are removed as
+ * links, subdirectories are entered only when they are plain directories on the same device
+ * (verified by the fd opened O_NOFOLLOW), and path itself must still be the directory that was
+ * created (else VSB_ERROR_INVALID and nothing is removed). */
+gboolean vsb_dir_remove_created(const char *path, const struct stat *created, GError **error);
+
+/* ---- locking ---------------------------------------------------------------------------- */
+
+/* An advisory lock for read-modify-write of one file. It is a flock() on the REAL file (a
+ * final symlink is resolved; the file is opened O_NOFOLLOW), which on Linux is independent of
+ * the OFD byte-range locks QEMU takes, so vsb_file_is_locked() keeps seeing only QEMU's (or
+ * another program's) fcntl locks, never ours. Because writers replace the file by rename, the
+ * lock is re-taken until it is held on the inode the path names right now.
+ *
+ * It WAITS: a second editor polls for up to VSB_FILE_LOCK_WAIT_MS and then fails with
+ * VSB_ERROR_BUSY (naming the file); an update is never lost silently. Load the file only after
+ * taking the lock, save before dropping it. */
+typedef struct _VsbFileLock VsbFileLock;
+
+#define VSB_FILE_LOCK_WAIT_MS 30000
+
+VsbFileLock *vsb_file_lock(const char *path, gboolean exclusive, GError **error);
+/* timeout_ms 0: try once (VSB_ERROR_BUSY at once when held). */
+VsbFileLock *vsb_file_lock_full(const char *path, gboolean exclusive, guint timeout_ms,
+                                GError **error);
+/* The real path that is locked (symlinks of the final component resolved): read and write it. */
+const char *vsb_file_lock_get_path(const VsbFileLock *lock);
+void vsb_file_unlock(VsbFileLock *lock);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbFileLock, vsb_file_unlock)
+
+/* ---- reading ---------------------------------------------------------------------------- */
+
+typedef enum {
+  VSB_READ_DEFAULT = 0,
+  /* Also accept a FIFO/pipe or character device (stdin given as a path like /dev/stdin),
+   * read (blocking) until EOF; still at most max_size bytes. Only for callers that explicitly
+   * read a stream. */
+  VSB_READ_ALLOW_STREAM = 1 << 0,
+} VsbReadFlags;
+
+/* Read a whole regular file. Opened O_RDONLY|O_NONBLOCK (a FIFO never hangs the open), then
+ * anything but a regular file is refused with VSB_ERROR_INVALID ("PATH: not a regular file
+ * (a FIFO)"), a file larger than max_size is refused from its size before any byte is read,
+ * and at most max_size+1 bytes are ever read (a file growing under us is refused too). */
+GBytes *vsb_file_read(const char *path, gsize max_size, GError **error);
+GBytes *vsb_file_read_full(const char *path, gsize max_size, VsbReadFlags flags,
+                           GError **error);
+/* Read an already open descriptor (e.g. 0 for stdin) the same way, name for messages. */
+GBytes *vsb_file_read_fd(int fd, const char *name, gsize max_size, VsbReadFlags flags,
+                         GError **error);
+/* Open path for reading as vsb_file_read does and check it is a regular file; the fd (with
+ * O_NONBLOCK cleared) or -1 with the error. st (may be NULL) receives its fstat. */
+int vsb_file_open_regular(const char *path, struct stat *st, GError **error);
+
+/* TRUE when the file is a regular file starting with the qcow2 magic ("QFI\xfb"); FALSE also
+ * when unreadable or not a regular file (never blocks on a FIFO). */
 gboolean vsb_file_is_qcow2(const char *path);
 /* What a stat mode is, for messages: "a regular file", "a directory", "a FIFO", ... */
 const char *vsb_file_kind(mode_t mode);
-/* Lower-case hex SHA-256 of the file's contents, read in one streaming pass. */
+/* Lower-case hex SHA-256 of a regular file's contents, read in one streaming pass. */
 char *vsb_file_sha256(const char *path, GError **error);
 
 /* Lower-case hex of len bytes. */
 char *vsb_hex_encode(const guint8 *data, gsize len);
 /* Hex text (whitespace ignored, optional "0x") to bytes; VSB_ERROR_PARSE with the position. */
 GBytes *vsb_hex_decode(const char *text, GError **error);
+
+/* Test hook: when $VSB_TEST_CRASH_AT equals where, the process kills itself with SIGKILL.
+ * The one place that reads the variable; points: "after-temp-write", "before-rename",
+ * "after-qcow2-convert". */
+void vsb_file_test_crash_point(const char *where);
 
 G_END_DECLS
