@@ -118,7 +118,7 @@ open_parent(const char *path, char **base_out, GError **error)
   g_autofree char *dir = g_path_get_dirname(path);
   int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) {
-    g_set_error(error, VSB_ERROR, errno_code(errno), "%s: cannot open the directory %s: %s",
+    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: cannot open the directory %s: %s",
                 path, dir, g_strerror(errno));
     return -1;
   }
