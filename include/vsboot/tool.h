@@ -1,16 +1,25 @@
 /* vsboot: running the external tools vsboot relies on (qemu-img, qemu-system-ARCH) and keeping
- * what they print, so that every caller reports a tool that is missing, killed or failing the
- * same way. */
+ * what they print, so that every caller reports a tool that is missing, killed, hung or failing
+ * the same way. */
 #pragma once
 
 #include <glib.h>
 
 G_BEGIN_DECLS
 
-/* Run argv (argv[0] looked up in PATH) with stdin closed; hand back its stdout and stderr as
- * text and its exit status (-1 when a signal ended it). FALSE (VSB_ERROR_TOOL, naming argv[0])
- * only when it could not be run or read; a non-zero status is the caller's to judge. */
+/* How long vsb_tool_run lets a tool run. qemu-img on a varstore and the qemu-system probes
+ * take well under a second; a tool still running after this is stuck (an NFS hang, a FIFO it
+ * opened, a broken build) and must not hang vsboot. */
+#define VSB_TOOL_TIMEOUT_MS 60000
+
+/* Run argv (argv[0] looked up in PATH) with stdin /dev/null; hand back its stdout and stderr
+ * as text and its exit status (-1 when a signal ended it). FALSE (VSB_ERROR_TOOL, naming
+ * argv[0]) when it could not be run or read, or ran longer than VSB_TOOL_TIMEOUT_MS (it is
+ * then killed with SIGKILL and reaped); a non-zero status is the caller's to judge. */
 gboolean vsb_tool_run(const char *const *argv, char **out, char **err, int *status,
                       GError **error);
+/* The same with an explicit time limit in milliseconds (0: VSB_TOOL_TIMEOUT_MS). */
+gboolean vsb_tool_run_full(const char *const *argv, guint timeout_ms, char **out, char **err,
+                           int *status, GError **error);
 
 G_END_DECLS

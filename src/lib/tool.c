@@ -3,8 +3,63 @@
 
 #include <gio/gio.h>
 
+typedef struct {
+  GAsyncResult *result; /* set when communicate finished (or was cancelled) */
+  gboolean timed_out;
+} RunState;
+
+static void
+communicated(GObject *source, GAsyncResult *res, gpointer data)
+{
+  RunState *s = data;
+  s->result = g_object_ref(res);
+}
+
+static gboolean
+expired(gpointer data)
+{
+  RunState *s = data;
+  s->timed_out = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Communicate with p on a private main context until it finishes or timeout_ms pass; on
+ * expiry kill it (SIGKILL: a hung tool may ignore SIGTERM), cancel the reads (a grandchild
+ * could hold the pipes open) and reap it. */
+static gboolean
+communicate_bounded(GSubprocess *p, guint timeout_ms, char **out, char **err, gboolean *timed_out,
+                    GError **error)
+{
+  g_autoptr(GMainContext) ctx = g_main_context_new();
+  g_autoptr(GCancellable) cancel = g_cancellable_new();
+  RunState s = { NULL, FALSE };
+  g_main_context_push_thread_default(ctx);
+  g_subprocess_communicate_utf8_async(p, NULL, cancel, communicated, &s);
+  GSource *timer = g_timeout_source_new(timeout_ms);
+  g_source_set_callback(timer, expired, &s, NULL);
+  g_source_attach(timer, ctx);
+  while (s.result == NULL && !s.timed_out)
+    g_main_context_iteration(ctx, TRUE);
+  if (s.result == NULL) {
+    g_subprocess_force_exit(p);
+    g_cancellable_cancel(cancel);
+    while (s.result == NULL)
+      g_main_context_iteration(ctx, TRUE);
+  }
+  gboolean ok = g_subprocess_communicate_utf8_finish(p, s.result, out, err, error);
+  if (s.timed_out && s.result != NULL)
+    (void)g_subprocess_wait(p, NULL, NULL);
+  g_source_destroy(timer);
+  g_source_unref(timer);
+  g_object_unref(s.result);
+  g_main_context_pop_thread_default(ctx);
+  *timed_out = s.timed_out;
+  return ok;
+}
+
 gboolean
-vsb_tool_run(const char *const *argv, char **out, char **err, int *status, GError **error)
+vsb_tool_run_full(const char *const *argv, guint timeout_ms, char **out, char **err, int *status,
+                  GError **error)
 {
   g_autoptr(GError) local = NULL;
   g_autoptr(GSubprocess) p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE |
@@ -13,10 +68,25 @@ vsb_tool_run(const char *const *argv, char **out, char **err, int *status, GErro
     g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot run %s: %s", argv[0], local->message);
     return FALSE;
   }
-  if (!g_subprocess_communicate_utf8(p, NULL, NULL, out, err, &local)) {
+  if (timeout_ms == 0)
+    timeout_ms = VSB_TOOL_TIMEOUT_MS;
+  gboolean timed_out = FALSE;
+  gboolean ok = communicate_bounded(p, timeout_ms, out, err, &timed_out, &local);
+  if (timed_out) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "%s: still running after %u.%03u s; killed",
+                argv[0], timeout_ms / 1000, timeout_ms % 1000);
+    return FALSE;
+  }
+  if (!ok) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "%s: %s", argv[0], local->message);
     return FALSE;
   }
   *status = g_subprocess_get_if_exited(p) ? g_subprocess_get_exit_status(p) : -1;
   return TRUE;
+}
+
+gboolean
+vsb_tool_run(const char *const *argv, char **out, char **err, int *status, GError **error)
+{
+  return vsb_tool_run_full(argv, 0, out, err, status, error);
 }
