@@ -8,6 +8,7 @@
 #include <json-glib/json-glib.h>
 #include <openssl/x509.h>
 #include "vsboot/varstore.h"
+#include "vsboot/sbjudge.h"
 
 G_BEGIN_DECLS
 
@@ -39,12 +40,6 @@ typedef struct {
 } VsbKnownCert;
 const VsbKnownCert *vsb_known_certs(gsize *n);
 
-typedef enum {
-  VSB_SB_MODE_SETUP,     /* no PK: the firmware verifies nothing */
-  VSB_SB_MODE_USER,      /* PK present, SecureBootEnable not 0: OVMF enforces */
-  VSB_SB_MODE_DISABLED,  /* PK present, SecureBootEnable = 0 */
-} VsbSecureBootMode;
-const char *vsb_secure_boot_mode_name(VsbSecureBootMode mode); /* "setup", "user", "disabled" */
 
 typedef struct {
   char *variable;           /* PK, KEK, db, dbx */
@@ -58,8 +53,11 @@ typedef struct {
 } VsbSbCert;
 
 typedef struct {
-  VsbSecureBootMode mode;
-  gboolean enforcing;       /* mode == user */
+  VsbSecureBootMode mode;   /* as the firmware will compute it (sbjudge.h) */
+  gboolean enforcing;       /* the judgement's verdict is "enforced" */
+  VsbSbVerdict verdict;     /* enforced, not-enforced, or uncertain (never claimed enforced) */
+  int secure_boot;          /* the SecureBoot value the firmware will publish; -1: none */
+  char *reason;             /* the rule that decided */
   gboolean custom_mode;     /* CustomMode = 1 (the firmware resets it at boot) */
   guint n_pk, n_kek, n_db, n_dbx; /* signature entries */
   gboolean dbx_placeholder; /* dbx missing, empty, or only sha256("") */
@@ -75,7 +73,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbSecureBootState, vsb_secure_boot_state_free)
 /* TRUE when a well-known certificate (by id) is enrolled in variable (NULL: any of them). */
 gboolean vsb_secure_boot_has_known(const VsbSecureBootState *state, const char *id,
                                    const char *variable);
-/* {"mode", "enforcing", "custom-mode", "entries": {...}, "certificates": [...],
+/* {"mode", "enforcing", "verdict", "secure-boot-variable", "reason", "custom-mode", "entries": {...}, "certificates": [...],
  *  "well-known": [...], "expired": [...], "dbx-placeholder", "warnings": [...]} */
 JsonNode *vsb_secure_boot_state_to_json(const VsbSecureBootState *state);
 

@@ -107,6 +107,21 @@ GBytes *vsb_varstore_serialize(const VsbVarstore *store, GError **error);
 gboolean vsb_varstore_save(const VsbVarstore *store, const char *path, int mode, gboolean force,
                            GError **error);
 
+/* What the firmware does with this file at boot beyond reading its live variables (the
+ * Secure Boot judgement, sbjudge.h, uses these). */
+typedef struct {
+  const char *reformat; /* non-NULL: OVMF's flash driver rejects the volume header and erases
+                         * the whole store at boot (every variable is lost); why, owned by the store */
+  gboolean reclaim;     /* the free area is not all 0xFF: the variable driver reclaims at init,
+                         * which decides between in-deleted-transition records differently */
+  gboolean tail_header; /* a record header straddles the store's end: the firmware reads past it */
+  gboolean ftw_pending; /* the fault-tolerant-write area holds a write the firmware may replay */
+} VsbVarstoreBootFacts;
+void vsb_varstore_get_boot_facts(const VsbVarstore *store, VsbVarstoreBootFacts *out);
+/* The first byte of a live variable's data as the firmware reads it: for DataSize 0, the byte
+ * that follows the name in the file (edk2 dereferences the data pointer regardless). */
+int vsb_varstore_first_data_byte(const VsbVarstore *store, const VsbVariable *var);
+
 /* Name of a record state byte: "added", "in-deleted-transition", "deleted", "header-only", ... */
 const char *vsb_variable_state_name(guint8 state);
 

@@ -405,7 +405,8 @@ store_db(const VsbVarstore *store, const char *name, const char *path, GError **
 static void
 print_verdict(JsonObject *r)
 {
-  printf("%s: %s\n", vsb_cli_jstr(r, "file"), g_strcmp0(vsb_cli_jstr(r, "verdict"), "allowed") == 0 ? "ALLOWED" : "DENIED");
+  g_autofree char *verdict = g_ascii_strup(vsb_cli_jstr(r, "verdict"), -1);
+  printf("%s: %s\n", vsb_cli_jstr(r, "file"), verdict);
   printf("  reason     %s\n", vsb_cli_jstr(r, "reason"));
   if (vsb_cli_jstr(r, "entry-description"))
     printf("  %-10s %s\n", vsb_cli_jstr(r, "database"), vsb_cli_jstr(r, "entry-description"));
@@ -453,8 +454,9 @@ cmd_verify(int argc, char **argv)
     return vsb_cli_failf("pe verify: give either --vars VARS or --db/--dbx-hash/--dbx-cert");
   GError *error = NULL;
   g_autoptr(GPtrArray) db = NULL, dbx = NULL;
-  gboolean enforcing = TRUE;
+  gboolean enforcing = TRUE, uncertain = FALSE;
   const char *mode = NULL;
+  g_autofree char *sb_reason = NULL;
   if (vars) {
     g_autoptr(VsbVarstore) store = vsb_varstore_load(vars, &error);
     if (store == NULL)
@@ -467,7 +469,9 @@ cmd_verify(int argc, char **argv)
       return vsb_cli_fail(error);
     g_autoptr(VsbSecureBootState) st = vsb_secure_boot_state(store);
     enforcing = st->enforcing;
+    uncertain = st->verdict == VSB_SB_VERDICT_UNCERTAIN;
     mode = vsb_secure_boot_mode_name(st->mode);
+    sb_reason = g_strdup(st->reason);
   } else {
     db = vsb_sig_entry_array_new();
     for (char **c = db_certs; c && *c; c++)
@@ -507,8 +511,14 @@ cmd_verify(int argc, char **argv)
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
   add_str(b, "file", argv[1]);
-  add_str(b, "verdict", allowed ? "allowed" : "denied");
-  if (!enforcing) {
+  add_str(b, "verdict", uncertain ? "uncertain" : allowed ? "allowed" : "denied");
+  if (uncertain) {
+    g_autofree char *why = g_strdup_printf("vsboot cannot be sure this store enforces Secure "
+                                           "Boot (%s); with these keys the image would be %s: %s",
+                                           sb_reason, v->allowed ? "allowed" : "denied",
+                                           v->reason);
+    add_str(b, "reason", why);
+  } else if (!enforcing) {
     g_autofree char *why = g_strdup_printf("Secure Boot is not enforced by this store (%s mode): "
                                            "the firmware runs any image; with these keys it "
                                            "would be %s: %s",
@@ -558,7 +568,8 @@ cmd_verify(int argc, char **argv)
     vsb_cli_print_json(root);
   else
     print_verdict(json_node_get_object(root));
-  return allowed ? VSB_EXIT_OK : VSB_EXIT_NEGATIVE;
+  /* Uncertain is no confirmed "allowed": a script asking "will it run?" gets no yes. */
+  return allowed && !uncertain ? VSB_EXIT_OK : VSB_EXIT_NEGATIVE;
 }
 
 static int

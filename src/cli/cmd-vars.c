@@ -108,8 +108,13 @@ print_report(JsonObject *r, gboolean all)
     printf("warning: %s\n", json_array_get_string_element(sw, i));
 
   JsonObject *sb = vsb_cli_jobj(r, "secure-boot");
+  const char *verdict = vsb_cli_jstr(sb, "verdict");
   printf("\nSecure Boot: %s mode, %s\n", vsb_cli_jstr(sb, "mode"),
-         vsb_cli_jbool(sb, "enforcing") ? "enforcing" : "NOT enforcing");
+         vsb_cli_jbool(sb, "enforcing") ? "enforcing"
+         : g_strcmp0(verdict, "uncertain") == 0 ? "UNCERTAIN (not claimed enforced)"
+                                                : "NOT enforcing");
+  if (vsb_cli_jbool(sb, "enforcing")) /* otherwise the first warning says why */
+    printf("  why: %s\n", vsb_cli_jstr(sb, "reason"));
   JsonObject *ent = vsb_cli_jobj(sb, "entries");
   printf("  entries: PK %" G_GINT64_FORMAT ", KEK %" G_GINT64_FORMAT ", db %" G_GINT64_FORMAT
          ", dbx %" G_GINT64_FORMAT "\n", vsb_cli_jint(ent, "PK"), vsb_cli_jint(ent, "KEK"), vsb_cli_jint(ent, "db"),

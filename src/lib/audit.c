@@ -704,21 +704,25 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
                   "(setup mode) at boot");
     } else {
       g_autoptr(VsbSecureBootState) sb = vsb_secure_boot_state(store);
-      m->secure_boot = g_strdup(vsb_secure_boot_mode_name(sb->mode));
+      /* One judgement for every command (sbjudge.h): what edk2 will decide at boot. */
+      m->secure_boot = g_strdup(sb->verdict == VSB_SB_VERDICT_UNCERTAIN
+                                  ? "uncertain" : vsb_secure_boot_mode_name(sb->mode));
       m->n_pk = (int)sb->n_pk;
       m->n_kek = (int)sb->n_kek;
       m->n_db = (int)sb->n_db;
       m->n_dbx = (int)sb->n_dbx;
-      if (sb->mode == VSB_SB_MODE_SETUP)
+      g_autofree char *why = g_strdup_printf("%s: any unsigned binary boots", sb->reason);
+      if (sb->verdict == VSB_SB_VERDICT_UNCERTAIN)
+        add_finding(r, "secure-boot-uncertain", VSB_SEVERITY_ERROR, ev,
+                    "start again from a copy of the template and enroll keys into it",
+                    "%s", sb->reason);
+      else if (sb->mode == VSB_SB_MODE_SETUP)
         add_finding(r, "varstore-setup-mode", VSB_SEVERITY_ERROR, ev,
-                    "enroll keys: vsboot vars enroll, or start from OVMF_VARS_4M.ms.fd",
-                    "the varstore has no PK: the firmware is in setup mode and verifies "
-                    "nothing; any unsigned binary boots");
-      else if (sb->mode == VSB_SB_MODE_DISABLED)
+                    "enroll keys: vsboot vars enroll, or start from OVMF_VARS_4M.ms.fd", "%s", why);
+      else if (!sb->enforcing)
         add_finding(r, "secure-boot-disabled", VSB_SEVERITY_ERROR, ev,
-                    "set SecureBootEnable to 1 (vsboot vars enroll --secure-boot)",
-                    "SecureBootEnable is 0: keys are enrolled but the firmware does not "
-                    "enforce them");
+                    "set SecureBootEnable to exactly 1 in an authenticated store "
+                    "(vsboot vars enroll --secure-boot)", "%s", why);
       if (sb->mode != VSB_SB_MODE_SETUP) {
         if (sb->n_db == 0)
           add_finding(r, "db-empty", VSB_SEVERITY_WARNING, ev,

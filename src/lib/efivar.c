@@ -799,17 +799,6 @@ vsb_efivar_decode(const VsbVariable *v)
 
 /* ---- Secure Boot state ------------------------------------------------------------------------ */
 
-const char *
-vsb_secure_boot_mode_name(VsbSecureBootMode mode)
-{
-  switch (mode) {
-  case VSB_SB_MODE_SETUP: return "setup";
-  case VSB_SB_MODE_USER: return "user";
-  case VSB_SB_MODE_DISABLED: return "disabled";
-  }
-  return "unknown";
-}
-
 static void
 sb_cert_free(VsbSbCert *c)
 {
@@ -828,6 +817,7 @@ vsb_secure_boot_state_free(VsbSecureBootState *st)
     return;
   g_ptr_array_unref(st->certificates);
   g_ptr_array_unref(st->warnings);
+  g_free(st->reason);
   g_free(st);
 }
 
@@ -895,15 +885,8 @@ collect_certs(VsbSecureBootState *st, const char *variable, GPtrArray *entries,
 VsbSecureBootMode
 vsb_secure_boot_mode(const VsbVarstore *store)
 {
-  /* AuthVariableLib: PK present (any size) = user mode. */
-  const VsbVariable *pk = vsb_varstore_lookup(store, "PK", &VSB_GUID_EFI_GLOBAL_VARIABLE);
-  const VsbVariable *sbe =
-    vsb_varstore_lookup(store, "SecureBootEnable", &VSB_GUID_SECURE_BOOT_ENABLE_DISABLE);
-  gboolean sbe_off = sbe && g_bytes_get_size(sbe->data) >= 1 &&
-                     ((const guint8 *)g_bytes_get_data(sbe->data, NULL))[0] == 0;
-  if (pk == NULL)
-    return VSB_SB_MODE_SETUP;
-  return sbe_off ? VSB_SB_MODE_DISABLED : VSB_SB_MODE_USER;
+  g_autoptr(VsbSbJudgement) j = vsb_sb_judge(store);
+  return j->mode;
 }
 
 static VsbSecureBootState *
@@ -925,16 +908,21 @@ secure_boot_state(const VsbVarstore *store, GHashTable *certs)
   st->n_db = db_e ? db_e->len : 0;
   st->n_dbx = dbx_e ? dbx_e->len : 0;
 
-  st->mode = vsb_secure_boot_mode(store);
-  st->enforcing = st->mode == VSB_SB_MODE_USER;
+  g_autoptr(VsbSbJudgement) j = vsb_sb_judge(store);
+  st->mode = j->mode;
+  st->verdict = j->verdict;
+  st->enforcing = j->verdict == VSB_SB_VERDICT_ENFORCED;
+  st->secure_boot = j->secure_boot;
+  st->reason = g_strdup(j->reason);
   st->custom_mode = cm && g_bytes_get_size(cm->data) >= 1 &&
                     ((const guint8 *)g_bytes_get_data(cm->data, NULL))[0] != 0;
 
-  if (st->mode == VSB_SB_MODE_SETUP)
-    warn(st, "no PK: the firmware is in setup mode and verifies nothing; any code can also "
-         "enroll its own keys");
-  else if (st->mode == VSB_SB_MODE_DISABLED)
-    warn(st, "SecureBootEnable is 0: PK is enrolled but Secure Boot is off");
+  if (st->verdict == VSB_SB_VERDICT_UNCERTAIN)
+    warn(st, "vsboot cannot be sure the firmware enforces Secure Boot: %s", j->reason);
+  else if (st->mode == VSB_SB_MODE_SETUP)
+    warn(st, "setup mode: %s; any code can also enroll its own keys", j->reason);
+  else if (!st->enforcing)
+    warn(st, "Secure Boot is off: %s", j->reason);
   if (pk && st->n_pk != 1)
     warn(st, "PK holds %u entries; it should hold exactly one certificate", st->n_pk);
   if (st->mode != VSB_SB_MODE_SETUP && st->n_db == 0)
@@ -995,6 +983,13 @@ vsb_secure_boot_state_to_json(const VsbSecureBootState *st)
   set_str(b, "mode", vsb_secure_boot_mode_name(st->mode));
   json_builder_set_member_name(b, "enforcing");
   json_builder_add_boolean_value(b, st->enforcing);
+  set_str(b, "verdict", vsb_sb_verdict_name(st->verdict));
+  json_builder_set_member_name(b, "secure-boot-variable");
+  if (st->secure_boot < 0)
+    json_builder_add_null_value(b);
+  else
+    json_builder_add_int_value(b, st->secure_boot);
+  set_str(b, "reason", st->reason);
   json_builder_set_member_name(b, "custom-mode");
   json_builder_add_boolean_value(b, st->custom_mode);
   json_builder_set_member_name(b, "entries");

@@ -47,6 +47,12 @@ struct _VsbVarstore {
   gsize first_offset;     /* first variable header */
   gsize region_end;       /* end of the variable store (store_offset + Size) */
   gsize free_offset;      /* after the last record, as loaded */
+  /* What the firmware does with the file at boot beyond its variables (vsb_varstore_get_boot_facts) */
+  gboolean free_dirty;    /* bytes after the last record are not all 0xFF: edk2 reclaims at init */
+  gboolean tail_header;   /* a record header straddles the store's end */
+  gboolean ftw_pending;   /* the FTW write queue is not empty */
+  char *reformat;         /* why OVMF's flash driver would erase the volume, NULL when it accepts it */
+  gboolean modified;      /* the live set was edited since loading */
   GPtrArray *variables;   /* VsbVariable*, live, in store order */
   GPtrArray *records;     /* VsbVariable*, every record of the file */
   GPtrArray *warnings;    /* char*, NULL-terminated */
@@ -242,6 +248,7 @@ vsb_varstore_free(VsbVarstore *store)
   if (store == NULL)
     return;
   g_free(store->origin);
+  g_free(store->reformat);
   g_free(store->image);
   g_ptr_array_unref(store->variables);
   g_ptr_array_unref(store->records);
@@ -313,9 +320,17 @@ check_ftw(VsbVarstore *s)
                   "x runs past the end of the volume", off, queue);
       queue = avail;
     }
-    if (!all_bytes(h + FTW_HEADER_SIZE, (gsize)queue, 0xff))
+    if (!all_bytes(h + FTW_HEADER_SIZE, (gsize)queue, 0xff)) {
       add_warning(s, "FTW working block at 0x%zx: the write queue is not empty (an interrupted "
                   "write the firmware may replay over these variables)", off);
+      s->ftw_pending = TRUE;
+    }
+    /* An invalid working block makes FaultTolerantWriteDxe recover it from the spare block;
+     * what a non-blank spare then replays is beyond what vsboot derives. */
+    gsize spare = off + 0x1000;
+    if ((crc != want || (h[20] & 0x3) != 0x2) && spare < vol_end &&
+        !all_bytes(s->image + spare, vol_end - spare, 0xff))
+      s->ftw_pending = TRUE;
     return;
   }
   add_warning(s, "no FTW working block found after the variable store");
@@ -354,6 +369,8 @@ decode_name(const guint8 *p, gsize name_size, char **out, gsize off, const char 
   return TRUE;
 }
 
+static gboolean pick_live(VsbVarstore *s);
+
 /* Walk the records from first_offset; fills s->records and s->variables. */
 static gboolean
 parse_records(VsbVarstore *s, GError **error)
@@ -362,19 +379,27 @@ parse_records(VsbVarstore *s, GError **error)
   const gsize name_off = s->authenticated ? 36 : 8; /* NameSize */
   gsize off = s->first_offset;
 
-  while (off <= s->region_end && s->region_end - off >= hdr) {
+  /* IsValidVariableHeader: the walk goes on while a header starts before the end with StartId
+   * 0x55AA. A header that straddles the end is read by edk2 from beyond the store. */
+  while (off < s->region_end && s->region_end - off >= 2 && rd16(s->image + off) == VARIABLE_DATA) {
     const guint8 *h = s->image + off;
-    if (rd16(h) != VARIABLE_DATA)
+    if (s->region_end - off < hdr) {
+      add_warning(s, "a variable header at 0x%zx runs past the end of the store at 0x%zx; the "
+                  "firmware reads it from beyond the store", off, s->region_end);
+      s->tail_header = TRUE;
       break;
+    }
     guint8 state = h[2];
     guint32 attrs = rd32(h + 4);
     guint32 name_size = rd32(h + name_off), data_size = rd32(h + name_off + 4);
     if (state == 0xff || attrs == 0xffffffffu || name_size == 0xffffffffu ||
         data_size == 0xffffffffu) {
-      /* A header write that did not complete: edk2 ends the list here. */
+      /* A header write that did not complete. NameSizeOfVariable and DataSizeOfVariable give 0
+       * for it, so GetNextVariablePtr steps over the bare header and the walk goes on there. */
       add_warning(s, "variable header at 0x%zx was not completely written (state 0x%02x); the "
-                  "list ends there", off, state);
-      break;
+                  "firmware skips just its header", off, state);
+      off = HEADER_ALIGN(off + hdr);
+      continue;
     }
     if (name_size < 4 || name_size % 2 != 0) {
       g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
@@ -412,13 +437,23 @@ parse_records(VsbVarstore *s, GError **error)
     off = HEADER_ALIGN(off + hdr + name_size + data_size);
   }
   s->free_offset = MIN(off, s->region_end);
-  if (s->free_offset < s->region_end &&
-      !all_bytes(s->image + s->free_offset, s->region_end - s->free_offset, 0xff))
+  if (s->free_offset < s->region_end && !s->tail_header &&
+      !all_bytes(s->image + s->free_offset, s->region_end - s->free_offset, 0xff)) {
     add_warning(s, "free space at 0x%zx is not all 0xFF; the firmware will reclaim the store",
                 s->free_offset);
+    s->free_dirty = TRUE;
+  }
+  return pick_live(s);
+}
 
-  /* Live set, as FindVariableEx picks it: the first 0x3F record of a name+GUID, else its first
-   * 0x3E one. Hash tables keep this linear in the number of records. */
+/* The live set, as the firmware sees it after VariableWriteServiceInitialize: FindVariableEx
+ * takes a name+GUID's first VAR_ADDED (0x3F) record, else its LAST in-deleted-transition (0x3E)
+ * one. A dirty free area makes the driver Reclaim first, which copies every 0x3F record and
+ * then promotes only the FIRST 0x3E record of a name that has none. Hash tables keep this
+ * linear in the number of records. */
+static gboolean
+pick_live(VsbVarstore *s)
+{
   g_autoptr(GHashTable) added = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr(GHashTable) transition = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func(g_free);
@@ -431,11 +466,15 @@ parse_records(VsbVarstore *s, GError **error)
     if (t == NULL)
       continue;
     VsbVariable *first = g_hash_table_lookup(t, key);
-    if (first == NULL)
+    if (first == NULL || (r->state == 0x3e && !s->free_dirty))
       g_hash_table_insert(t, g_strdup(key), r);
-    else if (r->state == 0x3f)
+    if (first != NULL && r->state == 0x3f)
       add_warning(s, "variable %s at 0x%zx duplicates the one at 0x%zx; the first is used",
                   r->name, r->offset, first->offset);
+    else if (first != NULL)
+      add_warning(s, "variable %s has several in-deleted-transition records (0x%zx, 0x%zx); the "
+                  "firmware uses the %s", r->name, first->offset, r->offset,
+                  s->free_dirty ? "first, as its reclaim promotes it" : "last");
   }
   for (guint i = 0; i < s->records->len; i++) {
     VsbVariable *r = s->records->pdata[i];
@@ -457,6 +496,22 @@ classify(gsize fv_length, gsize store_size, guint32 nblocks, guint32 blen)
     if (layouts[i].fv_length == fv_length && layouts[i].store_size == store_size)
       return layouts[i].layout;
   return VSB_VARSTORE_LAYOUT_OTHER;
+}
+
+/* What OVMF's and ArmVirt's flash drivers check before they use the volume (ValidateFvHeader
+ * and InitializeVariableFvHeader in QemuFlashFvbServicesRuntimeDxe/FwBlockService.c, and
+ * VirtNorFlashFvb.c): Revision 2, FvLength and the store Size of the build. When a check fails
+ * the driver erases the whole volume and writes a fresh header: every variable is gone. */
+static void
+judge_volume_header(VsbVarstore *s, const guint8 *fv, guint32 store_size)
+{
+  if (s->reformat)
+    return;
+  if (fv[0x37] != 2)
+    s->reformat = g_strdup_printf("its firmware volume Revision is %u, not 2", fv[0x37]);
+  else if (s->layout == VSB_VARSTORE_LAYOUT_OTHER)
+    s->reformat = g_strdup_printf("its FvLength 0x%zx with store Size 0x%x matches no OVMF or "
+                                  "ArmVirt build", s->fv_length, store_size);
 }
 
 /* Parse the volume at vol_offset; every header field is checked before it is used. */
@@ -576,9 +631,14 @@ parse_volume(VsbVarstore *s, GError **error)
   s->layout = classify(s->fv_length, store_size, nblocks0, blen0);
   for (gsize i = 0; i < G_N_ELEMENTS(layouts); i++)
     if (layouts[i].layout == s->layout && s->layout != VSB_VARSTORE_LAYOUT_ARMVIRT &&
-        (nblocks0 != layouts[i].num_blocks || blen0 != layouts[i].block_length))
+        (nblocks0 != layouts[i].num_blocks || blen0 != layouts[i].block_length)) {
       add_warning(s, "block map {%u, 0x%x} differs from OVMF's {%u, 0x%x}; OVMF reformats the "
                   "store", nblocks0, blen0, layouts[i].num_blocks, layouts[i].block_length);
+      if (blen0 != layouts[i].block_length)
+        s->reformat = g_strdup_printf("its block size 0x%x is not OVMF's 0x%x", blen0,
+                                      layouts[i].block_length);
+    }
+  judge_volume_header(s, fv, store_size);
   if (!s->authenticated)
     add_warning(s, "the store uses non-authenticated variable headers (EfiVariable); Secure Boot "
                 "firmware needs an EfiAuthenticatedVariable store");
@@ -871,6 +931,37 @@ vsb_varstore_new_empty(VsbVarstoreLayout layout, GError **error)
 
 /* ---- accessors ---------------------------------------------------------------------------- */
 
+void
+vsb_varstore_get_boot_facts(const VsbVarstore *s, VsbVarstoreBootFacts *out)
+{
+  /* An edited store is written compacted (no transition records, clean free space) with the
+   * volume header and the FTW area kept as they were. */
+  out->reformat = s->reformat;
+  out->reclaim = s->free_dirty && !s->modified;
+  out->tail_header = s->tail_header && !s->modified;
+  out->ftw_pending = s->ftw_pending;
+}
+
+int
+vsb_varstore_first_data_byte(const VsbVarstore *s, const VsbVariable *v)
+{
+  gsize len;
+  const guint8 *d = g_bytes_get_data(v->data, &len);
+  if (len > 0)
+    return d[0];
+  /* DataSize 0: the firmware dereferences the data pointer anyway and reads the byte after the
+   * name, which is the record's padding (copied verbatim by a reclaim) or the next header's
+   * StartId or free space (never 0x01). Records made in memory are written with 0xFF padding. */
+  if (v->offset == 0 || s->modified)
+    return 0xff;
+  const gsize hdr = s->authenticated ? AUTH_VAR_HEADER_SIZE : VAR_HEADER_SIZE;
+  const gsize name_off = s->authenticated ? 36 : 8;
+  if (v->offset + hdr > s->size)
+    return 0xff;
+  gsize at = v->offset + hdr + rd32(s->image + v->offset + name_off);
+  return at < s->size ? s->image[at] : 0xff;
+}
+
 VsbVarstoreLayout vsb_varstore_get_layout(const VsbVarstore *s) { return s->layout; }
 gboolean vsb_varstore_is_qcow2(const VsbVarstore *s) { return s->qcow2; }
 gsize vsb_varstore_get_file_size(const VsbVarstore *s) { return s->size; }
@@ -924,6 +1015,7 @@ vsb_varstore_lookup(const VsbVarstore *s, const char *name, const VsbGuid *guid)
 void
 vsb_varstore_set(VsbVarstore *s, VsbVariable *var)
 {
+  s->modified = TRUE;
   var->state = VSB_VAR_ADDED;
   for (guint i = 0; i < s->variables->len; i++) {
     VsbVariable *v = s->variables->pdata[i];
@@ -942,6 +1034,7 @@ gboolean
 vsb_varstore_delete(VsbVarstore *s, const char *name, const VsbGuid *guid)
 {
   gboolean found = FALSE;
+  s->modified = TRUE;
   for (guint i = 0; i < s->variables->len;) {
     VsbVariable *v = s->variables->pdata[i];
     if (strcmp(v->name, name) == 0 && (guid == NULL || vsb_guid_equal(&v->guid, guid))) {
@@ -956,6 +1049,7 @@ vsb_varstore_delete(VsbVarstore *s, const char *name, const VsbGuid *guid)
 void
 vsb_varstore_clear(VsbVarstore *s)
 {
+  s->modified = TRUE;
   g_ptr_array_set_size(s->variables, 0);
 }
 
@@ -970,6 +1064,7 @@ void
 vsb_varstore_sort_by_name(VsbVarstore *s)
 {
   /* g_ptr_array_sort is a stable merge sort: same names keep their order. */
+  s->modified = TRUE;
   g_ptr_array_sort(s->variables, cmp_name);
 }
 
