@@ -42,6 +42,11 @@ gboolean vsb_file_write_atomic_full(const char *path, const void *data, gsize le
 gboolean vsb_file_write_atomic(const char *path, const void *data, gsize len, int mode,
                                gboolean exclusive, GError **error);
 
+/* path with the symlinks of its final component followed (directories are left as given):
+ * the file an edit through a link must replace. path itself when it is not a link or does
+ * not exist; VSB_ERROR_INVALID for a loop. */
+char *vsb_file_resolve_final(const char *path, GError **error);
+
 /* Prefix of every temporary name vsboot creates next to a target TARGET: ".TARGET.vsboot-".
  * While its creator runs, each such file or directory is flock()ed; one that is not locked is
  * a leftover of a killed process and the next write to TARGET removes it. */

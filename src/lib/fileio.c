@@ -91,7 +91,8 @@ resolve_final_links(const char *path, GError **error)
     }
     if (!g_path_is_absolute(target)) {
       g_autofree char *dir = g_path_get_dirname(cur);
-      g_autofree char *joined = g_build_filename(dir, target, NULL);
+      g_autofree char *joined =
+        strcmp(dir, ".") == 0 ? g_strdup(target) : g_build_filename(dir, target, NULL);
       g_free(cur);
       cur = g_steal_pointer(&joined);
     } else {
@@ -102,6 +103,12 @@ resolve_final_links(const char *path, GError **error)
   g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "%s: too many levels of symbolic links",
               path);
   return NULL;
+}
+
+char *
+vsb_file_resolve_final(const char *path, GError **error)
+{
+  return resolve_final_links(path, error);
 }
 
 /* Split path into an open directory fd and the final name; refuses names that are not a file
