@@ -4,6 +4,7 @@
 #pragma once
 
 #include <glib.h>
+#include "vsboot/fileio.h"
 #include "vsboot/guid.h"
 
 G_BEGIN_DECLS
@@ -106,6 +107,10 @@ GBytes *vsb_varstore_serialize(const VsbVarstore *store, GError **error);
  * with VSB_ERROR_BUSY when a running QEMU holds a lock on an existing path. */
 gboolean vsb_varstore_save(const VsbVarstore *store, const char *path, int mode, gboolean force,
                            GError **error);
+/* The same with vsb_file_write_atomic_full's options (keep the old mode and owner, edit the
+ * real file through a symlink, exclusive creation); the qcow2 path honours them too. */
+gboolean vsb_varstore_save_full(const VsbVarstore *store, const char *path,
+                                const VsbWriteOptions *opts, gboolean force, GError **error);
 
 /* What the firmware does with this file at boot beyond reading its live variables (the
  * Secure Boot judgement, sbjudge.h, uses these). */

@@ -744,17 +744,42 @@ run_tool(const char *const *argv, GError **error)
   return TRUE;
 }
 
-static void
-remove_dir(char *dir)
+/* A private scratch directory for qemu-img (mode 0700, random name), remembered by identity so
+ * that removing it can never remove anything else (a link or directory planted meanwhile). */
+typedef struct {
+  char *path;
+  struct stat st;
+  int lock_fd; /* the flock that marks a directory next to the target as in use, or -1 */
+} ScratchDir;
+
+static gboolean
+scratch_in_tmp(ScratchDir *d, const char *path, GError **error)
 {
-  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-  const char *n;
-  while (d && (n = g_dir_read_name(d)) != NULL) {
-    g_autofree char *p = g_build_filename(dir, n, NULL);
-    g_unlink(p);
+  g_autoptr(GError) local = NULL;
+  d->lock_fd = -1;
+  d->path = g_dir_make_tmp("vsboot-XXXXXX", &local);
+  if (d->path == NULL) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: %s", path, local->message);
+    return FALSE;
   }
-  g_rmdir(dir);
-  g_free(dir);
+  if (lstat(d->path, &d->st) < 0) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: %s", d->path, g_strerror(errno));
+    (void)g_rmdir(d->path);
+    g_clear_pointer(&d->path, g_free);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static void
+scratch_remove(ScratchDir *d)
+{
+  if (d->path != NULL)
+    (void)vsb_dir_remove_created(d->path, &d->st, NULL); /* best effort, only what we made */
+  if (d->lock_fd >= 0)
+    close(d->lock_fd);
+  d->lock_fd = -1;
+  g_clear_pointer(&d->path, g_free);
 }
 
 static gboolean
@@ -854,13 +879,10 @@ vsb_varstore_load(const char *path, GError **error)
 
   if (!check_qcow2(path, (gint64)len, error))
     return NULL;
-  g_autoptr(GError) local = NULL;
-  char *tmpdir = g_dir_make_tmp("vsboot-XXXXXX", &local);
-  if (tmpdir == NULL) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: %s", path, local->message);
+  ScratchDir tmp = { 0 };
+  if (!scratch_in_tmp(&tmp, path, error))
     return NULL;
-  }
-  g_autofree char *raw = g_build_filename(tmpdir, "vars.raw", NULL);
+  g_autofree char *raw = g_build_filename(tmp.path, "vars.raw", NULL);
   const char *argv[] = { "qemu-img", "convert", "-f", "qcow2", "-O", "raw", path, raw, NULL };
   VsbVarstore *s = NULL;
   if (run_tool(argv, error)) {
@@ -871,7 +893,7 @@ vsb_varstore_load(const char *path, GError **error)
     /* A compressed cluster cut short fails here, as a read error; say which file. */
     g_prefix_error(error, "%s: ", path);
   }
-  remove_dir(tmpdir);
+  scratch_remove(&tmp);
   return s;
 }
 
@@ -1138,7 +1160,9 @@ vsb_varstore_serialize(const VsbVarstore *s, GError **error)
 gboolean
 vsb_file_is_locked(const char *path, GError **error)
 {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: probing a FIFO must not hang. vsboot's own edit lock is a flock()
+   * (vsb_file_lock), which Linux keeps apart from fcntl locks, so it never shows here. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   if (fd < 0) {
     g_set_error(error, VSB_ERROR, errno == ENOENT ? VSB_ERROR_NOT_FOUND : VSB_ERROR_IO, "%s: %s",
                 path, g_strerror(errno));
@@ -1162,62 +1186,82 @@ vsb_file_is_locked(const char *path, GError **error)
   return fl.l_type != F_UNLCK;
 }
 
+/* Refuse (VSB_ERROR_BUSY) when a running QEMU holds the existing regular file real. */
+static gboolean
+check_not_held(const char *real, GError **error)
+{
+  struct stat st;
+  if (lstat(real, &st) < 0 || !S_ISREG(st.st_mode))
+    return TRUE; /* nothing there yet, or something the writer refuses with its own message */
+  g_autoptr(GError) local = NULL;
+  gboolean locked = vsb_file_is_locked(real, &local);
+  if (local) {
+    g_propagate_error(error, g_steal_pointer(&local));
+    return FALSE;
+  }
+  if (locked) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_BUSY,
+                "%s: the file is locked by a running process (QEMU); stop the VM or force", real);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* qcow2: qemu-img writes into a private directory (random name, 0700) next to the target,
+ * never at a name anyone could predict; the result then replaces the target by rename. */
+static gboolean
+save_qcow2(GBytes *bytes, const char *real, const VsbWriteOptions *opts, GError **error)
+{
+  ScratchDir tmp = { 0 };
+  tmp.path = vsb_file_make_temp_dir_near(real, &tmp.st, &tmp.lock_fd, error);
+  if (tmp.path == NULL)
+    return FALSE;
+  g_autofree char *raw = g_build_filename(tmp.path, "vars.raw", NULL);
+  g_autofree char *out = g_build_filename(tmp.path, "vars.qcow2", NULL);
+  VsbWriteOptions raw_opts = { .mode = 0600, .exclusive = TRUE };
+  gboolean ok = vsb_file_write_atomic_full(raw, g_bytes_get_data(bytes, NULL),
+                                           g_bytes_get_size(bytes), &raw_opts, error);
+  if (ok) {
+    const char *argv[] = { "qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-o",
+                           "cluster_size=4096", "-S", "4096", raw, out, NULL };
+    ok = run_tool(argv, error);
+  }
+  if (ok) {
+    vsb_file_test_crash_point("after-qcow2-convert");
+    ok = vsb_file_replace_with(out, real, opts, error);
+  }
+  scratch_remove(&tmp);
+  return ok;
+}
+
+gboolean
+vsb_varstore_save_full(const VsbVarstore *s, const char *path, const VsbWriteOptions *opts,
+                       gboolean force, GError **error)
+{
+  static const VsbWriteOptions defaults = { 0 };
+  if (opts == NULL)
+    opts = &defaults;
+  g_autoptr(GBytes) bytes = vsb_varstore_serialize(s, error);
+  if (bytes == NULL)
+    return FALSE;
+  /* Editing through a link: everything below works on the real file (so the private
+   * directory for qemu-img is on its filesystem and the link stays a link). */
+  g_autofree char *real = opts->follow_final_symlink ? vsb_file_resolve_final(path, error)
+                                                     : g_strdup(path);
+  if (real == NULL)
+    return FALSE;
+  if (!force && !check_not_held(real, error))
+    return FALSE;
+  if (!s->qcow2)
+    return vsb_file_write_atomic_full(real, g_bytes_get_data(bytes, NULL),
+                                      g_bytes_get_size(bytes), opts, error);
+  return save_qcow2(bytes, real, opts, error);
+}
+
 gboolean
 vsb_varstore_save(const VsbVarstore *s, const char *path, int mode, gboolean force,
                   GError **error)
 {
-  g_autoptr(GBytes) bytes = vsb_varstore_serialize(s, error);
-  if (bytes == NULL)
-    return FALSE;
-  if (!force && g_file_test(path, G_FILE_TEST_EXISTS)) {
-    g_autoptr(GError) local = NULL;
-    gboolean locked = vsb_file_is_locked(path, &local);
-    if (local) {
-      g_propagate_error(error, g_steal_pointer(&local));
-      return FALSE;
-    }
-    if (locked) {
-      g_set_error(error, VSB_ERROR, VSB_ERROR_BUSY,
-                  "%s: the file is locked by a running process (QEMU); stop the VM or force",
-                  path);
-      return FALSE;
-    }
-  }
-  if (!s->qcow2)
-    return vsb_file_write_atomic(path, g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes),
-                                 mode, FALSE, error);
-
-  /* qcow2: write raw into a private directory, convert next to the target, then rename. */
-  g_autoptr(GError) local = NULL;
-  char *tmpdir = g_dir_make_tmp("vsboot-XXXXXX", &local);
-  if (tmpdir == NULL) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: %s", path, local->message);
-    return FALSE;
-  }
-  gboolean ok = FALSE;
-  g_autofree char *raw = g_build_filename(tmpdir, "vars.raw", NULL);
-  g_autofree char *dir = g_path_get_dirname(path);
-  g_autofree char *base = g_path_get_basename(path);
-  g_autofree char *tmp = g_strdup_printf("%s/.%s.vsboot-qcow2-%d", dir, base, (int)getpid());
-  if (vsb_file_write_atomic(raw, g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes), 0600,
-                            FALSE, error)) {
-    const char *argv[] = { "qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-o",
-                           "cluster_size=4096", "-S", "4096", raw, tmp, NULL };
-    if (run_tool(argv, error)) {
-      int fd = open(tmp, O_RDWR | O_CLOEXEC);
-      if (fd < 0 || fchmod(fd, (mode_t)mode) < 0 || fsync(fd) < 0) {
-        g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: %s", tmp, g_strerror(errno));
-      } else if (rename(tmp, path) < 0) {
-        g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: cannot replace: %s", path,
-                    g_strerror(errno));
-      } else
-        ok = TRUE;
-      if (fd >= 0)
-        close(fd);
-    }
-  }
-  if (!ok)
-    g_unlink(tmp);
-  remove_dir(tmpdir);
-  return ok;
+  VsbWriteOptions opts = { .mode = (guint)mode };
+  return vsb_varstore_save_full(s, path, &opts, force, error);
 }
