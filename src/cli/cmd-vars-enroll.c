@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAX_UPDATE_SIZE (4u << 20)
 
@@ -135,10 +136,12 @@ report_json(const char *input, const char *output, const VsbVarstore *store, GPt
 }
 
 static void
-report_text(const char *input, const char *output, const VsbVarstore *store, GPtrArray *changes,
-            GPtrArray *warnings)
+report_text(const char *input, const char *output, const char *written, const VsbVarstore *store,
+            GPtrArray *changes, GPtrArray *warnings)
 {
-  if (g_strcmp0(input, output) == 0)
+  if (g_strcmp0(input, output) == 0 && g_strcmp0(output, written) != 0)
+    printf("Updated %s in place (through the symbolic link %s)\n", written, output);
+  else if (g_strcmp0(input, output) == 0)
     printf("Updated %s in place\n", output);
   else
     printf("Wrote %s (from %s)\n", output, input);
@@ -272,9 +275,24 @@ vsb_cli_vars_enroll(int argc, char **argv)
   if (copy_from && !(source = vsb_varstore_load(copy_from, &error)))
     return vsb_cli_fail(error);
 
+  /* Read-modify-write: hold the edit lock of the real file from before the load until after
+   * the save, so that concurrent editors queue instead of losing each other's changes. For
+   * -o, OUT is locked when it exists (IN may be OUT). */
+  g_autoptr(VsbFileLock) lock = NULL;
+  const char *load_path = input;
+  const char *save_path = target;
+  struct stat st;
+  if (in_place || (lstat(target, &st) == 0 && S_ISREG(st.st_mode))) {
+    if (!(lock = vsb_file_lock(target, TRUE, &error)))
+      return vsb_cli_fail(error);
+    save_path = vsb_file_lock_get_path(lock);
+    if (in_place)
+      load_path = save_path;
+  }
+
   /* Editing a store a running VM holds would be lost or corrupt it: say so before working. */
-  if (!force && g_file_test(target, G_FILE_TEST_EXISTS)) {
-    gboolean locked = vsb_file_is_locked(target, &error);
+  if (!force && lstat(save_path, &st) == 0 && S_ISREG(st.st_mode)) {
+    gboolean locked = vsb_file_is_locked(save_path, &error);
     if (error)
       return vsb_cli_fail(error);
     if (locked)
@@ -282,7 +300,7 @@ vsb_cli_vars_enroll(int argc, char **argv)
                            "--force to write anyway", target);
   }
 
-  g_autoptr(VsbVarstore) store = vsb_varstore_load(input, &error);
+  g_autoptr(VsbVarstore) store = vsb_varstore_load(load_path, &error);
   if (store == NULL)
     return vsb_cli_fail(error);
   g_autoptr(VsbEnroll) e = vsb_enroll_new(store);
@@ -323,7 +341,10 @@ vsb_cli_vars_enroll(int argc, char **argv)
   if (secure_boot && !vsb_enroll_set_secure_boot(e, sb_on, &error))
     return vsb_cli_fail(error);
 
-  if (!vsb_varstore_save(store, target, 0644, force, &error))
+  /* A replaced file keeps its mode and owner (a 0640 store stays 0640); a new one is 0644.
+   * In place through a symlink, the real file is replaced and the link stays. */
+  VsbWriteOptions wopts = { .mode = 0644, .keep_mode = TRUE, .follow_final_symlink = in_place != NULL };
+  if (!vsb_varstore_save_full(store, save_path, &wopts, force, &error))
     return vsb_cli_fail(error);
 
   GPtrArray *changes = vsb_enroll_get_changes(e);
@@ -332,7 +353,7 @@ vsb_cli_vars_enroll(int argc, char **argv)
     g_autoptr(JsonNode) node = report_json(input, target, store, changes, warnings);
     vsb_cli_print_json(node);
   } else {
-    report_text(input, target, store, changes, warnings);
+    report_text(input, target, save_path, store, changes, warnings);
   }
   return VSB_EXIT_OK;
 }
