@@ -181,12 +181,9 @@ cmd_show(int argc, char **argv)
   return VSB_EXIT_OK;
 }
 
-static int
-existing_mode(const char *path, int fallback)
-{
-  struct stat st;
-  return stat(path, &st) == 0 ? (int)(st.st_mode & 07777) : fallback;
-}
+/* An output that replaces a file keeps that file's mode and owner; a new one is 0644. A
+ * symlink (or anything but a regular file) at OUT is refused by the writer, never replaced. */
+static const VsbWriteOptions output_options = { .mode = 0644, .keep_mode = TRUE };
 
 static int
 cmd_export(int argc, char **argv)
@@ -215,7 +212,7 @@ cmd_export(int argc, char **argv)
     fputs(text, stdout);
     return VSB_EXIT_OK;
   }
-  if (!vsb_file_write_atomic(out, text, strlen(text), existing_mode(out, 0644), FALSE, &error))
+  if (!vsb_file_write_atomic_full(out, text, strlen(text), &output_options, &error))
     return vsb_cli_fail(error);
   return VSB_EXIT_OK;
 }
@@ -272,7 +269,7 @@ cmd_import(int argc, char **argv)
   vsb_varjson_apply(store, vars);
   if (sort)
     vsb_varstore_sort_by_name(store);
-  if (!vsb_varstore_save(store, out, existing_mode(out, 0644), force, &error))
+  if (!vsb_varstore_save_full(store, out, &output_options, force, &error))
     return vsb_cli_fail(error);
   return VSB_EXIT_OK;
 }

@@ -4,6 +4,7 @@
 #include "vsboot/fileio.h"
 
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *const interface_names[VSB_FW_INTERFACE_COUNT] = {
   "bios", "openfirmware", "uboot", "uefi",
@@ -470,6 +471,14 @@ vsb_fw_descriptor_load(const char *path, GError **error)
   if (g_file_test(path, G_FILE_TEST_IS_DIR)) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "%s: is a directory, not a descriptor",
                 path);
+    return NULL;
+  }
+  /* A FIFO, device or socket is a file that cannot be read as a descriptor (an I/O error, as
+   * for a missing file), never a size problem; the reader would not block on it either. */
+  struct stat st;
+  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: not a regular file (%s)", path,
+                vsb_file_kind(st.st_mode));
     return NULL;
   }
   g_autoptr(GError) local = NULL;

@@ -17,6 +17,8 @@
 /* ---- PI spec constants ---------------------------------------------------------------- */
 
 /* EFI_FIRMWARE_VOLUME_HEADER */
+/* Largest file vsb_fv_inspect_file maps: flash banks are at most 64 MiB. */
+#define FV_MAX_FILE_SIZE ((gsize)256 << 20)
 #define FVH_OFF_FS_GUID 0x10
 #define FVH_OFF_LENGTH 0x20
 #define FVH_OFF_SIGNATURE 0x28
@@ -1253,25 +1255,25 @@ VsbFvImage *
 vsb_fv_inspect_file(const char *path, const VsbFvLimits *limits, GError **error)
 {
   /* Only a regular file can be mapped: a directory or /dev/null made GLib's mmap() fail
-   * with messages that named neither the file nor the problem. O_NONBLOCK: a FIFO must not
-   * block the open. */
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    int e = errno;
-    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "cannot read %s: %s", path, g_strerror(e));
-    return NULL;
-  }
+   * with messages that named neither the file nor the problem, and a FIFO must not block.
+   * The shared opener refuses both; a firmware image is at most a 64 MiB flash bank, so a
+   * far larger (or sparse) file is refused by its size before any byte is scanned. */
   struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int e = errno;
-    close(fd);
-    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "cannot read %s: %s", path, g_strerror(e));
+  g_autoptr(GError) oerr = NULL;
+  int fd = vsb_file_open_regular(path, &st, &oerr);
+  if (fd < 0) {
+    if (g_error_matches(oerr, VSB_ERROR, VSB_ERROR_INVALID))
+      g_propagate_error(error, g_steal_pointer(&oerr));
+    else
+      g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "cannot read %s", oerr->message);
     return NULL;
   }
-  if (!S_ISREG(st.st_mode)) {
+  if ((guint64)st.st_size > FV_MAX_FILE_SIZE) {
     close(fd);
-    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "%s: not a regular file (%s)", path,
-                vsb_file_kind(st.st_mode));
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                "%s: file is %" G_GUINT64_FORMAT " bytes, more than the %" G_GSIZE_FORMAT
+                " bytes accepted for a firmware image", path, (guint64)st.st_size,
+                FV_MAX_FILE_SIZE);
     return NULL;
   }
   g_autoptr(GError) local = NULL;

@@ -4,6 +4,13 @@
 
 #include <openssl/evp.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The largest EFI binary vsb_pe_load maps. PE32 sizes are 32-bit and real images (shim, GRUB,
+ * a UKI with its initrd) stay far below this; a huge or sparse file is refused by its size
+ * instead of being hashed for minutes. */
+#define PE_MAX_FILE_SIZE ((gsize)1 << 30)
 
 /* Byte offsets inside the headers (PE/COFF spec 3.3, 3.4). */
 #define DOS_HEADER_SIZE 64
@@ -330,8 +337,22 @@ vsb_pe_parse(GBytes *bytes, const char *origin, GError **error)
 VsbPeImage *
 vsb_pe_load(const char *path, GError **error)
 {
+  /* Only a regular file is mapped (opened without blocking: a FIFO gave a hang, a device
+   * garbage), and only up to PE_MAX_FILE_SIZE. */
+  struct stat st;
+  int fd = vsb_file_open_regular(path, &st, error);
+  if (fd < 0)
+    return NULL;
+  if ((guint64)st.st_size > PE_MAX_FILE_SIZE) {
+    close(fd);
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                "%s: file is %" G_GUINT64_FORMAT " bytes, more than the %" G_GSIZE_FORMAT
+                " bytes accepted for an EFI binary", path, (guint64)st.st_size, PE_MAX_FILE_SIZE);
+    return NULL;
+  }
   g_autoptr(GError) local = NULL;
-  GMappedFile *mf = g_mapped_file_new(path, FALSE, &local);
+  GMappedFile *mf = g_mapped_file_new_from_fd(fd, FALSE, &local);
+  close(fd); /* the mapping keeps its own reference */
   if (mf == NULL) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: cannot read: %s", path, local->message);
     return NULL;
