@@ -79,10 +79,23 @@ JsonNode *vsb_vm_to_json(const VsbVm *vm);
 VsbVm *vsb_vm_from_json(JsonNode *node, const char *origin, GError **error);
 /* A state file's text (at most VSB_VM_STATE_MAX_SIZE bytes; origin names it in messages). */
 VsbVm *vsb_vm_parse(const char *data, gsize len, const char *origin, GError **error);
-/* Load DIR/NAME.json; VSB_ERROR_NOT_FOUND when the VM was never provisioned. */
+/* Load DIR/NAME.json; VSB_ERROR_NOT_FOUND when the VM was never provisioned. The file is
+ * opened without following a symbolic link and must be a regular file with one name, at most
+ * VSB_VM_STATE_MAX_SIZE bytes; nothing it says is quoted in an error before it has shown itself
+ * to be NAME's state file (JSON, "version" 1, "name" NAME). The varstore and TPM directory it
+ * names must be the ones vsboot derives for NAME in DIR (VSB_ERROR_INVALID otherwise: a state
+ * file naming another VM's varstore is refused). VSB_ERROR_BUSY while an interrupted
+ * provisioning of NAME awaits recovery (see vsb_vm_provision). */
 VsbVm *vsb_vm_load(const char *state_dir, const char *name, GError **error);
-/* Write DIR/NAME.json atomically (mode 0644). */
+/* Write DIR/NAME.json atomically (mode 0644), under the VM's lock; DIR must pass
+ * vsb_vm_state_dir_check(). */
 gboolean vsb_vm_save(const VsbVm *vm, const char *state_dir, GError **error);
+
+/* A state directory vsboot writes into must belong to the caller (effective uid) and be
+ * writable by its owner alone: group- or other-writable (sticky bit or not) would let another
+ * user replace a VM's varstore or plant the names vsboot creates. VSB_ERROR_INVALID naming the
+ * mode or owner. provision and run check it; it reads nothing but the directory. */
+gboolean vsb_vm_state_dir_check(const char *state_dir, GError **error);
 
 /* What `vsboot provision` asks for. Feature names are FirmwareFeature names. */
 typedef struct {
@@ -100,10 +113,17 @@ typedef struct {
   gboolean reset;                   /* replace an existing varstore (and NAME.json) */
 } VsbProvisionRequest;
 
-/* Select the firmware, give the VM its own varstore (mode 0600, created exclusively, reflinked
- * or copy_file_range'd, fsync'd), enroll keys, prepare the TPM, and write DIR/NAME.json last.
- * An existing VM or varstore is VSB_ERROR_EXISTS (naming what exists) unless reset. On any
- * error nothing this call created is left behind (a failed reset puts the old varstore back).
+/* Select the firmware, give the VM its own varstore (mode 0600, reflinked or copy_file_range'd,
+ * fsync'd), enroll keys, prepare the TPM, and write DIR/NAME.json. DIR must pass
+ * vsb_vm_state_dir_check(); every file is created relative to it, never through a symbolic
+ * link, and only names vsboot derives for NAME are written or removed. An existing VM or
+ * varstore is VSB_ERROR_EXISTS (naming what exists) unless reset; a reset is VSB_ERROR_BUSY
+ * while a process (a running QEMU) holds the varstore, and refuses a state file that does not
+ * load. A second provisioning of NAME while one runs is VSB_ERROR_BUSY at once (a lock,
+ * DIR/.NAME.lock). The files change together through a journal (DIR/.NAME.vsb-commit; the
+ * protocol is described in vm.c and README): an error before the commit point leaves nothing
+ * this call created, a kill at any point leaves the old or the new VM once the next
+ * provisioning of NAME has run its recovery. swtpm_setup is stopped after 60 s.
  * notes (may be NULL) receives one line per decision (char*, for the report). The SHA-256 of
  * firmware files is cached in $XDG_CACHE_HOME/vsboot/sha256.json, keyed by device, inode, size,
  * mtime and ctime, so many VMs from one build hash it once. */

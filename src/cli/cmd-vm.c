@@ -64,6 +64,12 @@ provision_one(const VsbProvisionRequest *req, gboolean json, gboolean *printed,
   GError *error = NULL;
   g_autoptr(GPtrArray) notes = NULL;
   g_autoptr(VsbVm) vm = vsb_vm_provision(req, &notes, &error);
+  if (vm == NULL && g_error_matches(error, VSB_ERROR, VSB_ERROR_EXISTS) && !req->reset) {
+    /* The library says what exists; the flag that replaces it is the CLI's to name. */
+    char *msg = g_strdup_printf("%s (pass --reset to replace it)", error->message);
+    g_free(error->message);
+    error->message = msg;
+  }
   if (vm == NULL) {
     if (json) {
       /* Already provisioned: also what exists, for scripts. */

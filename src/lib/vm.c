@@ -18,7 +18,9 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <linux/fs.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -407,33 +409,417 @@ vsb_vm_parse(const char *data, gsize len, const char *origin, GError **error)
   return vsb_vm_from_json(root, origin, error);
 }
 
+/* ---- the state directory ------------------------------------------------------------------ */
+
+/* The names a VM owns in its state directory. A VM name never starts with '.', so every
+ * dot-name below is vsboot's own and can belong to no other VM (no suffix is the tail of
+ * another, so no two VMs' names meet either):
+ *   NAME.json                   the state file
+ *   NAME_VARS.fd | .qcow2       the varstore of split firmware
+ *   NAME_FW.fd | .qcow2         the read-write image of combined firmware
+ *   NAME.tpm/                   swtpm's state
+ *   .NAME.lock                  exists while a provisioning of NAME runs (flock)
+ *   .BASE.vsb-new               the next BASE (one of the first four) while it is built
+ *   .NAME.vsb-commit            the commit record of a provisioning
+ * The temporary names deliberately avoid fileio's ".BASE.vsboot-" pattern: that cleanup
+ * removes any unlocked file of that pattern, and a committed .vsb-new file is not a leftover
+ * but the half of a VM that recovery still has to move into place.
+ *
+ * How a VM's files change together (provision, with or without reset). NAME.json and the
+ * varstore must agree: a state file beside the varstore of another provisioning, or a varstore
+ * without its state file, is a VM with the wrong keys or none at all. Two renames are never
+ * one atomic step, so a provisioning is a small redo journal:
+ *  1. Take the VM's lock (.NAME.lock; a second provisioning of NAME fails at once) and run
+ *     recovery (6) for whatever a killed run left.
+ *  2. Build every new file under its .vsb-new name, created exclusively, never through a
+ *     symbolic link, fsync'd: the TPM directory (only when the VM has no TPM state yet), the
+ *     varstore, the state file; then fsync the directory.
+ *  3. Write the commit record (which files move, whether they replace, which old varstore
+ *     name goes), fsync it and the directory: the commit point.
+ *  4. Rename each .vsb-new file to its name (RENAME_NOREPLACE for a new VM), remove an old
+ *     varstore of another name, fsync the directory.
+ *  5. Remove the commit record, fsync the directory.
+ *  6. Recovery, under the lock: with a complete commit record, redo 4 and 5 (a move whose
+ *     .vsb-new file is gone was done before the kill); without one, or with a torn one,
+ *     nothing at the VM's own names was touched yet: remove the .vsb-new names of this VM
+ *     (regular files, or the TPM directory, owned by this user; anything else there is
+ *     refused, never followed) and the torn record.
+ * A kill at any point thus leaves the old pair (before 3) or the new pair (from 3 on, complete
+ * once recovery ran). vsb_vm_load refuses a VM whose commit record exists: until recovery its
+ * two files may disagree. */
+#define TMP_SUFFIX ".vsb-new"
+static const char *const vars_suffixes[] = { "_VARS.fd", "_VARS.qcow2", "_FW.fd", "_FW.qcow2" };
+#define N_VARS_NAMES G_N_ELEMENTS(vars_suffixes)
+
+static char *
+tmp_name(const char *base)
+{
+  return g_strconcat(".", base, TMP_SUFFIX, NULL);
+}
+
+static char *
+commit_name(const char *name)
+{
+  return g_strconcat(".", name, ".vsb-commit", NULL);
+}
+
+static gboolean
+same_file(const struct stat *a, const struct stat *b)
+{
+  return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* The varstore's file name for this firmware shape; NULL when it keeps no variables. */
+static char *
+varstore_base(const char *name, VsbFwDevice device, VsbFwFlashMode mode, VsbFwFormat format)
+{
+  if (device != VSB_FW_DEVICE_FLASH || mode == VSB_FW_FLASH_MODE_STATELESS)
+    return NULL;
+  return g_strdup_printf("%s_%s.%s", name, mode == VSB_FW_FLASH_MODE_COMBINED ? "FW" : "VARS",
+                         format == VSB_FW_FORMAT_QCOW2 ? "qcow2" : "fd");
+}
+
+static gboolean
+is_varstore_base(const char *name, const char *base)
+{
+  for (guint i = 0; i < N_VARS_NAMES; i++) {
+    g_autofree char *b = g_strconcat(name, vars_suffixes[i], NULL);
+    if (strcmp(b, base) == 0)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* Every operation on a VM's files goes through one descriptor of its state directory (openat,
+ * mkdirat, renameat, unlinkat): the directory is resolved once, and a final name is never
+ * followed as a symbolic link. path is absolute, for messages and the paths NAME.json records;
+ * shown is the directory as the caller named it. */
+typedef struct {
+  int fd;
+  char *path;
+  const char *shown;
+} StateDir;
+
+static void
+state_dir_close(StateDir *sd)
+{
+  if (sd->fd >= 0)
+    close(sd->fd);
+  sd->fd = -1;
+  g_clear_pointer(&sd->path, g_free);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(StateDir, state_dir_close)
+
+static char *
+sd_path(const StateDir *sd, const char *base)
+{
+  return g_build_filename(sd->path, base, NULL);
+}
+
+/* A state directory another user can write lets them swap a root-owned 0600 varstore for
+ * their own file, or plant names vsboot is about to create; the sticky bit does not help
+ * against the second. Owned by the caller, writable by the owner alone. */
+static gboolean
+state_dir_policy(const struct stat *st, const char *shown, GError **error)
+{
+  if (st->st_uid != geteuid()) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                "state directory %s belongs to uid %u, not to uid %u running vsboot: its owner "
+                "could replace any VM file in it; use a directory of your own",
+                shown, (guint)st->st_uid, (guint)geteuid());
+    return FALSE;
+  }
+  if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+    const char *who = (st->st_mode & S_IWGRP) && (st->st_mode & S_IWOTH) ? "group and others"
+                      : (st->st_mode & S_IWGRP)                           ? "its group"
+                                                                          : "others";
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                "state directory %s has mode %04o: %s can write it, and so replace a VM's "
+                "varstore or state file or plant the names vsboot creates (a sticky bit does "
+                "not prevent that); it must be writable by its owner only (e.g. mode 0700)",
+                shown, (guint)(st->st_mode & 07777), who);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+state_dir_open(const char *state_dir, gboolean writing, StateDir *sd, GError **error)
+{
+  sd->fd = -1;
+  sd->path = NULL;
+  sd->shown = state_dir;
+  if (state_dir == NULL || *state_dir == '\0') {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "no state directory given");
+    return FALSE;
+  }
+  char *abs = realpath(state_dir, NULL);
+  if (abs == NULL) {
+    g_set_error(error, VSB_ERROR, errno == ENOENT ? VSB_ERROR_NOT_FOUND : VSB_ERROR_IO,
+                "state directory %s: %s", state_dir, g_strerror(errno));
+    return FALSE;
+  }
+  sd->path = g_strdup(abs);
+  free(abs);
+  sd->fd = open(sd->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (sd->fd < 0) {
+    int e = errno;
+    g_set_error(error, VSB_ERROR, e == ENOTDIR ? VSB_ERROR_INVALID : VSB_ERROR_IO,
+                e == ENOTDIR ? "state directory %s is not a directory" : "state directory %s: %s",
+                state_dir, g_strerror(e));
+    state_dir_close(sd);
+    return FALSE;
+  }
+  if (!writing)
+    return TRUE;
+  struct stat st;
+  if (faccessat(sd->fd, ".", W_OK | X_OK, AT_EACCESS) < 0 || fstat(sd->fd, &st) < 0) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "state directory %s is not writable: %s",
+                state_dir, g_strerror(errno));
+    state_dir_close(sd);
+    return FALSE;
+  }
+  if (!state_dir_policy(&st, state_dir, error)) {
+    state_dir_close(sd);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+vsb_vm_state_dir_check(const char *state_dir, GError **error)
+{
+  g_auto(StateDir) sd = { -1, NULL, NULL };
+  if (!state_dir_open(state_dir, FALSE, &sd, error))
+    return FALSE;
+  struct stat st;
+  if (fstat(sd.fd, &st) < 0) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "state directory %s: %s", state_dir,
+                g_strerror(errno));
+    return FALSE;
+  }
+  return state_dir_policy(&st, state_dir, error);
+}
+
+/* The per-VM lock: .NAME.lock, created without following a link, flock'ed without waiting
+ * (a second provisioning of the same VM fails at once rather than queueing behind a slow
+ * swtpm_setup), and removed by its holder before it lets go. A lock taken on a file its
+ * holder has just removed locks nothing, so it is re-taken until it is on the file the name
+ * leads to. vsb_file_lock() does not fit here: it locks an existing file, following a final
+ * link, and a VM being provisioned has no file yet. */
+static int
+vm_lock(const StateDir *sd, const char *name, GError **error)
+{
+  g_autofree char *lname = g_strconcat(".", name, ".lock", NULL);
+  g_autofree char *shown = sd_path(sd, lname);
+  for (int attempt = 0; attempt < 20; attempt++) {
+    int fd = openat(sd->fd, lname, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      int e = errno;
+      g_set_error(error, VSB_ERROR, e == ELOOP ? VSB_ERROR_INVALID : VSB_ERROR_IO,
+                  e == ELOOP ? "%s is a symbolic link where vsboot keeps the lock of VM '%s'; "
+                               "vsboot never follows one: remove it"
+                             : "%s: cannot create the lock of VM '%s': %s",
+                  shown, name, g_strerror(e));
+      return -1;
+    }
+    struct stat st, now;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                  "%s is not vsboot's lock of VM '%s' (%s, uid %u): remove it", shown, name,
+                  vsb_file_kind(st.st_mode), (guint)st.st_uid);
+      close(fd);
+      return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+      int e = errno;
+      close(fd);
+      g_set_error(error, VSB_ERROR, VSB_ERROR_BUSY,
+                  e == EWOULDBLOCK ? "VM '%s' is being provisioned by another process right now "
+                                     "(it holds %s); nothing was changed"
+                                   : "VM '%s': cannot lock %s",
+                  name, shown);
+      return -1;
+    }
+    if (fstatat(sd->fd, lname, &now, AT_SYMLINK_NOFOLLOW) == 0 && same_file(&st, &now))
+      return fd;
+    close(fd);
+  }
+  g_set_error(error, VSB_ERROR, VSB_ERROR_BUSY,
+              "VM '%s': %s keeps being replaced; another process is provisioning it", name,
+              shown);
+  return -1;
+}
+
+static void
+vm_unlock(const StateDir *sd, const char *name, int fd)
+{
+  if (fd < 0)
+    return;
+  g_autofree char *lname = g_strconcat(".", name, ".lock", NULL);
+  (void)unlinkat(sd->fd, lname, 0);
+  close(fd);
+}
+
+/* A file of vsboot's own in the state directory: opened without following a link (ELOOP is
+ * named as what it is), then read with fileio's bounded, type-checked reader. */
+static GBytes *
+read_own_file(const StateDir *sd, const char *base, gsize max, struct stat *st_out,
+              GError **error)
+{
+  g_autofree char *shown = g_build_filename(sd->shown, base, NULL);
+  int fd = openat(sd->fd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    if (e == ELOOP)
+      g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                  "%s is a symbolic link; vsboot never follows one where it keeps its own "
+                  "files: remove it", shown);
+    else
+      g_set_error(error, VSB_ERROR, e == ENOENT ? VSB_ERROR_NOT_FOUND : VSB_ERROR_IO, "%s: %s",
+                  shown, g_strerror(e));
+    return NULL;
+  }
+  struct stat st;
+  GBytes *data = NULL;
+  if (fstat(fd, &st) < 0) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: %s", shown, g_strerror(errno));
+  } else if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+    /* A second name may be a link to a file that is not vsboot's at all. */
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                "%s has %u names (hard links); vsboot's own files have one: remove it", shown,
+                (guint)st.st_nlink);
+  } else {
+    data = vsb_file_read_fd(fd, shown, max, VSB_READ_DEFAULT, error);
+  }
+  close(fd);
+  if (data && st_out)
+    *st_out = st;
+  return data;
+}
+
+/* A state file's text to a VM, where nothing the file says is repeated in a message before
+ * the file has shown itself to be this VM's state file (JSON, an object, "version": 1 and
+ * "name" NAME): a planted NAME.json that is some other file must not print that file. */
+static VsbVm *
+parse_own_state(GBytes *data, const char *origin, const char *name, GError **error)
+{
+  gsize len = 0;
+  const char *text = g_bytes_get_data(data, &len);
+  g_autoptr(GError) local = NULL;
+  g_autoptr(JsonNode) root = vsb_json_parse(text, len, MAX_JSON_DEPTH, origin, &local);
+  if (root == NULL) {
+    const char *at = strstr(local->message, ": line ");
+    guint line = 0, column = 0;
+    if (at && sscanf(at, ": line %u, column %u", &line, &column) == 2)
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: not a vsboot state file (not JSON "
+                  "at line %u, column %u)", origin, line, column);
+    else
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: not a vsboot state file (not JSON)",
+                  origin);
+    return NULL;
+  }
+  JsonObject *o = JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
+  JsonNode *ver = o ? json_object_get_member(o, "version") : NULL;
+  JsonNode *nm = o ? json_object_get_member(o, "name") : NULL;
+  const char *why = NULL;
+  if (o == NULL)
+    why = "not a JSON object";
+  else if (ver == NULL || !JSON_NODE_HOLDS_VALUE(ver) ||
+           json_node_get_value_type(ver) != G_TYPE_INT64 ||
+           json_node_get_int(ver) != VM_STATE_VERSION)
+    why = "no \"version\": " G_STRINGIFY(VM_STATE_VERSION);
+  else if (nm == NULL || !JSON_NODE_HOLDS_VALUE(nm) ||
+           json_node_get_value_type(nm) != G_TYPE_STRING ||
+           g_strcmp0(json_node_get_string(nm), name) != 0)
+    why = "its name does not match the file name";
+  if (why) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: not a vsboot state file of VM '%s' (%s)",
+                origin, name, why);
+    return NULL;
+  }
+  return vsb_vm_from_json(root, origin, error);
+}
+
+/* path is dir/want in this state directory: the same directory (by device and inode, however
+ * the path spells it) and exactly the name vsboot derives. */
+static gboolean
+is_own_path(const StateDir *sd, const char *path, const char *want)
+{
+  g_autofree char *base = g_path_get_basename(path);
+  g_autofree char *parent = g_path_get_dirname(path);
+  struct stat a, b;
+  return strcmp(base, want) == 0 && stat(parent, &a) == 0 && fstat(sd->fd, &b) == 0 &&
+         same_file(&a, &b);
+}
+
+/* A state file names only its own VM's files: a varstore or TPM directory elsewhere (another
+ * VM's, a system file) would be handed to QEMU by `run` and replaced or removed by a reset. */
+static gboolean
+check_own_paths(const VsbVm *vm, const StateDir *sd, const char *origin, GError **error)
+{
+  g_autofree char *vars = varstore_base(vm->name, vm->device, vm->mode, vm->varstore_format);
+  g_autofree char *tpm = g_strconcat(vm->name, ".tpm", NULL);
+  const char *member = NULL, *value = NULL, *want = NULL;
+  if (vm->varstore && (vars == NULL || !is_own_path(sd, vm->varstore, vars))) {
+    member = "varstore.filename";
+    value = vm->varstore;
+    want = vars;
+  } else if (vm->tpm_state_dir && !is_own_path(sd, vm->tpm_state_dir, tpm)) {
+    member = "tpm-state-dir";
+    value = vm->tpm_state_dir;
+    want = tpm;
+  }
+  if (member == NULL)
+    return TRUE;
+  g_autofree char *own = g_build_filename(sd->shown, want ? want : "?", NULL);
+  g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+              "%s: %s: %s is not VM '%s''s own file (%s); a state file may name only the files "
+              "vsboot made for its VM in its state directory", origin, member, value, vm->name,
+              own);
+  return FALSE;
+}
+
+static VsbVm *
+vm_load_at(const StateDir *sd, const char *name, GError **error)
+{
+  g_autofree char *file = g_strconcat(name, ".json", NULL);
+  g_autofree char *path = g_build_filename(sd->shown, file, NULL);
+  g_autofree char *record = commit_name(name);
+  struct stat st;
+  if (fstatat(sd->fd, record, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_BUSY,
+                "VM '%s' in %s has an unfinished provisioning (%s/%s): its state file and "
+                "varstore may disagree until the next provisioning of '%s' completes it",
+                name, sd->shown, sd->shown, record, name);
+    return NULL;
+  }
+  g_autoptr(GError) local = NULL;
+  g_autoptr(GBytes) data = read_own_file(sd, file, VSB_VM_STATE_MAX_SIZE, NULL, &local);
+  if (data == NULL) {
+    if (g_error_matches(local, VSB_ERROR, VSB_ERROR_NOT_FOUND))
+      g_set_error(error, VSB_ERROR, VSB_ERROR_NOT_FOUND,
+                  "VM '%s' is not provisioned in %s (no %s); run vsboot provision first", name,
+                  sd->shown, path);
+    else
+      g_propagate_error(error, g_steal_pointer(&local));
+    return NULL;
+  }
+  g_autoptr(VsbVm) vm = parse_own_state(data, path, name, error);
+  if (vm == NULL || !check_own_paths(vm, sd, path, error))
+    return NULL;
+  return g_steal_pointer(&vm);
+}
+
 VsbVm *
 vsb_vm_load(const char *state_dir, const char *name, GError **error)
 {
   if (!vsb_vm_name_validate(name, error))
     return NULL;
-  g_autofree char *path = vsb_vm_state_path(state_dir, name);
-  g_autoptr(GError) local = NULL;
-  g_autoptr(GBytes) data = vsb_file_read(path, VSB_VM_STATE_MAX_SIZE, &local);
-  if (data == NULL) {
-    if (g_error_matches(local, VSB_ERROR, VSB_ERROR_NOT_FOUND))
-      g_set_error(error, VSB_ERROR, VSB_ERROR_NOT_FOUND,
-                  "VM '%s' is not provisioned in %s (no %s); run vsboot provision first", name,
-                  state_dir, path);
-    else
-      g_propagate_error(error, g_steal_pointer(&local));
+  g_auto(StateDir) sd = { -1, NULL, NULL };
+  if (!state_dir_open(state_dir, FALSE, &sd, error))
     return NULL;
-  }
-  gsize len = 0;
-  const char *text = g_bytes_get_data(data, &len);
-  VsbVm *vm = vsb_vm_parse(text, len, path, error);
-  if (vm && strcmp(vm->name, name) != 0) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: name: '%s' does not match the file name",
-                path, vm->name);
-    vsb_vm_free(vm);
-    return NULL;
-  }
-  return vm;
+  return vm_load_at(&sd, name, error);
 }
 
 static char *
@@ -450,22 +836,34 @@ vm_json_text(const VsbVm *vm)
   return with_nl;
 }
 
-static gboolean
-vm_save(const VsbVm *vm, const char *state_dir, gboolean exclusive, GError **error)
-{
-  g_autofree char *path = vsb_vm_state_path(state_dir, vm->name);
-  g_autofree char *text = vm_json_text(vm);
-  return vsb_file_write_atomic(path, text, strlen(text), 0644, exclusive, error);
-}
-
 gboolean
 vsb_vm_save(const VsbVm *vm, const char *state_dir, GError **error)
 {
   if (!vsb_vm_name_validate(vm->name, error))
     return FALSE;
-  return vm_save(vm, state_dir, FALSE, error);
+  g_auto(StateDir) sd = { -1, NULL, NULL };
+  if (!state_dir_open(state_dir, TRUE, &sd, error))
+    return FALSE;
+  int lock = vm_lock(&sd, vm->name, error);
+  if (lock < 0)
+    return FALSE;
+  g_autofree char *record = commit_name(vm->name);
+  struct stat st;
+  gboolean ok = FALSE;
+  if (fstatat(sd.fd, record, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_BUSY, "VM '%s' has an unfinished provisioning "
+                "(%s/%s); its state file is not replaced before that completes", vm->name,
+                sd.shown, record);
+  } else {
+    g_autofree char *file = g_strconcat(vm->name, ".json", NULL);
+    g_autofree char *path = sd_path(&sd, file);
+    g_autofree char *text = vm_json_text(vm);
+    VsbWriteOptions wo = { .mode = 0644 };
+    ok = vsb_file_write_atomic_full(path, text, strlen(text), &wo, error);
+  }
+  vm_unlock(&sd, vm->name, lock);
+  return ok;
 }
-
 /* ---- provisioning ------------------------------------------------------------------------ */
 
 static void
@@ -558,45 +956,6 @@ out:
 }
 
 /* A temporary file in dir, mode 0600, for a file that will be linked into place. */
-static int
-make_temp(const char *dir, const char *base, char **tmp_path, GError **error)
-{
-  g_autofree char *tmpl = g_strdup_printf("%s/.%s.vsboot-XXXXXX", dir, base);
-  int fd = g_mkstemp_full(tmpl, O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "cannot create a file in %s: %s", dir,
-                g_strerror(errno));
-    return -1;
-  }
-  *tmp_path = g_steal_pointer(&tmpl);
-  return fd;
-}
-
-/* Move a finished temporary file to path: link() when it must not exist (EEXIST is the
- * exclusivity check, free of races), rename() when replacing. */
-static gboolean
-commit_temp(const char *tmp, const char *path, gboolean replace, GError **error)
-{
-  if (replace) {
-    if (rename(tmp, path) < 0) {
-      g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: cannot replace: %s", path,
-                  g_strerror(errno));
-      return FALSE;
-    }
-    return TRUE;
-  }
-  if (link(tmp, path) < 0) {
-    int e = errno;
-    g_set_error(error, VSB_ERROR, e == EEXIST ? VSB_ERROR_EXISTS : VSB_ERROR_IO,
-                e == EEXIST ? "%s already exists; it is a VM's varstore and is never overwritten "
-                              "(pass --reset to replace it)"
-                            : "%s: cannot create: %s",
-                path, g_strerror(e));
-    return FALSE;
-  }
-  g_unlink(tmp);
-  return TRUE;
-}
 
 static gboolean
 fsync_close(int fd, const char *path, GError **error)
@@ -614,36 +973,6 @@ fsync_close(int fd, const char *path, GError **error)
 }
 
 /* The state directory: absolute, existing, a directory, writable. */
-static char *
-check_state_dir(const char *state_dir, GError **error)
-{
-  if (state_dir == NULL || *state_dir == '\0') {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "no state directory given (--state-dir)");
-    return NULL;
-  }
-  char *abs = realpath(state_dir, NULL);
-  if (abs == NULL) {
-    g_set_error(error, VSB_ERROR, errno == ENOENT ? VSB_ERROR_NOT_FOUND : VSB_ERROR_IO,
-                "state directory %s: %s", state_dir, g_strerror(errno));
-    return NULL;
-  }
-  struct stat st;
-  if (stat(abs, &st) < 0 || !S_ISDIR(st.st_mode)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "state directory %s is not a directory",
-                state_dir);
-    free(abs);
-    return NULL;
-  }
-  if (access(abs, W_OK | X_OK) < 0) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "state directory %s is not writable: %s",
-                state_dir, g_strerror(errno));
-    free(abs);
-    return NULL;
-  }
-  char *ret = g_strdup(abs);
-  free(abs);
-  return ret;
-}
 
 static const char *
 secure_boot_word(VsbSecureBootMode mode)
@@ -724,81 +1053,6 @@ enroll_user_keys(VsbVarstore *store, const UserKeys *k, GPtrArray *notes, GError
 }
 
 static gboolean
-run_swtpm_setup(const char *dir, gboolean certs, char **err_out, GError **error)
-{
-  const char *with_certs[] = { "swtpm_setup", "--tpm2", "--tpmstate", dir, "--create-ek-cert",
-                               "--create-platform-cert", "--lock-nvram", NULL };
-  const char *plain[] = { "swtpm_setup", "--tpm2", "--tpmstate", dir, NULL };
-  g_autoptr(GError) local = NULL;
-  g_autoptr(GSubprocess) p = g_subprocess_newv(certs ? with_certs : plain,
-                                               G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
-                                                 G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                                               &local);
-  if (p == NULL) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot run swtpm_setup (package swtpm-tools): %s",
-                local->message);
-    return FALSE;
-  }
-  g_autofree char *err = NULL;
-  if (!g_subprocess_communicate_utf8(p, NULL, NULL, NULL, &err, &local)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "swtpm_setup: %s", local->message);
-    return FALSE;
-  }
-  if (!g_subprocess_get_if_exited(p) || g_subprocess_get_exit_status(p) != 0) {
-    *err_out = g_strdup(err ? g_strstrip(err) : "");
-    return FALSE;
-  }
-  return TRUE;
-}
-
-/* TPM 2.0 state for the VM; an existing state is kept (it is the VM's identity). */
-static gboolean
-prepare_tpm(const char *dir, gboolean *created, GPtrArray *notes, GError **error)
-{
-  *created = FALSE;
-  g_autofree char *permall = g_build_filename(dir, "tpm2-00.permall", NULL);
-  if (g_file_test(permall, G_FILE_TEST_EXISTS)) {
-    note(notes, "tpm: keeping the existing TPM 2.0 state in %s", dir);
-    return TRUE;
-  }
-  if (g_mkdir(dir, 0700) < 0 && errno != EEXIST) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "cannot create %s: %s", dir, g_strerror(errno));
-    return FALSE;
-  }
-  *created = TRUE;
-  g_autofree char *err1 = NULL, *err2 = NULL;
-  if (run_swtpm_setup(dir, TRUE, &err1, error)) {
-    note(notes, "tpm: TPM 2.0 state with EK and platform certificates in %s", dir);
-    return TRUE;
-  }
-  if (error && *error)
-    return FALSE;
-  /* The certificate tools need a local CA configuration; a TPM without certificates works. */
-  if (run_swtpm_setup(dir, FALSE, &err2, error)) {
-    note(notes, "tpm: TPM 2.0 state in %s (no EK certificate: %s)", dir, err1);
-    return TRUE;
-  }
-  if (error && *error == NULL)
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "swtpm_setup --tpm2 --tpmstate %s failed: %s",
-                dir, err2);
-  return FALSE;
-}
-
-static void
-remove_tree(const char *dir)
-{
-  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-  if (d) {
-    const char *n;
-    while ((n = g_dir_read_name(d))) {
-      g_autofree char *p = g_build_filename(dir, n, NULL);
-      g_unlink(p);
-    }
-  }
-  g_rmdir(dir);
-}
-
-static gboolean
 collect_features(const char *const *names, VsbFwWant want, VsbFwRequest *req, GError **error)
 {
   for (const char *const *n = names; n && *n; n++) {
@@ -821,99 +1075,206 @@ collect_features(const char *const *names, VsbFwWant want, VsbFwRequest *req, GE
   return TRUE;
 }
 
-static char *
-varstore_file_name(const char *name, const VsbFwDescriptor *d, VsbFwFormat *format)
+
+/* swtpm_setup normally takes well under a second; one that hangs (a stuck swtpm, a lock of
+ * its own) must not hang provisioning with the VM's lock held. */
+#define SWTPM_SETUP_TIMEOUT_S 60
+
+typedef struct {
+  GMainLoop *loop;
+  GAsyncResult *res;
+} SetupWait;
+
+static void
+on_setup_done(GObject *src, GAsyncResult *res, gpointer data)
 {
-  if (d->device != VSB_FW_DEVICE_FLASH || d->mode == VSB_FW_FLASH_MODE_STATELESS)
-    return NULL;
-  if (d->mode == VSB_FW_FLASH_MODE_COMBINED) {
-    *format = d->executable.format;
-    return g_strdup_printf("%s_FW.%s", name, *format == VSB_FW_FORMAT_QCOW2 ? "qcow2" : "fd");
-  }
-  *format = d->nvram_template.format;
-  return g_strdup_printf("%s_VARS.%s", name, *format == VSB_FW_FORMAT_QCOW2 ? "qcow2" : "fd");
+  (void)src;
+  SetupWait *w = data;
+  w->res = g_object_ref(res);
+  g_main_loop_quit(w->loop);
 }
 
 static gboolean
-exists_nofollow(const char *path)
+on_setup_limit(gpointer data)
 {
-  struct stat st;
-  return lstat(path, &st) == 0;
+  g_main_loop_quit(data);
+  return G_SOURCE_REMOVE;
 }
 
-/* What a provisioning made so far, for the caller to undo on failure. */
-typedef struct {
-  char *tmp_vars;       /* the new varstore before it is moved into place */
-  char *vars_path;
-  gboolean vars_committed;
-  char *backup;         /* reset: a link to the varstore being replaced */
-  char *tpm_dir;
-  gboolean tpm_created;
-} ProvisionState;
-
-static VsbVm *
-provision(const VsbProvisionRequest *r, int arch, const char *dir, const UserKeys *keys_in,
-          ProvisionState *st, GPtrArray *notes, GError **error)
+static gboolean
+run_swtpm_setup(const char *dir, gboolean certs, char **err_out, GError **error)
 {
+  const char *with_certs[] = { "swtpm_setup", "--tpm2", "--tpmstate", dir, "--create-ek-cert",
+                               "--create-platform-cert", "--lock-nvram", NULL };
+  const char *plain[] = { "swtpm_setup", "--tpm2", "--tpmstate", dir, NULL };
   g_autoptr(GError) local = NULL;
-  const UserKeys *kp = keys_in;
-  /* The request. */
-  g_autoptr(VsbMachineResolution) res = vsb_qemu_resolve_machine((VsbFwArch)arch, r->machine,
-                                                                 error);
+  g_autoptr(GSubprocess) p = g_subprocess_newv(certs ? with_certs : plain,
+                                               G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                                 G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                                               &local);
+  if (p == NULL) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot run swtpm_setup (package swtpm-tools): %s",
+                local->message);
+    return FALSE;
+  }
+  g_autoptr(GMainContext) ctx = g_main_context_new();
+  g_main_context_push_thread_default(ctx);
+  SetupWait w = { g_main_loop_new(ctx, FALSE), NULL };
+  g_subprocess_communicate_utf8_async(p, NULL, NULL, on_setup_done, &w);
+  GSource *limit = g_timeout_source_new_seconds(SWTPM_SETUP_TIMEOUT_S);
+  g_source_set_callback(limit, on_setup_limit, w.loop, NULL);
+  g_source_attach(limit, ctx);
+  g_main_loop_run(w.loop);
+  gboolean timed_out = w.res == NULL;
+  if (timed_out) {
+    /* Killed, its pipe closes and the pending read completes. */
+    g_subprocess_force_exit(p);
+    while (w.res == NULL)
+      g_main_context_iteration(ctx, TRUE);
+  }
+  g_source_destroy(limit);
+  g_source_unref(limit);
+  g_autofree char *err = NULL;
+  gboolean ok = g_subprocess_communicate_utf8_finish(p, w.res, NULL, &err, &local);
+  g_object_unref(w.res);
+  g_main_loop_unref(w.loop);
+  g_main_context_pop_thread_default(ctx);
+  if (timed_out) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL,
+                "swtpm_setup --tpmstate %s did not finish within %d s and was stopped", dir,
+                SWTPM_SETUP_TIMEOUT_S);
+    return FALSE;
+  }
+  if (!ok) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "swtpm_setup: %s", local->message);
+    return FALSE;
+  }
+  if (!g_subprocess_get_if_exited(p) || g_subprocess_get_exit_status(p) != 0) {
+    *err_out = g_strdup(err ? g_strstrip(err) : "");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Who has the file open, or NULL: a QEMU takes OFD locks on its images (vsb_file_is_locked,
+ * asked through /proc/self/fd so that it probes this very file, not whatever the name leads to
+ * now); a QEMU started with locking=off, or any other process, shows as an open descriptor in
+ * /proc (all of them for root, the caller's own otherwise). */
+static char *
+file_holder(int fd)
+{
+  g_autofree char *self = g_strdup_printf("/proc/self/fd/%d", fd);
+  if (vsb_file_is_locked(self, NULL))
+    return g_strdup("a process holds a lock on it, as a running QEMU does");
+  struct stat me;
+  if (fstat(fd, &me) < 0)
+    return NULL;
+  g_autoptr(GDir) proc = g_dir_open("/proc", 0, NULL);
+  const char *pid;
+  while (proc && (pid = g_dir_read_name(proc))) {
+    if (!g_ascii_isdigit(pid[0]) || g_ascii_strtoll(pid, NULL, 10) == (gint64)getpid())
+      continue;
+    g_autofree char *fds = g_build_filename("/proc", pid, "fd", NULL);
+    g_autoptr(GDir) d = g_dir_open(fds, 0, NULL);
+    const char *n;
+    while (d && (n = g_dir_read_name(d))) {
+      g_autofree char *p = g_build_filename(fds, n, NULL);
+      struct stat st;
+      if (stat(p, &st) == 0 && same_file(&st, &me)) {
+        g_autofree char *comm_path = g_build_filename("/proc", pid, "comm", NULL);
+        g_autofree char *comm = NULL;
+        if (!g_file_get_contents(comm_path, &comm, NULL, NULL))
+          comm = g_strdup("?");
+        return g_strdup_printf("process %s (%s) has it open", pid, g_strstrip(comm));
+      }
+    }
+  }
+  return NULL;
+}
+
+/* ---- provisioning: the plan, before any file is touched ---------------------------------- */
+
+typedef struct {
+  VsbVm *vm;
+  VsbVarstore *store;      /* split: the template, the user's keys enrolled when asked */
+  gboolean enrolled;       /* store holds the user's keys: written, not copied */
+  char *vars_src;          /* the file a varstore is copied from */
+  char *vars_base;         /* NAME_VARS.fd, ...; NULL without a varstore */
+} Plan;
+
+static void
+plan_clear(Plan *p)
+{
+  g_clear_pointer(&p->vm, vsb_vm_free);
+  g_clear_pointer(&p->store, vsb_varstore_free);
+  g_clear_pointer(&p->vars_src, g_free);
+  g_clear_pointer(&p->vars_base, g_free);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Plan, plan_clear)
+
+/* The request as the selection sees it: the machine resolved, features wanted and refused,
+ * and what Secure Boot implies (our keys need a Secure Boot build; on x86 Secure Boot needs
+ * SMM, or the guest OS could rewrite the varstore). */
+static VsbMachineResolution *
+plan_request(const VsbProvisionRequest *r, VsbFwArch arch, VsbFwRequest *req, GPtrArray *notes,
+             GError **error)
+{
+  g_autoptr(VsbMachineResolution) res = vsb_qemu_resolve_machine(arch, r->machine, error);
   if (res == NULL)
     return NULL;
   note(notes, "machine: %s", res->note);
-  VsbFwRequest req;
-  vsb_fw_request_init(&req);
-  req.arch = (VsbFwArch)arch;
-  req.machine = res->machine;
-  req.machine_family = res->family;
-  req.interface = VSB_FW_INTERFACE_UEFI;
-  if (!collect_features(r->features, VSB_FW_WANT_YES, &req, error) ||
-      !collect_features(r->no_features, VSB_FW_WANT_NO, &req, error))
+  vsb_fw_request_init(req);
+  req->arch = arch;
+  req->machine = res->machine;
+  req->machine_family = res->family;
+  req->interface = VSB_FW_INTERFACE_UEFI;
+  if (!collect_features(r->features, VSB_FW_WANT_YES, req, error) ||
+      !collect_features(r->no_features, VSB_FW_WANT_NO, req, error))
     return NULL;
+  VsbFwWant *f = req->features;
   if (r->enrolled_keys) {
-    if (req.features[VSB_FW_FEATURE_ENROLLED_KEYS] == VSB_FW_WANT_NO) {
+    if (f[VSB_FW_FEATURE_ENROLLED_KEYS] == VSB_FW_WANT_NO) {
       g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
                   "--enrolled-keys and --no-feature enrolled-keys contradict each other");
       return NULL;
     }
-    req.features[VSB_FW_FEATURE_ENROLLED_KEYS] = VSB_FW_WANT_YES;
+    f[VSB_FW_FEATURE_ENROLLED_KEYS] = VSB_FW_WANT_YES;
   }
   if (r->keys_dir) {
     /* Our keys go into a Secure Boot firmware; a template without vendor keys unless the
      * user asked for them (then ours are added beside them). */
-    if (req.features[VSB_FW_FEATURE_SECURE_BOOT] == VSB_FW_WANT_NO) {
+    if (f[VSB_FW_FEATURE_SECURE_BOOT] == VSB_FW_WANT_NO) {
       g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
                   "--keys enrolls Secure Boot keys, but --no-feature secure-boot was given");
       return NULL;
     }
-    req.features[VSB_FW_FEATURE_SECURE_BOOT] = VSB_FW_WANT_YES;
-    if (req.features[VSB_FW_FEATURE_ENROLLED_KEYS] == VSB_FW_WANT_ANY)
-      req.features[VSB_FW_FEATURE_ENROLLED_KEYS] = VSB_FW_WANT_NO;
+    f[VSB_FW_FEATURE_SECURE_BOOT] = VSB_FW_WANT_YES;
+    if (f[VSB_FW_FEATURE_ENROLLED_KEYS] == VSB_FW_WANT_ANY)
+      f[VSB_FW_FEATURE_ENROLLED_KEYS] = VSB_FW_WANT_NO;
   }
-  if (req.features[VSB_FW_FEATURE_ENROLLED_KEYS] == VSB_FW_WANT_YES &&
-      req.features[VSB_FW_FEATURE_SECURE_BOOT] == VSB_FW_WANT_ANY)
-    req.features[VSB_FW_FEATURE_SECURE_BOOT] = VSB_FW_WANT_YES;
+  if (f[VSB_FW_FEATURE_ENROLLED_KEYS] == VSB_FW_WANT_YES &&
+      f[VSB_FW_FEATURE_SECURE_BOOT] == VSB_FW_WANT_ANY)
+    f[VSB_FW_FEATURE_SECURE_BOOT] = VSB_FW_WANT_YES;
   if ((arch == VSB_FW_ARCH_X86_64 || arch == VSB_FW_ARCH_I386) &&
-      req.features[VSB_FW_FEATURE_SECURE_BOOT] == VSB_FW_WANT_YES) {
-    /* Without SMM the guest OS can write the varstore flash and undo Secure Boot. */
-    if (req.features[VSB_FW_FEATURE_REQUIRES_SMM] == VSB_FW_WANT_NO) {
+      f[VSB_FW_FEATURE_SECURE_BOOT] == VSB_FW_WANT_YES) {
+    if (f[VSB_FW_FEATURE_REQUIRES_SMM] == VSB_FW_WANT_NO) {
       g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
                   "secure-boot without requires-smm is refused on x86: without SMM the guest "
                   "OS can rewrite the varstore and with it PK, KEK and db");
       return NULL;
     }
-    if (req.features[VSB_FW_FEATURE_REQUIRES_SMM] == VSB_FW_WANT_ANY)
+    if (f[VSB_FW_FEATURE_REQUIRES_SMM] == VSB_FW_WANT_ANY)
       note(notes, "request: secure-boot on x86 also requires requires-smm");
-    req.features[VSB_FW_FEATURE_REQUIRES_SMM] = VSB_FW_WANT_YES;
+    f[VSB_FW_FEATURE_REQUIRES_SMM] = VSB_FW_WANT_YES;
   }
+  return g_steal_pointer(&res);
+}
 
-  /* Selection. */
-  g_autoptr(GPtrArray) entries = vsb_fw_search(r->firmware_dirs, error);
-  if (entries == NULL)
-    return NULL;
-  g_autoptr(VsbFwSelection) sel = vsb_fw_select(entries, &req, error);
+/* The descriptor libvirt would choose, or why none fits. */
+static VsbFwSelection *
+plan_select(GPtrArray *entries, const VsbFwRequest *req, GPtrArray *notes, GError **error)
+{
+  g_autoptr(VsbFwSelection) sel = vsb_fw_select(entries, req, error);
   if (sel == NULL)
     return NULL;
   if (sel->chosen == NULL) {
@@ -923,8 +1284,8 @@ provision(const VsbProvisionRequest *r, int arch, const char *dir, const UserKey
       g_string_append_printf(why, "\n  %s: %s", v->entry->name, v->reason ? v->reason : v->reason_id);
     }
     g_set_error(error, VSB_ERROR, VSB_ERROR_NO_MATCH,
-                "no firmware descriptor matches %s %s%s%s", vsb_fw_arch_name(req.arch),
-                req.machine, why->len ? ":" : " (no descriptors found)", why->str);
+                "no firmware descriptor matches %s %s%s%s", vsb_fw_arch_name(req->arch),
+                req->machine, why->len ? ":" : " (no descriptors found)", why->str);
     return NULL;
   }
   const VsbFwDescriptor *d = sel->chosen->descriptor;
@@ -940,9 +1301,17 @@ provision(const VsbProvisionRequest *r, int arch, const char *dir, const UserKey
                 vsb_fw_device_name(d->device));
     return NULL;
   }
+  return g_steal_pointer(&sel);
+}
 
-  /* The files it names, and their pairing. A broken descriptor is reported, not skipped:
-   * libvirt would choose it too (and fail at start); the hint says how to get past it. */
+/* The files the chosen descriptor names, and their pairing. A broken descriptor is reported,
+ * not skipped: libvirt would choose it too (and fail at start); the hint says how to get past
+ * it. */
+static gboolean
+plan_check_files(const VsbFwSelection *sel, VsbFwArch arch, GError **error)
+{
+  const VsbFwDescriptor *d = sel->chosen->descriptor;
+  g_autoptr(GError) local = NULL;
   g_autofree char *hint = g_strdup_printf(
     " (libvirt would choose this descriptor as well; mask it with an empty /etc/qemu/firmware/%s "
     "or ask for other features)", sel->chosen->name);
@@ -953,34 +1322,43 @@ provision(const VsbProvisionRequest *r, int arch, const char *dir, const UserKey
   if (!vsb_fw_image_size(code, code_format, &code_size, &local)) {
     g_set_error(error, VSB_ERROR, local->code, "descriptor %s names firmware that cannot be "
                 "used: %s%s", d->path, local->message, hint);
-    return NULL;
+    return FALSE;
   }
-  gboolean split = d->device == VSB_FW_DEVICE_FLASH && d->mode == VSB_FW_FLASH_MODE_SPLIT;
-  if (split) {
-    if (!vsb_fw_image_size(d->nvram_template.filename, d->nvram_template.format, &vars_size, &local)) {
-      g_set_error(error, VSB_ERROR, local->code, "descriptor %s names a varstore template that "
-                  "cannot be used: %s%s", d->path, local->message, hint);
-      return NULL;
-    }
-    if (!vsb_fw_image_check_pair(req.arch, code, code_size, d->nvram_template.filename, vars_size, &local)) {
-      g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "descriptor %s: %s%s", d->path,
-                  local->message, hint);
-      return NULL;
-    }
+  if (d->device != VSB_FW_DEVICE_FLASH || d->mode != VSB_FW_FLASH_MODE_SPLIT)
+    return TRUE;
+  const char *tpl = d->nvram_template.filename;
+  if (!vsb_fw_image_size(tpl, d->nvram_template.format, &vars_size, &local)) {
+    g_set_error(error, VSB_ERROR, local->code, "descriptor %s names a varstore template that "
+                "cannot be used: %s%s", d->path, local->message, hint);
+    return FALSE;
   }
+  if (!vsb_fw_image_check_pair(arch, code, code_size, tpl, vars_size, &local)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "descriptor %s: %s%s", d->path,
+                local->message, hint);
+    return FALSE;
+  }
+  return TRUE;
+}
 
-  g_autoptr(VsbVm) vm = vsb_vm_new();
+/* The VM as NAME.json will record it (the paths of its own files are added when they exist). */
+static VsbVm *
+plan_describe(const VsbProvisionRequest *r, VsbFwArch arch, const VsbMachineResolution *res,
+              const VsbFwDescriptor *d)
+{
+  gboolean split = d->device == VSB_FW_DEVICE_FLASH && d->mode == VSB_FW_FLASH_MODE_SPLIT;
+  VsbVm *vm = vsb_vm_new();
   vm->name = g_strdup(r->name);
   vm->uuid = g_uuid_string_random();
-  vm->arch = req.arch;
+  vm->arch = arch;
   vm->machine = g_strdup(r->machine);
   vm->machine_resolved = g_strdup(res->family ? r->machine : res->machine);
   vm->descriptor_path = g_strdup(d->path);
   vm->description = g_strdup(d->description);
   vm->device = d->device;
   vm->mode = d->mode;
-  vm->executable = g_strdup(code);
-  vm->executable_format = code_format;
+  vm->executable = g_strdup(vsb_fw_descriptor_code_path(d));
+  vm->executable_format = d->device == VSB_FW_DEVICE_FLASH ? d->executable.format
+                                                            : VSB_FW_FORMAT_RAW;
   if (split) {
     vm->nvram_template = g_strdup(d->nvram_template.filename);
     vm->nvram_template_format = d->nvram_template.format;
@@ -997,146 +1375,680 @@ provision(const VsbProvisionRequest *r, int arch, const char *dir, const UserKey
     vm->keys_dir = g_strdup(abs ? abs : r->keys_dir);
     free(abs);
   }
-
-  /* The VM's own varstore, built in a temporary file and moved into place at the end. */
-  VsbFwFormat vars_format = VSB_FW_FORMAT_RAW;
-  g_autofree char *vars_name = varstore_file_name(r->name, d, &vars_format);
-  if (vars_name) {
-    const char *src = split ? d->nvram_template.filename : code;
-    st->vars_path = g_build_filename(dir, vars_name, NULL);
-    g_autoptr(VsbVarstore) store = NULL;
-    if (split) {
-      store = vsb_varstore_load(src, &local);
-      if (store == NULL) {
-        g_set_error(error, VSB_ERROR, local->code, "varstore template of %s: %s", d->path,
-                    local->message);
-        return NULL;
-      }
-    }
-    if (r->keys_dir) {
-      if (!split) {
-        g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
-                    "%s: keys can only be enrolled into a split firmware's varstore", d->path);
-        return NULL;
-      }
-      if (!enroll_user_keys(store, kp, notes, &local)) {
-        g_set_error(error, VSB_ERROR, local->code, "enrolling %s into the varstore: %s",
-                    r->keys_dir, local->message);
-        return NULL;
-      }
-    }
-    if (store) {
-      VsbSecureBootMode mode = vsb_secure_boot_mode(store);
-      vm->secure_boot = g_strdup(secure_boot_word(mode));
-      if (mode == VSB_SB_MODE_SETUP &&
-          vsb_fw_descriptor_has_feature(d, VSB_FW_FEATURE_SECURE_BOOT) && !r->allow_setup_mode) {
-        g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
-                    "template %s has no PK (setup mode): the firmware would verify nothing and "
-                    "Secure Boot would not be enforced; enroll keys (--keys DIR), take a "
-                    "template with keys (--enrolled-keys), or accept it (--allow-setup-mode)",
-                    src);
-        return NULL;
-      }
-      if (mode == VSB_SB_MODE_SETUP)
-        note(notes, "varstore: setup mode (no PK): Secure Boot is not enforced");
-    }
-
-    int fd = make_temp(dir, vars_name, &st->tmp_vars, error);
-    if (fd < 0)
-      return NULL;
-    if (r->keys_dir && vars_format == VSB_FW_FORMAT_RAW) {
-      g_autoptr(GBytes) bytes = vsb_varstore_serialize(store, &local);
-      gsize len = 0;
-      const guint8 *p = bytes ? g_bytes_get_data(bytes, &len) : NULL;
-      gboolean ok = bytes != NULL;
-      while (ok && len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-          continue;
-        if (w < 0) {
-          g_set_error(&local, VSB_ERROR, VSB_ERROR_IO, "%s: write failed: %s", st->tmp_vars,
-                      g_strerror(errno));
-          ok = FALSE;
-          break;
-        }
-        p += w;
-        len -= (gsize)w;
-      }
-      if (!ok) {
-        close(fd);
-        g_propagate_error(error, g_steal_pointer(&local));
-        return NULL;
-      }
-      note(notes, "varstore: %s from %s with the keys of %s", st->vars_path, src, vm->keys_dir);
-    } else if (r->keys_dir) {
-      /* qcow2: let the varstore module write the image format. */
-      close(fd);
-      if (!vsb_varstore_save(store, st->tmp_vars, 0600, TRUE, error))
-        return NULL;
-      fd = open(st->tmp_vars, O_RDONLY | O_CLOEXEC);
-      if (fd < 0) {
-        g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: %s", st->tmp_vars, g_strerror(errno));
-        return NULL;
-      }
-      note(notes, "varstore: %s from %s with the keys of %s", st->vars_path, src, vm->keys_dir);
-    } else {
-      if (!copy_into(src, fd, st->tmp_vars, error)) {
-        close(fd);
-        return NULL;
-      }
-      note(notes, "varstore: %s copied from %s", st->vars_path, src);
-    }
-    if (!fsync_close(fd, st->tmp_vars, error))
-      return NULL;
-    vm->varstore = g_strdup(st->vars_path);
-    vm->varstore_format = vars_format;
-  }
-
-  /* Checksums of what the VM runs. */
-  vm->executable_sha256 = sha256_cached(code, error);
-  if (vm->executable_sha256 == NULL)
-    return NULL;
-  if (split) {
-    vm->template_sha256 = sha256_cached(d->nvram_template.filename, error);
-    if (vm->template_sha256 == NULL)
-      return NULL;
-  }
-
-  if (r->tpm) {
-    g_autofree char *tname = g_strconcat(r->name, ".tpm", NULL);
-    st->tpm_dir = g_build_filename(dir, tname, NULL);
-    if (!prepare_tpm(st->tpm_dir, &st->tpm_created, notes, error))
-      return NULL;
-    vm->tpm_state_dir = g_strdup(st->tpm_dir);
-  }
-
   g_autoptr(GDateTime) now = g_date_time_new_now_utc();
   vm->created = g_date_time_format(now, "%Y-%m-%dT%H:%M:%SZ");
+  return vm;
+}
 
-  /* Commit: the varstore into place (exclusively unless resetting), then NAME.json last. A
-   * reset keeps a link to the varstore it replaces until NAME.json is written, to put it back
-   * if that fails. */
-  if (st->tmp_vars) {
-    if (r->reset && exists_nofollow(st->vars_path)) {
-      g_autofree char *base = g_path_get_basename(st->vars_path);
-      g_autofree char *bk = g_strdup_printf("%s/.%s.vsboot-old-XXXXXX", dir, base);
-      int bfd = g_mkstemp_full(bk, O_RDWR | O_CLOEXEC, 0600);
-      if (bfd < 0 || (close(bfd), g_unlink(bk) < 0) || link(st->vars_path, bk) < 0) {
-        g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: cannot keep the old varstore aside: %s",
-                    st->vars_path, g_strerror(errno));
-        return NULL;
-      }
-      st->backup = g_steal_pointer(&bk);
+/* What goes into the VM's own varstore: the template (split, keys enrolled in memory) or the
+ * whole image (combined), and whether Secure Boot would be enforced with it. */
+static gboolean
+plan_varstore(const VsbProvisionRequest *r, const VsbFwDescriptor *d, const UserKeys *keys,
+              Plan *p, GPtrArray *notes, GError **error)
+{
+  gboolean split = d->device == VSB_FW_DEVICE_FLASH && d->mode == VSB_FW_FLASH_MODE_SPLIT;
+  VsbFwFormat format = split ? d->nvram_template.format : d->executable.format;
+  p->vars_base = varstore_base(r->name, d->device, d->mode, format);
+  if (p->vars_base == NULL)
+    return TRUE;
+  p->vm->varstore_format = format;
+  p->vars_src = g_strdup(split ? d->nvram_template.filename : vsb_fw_descriptor_code_path(d));
+  g_autoptr(GError) local = NULL;
+  if (split) {
+    p->store = vsb_varstore_load(p->vars_src, &local);
+    if (p->store == NULL) {
+      g_set_error(error, VSB_ERROR, local->code, "varstore template of %s: %s", d->path,
+                  local->message);
+      return FALSE;
     }
-    if (!commit_temp(st->tmp_vars, st->vars_path, r->reset, error))
-      return NULL;
-    g_clear_pointer(&st->tmp_vars, g_free);
-    st->vars_committed = TRUE;
   }
-  /* Writing NAME.json fsyncs the directory, which also makes the varstore's link durable. */
-  if (!vm_save(vm, dir, !r->reset, error))
+  if (r->keys_dir) {
+    if (!split) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
+                  "%s: keys can only be enrolled into a split firmware's varstore", d->path);
+      return FALSE;
+    }
+    if (!enroll_user_keys(p->store, keys, notes, &local)) {
+      g_set_error(error, VSB_ERROR, local->code, "enrolling %s into the varstore: %s",
+                  r->keys_dir, local->message);
+      return FALSE;
+    }
+    p->enrolled = TRUE;
+  }
+  if (p->store == NULL)
+    return TRUE;
+  VsbSecureBootMode mode = vsb_secure_boot_mode(p->store);
+  p->vm->secure_boot = g_strdup(secure_boot_word(mode));
+  if (mode == VSB_SB_MODE_SETUP && vsb_fw_descriptor_has_feature(d, VSB_FW_FEATURE_SECURE_BOOT) &&
+      !r->allow_setup_mode) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                "template %s has no PK (setup mode): the firmware would verify nothing and "
+                "Secure Boot would not be enforced; enroll keys (--keys DIR), take a "
+                "template with keys (--enrolled-keys), or accept it (--allow-setup-mode)",
+                p->vars_src);
+    return FALSE;
+  }
+  if (mode == VSB_SB_MODE_SETUP)
+    note(notes, "varstore: setup mode (no PK): Secure Boot is not enforced");
+  return TRUE;
+}
+
+static gboolean
+make_plan(const VsbProvisionRequest *r, VsbFwArch arch, const UserKeys *keys, Plan *p,
+          GPtrArray *notes, GError **error)
+{
+  VsbFwRequest req;
+  g_autoptr(VsbMachineResolution) res = plan_request(r, arch, &req, notes, error);
+  if (res == NULL)
+    return FALSE;
+  g_autoptr(GPtrArray) entries = vsb_fw_search(r->firmware_dirs, error);
+  if (entries == NULL)
+    return FALSE;
+  g_autoptr(VsbFwSelection) sel = plan_select(entries, &req, notes, error);
+  if (sel == NULL || !plan_check_files(sel, arch, error))
+    return FALSE;
+  const VsbFwDescriptor *d = sel->chosen->descriptor;
+  p->vm = plan_describe(r, arch, res, d);
+  if (!plan_varstore(r, d, keys, p, notes, error))
+    return FALSE;
+  /* Checksums of what the VM runs. */
+  p->vm->executable_sha256 = sha256_cached(p->vm->executable, error);
+  if (p->vm->executable_sha256 == NULL)
+    return FALSE;
+  if (p->vm->nvram_template) {
+    p->vm->template_sha256 = sha256_cached(p->vm->nvram_template, error);
+    if (p->vm->template_sha256 == NULL)
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* ---- provisioning: the journal (see "How a VM's files change together" above) ----------- */
+
+/* The commit record: what moves into place, and what goes. */
+typedef struct {
+  gboolean reset;                 /* the moves replace what is there */
+  char *vars;                     /* the varstore's name; NULL without one */
+  gboolean tpm;                   /* a new NAME.tpm */
+  char *remove[N_VARS_NAMES];     /* old varstores of other names (reset) */
+  guint n_remove;
+} Record;
+
+static void
+record_clear(Record *rec)
+{
+  g_clear_pointer(&rec->vars, g_free);
+  for (guint i = 0; i < rec->n_remove; i++)
+    g_clear_pointer(&rec->remove[i], g_free);
+  rec->n_remove = 0;
+}
+
+static char *
+record_text(const Record *rec)
+{
+  GString *s = g_string_new("vsboot-commit 1\n");
+  g_string_append_printf(s, "reset %d\n", rec->reset ? 1 : 0);
+  if (rec->vars)
+    g_string_append_printf(s, "varstore %s\n", rec->vars);
+  if (rec->tpm)
+    g_string_append(s, "tpm\n");
+  for (guint i = 0; i < rec->n_remove; i++)
+    g_string_append_printf(s, "remove %s\n", rec->remove[i]);
+  g_string_append(s, "end\n");
+  return g_string_free(s, FALSE);
+}
+
+/* FALSE for a torn or foreign record: then nothing was committed. Names are accepted only when
+ * they are this VM's own varstore names. */
+static gboolean
+record_parse(const char *name, GBytes *data, Record *rec)
+{
+  g_autofree char *text = g_strndup(g_bytes_get_data(data, NULL), g_bytes_get_size(data));
+  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+  guint n = g_strv_length(lines);
+  memset(rec, 0, sizeof *rec);
+  if (n < 3 || strcmp(lines[0], "vsboot-commit 1") != 0 || strcmp(lines[n - 2], "end") != 0 ||
+      lines[n - 1][0] != '\0')
+    return FALSE;
+  for (guint i = 1; i + 2 < n; i++) {
+    const char *l = lines[i];
+    if (strcmp(l, "reset 0") == 0 || strcmp(l, "reset 1") == 0)
+      rec->reset = l[6] == '1';
+    else if (strcmp(l, "tpm") == 0)
+      rec->tpm = TRUE;
+    else if (g_str_has_prefix(l, "varstore ") && !rec->vars && is_varstore_base(name, l + 9))
+      rec->vars = g_strdup(l + 9);
+    else if (g_str_has_prefix(l, "remove ") && rec->n_remove < N_VARS_NAMES &&
+             is_varstore_base(name, l + 7))
+      rec->remove[rec->n_remove++] = g_strdup(l + 7);
+    else {
+      record_clear(rec);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static void
+set_not_ours(GError **error, const StateDir *sd, const char *base, const struct stat *st)
+{
+  g_autofree char *shown = g_build_filename(sd->shown, base, NULL);
+  g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+              "%s is %s of uid %u where vsboot keeps a VM's own files; vsboot never follows, "
+              "replaces or removes what it did not make: remove it", shown,
+              S_ISLNK(st->st_mode) ? "a symbolic link" : vsb_file_kind(st->st_mode),
+              (guint)st->st_uid);
+}
+
+/* Step 4 for one file: .BASE.vsb-new becomes BASE. Done already when the temporary name is
+ * gone (recovery after a kill between two moves). */
+static gboolean
+move_in(const StateDir *sd, const char *base, gboolean replace, gboolean dir, GError **error)
+{
+  g_autofree char *tmp = tmp_name(base);
+  struct stat st;
+  if (fstatat(sd->fd, tmp, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+    if (errno == ENOENT)
+      return TRUE;
+    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s/%s: %s", sd->shown, tmp, g_strerror(errno));
+    return FALSE;
+  }
+  if (!(dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode)) || st.st_uid != geteuid()) {
+    set_not_ours(error, sd, tmp, &st);
+    return FALSE;
+  }
+  int r = replace ? renameat(sd->fd, tmp, sd->fd, base)
+                  : renameat2(sd->fd, tmp, sd->fd, base, RENAME_NOREPLACE);
+  if (r < 0 && !replace && errno == EINVAL && !dir) {
+    /* A filesystem without RENAME_NOREPLACE: link() cannot replace either. */
+    r = linkat(sd->fd, tmp, sd->fd, base, 0);
+    if (r == 0)
+      (void)unlinkat(sd->fd, tmp, 0);
+  }
+  if (r < 0) {
+    int e = errno;
+    g_set_error(error, VSB_ERROR, e == EEXIST ? VSB_ERROR_EXISTS : VSB_ERROR_IO,
+                e == EEXIST ? "%s/%s appeared while the VM was being provisioned; it is left as "
+                              "it is (the new file is %s)%s"
+                            : "%s/%s: cannot move %s into place: %s",
+                sd->shown, base, tmp, e == EEXIST ? "" : g_strerror(e));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Remove BASE, a regular file of this user at one of the VM's own names; gone already is
+ * fine. */
+static gboolean
+remove_own_file(const StateDir *sd, const char *base, GError **error)
+{
+  struct stat st;
+  if (fstatat(sd->fd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    return errno == ENOENT;
+  if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+    set_not_ours(error, sd, base, &st);
+    return FALSE;
+  }
+  if (unlinkat(sd->fd, base, 0) < 0 && errno != ENOENT) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s/%s: cannot remove: %s", sd->shown, base,
+                g_strerror(errno));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+sync_dir(const StateDir *sd, GError **error)
+{
+  if (fsync(sd->fd) == 0)
+    return TRUE;
+  g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "state directory %s: fsync failed: %s", sd->shown,
+              g_strerror(errno));
+  return FALSE;
+}
+
+/* Steps 4 and 5. The crash points let the tests kill vsboot between any two of them. */
+static gboolean
+roll_forward(const StateDir *sd, const char *name, const Record *rec, GError **error)
+{
+  g_autofree char *tpm = g_strconcat(name, ".tpm", NULL);
+  g_autofree char *json = g_strconcat(name, ".json", NULL);
+  g_autofree char *record = commit_name(name);
+  if (rec->tpm && !move_in(sd, tpm, FALSE, TRUE, error))
+    return FALSE;
+  vsb_file_test_crash_point("vm-tpm-moved");
+  if (rec->vars && !move_in(sd, rec->vars, rec->reset, FALSE, error))
+    return FALSE;
+  vsb_file_test_crash_point("vm-varstore-moved");
+  if (!move_in(sd, json, rec->reset, FALSE, error))
+    return FALSE;
+  vsb_file_test_crash_point("vm-state-moved");
+  for (guint i = 0; i < rec->n_remove; i++)
+    if (!remove_own_file(sd, rec->remove[i], error))
+      return FALSE;
+  vsb_file_test_crash_point("vm-old-removed");
+  if (!sync_dir(sd, error))
+    return FALSE;
+  if (unlinkat(sd->fd, record, 0) < 0 && errno != ENOENT) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s/%s: cannot remove: %s", sd->shown, record,
+                g_strerror(errno));
+    return FALSE;
+  }
+  return sync_dir(sd, error);
+}
+
+/* Step 6, without a complete record: remove this VM's temporary names, and only what is
+ * plainly vsboot's there (a regular file, or for the TPM a directory, of this user). */
+static gboolean
+remove_uncommitted(const StateDir *sd, const char *name, guint *removed, GError **error)
+{
+  g_autoptr(GPtrArray) bases = g_ptr_array_new_with_free_func(g_free);
+  g_ptr_array_add(bases, g_strconcat(name, ".tpm", NULL));
+  g_ptr_array_add(bases, g_strconcat(name, ".json", NULL));
+  for (guint i = 0; i < N_VARS_NAMES; i++)
+    g_ptr_array_add(bases, g_strconcat(name, vars_suffixes[i], NULL));
+  for (guint i = 0; i < bases->len; i++) {
+    g_autofree char *tmp = tmp_name(bases->pdata[i]);
+    struct stat st;
+    if (fstatat(sd->fd, tmp, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+      if (errno == ENOENT)
+        continue;
+      g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s/%s: %s", sd->shown, tmp, g_strerror(errno));
+      return FALSE;
+    }
+    gboolean want_dir = i == 0;
+    if (!(want_dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode)) || st.st_uid != geteuid()) {
+      set_not_ours(error, sd, tmp, &st);
+      return FALSE;
+    }
+    g_autofree char *path = sd_path(sd, tmp);
+    if (want_dir ? !vsb_dir_remove_created(path, &st, error)
+                 : (unlinkat(sd->fd, tmp, 0) < 0 && errno != ENOENT)) {
+      if (error && *error == NULL)
+        g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: cannot remove: %s", path,
+                    g_strerror(errno));
+      return FALSE;
+    }
+    (*removed)++;
+  }
+  return TRUE;
+}
+
+/* Step 6: finish (complete record) or undo (no record, or a torn one) what a killed
+ * provisioning of this VM left. Runs under the VM's lock, before anything else looks. */
+static gboolean
+recover(const StateDir *sd, const char *name, GPtrArray *notes, GError **error)
+{
+  g_autofree char *record = commit_name(name);
+  struct stat st;
+  gboolean have_record = fstatat(sd->fd, record, &st, AT_SYMLINK_NOFOLLOW) == 0;
+  if (have_record) {
+    g_autoptr(GBytes) data = read_own_file(sd, record, 4096, &st, error);
+    if (data == NULL)
+      return FALSE;
+    if (st.st_uid != geteuid()) {
+      set_not_ours(error, sd, record, &st);
+      return FALSE;
+    }
+    Record rec;
+    if (record_parse(name, data, &rec)) {
+      gboolean ok = roll_forward(sd, name, &rec, error);
+      record_clear(&rec);
+      if (ok)
+        note(notes, "recovery: completed the interrupted provisioning of VM '%s'", name);
+      return ok;
+    }
+  }
+  guint removed = 0;
+  if (!remove_uncommitted(sd, name, &removed, error))
+    return FALSE;
+  if (have_record && unlinkat(sd->fd, record, 0) < 0 && errno != ENOENT) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s/%s: cannot remove: %s", sd->shown, record,
+                g_strerror(errno));
+    return FALSE;
+  }
+  if (removed || have_record)
+    note(notes, "recovery: removed what an interrupted provisioning of VM '%s' left (%u "
+         "temporary file%s)", name, removed, removed == 1 ? "" : "s");
+  return TRUE;
+}
+
+/* One provisioning's files. What it created under .vsb-new names is remembered by identity,
+ * so that a failure before the commit point removes exactly that, never something else that
+ * has the name by then. */
+enum { MADE_TPM, MADE_VARS, MADE_JSON, MADE_N };
+
+typedef struct {
+  const StateDir *sd;
+  const char *name;
+  Record rec;
+  char *existing[N_VARS_NAMES];   /* reset: varstores there now (checked regular, ours) */
+  guint n_existing;
+  gboolean had_state;             /* reset: NAME.json was there */
+  struct stat made_st[MADE_N];
+  gboolean made[MADE_N];
+  gboolean committed;
+} Txn;
+
+static void
+txn_clear(Txn *t)
+{
+  record_clear(&t->rec);
+  for (guint i = 0; i < t->n_existing; i++)
+    g_clear_pointer(&t->existing[i], g_free);
+  t->n_existing = 0;
+}
+
+static char *
+made_base(const Txn *t, int which)
+{
+  switch (which) {
+  case MADE_TPM:
+    return g_strconcat(t->name, ".tpm", NULL);
+  case MADE_VARS:
+    return g_strdup(t->rec.vars);
+  default:
+    return g_strconcat(t->name, ".json", NULL);
+  }
+}
+
+/* Record the identity of what this call just created at .BASE.vsb-new. */
+static gboolean
+txn_made(Txn *t, int which, GError **error)
+{
+  g_autofree char *base = made_base(t, which);
+  g_autofree char *tmp = tmp_name(base);
+  if (fstatat(t->sd->fd, tmp, &t->made_st[which], AT_SYMLINK_NOFOLLOW) < 0) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s/%s: %s", t->sd->shown, tmp,
+                g_strerror(errno));
+    return FALSE;
+  }
+  t->made[which] = TRUE;
+  return TRUE;
+}
+
+/* A failure before the commit point: remove what this call made, by identity. */
+static void
+txn_undo(Txn *t)
+{
+  for (int i = 0; i < MADE_N; i++) {
+    if (!t->made[i])
+      continue;
+    g_autofree char *base = made_base(t, i);
+    g_autofree char *tmp = tmp_name(base);
+    g_autofree char *path = sd_path(t->sd, tmp);
+    struct stat st;
+    if (i == MADE_TPM)
+      (void)vsb_dir_remove_created(path, &t->made_st[i], NULL);
+    else if (fstatat(t->sd->fd, tmp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+             same_file(&st, &t->made_st[i]))
+      (void)unlinkat(t->sd->fd, tmp, 0);
+  }
+}
+
+/* A reset must not pull the varstore from under a running VM: refused while any process holds
+ * one of the varstores it would replace or remove. */
+static gboolean
+check_holders(const Txn *t, GError **error)
+{
+  for (guint i = 0; i < t->n_existing; i++) {
+    const char *base = t->existing[i];
+    int fd = openat(t->sd->fd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+      continue; /* gone: nothing holds it */
+    g_autofree char *who = file_holder(fd);
+    close(fd);
+    if (who) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_BUSY,
+                  "VM '%s' is running: its varstore %s/%s is in use (%s); stop the VM before "
+                  "provisioning it again; nothing was changed", t->name, t->sd->shown, base, who);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* NAME.json as it is: absent for a new VM (else what exists is said), this VM's valid state
+ * file for a reset (a tampered or foreign one is refused, never acted on). */
+static gboolean
+check_state_file(Txn *t, gboolean reset, GError **error)
+{
+  g_autofree char *json = g_strconcat(t->name, ".json", NULL);
+  g_autofree char *path = g_build_filename(t->sd->shown, json, NULL);
+  struct stat st;
+  if (fstatat(t->sd->fd, json, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    return TRUE;
+  g_autoptr(GError) lerr = NULL;
+  g_autoptr(VsbVm) old = vm_load_at(t->sd, t->name, &lerr);
+  if (reset) {
+    if (old == NULL) {
+      g_set_error(error, VSB_ERROR, lerr->code, "VM '%s' cannot be provisioned again: %s",
+                  t->name, lerr->message);
+      return FALSE;
+    }
+    t->had_state = TRUE;
+    return TRUE;
+  }
+  if (old)
+    g_set_error(error, VSB_ERROR, VSB_ERROR_EXISTS,
+                "VM '%s' is already provisioned (%s, created %s): firmware %s, varstore %s; "
+                "the varstore holds the VM's keys and boot entries and is kept", t->name, path,
+                old->created ? old->created : "?", old->descriptor_path,
+                old->varstore ? old->varstore : "(none)");
+  else
+    g_set_error(error, VSB_ERROR, VSB_ERROR_EXISTS, "%s already exists (%s); VM '%s' is not "
+                "provisioned over it", path, lerr->message, t->name);
+  return FALSE;
+}
+
+/* The VM's varstore names as they are: all absent for a new VM (one without NAME.json is an
+ * interrupted or foreign provisioning, never overwritten); for a reset, regular files of this
+ * user that no process holds. */
+static gboolean
+check_varstores(Txn *t, gboolean reset, GError **error)
+{
+  for (guint i = 0; i < N_VARS_NAMES; i++) {
+    g_autofree char *base = g_strconcat(t->name, vars_suffixes[i], NULL);
+    struct stat st;
+    if (fstatat(t->sd->fd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+      continue;
+    if (S_ISLNK(st.st_mode) || (reset && (!S_ISREG(st.st_mode) || st.st_uid != geteuid()))) {
+      set_not_ours(error, t->sd, base, &st);
+      return FALSE;
+    }
+    if (!reset) {
+      g_autofree char *path = g_build_filename(t->sd->shown, base, NULL);
+      g_set_error(error, VSB_ERROR, VSB_ERROR_EXISTS,
+                  "%s already exists (a varstore without %s.json: an interrupted or foreign "
+                  "provisioning); it is never overwritten: remove it", path, t->name);
+      return FALSE;
+    }
+    t->existing[t->n_existing++] = g_steal_pointer(&base);
+  }
+  return !reset || check_holders(t, error);
+}
+
+/* NAME.tpm: absent (a new one is made), or a TPM state directory of this user, which is kept
+ * (it is the VM's identity). Anything else there (a link, a file, an empty or foreign
+ * directory) vsboot did not make: refused, never used, never removed. */
+static gboolean
+check_tpm_dir(Txn *t, GPtrArray *notes, GError **error)
+{
+  g_autofree char *base = g_strconcat(t->name, ".tpm", NULL);
+  g_autofree char *path = g_build_filename(t->sd->shown, base, NULL);
+  struct stat st;
+  if (fstatat(t->sd->fd, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+    t->rec.tpm = TRUE;
+    return TRUE;
+  }
+  if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
+    set_not_ours(error, t->sd, base, &st);
+    return FALSE;
+  }
+  int dfd = openat(t->sd->fd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  struct stat pst;
+  gboolean has_state = dfd >= 0 &&
+                       fstatat(dfd, "tpm2-00.permall", &pst, AT_SYMLINK_NOFOLLOW) == 0 &&
+                       S_ISREG(pst.st_mode);
+  if (dfd >= 0)
+    close(dfd);
+  if (!has_state) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                "%s exists but holds no TPM state (no tpm2-00.permall): vsboot did not make it, "
+                "and neither uses nor removes it; remove it or move it away", path);
+    return FALSE;
+  }
+  note(notes, "tpm: keeping the existing TPM 2.0 state in %s", path);
+  return TRUE;
+}
+
+/* Step 2, TPM: a new directory made here (mkdirat: an existing name is never "ours") and
+ * filled by swtpm_setup; its identity is what a failure removes. */
+static gboolean
+build_tpm(Txn *t, GPtrArray *notes, GError **error)
+{
+  if (!t->rec.tpm)
+    return TRUE;
+  g_autofree char *base = g_strconcat(t->name, ".tpm", NULL);
+  g_autofree char *tmp = tmp_name(base);
+  g_autofree char *path = sd_path(t->sd, tmp);
+  g_autofree char *final = sd_path(t->sd, base);
+  if (mkdirat(t->sd->fd, tmp, 0700) < 0) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "cannot create %s: %s", path, g_strerror(errno));
+    return FALSE;
+  }
+  if (!txn_made(t, MADE_TPM, error))
+    return FALSE;
+  g_autofree char *err1 = NULL, *err2 = NULL;
+  gboolean ok = run_swtpm_setup(path, TRUE, &err1, error);
+  if (ok) {
+    note(notes, "tpm: TPM 2.0 state with EK and platform certificates in %s", final);
+  } else if (error == NULL || *error == NULL) {
+    /* The certificate tools need a local CA configuration; a TPM without certificates works. */
+    ok = run_swtpm_setup(path, FALSE, &err2, error);
+    if (ok)
+      note(notes, "tpm: TPM 2.0 state in %s (no EK certificate: %s)", final, err1);
+    else if (error && *error == NULL)
+      g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL,
+                  "swtpm_setup --tpm2 --tpmstate %s failed: %s", path, err2);
+  }
+  if (!ok)
+    return FALSE;
+  vsb_file_test_crash_point("vm-tpm-written");
+  return TRUE;
+}
+
+/* Step 2, varstore: the user's keys written out, or the template (or combined image) copied,
+ * reflinked where the filesystem can. */
+static gboolean
+build_varstore(Txn *t, const Plan *p, GPtrArray *notes, GError **error)
+{
+  if (t->rec.vars == NULL)
+    return TRUE;
+  g_autofree char *tmp = tmp_name(t->rec.vars);
+  g_autofree char *path = sd_path(t->sd, tmp);
+  g_autofree char *final = sd_path(t->sd, t->rec.vars);
+  if (p->enrolled && p->vm->varstore_format != VSB_FW_FORMAT_RAW) {
+    /* qcow2 goes through qemu-img, by path: the VM's own temporary name, in a directory only
+     * its owner writes, under the VM's lock. */
+    if (!vsb_varstore_save(p->store, path, 0600, TRUE, error) || !txn_made(t, MADE_VARS, error))
+      return FALSE;
+    note(notes, "varstore: %s from %s with the keys of %s", final, p->vars_src, p->vm->keys_dir);
+  } else if (p->enrolled) {
+    g_autoptr(GBytes) bytes = vsb_varstore_serialize(p->store, error);
+    VsbWriteOptions wo = { .mode = 0600, .exclusive = TRUE };
+    if (bytes == NULL ||
+        !vsb_file_write_atomic_full(path, g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes),
+                                    &wo, error) ||
+        !txn_made(t, MADE_VARS, error))
+      return FALSE;
+    note(notes, "varstore: %s from %s with the keys of %s", final, p->vars_src, p->vm->keys_dir);
+  } else {
+    int fd = openat(t->sd->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "cannot create %s: %s", path, g_strerror(errno));
+      return FALSE;
+    }
+    if (!txn_made(t, MADE_VARS, error) || !copy_into(p->vars_src, fd, path, error)) {
+      close(fd);
+      return FALSE;
+    }
+    if (!fsync_close(fd, path, error))
+      return FALSE;
+    note(notes, "varstore: %s copied from %s", final, p->vars_src);
+  }
+  vsb_file_test_crash_point("vm-varstore-written");
+  return TRUE;
+}
+
+/* Step 2, the state file; then step 3, the commit record, and steps 4-5. */
+static gboolean
+commit(Txn *t, const VsbVm *vm, GError **error)
+{
+  g_autofree char *json = g_strconcat(t->name, ".json", NULL);
+  g_autofree char *json_tmp = tmp_name(json);
+  g_autofree char *json_path = sd_path(t->sd, json_tmp);
+  g_autofree char *text = vm_json_text(vm);
+  VsbWriteOptions wo = { .mode = 0644, .exclusive = TRUE };
+  if (!vsb_file_write_atomic_full(json_path, text, strlen(text), &wo, error) ||
+      !txn_made(t, MADE_JSON, error))
+    return FALSE;
+  vsb_file_test_crash_point("vm-state-written");
+  /* Once more just before the point of no return: a VM started since the first check. */
+  if (!sync_dir(t->sd, error) || (t->rec.reset && !check_holders(t, error)))
+    return FALSE;
+  g_autofree char *record = commit_name(t->name);
+  g_autofree char *record_path = sd_path(t->sd, record);
+  g_autofree char *rtext = record_text(&t->rec);
+  VsbWriteOptions ro = { .mode = 0600, .exclusive = TRUE };
+  if (!vsb_file_write_atomic_full(record_path, rtext, strlen(rtext), &ro, error))
+    return FALSE;
+  t->committed = TRUE;
+  vsb_file_test_crash_point("vm-committed");
+  return roll_forward(t->sd, t->name, &t->rec, error);
+}
+
+/* The VM's names as they are, then the plan, then the journal. */
+static VsbVm *
+provision_locked(const VsbProvisionRequest *r, VsbFwArch arch, const StateDir *sd,
+                 GPtrArray *notes, GError **error)
+{
+  if (!recover(sd, r->name, notes, error))
     return NULL;
-  return g_steal_pointer(&vm);
+  Txn t = { .sd = sd, .name = r->name, .rec = { .reset = r->reset } };
+  g_auto(Plan) plan = { NULL };
+  UserKeys keys = { { NULL } };
+  gboolean ok = check_state_file(&t, r->reset, error) &&
+                check_varstores(&t, r->reset, error) &&
+                (!r->keys_dir || user_keys_load(r->keys_dir, &keys, error)) &&
+                make_plan(r, arch, &keys, &plan, notes, error) &&
+                (!r->tpm || check_tpm_dir(&t, notes, error));
+  user_keys_clear(&keys);
+  if (ok) {
+    t.rec.vars = g_strdup(plan.vars_base);
+    for (guint i = 0; i < t.n_existing; i++)
+      if (g_strcmp0(t.existing[i], plan.vars_base) != 0)
+        t.rec.remove[t.rec.n_remove++] = g_strdup(t.existing[i]);
+    if (plan.vars_base)
+      plan.vm->varstore = sd_path(sd, plan.vars_base);
+    if (r->tpm) {
+      g_autofree char *tpm = g_strconcat(r->name, ".tpm", NULL);
+      plan.vm->tpm_state_dir = sd_path(sd, tpm);
+    }
+    ok = build_tpm(&t, notes, error) && build_varstore(&t, &plan, notes, error) &&
+         commit(&t, plan.vm, error);
+  }
+  if (!ok && !t.committed)
+    txn_undo(&t);
+  else if (!ok)
+    g_prefix_error(error, "VM '%s' was committed but not completed (the next provisioning of it "
+                   "completes it): ", r->name);
+  for (guint i = 0; ok && i < t.rec.n_remove; i++)
+    note(notes, "reset: removed the previous varstore %s/%s", sd->path, t.rec.remove[i]);
+  if (ok && t.had_state)
+    note(notes, "reset: VM '%s' provisioned again; its previous varstore was replaced", r->name);
+  txn_clear(&t);
+  return ok ? g_steal_pointer(&plan.vm) : NULL;
 }
 
 VsbVm *
@@ -1153,7 +2065,7 @@ vsb_vm_provision(const VsbProvisionRequest *r, GPtrArray **notes_out, GError **e
     return NULL;
   }
   if (r->machine == NULL || *r->machine == '\0') {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "no machine type given (--machine)");
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "no machine type given");
     return NULL;
   }
   if (r->keys_dir && r->enrolled_keys) {
@@ -1162,75 +2074,14 @@ vsb_vm_provision(const VsbProvisionRequest *r, GPtrArray **notes_out, GError **e
                 "the template's");
     return NULL;
   }
-  g_autofree char *dir = check_state_dir(r->state_dir, error);
-  if (dir == NULL)
+  g_auto(StateDir) sd = { -1, NULL, NULL };
+  if (!state_dir_open(r->state_dir, TRUE, &sd, error))
     return NULL;
-
-  /* Refuse before any work when the VM already exists. */
-  g_autofree char *json_path = vsb_vm_state_path(dir, r->name);
-  if (!r->reset && exists_nofollow(json_path)) {
-    g_autoptr(GError) lerr = NULL;
-    g_autoptr(VsbVm) old = vsb_vm_load(dir, r->name, &lerr);
-    if (old)
-      g_set_error(error, VSB_ERROR, VSB_ERROR_EXISTS,
-                  "VM '%s' is already provisioned (%s, created %s): firmware %s, varstore %s; "
-                  "the varstore holds the VM's keys and boot entries and is kept (pass --reset "
-                  "to replace it)",
-                  r->name, json_path, old->created ? old->created : "?", old->descriptor_path,
-                  old->varstore ? old->varstore : "(none)");
-    else
-      g_set_error(error, VSB_ERROR, VSB_ERROR_EXISTS,
-                  "%s already exists (%s); pass --reset to provision VM '%s' again", json_path,
-                  lerr->message, r->name);
+  int lock = vm_lock(&sd, r->name, error);
+  if (lock < 0)
     return NULL;
-  }
-  if (!r->reset) {
-    static const char *const suffixes[] = { "_VARS.fd", "_VARS.qcow2", "_FW.fd", "_FW.qcow2" };
-    for (guint i = 0; i < G_N_ELEMENTS(suffixes); i++) {
-      g_autofree char *f = g_strconcat(r->name, suffixes[i], NULL);
-      g_autofree char *p = g_build_filename(dir, f, NULL);
-      if (exists_nofollow(p)) {
-        g_set_error(error, VSB_ERROR, VSB_ERROR_EXISTS,
-                    "%s already exists (a varstore without %s: an interrupted or foreign "
-                    "provisioning); it is never overwritten: remove it or pass --reset",
-                    p, json_path);
-        return NULL;
-      }
-    }
-  }
-
-  UserKeys keys = { { NULL } };
-  if (r->keys_dir && !user_keys_load(r->keys_dir, &keys, error))
-    return NULL;
-  /* A reset replaces the varstore; one of another name (format or mode changed) goes after. */
-  g_autoptr(VsbVm) old = r->reset ? vsb_vm_load(dir, r->name, NULL) : NULL;
-  ProvisionState st = { NULL };
-  VsbVm *vm = provision(r, arch, dir, &keys, &st, notes, error);
-  if (vm && old && old->varstore && g_strcmp0(old->varstore, vm->varstore) != 0) {
-    g_autofree char *odir = g_path_get_dirname(old->varstore);
-    if (strcmp(odir, dir) == 0 && g_unlink(old->varstore) == 0)
-      note(notes, "reset: removed the previous varstore %s", old->varstore);
-  }
-  if (vm && old)
-    note(notes, "reset: VM '%s' provisioned again; its previous varstore was replaced", r->name);
-  if (vm == NULL) {
-    /* Leave nothing this call made; a failed reset keeps the old varstore. */
-    if (st.tmp_vars)
-      g_unlink(st.tmp_vars);
-    if (st.vars_committed && st.backup)
-      (void)rename(st.backup, st.vars_path);
-    else if (st.vars_committed)
-      g_unlink(st.vars_path);
-    if (st.tpm_created)
-      remove_tree(st.tpm_dir);
-  }
-  if (st.backup)
-    g_unlink(st.backup);
-  g_free(st.tmp_vars);
-  g_free(st.vars_path);
-  g_free(st.backup);
-  g_free(st.tpm_dir);
-  user_keys_clear(&keys);
+  VsbVm *vm = provision_locked(r, (VsbFwArch)arch, &sd, notes, error);
+  vm_unlock(&sd, r->name, lock);
   if (vm && notes_out)
     *notes_out = g_steal_pointer(&notes);
   return vm;
