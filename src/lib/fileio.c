@@ -504,6 +504,7 @@ vsb_file_make_temp_dir_near(const char *path, struct stat *st, int *lock_fd, GEr
   VSB_AUTOFD dfd = open_parent(path, &base, error);
   if (dfd < 0)
     return NULL;
+  clean_leftovers_at(dfd, base); /* a killed qemu-img conversion left its directory */
   for (int attempt = 0; attempt < 100; attempt++) {
     g_autofree char *name = temp_name(base);
     if (mkdirat(dfd, name, 0700) < 0) {
