@@ -531,6 +531,10 @@ run_run(int argc, char **argv)
     return vsb_cli_failf("run: --efi-app watches the console, which needs --serial stdio");
 
   GError *error = NULL;
+  /* QEMU writes the varstore and swtpm the TPM state: only from a directory no one else can
+   * swap them in (--dry-run says so too, as run would). */
+  if (!vsb_vm_state_dir_check(state_dir, &error))
+    return vsb_cli_fail(error);
   g_autoptr(VsbVm) vm = vsb_vm_load(state_dir, argv[1], &error);
   if (vm == NULL)
     return vsb_cli_fail(error);

@@ -97,6 +97,31 @@ need_file(const char *what, const char *path, GError **error)
   return TRUE;
 }
 
+/* A VM's own file, which QEMU or swtpm will write: itself, not a symbolic link to something
+ * else (vsb_vm_load checked the name; this is what is at it now), and the caller's. */
+static gboolean
+need_own_file(const char *what, const char *path, gboolean dir, GError **error)
+{
+  struct stat st;
+  if (lstat(path, &st) < 0) {
+    g_set_error(error, VSB_ERROR, errno == ENOENT ? VSB_ERROR_NOT_FOUND : VSB_ERROR_IO,
+                "%s %s: %s", what, path, g_strerror(errno));
+    return FALSE;
+  }
+  g_autofree char *why = NULL;
+  if (S_ISLNK(st.st_mode))
+    why = g_strdup("a symbolic link; QEMU and swtpm would write wherever it leads");
+  else if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+    why = g_strdup_printf("%s, not what vsboot made", vsb_file_kind(st.st_mode));
+  else if (st.st_uid != geteuid())
+    why = g_strdup_printf("belongs to uid %u, not to this user", (guint)st.st_uid);
+  if (why) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "%s %s: %s", what, path, why);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static void
 add(GPtrArray *a, const char *s)
 {
@@ -113,7 +138,7 @@ vsb_vm_run_plan(const VsbVm *vm, const VsbRunOptions *opts, GError **error)
   if (!need_file("firmware code of VM", vm->executable, error))
     return NULL;
   if (vm->varstore) {
-    if (!need_file("varstore of VM", vm->varstore, error))
+    if (!need_own_file("varstore of VM", vm->varstore, FALSE, error))
       return NULL;
     g_autoptr(GError) lerr = NULL;
     if (vsb_file_is_locked(vm->varstore, &lerr)) {
@@ -123,6 +148,8 @@ vsb_vm_run_plan(const VsbVm *vm, const VsbRunOptions *opts, GError **error)
       return NULL;
     }
   }
+  if (vm->tpm_state_dir && !need_own_file("TPM state of VM", vm->tpm_state_dir, TRUE, error))
+    return NULL;
   if (vm->executable_sha256) {
     g_autofree char *now = vsb_file_sha256(vm->executable, NULL);
     if (now && strcmp(now, vm->executable_sha256) != 0)
@@ -289,6 +316,26 @@ spawn(const char *const *argv, GSubprocessFlags flags, GError **error)
 
 /* ---- swtpm ------------------------------------------------------------------------------- */
 
+/* A stale control socket of an earlier swtpm goes; anything else at its name is not ours. */
+static gboolean
+unlink_socket(const char *path, GError **error)
+{
+  struct stat st;
+  if (lstat(path, &st) < 0)
+    return TRUE;
+  if (!S_ISSOCK(st.st_mode)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                "%s is %s, not swtpm's socket; vsboot does not remove it", path,
+                S_ISLNK(st.st_mode) ? "a symbolic link" : vsb_file_kind(st.st_mode));
+    return FALSE;
+  }
+  if (unlink(path) < 0 && errno != ENOENT) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: %s", path, g_strerror(errno));
+    return FALSE;
+  }
+  return TRUE;
+}
+
 struct _VsbSwtpm {
   GSubprocess *proc;
   char *socket;
@@ -309,9 +356,12 @@ vsb_swtpm_start(const char *state_dir, const char *socket_path, GError **error)
                 "swtpm cannot take paths with ',' (%s)", state_dir);
     return NULL;
   }
+  if (!need_own_file("TPM state", state_dir, TRUE, error))
+    return NULL;
   g_autofree char *tpmstate = g_strdup_printf("dir=%s,mode=0600", state_dir);
   g_autofree char *ctrl = g_strdup_printf("type=unixio,path=%s,mode=0600", socket_path);
-  g_unlink(socket_path);
+  if (!unlink_socket(socket_path, error))
+    return NULL;
   const char *argv[] = { "swtpm", "socket", "--tpm2", "--tpmstate", tpmstate, "--ctrl", ctrl,
                          "--terminate", NULL };
   g_autoptr(GError) local = NULL;
@@ -356,7 +406,7 @@ vsb_swtpm_stop(VsbSwtpm *t)
   }
   g_subprocess_wait(t->proc, NULL, NULL);
   g_object_unref(t->proc);
-  g_unlink(t->socket);
+  (void)unlink_socket(t->socket, NULL);
   g_free(t->socket);
   g_free(t);
 }
