@@ -1,0 +1,745 @@
+/* Microsoft's Secure Boot certificates and dbx description (mscerts.h). */
+#include "vsboot/mscerts.h"
+#include "vsboot/error.h"
+#include "vsboot/fileio.h"
+#include "vsboot/json.h"
+
+#include "data/vsb-data-config.h"
+
+#include <string.h>
+#include <sys/stat.h>
+
+#define BIT(id) (1u << (id))
+
+/* The SHA-256 values are those of microsoft/secureboot_objects' files (SHA256SUMS of
+ * /work/shared/data/microsoft); the TBS hashes were computed from the same files, and the test
+ * microsoft-data recomputes both from the shipped copies. */
+static const VsbMsCert ms_certs[VSB_MS_N_CERTS] = {
+  { VSB_MS_KEK_2011, "kek-2011", "Microsoft Corporation KEK CA 2011",
+    "microsoft-corporation-kek-ca-2011.der", VSB_SB_KEK,
+    "a1117f516a32cefcba3f2d1ace10a87972fd6bbe8fe0d0b996e09e65d802a503",
+    "2bcb1c28e5337cbdf3e0b613b89d6a624c94e982fa0fc5d9889be7ee568e30be", "2026-06-24",
+    BIT(VSB_MS_KEK_2023) },
+  { VSB_MS_KEK_2023, "kek-2023", "Microsoft Corporation KEK 2K CA 2023",
+    "microsoft-corporation-kek-2k-ca-2023.der", VSB_SB_KEK,
+    "3cd3f0309edae228767a976dd40d9f4affc4fbd5218f2e8cc3c9dd97e8ac6f9d",
+    "74d7f2928ff88d7a7f23873f24e38b969c54f5b49ec9107e18fb5a045aa998f2", "2038-03-02", 0 },
+  { VSB_MS_WINDOWS_2011, "windows-2011", "Microsoft Windows Production PCA 2011",
+    "microsoft-windows-production-pca-2011.der", VSB_SB_DB,
+    "e8e95f0733a55e8bad7be0a1413ee23c51fcea64b3c8fa6a786935fddcc71961",
+    "4e80be107c860de896384b3eff50504dc2d76ac7151df3102a4450637a032146", "2026-10-19",
+    BIT(VSB_MS_WINDOWS_2023) },
+  { VSB_MS_WINDOWS_2023, "windows-2023", "Windows UEFI CA 2023", "windows-uefi-ca-2023.der",
+    VSB_SB_DB, "076f1fea90ac29155ebf77c17682f75f1fdd1be196da302dc8461e350a9ae330",
+    "81f29e98d32c6e606766cad3d83879a74c777e89ba8a9811cc8a81778dd629f8", "2035-06-13", 0 },
+  { VSB_MS_UEFI_2011, "uefi-2011", "Microsoft Corporation UEFI CA 2011",
+    "microsoft-corporation-uefi-ca-2011.der", VSB_SB_DB,
+    "48e99b991f57fc52f76149599bff0a58c47154229b9f8d603ac40d3500248507",
+    "9589b8c95168f79243f61922faa5990de0a4866de928736fed658ea7bff1a5e2", "2026-06-27",
+    BIT(VSB_MS_UEFI_2023) | BIT(VSB_MS_OPTION_ROM_2023) },
+  { VSB_MS_UEFI_2023, "uefi-2023", "Microsoft UEFI CA 2023", "microsoft-uefi-ca-2023.der",
+    VSB_SB_DB, "f6124e34125bee3fe6d79a574eaa7b91c0e7bd9d929c1a321178efd611dad901",
+    "9a35484e640c7592c1ce3c29bf109970242d0b656c38294273bdbeae2f60b9b7", "2038-06-13", 0 },
+  { VSB_MS_OPTION_ROM_2023, "option-rom-2023", "Microsoft Option ROM UEFI CA 2023",
+    "microsoft-option-rom-uefi-ca-2023.der", VSB_SB_DB,
+    "e5be3e64c6e66a281457ecdece0d6d0787577aad2a3a0144262c10c14ba8d8f1",
+    "293bbccb3f97e64feb5df62627f77ef1b114fc5ef8a7c07f63e05de12c500e41", "2038-10-26", 0 },
+};
+
+/* What a store lacking the successor will refuse, for the warning. */
+static const char *const missing_effect[VSB_MS_N_CERTS] = {
+  [VSB_MS_KEK_2011] = "db and dbx updates Microsoft signs with its 2023 KEK will be refused",
+  [VSB_MS_WINDOWS_2011] = "Windows boot media signed only by the 2023 CA will be refused",
+  [VSB_MS_UEFI_2011] = "third-party loaders (shim, ...) and option ROMs signed only by the 2023 "
+                       "CAs will be refused",
+};
+
+const VsbMsCert *
+vsb_ms_cert(VsbMsCertId id)
+{
+  g_return_val_if_fail((guint)id < VSB_MS_N_CERTS, NULL);
+  return &ms_certs[id];
+}
+
+gboolean
+vsb_ms_cert_lookup(const char *name, VsbMsCertId *out)
+{
+  for (guint i = 0; name && i < VSB_MS_N_CERTS; i++)
+    if (strcmp(ms_certs[i].name, name) == 0) {
+      *out = ms_certs[i].id;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+const VsbGuid *
+vsb_ms_owner_guid(void)
+{
+  return &VSB_GUID_MICROSOFT_VENDOR;
+}
+
+/* ---- shipped files -------------------------------------------------------------------------- */
+
+char *
+vsb_data_dir(void)
+{
+  const char *env = g_getenv("VSB_DATA_DIR");
+  if (env && *env)
+    return g_strdup(env);
+  /* The installed copy first; an uninstalled build has none and reads its source tree. */
+  g_autofree char *installed = g_build_filename(VSB_PKGDATADIR, "microsoft", NULL);
+  if (g_file_test(installed, G_FILE_TEST_IS_DIR))
+    return g_strdup(VSB_PKGDATADIR);
+  return g_strdup(VSB_SOURCE_DATADIR);
+}
+
+static char *
+data_path(const char *file)
+{
+  g_autofree char *dir = vsb_data_dir();
+  return g_build_filename(dir, "microsoft", file, NULL);
+}
+
+GBytes *
+vsb_ms_cert_der(VsbMsCertId id, GError **error)
+{
+  const VsbMsCert *c = vsb_ms_cert(id);
+  g_return_val_if_fail(c != NULL, NULL);
+  g_autofree char *path = data_path(c->file);
+  if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_NOT_FOUND,
+                "%s: missing (vsboot's data directory is %s; set VSB_DATA_DIR to use another)",
+                path, VSB_PKGDATADIR);
+    return NULL;
+  }
+  /* A certificate is a few KiB; anything larger is not the shipped file. */
+  g_autoptr(GBytes) der = vsb_file_read(path, 64 * 1024, error);
+  if (der == NULL)
+    return NULL;
+  gsize len;
+  const guint8 *d = g_bytes_get_data(der, &len);
+  g_autofree char *sum = g_compute_checksum_for_data(G_CHECKSUM_SHA256, d, len);
+  if (strcmp(sum, c->sha256) != 0) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                "%s: SHA-256 %s is not the published %s of %s (a damaged or substituted file)",
+                path, sum, c->sha256, c->subject_cn);
+    return NULL;
+  }
+  return g_steal_pointer(&der);
+}
+
+X509 *
+vsb_ms_cert_load(VsbMsCertId id, GError **error)
+{
+  g_autoptr(GBytes) der = vsb_ms_cert_der(id, error);
+  if (der == NULL)
+    return NULL;
+  gsize len;
+  const guint8 *d = g_bytes_get_data(der, &len);
+  return vsb_cert_from_der(d, len, error);
+}
+
+/* ---- sets ----------------------------------------------------------------------------------- */
+
+static const struct {
+  const char *name;
+  VsbMsCertSet set;
+} set_names[] = {
+  { "2023", VSB_MS_SET_2023 },
+  { "2011", VSB_MS_SET_2011 },
+};
+
+static char *
+valid_set_names(void)
+{
+  GString *s = g_string_new(NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS(set_names); i++)
+    g_string_append_printf(s, "%s%s", s->len ? ", " : "", set_names[i].name);
+  for (guint i = 0; i < VSB_MS_N_CERTS; i++)
+    g_string_append_printf(s, ", %s", ms_certs[i].name);
+  return g_string_free(s, FALSE);
+}
+
+gboolean
+vsb_ms_cert_set_parse(const char *text, VsbMsCertSet *out, GError **error)
+{
+  g_auto(GStrv) parts = g_strsplit(text ? text : "", ",", -1);
+  VsbMsCertSet set = 0;
+  for (char **p = parts; *p; p++) {
+    const char *name = g_strstrip(*p);
+    gboolean found = FALSE;
+    for (gsize i = 0; i < G_N_ELEMENTS(set_names) && !found; i++)
+      if (strcmp(name, set_names[i].name) == 0) {
+        set |= set_names[i].set;
+        found = TRUE;
+      }
+    VsbMsCertId id;
+    if (!found && vsb_ms_cert_lookup(name, &id)) {
+      set |= BIT(id);
+      found = TRUE;
+    }
+    if (!found) {
+      g_autofree char *valid = valid_set_names();
+      g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                  "unknown Microsoft certificate set '%s' in '%s' (valid: %s; several separated "
+                  "by commas)", name, text ? text : "", valid);
+      return FALSE;
+    }
+  }
+  *out = set;
+  return TRUE;
+}
+
+/* ---- what a store trusts --------------------------------------------------------------------- */
+
+const char *
+vsb_ms_cert_state_name(VsbMsCertState state)
+{
+  switch (state) {
+  case VSB_MS_ENROLLED:
+    return "enrolled";
+  case VSB_MS_REVOKED:
+    return "revoked";
+  case VSB_MS_ABSENT:
+  default:
+    return "absent";
+  }
+}
+
+void
+vsb_ms_state_free(VsbMsState *st)
+{
+  if (st == NULL)
+    return;
+  g_ptr_array_unref(st->warnings);
+  g_free(st);
+}
+
+/* Entries of a signature-list variable; NULL when absent or malformed (the Secure Boot state
+ * already warns about the latter). */
+static GPtrArray *
+store_entries(const VsbVarstore *store, VsbSbVariable var)
+{
+  const VsbVariable *v =
+    vsb_varstore_lookup(store, vsb_sb_variable_name(var), vsb_sb_variable_guid(var));
+  if (v == NULL)
+    return NULL;
+  gsize len;
+  const guint8 *d = g_bytes_get_data(v->data, &len);
+  return vsb_siglist_parse(d, len, NULL);
+}
+
+static char *
+entry_sha256(const VsbSigEntry *e)
+{
+  gsize len;
+  const guint8 *d = g_bytes_get_data(e->data, &len);
+  return g_compute_checksum_for_data(G_CHECKSUM_SHA256, d, len);
+}
+
+/* TRUE when one of entries is the certificate itself (same DER). */
+static gboolean
+holds_cert(GPtrArray *entries, const VsbMsCert *c)
+{
+  for (guint i = 0; entries && i < entries->len; i++) {
+    const VsbSigEntry *e = entries->pdata[i];
+    if (e->type != VSB_SIG_X509)
+      continue;
+    g_autofree char *sum = entry_sha256(e);
+    if (strcmp(sum, c->sha256) == 0)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* TRUE when dbx revokes the certificate in any of the three forms the firmware checks:
+ * the certificate, the SHA-256 of its DER, or EFI_CERT_X509_SHA256 (the TBSCertificate's
+ * SHA-256 followed by the time of revocation). */
+static gboolean
+revokes_cert(GPtrArray *dbx, const VsbMsCert *c)
+{
+  for (guint i = 0; dbx && i < dbx->len; i++) {
+    const VsbSigEntry *e = dbx->pdata[i];
+    gsize len;
+    const guint8 *d = g_bytes_get_data(e->data, &len);
+    g_autofree char *hex = NULL;
+    const char *want = NULL;
+    if (e->type == VSB_SIG_X509) {
+      hex = entry_sha256(e);
+      want = c->sha256;
+    } else if (e->type == VSB_SIG_SHA256 && len == 32) {
+      hex = vsb_hex_encode(d, 32);
+      want = c->sha256;
+    } else if (e->type == VSB_SIG_X509_SHA256 && len >= 32) {
+      hex = vsb_hex_encode(d, 32);
+      want = c->tbs_sha256;
+    }
+    if (want && strcmp(hex, want) == 0)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+static void
+warn_missing_successor(VsbMsState *st, const VsbMsCert *old)
+{
+  GString *missing = g_string_new(NULL);
+  for (guint i = 0; i < VSB_MS_N_CERTS; i++)
+    if ((old->successors & BIT(i)) && st->state[i] != VSB_MS_ENROLLED)
+      g_string_append_printf(missing, "%s%s (%s)", missing->len ? " and " : "",
+                             ms_certs[i].subject_cn, vsb_ms_cert_state_name(st->state[i]));
+  if (missing->len == 0) {
+    g_string_free(missing, TRUE);
+    return;
+  }
+  st->missing_successor = TRUE;
+  g_ptr_array_add(st->warnings,
+                  g_strdup_printf("%s holds %s (%s, expires %s) without its successor %s: %s",
+                                  vsb_sb_variable_name(old->variable), old->subject_cn, old->name,
+                                  old->expires, missing->str, missing_effect[old->id]));
+  g_string_free(missing, TRUE);
+}
+
+VsbMsState *
+vsb_secure_boot_microsoft_state(const VsbVarstore *store)
+{
+  VsbMsState *st = g_new0(VsbMsState, 1);
+  st->warnings = g_ptr_array_new_with_free_func(g_free);
+  g_autoptr(GPtrArray) kek = store_entries(store, VSB_SB_KEK);
+  g_autoptr(GPtrArray) db = store_entries(store, VSB_SB_DB);
+  g_autoptr(GPtrArray) dbx = store_entries(store, VSB_SB_DBX);
+  for (guint i = 0; i < VSB_MS_N_CERTS; i++) {
+    const VsbMsCert *c = &ms_certs[i];
+    if (revokes_cert(dbx, c))
+      st->state[i] = VSB_MS_REVOKED;
+    else if (holds_cert(c->variable == VSB_SB_KEK ? kek : db, c))
+      st->state[i] = VSB_MS_ENROLLED;
+    else
+      st->state[i] = VSB_MS_ABSENT;
+  }
+  for (guint i = 0; i < VSB_MS_N_CERTS; i++)
+    if (ms_certs[i].successors && st->state[i] == VSB_MS_ENROLLED)
+      warn_missing_successor(st, &ms_certs[i]);
+  return st;
+}
+
+JsonNode *
+vsb_ms_state_to_json(const VsbMsState *st)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  for (guint i = 0; i < VSB_MS_N_CERTS; i++) {
+    json_builder_set_member_name(b, ms_certs[i].name);
+    json_builder_add_string_value(b, vsb_ms_cert_state_name(st->state[i]));
+  }
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
+/* ---- dbx_info_msft_latest.json --------------------------------------------------------------- */
+
+/* The shipped list is 400 KB; ten times that leaves room for years of additions. */
+#define DBX_INFO_MAX_SIZE (4 * 1024 * 1024)
+#define DBX_INFO_MAX_DEPTH 8
+
+struct _VsbDbxInfo {
+  gint refs;
+  GStringChunk *strings;   /* every string of the records, each distinct one once */
+  GPtrArray *records;      /* VsbDbxRecord*, owned */
+  GHashTable *images;      /* GBytes SHA-256 -> GPtrArray of records (one per arch listing it) */
+  GHashTable *certs;       /* GBytes SHA-1 thumbprint -> record */
+  GHashTable *svns;        /* GBytes 32-byte SVN value -> record */
+  GHashTable *arch_hashes; /* arch -> GPtrArray of GBytes, in the list's order */
+};
+
+static void
+dbx_info_free(VsbDbxInfo *info)
+{
+  g_hash_table_unref(info->images);
+  g_hash_table_unref(info->certs);
+  g_hash_table_unref(info->svns);
+  g_hash_table_unref(info->arch_hashes);
+  g_ptr_array_unref(info->records);
+  g_string_chunk_free(info->strings);
+  g_free(info);
+}
+
+VsbDbxInfo *
+vsb_dbx_info_ref(VsbDbxInfo *info)
+{
+  g_atomic_int_inc(&info->refs);
+  return info;
+}
+
+void
+vsb_dbx_info_unref(VsbDbxInfo *info)
+{
+  if (info && g_atomic_int_dec_and_test(&info->refs))
+    dbx_info_free(info);
+}
+
+static VsbDbxInfo *
+dbx_info_new(void)
+{
+  VsbDbxInfo *info = g_new0(VsbDbxInfo, 1);
+  info->refs = 1;
+  info->strings = g_string_chunk_new(16 * 1024);
+  info->records = g_ptr_array_new_with_free_func(g_free);
+  info->images = g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref,
+                                       (GDestroyNotify)g_ptr_array_unref);
+  info->certs = g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref,
+                                      NULL);
+  info->svns = g_hash_table_new_full(g_bytes_hash, g_bytes_equal, (GDestroyNotify)g_bytes_unref,
+                                     NULL);
+  info->arch_hashes = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                            (GDestroyNotify)g_ptr_array_unref);
+  return info;
+}
+
+/* A string member, or NULL when missing or not a string. */
+static const char *
+member_str(JsonObject *o, const char *name)
+{
+  JsonNode *n = json_object_get_member(o, name);
+  if (n == NULL || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string(n);
+}
+
+static VsbDbxRecord *
+add_record(VsbDbxInfo *info, const char *kind, const char *arch, const char *company,
+           const char *filename, const char *date)
+{
+  VsbDbxRecord *r = g_new0(VsbDbxRecord, 1);
+  r->kind = kind;
+  r->arch = arch ? g_string_chunk_insert_const(info->strings, arch) : NULL;
+  r->company =
+    g_string_chunk_insert_const(info->strings, company && *company ? company : "Unknown");
+  r->filename = filename ? g_string_chunk_insert_const(info->strings, filename) : NULL;
+  r->date = date ? g_string_chunk_insert_const(info->strings, date) : NULL;
+  g_ptr_array_add(info->records, r);
+  return r;
+}
+
+/* The hex member decoded to exactly want bytes, or an error naming where it is. */
+static GBytes *
+hex_member(JsonObject *o, const char *name, gsize want, const char *origin, const char *where,
+           GError **error)
+{
+  const char *text = member_str(o, name);
+  g_autoptr(GBytes) b = text ? vsb_hex_decode(text, NULL) : NULL;
+  if (b == NULL || g_bytes_get_size(b) != want) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: %s.%s: expected %zu bytes in hex",
+                origin, where, name, want);
+    return NULL;
+  }
+  return g_steal_pointer(&b);
+}
+
+static gboolean
+load_image_list(VsbDbxInfo *info, const char *arch, JsonArray *list, const char *origin,
+                GError **error)
+{
+  const char *a = g_string_chunk_insert_const(info->strings, arch);
+  GPtrArray *hashes = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+  g_hash_table_replace(info->arch_hashes, (char *)a, hashes);
+  for (guint i = 0; i < json_array_get_length(list); i++) {
+    g_autofree char *where = g_strdup_printf("images.%s[%u]", arch, i);
+    JsonNode *n = json_array_get_element(list, i);
+    if (!JSON_NODE_HOLDS_OBJECT(n)) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: %s: expected an object", origin, where);
+      return FALSE;
+    }
+    JsonObject *o = json_node_get_object(n);
+    /* dbx holds Authenticode SHA-256 hashes only; another hash type could never match. */
+    if (g_strcmp0(member_str(o, "hashType"), "SHA256") != 0)
+      continue;
+    GBytes *hash = hex_member(o, "authenticodeHash", 32, origin, where, error);
+    if (hash == NULL)
+      return FALSE;
+    VsbDbxRecord *r = add_record(info, "image", a, member_str(o, "companyName"),
+                                 member_str(o, "filename"), member_str(o, "dateOfAddition"));
+    g_ptr_array_add(hashes, hash);
+    GPtrArray *same = g_hash_table_lookup(info->images, hash);
+    if (same == NULL) {
+      same = g_ptr_array_new();
+      g_hash_table_insert(info->images, g_bytes_ref(hash), same);
+    }
+    g_ptr_array_add(same, r);
+  }
+  return TRUE;
+}
+
+/* certificates[] and svns[]: Microsoft's own objects (its Windows PCA, its boot manager SVNs);
+ * the list names no company for them. */
+static gboolean
+load_others(VsbDbxInfo *info, JsonObject *root, const char *member, const char *origin,
+            GError **error)
+{
+  gboolean certs = strcmp(member, "certificates") == 0;
+  JsonNode *n = json_object_get_member(root, member);
+  if (n == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_ARRAY(n)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: %s: expected an array", origin, member);
+    return FALSE;
+  }
+  JsonArray *list = json_node_get_array(n);
+  for (guint i = 0; i < json_array_get_length(list); i++) {
+    g_autofree char *where = g_strdup_printf("%s[%u]", member, i);
+    JsonNode *e = json_array_get_element(list, i);
+    if (!JSON_NODE_HOLDS_OBJECT(e)) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: %s: expected an object", origin, where);
+      return FALSE;
+    }
+    JsonObject *o = json_node_get_object(e);
+    GBytes *key = certs ? hex_member(o, "thumbprint", 20, origin, where, error)
+                        : hex_member(o, "value", 32, origin, where, error);
+    if (key == NULL)
+      return FALSE;
+    VsbDbxRecord *r =
+      certs ? add_record(info, "certificate", NULL, "Microsoft", member_str(o, "value"),
+                         member_str(o, "dateOfAddition"))
+            : add_record(info, "svn", NULL, "Microsoft", member_str(o, "filename"),
+                         member_str(o, "dateOfLastChange"));
+    g_hash_table_replace(certs ? info->certs : info->svns, key, r);
+  }
+  return TRUE;
+}
+
+static VsbDbxInfo *
+dbx_info_parse(const char *path, GError **error)
+{
+  g_autoptr(GBytes) data = vsb_file_read(path, DBX_INFO_MAX_SIZE, error);
+  if (data == NULL)
+    return NULL;
+  gsize len;
+  const char *text = g_bytes_get_data(data, &len);
+  g_autoptr(JsonNode) root = vsb_json_parse(text, len, DBX_INFO_MAX_DEPTH, path, error);
+  if (root == NULL)
+    return NULL;
+  JsonNode *images = JSON_NODE_HOLDS_OBJECT(root)
+                       ? json_object_get_member(json_node_get_object(root), "images") : NULL;
+  if (images == NULL || !JSON_NODE_HOLDS_OBJECT(images)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                "%s: not Microsoft's dbx description (no \"images\" object)", path);
+    return NULL;
+  }
+  VsbDbxInfo *info = dbx_info_new();
+  JsonObject *io = json_node_get_object(images);
+  g_autoptr(GList) archs = json_object_get_members(io);
+  gboolean ok = TRUE;
+  for (GList *l = archs; l && ok; l = l->next) {
+    JsonNode *list = json_object_get_member(io, l->data);
+    if (!JSON_NODE_HOLDS_ARRAY(list)) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: images.%s: expected an array", path,
+                  (const char *)l->data);
+      ok = FALSE;
+    } else
+      ok = load_image_list(info, l->data, json_node_get_array(list), path, error);
+  }
+  JsonObject *ro = json_node_get_object(root);
+  ok = ok && load_others(info, ro, "certificates", path, error) &&
+       load_others(info, ro, "svns", path, error);
+  if (!ok) {
+    vsb_dbx_info_unref(info);
+    return NULL;
+  }
+  return info;
+}
+
+/* One parse per process and file: the list is 400 KB, and json-glib takes milliseconds over
+ * it, which a fleet reporting on many stores would otherwise pay for each. */
+static GMutex dbx_cache_lock;
+static VsbDbxInfo *dbx_cache_info;
+static char *dbx_cache_key;
+
+VsbDbxInfo *
+vsb_dbx_info_load(const char *path, GError **error)
+{
+  g_autofree char *p = path ? g_strdup(path) : data_path("dbx_info_msft_latest.json");
+  struct stat st;
+  g_autofree char *key = NULL;
+  if (stat(p, &st) == 0)
+    key = g_strdup_printf("%s:%ju:%ju:%jd:%jd.%09ld", p, (uintmax_t)st.st_dev,
+                          (uintmax_t)st.st_ino, (intmax_t)st.st_size,
+                          (intmax_t)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+  g_mutex_lock(&dbx_cache_lock);
+  VsbDbxInfo *hit = key && g_strcmp0(key, dbx_cache_key) == 0 ? vsb_dbx_info_ref(dbx_cache_info)
+                                                               : NULL;
+  g_mutex_unlock(&dbx_cache_lock);
+  if (hit)
+    return hit;
+  VsbDbxInfo *info = dbx_info_parse(p, error);
+  if (info == NULL || key == NULL)
+    return info;
+  g_mutex_lock(&dbx_cache_lock);
+  if (dbx_cache_info)
+    vsb_dbx_info_unref(dbx_cache_info);
+  g_free(dbx_cache_key);
+  dbx_cache_info = vsb_dbx_info_ref(info);
+  dbx_cache_key = g_steal_pointer(&key);
+  g_mutex_unlock(&dbx_cache_lock);
+  return info;
+}
+
+const VsbDbxRecord *
+vsb_dbx_info_lookup(const VsbDbxInfo *info, VsbSigType type, GBytes *data, const char *arch)
+{
+  if (type == VSB_SIG_SHA256) {
+    GPtrArray *same = g_hash_table_lookup(info->images, data);
+    for (guint i = 0; same && i < same->len; i++) {
+      const VsbDbxRecord *r = same->pdata[i];
+      if (arch && strcmp(r->arch, arch) == 0)
+        return r;
+    }
+    if (same)
+      return same->pdata[0];
+    return g_hash_table_lookup(info->svns, data);
+  }
+  if (type == VSB_SIG_X509) {
+    gsize len;
+    const guint8 *d = g_bytes_get_data(data, &len);
+    guint8 sha1[20];
+    gsize n = sizeof sha1;
+    g_autoptr(GChecksum) ck = g_checksum_new(G_CHECKSUM_SHA1);
+    g_checksum_update(ck, d, len);
+    g_checksum_get_digest(ck, sha1, &n);
+    g_autoptr(GBytes) key = g_bytes_new(sha1, sizeof sha1);
+    return g_hash_table_lookup(info->certs, key);
+  }
+  return NULL;
+}
+
+GPtrArray *
+vsb_dbx_info_hashes(const VsbDbxInfo *info, const char *arch)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+  GPtrArray *hashes = arch ? g_hash_table_lookup(info->arch_hashes, arch) : NULL;
+  for (guint i = 0; hashes && i < hashes->len; i++)
+    g_ptr_array_add(out, g_bytes_ref(hashes->pdata[i]));
+  return out;
+}
+
+const char *
+vsb_dbx_arch_for_layout(VsbVarstoreLayout layout)
+{
+  switch (layout) {
+  case VSB_VARSTORE_LAYOUT_OVMF_2M:
+  case VSB_VARSTORE_LAYOUT_OVMF_4M:
+    return "x64";
+  case VSB_VARSTORE_LAYOUT_ARMVIRT:
+    return "aarch64";
+  default:
+    return NULL;
+  }
+}
+
+/* ---- explaining a store's dbx ---------------------------------------------------------------- */
+
+void
+vsb_dbx_explanation_free(VsbDbxExplanation *ex)
+{
+  if (ex == NULL)
+    return;
+  g_hash_table_unref(ex->by_company);
+  g_hash_table_unref(ex->by_arch);
+  g_hash_table_unref(ex->by_kind);
+  g_free(ex->newest);
+  g_free(ex);
+}
+
+static void
+count(GHashTable *t, const char *key)
+{
+  guint n = GPOINTER_TO_UINT(g_hash_table_lookup(t, key));
+  g_hash_table_replace(t, g_strdup(key), GUINT_TO_POINTER(n + 1));
+}
+
+VsbDbxExplanation *
+vsb_dbx_explain(const VsbDbxInfo *info, const VsbVarstore *store)
+{
+  VsbDbxExplanation *ex = g_new0(VsbDbxExplanation, 1);
+  ex->by_company = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  ex->by_arch = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  ex->by_kind = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  ex->arch = vsb_dbx_arch_for_layout(vsb_varstore_get_layout(store));
+  g_autoptr(GPtrArray) dbx = store_entries(store, VSB_SB_DBX);
+  g_autoptr(GHashTable) present = g_hash_table_new(g_bytes_hash, g_bytes_equal);
+  ex->entries = dbx ? dbx->len : 0;
+  for (guint i = 0; dbx && i < dbx->len; i++) {
+    const VsbSigEntry *e = dbx->pdata[i];
+    if (e->type == VSB_SIG_SHA256)
+      g_hash_table_add(present, e->data);
+    const VsbDbxRecord *r = vsb_dbx_info_lookup(info, e->type, e->data, ex->arch);
+    if (r == NULL)
+      continue;
+    ex->known++;
+    count(ex->by_company, r->company);
+    count(ex->by_kind, r->kind);
+    if (r->arch)
+      count(ex->by_arch, r->arch);
+    /* Dates are ISO 8601 ("2026-04-09"): they order as strings. */
+    if (r->date && g_strcmp0(r->date, ex->newest) > 0) {
+      g_free(ex->newest);
+      ex->newest = g_strdup(r->date);
+    }
+  }
+  GPtrArray *latest = ex->arch ? g_hash_table_lookup(info->arch_hashes, ex->arch) : NULL;
+  ex->latest = latest ? latest->len : 0;
+  for (guint i = 0; latest && i < latest->len; i++)
+    if (!g_hash_table_contains(present, latest->pdata[i]))
+      ex->missing++;
+  return ex;
+}
+
+static void
+add_counts(JsonBuilder *b, const char *name, GHashTable *t)
+{
+  g_autoptr(GList) keys = g_list_sort(g_hash_table_get_keys(t), (GCompareFunc)strcmp);
+  json_builder_set_member_name(b, name);
+  json_builder_begin_object(b);
+  for (GList *l = keys; l; l = l->next) {
+    json_builder_set_member_name(b, l->data);
+    json_builder_add_int_value(b, GPOINTER_TO_UINT(g_hash_table_lookup(t, l->data)));
+  }
+  json_builder_end_object(b);
+}
+
+static void
+add_int_or_null(JsonBuilder *b, const char *name, gboolean has, guint value)
+{
+  json_builder_set_member_name(b, name);
+  if (has)
+    json_builder_add_int_value(b, value);
+  else
+    json_builder_add_null_value(b);
+}
+
+static void
+add_str_or_null(JsonBuilder *b, const char *name, const char *value)
+{
+  json_builder_set_member_name(b, name);
+  if (value)
+    json_builder_add_string_value(b, value);
+  else
+    json_builder_add_null_value(b);
+}
+
+JsonNode *
+vsb_dbx_explanation_to_json(const VsbDbxExplanation *ex)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  add_int_or_null(b, "entries", TRUE, ex->entries);
+  add_int_or_null(b, "known", TRUE, ex->known);
+  add_counts(b, "by-company", ex->by_company);
+  add_counts(b, "by-arch", ex->by_arch);
+  add_counts(b, "by-kind", ex->by_kind);
+  add_str_or_null(b, "newest", ex->newest);
+  add_str_or_null(b, "arch", ex->arch);
+  add_int_or_null(b, "latest", ex->arch != NULL, ex->latest);
+  add_int_or_null(b, "missing-from-latest", ex->arch != NULL, ex->missing);
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
