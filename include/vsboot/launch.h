@@ -49,6 +49,30 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbLaunchResult, vsb_launch_result_free)
 VsbLaunchResult *vsb_launch_watch(const char *const *argv, const VsbBootPattern *patterns,
                               gsize n_patterns, guint timeout_ms, GError **error);
 
+/* Did the firmware run one image? The verdict comes from the firmware's own words about the
+ * boot option that carries it (OVMF/ArmVirt's `BdsDxe: loading|starting|failed to load|failed
+ * to start BootNNNN "desc" from PATH[: STATUS]` lines), never from a later option:
+ *  - "failed to load" or "failed to start" ending in Access Denied / Security Violation: DENIED;
+ *  - "failed to start" with another status (shim without GRUB returns Not Found): RAN;
+ *  - "starting" and then, within settle_ms, no refusal for that option: RAN (OVMF may print
+ *    "starting" before a refusal, which follows at once), as is the BDS moving on to another
+ *    option after "starting";
+ *  - the payload marker or one of the ran texts anywhere: RAN;
+ *  - "failed to load" with another status: NONE, with that line.
+ * The image's option is the first the BDS names whose line contains option_match (a device
+ * path piece such as "Pci(0x3,0x0)"), or the first it names at all when option_match is NULL. */
+#define VSB_IMAGE_SETTLE_MS 3000
+typedef struct {
+  const char *option_match;
+  guint settle_ms;
+  const char *const *ran;   /* further texts that mean the image itself runs ("grub>") */
+  gsize n_ran;
+} VsbImageWatch;
+
+/* As vsb_launch_watch, with the verdict on one image; w NULL: the defaults above. */
+VsbLaunchResult *vsb_launch_watch_image(const char *const *argv, const VsbImageWatch *w,
+                                        guint timeout_ms, GError **error);
+
 /* A FAT image at image_path holding efi_app as the removable-media boot file
  * EFI/BOOT/BOOTX64.EFI (arch "x86_64") or EFI/BOOT/BOOTAA64.EFI ("aarch64"), made with
  * mkfs.vfat and mtools. Written beside the target and renamed into place. */

@@ -98,12 +98,106 @@ test_esp(void)
   g_autofree char *out = NULL;
   g_assert_cmpint(vsb_test_spawn(mdir, envp, &out, NULL), ==, 0);
   g_assert_nonnull(strstr(out, "BOOTAA64.EFI"));
+  /* Built in a private directory and renamed: nothing else is left beside the image. */
+  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+  const char *n;
+  while ((n = g_dir_read_name(d)) != NULL)
+    if (strcmp(n, "app.efi") != 0 && strcmp(n, "esp.img") != 0)
+      vsb_test_fail("vsb_launch_make_esp left %s behind", n);
   g_assert_false(vsb_launch_make_esp(img, app, "riscv64", &error));
   g_assert_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED);
   g_clear_error(&error);
   g_autofree char *missing = g_build_filename(dir, "missing.efi", NULL);
   g_assert_false(vsb_launch_make_esp(img, missing, "x86_64", &error));
   g_assert_nonnull(strstr(error->message, "missing.efi"));
+}
+
+/* ---- the verdict on one boot option ---- */
+
+#define OPT1 "Boot0001 \"UEFI Misc Device\" from PciRoot(0x0)/Pci(0x3,0x0)"
+#define OPT2 "Boot0002 \"EFI Internal Shell\" from Fv(7CB8BDC9-F8EB-4F34-AAEA-3EE4AF6516A1)"
+#define SHELL_REFUSED "printf 'BdsDxe: loading " OPT2 "\\r\\n'; printf 'BdsDxe: failed to start " OPT2 ": Security Violation\\r\\n'; "
+
+static VsbLaunchResult *
+watch_image_sh(const char *script, const char *option_match, guint settle_ms)
+{
+  const char *argv[] = { "sh", "-c", script, NULL };
+  VsbImageWatch w = { option_match, settle_ms, NULL, 0 };
+  g_autoptr(GError) error = NULL;
+  VsbLaunchResult *res = vsb_launch_watch_image(argv, &w, 20000, &error);
+  g_assert_no_error(error);
+  g_assert_nonnull(res);
+  return res;
+}
+
+/* Debian's shim under Microsoft's keys: the firmware starts it, it finds no GRUB and returns
+ * Not Found; the BDS then refuses its own shell. The refusal is not about the image. */
+static void
+test_image_returned_error(void)
+{
+  g_autoptr(VsbLaunchResult) res = watch_image_sh(
+    "printf 'BdsDxe: loading " OPT1 "\\r\\n'; printf 'BdsDxe: starting " OPT1 "\\r\\n'; "
+    "printf 'Failed to open \\\\EFI\\\\BOOT\\\\grubx64.efi - Not Found\\r\\n'; "
+    "printf 'BdsDxe: failed to start " OPT1 ": Not Found\\r\\n'; " SHELL_REFUSED "exec sleep 30",
+    NULL, 10000);
+  g_assert_cmpint(res->verdict, ==, VSB_BOOT_VERDICT_RAN);
+  g_assert_nonnull(strstr(res->line, "failed to start Boot0001"));
+  g_assert_true(res->killed);
+  /* The plain pattern watcher reads the later option's refusal: why this one exists. */
+  const char *argv[] = { "sh", "-c", "printf 'BdsDxe: failed to start " OPT1 ": Not Found\\r\\n'; "
+                         SHELL_REFUSED, NULL };
+  gsize n = 0;
+  const VsbBootPattern *pats = vsb_launch_default_patterns(&n);
+  g_autoptr(VsbLaunchResult) plain = vsb_launch_watch(argv, pats, n, 20000, NULL);
+  g_assert_cmpint(plain->verdict, ==, VSB_BOOT_VERDICT_DENIED);
+}
+
+/* OVMF may print "starting" and then the refusal for the same option. */
+static void
+test_image_refused_after_starting(void)
+{
+  g_autoptr(VsbLaunchResult) res = watch_image_sh(
+    "printf 'BdsDxe: loading " OPT1 "\\r\\n'; printf 'BdsDxe: starting " OPT1 "\\r\\n'; "
+    "sleep 0.3; printf 'BdsDxe: failed to start " OPT1 ": Access Denied\\r\\n'; exec sleep 30",
+    NULL, 2000);
+  g_assert_cmpint(res->verdict, ==, VSB_BOOT_VERDICT_DENIED);
+  g_assert_nonnull(strstr(res->line, "Boot0001"));
+  g_autoptr(VsbLaunchResult) load = watch_image_sh(
+    "printf 'BdsDxe: failed to load " OPT1 ": Security Violation\\r\\n'; exec sleep 30", NULL, 2000);
+  g_assert_cmpint(load->verdict, ==, VSB_BOOT_VERDICT_DENIED);
+}
+
+/* GRUB waits at "grub> " with no newline: started and not refused within the settle time. */
+static void
+test_image_settles(void)
+{
+  g_autoptr(VsbLaunchResult) res = watch_image_sh(
+    "printf 'BdsDxe: loading " OPT1 "\\r\\n'; printf 'BdsDxe: starting " OPT1 "\\r\\n'; "
+    "printf 'grub> '; exec sleep 30", NULL, 500);
+  g_assert_cmpint(res->verdict, ==, VSB_BOOT_VERDICT_RAN);
+  g_assert_cmpfloat(res->seconds, <, 10.0);
+  g_assert_true(res->killed);
+  /* Moving on to the next option after "starting" also means it ran (and returned). */
+  g_autoptr(VsbLaunchResult) next = watch_image_sh(
+    "printf 'BdsDxe: starting " OPT1 "\\r\\n'; printf 'BdsDxe: loading " OPT2 "\\r\\n'; "
+    "exec sleep 30", NULL, 10000);
+  g_assert_cmpint(next->verdict, ==, VSB_BOOT_VERDICT_RAN);
+  g_assert_cmpfloat(next->seconds, <, 5.0);
+}
+
+/* The image's option found by its device path; earlier options are not about it. */
+static void
+test_image_option_match(void)
+{
+  const char *script =
+    "printf 'BdsDxe: failed to load Boot0000 \"UEFI PXEv4\" from PciRoot(0x0)/Pci(0x2,0x0): Not Found\\r\\n'; "
+    "printf 'BdsDxe: loading " OPT1 "\\r\\n'; printf 'BdsDxe: failed to load " OPT1
+    ": Access Denied\\r\\n'; exec sleep 30";
+  g_autoptr(VsbLaunchResult) res = watch_image_sh(script, "Pci(0x3,0x0)", 2000);
+  g_assert_cmpint(res->verdict, ==, VSB_BOOT_VERDICT_DENIED);
+  g_autoptr(VsbLaunchResult) first = watch_image_sh(script, NULL, 2000);
+  g_assert_cmpint(first->verdict, ==, VSB_BOOT_VERDICT_NONE);
+  g_assert_nonnull(strstr(first->line, "could not be loaded"));
 }
 
 int
@@ -116,5 +210,9 @@ main(int argc, char **argv)
   g_test_add_func("/launch/exits-without-verdict", test_exits_without_verdict);
   g_test_add_func("/launch/cannot-start", test_cannot_start);
   g_test_add_func("/launch/esp", test_esp);
+  g_test_add_func("/launch/image-returned-error", test_image_returned_error);
+  g_test_add_func("/launch/image-refused-after-starting", test_image_refused_after_starting);
+  g_test_add_func("/launch/image-settles", test_image_settles);
+  g_test_add_func("/launch/image-option-match", test_image_option_match);
   return g_test_run();
 }
