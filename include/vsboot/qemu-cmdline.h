@@ -3,7 +3,13 @@
  * "--opt" are the same, "-opt=value" does not exist, option lists are QemuOpts/keyval
  * ("key=value,key=value", ",," for a comma, an implied first key for -machine/-accel/-device/
  * -object, bare "key"/"nokey" flags for QemuOpts), -blockdev also takes JSON, and -readconfig
- * files are read ([drive], [machine], [global], [device], [object], [accel] groups).
+ * files are read ([drive], [machine], [global], [device], [object], [accel] groups), as is
+ * QEMU's default config file (/etc/qemu/qemu.conf) unless -no-user-config. -set GROUP.ID.KEY=
+ * VALUE changes a -drive, -device or -global option list by id, and -drive lists become drives
+ * only after the whole line is read (as QEMU creates them): a -set after a -drive changes the
+ * file, unit or interface the drive gets. What could change the flash but is not modelled (a
+ * json: file name, offset=/size=, a filter driver between flash and file, -set on -accel) is
+ * listed in "unmodeled" rather than ignored.
  * The emitting side (vsboot's own command lines) is qemu-argv.h. */
 #pragma once
 
@@ -15,6 +21,8 @@ G_BEGIN_DECLS
 #define VSB_QEMU_CMDLINE_MAX_ARGS 65536
 #define VSB_QEMU_CMDLINE_MAX_BYTES (4 * 1024 * 1024)
 #define VSB_QEMU_READCONFIG_MAX_BYTES (1024 * 1024)
+/* QEMU 7.2 reads this before the second pass over its options unless -no-user-config. */
+#define VSB_QEMU_USER_CONFIG "/etc/qemu/qemu.conf"
 
 /* One key=value option list, in order; later duplicates win on lookup. */
 typedef struct {
@@ -28,7 +36,9 @@ typedef struct {
   char *interface;   /* if=: "pflash", "none", "ide" (QEMU's default), ... */
   int unit;          /* resolved as QEMU resolves it (lowest free unit when not given) */
   char *id;          /* id= (also the BlockBackend name -machine pflashN= may name) */
-  char *file;        /* file=, NULL when absent */
+  char *file;        /* file= ("file:" prefix removed) or file.filename=, NULL when absent */
+  gboolean remote;   /* file names a protocol (nbd:, json:, ...), not a local path */
+  char *unmodeled;   /* what about this drive vsboot does not follow, NULL when nothing */
   char *format;      /* format=, NULL when absent (QEMU probes, raw in practice) */
   gboolean readonly;
   gboolean snapshot; /* snapshot=on, or the global -snapshot */
@@ -43,6 +53,8 @@ typedef struct {
   char *filename;    /* filename= of protocol drivers */
   gboolean read_only;
   gboolean auto_read_only;
+  char *unmodeled;   /* options that change the bytes the node exposes (offset=, backing=) or
+                      * a driver vsboot does not model; NULL when none */
   char *evidence;
 } VsbQemuBlockdev;
 
@@ -51,6 +63,7 @@ typedef struct {
   char *property;
   char *value;
   gboolean short_form; /* written as driver.property=value */
+  char *id;          /* id= of the long form (what -set global.ID finds), NULL when none */
   char *evidence;
 } VsbQemuGlobal;
 
@@ -58,6 +71,7 @@ typedef struct {
   char *type;        /* -object qom-type / -device driver */
   char *id;
   VsbQemuOpts *props;
+  gboolean json;     /* given as JSON: QEMU keeps it out of reach of -set */
   char *evidence;
 } VsbQemuObject;
 
@@ -83,6 +97,12 @@ typedef struct {
   char *snapshot_evidence;
   GPtrArray *readconfig;     /* char*: the config files read */
   char *cwd;                 /* base for relative paths (NULL: the current directory) */
+  gboolean cwd_unknown;      /* a process whose working directory could not be read: relative
+                              * paths stay relative (never resolved against ours) */
+  gboolean no_user_config;   /* -no-user-config given */
+  GPtrArray *unmodeled;      /* char*: options that could change the firmware setup but are
+                              * not modelled, each with where it came from and why */
+  GPtrArray *drive_defs;     /* internal: the -drive option lists, turned into drives at the end */
 } VsbQemuCmdline;
 
 VsbQemuCmdline *vsb_qemu_cmdline_new(void);
@@ -94,6 +114,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbQemuCmdline, vsb_qemu_cmdline_free)
  * and -readconfig files. Errors (VSB_ERROR_PARSE) name the argument index and what is wrong. */
 VsbQemuCmdline *vsb_qemu_cmdline_parse(const char *const *argv, int argc, const char *cwd,
                                        GError **error);
+/* The same with QEMU's default config file: read user_config (NULL: VSB_QEMU_USER_CONFIG) when
+ * it exists and the line has no -no-user-config, before the arguments, as QEMU does. cwd NULL
+ * with cwd_unknown TRUE: relative paths cannot be resolved and are left relative. */
+VsbQemuCmdline *vsb_qemu_cmdline_parse_full(const char *const *argv, int argc, const char *cwd,
+                                            gboolean cwd_unknown, const char *user_config,
+                                            GError **error);
+/* A running process: PROC/PID/cmdline parsed against PROC/PID/cwd (proc_root NULL: "/proc");
+ * an unreadable cwd gives cwd_unknown, not our own directory. */
+VsbQemuCmdline *vsb_qemu_cmdline_parse_process(const char *proc_root, int pid, GError **error);
 /* Parse more arguments into cmd (no program name); origins read "PREFIXargument N" with N
  * counted from first_index. */
 gboolean vsb_qemu_cmdline_parse_args(VsbQemuCmdline *cmd, const char *const *argv, int argc,
@@ -132,6 +161,9 @@ typedef struct {
   char *format;      /* "raw", "qcow2", or NULL when QEMU would probe */
   gboolean readonly;
   gboolean snapshot;
+  gboolean remote;   /* file is a protocol (nbd:, json:...), not a local path */
+  char *unmodeled;   /* what along the way vsboot does not model (offset=, json:, a filter
+                      * driver); NULL when the file is exactly what the flash shows */
   char *evidence;
 } VsbQemuFlash;
 gboolean vsb_qemu_cmdline_get_flash(const VsbQemuCmdline *cmd, guint unit, VsbQemuFlash *out,

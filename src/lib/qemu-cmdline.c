@@ -1,8 +1,10 @@
 #include "vsboot/qemu-cmdline.h"
 #include "vsboot/json.h"
 #include "vsboot/error.h"
+#include "vsboot/fileio.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 
@@ -238,7 +240,33 @@ drive_free(gpointer p)
   g_free(d->interface);
   g_free(d->id);
   g_free(d->file);
+  g_free(d->unmodeled);
   g_free(d->format);
+  g_free(d->evidence);
+  g_free(d);
+}
+
+/* A -drive option list as QEMU keeps it until it creates the drives after the whole command
+ * line is read: -set may still change any key, and the unit of a pflash drive is only chosen
+ * then (the lowest one free at that moment). */
+typedef struct {
+  VsbQemuOpts *opts;
+  char *qemu_id;   /* the QemuOpts id -set finds it by (a later -set drive.X.id= renames the
+                    * drive, not this) */
+  char *iface;     /* forced by -pflash, -hda, ...; NULL: if= */
+  int index;       /* forced by -hda..-hdd, -cdrom; else -1 */
+  char *file;      /* forced by -pflash, -hda, a bare word */
+  char *evidence;
+} DriveDef;
+
+static void
+drive_def_free(gpointer p)
+{
+  DriveDef *d = p;
+  vsb_qemu_opts_free(d->opts);
+  g_free(d->qemu_id);
+  g_free(d->iface);
+  g_free(d->file);
   g_free(d->evidence);
   g_free(d);
 }
@@ -251,6 +279,7 @@ blockdev_free(gpointer p)
   g_free(b->driver);
   g_free(b->file_ref);
   g_free(b->filename);
+  g_free(b->unmodeled);
   g_free(b->evidence);
   g_free(b);
 }
@@ -262,6 +291,7 @@ global_free(gpointer p)
   g_free(g->driver);
   g_free(g->property);
   g_free(g->value);
+  g_free(g->id);
   g_free(g->evidence);
   g_free(g);
 }
@@ -289,6 +319,8 @@ vsb_qemu_cmdline_new(void)
   c->objects = g_ptr_array_new_with_free_func(object_free);
   c->devices = g_ptr_array_new_with_free_func(object_free);
   c->readconfig = g_ptr_array_new_with_free_func(g_free);
+  c->unmodeled = g_ptr_array_new_with_free_func(g_free);
+  c->drive_defs = g_ptr_array_new_with_free_func(drive_def_free);
   return c;
 }
 
@@ -318,6 +350,8 @@ vsb_qemu_cmdline_free(VsbQemuCmdline *c)
   g_free(c->cpu);
   g_free(c->snapshot_evidence);
   g_ptr_array_unref(c->readconfig);
+  g_ptr_array_unref(c->unmodeled);
+  g_ptr_array_unref(c->drive_defs);
   g_free(c->cwd);
   g_free(c);
 }
@@ -328,6 +362,9 @@ vsb_qemu_cmdline_abspath(const VsbQemuCmdline *cmd, const char *path)
   if (path == NULL)
     return NULL;
   if (g_path_is_absolute(path))
+    return g_strdup(path);
+  /* Never against our own directory when the process's could not be read. */
+  if (cmd->cwd_unknown)
     return g_strdup(path);
   if (cmd->cwd)
     return g_build_filename(cmd->cwd, path, NULL);
@@ -419,77 +456,248 @@ parse_unit(const char *text, const char *key, int *out, GError **error)
   return TRUE;
 }
 
+/* Options of a block node that change which bytes the device sees, beyond the file itself:
+ * raw's window into the file, a qcow2's backing or external data file, encryption. */
 static gboolean
-add_drive(VsbQemuCmdline *cmd, const VsbQemuOpts *o, const char *file, const char *iface,
-          int index, const char *ev, GError **error)
+key_changes_bytes(const char *key)
 {
-  const char *if_ = iface ? iface : vsb_qemu_opts_get(o, "if");
-  if (if_ == NULL)
-    if_ = "ide";
-  g_autofree char *ifname = g_strdup(if_);
+  static const char *const keys[] = { "offset", "size", "backing", "data-file", "encrypt" };
+  for (gsize i = 0; i < G_N_ELEMENTS(keys); i++) {
+    gsize n = strlen(keys[i]);
+    if (strncmp(key, keys[i], n) == 0 && (key[n] == '\0' || key[n] == '.'))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+static void
+append_reason(char **reasons, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void
+append_reason(char **reasons, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  g_autofree char *r = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  char *joined = *reasons ? g_strdup_printf("%s; %s", *reasons, r) : g_strdup(r);
+  g_free(*reasons);
+  *reasons = joined;
+}
+
+/* QEMU's path_has_protocol(): a ':' before any '/'. */
+static gboolean
+has_protocol(const char *path)
+{
+  return path[strcspn(path, ":/")] == ':';
+}
+
+/* The file behind a -drive: file= (read as bdrv_open reads a legacy file name: "file:" is the
+ * host file, any other "proto:" is not a local file) or the file.driver/file.filename child. */
+static gboolean
+drive_file(VsbQemuDrive *d, const VsbQemuOpts *o, const char *forced, GError **error)
+{
+  const char *file = forced ? forced : vsb_qemu_opts_get(o, "file");
+  gboolean child = FALSE;
+  for (guint i = 0; i < o->keys->len; i++) {
+    const char *k = o->keys->pdata[i];
+    if (key_changes_bytes(k) || (g_str_has_prefix(k, "file.") && key_changes_bytes(k + 5)))
+      append_reason(&d->unmodeled, "%s= changes which bytes the flash sees", k);
+    child |= g_str_has_prefix(k, "file.");
+  }
+  const char *fmt = vsb_qemu_opts_get(o, "format");
+  if (fmt && strcmp(fmt, "raw") != 0 && strcmp(fmt, "qcow2") != 0)
+    append_reason(&d->unmodeled, "format=%s is neither raw nor qcow2", fmt);
+  if (file && child) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                "can't specify 'file' and 'file.*' options at the same time (QEMU refuses this)");
+    return FALSE;
+  }
+  if (child) {
+    const char *drv = vsb_qemu_opts_get(o, "file.driver");
+    d->file = g_strdup(vsb_qemu_opts_get(o, "file.filename"));
+    if (drv == NULL || (strcmp(drv, "file") != 0 && strcmp(drv, "host_device") != 0) ||
+        d->file == NULL) {
+      append_reason(&d->unmodeled, "file.driver=%s: a protocol vsboot does not follow",
+                    drv ? drv : "(none)");
+      d->remote = TRUE;
+      /* Not a file name to judge, only what the drive names. */
+      if (d->file == NULL)
+        d->file = g_strdup_printf("file.driver=%s", drv ? drv : "(none)");
+    }
+    return TRUE;
+  }
+  if (file == NULL)
+    return TRUE;
+  if (has_protocol(file) && g_str_has_prefix(file, "file:")) {
+    d->file = g_strdup(file + 5);
+  } else {
+    d->file = g_strdup(file);
+    d->remote = has_protocol(file);
+    if (g_str_has_prefix(file, "json:"))
+      append_reason(&d->unmodeled, "a json: file name (a whole block graph in the name)");
+  }
+  return TRUE;
+}
+
+/* The unit QEMU's drive_new gives a pflash drive: the one asked for (refused when taken), or
+ * the lowest not yet taken by the drives created before it. */
+static gboolean
+pflash_unit(GPtrArray *done, int *unit, const char *ev, GError **error)
+{
+  if (*unit >= 0) {
+    for (guint i = 0; i < done->len; i++) {
+      VsbQemuDrive *d = done->pdata[i];
+      if (strcmp(d->interface, "pflash") == 0 && d->unit == *unit) {
+        g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                    "drive with if=pflash unit=%d is defined twice (by %s and %s); QEMU "
+                    "refuses this", *unit, d->evidence, ev);
+        return FALSE;
+      }
+    }
+    return TRUE;
+  }
+  for (*unit = 0;; (*unit)++) {
+    gboolean taken = FALSE;
+    for (guint i = 0; i < done->len; i++) {
+      VsbQemuDrive *d = done->pdata[i];
+      taken |= strcmp(d->interface, "pflash") == 0 && d->unit == *unit;
+    }
+    if (!taken)
+      return TRUE;
+  }
+}
+
+static gboolean
+known_interface(const char *name)
+{
   static const char *const known_if[] = { "none", "ide", "scsi", "floppy", "pflash", "mtd",
                                           "sd", "virtio", "xen" };
-  gboolean known = FALSE;
   for (gsize i = 0; i < G_N_ELEMENTS(known_if); i++)
-    known |= strcmp(known_if[i], ifname) == 0;
-  if (!known) {
+    if (strcmp(known_if[i], name) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* One drive from its option list as it stands after every -set, appended to done. */
+static gboolean
+drive_create(GPtrArray *done, const DriveDef *def, gboolean global_snapshot, GError **error)
+{
+  const VsbQemuOpts *o = def->opts;
+  const char *ifname = def->iface ? def->iface : vsb_qemu_opts_get(o, "if");
+  if (ifname == NULL)
+    ifname = "ide";
+  if (!known_interface(ifname)) {
     g_autofree char *s = show(ifname);
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "unsupported bus type '%s'", s);
     return FALSE;
   }
-
-  int unit = -1;
+  int unit = def->index;
   const char *v;
-  if (index >= 0) {
-    unit = index;
-  } else if ((v = vsb_qemu_opts_get(o, "index"))) {
-    if (!parse_unit(v, "index", &unit, error))
-      return FALSE;
-  } else if ((v = vsb_qemu_opts_get(o, "unit"))) {
-    if (!parse_unit(v, "unit", &unit, error))
-      return FALSE;
-  }
-  if (strcmp(ifname, "pflash") == 0) {
-    /* QEMU's drive_new: the lowest unit not yet taken on this interface. */
-    if (unit < 0) {
-      unit = 0;
-      for (;;) {
-        gboolean taken = FALSE;
-        for (guint i = 0; i < cmd->drives->len; i++) {
-          VsbQemuDrive *d = cmd->drives->pdata[i];
-          taken |= strcmp(d->interface, "pflash") == 0 && d->unit == unit;
-        }
-        if (!taken)
-          break;
-        unit++;
-      }
-    } else {
-      for (guint i = 0; i < cmd->drives->len; i++) {
-        VsbQemuDrive *d = cmd->drives->pdata[i];
-        if (strcmp(d->interface, "pflash") == 0 && d->unit == unit) {
-          g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
-                      "drive with if=pflash unit=%d is defined twice (also by %s); QEMU "
-                      "refuses this", unit, d->evidence);
-          return FALSE;
-        }
-      }
-    }
-  }
-
-  gboolean ro = FALSE, snap = cmd->snapshot, ro2 = FALSE;
+  if (unit < 0 && (v = vsb_qemu_opts_get(o, "index")) && !parse_unit(v, "index", &unit, error))
+    return FALSE;
+  if (unit < 0 && (v = vsb_qemu_opts_get(o, "unit")) && !parse_unit(v, "unit", &unit, error))
+    return FALSE;
+  if (strcmp(ifname, "pflash") == 0 && !pflash_unit(done, &unit, def->evidence, error))
+    return FALSE;
+  gboolean ro = FALSE, snap = global_snapshot, ro2 = FALSE;
   if (!get_bool(o, "readonly", FALSE, &ro, error) || !get_bool(o, "read-only", FALSE, &ro2, error) ||
-      !get_bool(o, "snapshot", cmd->snapshot, &snap, error))
+      !get_bool(o, "snapshot", global_snapshot, &snap, error))
     return FALSE;
   VsbQemuDrive *d = g_new0(VsbQemuDrive, 1);
-  d->interface = g_steal_pointer(&ifname);
+  d->interface = g_strdup(ifname);
   d->unit = unit;
+  /* The BlockBackend is named by the last id= (-set drive.X.id=Y renames it). */
   d->id = g_strdup(vsb_qemu_opts_get(o, "id"));
-  d->file = g_strdup(file ? file : vsb_qemu_opts_get(o, "file"));
+  if (!drive_file(d, o, def->file, error)) {
+    drive_free(d);
+    return FALSE;
+  }
   d->format = g_strdup(vsb_qemu_opts_get(o, "format"));
   d->readonly = ro || ro2;
   d->snapshot = snap;
+  d->evidence = g_strdup(def->evidence);
+  g_ptr_array_add(done, d);
+  return TRUE;
+}
+
+/* The drives QEMU creates once the command line is read, in the order their lists were given. */
+static GPtrArray *
+resolve_drives(const VsbQemuCmdline *cmd, GError **error)
+{
+  g_autoptr(GPtrArray) done = g_ptr_array_new_with_free_func(drive_free);
+  for (guint i = 0; i < cmd->drive_defs->len; i++) {
+    const DriveDef *def = cmd->drive_defs->pdata[i];
+    g_autoptr(GError) local = NULL;
+    if (!drive_create(done, def, cmd->snapshot, &local)) {
+      g_set_error(error, VSB_ERROR, local->code, "%s: %s", def->evidence, local->message);
+      return NULL;
+    }
+  }
+  return g_steal_pointer(&done);
+}
+
+/* QEMU's id_wellformed(): a letter, then letters, digits, '-', '.', '_'. */
+static gboolean
+id_wellformed(const char *id)
+{
+  if (!g_ascii_isalpha(id[0]))
+    return FALSE;
+  for (const char *p = id + 1; *p; p++)
+    if (!g_ascii_isalnum(*p) && *p != '-' && *p != '.' && *p != '_')
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+check_new_id(const char *id, const char *group, gboolean taken, GError **error)
+{
+  g_autofree char *s = show(id);
+  if (!id_wellformed(id)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "parameter 'id' expects an identifier, not '%s'",
+                s);
+    return FALSE;
+  }
+  if (taken) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "duplicate ID '%s' for %s (QEMU refuses this)",
+                s, group);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static DriveDef *
+find_drive_def(const VsbQemuCmdline *cmd, const char *id)
+{
+  for (guint i = 0; i < cmd->drive_defs->len; i++) {
+    DriveDef *d = cmd->drive_defs->pdata[i];
+    if (d->qemu_id && strcmp(d->qemu_id, id) == 0)
+      return d;
+  }
+  return NULL;
+}
+
+/* A -drive (or -pflash, -hda, a bare word) option list, kept until the end; o is taken. */
+static gboolean
+add_drive(VsbQemuCmdline *cmd, VsbQemuOpts *o, const char *file, const char *iface,
+          int index, const char *ev, GError **error)
+{
+  g_autoptr(VsbQemuOpts) owned = o;
+  const char *id = vsb_qemu_opts_get(o, "id");
+  if (id && !check_new_id(id, "drive", find_drive_def(cmd, id) != NULL, error))
+    return FALSE;
+  if (cmd->drive_defs->len >= VSB_QEMU_CMDLINE_MAX_ARGS) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "too many drives");
+    return FALSE;
+  }
+  DriveDef *d = g_new0(DriveDef, 1);
+  d->opts = g_steal_pointer(&owned);
+  d->qemu_id = g_strdup(id);
+  d->iface = g_strdup(iface);
+  d->index = index;
+  d->file = g_strdup(file);
   d->evidence = g_strdup(ev);
-  g_ptr_array_add(cmd->drives, d);
+  g_ptr_array_add(cmd->drive_defs, d);
   return TRUE;
 }
 
@@ -536,6 +744,19 @@ add_blockdev_node(VsbQemuCmdline *cmd, const VsbQemuOpts *o, const char *prefix,
   b->read_only = ro;
   b->auto_read_only = aro;
   b->evidence = g_strdup(ev);
+  /* What this node does to the bytes on their way from the file to the flash. */
+  static const char *const plain[] = { "file", "host_device", "raw", "qcow2" };
+  gboolean known = FALSE;
+  for (gsize i = 0; i < G_N_ELEMENTS(plain); i++)
+    known |= strcmp(plain[i], driver) == 0;
+  if (!known)
+    append_reason(&b->unmodeled, "driver=%s between the flash and its file", driver);
+  for (guint i = 0; i < o->keys->len; i++) {
+    const char *k = o->keys->pdata[i];
+    if (g_str_has_prefix(k, prefix) && !g_str_has_prefix(k, k_filep) &&
+        key_changes_bytes(k + strlen(prefix)))
+      append_reason(&b->unmodeled, "%s= changes which bytes the flash sees", k);
+  }
   if (b->node_name) {
     for (guint i = 0; i < cmd->blockdevs->len; i++) {
       VsbQemuBlockdev *other = cmd->blockdevs->pdata[i];
@@ -549,6 +770,34 @@ add_blockdev_node(VsbQemuCmdline *cmd, const VsbQemuOpts *o, const char *prefix,
   }
   g_ptr_array_add(cmd->blockdevs, b);
   return (int)cmd->blockdevs->len - 1;
+}
+
+static gboolean
+global_key(const char *key)
+{
+  return strcmp(key, "driver") == 0 || strcmp(key, "property") == 0 || strcmp(key, "value") == 0;
+}
+
+static VsbQemuGlobal *
+find_global(const VsbQemuCmdline *cmd, const char *id)
+{
+  for (guint i = 0; i < cmd->globals->len; i++) {
+    VsbQemuGlobal *g = cmd->globals->pdata[i];
+    if (g->id && strcmp(g->id, id) == 0)
+      return g;
+  }
+  return NULL;
+}
+
+static VsbQemuObject *
+find_device(const VsbQemuCmdline *cmd, const char *id)
+{
+  for (guint i = 0; i < cmd->devices->len; i++) {
+    VsbQemuObject *d = cmd->devices->pdata[i];
+    if (!d->json && d->id && strcmp(d->id, id) == 0)
+      return d;
+  }
+  return NULL;
 }
 
 static gboolean
@@ -573,17 +822,29 @@ add_global(VsbQemuCmdline *cmd, const char *value, const char *ev, GError **erro
   g_autoptr(VsbQemuOpts) o = vsb_qemu_opts_parse(value, NULL, FALSE, error);
   if (o == NULL)
     return FALSE;
+  /* QEMU's global list knows these keys only (id is the list's own). */
+  for (guint i = 0; i < o->keys->len; i++) {
+    const char *k = o->keys->pdata[i];
+    if (!global_key(k) && strcmp(k, "id") != 0) {
+      g_autofree char *s = show(k);
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "invalid parameter '%s'", s);
+      return FALSE;
+    }
+  }
   const char *drv = vsb_qemu_opts_get(o, "driver"), *prop = vsb_qemu_opts_get(o, "property"),
-             *val = vsb_qemu_opts_get(o, "value");
+             *val = vsb_qemu_opts_get(o, "value"), *id = vsb_qemu_opts_get(o, "id");
   if (!drv || !prop || !val) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
                 "options 'driver', 'property', and 'value' are required");
     return FALSE;
   }
+  if (id && !check_new_id(id, "global", find_global(cmd, id) != NULL, error))
+    return FALSE;
   VsbQemuGlobal *g = g_new0(VsbQemuGlobal, 1);
   g->driver = g_strdup(drv);
   g->property = g_strdup(prop);
   g->value = g_strdup(val);
+  g->id = g_strdup(id);
   g->evidence = g_strdup(ev);
   g_ptr_array_add(cmd->globals, g);
   return TRUE;
@@ -604,35 +865,186 @@ add_accels(VsbQemuCmdline *cmd, const char *list, const char *ev)
   return TRUE;
 }
 
+static void
+set_with_evidence(char **field, char **field_ev, const char *value, const char *ev)
+{
+  g_free(*field);
+  *field = g_strdup(value);
+  if (field_ev) {
+    g_free(*field_ev);
+    *field_ev = g_strdup(ev);
+  }
+}
+
+/* -machine/-M. QEMU 7.2 keeps -bios, -kernel, -initrd and -append as the machine's firmware,
+ * kernel, initrd and append properties, so "-machine kernel=X" is -kernel X: whichever comes
+ * last wins. */
+static gboolean
+add_machine(VsbQemuCmdline *cmd, const char *value, const char *ev, GError **error)
+{
+  g_autoptr(VsbQemuOpts) o = vsb_qemu_opts_parse(value, "type", FALSE, error);
+  if (o == NULL)
+    return FALSE;
+  for (guint i = 0; i < o->keys->len; i++) {
+    const char *k = o->keys->pdata[i], *v = o->values->pdata[i];
+    opts_add(cmd->machine_opts, k, v);
+    if (strcmp(k, "type") == 0)
+      set_with_evidence(&cmd->machine, NULL, v, ev);
+    else if (strcmp(k, "accel") == 0)
+      add_accels(cmd, v, ev);
+    else if (strcmp(k, "firmware") == 0)
+      set_with_evidence(&cmd->bios, &cmd->bios_evidence, v, ev);
+    else if (strcmp(k, "kernel") == 0)
+      set_with_evidence(&cmd->kernel, &cmd->kernel_evidence, v, ev);
+    else if (strcmp(k, "initrd") == 0)
+      set_with_evidence(&cmd->initrd, NULL, v, ev);
+    else if (strcmp(k, "append") == 0)
+      set_with_evidence(&cmd->append, NULL, v, ev);
+  }
+  if (cmd->machine_evidence) {
+    char *joined = g_strdup_printf("%s; %s", cmd->machine_evidence, ev);
+    g_free(cmd->machine_evidence);
+    cmd->machine_evidence = joined;
+  } else {
+    cmd->machine_evidence = g_strdup(ev);
+  }
+  return TRUE;
+}
+
+static gboolean
+add_object(VsbQemuCmdline *cmd, gboolean is_obj, const char *value, const char *ev,
+           GError **error)
+{
+  const char *tkey = is_obj ? "qom-type" : "driver";
+  g_autoptr(VsbQemuOpts) o = parse_json_or_keyval(value, tkey, is_obj, error);
+  if (o == NULL)
+    return FALSE;
+  const char *type = vsb_qemu_opts_get(o, tkey);
+  if (type == NULL) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "parameter '%s' is missing", tkey);
+    return FALSE;
+  }
+  gboolean json = value[0] == '{';
+  const char *id = vsb_qemu_opts_get(o, "id");
+  /* -set finds a -device by its QemuOpts id; JSON devices are not QemuOpts in QEMU 7.2. */
+  if (!is_obj && !json && id && !check_new_id(id, "device", find_device(cmd, id) != NULL, error))
+    return FALSE;
+  VsbQemuObject *obj = g_new0(VsbQemuObject, 1);
+  obj->type = g_strdup(type);
+  obj->id = g_strdup(id);
+  obj->props = g_steal_pointer(&o);
+  obj->json = json;
+  obj->evidence = g_strdup(ev);
+  g_ptr_array_add(is_obj ? cmd->objects : cmd->devices, obj);
+  return TRUE;
+}
+
+/* -set GROUP.ID.KEY=VALUE, split as QEMU's qemu_set_option() splits it
+ * (sscanf "%63[^.].%63[^.].%63[^=]%n" and then '='). */
+static gboolean
+split_set(const char *value, char **group, char **id, char **key, const char **val)
+{
+  const char *p = value;
+  char **parts[] = { group, id, key };
+  const char *stops[] = { ".", ".", "=" };
+  for (int i = 0; i < 3; i++) {
+    size_t n = strcspn(p, stops[i]);
+    if (n == 0 || n > 63 || p[n] != stops[i][0])
+      return FALSE;
+    *parts[i] = g_strndup(p, n);
+    p += n + 1;
+  }
+  *val = p;
+  return TRUE;
+}
+
+static void
+append_set_evidence(char **field, const char *ev)
+{
+  char *joined = g_strdup_printf("%s; %s", *field, ev);
+  g_free(*field);
+  *field = joined;
+}
+
+static gboolean
+set_global(VsbQemuGlobal *g, const char *key, const char *val, const char *ev, GError **error)
+{
+  if (!global_key(key)) {
+    g_autofree char *s = show(key);
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "invalid parameter '%s'", s);
+    return FALSE;
+  }
+  char **field = key[0] == 'd' ? &g->driver : key[0] == 'p' ? &g->property : &g->value;
+  g_free(*field);
+  *field = g_strdup(val);
+  append_set_evidence(&g->evidence, ev);
+  return TRUE;
+}
+
+/* -set: changes an option list QEMU still holds. -drive lists become drives only after the
+ * whole command line is read, so a -set after a -drive decides its file, unit or interface. */
+static gboolean
+add_set(VsbQemuCmdline *cmd, const char *value, const char *ev, GError **error)
+{
+  g_autofree char *group = NULL, *id = NULL, *key = NULL;
+  const char *val = NULL;
+  g_autofree char *sv = show(value);
+  if (!split_set(value, &group, &id, &key, &val)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "can't parse: \"%s\"", sv);
+    return FALSE;
+  }
+  static const char *const not_qemuopts[] = { "object", "audiodev", "machine", "smp-opts",
+                                               "boot-opts" };
+  for (gsize i = 0; i < G_N_ELEMENTS(not_qemuopts); i++)
+    if (strcmp(group, not_qemuopts[i]) == 0) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "-set is not supported with %s", group);
+      return FALSE;
+    }
+  g_autofree char *sg = show(group), *si = show(id);
+  if (strcmp(group, "drive") == 0) {
+    DriveDef *d = find_drive_def(cmd, id);
+    if (d == NULL)
+      goto not_defined;
+    opts_add(d->opts, key, val);
+    append_set_evidence(&d->evidence, ev);
+    return TRUE;
+  }
+  if (strcmp(group, "device") == 0) {
+    VsbQemuObject *d = find_device(cmd, id);
+    if (d == NULL)
+      goto not_defined;
+    opts_add(d->props, key, val);
+    if (strcmp(key, "driver") == 0)
+      set_with_evidence(&d->type, NULL, val, NULL);
+    append_set_evidence(&d->evidence, ev);
+    return TRUE;
+  }
+  if (strcmp(group, "global") == 0) {
+    VsbQemuGlobal *g = find_global(cmd, id);
+    if (g == NULL)
+      goto not_defined;
+    return set_global(g, key, val, ev, error);
+  }
+  /* The accelerator decides whether smm=auto gives SMM; vsboot keeps no -accel ids. */
+  if (strcmp(group, "accel") == 0)
+    g_ptr_array_add(cmd->unmodeled,
+                    g_strdup_printf("%s: changes an -accel option list, which vsboot does not "
+                                    "follow (the accelerator decides SMM under smm=auto)", ev));
+  /* Other groups (netdev, chardev, ...) hold nothing that backs or configures the flash. */
+  return TRUE;
+not_defined:
+  g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "there is no %s \"%s\" defined", sg, si);
+  return FALSE;
+}
+
 static gboolean
 add_option(VsbQemuCmdline *cmd, const char *name, const char *value, const char *origin,
            GError **error)
 {
   g_autofree char *ev = evidence(origin, name, value);
 
-  if (strcmp(name, "machine") == 0 || strcmp(name, "M") == 0) {
-    g_autoptr(VsbQemuOpts) o = vsb_qemu_opts_parse(value, "type", FALSE, error);
-    if (o == NULL)
-      return FALSE;
-    for (guint i = 0; i < o->keys->len; i++) {
-      const char *k = o->keys->pdata[i], *v = o->values->pdata[i];
-      opts_add(cmd->machine_opts, k, v);
-      if (strcmp(k, "type") == 0) {
-        g_free(cmd->machine);
-        cmd->machine = g_strdup(v);
-      } else if (strcmp(k, "accel") == 0) {
-        add_accels(cmd, v, ev);
-      }
-    }
-    if (cmd->machine_evidence) {
-      char *joined = g_strdup_printf("%s; %s", cmd->machine_evidence, ev);
-      g_free(cmd->machine_evidence);
-      cmd->machine_evidence = joined;
-    } else {
-      cmd->machine_evidence = g_strdup(ev);
-    }
-    return TRUE;
-  }
+  if (strcmp(name, "machine") == 0 || strcmp(name, "M") == 0)
+    return add_machine(cmd, value, ev, error);
   if (strcmp(name, "accel") == 0) {
     g_autoptr(VsbQemuOpts) o = vsb_qemu_opts_parse(value, "accel", FALSE, error);
     if (o == NULL)
@@ -647,18 +1059,15 @@ add_option(VsbQemuCmdline *cmd, const char *name, const char *value, const char 
   if (strcmp(name, "enable-kvm") == 0)
     return add_accels(cmd, "kvm", ev);
   if (strcmp(name, "drive") == 0) {
-    g_autoptr(VsbQemuOpts) o = vsb_qemu_opts_parse(value, NULL, FALSE, error);
+    VsbQemuOpts *o = vsb_qemu_opts_parse(value, NULL, FALSE, error);
     return o && add_drive(cmd, o, NULL, NULL, -1, ev, error);
   }
-  if (strcmp(name, "pflash") == 0) {
-    g_autoptr(VsbQemuOpts) o = opts_new();
-    return add_drive(cmd, o, value, "pflash", -1, ev, error);
-  }
+  if (strcmp(name, "pflash") == 0)
+    return add_drive(cmd, opts_new(), value, "pflash", -1, ev, error);
   if (strcmp(name, "hda") == 0 || strcmp(name, "hdb") == 0 || strcmp(name, "hdc") == 0 ||
       strcmp(name, "hdd") == 0 || strcmp(name, "cdrom") == 0) {
-    g_autoptr(VsbQemuOpts) o = opts_new();
     int index = strcmp(name, "cdrom") == 0 ? 2 : name[2] - 'a';
-    return add_drive(cmd, o, value, "ide", index, ev, error);
+    return add_drive(cmd, opts_new(), value, "ide", index, ev, error);
   }
   if (strcmp(name, "blockdev") == 0) {
     g_autoptr(VsbQemuOpts) o = parse_json_or_keyval(value, NULL, TRUE, error);
@@ -672,64 +1081,27 @@ add_option(VsbQemuCmdline *cmd, const char *name, const char *value, const char 
   }
   if (strcmp(name, "global") == 0)
     return add_global(cmd, value, ev, error);
-  if (strcmp(name, "object") == 0 || strcmp(name, "device") == 0) {
-    gboolean is_obj = name[0] == 'o';
-    const char *tkey = is_obj ? "qom-type" : "driver";
-    g_autoptr(VsbQemuOpts) o = parse_json_or_keyval(value, tkey, is_obj, error);
-    if (o == NULL)
-      return FALSE;
-    const char *type = vsb_qemu_opts_get(o, tkey);
-    if (type == NULL) {
-      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "parameter '%s' is missing", tkey);
-      return FALSE;
-    }
-    VsbQemuObject *obj = g_new0(VsbQemuObject, 1);
-    obj->type = g_strdup(type);
-    obj->id = g_strdup(vsb_qemu_opts_get(o, "id"));
-    obj->props = g_steal_pointer(&o);
-    obj->evidence = g_strdup(ev);
-    g_ptr_array_add(is_obj ? cmd->objects : cmd->devices, obj);
-    return TRUE;
-  }
-  if (strcmp(name, "bios") == 0) {
-    g_free(cmd->bios);
-    g_free(cmd->bios_evidence);
-    cmd->bios = g_strdup(value);
-    cmd->bios_evidence = g_strdup(ev);
-    return TRUE;
-  }
-  if (strcmp(name, "kernel") == 0) {
-    g_free(cmd->kernel);
-    g_free(cmd->kernel_evidence);
-    cmd->kernel = g_strdup(value);
-    cmd->kernel_evidence = g_strdup(ev);
-    return TRUE;
-  }
-  if (strcmp(name, "initrd") == 0) {
-    g_free(cmd->initrd);
-    cmd->initrd = g_strdup(value);
-    return TRUE;
-  }
-  if (strcmp(name, "append") == 0) {
-    g_free(cmd->append);
-    cmd->append = g_strdup(value);
-    return TRUE;
-  }
-  if (strcmp(name, "cpu") == 0) {
-    g_free(cmd->cpu);
-    cmd->cpu = g_strdup(value);
-    return TRUE;
-  }
-  if (strcmp(name, "snapshot") == 0) {
-    /* -snapshot applies to the -drive options that follow as well as earlier ones. */
+  if (strcmp(name, "set") == 0)
+    return add_set(cmd, value, ev, error);
+  if (strcmp(name, "object") == 0 || strcmp(name, "device") == 0)
+    return add_object(cmd, name[0] == 'o', value, ev, error);
+  if (strcmp(name, "bios") == 0)
+    set_with_evidence(&cmd->bios, &cmd->bios_evidence, value, ev);
+  else if (strcmp(name, "kernel") == 0)
+    set_with_evidence(&cmd->kernel, &cmd->kernel_evidence, value, ev);
+  else if (strcmp(name, "initrd") == 0)
+    set_with_evidence(&cmd->initrd, NULL, value, ev);
+  else if (strcmp(name, "append") == 0)
+    set_with_evidence(&cmd->append, NULL, value, ev);
+  else if (strcmp(name, "cpu") == 0)
+    set_with_evidence(&cmd->cpu, NULL, value, ev);
+  else if (strcmp(name, "snapshot") == 0) {
+    /* -snapshot applies to every drive, given before it or after: drives are made at the end. */
+    set_with_evidence(&cmd->snapshot_evidence, NULL, ev, NULL);
     cmd->snapshot = TRUE;
-    g_free(cmd->snapshot_evidence);
-    cmd->snapshot_evidence = g_strdup(ev);
-    for (guint i = 0; i < cmd->drives->len; i++)
-      ((VsbQemuDrive *)cmd->drives->pdata[i])->snapshot = TRUE;
-    return TRUE;
-  }
-  if (strcmp(name, "readconfig") == 0)
+  } else if (strcmp(name, "no-user-config") == 0)
+    cmd->no_user_config = TRUE;
+  else if (strcmp(name, "readconfig") == 0)
     return read_config(cmd, value, ev, error);
   return TRUE; /* an option that has no bearing on firmware or Secure Boot */
 }
@@ -799,8 +1171,7 @@ vsb_qemu_cmdline_parse_args(VsbQemuCmdline *cmd, const char *const *argv, int ar
     if (a[0] != '-') {
       /* QEMU takes a bare word as the first hard disk image. */
       g_autofree char *ev = evidence(origin, "hda", a);
-      g_autoptr(VsbQemuOpts) o = opts_new();
-      if (!add_drive(cmd, o, a, "ide", 0, ev, error))
+      if (!add_drive(cmd, opts_new(), a, "ide", 0, ev, error))
         return FALSE;
       continue;
     }
@@ -836,27 +1207,98 @@ vsb_qemu_cmdline_parse_args(VsbQemuCmdline *cmd, const char *const *argv, int ar
     if (!vsb_qemu_cmdline_add(cmd, name, value, origin, error))
       return FALSE;
   }
+  /* The drives as QEMU creates them, now that no later -set can change them: errors such as
+   * a unit given twice belong to reading the command line. */
+  GPtrArray *drives = resolve_drives(cmd, error);
+  if (drives == NULL)
+    return FALSE;
+  g_ptr_array_unref(cmd->drives);
+  cmd->drives = drives;
   return TRUE;
 }
 
+/* QEMU's first pass: is -no-user-config among the options (not inside an option's argument)? */
+static gboolean
+has_no_user_config(const char *const *argv, int argc)
+{
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    if (a[0] != '-')
+      continue;
+    const char *name = a[1] == '-' ? a + 2 : a + 1;
+    if (strcmp(name, "no-user-config") == 0)
+      return TRUE;
+    if (option_kind(name) == 1)
+      i++;
+  }
+  return FALSE;
+}
+
 VsbQemuCmdline *
-vsb_qemu_cmdline_parse(const char *const *argv, int argc, const char *cwd, GError **error)
+vsb_qemu_cmdline_parse_full(const char *const *argv, int argc, const char *cwd,
+                            gboolean cwd_unknown, const char *user_config, GError **error)
 {
   g_autoptr(VsbQemuCmdline) cmd = vsb_qemu_cmdline_new();
   cmd->cwd = g_strdup(cwd);
+  cmd->cwd_unknown = cwd == NULL && cwd_unknown;
   int i = 0;
   if (argc > 0 && argv[0][0] != '-') {
     cmd->binary = g_strdup(argv[0]);
     cmd->arch = arch_from_binary(argv[0]);
     i = 1;
   }
+  /* QEMU reads its default config file before the options (a missing file is no error):
+   * its [drive] or [global] groups count like -readconfig's. */
+  if (argc >= i && !has_no_user_config(argv + i, argc - i)) {
+    const char *path = user_config ? user_config : VSB_QEMU_USER_CONFIG;
+    if (g_file_test(path, G_FILE_TEST_EXISTS) &&
+        !read_config(cmd, path, "QEMU's default config file, read without -no-user-config",
+                     error))
+      return NULL;
+  }
   if (!vsb_qemu_cmdline_parse_args(cmd, argv + i, argc - i, NULL, i, error))
     return NULL;
   return g_steal_pointer(&cmd);
 }
 
+VsbQemuCmdline *
+vsb_qemu_cmdline_parse(const char *const *argv, int argc, const char *cwd, GError **error)
+{
+  return vsb_qemu_cmdline_parse_full(argv, argc, cwd, FALSE, NULL, error);
+}
+
+VsbQemuCmdline *
+vsb_qemu_cmdline_parse_process(const char *proc_root, int pid, GError **error)
+{
+  g_auto(GStrv) words = vsb_qemu_read_proc_cmdline(proc_root, pid, error);
+  if (words == NULL)
+    return NULL;
+  /* Relative paths are the process's, never ours: without its cwd they stay unresolved. */
+  g_autofree char *cwd_link = g_strdup_printf("%s/%d/cwd", proc_root ? proc_root : "/proc", pid);
+  g_autofree char *cwd = g_file_read_link(cwd_link, NULL);
+  /* A removed directory reads "PATH (deleted)": PATH is no longer where relative names lead. */
+  if (cwd && (!g_path_is_absolute(cwd) || g_str_has_suffix(cwd, " (deleted)")))
+    g_clear_pointer(&cwd, g_free);
+  return vsb_qemu_cmdline_parse_full((const char *const *)words, (int)g_strv_length(words), cwd,
+                                     cwd == NULL, NULL, error);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * -readconfig: QEMU's ini-like format (util/qemu-config.c qemu_config_parse) */
+
+/* Option names QEMU knows are made of these; anything else (a ',' or '=' that would split into
+ * other keys when the group is handed on as an option list) QEMU refuses as an unknown
+ * parameter or group. */
+static gboolean
+config_name_ok(const char *name)
+{
+  if (name[0] == '\0')
+    return FALSE;
+  for (const char *p = name; *p; p++)
+    if (!g_ascii_isalnum(*p) && *p != '-' && *p != '_' && *p != '.')
+      return FALSE;
+  return TRUE;
+}
 
 static gboolean
 apply_group(VsbQemuCmdline *cmd, const char *group, const char *id, VsbQemuOpts *o,
@@ -864,42 +1306,46 @@ apply_group(VsbQemuCmdline *cmd, const char *group, const char *id, VsbQemuOpts 
 {
   if (group == NULL)
     return TRUE;
-  const char *opt = NULL;
-  if (strcmp(group, "drive") == 0 || strcmp(group, "machine") == 0 ||
-      strcmp(group, "global") == 0 || strcmp(group, "device") == 0 ||
-      strcmp(group, "object") == 0 || strcmp(group, "accel") == 0)
-    opt = group;
-  if (opt == NULL)
-    return TRUE; /* memory, smp-opts, chardev, ...: nothing the audit needs */
-  GString *s = g_string_new(NULL);
-  if (id) {
-    g_autofree char *e = g_strdup(id);
-    g_string_append(s, "id=");
-    for (const char *p = e; *p; p++) {
-      if (*p == ',')
-        g_string_append_c(s, ',');
-      g_string_append_c(s, *p);
-    }
+  if (!config_name_ok(group)) {
+    g_autofree char *s = show(group);
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: there is no option group '%s'", origin, s);
+    return FALSE;
   }
   for (guint i = 0; i < o->keys->len; i++) {
-    if (s->len)
-      g_string_append_c(s, ',');
-    g_string_append_printf(s, "%s=", (char *)o->keys->pdata[i]);
-    for (const char *p = o->values->pdata[i]; *p; p++) {
+    const char *k = o->keys->pdata[i];
+    if (!config_name_ok(k) ||
+        (strcmp(group, "global") == 0 && !global_key(k) && strcmp(k, "id") != 0)) {
+      g_autofree char *s = show(k);
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: [%s]: invalid parameter '%s'", origin,
+                  group, s);
+      return FALSE;
+    }
+  }
+  static const char *const groups[] = { "drive", "machine", "global", "device", "object",
+                                        "accel" };
+  if (!g_strv_contains((const char *const *)groups, group))
+    return TRUE; /* memory, smp-opts, chardev, ...: nothing that backs or configures flash */
+  g_autoptr(GString) s = g_string_new(NULL);
+  for (guint i = 0; i <= o->keys->len; i++) {
+    const char *k = i == 0 ? "id" : o->keys->pdata[i - 1];
+    const char *v = i == 0 ? id : o->values->pdata[i - 1];
+    if (v == NULL)
+      continue;
+    g_string_append_printf(s, "%s%s=", s->len ? "," : "", k);
+    for (const char *p = v; *p; p++) {
       if (*p == ',')
         g_string_append_c(s, ',');
       g_string_append_c(s, *p);
     }
   }
-  g_autofree char *text = g_string_free(s, FALSE);
-  if (strcmp(opt, "object") == 0 || strcmp(opt, "device") == 0) {
-    const char *k = opt[0] == 'o' ? "qom-type" : "driver";
+  if (strcmp(group, "object") == 0 || strcmp(group, "device") == 0) {
+    const char *k = group[0] == 'o' ? "qom-type" : "driver";
     if (vsb_qemu_opts_get(o, k) == NULL) {
       g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: [%s] has no '%s'", origin, group, k);
       return FALSE;
     }
   }
-  return vsb_qemu_cmdline_add(cmd, opt, text, origin, error);
+  return vsb_qemu_cmdline_add(cmd, group, s->str, origin, error);
 }
 
 static gboolean
@@ -911,102 +1357,92 @@ read_config(VsbQemuCmdline *cmd, const char *path, const char *origin, GError **
   }
   g_autofree char *abs = vsb_qemu_cmdline_abspath(cmd, path);
   g_autofree char *shown = show(abs);
-  g_autofree char *data = NULL;
-  gsize len = 0;
-  g_autoptr(GError) local = NULL;
-  if (!g_file_get_contents(abs, &data, &len, &local)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: -readconfig %s: %s", origin, shown,
-                local->message);
+  if (!g_path_is_absolute(abs)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_IO,
+                "%s: -readconfig %s: a relative name, and the process's working directory "
+                "cannot be read", origin, shown);
     return FALSE;
   }
-  if (len > VSB_QEMU_READCONFIG_MAX_BYTES) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "%s: -readconfig %s: larger than %d bytes",
-                origin, shown, VSB_QEMU_READCONFIG_MAX_BYTES);
+  /* Bounded, and only a regular file: /dev/zero would never end and a FIFO would block (QEMU
+   * itself stops at /dev/zero's first line and waits on a FIFO for a writer). */
+  g_autoptr(GError) local = NULL;
+  g_autoptr(GBytes) bytes = vsb_file_read(abs, VSB_QEMU_READCONFIG_MAX_BYTES, &local);
+  if (bytes == NULL) {
+    g_autofree char *m = show(local->message);
+    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: -readconfig %s", origin, m);
     return FALSE;
   }
   g_ptr_array_add(cmd->readconfig, g_strdup(abs));
-  return vsb_qemu_readconfig_parse(cmd, data, len, abs, error);
+  gsize len = 0;
+  const char *data = g_bytes_get_data(bytes, &len);
+  return vsb_qemu_readconfig_parse(cmd, data ? data : "", len, abs, error);
 }
 
+/* One line as QEMU's fgets(line, 1024, fp) hands it over: through '\n', or 1023 bytes. */
+static char *
+config_line(const char *data, gsize len, gsize *pos)
+{
+  gsize start = *pos, n = 0;
+  while (start + n < len && n < 1023)
+    if (data[start + n++] == '\n')
+      break;
+  *pos = start + n;
+  return g_strndup(data + start, n);
+}
+
+/* Each line is read with the very sscanf patterns of QEMU 7.2's qemu_config_foreach(), so a
+ * value ends at its closing quote and whatever follows is ignored exactly where QEMU ignores
+ * it, and "key=\"v\"" without spaces fails where QEMU fails. */
 gboolean
 vsb_qemu_readconfig_parse(VsbQemuCmdline *cmd, const char *data, gsize len, const char *name,
                           GError **error)
 {
+  g_autofree char *shown = show(name);
   if (memchr(data, '\0', len) != NULL) {
-    g_autofree char *s = show(name);
-    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: not a QEMU config file (NUL byte)", s);
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: not a QEMU config file (NUL byte)",
+                shown);
     return FALSE;
   }
-  g_autofree char *text = g_strndup(data, len);
-  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-  g_autofree char *group = NULL, *id = NULL;
+  char group[64] = "", id[64], arg[64], value[1024];
+  g_autofree char *cur_group = NULL, *cur_id = NULL, *group_origin = NULL;
   g_autoptr(VsbQemuOpts) o = NULL;
-  g_autofree char *group_origin = NULL;
-  g_autofree char *shown = show(name);
-  for (guint n = 0; lines[n]; n++) {
-    g_autofree char *origin = g_strdup_printf("%s:%u", shown, n + 1);
-    char *line = g_strstrip(lines[n]);
-    if (line[0] == '\0' || line[0] == '#')
+  gsize pos = 0;
+  for (guint lno = 1; pos < len; lno++) {
+    g_autofree char *line = config_line(data, len, &pos);
+    g_autofree char *origin = g_strdup_printf("%s:%u", shown, lno);
+    if (line[0] == '\n' || line[0] == '#')
       continue;
     if (line[0] == '[') {
-      if (!apply_group(cmd, group, id, o, group_origin, error))
-        return FALSE;
-      g_clear_pointer(&group, g_free);
-      g_clear_pointer(&id, g_free);
-      g_clear_pointer(&o, vsb_qemu_opts_free);
-      char *end = strchr(line, ']');
-      if (end == NULL || end[1] != '\0') {
-        g_autofree char *s = show(line);
-        g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: parse error in '%s'", origin, s);
-        return FALSE;
-      }
-      *end = '\0';
-      char *body = line + 1;
-      char *q = strchr(body, '"');
-      if (q) {
-        char *q2 = strchr(q + 1, '"');
-        if (q2 == NULL || q2[1] != '\0') {
-          g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: unterminated group id", origin);
+      int n = sscanf(line, "[%63s \"%63[^\"]\"]", group, id);
+      if (n == 2 || sscanf(line, "[%63[^]]]", group) == 1) {
+        if (!apply_group(cmd, cur_group, cur_id, o, group_origin, error))
           return FALSE;
-        }
-        *q2 = '\0';
-        id = g_strdup(q + 1);
-        *q = '\0';
+        g_free(cur_group);
+        g_free(cur_id);
+        g_free(group_origin);
+        cur_group = g_strdup(group);
+        cur_id = n == 2 ? g_strdup(id) : NULL;
+        group_origin = g_strdup(origin);
+        g_clear_pointer(&o, vsb_qemu_opts_free);
+        o = opts_new();
+        continue;
       }
-      group = g_strdup(g_strstrip(body));
-      if (group[0] == '\0') {
-        g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: empty group name", origin);
+    }
+    value[0] = '\0';
+    if (sscanf(line, " %63s = \"%1023[^\"]\"", arg, value) == 2 ||
+        sscanf(line, " %63s = \"\"", arg) == 1) {
+      if (o == NULL) {
+        g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: no group defined", origin);
         return FALSE;
       }
-      o = opts_new();
-      g_free(group_origin);
-      group_origin = g_strdup(origin);
+      opts_add(o, arg, value);
       continue;
     }
-    /* key = "value" */
-    char *eq = strchr(line, '=');
-    if (eq == NULL) {
-      g_autofree char *s = show(line);
-      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: parse error in '%s'", origin, s);
-      return FALSE;
-    }
-    *eq = '\0';
-    char *key = g_strstrip(line);
-    char *val = g_strstrip(eq + 1);
-    size_t vl = strlen(val);
-    if (key[0] == '\0' || vl < 2 || val[0] != '"' || val[vl - 1] != '"') {
-      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
-                  "%s: expected 'key = \"value\"'", origin);
-      return FALSE;
-    }
-    val[vl - 1] = '\0';
-    if (o == NULL) {
-      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: no group defined", origin);
-      return FALSE;
-    }
-    opts_add(o, key, val + 1);
+    g_autofree char *s = show(line);
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: parse error in '%s'", origin, s);
+    return FALSE;
   }
-  return apply_group(cmd, group, id, o, group_origin, error);
+  return apply_group(cmd, cur_group, cur_id, o, group_origin, error);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1096,6 +1532,7 @@ vsb_qemu_flash_clear(VsbQemuFlash *flash)
 {
   g_free(flash->file);
   g_free(flash->format);
+  g_free(flash->unmodeled);
   g_free(flash->evidence);
   memset(flash, 0, sizeof(*flash));
 }
@@ -1133,6 +1570,8 @@ follow_node(const VsbQemuCmdline *cmd, VsbQemuBlockdev *b, VsbQemuFlash *out, GS
     }
     append_evidence(ev, b->evidence);
     ro |= b->read_only;
+    if (b->unmodeled)
+      append_reason(&out->unmodeled, "%s", b->unmodeled);
     if (strcmp(b->driver, "raw") == 0 || strcmp(b->driver, "qcow2") == 0) {
       if (out->format == NULL)
         out->format = g_strdup(b->driver);
@@ -1166,15 +1605,32 @@ follow_node(const VsbQemuCmdline *cmd, VsbQemuBlockdev *b, VsbQemuFlash *out, GS
   return TRUE;
 }
 
+/* A protocol name (nbd:, json:) stays as written: it is not a path to make absolute. */
+static void
+drive_to_flash(const VsbQemuCmdline *cmd, const VsbQemuDrive *d, VsbQemuFlash *out)
+{
+  out->present = TRUE;
+  out->file = d->remote ? g_strdup(d->file) : vsb_qemu_cmdline_abspath(cmd, d->file);
+  out->remote = d->remote;
+  out->format = g_strdup(d->format);
+  out->readonly = d->readonly;
+  out->snapshot = d->snapshot;
+  out->unmodeled = g_strdup(d->unmodeled);
+}
+
 gboolean
 vsb_qemu_cmdline_get_flash(const VsbQemuCmdline *cmd, guint unit, VsbQemuFlash *out,
                            GError **error)
 {
   memset(out, 0, sizeof(*out));
   g_autoptr(GString) ev = g_string_new(NULL);
+  /* Made afresh: options may have been added since the last full parse. */
+  g_autoptr(GPtrArray) drives = resolve_drives(cmd, error);
+  if (drives == NULL)
+    return FALSE;
   VsbQemuDrive *legacy = NULL;
-  for (guint i = 0; i < cmd->drives->len; i++) {
-    VsbQemuDrive *d = cmd->drives->pdata[i];
+  for (guint i = 0; i < drives->len; i++) {
+    VsbQemuDrive *d = drives->pdata[i];
     if (strcmp(d->interface, "pflash") == 0 && d->unit == (int)unit)
       legacy = d;
   }
@@ -1187,11 +1643,7 @@ vsb_qemu_cmdline_get_flash(const VsbQemuCmdline *cmd, guint unit, VsbQemuFlash *
     return FALSE;
   }
   if (legacy) {
-    out->present = TRUE;
-    out->file = vsb_qemu_cmdline_abspath(cmd, legacy->file);
-    out->format = g_strdup(legacy->format);
-    out->readonly = legacy->readonly;
-    out->snapshot = legacy->snapshot;
+    drive_to_flash(cmd, legacy, out);
     out->evidence = g_strdup(legacy->evidence);
     if (legacy->file == NULL) {
       vsb_qemu_flash_clear(out);
@@ -1207,8 +1659,8 @@ vsb_qemu_cmdline_get_flash(const VsbQemuCmdline *cmd, guint unit, VsbQemuFlash *
   g_autofree char *mev = g_strdup_printf("-machine %s=%s", key, refs);
   g_string_append(ev, mev);
   /* A BlockBackend name (-drive if=none,id=) comes first, then a node name. */
-  for (guint i = 0; i < cmd->drives->len; i++) {
-    VsbQemuDrive *d = cmd->drives->pdata[i];
+  for (guint i = 0; i < drives->len; i++) {
+    VsbQemuDrive *d = drives->pdata[i];
     if (d->id && strcmp(d->id, ref) == 0) {
       if (strcmp(d->interface, "none") != 0) {
         g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
@@ -1221,11 +1673,7 @@ vsb_qemu_cmdline_get_flash(const VsbQemuCmdline *cmd, guint unit, VsbQemuFlash *
                     "%s: drive '%s' has no file (QEMU: the device needs media)", mev, refs);
         return FALSE;
       }
-      out->present = TRUE;
-      out->file = vsb_qemu_cmdline_abspath(cmd, d->file);
-      out->format = g_strdup(d->format);
-      out->readonly = d->readonly;
-      out->snapshot = d->snapshot;
+      drive_to_flash(cmd, d, out);
       append_evidence(ev, d->evidence);
       out->evidence = g_strdup(ev->str);
       return TRUE;

@@ -6,7 +6,10 @@
 #include "vsboot/libvirt-domain.h"
 #include "vsboot/qemu-cmdline.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static VsbQemuCmdline *
 parse_line(const char *line, GError **error)
@@ -268,8 +271,9 @@ test_readconfig(void)
   g_assert_true(vsb_qemu_cmdline_pflash_secure(c, &set, NULL));
 
   static const char *const bad[] = {
-    "[drive\n", "  if = \"pflash\"\n", "[drive]\n  if = pflash\n", "[drive]\nnoequals\n",
-    "[]\n", "[drive \"x]\n", "[object]\n  id = \"a\"\n",
+    "[drive\n", "  if = \"pflash\"\n", "[drive]\n  if = pflash\n", "[drive]\n  \n",
+    "[]\n", "[drive \"x]\n", "[object]\n  id = \"a\"\n", "[drive]\n  file=\"/a\"\n",
+    "[global]\n  cfi.pflash01.secure = \"on\"\n", "[drive]\n  file,if = \"pflash\"\n",
   };
   for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
     vsb_test_write_file(cfg, bad[i], -1);
@@ -279,6 +283,232 @@ test_readconfig(void)
   }
   g_autofree char *missing = parse_err("-readconfig /nonexistent/vm.cfg");
   g_assert_nonnull(strstr(missing, "/nonexistent/vm.cfg"));
+}
+
+/* -set GROUP.ID.KEY=VALUE changes an option list QEMU still holds; drives are made at the end,
+ * so -set decides file, interface, unit and name (each case checked against QEMU 7.2's
+ * "info block"). */
+static void
+test_set(void)
+{
+  g_autoptr(VsbQemuCmdline) c = parse_ok("-drive if=pflash,unit=0,readonly=on,file=/c "
+                                         "-drive if=pflash,unit=1,id=pf1,file=/a "
+                                         "-set drive.pf1.file=/b");
+  flash(c, 1, "/b", NULL, FALSE);
+  /* Units are chosen when the drives are made: c moved to unit 1 leaves 0 to the next. */
+  g_autoptr(VsbQemuCmdline) c2 = parse_ok("-drive if=pflash,readonly=on,file=/c,id=c "
+                                          "-drive if=pflash,id=v,file=/v -set drive.c.unit=1");
+  flash(c2, 0, "/v", NULL, FALSE);
+  flash(c2, 1, "/c", NULL, TRUE);
+  /* An if=none drive made a pflash drive; a drive renamed for -machine pflash1=. */
+  g_autoptr(VsbQemuCmdline) c3 = parse_ok("-drive if=none,id=n,file=/n,format=raw "
+                                          "-set drive.n.if=pflash -set drive.n.unit=1");
+  flash(c3, 1, "/n", "raw", FALSE);
+  g_autoptr(VsbQemuCmdline) c4 = parse_ok("-drive if=none,id=n,file=/n -set drive.n.id=zz "
+                                          "-machine pflash1=zz");
+  flash(c4, 1, "/n", NULL, FALSE);
+  /* The evidence names the -set. */
+  VsbQemuFlash f;
+  g_assert_true(vsb_qemu_cmdline_get_flash(c, 1, &f, NULL));
+  g_assert_nonnull(strstr(f.evidence, "-set drive.pf1.file=/b"));
+  vsb_qemu_flash_clear(&f);
+
+  /* -device and -global by id; JSON devices are out of -set's reach. */
+  g_autoptr(VsbQemuCmdline) c5 = parse_ok("-device virtio-rng-pci,id=r -set device.r.driver=loader "
+                                          "-global driver=cfi.pflash01,property=secure,value=on,id=g "
+                                          "-set global.g.value=off");
+  g_assert_cmpstr(((VsbQemuObject *)c5->devices->pdata[0])->type, ==, "loader");
+  gboolean set = FALSE;
+  g_assert_false(vsb_qemu_cmdline_pflash_secure(c5, &set, NULL));
+  g_assert_true(set);
+  g_autoptr(VsbQemuCmdline) c6 = parse_ok("-set accel.a.accel=kvm -set netdev.n.x=y");
+  g_assert_cmpuint(c6->unmodeled->len, ==, 1);
+  g_assert_nonnull(strstr(c6->unmodeled->pdata[0], "-set accel.a.accel=kvm"));
+
+  /* What QEMU refuses. */
+  static const char *const bad[][2] = {
+    { "-set drive.pf1.file=/b -drive if=pflash,id=pf1,file=/a", "there is no drive \"pf1\"" },
+    { "-set machine.x.smm=off", "-set is not supported with machine" },
+    { "-set object.x.y=z", "-set is not supported with object" },
+    { "-set drive.pf1", "can't parse" },
+    { "-set drive..file=/a", "can't parse" },
+    { "-device '{\"driver\":\"virtio-rng-pci\",\"id\":\"r\"}' -set device.r.driver=loader",
+      "there is no device \"r\"" },
+    { "-global driver=a,property=b,value=c,id=g -set global.g.foo=1", "invalid parameter 'foo'" },
+    { "-global driver=a,property=b,value=c,foo=1", "invalid parameter 'foo'" },
+    { "-drive if=none,id=x,file=/a -drive if=none,id=x,file=/b", "duplicate ID 'x' for drive" },
+    { "-drive if=none,id=1x,file=/a", "expects an identifier" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+    g_autofree char *e = parse_err(bad[i][0]);
+    if (strstr(e, bad[i][1]) == NULL)
+      vsb_test_fail("%s: expected '%s' in: %s", bad[i][0], bad[i][1], e);
+  }
+}
+
+/* File names as bdrv_open reads a -drive's: "file:" is the host file, other protocols are
+ * not local; what changes the bytes the flash sees is listed as unmodelled. */
+static void
+test_drive_files(void)
+{
+  g_autoptr(VsbQemuCmdline) c = parse_ok("-drive if=pflash,unit=0,file=file:rel.fd "
+                                         "-drive if=pflash,unit=1,file=nbd://h/x");
+  flash(c, 0, "/base/rel.fd", NULL, FALSE);
+  VsbQemuFlash f;
+  g_assert_true(vsb_qemu_cmdline_get_flash(c, 1, &f, NULL));
+  g_assert_true(f.remote);
+  g_assert_cmpstr(f.file, ==, "nbd://h/x");
+  g_assert_null(f.unmodeled);
+  vsb_qemu_flash_clear(&f);
+
+  g_autoptr(VsbQemuCmdline) c2 =
+    parse_ok("-drive if=pflash,unit=1,file.driver=file,file.filename=/x.fd");
+  flash(c2, 1, "/x.fd", NULL, FALSE);
+
+  static const char *const unmodeled[][2] = {
+    { "-drive if=pflash,unit=1,format=raw,offset=4096,file=/v", "offset=" },
+    { "-drive if=pflash,unit=1,file=json:{\"driver\":\"file\",,\"filename\":\"/v\"}", "json:" },
+    { "-drive if=pflash,unit=1,file.driver=nbd,file.server.host=h", "file.driver=nbd" },
+    { "-drive if=pflash,unit=1,format=luks,file=/v", "format=luks" },
+    { "-blockdev driver=file,node-name=f,filename=/v "
+      "-blockdev driver=raw,node-name=r,file=f,offset=4096 -machine pflash1=r", "offset=" },
+    { "-blockdev driver=file,node-name=f,filename=/v "
+      "-blockdev driver=throttle,node-name=t,file=f,throttle-group=g -machine pflash1=t",
+      "driver=throttle" },
+    { "-blockdev '{\"driver\":\"qcow2\",\"node-name\":\"q\",\"backing\":\"b\","
+      "\"file\":{\"driver\":\"file\",\"filename\":\"/v\"}}' -machine pflash1=q", "backing=" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(unmodeled); i++) {
+    g_autoptr(VsbQemuCmdline) u = parse_ok(unmodeled[i][0]);
+    g_autoptr(GError) error = NULL;
+    g_assert_true(vsb_qemu_cmdline_get_flash(u, 1, &f, &error));
+    g_assert_no_error(error);
+    g_test_message("%s -> %s", unmodeled[i][0], f.unmodeled);
+    if (f.unmodeled == NULL || strstr(f.unmodeled, unmodeled[i][1]) == NULL)
+      vsb_test_fail("%s: not reported as unmodeled (%s)", unmodeled[i][0],
+                    f.unmodeled ? f.unmodeled : "nothing");
+    vsb_qemu_flash_clear(&f);
+  }
+  g_autofree char *e = parse_err("-drive if=pflash,file=/a,file.filename=/b");
+  g_assert_nonnull(strstr(e, "'file' and 'file.*'"));
+}
+
+/* -bios, -kernel, -initrd and -append are machine properties in QEMU 7.2: -machine kernel=
+ * boots a kernel as -kernel does, and whichever is given last wins. */
+static void
+test_machine_properties(void)
+{
+  g_autoptr(VsbQemuCmdline) c = parse_ok("-machine q35,kernel=/k,firmware=/f,append=x");
+  g_assert_cmpstr(c->kernel, ==, "/k");
+  g_assert_cmpstr(c->bios, ==, "/f");
+  g_assert_cmpstr(c->append, ==, "x");
+  g_autoptr(VsbQemuCmdline) c2 = parse_ok("-bios /b -machine firmware=/f -kernel /k1 "
+                                          "-machine kernel=/k2");
+  g_assert_cmpstr(c2->bios, ==, "/f");
+  g_assert_cmpstr(c2->kernel, ==, "/k2");
+  g_autoptr(VsbQemuCmdline) c3 = parse_ok("-machine firmware=/f -bios /b");
+  g_assert_cmpstr(c3->bios, ==, "/b");
+}
+
+/* -readconfig: lines as QEMU's sscanf patterns read them; a bounded read of a regular file
+ * only (/dev/zero and a FIFO are refused at once, not read for ever or waited on); QEMU's own
+ * default config file unless -no-user-config. */
+static void
+test_readconfig_qemu_rules(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *cfg = g_build_filename(dir, "vm.cfg", NULL);
+  /* The value ends at its closing quote; a key alone is key="" (QEMU accepts both). */
+  vsb_test_write_file(cfg, "[drive \"v\"]\n  if = \"pflash\"\n  unit = \"1\"\n"
+                           "  file = \"/a.fd\" \"/b.fd\"\n  media\n", -1);
+  g_autofree char *line = g_strdup_printf("-readconfig %s -set drive.v.format=raw", cfg);
+  g_autoptr(VsbQemuCmdline) c = parse_ok(line);
+  flash(c, 1, "/a.fd", "raw", FALSE);
+
+  static const char *const refused[][2] = {
+    { "/dev/zero", "not a regular file" },
+    { "/dev/null", "not a regular file" },
+    { "@FIFO@", "not a regular file (a FIFO)" },
+    { "@BIG@", "more than the 1048576 bytes accepted" },
+  };
+  g_autofree char *fifo = g_build_filename(dir, "cfg.fifo", NULL);
+  g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+  g_autofree char *big = g_build_filename(dir, "big.cfg", NULL);
+  {
+    g_autofree char *text = g_strnfill(VSB_QEMU_READCONFIG_MAX_BYTES + 10, '#');
+    vsb_test_write_file(big, text, -1);
+  }
+  for (gsize i = 0; i < G_N_ELEMENTS(refused); i++) {
+    const char *path = strcmp(refused[i][0], "@FIFO@") == 0  ? fifo
+                       : strcmp(refused[i][0], "@BIG@") == 0 ? big
+                                                             : refused[i][0];
+    g_autofree char *l = g_strdup_printf("-readconfig %s", path);
+    gint64 t0 = g_get_monotonic_time();
+    g_autofree char *e = parse_err(l);
+    gint64 ms = (g_get_monotonic_time() - t0) / 1000;
+    if (strstr(e, refused[i][1]) == NULL || strstr(e, path) == NULL)
+      vsb_test_fail("-readconfig %s: expected '%s' and the path in: %s", path, refused[i][1], e);
+    if (ms > 2000)
+      vsb_test_fail("-readconfig %s took %" G_GINT64_FORMAT " ms", path, ms);
+  }
+
+  /* The default config file: read first (a later -set reaches its drives), skipped with
+   * -no-user-config, and a missing one is no error. */
+  g_autofree char *user = g_build_filename(dir, "qemu.conf", NULL);
+  vsb_test_write_file(user, "[drive \"u\"]\n  if = \"pflash\"\n  unit = \"1\"\n"
+                            "  file = \"/user.fd\"\n", -1);
+  const char *argv1[] = { "qemu-system-x86_64", "-set", "drive.u.file=/set.fd" };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VsbQemuCmdline) u1 = vsb_qemu_cmdline_parse_full(argv1, 3, "/", FALSE, user, &error);
+  g_assert_no_error(error);
+  flash(u1, 1, "/set.fd", NULL, FALSE);
+  const char *argv2[] = { "qemu-system-x86_64", "-name", "x", "-no-user-config" };
+  g_autoptr(VsbQemuCmdline) u2 = vsb_qemu_cmdline_parse_full(argv2, 4, "/", FALSE, user, &error);
+  g_assert_no_error(error);
+  flash(u2, 1, NULL, NULL, FALSE);
+  /* "-no-user-config" as another option's argument is not the option. */
+  const char *argv3[] = { "qemu-system-x86_64", "-name", "-no-user-config" };
+  g_autoptr(VsbQemuCmdline) u3 = vsb_qemu_cmdline_parse_full(argv3, 3, "/", FALSE, user, &error);
+  g_assert_no_error(error);
+  flash(u3, 1, "/user.fd", NULL, FALSE);
+  g_autofree char *none = g_build_filename(dir, "none.conf", NULL);
+  g_autoptr(VsbQemuCmdline) u4 = vsb_qemu_cmdline_parse_full(argv1, 1, "/", FALSE, none, &error);
+  g_assert_no_error(error);
+}
+
+/* A process whose cwd cannot be read: relative names stay relative (never resolved against
+ * the auditor's directory), and a relative -readconfig cannot be read at all. */
+static void
+test_process_cwd_unknown(void)
+{
+  g_autofree char *proc = vsb_test_tmpdir();
+  g_autofree char *pdir = g_build_filename(proc, "4242", NULL);
+  g_assert_cmpint(g_mkdir(pdir, 0755), ==, 0);
+  g_autofree char *cmdline = g_build_filename(pdir, "cmdline", NULL);
+  static const char args[] = "qemu-system-x86_64\0-drive\0if=pflash,unit=1,file=vars.fd\0";
+  vsb_test_write_file(cmdline, args, sizeof(args) - 1);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VsbQemuCmdline) c = vsb_qemu_cmdline_parse_process(proc, 4242, &error);
+  g_assert_no_error(error);
+  g_assert_true(c->cwd_unknown);
+  flash(c, 1, "vars.fd", NULL, FALSE);
+
+  /* With a cwd link, against it. */
+  g_autofree char *cwd = g_build_filename(pdir, "cwd", NULL);
+  g_assert_cmpint(symlink("/srv/vm", cwd), ==, 0);
+  g_autoptr(VsbQemuCmdline) c2 = vsb_qemu_cmdline_parse_process(proc, 4242, &error);
+  g_assert_no_error(error);
+  g_assert_false(c2->cwd_unknown);
+  flash(c2, 1, "/srv/vm/vars.fd", NULL, FALSE);
+
+  static const char args2[] = "qemu-system-x86_64\0-readconfig\0vm.cfg\0";
+  vsb_test_write_file(cmdline, args2, sizeof(args2) - 1);
+  g_assert_cmpint(g_unlink(cwd), ==, 0);
+  g_autoptr(VsbQemuCmdline) c3 = vsb_qemu_cmdline_parse_process(proc, 4242, &error);
+  g_assert_null(c3);
+  g_assert_nonnull(error);
+  g_test_message("%s", error->message);
+  g_assert_nonnull(strstr(error->message, "working directory cannot be read"));
 }
 
 static void
@@ -416,6 +646,11 @@ main(int argc, char **argv)
   g_test_add_func("/qemu-cmdline/globals", test_globals);
   g_test_add_func("/qemu-cmdline/objects", test_objects);
   g_test_add_func("/qemu-cmdline/readconfig", test_readconfig);
+  g_test_add_func("/qemu-cmdline/set", test_set);
+  g_test_add_func("/qemu-cmdline/drive-files", test_drive_files);
+  g_test_add_func("/qemu-cmdline/machine-properties", test_machine_properties);
+  g_test_add_func("/qemu-cmdline/readconfig-qemu-rules", test_readconfig_qemu_rules);
+  g_test_add_func("/qemu-cmdline/process-cwd-unknown", test_process_cwd_unknown);
   g_test_add_func("/qemu-cmdline/errors", test_errors);
   g_test_add_func("/qemu-cmdline/random-bytes", test_random_bytes);
   g_test_add_func("/qemu-cmdline/libvirt-domain", test_libvirt_domain);
