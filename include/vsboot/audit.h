@@ -83,7 +83,13 @@ typedef struct {
   const char *varstore_template;
   /* The audited QEMU itself, left out of the search for other users of the varstore. */
   int self_pid;
-  /* Where to look for other QEMU processes; NULL: "/proc". */
+  /* The command line is that of this running process (0: none): the files it has open
+   * (PROC/PID/fd, matched by device and inode) are judged, not whatever is at the paths now;
+   * a file replaced or deleted since its start is read through PROC/PID/fd/N and reported
+   * (varstore-replaced, firmware-replaced), an fd directory that cannot be read is reported
+   * (process-files-unreadable). */
+  int pid;
+  /* Where to look for QEMU processes (this one's open files, other users); NULL: "/proc". */
   const char *proc_root;
   gboolean no_process_scan;
   /* A provisioned VM: the SHA-256 (hex) its code file had when it was provisioned; a different

@@ -23,7 +23,8 @@ static const char audit_description[] =
   "varstore's contents — whether Secure Boot is enforced. Give exactly one of:\n"
   "  --qemu-cmdline 'ARGS'   a QEMU command line ('-' reads it from stdin; NUL-separated\n"
   "                          input such as a copy of /proc/PID/cmdline is accepted)\n"
-  "  --pid PID               a running QEMU (/proc/PID/cmdline)\n"
+  "  --pid PID               a running QEMU (/proc/PID/cmdline; the files it has open\n"
+  "                          are judged, not whatever is at their paths now)\n"
   "  --libvirt-xml FILE      a libvirt domain definition (autoselection or explicit form)\n"
   "  NAME --state-dir DIR    a VM provisioned by 'vsboot provision'\n"
   "\n"
@@ -241,11 +242,11 @@ audit_run(int argc, char **argv)
     if (!is_qemu_executable(exe))
       return vsb_cli_failf("audit: process %d is not QEMU (%s): not a qemu-system-* or "
                            "qemu-kvm binary", pid, exe);
-    g_autofree char *cwd_link = g_strdup_printf("/proc/%d/cwd", pid);
-    g_autofree char *cwd = g_file_read_link(cwd_link, NULL);
-    cmd = vsb_qemu_cmdline_parse((const char *const *)words, (int)g_strv_length(words), cwd,
-                                 &error);
+    /* Relative paths against its own cwd (or left unresolved when that cannot be read), and
+     * the files it really has open are judged. */
+    cmd = vsb_qemu_cmdline_parse_process(NULL, pid, &error);
     opts.self_pid = pid;
+    opts.pid = pid;
     source = g_strdup_printf("process %d", pid);
   } else if (libvirt_xml) {
     g_autoptr(VsbLibvirtDomain) dom = vsb_libvirt_domain_load(libvirt_xml, &error);

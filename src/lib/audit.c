@@ -201,17 +201,16 @@ other_users(const char *varstore, const VsbAuditOptions *opts)
     g_autofree char *base = g_path_get_basename(argv[0]);
     if (strstr(base, "qemu") == NULL && strcmp(base, "kvm") != 0)
       continue;
-    g_autofree char *cwd_link = g_strdup_printf("%s/%ld/cwd", proc, pid);
-    g_autofree char *cwd = g_file_read_link(cwd_link, NULL);
-    g_autoptr(VsbQemuCmdline) cmd =
-      vsb_qemu_cmdline_parse((const char *const *)argv, (int)g_strv_length(argv), cwd, NULL);
+    g_autoptr(VsbQemuCmdline) cmd = vsb_qemu_cmdline_parse_process(proc, (int)pid, NULL);
     if (cmd == NULL)
       continue;
     VsbQemuFlash fl;
     if (!vsb_qemu_cmdline_get_flash(cmd, 1, &fl, NULL))
       continue;
     struct stat st;
-    if (fl.present && fl.file && stat(fl.file, &st) == 0 && st.st_dev == mine.st_dev &&
+    /* A relative name whose cwd is unknown would be looked up in ours: skipped. */
+    if (fl.present && fl.file && g_path_is_absolute(fl.file) && stat(fl.file, &st) == 0 &&
+        st.st_dev == mine.st_dev &&
         st.st_ino == mine.st_ino)
       g_string_append_printf(found, "%sprocess %ld (%s)", found->len ? ", " : "", pid, base);
     vsb_qemu_flash_clear(&fl);
@@ -253,6 +252,198 @@ confidential_type(const VsbQemuCmdline *cmd, char **evidence)
     return t;
   }
   return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * What the command line says but the model does not follow */
+
+/* Devices that put code or data into the guest outside the firmware: the generic loader can
+ * load an image anywhere and start a CPU at it, so the firmware's checks never run. */
+static gboolean
+device_bypasses_firmware(const char *type)
+{
+  return strcmp(type, "loader") == 0 || strcmp(type, "guest-loader") == 0;
+}
+
+static void add_reason(GString *s, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void
+add_reason(GString *s, const char *fmt, ...)
+{
+  if (s->len)
+    g_string_append(s, "; ");
+  va_list ap;
+  va_start(ap, fmt);
+  g_string_append_vprintf(s, fmt, ap);
+  va_end(ap);
+}
+
+/* One option-unmodeled finding listing everything that could change the firmware setup but is
+ * not modelled: never silently judged as if it were absent. */
+static void
+unmodeled_findings(VsbAuditReport *r, const VsbQemuCmdline *cmd, const VsbQemuFlash *code,
+                   const VsbQemuFlash *vars)
+{
+  g_autoptr(GString) ev = g_string_new(NULL);
+  for (guint i = 0; i < cmd->unmodeled->len; i++)
+    add_reason(ev, "%s", (const char *)cmd->unmodeled->pdata[i]);
+  if (code->present && code->unmodeled)
+    add_reason(ev, "flash 0 (%s): %s", code->evidence, code->unmodeled);
+  if (vars->present && vars->unmodeled)
+    add_reason(ev, "flash 1 (%s): %s", vars->evidence, vars->unmodeled);
+  for (guint i = 0; i < cmd->devices->len; i++) {
+    const VsbQemuObject *d = cmd->devices->pdata[i];
+    if (device_bypasses_firmware(d->type))
+      add_reason(ev, "%s: device '%s' loads images into the guest outside the firmware", d->evidence,
+                d->type);
+  }
+  /* secure is the one cfi.pflash01 property modelled; the others (drive, num-blocks, width,
+   * ...) change what the flash holds or how it is mapped. */
+  for (guint i = 0; i < cmd->globals->len; i++) {
+    const VsbQemuGlobal *g = cmd->globals->pdata[i];
+    if (strcmp(g->driver, "cfi.pflash01") == 0 && strcmp(g->property, "secure") != 0)
+      add_reason(ev, "%s: cfi.pflash01 property '%s'", g->evidence, g->property);
+  }
+  if (ev->len)
+    add_finding(r, "option-unmodeled", VSB_SEVERITY_ERROR, ev->str,
+                "drop the option, or judge this VM by hand: vsboot does not know what the "
+                "firmware really gets with it",
+                "the command line has options that can change which firmware or varstore the "
+                "VM really gets, or bypass the firmware, and vsboot does not model them: it "
+                "cannot say Secure Boot is enforced");
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * A running process: the files it really has open */
+
+typedef enum {
+  OPEN_SAME,       /* the file at the path is the one the process has open */
+  OPEN_REPLACED,   /* the process has another file open under that name (deleted, replaced) */
+  OPEN_NONE,       /* nothing open under that name: moved, or replaced after a rename */
+  OPEN_UNREADABLE, /* PROC/PID/fd cannot be read */
+} OpenState;
+
+/* The path as the kernel shows an open file's name: symlinks resolved; for a file that no
+ * longer exists, its directory's resolved path and its name. */
+static char *
+canonical_name(const char *path)
+{
+  g_autofree char *real = realpath(path, NULL);
+  if (real)
+    return g_strdup(real);
+  g_autofree char *dir = g_path_get_dirname(path), *base = g_path_get_basename(path);
+  g_autofree char *rdir = realpath(dir, NULL);
+  return g_build_filename(rdir ? rdir : dir, base, NULL);
+}
+
+/* Walk PROC/PID/fd: is the file at path open, or which file open under its name? *fd_path
+ * receives PROC/PID/fd/N of the open file (OPEN_SAME, OPEN_REPLACED), *target its name. */
+static OpenState
+process_open_file(const char *proc, int pid, const char *path, char **fd_path, char **target,
+                  char **why)
+{
+  g_autofree char *fd_dir = g_strdup_printf("%s/%d/fd", proc, pid);
+  g_autoptr(GError) derr = NULL;
+  g_autoptr(GDir) dir = g_dir_open(fd_dir, 0, &derr);
+  if (dir == NULL) {
+    *why = g_strdup(derr->message);
+    return OPEN_UNREADABLE;
+  }
+  struct stat want;
+  gboolean have = stat(path, &want) == 0;
+  g_autofree char *canon = canonical_name(path);
+  g_autofree char *deleted = g_strconcat(canon, " (deleted)", NULL);
+  OpenState state = OPEN_NONE;
+  const char *name;
+  while ((name = g_dir_read_name(dir))) {
+    g_autofree char *link = g_build_filename(fd_dir, name, NULL);
+    struct stat st;
+    if (stat(link, &st) != 0)
+      continue;
+    g_autofree char *t = g_file_read_link(link, NULL);
+    if (have && st.st_dev == want.st_dev && st.st_ino == want.st_ino) {
+      g_free(*fd_path);
+      g_free(*target);
+      *fd_path = g_steal_pointer(&link);
+      *target = g_steal_pointer(&t);
+      return OPEN_SAME;
+    }
+    if (state == OPEN_NONE && t && (strcmp(t, canon) == 0 || strcmp(t, deleted) == 0 ||
+                                    strcmp(t, path) == 0)) {
+      *fd_path = g_steal_pointer(&link);
+      *target = g_steal_pointer(&t);
+      state = OPEN_REPLACED;
+    }
+  }
+  return state;
+}
+
+/* For the audit of a running process: the file to judge for a flash's path. NULL: the path
+ * itself; else PROC/PID/fd/N of the file the process really has open. *unknown: nothing
+ * trustworthy can be read (the finding says why). */
+static char *
+judged_file(VsbAuditReport *r, const VsbAuditOptions *opts, const char *path,
+            const char *evidence, gboolean is_varstore, gboolean *unknown)
+{
+  *unknown = FALSE;
+  if (opts->pid <= 0 || path == NULL || !is_local_path(path))
+    return NULL;
+  const char *proc = opts->proc_root ? opts->proc_root : "/proc";
+  g_autofree char *fd_path = NULL, *target = NULL, *why = NULL;
+  OpenState s = process_open_file(proc, opts->pid, path, &fd_path, &target, &why);
+  const char *id = is_varstore ? "varstore-replaced" : "firmware-replaced";
+  const char *what = is_varstore ? "varstore" : "firmware code file";
+  g_autofree char *facts = file_facts(path);
+  if (s == OPEN_SAME)
+    return NULL;
+  if (s == OPEN_UNREADABLE) {
+    g_autofree char *ev = g_strdup_printf("%s; %s", evidence, why);
+    add_finding(r, "process-files-unreadable", VSB_SEVERITY_ERROR, ev,
+                "run the audit as root or as the user the QEMU process runs as",
+                "the files process %d has open cannot be read, so vsboot cannot tell whether "
+                "the files at these paths are the ones the VM uses (a file replaced after the "
+                "start would be judged instead of the one in use)", opts->pid);
+    return NULL;
+  }
+  if (s == OPEN_NONE) {
+    g_autofree char *ev = g_strdup_printf("%s; path now: %s", evidence, facts);
+    add_finding(r, id, VSB_SEVERITY_ERROR, ev,
+                "restart the VM so that it uses the file at its path, then audit again",
+                "process %d has no file open under the %s's path: the file was moved or "
+                "replaced after the start, and vsboot cannot tell which %s the VM uses",
+                opts->pid, what, what);
+    *unknown = TRUE;
+    return NULL;
+  }
+  g_autofree char *open_facts = file_facts(fd_path);
+  g_autofree char *ev = g_strdup_printf("%s; open: %s -> %s; path now: %s", evidence,
+                                        open_facts, target, facts);
+  add_finding(r, id, is_varstore ? VSB_SEVERITY_ERROR : VSB_SEVERITY_WARNING, ev,
+              is_varstore ? "restart the VM from the store you mean it to use (and keep only "
+                            "one file for it), then audit again"
+                          : "restart the VM to run the firmware now installed",
+              "process %d has a different file open than the one now at the %s's path (%s): "
+              "the open one is judged%s", opts->pid, what, target,
+              is_varstore ? "; what the VM writes is lost with it, and its next start uses "
+                            "the other file"
+                          : ", as it is what the VM runs");
+  return g_steal_pointer(&fd_path);
+}
+
+/* A relative path of a process whose working directory could not be read: which file it
+ * names is unknown, and guessing with our own directory could judge a different file. */
+static gboolean
+cwd_lost(VsbAuditReport *r, const VsbQemuCmdline *cmd, const char *path, gboolean remote,
+         const char *evidence)
+{
+  if (!cmd->cwd_unknown || path == NULL || remote || g_path_is_absolute(path))
+    return FALSE;
+  add_finding(r, "process-cwd-unreadable", VSB_SEVERITY_ERROR, evidence,
+              "run the audit as root or as the user the QEMU process runs as (or give QEMU "
+              "absolute paths)",
+              "the process's working directory cannot be read, so the relative path '%s' "
+              "cannot be resolved: vsboot cannot tell which file it names", path);
+  return TRUE;
 }
 
 VsbAuditReport *
@@ -351,6 +542,7 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
     g_propagate_error(error, g_steal_pointer(&ferr));
     return NULL;
   }
+  unmodeled_findings(r, cmd, &code, &vars);
   const char *code_path = NULL;
   g_autofree char *bios_abs = vsb_qemu_cmdline_abspath(cmd, cmd->bios);
   if (code.present) {
@@ -375,6 +567,14 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
     m->firmware_via = g_strdup("none");
   }
   m->code = clean(code_path);
+  /* A running process: the code it has open, which a package upgrade may have replaced. */
+  gboolean code_unknown = FALSE;
+  g_autofree char *code_open = NULL;
+  if (!cwd_lost(r, cmd, code_path, code.remote, code.present ? code.evidence : cmd->bios_evidence))
+    code_open = judged_file(r, opts, code_path, code.present ? code.evidence : cmd->bios_evidence,
+                            FALSE, &code_unknown);
+  if (code_open)
+    code_path = code_open;
 
   /* What the firmware is. */
   const VsbFwDescriptor *desc = NULL;
@@ -564,6 +764,12 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
   /* The varstore. */
   const char *vpath = vars.present ? vars.file : NULL;
   m->varstore = clean(vpath);
+  /* vfile: the file whose variables are judged; for a running process, the one it has open. */
+  gboolean vars_lost = vars.present && cwd_lost(r, cmd, vpath, vars.remote, vars.evidence);
+  g_autofree char *vars_open = NULL;
+  if (vars.present && !vars_lost)
+    vars_open = judged_file(r, opts, vpath, vars.evidence, TRUE, &vars_lost);
+  const char *vfile = vars_open ? vars_open : vpath;
   m->varstore_format = g_strdup(vars.format);
   m->varstore_readonly = vars.readonly;
   /* One flash holding code and variables: a combined descriptor, or a unified image such as
@@ -594,11 +800,13 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
                 "give the VM its own copy of the varstore template as flash 1",
                 "there is no varstore flash (flash 1): OVMF keeps variables in RAM, starting "
                 "empty (setup mode) at every boot, so Secure Boot is off");
+  } else if (vars.present && vars_lost) {
+    /* A finding says why: which file the VM uses is not known, so none is judged. */
   } else if (vars.present) {
     if (!is_local_path(vpath)) {
       add_finding(r, "varstore-unreadable", VSB_SEVERITY_ERROR, vars.evidence,
                   "audit a local copy", "the varstore is not a local file vsboot can read");
-    } else if (!g_file_test(vpath, G_FILE_TEST_EXISTS)) {
+    } else if (!g_file_test(vfile, G_FILE_TEST_EXISTS)) {
       if (opts->varstore_template) {
         read_path = opts->varstore_template;
         add_finding(r, "varstore-from-template", VSB_SEVERITY_INFO, vars.evidence, NULL,
@@ -611,12 +819,12 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
                     "copy the template (e.g. OVMF_VARS_4M.ms.fd) to this path, mode 0600",
                     "the varstore file does not exist: QEMU will not start");
       }
-    } else if (!g_file_test(vpath, G_FILE_TEST_IS_REGULAR)) {
+    } else if (!g_file_test(vfile, G_FILE_TEST_IS_REGULAR)) {
       /* A directory, device, FIFO or socket: QEMU cannot use a directory as a flash image,
        * and vsboot judges only the variables of a regular file. */
       struct stat st;
-      const char *kind = stat(vpath, &st) != 0 ? "not a file" : vsb_file_kind(st.st_mode);
-      g_autofree char *facts = file_facts(vpath);
+      const char *kind = stat(vfile, &st) != 0 ? "not a file" : vsb_file_kind(st.st_mode);
+      g_autofree char *facts = file_facts(vfile);
       g_autofree char *ev = join_ev(vars.evidence, facts);
       add_finding(r, "varstore-unreadable", VSB_SEVERITY_ERROR, ev,
                   "give flash 1 a regular file: a copy of the varstore template, mode 0600",
@@ -625,13 +833,13 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
                     ? "QEMU cannot open a directory as flash and will not start"
                     : "vsboot reads only regular files and cannot judge the variables in it");
     } else {
-      read_path = vpath;
+      read_path = vfile;
       /* The format QEMU is told must be the file's: a qcow2 file read as raw shows the
        * firmware the container's bytes, a raw file opened as qcow2 does not open at all. */
-      gboolean is_qcow2 = vsb_file_is_qcow2(vpath);
+      gboolean is_qcow2 = vsb_file_is_qcow2(vfile);
       const char *fmt = vars.format;
       if (fmt && ((strcmp(fmt, "raw") == 0 && is_qcow2) || (strcmp(fmt, "qcow2") == 0 && !is_qcow2))) {
-        g_autofree char *facts = file_facts(vpath);
+        g_autofree char *facts = file_facts(vfile);
         g_autofree char *ev = join_ev(vars.evidence, facts);
         add_finding(r, "format-mismatch", VSB_SEVERITY_ERROR, ev,
                     is_qcow2 ? "use format=qcow2 for this file" : "use format=raw for this file",
@@ -742,7 +950,7 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
                       "loader is blocked");
       }
       /* Code and varstore sizes (x86 OVMF; ArmVirt has a fixed layout). */
-      if (code_path && vars.present && read_path == vpath && !combined) {
+      if (code_path && vars.present && read_path == vfile && !combined) {
         struct stat cs;
         guint64 vsize = vsb_varstore_get_file_size(store);
         VsbVarstoreLayout lay = vsb_varstore_get_layout(store);

@@ -261,6 +261,71 @@ static const Case cases[] = {
     GOOD_FLASH " -kernel @DIR@/vmlinuz",
     "direct-kernel-boot direct-kernel-boot-confidential confidential-guest dbx-placeholder", FALSE },
 
+  /* ---- options that change which file backs the flash after the -drive that names it
+   * (each checked against QEMU 7.2's "info block"/"info qtree") */
+  { "set-drive-file", QEMU,
+    "-machine q35,smm=on " GOOD_FLASH ",id=pf1 -set drive.pf1.file=@VARS_SETUP@",
+    "varstore-setup-mode", FALSE },
+  { "set-drive-file-prefix", QEMU,
+    "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
+    "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
+    "-drive if=pflash,format=raw,unit=1,file=file:@VARS_SETUP@",
+    "varstore-setup-mode", FALSE },
+  { "set-drive-if-swaps-varstore", QEMU,
+    "-machine q35,smm=on " GOOD_FLASH ",id=a -drive if=none,id=b,format=raw,file=@VARS_SETUP@ "
+    "-set drive.a.if=none -set drive.b.if=pflash -set drive.b.unit=1",
+    "varstore-setup-mode", FALSE },
+  { "set-drive-none-made-pflash", QEMU,
+    "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
+    "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
+    "-drive if=none,id=nv,format=raw,file=@VARS@ -set drive.nv.if=pflash -set drive.nv.unit=1",
+    "dbx-placeholder", TRUE },
+  { "set-global-secure-off", QEMU,
+    "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on,id=sec "
+    "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
+    "-drive if=pflash,format=raw,unit=1,file=@VARS@ -set global.sec.value=off",
+    "varstore-not-secure dbx-placeholder", FALSE },
+  { "set-device-becomes-loader", QEMU,
+    "-machine q35,smm=on " GOOD_FLASH " -device virtio-rng-pci,id=rng -set device.rng.driver=loader",
+    "option-unmodeled dbx-placeholder", FALSE },
+  { "readconfig-drive-set", QEMU, "-readconfig @CFG_GOOD@ -set drive.vars.file=@VARS_SETUP@",
+    "varstore-setup-mode", FALSE },
+  { "readconfig-global-machine-pflash", QEMU,
+    "-blockdev driver=file,node-name=c-st,filename=@CODE@,read-only=on "
+    "-blockdev driver=raw,node-name=c-fmt,file=c-st,read-only=on "
+    "-blockdev driver=file,node-name=v-st,filename=@VARS@ "
+    "-blockdev driver=raw,node-name=v-fmt,file=v-st -readconfig @CFG_MACHINE@",
+    "varstore-not-secure dbx-placeholder", FALSE },
+  { "machine-pflash1-blockdev-chain-setup", QEMU,
+    "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
+    "-blockdev '{\"driver\":\"file\",\"filename\":\"@CODE@\",\"node-name\":\"c\",\"read-only\":true}' "
+    "-blockdev driver=file,node-name=good,filename=@VARS@ "
+    "-blockdev driver=file,node-name=setup,filename=@VARS_SETUP@ "
+    "-blockdev driver=raw,node-name=v-fmt,file=setup -machine pflash0=c,pflash1=v-fmt",
+    "varstore-setup-mode", FALSE },
+  { "machine-kernel-property", QEMU, "-machine q35,smm=on,kernel=@DIR@/vmlinuz " GOOD_FLASH,
+    "direct-kernel-boot dbx-placeholder", FALSE },
+  /* What could change the firmware setup but is not modelled: never silently enforced. */
+  { "unmodeled-raw-offset", QEMU,
+    "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
+    "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
+    "-drive if=pflash,format=raw,unit=1,offset=0,file=@VARS@",
+    "option-unmodeled dbx-placeholder", FALSE },
+  { "unmodeled-json-filename", QEMU,
+    "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
+    "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
+    "-drive 'if=pflash,format=raw,unit=1,file=json:{\"driver\":\"file\",,\"filename\":\"@VARS@\"}'",
+    "option-unmodeled varstore-unreadable", FALSE },
+  { "unmodeled-pflash-global", QEMU,
+    "-machine q35,smm=on " GOOD_FLASH " -global driver=cfi.pflash01,property=num-blocks,value=8",
+    "option-unmodeled dbx-placeholder", FALSE },
+  { "unmodeled-generic-loader", QEMU,
+    "-machine q35,smm=on " GOOD_FLASH " -device loader,file=@DIR@/vmlinuz,cpu-num=0",
+    "option-unmodeled dbx-placeholder", FALSE },
+  { "unmodeled-set-accel", QEMU,
+    "-machine q35,smm=on " GOOD_FLASH " -accel kvm,id=a -set accel.a.accel=tcg",
+    "option-unmodeled dbx-placeholder", FALSE },
+
   /* ---- libvirt: autoselection, resolved with Debian's descriptors as libvirt would */
   { "xml-auto-enrolled", XML,
     XML_HEAD "<os firmware='efi'><type arch='x86_64' machine='q35'>hvm</type>"
@@ -483,6 +548,16 @@ placeholder(const char *key, const char *dir)
     vsb_test_write_file(IN_DIR("vm.cfg"), text, -1);
     return g_steal_pointer(&p);
   }
+  if (strcmp(key, "CFG_MACHINE") == 0) {
+    /* [machine] names the -blockdev nodes; [global] turns the secure flash off again. */
+    vsb_test_write_file(IN_DIR("machine.cfg"),
+                        "[machine]\n  type = \"q35\"\n  smm = \"on\"\n  pflash0 = \"c-fmt\"\n"
+                        "  pflash1 = \"v-fmt\"\n\n[global]\n  driver = \"cfi.pflash01\"\n"
+                        "  property = \"secure\"\n  value = \"on\"\n\n[global]\n"
+                        "  driver = \"cfi.pflash01\"\n  property = \"secure\"\n"
+                        "  value = \"off\"\n", -1);
+    return g_steal_pointer(&p);
+  }
   if (strcmp(key, "QEMU_ARGS") == 0)
     return qemu_args_for(dir, NULL);
   if (strcmp(key, "QEMU_ARGS_31") == 0)
@@ -640,7 +715,10 @@ test_coverage(void)
     "varstore-setup-mode", "secure-boot-disabled", "db-empty", "dbx-empty", "dbx-placeholder",
     "size-mismatch", "format-mismatch", "direct-kernel-boot", "direct-kernel-boot-confidential",
     "confidential-guest", "varstore-from-template", "descriptor-mismatch", "smm-auto",
+    "option-unmodeled",
   };
+  /* Not in this table: they need a running process, and test-audit-cli.c proves them:
+   * varstore-replaced, firmware-replaced, process-cwd-unreadable, process-files-unreadable. */
   for (gsize i = 0; i < G_N_ELEMENTS(all); i++) {
     gboolean found = FALSE;
     for (gsize j = 0; j < G_N_ELEMENTS(cases) && !found; j++) {
