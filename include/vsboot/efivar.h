@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 #include "vsboot/varstore.h"
 #include "vsboot/sbjudge.h"
+#include "vsboot/mscerts.h"
 
 G_BEGIN_DECLS
 
@@ -62,7 +63,8 @@ typedef struct {
   guint n_pk, n_kek, n_db, n_dbx; /* signature entries */
   gboolean dbx_placeholder; /* dbx missing, empty, or only sha256("") */
   GPtrArray *certificates;  /* VsbSbCert*, PK, KEK, db, dbx in that order */
-  GPtrArray *warnings;      /* char* */
+  GPtrArray *warnings;      /* char*; the rollover warnings of microsoft included */
+  VsbMsState *microsoft;    /* which of Microsoft's CAs the store trusts (mscerts.h) */
 } VsbSecureBootState;
 
 VsbSecureBootState *vsb_secure_boot_state(const VsbVarstore *store);
@@ -74,11 +76,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbSecureBootState, vsb_secure_boot_state_free)
 gboolean vsb_secure_boot_has_known(const VsbSecureBootState *state, const char *id,
                                    const char *variable);
 /* {"mode", "enforcing", "verdict", "secure-boot-variable", "reason", "custom-mode", "entries": {...}, "certificates": [...],
- *  "well-known": [...], "expired": [...], "dbx-placeholder", "warnings": [...]} */
+ *  "well-known": [...], "expired": [...], "dbx-placeholder", "microsoft": {"kek-2011":
+ *  "enrolled"|"absent"|"revoked", ... the seven ids}, "microsoft-2011-without-successor",
+ *  "warnings": [...]} */
 JsonNode *vsb_secure_boot_state_to_json(const VsbSecureBootState *state);
 
 /* The whole `vars show` report: file facts, store warnings, "variables" (live ones, or with
- * all_records every record of the file with its state) and "secure-boot". */
+ * all_records every record of the file with its state) and "secure-boot", which also holds
+ * "dbx": vsb_dbx_explanation_to_json against the shipped dbx_info_msft_latest.json, or
+ * {"entries", "error"} when that list cannot be read. */
 JsonNode *vsb_varstore_report(const VsbVarstore *store, gboolean all_records);
 
 G_END_DECLS

@@ -5,6 +5,7 @@
 #include "vsboot/efivar.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
+#include "vsboot/mscerts.h"
 #include "vsboot/varjson.h"
 #include "vsboot/varstore.h"
 
@@ -93,6 +94,69 @@ print_value(JsonObject *var)
   }
 }
 
+/* "by-company": {"Microsoft": 173, ...} as "Microsoft 173, SecureStar 39, ..." (largest first,
+ * at most max names: the JSON lists them all). */
+static gint
+count_desc(gconstpointer a, gconstpointer b, gpointer obj)
+{
+  const char *ka = *(const char *const *)a, *kb = *(const char *const *)b;
+  gint64 na = vsb_cli_jint(obj, ka), nb = vsb_cli_jint(obj, kb);
+  return na != nb ? (na < nb ? 1 : -1) : strcmp(ka, kb);
+}
+
+static void
+print_counts(const char *label, JsonObject *counts, guint max)
+{
+  g_autoptr(GList) keys = counts ? json_object_get_members(counts) : NULL;
+  if (keys == NULL)
+    return;
+  g_autoptr(GPtrArray) names = g_ptr_array_new();
+  for (GList *l = keys; l; l = l->next)
+    g_ptr_array_add(names, l->data);
+  g_ptr_array_sort_with_data(names, count_desc, counts);
+  printf("    %s:", label);
+  for (guint i = 0; i < names->len && i < max; i++)
+    printf("%s %s %" G_GINT64_FORMAT, i ? "," : "", (const char *)names->pdata[i],
+           vsb_cli_jint(counts, names->pdata[i]));
+  if (names->len > max)
+    printf(" and %u more (--json lists them)", names->len - max);
+  printf("\n");
+}
+
+/* The 2023 rollover ("microsoft": which of Microsoft's CAs the store trusts) and the dbx as
+ * Microsoft's list explains it ("dbx"). */
+static void
+print_microsoft(JsonObject *sb)
+{
+  JsonObject *ms = vsb_cli_jobj(sb, "microsoft");
+  printf("  Microsoft CAs:\n");
+  for (guint i = 0; ms && i < VSB_MS_N_CERTS; i++) {
+    const VsbMsCert *c = vsb_ms_cert((VsbMsCertId)i);
+    printf("    %-16s %-9s %-4s %s\n", c->name, vsb_cli_jstr(ms, c->name),
+           vsb_sb_variable_name(c->variable), c->subject_cn);
+  }
+  JsonObject *dbx = vsb_cli_jobj(sb, "dbx");
+  if (dbx == NULL)
+    return;
+  if (vsb_cli_jstr(dbx, "error")) {
+    printf("  dbx: %" G_GINT64_FORMAT " entries, not explained: %s\n", vsb_cli_jint(dbx, "entries"),
+           vsb_cli_jstr(dbx, "error"));
+    return;
+  }
+  const char *newest = vsb_cli_jstr(dbx, "newest");
+  printf("  dbx: %" G_GINT64_FORMAT " entries, %" G_GINT64_FORMAT " known to Microsoft's list%s%s\n",
+         vsb_cli_jint(dbx, "entries"), vsb_cli_jint(dbx, "known"), newest ? ", newest added " : "",
+         newest ? newest : "");
+  print_counts("by company", vsb_cli_jobj(dbx, "by-company"), 8);
+  print_counts("by architecture", vsb_cli_jobj(dbx, "by-arch"), 8);
+  print_counts("by kind", vsb_cli_jobj(dbx, "by-kind"), 8);
+  const char *arch = vsb_cli_jstr(dbx, "arch");
+  if (arch)
+    printf("    Microsoft's latest %s list: %" G_GINT64_FORMAT " entries, %" G_GINT64_FORMAT
+           " of them not in this dbx\n", arch, vsb_cli_jint(dbx, "latest"),
+           vsb_cli_jint(dbx, "missing-from-latest"));
+}
+
 static void
 print_report(JsonObject *r, gboolean all)
 {
@@ -124,6 +188,7 @@ print_report(JsonObject *r, gboolean all)
     JsonObject *k = json_array_get_object_element(wk, i);
     printf("  %-4s %s\n", vsb_cli_jstr(k, "variable"), vsb_cli_jstr(k, "name"));
   }
+  print_microsoft(sb);
   JsonArray *w = vsb_cli_jarr(sb, "warnings");
   for (guint i = 0; w && i < json_array_get_length(w); i++)
     printf("  warning: %s\n", json_array_get_string_element(w, i));

@@ -817,6 +817,7 @@ vsb_secure_boot_state_free(VsbSecureBootState *st)
     return;
   g_ptr_array_unref(st->certificates);
   g_ptr_array_unref(st->warnings);
+  vsb_ms_state_free(st->microsoft);
   g_free(st->reason);
   g_free(st);
 }
@@ -953,6 +954,12 @@ secure_boot_state(const VsbVarstore *store, GHashTable *certs)
   collect_certs(st, "KEK", kek_e, certs);
   collect_certs(st, "db", db_e, certs);
   collect_certs(st, "dbx", dbx_e, certs);
+
+  /* The 2023 rollover: Microsoft's CAs by exact DER, not by CN (a look-alike certificate
+   * verifies nothing Microsoft signed). */
+  st->microsoft = vsb_secure_boot_microsoft_state(store);
+  for (guint i = 0; i < st->microsoft->warnings->len; i++)
+    warn(st, "%s", (const char *)st->microsoft->warnings->pdata[i]);
   return st;
 }
 
@@ -1042,6 +1049,10 @@ vsb_secure_boot_state_to_json(const VsbSecureBootState *st)
       json_builder_add_string_value(b, c->subject_cn ? c->subject_cn : c->subject);
   }
   json_builder_end_array(b);
+  json_builder_set_member_name(b, "microsoft");
+  json_builder_add_value(b, vsb_ms_state_to_json(st->microsoft));
+  json_builder_set_member_name(b, "microsoft-2011-without-successor");
+  json_builder_add_boolean_value(b, st->microsoft->missing_successor);
   json_builder_set_member_name(b, "warnings");
   json_builder_begin_array(b);
   for (guint i = 0; i < st->warnings->len; i++)
@@ -1089,6 +1100,32 @@ add_variable(JsonBuilder *b, const VsbVariable *v, gboolean live, GHashTable *ce
     set_str(b, "data-head", hex);
   }
   json_builder_end_object(b);
+}
+
+/* The dbx explained by Microsoft's list. Only the report reads the list: the Secure Boot state
+ * serves audit and pe verify, which need none of it. Without the list, the report still says
+ * how many entries there are and why nothing more. */
+static JsonNode *
+dbx_report(const VsbVarstore *store, VsbSecureBootState *st)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VsbDbxInfo) info = vsb_dbx_info_load(NULL, &error);
+  if (info) {
+    g_autoptr(VsbDbxExplanation) ex = vsb_dbx_explain(info, store);
+    /* A placeholder dbx already has its warning (nothing is revoked). */
+    if (ex->arch && ex->missing && !st->dbx_placeholder)
+      warn(st, "dbx is older than Microsoft's latest list: it lacks %u of "
+           "the %u %s entries of dbx_info_msft_latest.json (apply Microsoft's current dbx update "
+           "for %s)", ex->missing, ex->latest, ex->arch, ex->arch);
+    return vsb_dbx_explanation_to_json(ex);
+  }
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "entries");
+  json_builder_add_int_value(b, st->n_dbx);
+  set_str(b, "error", error->message);
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
 }
 
 JsonNode *
@@ -1151,8 +1188,11 @@ vsb_varstore_report(const VsbVarstore *store, gboolean all_records)
   json_builder_end_array(b);
 
   g_autoptr(VsbSecureBootState) st = secure_boot_state(store, certs);
+  JsonNode *dbx = dbx_report(store, st); /* first: it may add a warning */
+  JsonNode *sb = vsb_secure_boot_state_to_json(st);
+  json_object_set_member(json_node_get_object(sb), "dbx", dbx);
   json_builder_set_member_name(b, "secure-boot");
-  json_builder_add_value(b, vsb_secure_boot_state_to_json(st));
+  json_builder_add_value(b, sb);
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }

@@ -165,6 +165,12 @@ vsb_ms_cert_set_parse(const char *text, VsbMsCertSet *out, GError **error)
 {
   g_auto(GStrv) parts = g_strsplit(text ? text : "", ",", -1);
   VsbMsCertSet set = 0;
+  /* An empty text names no set: refused like an unknown name, not taken as "nothing". */
+  if (parts[0] == NULL) {
+    g_strfreev(parts);
+    parts = g_new0(char *, 2);
+    parts[0] = g_strdup("");
+  }
   for (char **p = parts; *p; p++) {
     const char *name = g_strstrip(*p);
     gboolean found = FALSE;
@@ -294,7 +300,7 @@ warn_missing_successor(VsbMsState *st, const VsbMsCert *old)
   }
   st->missing_successor = TRUE;
   g_ptr_array_add(st->warnings,
-                  g_strdup_printf("%s holds %s (%s, expires %s) without its successor %s: %s",
+                  g_strdup_printf("%s holds %s (%s, valid until %s) without its successor %s: %s",
                                   vsb_sb_variable_name(old->variable), old->subject_cn, old->name,
                                   old->expires, missing->str, missing_effect[old->id]));
   g_string_free(missing, TRUE);
@@ -413,8 +419,9 @@ add_record(VsbDbxInfo *info, const char *kind, const char *arch, const char *com
   VsbDbxRecord *r = g_new0(VsbDbxRecord, 1);
   r->kind = kind;
   r->arch = arch ? g_string_chunk_insert_const(info->strings, arch) : NULL;
-  r->company =
-    g_string_chunk_insert_const(info->strings, company && *company ? company : "Unknown");
+  /* Microsoft's names carry stray blanks (" Ciscso Systems Inc."): count them as written. */
+  g_autofree char *co = g_strstrip(g_strdup(company ? company : ""));
+  r->company = g_string_chunk_insert_const(info->strings, *co ? co : "Unknown");
   r->filename = filename ? g_string_chunk_insert_const(info->strings, filename) : NULL;
   r->date = date ? g_string_chunk_insert_const(info->strings, date) : NULL;
   g_ptr_array_add(info->records, r);
