@@ -453,6 +453,94 @@ on_signal(int sig)
   (void)sig;
 }
 
+/* Boot the EFI app and watch the console: exit 0 when it ran, 1 when the firmware denied
+ * it, 2 on timeout. */
+static int
+watch_efi_app(const VsbRunPlan *plan, gboolean json, int timeout)
+{
+  GError *error = NULL;
+  int rc;
+  gsize np = 0;
+  const VsbBootPattern *pats = vsb_launch_default_patterns(&np);
+  guint ms = (guint)(timeout ? timeout : 300) * 1000u;
+  g_autoptr(VsbLaunchResult) res =
+    vsb_launch_watch((const char *const *)plan->argv->pdata, pats, np, ms, &error);
+  if (res == NULL) {
+    rc = vsb_cli_fail(error);
+  } else {
+    if (json) {
+      g_autoptr(JsonNode) node = run_report_json(plan, res);
+      vsb_cli_print_json(node);
+    } else {
+      fputs(res->log, stdout);
+      if (res->log[0] && res->log[strlen(res->log) - 1] != '\n')
+        fputc('\n', stdout);
+    }
+    fflush(stdout);
+    switch (res->verdict) {
+    case VSB_BOOT_VERDICT_RAN:
+      fprintf(stderr, "vsboot: the EFI app ran (%s) after %.1f s\n", res->line, res->seconds);
+      rc = VSB_EXIT_OK;
+      break;
+    case VSB_BOOT_VERDICT_DENIED:
+      fprintf(stderr, "vsboot: the firmware denied the EFI app (%s) after %.1f s\n", res->line,
+              res->seconds);
+      rc = VSB_EXIT_NEGATIVE;
+      break;
+    case VSB_BOOT_VERDICT_TIMEOUT:
+      fprintf(stderr, "vsboot: no verdict within %u s; QEMU stopped\n", ms / 1000);
+      rc = VSB_EXIT_USAGE;
+      break;
+    default:
+      fprintf(stderr, "vsboot: QEMU exited (status %d) without a verdict\n", res->exit_status);
+      rc = res->exit_status >= 0 ? res->exit_status : VSB_EXIT_USAGE;
+      break;
+    }
+  }
+  return rc;
+}
+
+/* Start what the plan says (swtpm first when the VM has a TPM) and wait for QEMU; the ESP's
+ * directory (tmpdir, may be NULL) is the caller's to remove. */
+static int
+run_planned(const VsbVm *vm, const VsbRunPlan *plan, const char *efi_app, const char *esp,
+            const char *sock, gboolean json, int timeout)
+{
+  GError *error = NULL;
+  if (efi_app && !vsb_launch_make_esp(esp, efi_app, vsb_fw_arch_name(vm->arch), &error))
+    return vsb_cli_fail(error);
+  g_autoptr(VsbSwtpm) tpm = NULL;
+  if (vm->tpm_state_dir) {
+    tpm = vsb_swtpm_start(vm->tpm_state_dir, sock, &error);
+    if (tpm == NULL)
+      return vsb_cli_fail(error);
+  }
+
+  /* Ctrl-C reaches QEMU (same process group) and it stops; vsboot lives on to stop swtpm
+   * and remove the ESP. A handler, not SIG_IGN, which QEMU would inherit. */
+  struct sigaction sa = { 0 };
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+
+  int rc;
+  if (efi_app) {
+    rc = watch_efi_app(plan, json, timeout);
+  } else {
+    gboolean timed_out = FALSE;
+    fflush(stdout);
+    rc = vsb_vm_run_foreground(plan->argv, (guint)timeout * 1000u, &timed_out, &error);
+    if (rc < 0)
+      rc = vsb_cli_fail(error);
+    else if (timed_out) {
+      fprintf(stderr, "vsboot: stopped QEMU after %d s (--timeout)\n", timeout);
+      rc = VSB_EXIT_USAGE;
+    }
+  }
+  g_clear_pointer(&tpm, vsb_swtpm_stop);
+  return rc;
+}
+
 static int
 run_run(int argc, char **argv)
 {
@@ -590,78 +678,7 @@ run_run(int argc, char **argv)
   }
   fprintf(stderr, "vsboot: %s\n", line);
 
-  if (efi_app && !vsb_launch_make_esp(esp, efi_app, vsb_fw_arch_name(vm->arch), &error)) {
-    remove_dir(tmpdir);
-    return vsb_cli_fail(error);
-  }
-  g_autoptr(VsbSwtpm) tpm = NULL;
-  if (vm->tpm_state_dir) {
-    tpm = vsb_swtpm_start(vm->tpm_state_dir, sock, &error);
-    if (tpm == NULL) {
-      if (tmpdir)
-        remove_dir(tmpdir);
-      return vsb_cli_fail(error);
-    }
-  }
-
-  /* Ctrl-C reaches QEMU (same process group) and it stops; vsboot lives on to stop swtpm
-   * and remove the ESP. A handler, not SIG_IGN, which QEMU would inherit. */
-  struct sigaction sa = { 0 };
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-
-  int rc;
-  if (efi_app) {
-    gsize np = 0;
-    const VsbBootPattern *pats = vsb_launch_default_patterns(&np);
-    guint ms = (guint)(timeout ? timeout : 300) * 1000u;
-    g_autoptr(VsbLaunchResult) res =
-      vsb_launch_watch((const char *const *)plan->argv->pdata, pats, np, ms, &error);
-    if (res == NULL) {
-      rc = vsb_cli_fail(error);
-    } else {
-      if (json) {
-        g_autoptr(JsonNode) node = run_report_json(plan, res);
-        vsb_cli_print_json(node);
-      } else {
-        fputs(res->log, stdout);
-        if (res->log[0] && res->log[strlen(res->log) - 1] != '\n')
-          fputc('\n', stdout);
-      }
-      fflush(stdout);
-      switch (res->verdict) {
-      case VSB_BOOT_VERDICT_RAN:
-        fprintf(stderr, "vsboot: the EFI app ran (%s) after %.1f s\n", res->line, res->seconds);
-        rc = VSB_EXIT_OK;
-        break;
-      case VSB_BOOT_VERDICT_DENIED:
-        fprintf(stderr, "vsboot: the firmware denied the EFI app (%s) after %.1f s\n", res->line,
-                res->seconds);
-        rc = VSB_EXIT_NEGATIVE;
-        break;
-      case VSB_BOOT_VERDICT_TIMEOUT:
-        fprintf(stderr, "vsboot: no verdict within %u s; QEMU stopped\n", ms / 1000);
-        rc = VSB_EXIT_USAGE;
-        break;
-      default:
-        fprintf(stderr, "vsboot: QEMU exited (status %d) without a verdict\n", res->exit_status);
-        rc = res->exit_status >= 0 ? res->exit_status : VSB_EXIT_USAGE;
-        break;
-      }
-    }
-  } else {
-    gboolean timed_out = FALSE;
-    fflush(stdout);
-    rc = vsb_vm_run_foreground(plan->argv, (guint)timeout * 1000u, &timed_out, &error);
-    if (rc < 0)
-      rc = vsb_cli_fail(error);
-    else if (timed_out) {
-      fprintf(stderr, "vsboot: stopped QEMU after %d s (--timeout)\n", timeout);
-      rc = VSB_EXIT_USAGE;
-    }
-  }
-  g_clear_pointer(&tpm, vsb_swtpm_stop);
+  int rc = run_planned(vm, plan, efi_app, esp, sock, json, timeout);
   if (tmpdir)
     remove_dir(tmpdir);
   return rc;

@@ -128,6 +128,56 @@ add(GPtrArray *a, const char *s)
   g_ptr_array_add(a, g_strdup(s));
 }
 
+/* The accelerator: as asked, or (auto) KVM only where it can run this firmware. */
+static gboolean
+choose_accel(const VsbVm *vm, const VsbRunOptions *opts, VsbRunPlan *plan, GError **error)
+{
+  gboolean smm = vsb_vm_has_feature(vm, VSB_FW_FEATURE_REQUIRES_SMM) && arch_is_x86(vm->arch);
+  if (opts->accel == VSB_ACCEL_KVM) {
+    plan->accel = g_strdup("kvm");
+    plan->accel_note = g_strdup("--accel kvm");
+  } else if (opts->accel == VSB_ACCEL_TCG) {
+    plan->accel = g_strdup("tcg");
+    plan->accel_note = g_strdup("--accel tcg");
+  } else {
+#if defined(__x86_64__) || defined(__i386__)
+    gboolean host_matches = arch_is_x86(vm->arch);
+#elif defined(__aarch64__)
+    gboolean host_matches = vm->arch == VSB_FW_ARCH_AARCH64;
+#else
+    gboolean host_matches = FALSE;
+#endif
+    if (!host_matches) {
+      plan->accel = g_strdup("tcg");
+      plan->accel_note = g_strdup_printf("TCG: KVM cannot run %s guests on this host",
+                                         vsb_fw_arch_name(vm->arch));
+    } else if (access("/dev/kvm", R_OK | W_OK) != 0) {
+      plan->accel = g_strdup("tcg");
+      plan->accel_note = g_strdup_printf("TCG: /dev/kvm is not usable (%s)", g_strerror(errno));
+    } else if (smm) {
+      g_autofree char *why = NULL;
+      g_autoptr(GError) perr = NULL;
+      gboolean can = vsb_kvm_can_smm(plan->binary, &why, &perr);
+      if (perr) {
+        g_propagate_error(error, g_steal_pointer(&perr));
+        return FALSE;
+      }
+      if (can) {
+        plan->accel = g_strdup("kvm");
+        plan->accel_note = g_strdup("KVM: it runs SMM, which this firmware requires");
+      } else {
+        plan->accel = g_strdup("tcg");
+        plan->accel_note = g_strdup_printf("TCG: this firmware requires SMM and KVM here "
+                                           "cannot run it (%s)", why);
+      }
+    } else {
+      plan->accel = g_strdup("kvm");
+      plan->accel_note = g_strdup("KVM: /dev/kvm is usable");
+    }
+  }
+  return TRUE;
+}
+
 VsbRunPlan *
 vsb_vm_run_plan(const VsbVm *vm, const VsbRunOptions *opts, GError **error)
 {
@@ -184,50 +234,8 @@ vsb_vm_run_plan(const VsbVm *vm, const VsbRunOptions *opts, GError **error)
   if (!vsb_qemu_get_version(plan->binary, &major, &minor, error))
     return NULL;
 
-  /* Accelerator. */
-  gboolean smm = vsb_vm_has_feature(vm, VSB_FW_FEATURE_REQUIRES_SMM) && arch_is_x86(vm->arch);
-  if (opts->accel == VSB_ACCEL_KVM) {
-    plan->accel = g_strdup("kvm");
-    plan->accel_note = g_strdup("--accel kvm");
-  } else if (opts->accel == VSB_ACCEL_TCG) {
-    plan->accel = g_strdup("tcg");
-    plan->accel_note = g_strdup("--accel tcg");
-  } else {
-#if defined(__x86_64__) || defined(__i386__)
-    gboolean host_matches = arch_is_x86(vm->arch);
-#elif defined(__aarch64__)
-    gboolean host_matches = vm->arch == VSB_FW_ARCH_AARCH64;
-#else
-    gboolean host_matches = FALSE;
-#endif
-    if (!host_matches) {
-      plan->accel = g_strdup("tcg");
-      plan->accel_note = g_strdup_printf("TCG: KVM cannot run %s guests on this host",
-                                         vsb_fw_arch_name(vm->arch));
-    } else if (access("/dev/kvm", R_OK | W_OK) != 0) {
-      plan->accel = g_strdup("tcg");
-      plan->accel_note = g_strdup_printf("TCG: /dev/kvm is not usable (%s)", g_strerror(errno));
-    } else if (smm) {
-      g_autofree char *why = NULL;
-      g_autoptr(GError) perr = NULL;
-      gboolean can = vsb_kvm_can_smm(plan->binary, &why, &perr);
-      if (perr) {
-        g_propagate_error(error, g_steal_pointer(&perr));
-        return NULL;
-      }
-      if (can) {
-        plan->accel = g_strdup("kvm");
-        plan->accel_note = g_strdup("KVM: it runs SMM, which this firmware requires");
-      } else {
-        plan->accel = g_strdup("tcg");
-        plan->accel_note = g_strdup_printf("TCG: this firmware requires SMM and KVM here "
-                                           "cannot run it (%s)", why);
-      }
-    } else {
-      plan->accel = g_strdup("kvm");
-      plan->accel_note = g_strdup("KVM: /dev/kvm is usable");
-    }
-  }
+  if (!choose_accel(vm, opts, plan, error))
+    return NULL;
 
   /* The command line: firmware part first, exactly as qemu-args prints it. */
   VsbQemuArgvOptions qo = { .qemu_major = major, .qemu_minor = minor,
