@@ -75,7 +75,7 @@ typedef enum {
   VSB_AUTHVAR_ERROR_NOT_NEWER,
   /* Anything else the firmware refuses: not a variable with signed updates (only PK, KEK, db,
    * dbx, dbt), attributes that are not 0x27/0x67, a stored variable with other attributes, a PK
-   * payload that is not exactly one X.509 certificate, a PKCS#7 that edk2's
+   * payload that is not exactly one X.509 certificate or an append to PK, a PKCS#7 that edk2's
    * VerifyTimeBasedPayload turns away (digest not SHA-256, or the ContentInfo-wrapped form:
    * edk2 checks the SHA-256 OID at byte 13 of the bare SignedData), a result larger than
    * OVMF's PcdMaxAuthVariableSize (0x2800 bytes in 2M builds, 0x8400 in 4M builds, header and
@@ -98,7 +98,8 @@ typedef struct {
   guint32 cert_length;       /* WIN_CERTIFICATE dwLength */
   GBytes *pkcs7;             /* CertData exactly as in the file (offset 40) */
   gboolean pkcs7_wrapped;    /* CertData is a ContentInfo around the SignedData */
-  char *digest;              /* the SignerInfo digest algorithm ("sha256", ...) */
+  char *digest;              /* the SignerInfo digest algorithm, OpenSSL's short name
+                              * ("SHA256", ...), or "unknown" */
   guint signer_count;        /* SignerInfos in the PKCS#7 */
   char *signer;              /* RFC 2253 subject of the (first) signer's certificate, or NULL
                               * when the PKCS#7 does not carry it */

@@ -880,6 +880,14 @@ check_write(const VsbVariable *old, const VsbAuthvarUpdate *u, const VsbAuthvarR
       return FALSE;
     }
   }
+  /* edk2 filters duplicates only for KEK/db/dbx/dbt and would simply concatenate a second
+   * certificate into PK; a PK holding two certificates breaks every later PK check
+   * (VerifyTimeBasedPayload compares with the first only), so vsboot refuses the append. */
+  if (strcmp(r->variable, "PK") == 0 && (r->attributes & VSB_EFI_VARIABLE_APPEND_WRITE)) {
+    g_set_error(error, VSB_AUTHVAR_ERROR, VSB_AUTHVAR_ERROR_REFUSED,
+                "%s: PK is replaced, never appended to (it holds one certificate)", u->origin);
+    return FALSE;
+  }
   if (strcmp(r->variable, "PK") == 0 && u->entries->len > 0 &&
       (u->entries->len != 1 || ((VsbSigEntry *)u->entries->pdata[0])->type != VSB_SIG_X509)) {
     g_set_error(error, VSB_AUTHVAR_ERROR, VSB_AUTHVAR_ERROR_REFUSED,
@@ -962,6 +970,7 @@ run(const VsbVarstore *store, const VsbAuthvarUpdate *u, const char *name,
     const VsbGuid *guid, const VsbAuthvarOptions *opts, VsbVariable **out, GError **error)
 {
   static const VsbAuthvarOptions defaults = { 0 };
+  g_return_val_if_fail(store != NULL && u != NULL && name != NULL, NULL);
   opts = opts ? opts : &defaults;
   guid = guid ? guid : vsb_sb_known_guid(name);
   if (guid == NULL || !is_target(name, guid)) {

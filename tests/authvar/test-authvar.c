@@ -359,6 +359,16 @@ test_snakeoil_refuses(void)
   apply_refused(s, db, "db", VSB_AUTHVAR_ERROR_UNTRUSTED, "not trusted for db");
   apply_refused(s, dbx, "dbx", VSB_AUTHVAR_ERROR_UNTRUSTED, "Microsoft Windows UEFI Key");
   apply_refused(s, kek, "KEK", VSB_AUTHVAR_ERROR_UNTRUSTED, "not trusted for KEK");
+  /* unsigned_ok applies it anyway; the signature is intact, so its attributes (append) are
+   * still the ones used, and the result says it was not verified. */
+  VsbAuthvarOptions opts = { .unsigned_ok = TRUE };
+  g_autoptr(VsbAuthvarResult) r = apply_ok(s, db, "db", &opts);
+  g_assert_false(r->verified);
+  g_assert_nonnull(strstr(r->unverified_reason, "not trusted for db"));
+  g_assert_cmpuint(r->attributes, ==, VSB_AUTHVAR_ATTR_APPEND);
+  g_assert_cmpint(r->mode, ==, VSB_AUTHVAR_APPEND);
+  g_assert_cmpuint(r->entries_added, ==, 1);
+  g_assert_null(r->trust_subject);
   /* An empty template has no PK: setup mode, nothing vouches for anything. */
   g_autoptr(VsbVarstore) empty = load_store(OVMF_VARS_4M);
   apply_refused(empty, db, "db", VSB_AUTHVAR_ERROR_UNTRUSTED, "setup mode");
@@ -691,6 +701,28 @@ test_own_keys(void)
   g_assert_true(u4->pkcs7_wrapped);
   apply_refused(s, u4, "db", VSB_AUTHVAR_ERROR_REFUSED, "ContentInfo");
 
+  /* CheckSignatureListFormat: a list with a SignatureHeaderSize, an X.509 entry that is no
+   * certificate. */
+  static const guint8 junk[20] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
+  g_autoptr(GByteArray) hl = g_byte_array_new();
+  const guint32 sizes[3] = { 28 + 16 + 48, 16, 48 };
+  g_byte_array_append(hl, VSB_GUID_EFI_CERT_SHA256.b, 16);
+  for (int i = 0; i < 3; i++)
+    g_byte_array_append(hl, (const guint8[]){ (guint8)sizes[i], 0, 0, 0 }, 4);
+  g_byte_array_append(hl, (const guint8[16]){ 0 }, 16);
+  g_byte_array_append(hl, VSB_GUID_MICROSOFT_VENDOR.b, 16);
+  g_byte_array_append(hl, (const guint8[32]){ 1 }, 32);
+  g_autoptr(GBytes) hlb = g_bytes_new(hl->data, hl->len);
+  g_autoptr(GBytes) fh = make_auth2("db", isdb, 0x67, 2030, 1, 1, hlb, kek, FALSE);
+  gsize fhl = g_bytes_get_size(fh);
+  expect_malformed(g_bytes_get_data(fh, NULL), fhl, "header-size", "SignatureHeaderSize other");
+  g_autoptr(GPtrArray) bad = vsb_sig_entry_array_new();
+  g_ptr_array_add(bad, vsb_sig_entry_new(VSB_SIG_X509, gv, junk, sizeof junk));
+  g_autoptr(GBytes) badb = vsb_siglist_build(bad);
+  g_autoptr(GBytes) fx = make_auth2("KEK", gv, 0x67, 2030, 1, 1, badb, pk, FALSE);
+  expect_malformed(g_bytes_get_data(fx, NULL), g_bytes_get_size(fx), "not-a-cert",
+                   "X.509 entry that is not a certificate");
+
   /* PK replaced by a signature of the current PK; a PK payload of two entries refused. */
   g_autoptr(Signer) pk2 = signer_new("authvar test PK 2");
   g_autoptr(GPtrArray) one = vsb_sig_entry_array_new();
@@ -701,6 +733,20 @@ test_own_keys(void)
   g_autoptr(GBytes) pk_payload = vsb_siglist_build(one);
   g_autoptr(GBytes) f5 = make_auth2("PK", gv, 0x27, 2035, 1, 1, pk_payload, pk, FALSE);
   g_autoptr(VsbAuthvarUpdate) u5 = parse_ok(f5, "new-pk");
+  g_autoptr(GBytes) f5a = make_auth2("PK", gv, 0x67, 2035, 1, 1, pk_payload, pk, FALSE);
+  g_autoptr(VsbAuthvarUpdate) u5a = parse_ok(f5a, "append-pk");
+  apply_refused(s, u5a, "PK", VSB_AUTHVAR_ERROR_REFUSED, "never appended");
+  g_autoptr(GBytes) two = g_bytes_new(NULL, 0);
+  {
+    g_autoptr(GPtrArray) e2 = vsb_sig_entry_array_new();
+    g_ptr_array_add(e2, vsb_sig_entry_copy(one->pdata[0]));
+    g_ptr_array_add(e2, vsb_sig_entry_copy(one->pdata[0]));
+    g_bytes_unref(two);
+    two = vsb_siglist_build(e2);
+  }
+  g_autoptr(GBytes) f5b = make_auth2("PK", gv, 0x27, 2035, 1, 1, two, pk, FALSE);
+  g_autoptr(VsbAuthvarUpdate) u5b = parse_ok(f5b, "two-pks");
+  apply_refused(s, u5b, "PK", VSB_AUTHVAR_ERROR_REFUSED, "exactly one X.509");
   g_autoptr(VsbAuthvarResult) r5 = apply_ok(s, u5, "PK", NULL);
   g_assert_cmpstr(r5->trust_variable, ==, "PK");
   g_assert_cmpint(r5->mode, ==, VSB_AUTHVAR_REPLACE);
