@@ -788,10 +788,19 @@ is_qcow2(const guint8 *data, gsize len)
   return len >= 4 && memcmp(data, "QFI\xfb", 4) == 0;
 }
 
-static void
-tool_failed(GError **error, const char *path, const char *what, int status, const char *err_text)
+/* text with every mention of the private copy image replaced by the user's path. */
+static char *
+name_origin(const char *text, const char *image, const char *path)
 {
-  g_autofree char *why = g_strstrip(g_strdup(err_text ? err_text : ""));
+  g_auto(GStrv) parts = g_strsplit(text, image, -1);
+  return g_strjoinv(path, parts);
+}
+
+static void
+tool_failed(GError **error, const char *path, const char *image, const char *what, int status,
+            const char *err_text)
+{
+  g_autofree char *why = g_strstrip(name_origin(err_text ? err_text : "", image, path));
   char *nl = strchr(why, '\n');
   if (nl)
     *nl = '\0';
@@ -806,9 +815,9 @@ tool_failed(GError **error, const char *path, const char *what, int status, cons
  * not a cut inside the last cluster; `qemu-img map` gives where each uncompressed data extent
  * lies in the file, which must be inside it. */
 static gboolean
-check_qcow2(const char *path, gint64 file_size, GError **error)
+check_qcow2(const char *path, const char *image, gint64 file_size, GError **error)
 {
-  const char *check[] = { "qemu-img", "check", "-f", "qcow2", "--output=json", path, NULL };
+  const char *check[] = { "qemu-img", "check", "-f", "qcow2", "--output=json", image, NULL };
   g_autofree char *out = NULL, *err_text = NULL;
   int status = 0;
   if (!vsb_tool_run(check, &out, &err_text, &status, error))
@@ -824,7 +833,7 @@ check_qcow2(const char *path, gint64 file_size, GError **error)
     }
     if (corruptions <= 0 && check_errors <= 0) {
       /* Not even opened (a bad header): qemu-img says why on stderr. */
-      tool_failed(error, path, "qemu-img check", status, err_text);
+      tool_failed(error, path, image, "qemu-img check", status, err_text);
       return FALSE;
     }
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
@@ -834,7 +843,7 @@ check_qcow2(const char *path, gint64 file_size, GError **error)
     return FALSE;
   }
 
-  const char *map[] = { "qemu-img", "map", "-f", "qcow2", "--output=json", path, NULL };
+  const char *map[] = { "qemu-img", "map", "-f", "qcow2", "--output=json", image, NULL };
   g_clear_pointer(&out, g_free);
   g_clear_pointer(&err_text, g_free);
   if (!vsb_tool_run(map, &out, &err_text, &status, error))
@@ -842,7 +851,7 @@ check_qcow2(const char *path, gint64 file_size, GError **error)
   g_autoptr(JsonNode) map_root =
     status == 0 ? vsb_json_parse(out, out ? strlen(out) : 0, 16, "qemu-img map", NULL) : NULL;
   if (map_root == NULL || !JSON_NODE_HOLDS_ARRAY(map_root)) {
-    tool_failed(error, path, "qemu-img map", status, err_text);
+    tool_failed(error, path, image, "qemu-img map", status, err_text);
     return FALSE;
   }
   JsonArray *extents = json_node_get_array(map_root);
@@ -877,21 +886,32 @@ vsb_varstore_load(const char *path, GError **error)
   if (!is_qcow2(data, len))
     return vsb_varstore_load_bytes(bytes, path, error);
 
-  if (!check_qcow2(path, (gint64)len, error))
-    return NULL;
+  /* qemu-img reads a private copy of the bytes just read and checked, never the user's path:
+   * what is converted is what was validated (the path cannot be swapped for a FIFO or another
+   * file meanwhile), and its image locks never touch the store, where an editor's QEMU probe
+   * would take them for a running VM. */
   ScratchDir tmp = { 0 };
   if (!scratch_in_tmp(&tmp, path, error))
     return NULL;
+  g_autofree char *image = g_build_filename(tmp.path, "vars.qcow2", NULL);
   g_autofree char *raw = g_build_filename(tmp.path, "vars.raw", NULL);
-  const char *argv[] = { "qemu-img", "convert", "-f", "qcow2", "-O", "raw", path, raw, NULL };
+  VsbWriteOptions copy = { .mode = 0600, .exclusive = TRUE };
+  if (!vsb_file_write_atomic_full(image, data, len, &copy, error) ||
+      !check_qcow2(path, image, (gint64)len, error)) {
+    scratch_remove(&tmp);
+    return NULL;
+  }
+  const char *argv[] = { "qemu-img", "convert", "-f", "qcow2", "-O", "raw", image, raw, NULL };
   VsbVarstore *s = NULL;
-  if (run_tool(argv, error)) {
+  g_autoptr(GError) local = NULL;
+  if (run_tool(argv, &local)) {
     g_autoptr(GBytes) rawbytes = vsb_file_read(raw, MAX_FILE_SIZE, error);
     if (rawbytes && (s = vsb_varstore_load_bytes(rawbytes, path, error)) != NULL)
       s->qcow2 = TRUE;
   } else {
     /* A compressed cluster cut short fails here, as a read error; say which file. */
-    g_prefix_error(error, "%s: ", path);
+    g_autofree char *msg = name_origin(local->message, image, path);
+    g_set_error(error, local->domain, local->code, "%s: %s", path, msg);
   }
   scratch_remove(&tmp);
   return s;
