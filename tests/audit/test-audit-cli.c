@@ -2,6 +2,9 @@
  * same varstore), standard input, and the usage errors that must exit 2 with a clear message. */
 #include "testutil.h"
 
+#include "vsboot/audit.h"
+#include "vsboot/qemu-cmdline.h"
+
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <signal.h>
@@ -25,15 +28,15 @@ copy_vars(const char *dir, const char *name)
 
 /* A paused QEMU (-S) holding code and vars as flash; started from dir (relative vars path). */
 static GPid
-start_qemu(const char *dir, const char *vars_arg)
+start_qemu_code(const char *dir, const char *code, const char *vars_arg)
 {
   g_autofree char *nv = g_strdup_printf("if=pflash,format=raw,unit=1,file=%s", vars_arg);
+  g_autofree char *fw = g_strdup_printf("if=pflash,format=raw,unit=0,readonly=on,file=%s", code);
   const char *argv[] = {
     "qemu-system-x86_64", "-machine", "q35,smm=on", "-accel", "tcg", "-S", "-nodefaults",
     "-display", "none", "-monitor", "none", "-serial", "none",
     "-global", "driver=cfi.pflash01,property=secure,value=on",
-    "-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" OVMF "OVMF_CODE_4M.secboot.fd",
-    "-drive", nv, NULL,
+    "-drive", fw, "-drive", nv, NULL,
   };
   GPid pid = 0;
   g_autoptr(GError) error = NULL;
@@ -59,6 +62,12 @@ start_qemu(const char *dir, const char *vars_arg)
     g_usleep(100000);
   }
   return pid;
+}
+
+static GPid
+start_qemu(const char *dir, const char *vars_arg)
+{
+  return start_qemu_code(dir, OVMF "OVMF_CODE_4M.secboot.fd", vars_arg);
 }
 
 static void
@@ -143,6 +152,145 @@ test_pid_and_shared(void)
   g_autoptr(JsonNode) n4 = audit_json(&rc, a2);
   g_assert_cmpint(rc, ==, 0);
   g_assert_false(has_finding(n4, "varstore-shared", NULL));
+}
+
+static char *
+copy_setup_vars(const char *dir, const char *name)
+{
+  return vsb_test_copy_file(OVMF "OVMF_VARS_4M.fd", dir, name, 0600);
+}
+
+static JsonNode *
+audit_pid(GPid pid, int *rc)
+{
+  g_autofree char *pid_s = g_strdup_printf("%d", pid);
+  const char *args[] = { "audit", "--pid", pid_s, "--json", "--no-process-scan",
+                         "--firmware-dir", "/usr/share/qemu/firmware", NULL };
+  return audit_json(rc, args);
+}
+
+static const char *
+model_str(JsonNode *node, const char *key)
+{
+  JsonObject *m = json_object_get_object_member(json_node_get_object(node), "model");
+  return json_object_get_null_member(m, key) ? NULL : json_object_get_string_member(m, key);
+}
+
+/* A running QEMU whose varstore was replaced after its start: the audit judges the store the
+ * process has open (read through /proc/PID/fd), not the file now at the path. */
+static void
+test_pid_replaced_varstore(void)
+{
+  vsb_test_require_tool("qemu-system-x86_64");
+  g_autofree char *dir = vsb_test_tmpdir();
+  /* Started on a setup-mode store; an enrolled one is renamed over its path afterwards. */
+  g_autofree char *vars = copy_setup_vars(dir, "vm_VARS.fd");
+  GPid pid = start_qemu(dir, "vm_VARS.fd");
+  g_autofree char *good = copy_vars(dir, "good_VARS.fd");
+  g_assert_cmpint(g_rename(good, vars), ==, 0);
+  int rc;
+  g_autoptr(JsonNode) n1 = audit_pid(pid, &rc);
+  g_assert_cmpint(rc, ==, 1);
+  g_assert_true(has_finding(n1, "varstore-replaced", NULL));
+  g_assert_true(has_finding(n1, "varstore-setup-mode", NULL));
+  g_assert_cmpstr(model_str(n1, "secure-boot"), ==, "setup");
+  g_assert_cmpstr(model_str(n1, "varstore"), ==, vars);
+  g_autofree char *fd_prefix = g_strdup_printf("/proc/%d/fd/", pid);
+  g_assert_true(g_str_has_prefix(model_str(n1, "varstore-read"), fd_prefix));
+
+  /* Deleted outright: the open file is still what the VM uses. */
+  g_autofree char *vars2 = copy_setup_vars(dir, "vm2_VARS.fd");
+  stop_qemu(pid);
+  pid = start_qemu(dir, "vm2_VARS.fd");
+  g_assert_cmpint(g_unlink(vars2), ==, 0);
+  g_autoptr(JsonNode) n2 = audit_pid(pid, &rc);
+  g_assert_cmpint(rc, ==, 1);
+  const char *ev = NULL;
+  g_assert_true(has_finding(n2, "varstore-replaced", &ev));
+  g_assert_nonnull(strstr(ev, "(deleted)"));
+  g_assert_cmpstr(model_str(n2, "secure-boot"), ==, "setup");
+
+  /* Moved away, an enrolled store put at the path: nothing open under that name, so nothing
+   * is judged, and the verdict is not enforced. */
+  g_autofree char *vars3 = copy_setup_vars(dir, "vm3_VARS.fd");
+  stop_qemu(pid);
+  pid = start_qemu(dir, "vm3_VARS.fd");
+  g_autofree char *moved = g_build_filename(dir, "moved.fd", NULL);
+  g_assert_cmpint(g_rename(vars3, moved), ==, 0);
+  g_free(copy_vars(dir, "vm3_VARS.fd"));
+  g_autoptr(JsonNode) n3 = audit_pid(pid, &rc);
+  g_assert_cmpint(rc, ==, 1);
+  g_assert_true(has_finding(n3, "varstore-replaced", NULL));
+  g_assert_null(model_str(n3, "secure-boot"));
+  stop_qemu(pid);
+}
+
+/* The firmware code replaced under a running VM (a package upgrade): the open, old code is
+ * what runs and is judged; a warning says so. */
+static void
+test_pid_replaced_code(void)
+{
+  vsb_test_require_tool("qemu-system-x86_64");
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *vars = copy_vars(dir, "vm1_VARS.fd");
+  g_autofree char *code = vsb_test_copy_file(OVMF "OVMF_CODE_4M.secboot.fd", dir, "CODE.fd",
+                                             0644);
+  GPid pid = start_qemu_code(dir, code, "vm1_VARS.fd");
+  /* The new "code" is the non-SMM build: judged, it would make Secure Boot unprotected. */
+  g_autofree char *other = vsb_test_copy_file(OVMF "OVMF_CODE_4M.fd", dir, "new.fd", 0644);
+  g_assert_cmpint(g_rename(other, code), ==, 0);
+  int rc;
+  g_autoptr(JsonNode) n = audit_pid(pid, &rc);
+  stop_qemu(pid);
+  const char *ev = NULL;
+  g_assert_true(has_finding(n, "firmware-replaced", &ev));
+  g_assert_nonnull(strstr(ev, "(deleted)"));
+  g_assert_false(has_finding(n, "secure-boot-without-smm", NULL));
+  g_assert_cmpint(rc, ==, 0);
+}
+
+/* A process whose working directory cannot be read (another user's, without privilege; here a
+ * fake /proc without the cwd link): a relative varstore is never looked up in the auditor's
+ * own directory, where an enrolled store of that name waits. */
+static void
+test_pid_cwd_unreadable(void)
+{
+  g_autofree char *proc = vsb_test_tmpdir();
+  g_autofree char *here = vsb_test_tmpdir();
+  g_autofree char *decoy = copy_vars(here, "vm_VARS.fd");
+  g_autofree char *pdir = g_build_filename(proc, "4242", NULL);
+  g_assert_cmpint(g_mkdir(pdir, 0755), ==, 0);
+  g_autofree char *cmdline = g_build_filename(pdir, "cmdline", NULL);
+  static const char args[] =
+    "qemu-system-x86_64\0-machine\0q35,smm=on\0"
+    "-global\0driver=cfi.pflash01,property=secure,value=on\0"
+    "-drive\0if=pflash,format=raw,unit=0,readonly=on,file=" OVMF "OVMF_CODE_4M.secboot.fd\0"
+    "-drive\0if=pflash,format=raw,unit=1,file=vm_VARS.fd\0";
+  vsb_test_write_file(cmdline, args, sizeof(args) - 1);
+
+  g_autofree char *old_cwd = g_get_current_dir();
+  g_assert_cmpint(g_chdir(here), ==, 0);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VsbQemuCmdline) cmd = vsb_qemu_cmdline_parse_process(proc, 4242, &error);
+  g_assert_no_error(error);
+  const char *const dirs[] = { "/usr/share/qemu/firmware", NULL };
+  VsbAuditOptions opts = { 0 };
+  opts.firmware_dirs = dirs;
+  opts.proc_root = proc;
+  opts.pid = 4242;
+  opts.no_process_scan = TRUE;
+  g_autoptr(VsbAuditReport) r = vsb_audit_cmdline(cmd, "process 4242", &opts, &error);
+  g_assert_cmpint(g_chdir(old_cwd), ==, 0);
+  g_assert_no_error(error);
+  g_autoptr(JsonNode) node = vsb_audit_report_to_json(r);
+  g_autofree char *text = json_to_string(node, TRUE);
+  g_test_message("%s", text);
+  g_assert_false(r->enforced);
+  g_assert_true(vsb_audit_report_has(r, "process-cwd-unreadable"));
+  /* No fd directory either: which code file is open cannot be checked. */
+  g_assert_true(vsb_audit_report_has(r, "process-files-unreadable"));
+  g_assert_null(r->model.secure_boot);
+  g_assert_cmpstr(r->model.varstore, ==, "vm_VARS.fd");
 }
 
 static void
@@ -353,6 +501,9 @@ main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/audit/cli/pid-and-shared-varstore", test_pid_and_shared);
+  g_test_add_func("/audit/cli/pid-replaced-varstore", test_pid_replaced_varstore);
+  g_test_add_func("/audit/cli/pid-replaced-code", test_pid_replaced_code);
+  g_test_add_func("/audit/cli/pid-cwd-unreadable", test_pid_cwd_unreadable);
   g_test_add_func("/audit/cli/stdin", test_stdin);
   g_test_add_func("/audit/cli/usage-errors", test_usage_errors);
   g_test_add_func("/audit/cli/exit-codes", test_exit_codes);
