@@ -17,7 +17,10 @@
  *   varstore-setup-mode, secure-boot-disabled, secure-boot-uncertain, db-empty, dbx-empty, dbx-placeholder,
  *   size-mismatch, format-mismatch, direct-kernel-boot, direct-kernel-boot-confidential,
  *   confidential-guest, bios-ignored, varstore-from-template, firmware-changed,
- *   descriptor-mismatch, smm-auto. */
+ *   descriptor-mismatch, smm-auto, option-unmodeled (an option that could change the firmware
+ *   setup and is not modelled: never judged as if absent), and for a running process
+ *   (VsbAuditOptions.pid) varstore-replaced, firmware-replaced, process-cwd-unreadable,
+ *   process-files-unreadable. */
 #pragma once
 
 #include <glib.h>
