@@ -214,6 +214,33 @@ test_output_symlink(void)
   g_assert_cmpstr(l, ==, "victim");
 }
 
+/* keys generate never writes through a link planted at one of its file names: refused, the
+ * file it points to unchanged, nothing else created. */
+static void
+test_keys_symlink(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *outside = vsb_test_tmpdir();
+  g_autofree char *victim = g_build_filename(outside, "victim", NULL);
+  vsb_test_write_file(victim, "precious", -1);
+  static const char *const names[] = { "PK.key", "db.crt", "owner.guid" };
+  for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+    g_autofree char *keys = g_strdup_printf("%s/keys%u", dir, i);
+    g_assert_cmpint(g_mkdir(keys, 0700), ==, 0);
+    g_autofree char *link = g_build_filename(keys, names[i], NULL);
+    g_assert_cmpint(symlink(victim, link), ==, 0);
+    g_autofree char *err = NULL;
+    int rc = vsb_test_run(NULL, &err, "keys", "generate", keys, "--bits", "2048", NULL);
+    if (rc != 2)
+      vsb_test_fail("keys generate with a link at %s: exit %d (expected 2)\n%s", names[i], rc,
+                    err);
+    g_autofree char *after = slurp(victim);
+    g_assert_cmpstr(after, ==, "precious");
+    g_autofree char *l = listing(keys);
+    g_assert_cmpstr(l, ==, names[i]);
+  }
+}
+
 /* n editors at once, each adding its own db hash: every one that exits 0 has its hash in
  * the final store, and none may fail (they queue on the edit lock). */
 static void
@@ -421,6 +448,7 @@ main(int argc, char **argv)
   g_test_add_func("/fs/cli/in-place-symlink", test_in_place_symlink);
   g_test_add_func("/fs/cli/qcow2-old-temp-name", test_qcow2_old_temp_name);
   g_test_add_func("/fs/cli/output-symlink", test_output_symlink);
+  g_test_add_func("/fs/cli/keys-symlink", test_keys_symlink);
   g_test_add_func("/fs/cli/race", test_race);
   g_test_add_func("/fs/cli/crash", test_crash);
   g_test_add_func("/fs/cli/fifo", test_fifo);

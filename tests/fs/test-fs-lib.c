@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include "vsboot/error.h"
+#include "vsboot/filecache.h"
 #include "vsboot/fileio.h"
 #include "vsboot/tool.h"
 #include "vsboot/varstore.h"
@@ -377,10 +378,36 @@ test_crash_points(void)
   }
 }
 
+static char *cache_home;
+
+/* The cache file ($XDG_CACHE_HOME/vsboot/NAME.json) is written by vsboot on its own: a link
+ * planted there is left alone and the file it points to is not written. */
+static void
+test_cache_symlink(void)
+{
+  g_autofree char *outside = vsb_test_tmpdir();
+  g_autofree char *victim = g_build_filename(outside, "victim", NULL);
+  g_autofree char *cdir = g_build_filename(cache_home, "vsboot", NULL);
+  g_autofree char *cfile = g_build_filename(cdir, "fs.json", NULL);
+  vsb_test_write_file(victim, "precious", -1);
+  g_assert_cmpint(g_mkdir_with_parents(cdir, 0700), ==, 0);
+  g_assert_cmpint(symlink(victim, cfile), ==, 0);
+  vsb_file_cache_put("fs", victim, "sha256", "abc");
+  g_autofree char *after = slurp(victim);
+  g_assert_cmpstr(after, ==, "precious");
+  g_assert_true(g_file_test(cfile, G_FILE_TEST_IS_SYMLINK));
+  g_autofree char *l = listing(cdir);
+  g_assert_cmpstr(l, ==, "fs.json");
+}
+
 int
 main(int argc, char **argv)
 {
+  /* Before anything asks GLib for the cache directory (it keeps the first answer). */
+  cache_home = g_dir_make_tmp("vsboot-fs-cache-XXXXXX", NULL);
+  g_setenv("XDG_CACHE_HOME", cache_home, TRUE);
   g_test_init(&argc, &argv, NULL);
+  g_test_add_func("/fs/write/cache-symlink", test_cache_symlink);
   g_test_add_func("/fs/write/symlink", test_write_symlink);
   g_test_add_func("/fs/write/modes", test_write_modes);
   g_test_add_func("/fs/write/non-regular", test_write_non_regular);
@@ -389,5 +416,9 @@ main(int argc, char **argv)
   g_test_add_func("/fs/lock", test_lock);
   g_test_add_func("/fs/tool-timeout", test_tool_timeout);
   g_test_add_func("/fs/crash-points", test_crash_points);
-  return g_test_run();
+  int rc = g_test_run();
+  const char *rm[] = { "rm", "-rf", "--", cache_home, NULL };
+  g_spawn_sync(NULL, (char **)rm, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, NULL, NULL);
+  g_free(cache_home);
+  return rc;
 }
