@@ -20,7 +20,9 @@
 #include <linux/fs.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -1101,6 +1103,15 @@ on_setup_limit(gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* A swtpm_setup that outlived a killed vsboot would go on writing into a directory that
+ * recovery removes. */
+static void
+die_with_parent(gpointer data)
+{
+  (void)data;
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
 static gboolean
 run_swtpm_setup(const char *dir, gboolean certs, char **err_out, GError **error)
 {
@@ -1108,10 +1119,10 @@ run_swtpm_setup(const char *dir, gboolean certs, char **err_out, GError **error)
                                "--create-platform-cert", "--lock-nvram", NULL };
   const char *plain[] = { "swtpm_setup", "--tpm2", "--tpmstate", dir, NULL };
   g_autoptr(GError) local = NULL;
-  g_autoptr(GSubprocess) p = g_subprocess_newv(certs ? with_certs : plain,
-                                               G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
-                                                 G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                                               &local);
+  g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                                               G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_set_child_setup(l, die_with_parent, NULL, NULL);
+  g_autoptr(GSubprocess) p = g_subprocess_launcher_spawnv(l, certs ? with_certs : plain, &local);
   if (p == NULL) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot run swtpm_setup (package swtpm-tools): %s",
                 local->message);
