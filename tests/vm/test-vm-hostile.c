@@ -764,6 +764,67 @@ test_crash_reset(void)
   }
 }
 
+/* A reset that changes the varstore's format removes the old file of the other name, as part
+ * of the commit: killed just before that removal, recovery still removes it. */
+static void
+write_split_descriptor(const char *fw, const char *code, const char *vars, const char *format)
+{
+  g_autofree char *text = g_strdup_printf(
+    "{ \"description\": \"test\", \"interface-types\": [\"uefi\"],\n"
+    "  \"mapping\": { \"device\": \"flash\", \"executable\": { \"filename\": \"%s\", "
+    "\"format\": \"%s\" }, \"nvram-template\": { \"filename\": \"%s\", \"format\": \"%s\" } },\n"
+    "  \"targets\": [ { \"architecture\": \"x86_64\", \"machines\": [\"pc-q35-*\"] } ],\n"
+    "  \"features\": [\"enrolled-keys\", \"requires-smm\", \"secure-boot\"], \"tags\": [] }\n",
+    code, format, vars, format);
+  g_autofree char *path = g_build_filename(fw, "10-test.json", NULL);
+  vsb_test_write_file(path, text, -1);
+}
+
+static void
+test_reset_format_change(void)
+{
+  vsb_test_require_tool("qemu-img");
+  g_autofree char *top = vsb_test_tmpdir();
+  g_autofree char *fw = state_dir(top, "fw");
+  g_autofree char *qcode = g_build_filename(top, "CODE.qcow2", NULL);
+  g_autofree char *qvars = g_build_filename(top, "VARS.qcow2", NULL);
+  const char *c1[] = { "qemu-img", "convert", "-f", "raw", "-O", "qcow2",
+                       OVMF "OVMF_CODE_4M.secboot.fd", qcode, NULL };
+  const char *c2[] = { "qemu-img", "convert", "-f", "raw", "-O", "qcow2", TEMPLATE, qvars, NULL };
+  g_assert_cmpint(vsb_test_spawn(c1, NULL, NULL, NULL), ==, 0);
+  g_assert_cmpint(vsb_test_spawn(c2, NULL, NULL, NULL), ==, 0);
+  for (int killed = 0; killed < 2; killed++) {
+    g_autofree char *dir = state_dir(top, killed ? "killed" : "plain");
+    write_split_descriptor(fw, qcode, qvars, "qcow2");
+    const char *args[] = { vsb_test_vsboot(), "provision", "vm", "--state-dir", dir,
+                           "--machine", "pc-q35-7.2", "--firmware-dir", fw, NULL, NULL };
+    g_assert_cmpint(vsb_test_spawn(args, NULL, NULL, NULL), ==, 0);
+    assert_listing(dir, "vm.json vm_VARS.qcow2");
+    write_split_descriptor(fw, OVMF "OVMF_CODE_4M.secboot.fd", TEMPLATE, "raw");
+    args[9] = "--reset";
+    g_auto(GStrv) env = g_get_environ();
+    if (killed)
+      env = g_environ_setenv(env, "VSB_TEST_CRASH_AT", "vm-state-moved", TRUE);
+    g_autofree char *err = NULL;
+    int rc = vsb_test_spawn(args, (const char *const *)env, NULL, &err);
+    if (rc != (killed ? 128 + 9 : 0))
+      vsb_test_fail("reset to a raw varstore exited %d:\n%s", rc, err);
+    if (killed) {
+      g_clear_pointer(&err, g_free);
+      args[9] = NULL;
+      g_assert_cmpint(vsb_test_spawn(args, NULL, NULL, &err), ==, 2);
+      assert_contains(err, "is already provisioned");
+    }
+    assert_listing(dir, "vm.json vm_VARS.fd");
+    g_autofree char *out = NULL;
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(vsb_test_run(&out, &err, "qemu-args", "vm", "--state-dir", dir,
+                                 "--qemu-version", "7.2", NULL), ==, 0);
+    g_autofree char *vars = g_build_filename(dir, "vm_VARS.fd", NULL);
+    assert_contains(out, vars);
+  }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -786,5 +847,6 @@ main(int argc, char **argv)
   g_test_add_func("/vm/hostile/run-links", test_run_links);
   g_test_add_func("/vm/hostile/crash-new", test_crash_new);
   g_test_add_func("/vm/hostile/crash-reset", test_crash_reset);
+  g_test_add_func("/vm/hostile/reset-format-change", test_reset_format_change);
   return g_test_run();
 }
