@@ -835,8 +835,8 @@ check_size(const VsbVarstore *store, const VsbAuthvarResult *r, gsize data_len, 
   if (limit == 0 || size <= limit)
     return TRUE;
   g_set_error(error, VSB_AUTHVAR_ERROR, VSB_AUTHVAR_ERROR_REFUSED,
-              "%s: %s would be %zu bytes with its header; this OVMF build accepts at most %zu "
-              "(PcdMaxAuthVariableSize)", vsb_varstore_get_origin(store), r->variable, size,
+              "%s: %s would be %zu bytes with its header and name; this OVMF build accepts at "
+              "most %zu (PcdMaxAuthVariableSize)", vsb_varstore_get_origin(store), r->variable, size,
               limit);
   return FALSE;
 }
@@ -914,6 +914,10 @@ compute_write(const VsbVarstore *store, const VsbAuthvarUpdate *u, VsbAuthvarRes
     return FALSE;
   gsize plen = 0;
   const guint8 *p = g_bytes_get_data(u->payload, &plen);
+  /* VariableServiceSetVariable bounds the payload alone first; UpdateVariable then bounds the
+   * stored data plus what FilterSignatureList left of it (checked below). */
+  if (!check_size(store, r, plen, error))
+    return FALSE;
   g_autoptr(GBytes) data = NULL;
   VsbEfiTime ts = u->timestamp;
   if (r->attributes & VSB_EFI_VARIABLE_APPEND_WRITE) {

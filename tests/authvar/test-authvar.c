@@ -273,6 +273,20 @@ test_ms_dbx2024(void)
       vsb_test_fail("dbx lacks entry %u of DBXUpdate2024.bin", i);
 }
 
+/* OVMF 2M builds take authenticated variables up to 0x2800 bytes: the amd64 dbx update does
+ * not fit, the smaller db update does. */
+static void
+test_too_large_2m(void)
+{
+  g_autoptr(VsbVarstore) s = load_store("/usr/share/OVMF/OVMF_VARS.ms.fd");
+  g_assert_cmpint(vsb_varstore_get_layout(s), ==, VSB_VARSTORE_LAYOUT_OVMF_2M);
+  g_autoptr(VsbAuthvarUpdate) dbx = ms_update("updates/DBXUpdate.amd64.bin");
+  apply_refused(s, dbx, "dbx", VSB_AUTHVAR_ERROR_REFUSED, "PcdMaxAuthVariableSize");
+  g_autoptr(VsbAuthvarUpdate) db = ms_update("updates/DBUpdate3P2023.bin");
+  g_autoptr(VsbAuthvarResult) r = apply_ok(s, db, "db", NULL);
+  g_assert_true(r->verified && r->changed);
+}
+
 /* One byte flipped at offset; the copy still parses. */
 static VsbAuthvarUpdate *
 flipped(GBytes *orig, gsize offset, const char *origin)
@@ -772,6 +786,7 @@ main(int argc, char **argv)
   g_test_add_func("/authvar/apply/microsoft-db-dbx", test_ms_db_and_dbx);
   g_test_add_func("/authvar/apply/microsoft-dbx2024", test_ms_dbx2024);
   g_test_add_func("/authvar/refuse/tampered", test_tampered);
+  g_test_add_func("/authvar/refuse/too-large-2m", test_too_large_2m);
   g_test_add_func("/authvar/refuse/wrong-variable", test_wrong_variable);
   g_test_add_func("/authvar/refuse/snakeoil", test_snakeoil_refuses);
   g_test_add_func("/authvar/apply/redhat-kek", test_redhat_kek);
