@@ -243,47 +243,46 @@ entry_sha256(const VsbSigEntry *e)
   return g_compute_checksum_for_data(G_CHECKSUM_SHA256, d, len);
 }
 
-/* TRUE when one of entries is the certificate itself (same DER). */
-static gboolean
-holds_cert(GPtrArray *entries, const VsbMsCert *c)
+/* The certificates (bit mask of ids) among entries' X.509 entries, by the SHA-256 of the DER:
+ * the same subject with other bytes is another certificate, and verifies nothing Microsoft
+ * signed. */
+static guint
+certs_in(GPtrArray *entries)
 {
+  guint found = 0;
   for (guint i = 0; entries && i < entries->len; i++) {
     const VsbSigEntry *e = entries->pdata[i];
     if (e->type != VSB_SIG_X509)
       continue;
     g_autofree char *sum = entry_sha256(e);
-    if (strcmp(sum, c->sha256) == 0)
-      return TRUE;
+    for (guint c = 0; c < VSB_MS_N_CERTS; c++)
+      if (strcmp(sum, ms_certs[c].sha256) == 0)
+        found |= BIT(c);
   }
-  return FALSE;
+  return found;
 }
 
-/* TRUE when dbx revokes the certificate in any of the three forms the firmware checks:
- * the certificate, the SHA-256 of its DER, or EFI_CERT_X509_SHA256 (the TBSCertificate's
- * SHA-256 followed by the time of revocation). */
-static gboolean
-revokes_cert(GPtrArray *dbx, const VsbMsCert *c)
+/* The certificates dbx revokes, in any of the three forms the firmware checks: the
+ * certificate, the SHA-256 of its DER, or EFI_CERT_X509_SHA256 (the TBSCertificate's SHA-256
+ * followed by the time of revocation). Each entry is hashed or encoded once: a current dbx
+ * holds hundreds. */
+static guint
+certs_revoked(GPtrArray *dbx)
 {
+  guint found = certs_in(dbx);
   for (guint i = 0; dbx && i < dbx->len; i++) {
     const VsbSigEntry *e = dbx->pdata[i];
     gsize len;
     const guint8 *d = g_bytes_get_data(e->data, &len);
-    g_autofree char *hex = NULL;
-    const char *want = NULL;
-    if (e->type == VSB_SIG_X509) {
-      hex = entry_sha256(e);
-      want = c->sha256;
-    } else if (e->type == VSB_SIG_SHA256 && len == 32) {
-      hex = vsb_hex_encode(d, 32);
-      want = c->sha256;
-    } else if (e->type == VSB_SIG_X509_SHA256 && len >= 32) {
-      hex = vsb_hex_encode(d, 32);
-      want = c->tbs_sha256;
-    }
-    if (want && strcmp(hex, want) == 0)
-      return TRUE;
+    gboolean tbs = e->type == VSB_SIG_X509_SHA256;
+    if (!(e->type == VSB_SIG_SHA256 && len == 32) && !(tbs && len >= 32))
+      continue;
+    g_autofree char *hex = vsb_hex_encode(d, 32);
+    for (guint c = 0; c < VSB_MS_N_CERTS; c++)
+      if (strcmp(hex, tbs ? ms_certs[c].tbs_sha256 : ms_certs[c].sha256) == 0)
+        found |= BIT(c);
   }
-  return FALSE;
+  return found;
 }
 
 static void
@@ -314,11 +313,12 @@ vsb_secure_boot_microsoft_state(const VsbVarstore *store)
   g_autoptr(GPtrArray) kek = store_entries(store, VSB_SB_KEK);
   g_autoptr(GPtrArray) db = store_entries(store, VSB_SB_DB);
   g_autoptr(GPtrArray) dbx = store_entries(store, VSB_SB_DBX);
+  guint in_kek = certs_in(kek), in_db = certs_in(db), revoked = certs_revoked(dbx);
   for (guint i = 0; i < VSB_MS_N_CERTS; i++) {
-    const VsbMsCert *c = &ms_certs[i];
-    if (revokes_cert(dbx, c))
+    guint in_var = ms_certs[i].variable == VSB_SB_KEK ? in_kek : in_db;
+    if (revoked & BIT(i))
       st->state[i] = VSB_MS_REVOKED;
-    else if (holds_cert(c->variable == VSB_SB_KEK ? kek : db, c))
+    else if (in_var & BIT(i))
       st->state[i] = VSB_MS_ENROLLED;
     else
       st->state[i] = VSB_MS_ABSENT;
