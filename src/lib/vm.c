@@ -500,6 +500,11 @@ typedef struct {
   int fd;
   char *path;
   const char *shown;
+  /* For the helpers and tools that take a path (fileio's atomic writes, qemu-img,
+   * swtpm_setup): /proc/PID/fd/FD, which leads to this very directory, not to whatever its
+   * path names by then (an ancestor writable by someone else could swap it). path when /proc
+   * is not there. */
+  char *at;
 } StateDir;
 
 static void
@@ -509,13 +514,22 @@ state_dir_close(StateDir *sd)
     close(sd->fd);
   sd->fd = -1;
   g_clear_pointer(&sd->path, g_free);
+  g_clear_pointer(&sd->at, g_free);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(StateDir, state_dir_close)
 
+/* The path of base as recorded in NAME.json and said in notes. */
 static char *
 sd_path(const StateDir *sd, const char *base)
 {
   return g_build_filename(sd->path, base, NULL);
+}
+
+/* The path of base to operate on (see StateDir.at). */
+static char *
+sd_at(const StateDir *sd, const char *base)
+{
+  return g_build_filename(sd->at, base, NULL);
 }
 
 /* A state directory another user can write lets them swap a root-owned 0600 varstore for
@@ -550,6 +564,7 @@ state_dir_open(const char *state_dir, gboolean writing, StateDir *sd, GError **e
 {
   sd->fd = -1;
   sd->path = NULL;
+  sd->at = NULL;
   sd->shown = state_dir;
   if (state_dir == NULL || *state_dir == '\0') {
     g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "no state directory given");
@@ -572,6 +587,12 @@ state_dir_open(const char *state_dir, gboolean writing, StateDir *sd, GError **e
     state_dir_close(sd);
     return FALSE;
   }
+  struct stat a, b;
+  sd->at = g_strdup_printf("/proc/%d/fd/%d", (int)getpid(), sd->fd);
+  if (stat(sd->at, &a) < 0 || fstat(sd->fd, &b) < 0 || !same_file(&a, &b)) {
+    g_free(sd->at);
+    sd->at = g_strdup(sd->path);
+  }
   if (!writing)
     return TRUE;
   struct stat st;
@@ -591,7 +612,7 @@ state_dir_open(const char *state_dir, gboolean writing, StateDir *sd, GError **e
 gboolean
 vsb_vm_state_dir_check(const char *state_dir, GError **error)
 {
-  g_auto(StateDir) sd = { -1, NULL, NULL };
+  g_auto(StateDir) sd = { -1, NULL, NULL, NULL };
   if (!state_dir_open(state_dir, FALSE, &sd, error))
     return FALSE;
   struct stat st;
@@ -818,7 +839,7 @@ vsb_vm_load(const char *state_dir, const char *name, GError **error)
 {
   if (!vsb_vm_name_validate(name, error))
     return NULL;
-  g_auto(StateDir) sd = { -1, NULL, NULL };
+  g_auto(StateDir) sd = { -1, NULL, NULL, NULL };
   if (!state_dir_open(state_dir, FALSE, &sd, error))
     return NULL;
   return vm_load_at(&sd, name, error);
@@ -843,7 +864,7 @@ vsb_vm_save(const VsbVm *vm, const char *state_dir, GError **error)
 {
   if (!vsb_vm_name_validate(vm->name, error))
     return FALSE;
-  g_auto(StateDir) sd = { -1, NULL, NULL };
+  g_auto(StateDir) sd = { -1, NULL, NULL, NULL };
   if (!state_dir_open(state_dir, TRUE, &sd, error))
     return FALSE;
   int lock = vm_lock(&sd, vm->name, error);
@@ -858,7 +879,7 @@ vsb_vm_save(const VsbVm *vm, const char *state_dir, GError **error)
                 sd.shown, record);
   } else {
     g_autofree char *file = g_strconcat(vm->name, ".json", NULL);
-    g_autofree char *path = sd_path(&sd, file);
+    g_autofree char *path = sd_at(&sd, file);
     g_autofree char *text = vm_json_text(vm);
     VsbWriteOptions wo = { .mode = 0644 };
     ok = vsb_file_write_atomic_full(path, text, strlen(text), &wo, error);
@@ -1672,7 +1693,7 @@ remove_uncommitted(const StateDir *sd, const char *name, guint *removed, GError 
       set_not_ours(error, sd, tmp, &st);
       return FALSE;
     }
-    g_autofree char *path = sd_path(sd, tmp);
+    g_autofree char *path = sd_at(sd, tmp);
     if (want_dir ? !vsb_dir_remove_created(path, &st, error)
                  : (unlinkat(sd->fd, tmp, 0) < 0 && errno != ENOENT)) {
       if (error && *error == NULL)
@@ -1787,7 +1808,7 @@ txn_undo(Txn *t)
       continue;
     g_autofree char *base = made_base(t, i);
     g_autofree char *tmp = tmp_name(base);
-    g_autofree char *path = sd_path(t->sd, tmp);
+    g_autofree char *path = sd_at(t->sd, tmp);
     struct stat st;
     if (i == MADE_TPM)
       (void)vsb_dir_remove_created(path, &t->made_st[i], NULL);
@@ -1922,10 +1943,11 @@ build_tpm(Txn *t, GPtrArray *notes, GError **error)
     return TRUE;
   g_autofree char *base = g_strconcat(t->name, ".tpm", NULL);
   g_autofree char *tmp = tmp_name(base);
-  g_autofree char *path = sd_path(t->sd, tmp);
+  g_autofree char *path = sd_at(t->sd, tmp);
   g_autofree char *final = sd_path(t->sd, base);
   if (mkdirat(t->sd->fd, tmp, 0700) < 0) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "cannot create %s: %s", path, g_strerror(errno));
+    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "cannot create %s/%s: %s", t->sd->shown, tmp,
+                g_strerror(errno));
     return FALSE;
   }
   if (!txn_made(t, MADE_TPM, error))
@@ -1957,7 +1979,7 @@ build_varstore(Txn *t, const Plan *p, GPtrArray *notes, GError **error)
   if (t->rec.vars == NULL)
     return TRUE;
   g_autofree char *tmp = tmp_name(t->rec.vars);
-  g_autofree char *path = sd_path(t->sd, tmp);
+  g_autofree char *path = sd_at(t->sd, tmp);
   g_autofree char *final = sd_path(t->sd, t->rec.vars);
   if (p->enrolled && p->vm->varstore_format != VSB_FW_FORMAT_RAW) {
     /* qcow2 goes through qemu-img, by path: the VM's own temporary name, in a directory only
@@ -1976,15 +1998,16 @@ build_varstore(Txn *t, const Plan *p, GPtrArray *notes, GError **error)
     note(notes, "varstore: %s from %s with the keys of %s", final, p->vars_src, p->vm->keys_dir);
   } else {
     int fd = openat(t->sd->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    g_autofree char *shown = g_build_filename(t->sd->shown, tmp, NULL);
     if (fd < 0) {
-      g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "cannot create %s: %s", path, g_strerror(errno));
+      g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "cannot create %s: %s", shown, g_strerror(errno));
       return FALSE;
     }
-    if (!txn_made(t, MADE_VARS, error) || !copy_into(p->vars_src, fd, path, error)) {
+    if (!txn_made(t, MADE_VARS, error) || !copy_into(p->vars_src, fd, shown, error)) {
       close(fd);
       return FALSE;
     }
-    if (!fsync_close(fd, path, error))
+    if (!fsync_close(fd, shown, error))
       return FALSE;
     note(notes, "varstore: %s copied from %s", final, p->vars_src);
   }
@@ -1998,7 +2021,7 @@ commit(Txn *t, const VsbVm *vm, GError **error)
 {
   g_autofree char *json = g_strconcat(t->name, ".json", NULL);
   g_autofree char *json_tmp = tmp_name(json);
-  g_autofree char *json_path = sd_path(t->sd, json_tmp);
+  g_autofree char *json_path = sd_at(t->sd, json_tmp);
   g_autofree char *text = vm_json_text(vm);
   VsbWriteOptions wo = { .mode = 0644, .exclusive = TRUE };
   if (!vsb_file_write_atomic_full(json_path, text, strlen(text), &wo, error) ||
@@ -2009,7 +2032,7 @@ commit(Txn *t, const VsbVm *vm, GError **error)
   if (!sync_dir(t->sd, error) || (t->rec.reset && !check_holders(t, error)))
     return FALSE;
   g_autofree char *record = commit_name(t->name);
-  g_autofree char *record_path = sd_path(t->sd, record);
+  g_autofree char *record_path = sd_at(t->sd, record);
   g_autofree char *rtext = record_text(&t->rec);
   VsbWriteOptions ro = { .mode = 0600, .exclusive = TRUE };
   if (!vsb_file_write_atomic_full(record_path, rtext, strlen(rtext), &ro, error))
@@ -2085,7 +2108,7 @@ vsb_vm_provision(const VsbProvisionRequest *r, GPtrArray **notes_out, GError **e
                 "the template's");
     return NULL;
   }
-  g_auto(StateDir) sd = { -1, NULL, NULL };
+  g_auto(StateDir) sd = { -1, NULL, NULL, NULL };
   if (!state_dir_open(r->state_dir, TRUE, &sd, error))
     return NULL;
   int lock = vm_lock(&sd, r->name, error);
