@@ -1,6 +1,10 @@
 #include "vsboot/libvirt-xml.h"
 #include "vsboot/error.h"
-#include "xml-dl.h"
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlerror.h>
+#include <libxml/xpath.h>
+#include <libxml/xpathInternals.h>
 #include "vsboot/qemu-probe.h"
 
 #include <string.h>
@@ -228,8 +232,6 @@ dump(GString *out, xmlDocPtr doc, xmlNodePtr node)
 char *
 vsb_libvirt_xml_build(const VsbVm *vm, const VsbLibvirtXmlOptions *opts, GError **error)
 {
-  if (!vsb_xml_load(error))
-    return NULL;
   VsbLibvirtStyle style = opts->style;
   gboolean smm = vsb_vm_has_feature(vm, VSB_FW_FEATURE_REQUIRES_SMM);
   gboolean legacy_cl = style == VSB_LIBVIRT_STYLE_LEGACY && smm &&
