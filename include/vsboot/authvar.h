@@ -20,11 +20,13 @@
  * decides what the update does.
  *
  * Who may sign (edk2 ProcessVariable): db, dbx and dbt are tried with PK first, then with every
- * X.509 entry of KEK; KEK and PK with PK only. Through PK, edk2 also requires the first
- * certificate carried in the PKCS#7 to be PK's certificate byte for byte (VerifyTimeBasedPayload,
- * "no chaining for PK"). A trusted certificate may be an intermediate: the chain from the signer
- * may end at it (X509_V_FLAG_PARTIAL_CHAIN); validity dates and key usage/EKU are not checked
- * (X509_V_FLAG_NO_CHECK_TIME, X509_PURPOSE_ANY), exactly as edk2's Pkcs7Verify sets up OpenSSL.
+ * X.509 entry of KEK; KEK and PK with PK only. Through PK, edk2 also requires the (first)
+ * signer's certificate to be PK's certificate byte for byte (VerifyTimeBasedPayload with
+ * Pkcs7GetSigners: "no chaining for PK"). Through KEK, a trusted certificate may be an
+ * intermediate: the chain from the signer may end at it (X509_V_FLAG_PARTIAL_CHAIN). Validity
+ * dates and key usage/EKU are not checked (X509_V_FLAG_NO_CHECK_TIME, X509_PURPOSE_ANY), exactly
+ * as edk2's Pkcs7Verify sets up OpenSSL; like edk2 (PKCS7_verify), every SignerInfo must verify
+ * and chain to the one trusted certificate being tried; the certificates tried are reported.
  * A store without PK is in setup mode: the firmware would write the update without checking
  * any signature; vsboot refuses it as untrusted unless the caller passes unsigned_ok.
  *

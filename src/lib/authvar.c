@@ -640,19 +640,19 @@ trusted_for(const VsbVarstore *store, const char *name)
 }
 
 /* Through PK, VerifyTimeBasedPayload first takes the certificate Pkcs7GetSigners returns as
- * the top of the signer's stack and requires it to be PK's byte for byte ("no chaining for
- * PK"). Pkcs7GetSigners handles one SignerInfo only and pops the PKCS#7 certificate set, so
- * the certificate it returns is the first of the set. */
+ * the "top-level" one and requires it to be PK's byte for byte ("no chaining for PK").
+ * Pkcs7GetSigners builds its stack with PKCS7_get0_signers (one certificate per SignerInfo) and
+ * returns the one it pops last: the first signer's certificate. So PK itself must have signed. */
 static gboolean
-pk_top_level_matches(PKCS7 *p7, GBytes *pk_der)
+pk_signed(PKCS7 *p7, GBytes *pk_der)
 {
-  if (sk_PKCS7_SIGNER_INFO_num(PKCS7_get_signer_info(p7)) != 1)
-    return FALSE;
-  STACK_OF(X509) *certs = p7->d.sign->cert;
-  if (certs == NULL || sk_X509_num(certs) < 1)
+  ERR_set_mark();
+  g_autoptr(VsbX509Stack) signers = PKCS7_get0_signers(p7, NULL, PKCS7_BINARY);
+  ERR_pop_to_mark();
+  if (signers == NULL || sk_X509_num(signers) < 1)
     return FALSE;
   unsigned char *der = NULL;
-  int n = i2d_X509(sk_X509_value(certs, 0), &der);
+  int n = i2d_X509(sk_X509_value(signers, 0), &der);
   gboolean same = n > 0 && (gsize)n == g_bytes_get_size(pk_der) &&
                   memcmp(der, g_bytes_get_data(pk_der, NULL), (gsize)n) == 0;
   OPENSSL_free(der);
@@ -718,7 +718,7 @@ authenticate(const VsbVarstore *store, const VsbAuthvarUpdate *u, const char *na
   g_autoptr(GPtrArray) trusted = trusted_for(store, name);
   for (guint i = 0; i < trusted->len; i++) {
     Trusted *t = trusted->pdata[i];
-    if (strcmp(t->var, "PK") == 0 && !pk_top_level_matches(p7, t->der))
+    if (strcmp(t->var, "PK") == 0 && !pk_signed(p7, t->der))
       continue;
     if (!pkcs7_check(p7, data, t->cert))
       continue;

@@ -16,6 +16,7 @@
 #include <openssl/pkcs7.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <string.h>
 
 #define OVMF_VARS_4M "/usr/share/OVMF/OVMF_VARS_4M.fd"
@@ -502,8 +503,10 @@ typedef struct {
   X509 *cert;
 } Signer;
 
+/* A fresh RSA key and certificate for cn, self-signed or issued by issuer; ca adds
+ * basicConstraints CA:TRUE so that it can issue. */
 static Signer *
-signer_new(const char *cn)
+signer_new_full(const char *cn, const Signer *issuer, gboolean ca)
 {
   Signer *s = g_new0(Signer, 1);
   s->key = EVP_RSA_gen(2048);
@@ -515,11 +518,23 @@ signer_new(const char *cn)
   X509_gmtime_adj(X509_getm_notAfter(x), 3600L * 24 * 365);
   X509_NAME *n = X509_get_subject_name(x);
   X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
-  X509_set_issuer_name(x, n);
+  X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer->cert) : n);
   X509_set_pubkey(x, s->key);
-  g_assert_cmpint(X509_sign(x, s->key, EVP_sha256()), >, 0);
+  if (ca) {
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, NULL, NID_basic_constraints, "critical,CA:TRUE");
+    g_assert_nonnull(ext);
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+  }
+  g_assert_cmpint(X509_sign(x, issuer ? issuer->key : s->key, EVP_sha256()), >, 0);
   s->cert = x;
   return s;
+}
+
+static Signer *
+signer_new(const char *cn)
+{
+  return signer_new_full(cn, NULL, FALSE);
 }
 
 static void
@@ -681,6 +696,34 @@ test_time_stamps(void)
   g_assert_cmpuint(r6->entries_present, ==, 0);
 }
 
+/* Through PK there is no chaining: a certificate PK issued does not sign for it. Through KEK
+ * the chain may end at a trusted intermediate. */
+static void
+test_pk_no_chaining(void)
+{
+  g_autoptr(Signer) pk = signer_new_full("authvar test PK CA", NULL, TRUE);
+  g_autoptr(Signer) leaf = signer_new_full("authvar leaf of PK", pk, FALSE);
+  g_autoptr(Signer) kek = signer_new("authvar test KEK");
+  g_autoptr(VsbVarstore) s = own_store(pk, kek);
+  const VsbGuid *isdb = &VSB_GUID_EFI_IMAGE_SECURITY_DATABASE;
+  g_autoptr(GBytes) h = sha256_list(0x44, &VSB_GUID_OVMF_ENROLL_DEFAULT_KEYS);
+  g_autoptr(GBytes) f = make_auth2("db", isdb, 0x67, 2030, 1, 1, h, leaf, FALSE);
+  g_autoptr(VsbAuthvarUpdate) u = parse_ok(f, "db-by-leaf-of-pk");
+  apply_refused(s, u, "db", VSB_AUTHVAR_ERROR_UNTRUSTED, "authvar leaf of PK");
+  {
+    g_autoptr(VsbEnroll) e = vsb_enroll_new(s);
+    g_autoptr(GError) error = NULL;
+    g_assert_true(vsb_enroll_add_cert(e, VSB_SB_KEK, pk->cert,
+                                      &VSB_GUID_OVMF_ENROLL_DEFAULT_KEYS, &error));
+  }
+  g_autoptr(VsbAuthvarResult) r = apply_ok(s, u, "db", NULL);
+  g_assert_true(r->verified);
+  g_assert_cmpstr(r->trust_variable, ==, "KEK");
+  g_assert_cmpuint(r->trust_index, ==, 2);
+  g_assert_nonnull(strstr(r->trust_subject, "authvar test PK CA"));
+  g_assert_nonnull(strstr(r->signer, "authvar leaf of PK"));
+}
+
 static void
 test_own_keys(void)
 {
@@ -793,5 +836,6 @@ main(int argc, char **argv)
   g_test_add_func("/authvar/parse/malformed", test_malformed);
   g_test_add_func("/authvar/time-stamps", test_time_stamps);
   g_test_add_func("/authvar/own-keys", test_own_keys);
+  g_test_add_func("/authvar/pk-no-chaining", test_pk_no_chaining);
   return g_test_run();
 }
