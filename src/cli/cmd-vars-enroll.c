@@ -155,6 +155,135 @@ report_text(const char *input, const char *output, const char *written, const Vs
     fprintf(stderr, "vsboot: warning: %s\n", (const char *)warnings->pdata[i]);
 }
 
+/* Read-modify-write: take the edit lock of the real file before the load and keep it (in
+ * *lock) until after the save, so that concurrent editors queue instead of losing each other's
+ * changes. --in-place FILE is locked (through a symlink: the real file, whose path lands in
+ * *save_path); for -o, OUT is locked when it exists (IN may be OUT). */
+static VsbVarstore *
+lock_and_load(const char *input, const char *target, gboolean in_place, gboolean force,
+              VsbFileLock **lock, const char **save_path, GError **error)
+{
+  const char *load_path = input;
+  struct stat st;
+  *save_path = target;
+  if (in_place || (lstat(target, &st) == 0 && S_ISREG(st.st_mode))) {
+    if (!(*lock = vsb_file_lock(target, TRUE, error)))
+      return NULL;
+    *save_path = vsb_file_lock_get_path(*lock);
+    if (in_place)
+      load_path = *save_path;
+  }
+  /* Editing a store a running VM holds would be lost or corrupt it: say so before working. */
+  if (!force && lstat(*save_path, &st) == 0 && S_ISREG(st.st_mode)) {
+    gboolean locked = vsb_file_is_locked(*save_path, error);
+    if (error && *error)
+      return NULL;
+    if (locked) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_BUSY, "%s is locked by a running process (QEMU); "
+                  "stop the VM, or pass --force to write anyway", target);
+      return NULL;
+    }
+  }
+  return vsb_varstore_load(load_path, error);
+}
+
+/* Everything the command line asks for, read and checked before the store is touched. The
+ * loaded inputs are owned (steps_clear); the strings belong to the option parser. */
+typedef struct {
+  char **del;
+  VsbVarstore *source;
+  char **copy;
+  GPtrArray *pk_files, *kek_files, *db_files, *dbx_files;
+  GArray *db_hashes, *dbx_hashes;
+  GBytes *update;
+  const char *dbx_update;
+  gboolean secure_boot, sb_on;
+  VsbGuid owner;
+} Steps;
+
+static void
+steps_clear(Steps *s)
+{
+  g_clear_pointer(&s->source, vsb_varstore_free);
+  g_clear_pointer(&s->pk_files, g_ptr_array_unref);
+  g_clear_pointer(&s->kek_files, g_ptr_array_unref);
+  g_clear_pointer(&s->db_files, g_ptr_array_unref);
+  g_clear_pointer(&s->dbx_files, g_ptr_array_unref);
+  g_clear_pointer(&s->db_hashes, g_array_unref);
+  g_clear_pointer(&s->dbx_hashes, g_array_unref);
+  g_clear_pointer(&s->update, g_bytes_unref);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Steps, steps_clear)
+
+/* Read and check every input file and value into s before anything is touched. */
+static gboolean
+read_inputs(Steps *s, const char *pk, char **kek, char **db, char **dbx_cert, char **db_hash,
+            char **dbx_hash, const char *copy_from, GError **error)
+{
+  char *pk_list[] = { (char *)pk, NULL };
+  if (pk) {
+    if (!(s->pk_files = load_cert_files(pk_list, "--pk", error)))
+      return FALSE;
+    CertFile *f = s->pk_files->pdata[0];
+    if (f->certs->len != 1) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                  "--pk: %s holds %u certificates; PK takes exactly one", pk, f->certs->len);
+      return FALSE;
+    }
+  }
+  if ((kek && !(s->kek_files = load_cert_files(kek, "--kek", error))) ||
+      (db && !(s->db_files = load_cert_files(db, "--db", error))) ||
+      (dbx_cert && !(s->dbx_files = load_cert_files(dbx_cert, "--dbx-cert", error))))
+    return FALSE;
+  if ((db_hash && !(s->db_hashes = parse_hashes(db_hash, "--db-hash", error))) ||
+      (dbx_hash && !(s->dbx_hashes = parse_hashes(dbx_hash, "--dbx-hash", error))))
+    return FALSE;
+  if (s->dbx_update && !(s->update = vsb_file_read(s->dbx_update, MAX_UPDATE_SIZE, error)))
+    return FALSE;
+  return !copy_from || (s->source = vsb_varstore_load(copy_from, error)) != NULL;
+}
+
+/* The steps, in their fixed order, whatever the command line's order. */
+static gboolean
+apply_steps(VsbEnroll *e, const Steps *s, GError **error)
+{
+  for (char **d = s->del; d && *d; d++)
+    if (!vsb_enroll_delete(e, *d, error))
+      return FALSE;
+  if (s->source) {
+    static const char *const defaults[] = { "KEK", "db", "dbx", NULL };
+    const char *const *names = s->copy ? (const char *const *)s->copy : defaults;
+    for (const char *const *n = names; *n; n++)
+      if (!vsb_enroll_copy(e, s->source, *n, s->copy != NULL, error))
+        return FALSE;
+  }
+  if (s->pk_files) {
+    CertFile *f = s->pk_files->pdata[0];
+    if (!vsb_enroll_set_pk(e, f->certs->pdata[0], &s->owner, error))
+      return FALSE;
+  }
+  if (!add_cert_files(e, VSB_SB_KEK, s->kek_files, &s->owner, error) ||
+      !add_cert_files(e, VSB_SB_DB, s->db_files, &s->owner, error))
+    return FALSE;
+  for (guint i = 0; s->db_hashes && i < s->db_hashes->len; i++)
+    if (!vsb_enroll_add_hash(e, VSB_SB_DB, g_array_index(s->db_hashes, Sha256, i).h, &s->owner,
+                             error))
+      return FALSE;
+  if (s->update) {
+    gsize len = 0;
+    const guint8 *data = g_bytes_get_data(s->update, &len);
+    if (!vsb_enroll_apply_dbx_update(e, data, len, s->dbx_update, error))
+      return FALSE;
+  }
+  if (!add_cert_files(e, VSB_SB_DBX, s->dbx_files, &s->owner, error))
+    return FALSE;
+  for (guint i = 0; s->dbx_hashes && i < s->dbx_hashes->len; i++)
+    if (!vsb_enroll_add_hash(e, VSB_SB_DBX, g_array_index(s->dbx_hashes, Sha256, i).h, &s->owner,
+                             error))
+      return FALSE;
+  return !s->secure_boot || vsb_enroll_set_secure_boot(e, s->sb_on, error);
+}
+
 int
 vsb_cli_vars_enroll(int argc, char **argv)
 {
@@ -242,103 +371,25 @@ vsb_cli_vars_enroll(int argc, char **argv)
       !del && !secure_boot)
     return vsb_cli_failf("vars enroll: nothing to do; give --pk, --kek, --db, --secure-boot, ...");
 
-  VsbGuid owner = VSB_GUID_OVMF_ENROLL_DEFAULT_KEYS;
-  if (owner_text && !vsb_guid_parse(owner_text, &owner))
+  g_auto(Steps) steps = {
+    .del = del, .copy = copy, .dbx_update = dbx_update, .secure_boot = secure_boot != NULL,
+    .sb_on = sb_on, .owner = VSB_GUID_OVMF_ENROLL_DEFAULT_KEYS,
+  };
+  if (owner_text && !vsb_guid_parse(owner_text, &steps.owner))
     return vsb_cli_failf("vars enroll: --owner '%s' is not a GUID "
                          "(expected the form 8be4df61-93ca-11d2-aa0d-00e098032b8c)", owner_text);
-
-  /* Read and check every input before touching anything. */
   GError *error = NULL;
-  g_autoptr(GPtrArray) pk_files = NULL, kek_files = NULL, db_files = NULL, dbx_files = NULL;
-  char *pk_list[] = { pk, NULL };
-  if (pk) {
-    pk_files = load_cert_files(pk_list, "--pk", &error);
-    if (pk_files == NULL)
-      return vsb_cli_fail(error);
-    CertFile *f = pk_files->pdata[0];
-    if (f->certs->len != 1)
-      return vsb_cli_failf("--pk: %s holds %u certificates; PK takes exactly one", pk,
-                           f->certs->len);
-  }
-  if ((kek && !(kek_files = load_cert_files(kek, "--kek", &error))) ||
-      (db && !(db_files = load_cert_files(db, "--db", &error))) ||
-      (dbx_cert && !(dbx_files = load_cert_files(dbx_cert, "--dbx-cert", &error))))
-    return vsb_cli_fail(error);
-  g_autoptr(GArray) db_hashes = NULL, dbx_hashes = NULL;
-  if ((db_hash && !(db_hashes = parse_hashes(db_hash, "--db-hash", &error))) ||
-      (dbx_hash && !(dbx_hashes = parse_hashes(dbx_hash, "--dbx-hash", &error))))
-    return vsb_cli_fail(error);
-  g_autoptr(GBytes) update = NULL;
-  if (dbx_update && !(update = vsb_file_read(dbx_update, MAX_UPDATE_SIZE, &error)))
-    return vsb_cli_fail(error);
-  g_autoptr(VsbVarstore) source = NULL;
-  if (copy_from && !(source = vsb_varstore_load(copy_from, &error)))
+  if (!read_inputs(&steps, pk, kek, db, dbx_cert, db_hash, dbx_hash, copy_from, &error))
     return vsb_cli_fail(error);
 
-  /* Read-modify-write: hold the edit lock of the real file from before the load until after
-   * the save, so that concurrent editors queue instead of losing each other's changes. For
-   * -o, OUT is locked when it exists (IN may be OUT). */
   g_autoptr(VsbFileLock) lock = NULL;
-  const char *load_path = input;
   const char *save_path = target;
-  struct stat st;
-  if (in_place || (lstat(target, &st) == 0 && S_ISREG(st.st_mode))) {
-    if (!(lock = vsb_file_lock(target, TRUE, &error)))
-      return vsb_cli_fail(error);
-    save_path = vsb_file_lock_get_path(lock);
-    if (in_place)
-      load_path = save_path;
-  }
-
-  /* Editing a store a running VM holds would be lost or corrupt it: say so before working. */
-  if (!force && lstat(save_path, &st) == 0 && S_ISREG(st.st_mode)) {
-    gboolean locked = vsb_file_is_locked(save_path, &error);
-    if (error)
-      return vsb_cli_fail(error);
-    if (locked)
-      return vsb_cli_failf("%s is locked by a running process (QEMU); stop the VM, or pass "
-                           "--force to write anyway", target);
-  }
-
-  g_autoptr(VsbVarstore) store = vsb_varstore_load(load_path, &error);
+  g_autoptr(VsbVarstore) store =
+    lock_and_load(input, target, in_place != NULL, force, &lock, &save_path, &error);
   if (store == NULL)
     return vsb_cli_fail(error);
   g_autoptr(VsbEnroll) e = vsb_enroll_new(store);
-
-  for (char **d = del; d && *d; d++)
-    if (!vsb_enroll_delete(e, *d, &error))
-      return vsb_cli_fail(error);
-  if (source) {
-    static const char *const defaults[] = { "KEK", "db", "dbx", NULL };
-    const char *const *names = copy ? (const char *const *)copy : defaults;
-    for (const char *const *n = names; *n; n++)
-      if (!vsb_enroll_copy(e, source, *n, copy != NULL, &error))
-        return vsb_cli_fail(error);
-  }
-  if (pk_files) {
-    CertFile *f = pk_files->pdata[0];
-    if (!vsb_enroll_set_pk(e, f->certs->pdata[0], &owner, &error))
-      return vsb_cli_fail(error);
-  }
-  if (!add_cert_files(e, VSB_SB_KEK, kek_files, &owner, &error) ||
-      !add_cert_files(e, VSB_SB_DB, db_files, &owner, &error))
-    return vsb_cli_fail(error);
-  for (guint i = 0; db_hashes && i < db_hashes->len; i++)
-    if (!vsb_enroll_add_hash(e, VSB_SB_DB, g_array_index(db_hashes, Sha256, i).h, &owner, &error))
-      return vsb_cli_fail(error);
-  if (update) {
-    gsize len = 0;
-    const guint8 *data = g_bytes_get_data(update, &len);
-    if (!vsb_enroll_apply_dbx_update(e, data, len, dbx_update, &error))
-      return vsb_cli_fail(error);
-  }
-  if (!add_cert_files(e, VSB_SB_DBX, dbx_files, &owner, &error))
-    return vsb_cli_fail(error);
-  for (guint i = 0; dbx_hashes && i < dbx_hashes->len; i++)
-    if (!vsb_enroll_add_hash(e, VSB_SB_DBX, g_array_index(dbx_hashes, Sha256, i).h, &owner,
-                             &error))
-      return vsb_cli_fail(error);
-  if (secure_boot && !vsb_enroll_set_secure_boot(e, sb_on, &error))
+  if (!apply_steps(e, &steps, &error))
     return vsb_cli_fail(error);
 
   /* A replaced file keeps its mode and owner (a 0640 store stays 0640); a new one is 0644.
