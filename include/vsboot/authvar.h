@@ -10,7 +10,8 @@
  *   0   EFI_TIME TimeStamp (16 bytes; Pad1, Nanosecond, TimeZone, Daylight, Pad2 must be 0)
  *   16  WIN_CERTIFICATE_UEFI_GUID: u32 dwLength (covers 16..16+dwLength), u16 wRevision 0x0200,
  *       u16 wCertificateType 0x0EF1 (WIN_CERT_TYPE_EFI_GUID), CertType EFI_CERT_TYPE_PKCS7_GUID
- *   40  CertData: DER PKCS#7 SignedData, detached (bare, or inside its ContentInfo)
+ *   40  CertData: DER PKCS#7 SignedData, detached (bare, or inside its ContentInfo: both parse,
+ *       but edk2's VerifyTimeBasedPayload accepts only the bare form, see ERROR_REFUSED)
  *   16+dwLength  payload: EFI_SIGNATURE_LISTs (empty: a delete when written without APPEND)
  *
  * What is signed: VariableName (UCS-2 LE, no NUL) || VendorGuid || Attributes (u32 LE) ||
@@ -37,7 +38,8 @@
  *     with the same bytes, SignatureOwner INCLUDED: edk2 compares the whole EFI_SIGNATURE_DATA,
  *     so the same hash under another owner is added again. Entries repeated inside the update
  *     itself are not filtered (edk2 does not). The time stamp becomes the later of the stored one
- *     and the update's; it never moves backwards. A missing variable is created.
+ *     and the update's; it never moves backwards (compared to the second as edk2 does: on a tie
+ *     the update's, whose Nanosecond is 0, is kept). A missing variable is created.
  *   - replace: the update's time stamp must be later than the stored one (AuthService.c
  *     AuthServiceInternalCompareTimeStamp: compared to the second, nanoseconds ignored; equal is
  *     refused as a replay); the payload replaces the data and the time stamp is the update's.
