@@ -82,7 +82,9 @@ gboolean vsb_secure_boot_has_known(const VsbSecureBootState *state, const char *
 JsonNode *vsb_secure_boot_state_to_json(const VsbSecureBootState *state);
 
 /* The whole `vars show` report: file facts, store warnings, "variables" (live ones, or with
- * all_records every record of the file with its state) and "secure-boot", which also holds
+ * all_records every record of the file with its state; each dbx entry has "dbx-info":
+ * {"kind", "filename", "company", "arch", "date"} from Microsoft's list, or null when the list
+ * does not know it) and "secure-boot", which also holds
  * "dbx": vsb_dbx_explanation_to_json against the shipped dbx_info_msft_latest.json, or
  * {"entries", "error"} when that list cannot be read. */
 JsonNode *vsb_varstore_report(const VsbVarstore *store, gboolean all_records);

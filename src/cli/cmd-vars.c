@@ -129,7 +129,8 @@ static void
 print_microsoft(JsonObject *sb)
 {
   JsonObject *ms = vsb_cli_jobj(sb, "microsoft");
-  printf("  Microsoft CAs:\n");
+  if (ms)
+    printf("  Microsoft CAs:\n");
   for (guint i = 0; ms && i < VSB_MS_N_CERTS; i++) {
     const VsbMsCert *c = vsb_ms_cert((VsbMsCertId)i);
     printf("    %-16s %-9s %-4s %s\n", c->name, vsb_cli_jstr(ms, c->name),
@@ -144,9 +145,9 @@ print_microsoft(JsonObject *sb)
     return;
   }
   const char *newest = vsb_cli_jstr(dbx, "newest");
-  printf("  dbx: %" G_GINT64_FORMAT " entries, %" G_GINT64_FORMAT " known to Microsoft's list%s%s\n",
-         vsb_cli_jint(dbx, "entries"), vsb_cli_jint(dbx, "known"), newest ? ", newest added " : "",
-         newest ? newest : "");
+  printf("  dbx: %" G_GINT64_FORMAT " entries, %" G_GINT64_FORMAT
+         " known to Microsoft's list%s%s\n", vsb_cli_jint(dbx, "entries"),
+         vsb_cli_jint(dbx, "known"), newest ? ", newest added " : "", newest ? newest : "");
   print_counts("by company", vsb_cli_jobj(dbx, "by-company"), 8);
   print_counts("by architecture", vsb_cli_jobj(dbx, "by-arch"), 8);
   print_counts("by kind", vsb_cli_jobj(dbx, "by-kind"), 8);

@@ -687,8 +687,34 @@ decode_load_option(const guint8 *d, gsize len)
   return json_builder_get_root(b);
 }
 
+/* What names dbx entries in the report: Microsoft's list and the architecture preferred when
+ * a hash is listed for several. */
+typedef struct {
+  const VsbDbxInfo *info;
+  const char *arch;
+} DbxNames;
+
 static void
-add_sig_entry(JsonBuilder *b, const VsbSigEntry *e, GHashTable *certs)
+add_dbx_name(JsonBuilder *b, const VsbSigEntry *e, const DbxNames *names)
+{
+  const VsbDbxRecord *r = vsb_dbx_info_lookup(names->info, e->type, e->data, names->arch);
+  json_builder_set_member_name(b, "dbx-info");
+  if (r == NULL) {
+    json_builder_add_null_value(b);
+    return;
+  }
+  json_builder_begin_object(b);
+  set_str(b, "kind", r->kind);
+  set_str(b, "filename", r->filename);
+  set_str(b, "company", r->company);
+  set_str(b, "arch", r->arch);
+  set_str(b, "date", r->date);
+  json_builder_end_object(b);
+}
+
+/* names: for dbx entries only (NULL otherwise). */
+static void
+add_sig_entry(JsonBuilder *b, const VsbSigEntry *e, GHashTable *certs, const DbxNames *names)
 {
   char buf[VSB_GUID_STRING_LEN + 1];
   gsize dlen;
@@ -711,11 +737,13 @@ add_sig_entry(JsonBuilder *b, const VsbSigEntry *e, GHashTable *certs)
     g_autofree char *hex = vsb_hex_encode(d, dlen);
     set_str(b, "hash", hex);
   }
+  if (names)
+    add_dbx_name(b, e, names);
   json_builder_end_object(b);
 }
 
 static JsonNode *
-decode_siglist(const guint8 *d, gsize len, GHashTable *certs)
+decode_siglist(const guint8 *d, gsize len, GHashTable *certs, const DbxNames *names)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) entries = vsb_siglist_parse(d, len, &error);
@@ -727,7 +755,7 @@ decode_siglist(const guint8 *d, gsize len, GHashTable *certs)
   json_builder_set_member_name(b, "entries");
   json_builder_begin_array(b);
   for (guint i = 0; i < entries->len; i++)
-    add_sig_entry(b, entries->pdata[i], certs);
+    add_sig_entry(b, entries->pdata[i], certs, names);
   json_builder_end_array(b);
   json_builder_end_object(b);
   return json_builder_get_root(b);
@@ -749,15 +777,18 @@ is_siglist_var(const VsbVariable *v)
   return FALSE;
 }
 
+/* names: Microsoft's list to name dbx entries with, or NULL. */
 static JsonNode *
-efivar_decode(const VsbVariable *v, GHashTable *certs)
+efivar_decode(const VsbVariable *v, GHashTable *certs, const DbxNames *names)
 {
   gsize len;
   const guint8 *d = g_bytes_get_data(v->data, &len);
   const char *n = v->name;
   if (is_siglist_var(v)) {
     g_autoptr(GHashTable) own = certs ? NULL : cert_cache_new();
-    return decode_siglist(d, len, certs ? certs : own);
+    gboolean dbx = strcmp(v->name, "dbx") == 0 &&
+                   vsb_guid_equal(&v->guid, &VSB_GUID_EFI_IMAGE_SECURITY_DATABASE);
+    return decode_siglist(d, len, certs ? certs : own, dbx && names && names->info ? names : NULL);
   }
   if ((vsb_guid_equal(&v->guid, &VSB_GUID_SECURE_BOOT_ENABLE_DISABLE) &&
        strcmp(n, "SecureBootEnable") == 0) ||
@@ -794,7 +825,7 @@ efivar_decode(const VsbVariable *v, GHashTable *certs)
 JsonNode *
 vsb_efivar_decode(const VsbVariable *v)
 {
-  return efivar_decode(v, NULL);
+  return efivar_decode(v, NULL, NULL);
 }
 
 /* ---- Secure Boot state ------------------------------------------------------------------------ */
@@ -1065,7 +1096,8 @@ vsb_secure_boot_state_to_json(const VsbSecureBootState *st)
 /* ---- the report -------------------------------------------------------------------------------- */
 
 static void
-add_variable(JsonBuilder *b, const VsbVariable *v, gboolean live, GHashTable *certs)
+add_variable(JsonBuilder *b, const VsbVariable *v, gboolean live, GHashTable *certs,
+             const DbxNames *names)
 {
   char buf[VSB_GUID_STRING_LEN + 1];
   json_builder_begin_object(b);
@@ -1087,7 +1119,7 @@ add_variable(JsonBuilder *b, const VsbVariable *v, gboolean live, GHashTable *ce
   else
     json_builder_add_null_value(b);
   json_builder_set_member_name(b, "value");
-  JsonNode *val = efivar_decode(v, certs);
+  JsonNode *val = efivar_decode(v, certs, names);
   if (val)
     json_builder_add_value(b, val);
   else
@@ -1106,10 +1138,9 @@ add_variable(JsonBuilder *b, const VsbVariable *v, gboolean live, GHashTable *ce
  * serves audit and pe verify, which need none of it. Without the list, the report still says
  * how many entries there are and why nothing more. */
 static JsonNode *
-dbx_report(const VsbVarstore *store, VsbSecureBootState *st)
+dbx_report(const VsbVarstore *store, VsbSecureBootState *st, const VsbDbxInfo *info,
+           const GError *error)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(VsbDbxInfo) info = vsb_dbx_info_load(NULL, &error);
   if (info) {
     g_autoptr(VsbDbxExplanation) ex = vsb_dbx_explain(info, store);
     /* A placeholder dbx already has its warning (nothing is revoked). */
@@ -1133,6 +1164,9 @@ vsb_varstore_report(const VsbVarstore *store, gboolean all_records)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
   g_autoptr(GHashTable) certs = cert_cache_new();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VsbDbxInfo) info = vsb_dbx_info_load(NULL, &error);
+  DbxNames names = { info, vsb_dbx_arch_for_layout(vsb_varstore_get_layout(store)) };
   json_builder_begin_object(b);
   set_str(b, "file", vsb_varstore_get_origin(store));
   set_str(b, "layout", vsb_varstore_layout_name(vsb_varstore_get_layout(store)));
@@ -1171,24 +1205,24 @@ vsb_varstore_report(const VsbVarstore *store, gboolean all_records)
     for (guint i = 0; i < recs->len; i++) {
       const VsbVariable *r = recs->pdata[i];
       add_variable(b, r, g_hash_table_contains(live_offsets, GSIZE_TO_POINTER(r->offset)),
-                   certs);
+                   certs, &names);
     }
     /* Variables added in memory since loading have no record yet. */
     GPtrArray *vars = vsb_varstore_get_variables(store);
     for (guint i = 0; i < vars->len; i++) {
       const VsbVariable *v = vars->pdata[i];
       if (v->offset == 0)
-        add_variable(b, v, TRUE, certs);
+        add_variable(b, v, TRUE, certs, &names);
     }
   } else {
     GPtrArray *vars = vsb_varstore_get_variables(store);
     for (guint i = 0; i < vars->len; i++)
-      add_variable(b, vars->pdata[i], TRUE, certs);
+      add_variable(b, vars->pdata[i], TRUE, certs, &names);
   }
   json_builder_end_array(b);
 
   g_autoptr(VsbSecureBootState) st = secure_boot_state(store, certs);
-  JsonNode *dbx = dbx_report(store, st); /* first: it may add a warning */
+  JsonNode *dbx = dbx_report(store, st, info, error); /* first: it may add a warning */
   JsonNode *sb = vsb_secure_boot_state_to_json(st);
   json_object_set_member(json_node_get_object(sb), "dbx", dbx);
   json_builder_set_member_name(b, "secure-boot");

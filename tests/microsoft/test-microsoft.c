@@ -244,10 +244,12 @@ test_debian_stores(void)
   check_microsoft(sb, "eaeaeaa", "ms");
   g_assert_cmpuint(count_successor_warnings(sb), ==, 3);
   g_assert_true(json_object_get_boolean_member(sb, "microsoft-2011-without-successor"));
-  const char *want[] = { "Microsoft Corporation KEK CA 2011", "Microsoft Windows Production PCA 2011",
+  const char *want[] = { "Microsoft Corporation KEK CA 2011",
+                         "Microsoft Windows Production PCA 2011",
                          "Microsoft Corporation UEFI CA 2011" };
   g_autofree char *text = NULL;
-  g_assert_cmpint(vsb_test_run(&text, NULL, "vars", "show", OVMF "OVMF_VARS_4M.ms.fd", NULL), ==, 0);
+  int rc = vsb_test_run(&text, NULL, "vars", "show", OVMF "OVMF_VARS_4M.ms.fd", NULL);
+  g_assert_cmpint(rc, ==, 0);
   for (gsize i = 0; i < G_N_ELEMENTS(want); i++) {
     g_autofree char *line = g_strdup_printf("holds %s (", want[i]);
     const char *w = strstr(text, line);
@@ -499,10 +501,10 @@ check_dbx(JsonObject *dbx, GPtrArray *picks, guint entries, const char *arch, gu
   const char *newest = NULL;
   for (guint i = 0; i < picks->len; i++) {
     Pick *p = picks->pdata[i];
-    g_hash_table_insert(companies, p->company,
-                        GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(companies, p->company)) + 1));
-    g_hash_table_insert(archs, p->arch,
-                        GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(archs, p->arch)) + 1));
+    guint nc = GPOINTER_TO_UINT(g_hash_table_lookup(companies, p->company));
+    g_hash_table_insert(companies, p->company, GUINT_TO_POINTER(nc + 1));
+    guint na = GPOINTER_TO_UINT(g_hash_table_lookup(archs, p->arch));
+    g_hash_table_insert(archs, p->arch, GUINT_TO_POINTER(na + 1));
     if (newest == NULL || strcmp(p->date, newest) > 0)
       newest = p->date;
   }
@@ -525,6 +527,42 @@ check_dbx(JsonObject *dbx, GPtrArray *picks, guint entries, const char *arch, gu
           json_object_get_int_member(got, key) != GPOINTER_TO_UINT(val))
         vsb_test_fail("%s.%s: expected %u", member[k], (const char *)key, GPOINTER_TO_UINT(val));
   }
+}
+
+/* Each dbx entry of the report's variables is named: the picks by their record, the others
+ * (placeholder, unknown hash) null. */
+static void
+check_dbx_names(JsonNode *root, GPtrArray *picks)
+{
+  JsonArray *vars = json_object_get_array_member(json_node_get_object(root), "variables");
+  JsonArray *entries = NULL;
+  for (guint i = 0; i < json_array_get_length(vars); i++) {
+    JsonObject *v = json_array_get_object_element(vars, i);
+    if (strcmp(json_object_get_string_member(v, "name"), "dbx") == 0)
+      entries = json_object_get_array_member(json_object_get_object_member(v, "value"), "entries");
+  }
+  g_assert_nonnull(entries);
+  guint named = 0;
+  for (guint i = 0; i < json_array_get_length(entries); i++) {
+    JsonObject *e = json_array_get_object_element(entries, i);
+    g_assert_true(json_object_has_member(e, "dbx-info"));
+    JsonNode *n = json_object_get_member(e, "dbx-info");
+    if (JSON_NODE_HOLDS_NULL(n))
+      continue;
+    JsonObject *info = json_node_get_object(n);
+    g_autoptr(GBytes) hash = vsb_hex_decode(json_object_get_string_member(e, "hash"), NULL);
+    for (guint k = 0; k < picks->len; k++) {
+      Pick *p = picks->pdata[k];
+      if (!g_bytes_equal(hash, p->hash))
+        continue;
+      g_assert_cmpstr(json_object_get_string_member(info, "company"), ==, p->company);
+      g_assert_cmpstr(json_object_get_string_member(info, "arch"), ==, p->arch);
+      g_assert_cmpstr(json_object_get_string_member(info, "date"), ==, p->date);
+      g_assert_cmpstr(json_object_get_string_member(info, "kind"), ==, "image");
+      named++;
+    }
+  }
+  g_assert_cmpuint(named, ==, picks->len);
 }
 
 static void
@@ -571,6 +609,7 @@ test_dbx_explained(void)
   JsonObject *sb = show_json(path, &root);
   check_dbx(json_object_get_object_member(sb, "dbx"), picks, 1 + picks->len + 1, "x64", n_x64,
             n_x64 - 3);
+  check_dbx_names(root, picks);
   g_autofree char *text = NULL;
   g_assert_cmpint(vsb_test_run(&text, NULL, "vars", "show", path, NULL), ==, 0);
   g_autofree char *line = g_strdup_printf("dbx: %u entries, %u known to Microsoft's list",
