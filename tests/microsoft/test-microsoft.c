@@ -161,6 +161,19 @@ test_data_checked(void)
   X509 *x = vsb_ms_cert_load(VSB_MS_KEK_2023, &error);
   g_assert_null(x);
   g_assert_error(error, VSB_ERROR, VSB_ERROR_NOT_FOUND);
+
+  /* Without the dbx list, vars show still reports (and says why the dbx is not explained);
+   * which CAs are trusted needs no data file. */
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = vsb_test_run(&out, &err, "vars", "show", "--json", OVMF "OVMF_VARS_4M.ms.fd", NULL);
+  g_assert_cmpint(rc, ==, 0);
+  g_autoptr(JsonNode) root = vsb_test_parse_json(out);
+  JsonObject *sb = json_object_get_object_member(json_node_get_object(root), "secure-boot");
+  JsonObject *dbx = json_object_get_object_member(sb, "dbx");
+  g_assert_cmpint(json_object_get_int_member(dbx, "entries"), ==, 1);
+  g_assert_nonnull(strstr(json_object_get_string_member(dbx, "error"), tmp));
+  g_assert_cmpstr(json_object_get_string_member(json_object_get_object_member(sb, "microsoft"),
+                                                "kek-2011"), ==, "enrolled");
   g_setenv("VSB_DATA_DIR", saved, TRUE);
 }
 
