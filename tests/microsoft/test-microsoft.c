@@ -122,6 +122,16 @@ test_data(void)
     g_assert_true(vsb_ms_cert_lookup(c->name, &id));
     g_assert_cmpint(id, ==, c->id);
   }
+  /* Every file the library reads is one data/meson.build installs. */
+  g_autofree char *build = g_build_filename(dir, "meson.build", NULL);
+  g_autoptr(GBytes) bb = read_file(build);
+  g_autofree char *btext = g_strndup(g_bytes_get_data(bb, NULL), g_bytes_get_size(bb));
+  for (guint i = 0; i < VSB_MS_N_CERTS; i++) {
+    g_autofree char *entry = g_strdup_printf("'microsoft/%s'", vsb_ms_cert(i)->file);
+    if (strstr(btext, entry) == NULL)
+      vsb_test_fail("data/meson.build does not install %s", entry);
+  }
+  g_assert_nonnull(strstr(btext, "'microsoft/dbx_info_msft_latest.json'"));
   g_autofree char *json = g_build_filename(dir, "microsoft", "dbx_info_msft_latest.json", NULL);
   g_autoptr(GBytes) jb = read_file(json);
   g_autofree char *jsum = sha256_of(jb);
