@@ -1,4 +1,5 @@
 #include "vsboot/authenticode.h"
+#include "ossl-auto.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 #include "vsboot/guid.h"
@@ -346,38 +347,25 @@ find_tbs_hash(const GPtrArray *dbx, X509 *cert)
   return found;
 }
 
-/* AuthenticodeVerify + Pkcs7Verify: does the signature verify with `anchor` as the one
- * trusted certificate, for an image whose hash is `hash`? */
-static gboolean
-authenticode_verify(const guint8 *auth, gsize auth_len, X509 *anchor, const guint8 *hash,
-                    gsize hash_len)
+/* The SpcIndirectDataContent of a SignedData: the SEQUENCE's content without its tag and
+ * length, which is what the signer digested. NULL when p7 is not Authenticode. */
+static const guint8 *
+indirect_content(PKCS7 *p7, gsize *len)
 {
-  gboolean ok = FALSE;
-  const guint8 *p = auth;
-  PKCS7 *p7 = NULL;
-  X509_STORE *store = NULL;
-  BIO *bio = NULL;
-  char *ctype = NULL;
-  if (auth_len > G_MAXINT)
-    return FALSE;
-  p7 = d2i_PKCS7(NULL, &p, (long)auth_len);
-  if (p7 == NULL || !PKCS7_type_is_signed(p7) || PKCS7_get_detached(p7))
-    goto out;
+  if (!PKCS7_type_is_signed(p7) || PKCS7_get_detached(p7))
+    return NULL;
   PKCS7 *contents = p7->d.sign->contents;
   if (contents == NULL || contents->type == NULL)
-    goto out;
-  ctype = obj_to_text(contents->type);
-  if (strcmp(ctype, SPC_INDIRECT_DATA_OID) != 0)
-    goto out;
+    return NULL;
+  g_autofree char *ctype = obj_to_text(contents->type);
   ASN1_TYPE *other = contents->d.other;
-  if (other == NULL || other->type != V_ASN1_SEQUENCE || other->value.sequence == NULL)
-    goto out;
+  if (strcmp(ctype, SPC_INDIRECT_DATA_OID) != 0 || other == NULL ||
+      other->type != V_ASN1_SEQUENCE || other->value.sequence == NULL)
+    return NULL;
   const guint8 *c = ASN1_STRING_get0_data(other->value.sequence);
-  gsize clen = (gsize)ASN1_STRING_length(other->value.sequence);
-  /* The SEQUENCE's content, without tag and length: that is what the signer digested. */
-  gsize content_size, hdr;
+  gsize clen = (gsize)ASN1_STRING_length(other->value.sequence), content_size, hdr;
   if (clen < 2)
-    goto out;
+    return NULL;
   if ((c[1] & 0x80) == 0) {
     content_size = c[1] & 0x7f;
     hdr = 2;
@@ -388,28 +376,41 @@ authenticode_verify(const guint8 *auth, gsize auth_len, X509 *anchor, const guin
     content_size = ((gsize)c[2] << 8) | c[3];
     hdr = 4;
   } else {
-    goto out;
+    return NULL;
   }
-  if (hdr + content_size > clen || content_size < hash_len)
-    goto out;
+  if (hdr + content_size > clen)
+    return NULL;
+  *len = content_size;
+  return c + hdr;
+}
+
+/* AuthenticodeVerify + Pkcs7Verify: does the signature verify with `anchor` as the one
+ * trusted certificate, for an image whose hash is `hash`? */
+static gboolean
+authenticode_verify(const guint8 *auth, gsize auth_len, X509 *anchor, const guint8 *hash,
+                    gsize hash_len)
+{
+  if (auth_len > G_MAXINT)
+    return FALSE;
+  const guint8 *p = auth;
+  g_autoptr(PKCS7) p7 = d2i_PKCS7(NULL, &p, (long)auth_len);
+  gsize content_size = 0;
+  const guint8 *content = p7 ? indirect_content(p7, &content_size) : NULL;
   /* edk2 compares the last HashSize bytes of the content with the image hash. */
-  if (memcmp(c + hdr + content_size - hash_len, hash, hash_len) != 0)
-    goto out;
-  store = X509_STORE_new();
-  if (store == NULL || !X509_STORE_add_cert(store, anchor))
-    goto out;
-  X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_NO_CHECK_TIME);
-  X509_STORE_set_purpose(store, X509_PURPOSE_ANY);
-  bio = BIO_new_mem_buf(c + hdr, (int)content_size);
-  if (bio == NULL)
-    goto out;
-  ok = PKCS7_verify(p7, NULL, store, bio, NULL, PKCS7_BINARY) == 1;
-out:
+  if (content == NULL || content_size < hash_len ||
+      memcmp(content + content_size - hash_len, hash, hash_len) != 0) {
+    ERR_clear_error();
+    return FALSE;
+  }
+  g_autoptr(X509_STORE) store = X509_STORE_new();
+  g_autoptr(BIO) bio = BIO_new_mem_buf(content, (int)content_size);
+  gboolean ok = store && bio && X509_STORE_add_cert(store, anchor);
+  if (ok) {
+    X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_NO_CHECK_TIME);
+    X509_STORE_set_purpose(store, X509_PURPOSE_ANY);
+    ok = PKCS7_verify(p7, NULL, store, bio, NULL, PKCS7_BINARY) == 1;
+  }
   ERR_clear_error();
-  g_free(ctype);
-  BIO_free(bio);
-  X509_STORE_free(store);
-  PKCS7_free(p7);
   return ok;
 }
 
@@ -813,6 +814,58 @@ build_indirect_data(const guint8 *hash, gsize hash_len)
   return b;
 }
 
+/* The SpcIndirectDataContent as the content of p7, in place of the placeholder data content
+ * PKCS7_sign made (OpenSSL signs only its own content types). */
+static gboolean
+set_indirect_content(PKCS7 *p7, const guint8 *idc_der, gsize idc_len)
+{
+  g_autoptr(PKCS7) inner = PKCS7_new();
+  g_autoptr(ASN1_TYPE) t = ASN1_TYPE_new();
+  g_autoptr(ASN1_STRING) s = ASN1_STRING_new();
+  ASN1_OBJECT *type = OBJ_txt2obj(SPC_INDIRECT_DATA_OID, 1);
+  if (inner == NULL || t == NULL || s == NULL || type == NULL ||
+      !ASN1_STRING_set(s, idc_der, (int)idc_len)) {
+    ASN1_OBJECT_free(type);
+    return FALSE;
+  }
+  ASN1_TYPE_set(t, V_ASN1_SEQUENCE, g_steal_pointer(&s));
+  inner->type = type;
+  inner->d.other = g_steal_pointer(&t);
+  if (!PKCS7_set_content(p7, inner))
+    return FALSE;
+  inner = NULL; /* p7 owns it now */
+  return TRUE;
+}
+
+/* A SignedData over the DER SpcIndirectDataContent idc (the signer digests its content, without
+ * tag and length) by cert/key, with extra_certs for the chain. */
+static PKCS7 *
+sign_indirect_data(GBytes *idc, X509 *cert, EVP_PKEY *key, GPtrArray *extra_certs)
+{
+  gsize idc_len = 0;
+  const guint8 *idc_der = idc ? g_bytes_get_data(idc, &idc_len) : NULL;
+  g_autoptr(ASN1_OBJECT) idc_obj = OBJ_txt2obj(SPC_INDIRECT_DATA_OID, 1);
+  if (idc_der == NULL || idc_len < 4 || idc_obj == NULL)
+    return NULL;
+  gsize hdr = (idc_der[1] & 0x80) ? 2 + (idc_der[1] & 0x7f) : 2;
+  g_autoptr(PKCS7) p7 = PKCS7_sign(NULL, NULL, NULL, NULL, PKCS7_BINARY | PKCS7_PARTIAL);
+  PKCS7_SIGNER_INFO *si =
+    p7 ? PKCS7_sign_add_signer(p7, cert, key, EVP_sha256(), PKCS7_BINARY) : NULL;
+  if (si == NULL)
+    return NULL;
+  for (guint i = 0; extra_certs && i < extra_certs->len; i++)
+    if (!PKCS7_add_certificate(p7, g_ptr_array_index(extra_certs, i)))
+      return NULL;
+  if (!PKCS7_content_new(p7, NID_pkcs7_data) ||
+      !PKCS7_add_signed_attribute(si, NID_pkcs9_contentType, V_ASN1_OBJECT, OBJ_dup(idc_obj)))
+    return NULL;
+  g_autoptr(VsbBioChain) bio = PKCS7_dataInit(p7, NULL);
+  if (bio == NULL || BIO_write(bio, idc_der + hdr, (int)(idc_len - hdr)) != (int)(idc_len - hdr) ||
+      !PKCS7_dataFinal(p7, bio) || !set_indirect_content(p7, idc_der, idc_len))
+    return NULL;
+  return g_steal_pointer(&p7);
+}
+
 GBytes *
 vsb_authenticode_sign(const VsbPeImage *image, X509 *cert, EVP_PKEY *key,
                       GPtrArray *extra_certs, GError **error)
@@ -848,70 +901,15 @@ vsb_authenticode_sign(const VsbPeImage *image, X509 *cert, EVP_PKEY *key,
   if (!vsb_pe_hash(image, VSB_PE_DIGEST_SHA256, hash, error))
     return NULL;
   g_autoptr(GBytes) idc = build_indirect_data(hash, sizeof hash);
-  gsize idc_len;
-  const guint8 *idc_der = idc ? g_bytes_get_data(idc, &idc_len) : NULL;
-  GBytes *result = NULL;
-  PKCS7 *p7 = NULL;
-  BIO *bio = NULL;
-  unsigned char *p7der = NULL;
-  int p7len = 0;
-  ASN1_OBJECT *idc_obj = OBJ_txt2obj(SPC_INDIRECT_DATA_OID, 1);
-  if (idc_der == NULL || idc_len < 4 || idc_obj == NULL)
-    goto fail;
-  gsize hdr = (idc_der[1] & 0x80) ? 2 + (idc_der[1] & 0x7f) : 2;
-
-  p7 = PKCS7_sign(NULL, NULL, NULL, NULL, PKCS7_BINARY | PKCS7_PARTIAL);
-  if (p7 == NULL)
-    goto fail;
-  PKCS7_SIGNER_INFO *si =
-    PKCS7_sign_add_signer(p7, cert, key, EVP_sha256(), PKCS7_BINARY);
-  if (si == NULL)
-    goto fail;
-  for (guint i = 0; extra_certs && i < extra_certs->len; i++)
-    if (!PKCS7_add_certificate(p7, g_ptr_array_index(extra_certs, i)))
-      goto fail;
-  if (!PKCS7_content_new(p7, NID_pkcs7_data))
-    goto fail;
-  if (!PKCS7_add_signed_attribute(si, NID_pkcs9_contentType, V_ASN1_OBJECT, OBJ_dup(idc_obj)))
-    goto fail;
-  bio = PKCS7_dataInit(p7, NULL);
-  if (bio == NULL || BIO_write(bio, idc_der + hdr, (int)(idc_len - hdr)) != (int)(idc_len - hdr) ||
-      !PKCS7_dataFinal(p7, bio))
-    goto fail;
-  /* Replace the placeholder data content with the SpcIndirectDataContent itself. */
-  PKCS7 *inner = PKCS7_new();
-  ASN1_TYPE *t = ASN1_TYPE_new();
-  ASN1_STRING *s = ASN1_STRING_new();
-  if (inner == NULL || t == NULL || s == NULL) {
-    PKCS7_free(inner);
-    ASN1_TYPE_free(t);
-    ASN1_STRING_free(s);
-    goto fail;
+  g_autoptr(PKCS7) p7 = sign_indirect_data(idc, cert, key, extra_certs);
+  g_autoptr(VsbOsslBytes) p7der = NULL;
+  int p7len = p7 ? i2d_PKCS7(p7, &p7der) : 0;
+  if (p7len <= 0) {
+    g_autofree char *why = openssl_reason();
+    g_set_error(error, VSB_ERROR, VSB_ERROR_FAILED, "%s: signing failed in OpenSSL: %s", origin,
+                why);
+    return NULL;
   }
-  ASN1_STRING_set(s, idc_der, (int)idc_len);
-  ASN1_TYPE_set(t, V_ASN1_SEQUENCE, s);
-  inner->type = idc_obj;
-  idc_obj = NULL;
-  inner->d.other = t;
-  if (!PKCS7_set_content(p7, inner)) {
-    PKCS7_free(inner);
-    goto fail;
-  }
-  p7len = i2d_PKCS7(p7, &p7der);
-  if (p7len <= 0)
-    goto fail;
-  result = vsb_pe_append_certificate(image, VSB_WIN_CERT_TYPE_PKCS_SIGNED_DATA, p7der,
-                                     (gsize)p7len, error);
-  goto out;
-fail : {
-  g_autofree char *why = openssl_reason();
-  g_set_error(error, VSB_ERROR, VSB_ERROR_FAILED, "%s: signing failed in OpenSSL: %s", origin,
-              why);
-}
-out:
-  OPENSSL_free(p7der);
-  BIO_free_all(bio);
-  PKCS7_free(p7);
-  ASN1_OBJECT_free(idc_obj);
-  return result;
+  return vsb_pe_append_certificate(image, VSB_WIN_CERT_TYPE_PKCS_SIGNED_DATA, p7der,
+                                   (gsize)p7len, error);
 }
