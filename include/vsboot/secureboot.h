@@ -62,6 +62,12 @@ gboolean vsb_enroll_set_pk(VsbEnroll *enroll, X509 *cert, const VsbGuid *owner, 
  * is skipped and reported as "skip". */
 gboolean vsb_enroll_add_cert(VsbEnroll *enroll, VsbSbVariable var, X509 *cert,
                              const VsbGuid *owner, GError **error);
+/* Add Microsoft's CA certificates of set (a VsbMsCertSet of mscerts.h: bit (1 << id) per
+ * certificate), each with Microsoft's owner GUID into the variable it belongs in (KEK or db),
+ * KEK first. The shipped files are read and checked against their compiled SHA-256 before
+ * anything changes; a certificate already there (same DER) is skipped, so a second run changes
+ * nothing. */
+gboolean vsb_enroll_add_microsoft(VsbEnroll *enroll, guint set, GError **error);
 /* Add a SHA-256 image hash to db or dbx, into the variable's first SHA-256 list (made when
  * there is none); a hash already there is skipped. */
 gboolean vsb_enroll_add_hash(VsbEnroll *enroll, VsbSbVariable var, const guint8 sha256[32],

@@ -5,6 +5,7 @@
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 #include "vsboot/guid.h"
+#include "vsboot/mscerts.h"
 #include "vsboot/secureboot.h"
 #include "vsboot/siglist.h"
 #include "vsboot/varstore.h"
@@ -155,6 +156,26 @@ report_text(const char *input, const char *output, const char *written, const Vs
     fprintf(stderr, "vsboot: warning: %s\n", (const char *)warnings->pdata[i]);
 }
 
+/* The firmware measures PK, KEK, db and dbx into PCR 7 at every boot: a guest that seals a
+ * secret to PCR 7 (BitLocker, systemd-cryptenroll --tpm2-pcrs=7) will not unseal it after the
+ * change. */
+static void
+add_pcr7_warning(GPtrArray *changes, GPtrArray *warnings)
+{
+  for (guint i = 0; i < changes->len; i++) {
+    const VsbEnrollChange *c = changes->pdata[i];
+    if (g_strcmp0(c->action, "skip") == 0 || vsb_sb_known_guid(c->variable) == NULL ||
+        !(g_str_equal(c->variable, "PK") || g_str_equal(c->variable, "KEK") ||
+          g_str_equal(c->variable, "db") || g_str_equal(c->variable, "dbx")))
+      continue;
+    g_ptr_array_add(warnings, g_strdup(
+      "PK/KEK/db/dbx changed: what the firmware measures into PCR 7 changes, so BitLocker or "
+      "any TPM-sealed secret in the guest will ask for recovery at the next boot unless it is "
+      "suspended first (manage-bde -protectors -disable C: -RebootCount 1)"));
+    return;
+  }
+}
+
 /* Read-modify-write: take the edit lock of the real file before the load and keep it (in
  * *lock) until after the save, so that concurrent editors queue instead of losing each other's
  * changes. --in-place FILE is locked (through a symlink: the real file, whose path lands in
@@ -199,6 +220,7 @@ typedef struct {
   const char *dbx_update;
   gboolean secure_boot, sb_on;
   VsbGuid owner;
+  guint microsoft;    /* VsbMsCertSet of --microsoft */
 } Steps;
 
 static void
@@ -262,6 +284,8 @@ apply_steps(VsbEnroll *e, const Steps *s, GError **error)
     if (!vsb_enroll_set_pk(e, f->certs->pdata[0], &s->owner, error))
       return FALSE;
   }
+  if (s->microsoft && !vsb_enroll_add_microsoft(e, s->microsoft, error))
+    return FALSE;
   if (!add_cert_files(e, VSB_SB_KEK, s->kek_files, &s->owner, error) ||
       !add_cert_files(e, VSB_SB_DB, s->db_files, &s->owner, error))
     return FALSE;
@@ -290,7 +314,7 @@ vsb_cli_vars_enroll(int argc, char **argv)
   g_autofree char *output = NULL, *in_place = NULL, *pk = NULL, *owner_text = NULL;
   g_autofree char *dbx_update = NULL, *copy_from = NULL, *secure_boot = NULL;
   g_auto(GStrv) kek = NULL, db = NULL, db_hash = NULL, dbx_hash = NULL, dbx_cert = NULL;
-  g_auto(GStrv) copy = NULL, del = NULL;
+  g_auto(GStrv) copy = NULL, del = NULL, microsoft = NULL;
   gboolean force = FALSE, json = FALSE;
   static const char *const notes[] = {
     "--pk", ": PK holds exactly one certificate",
@@ -305,6 +329,10 @@ vsb_cli_vars_enroll(int argc, char **argv)
       "CERT" },
     { "kek", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &kek, "Add the certificate(s) to KEK", "CERT" },
     { "db", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &db, "Add the certificate(s) to db", "CERT" },
+    { "microsoft", 0, 0, G_OPTION_ARG_STRING_ARRAY, &microsoft,
+      "Add Microsoft's CA certificates (shipped with vsboot) with Microsoft's owner GUID: 2023 "
+      "(kek-2023, windows-2023, uefi-2023, option-rom-2023), 2011, or single ids "
+      "(repeatable)", "SET" },
     { "db-hash", 0, 0, G_OPTION_ARG_STRING_ARRAY, &db_hash, "Add a SHA-256 image hash to db",
       "SHA256" },
     { "dbx-hash", 0, 0, G_OPTION_ARG_STRING_ARRAY, &dbx_hash, "Add a SHA-256 image hash to dbx",
@@ -336,7 +364,7 @@ vsb_cli_vars_enroll(int argc, char **argv)
     "(raw signature lists, one X.509 list per certificate, attributes 0x27, forward-only\n"
     "time stamps). Steps run in this order, whatever the command line says: --delete,\n"
     "--copy-from, --pk, --kek, --db, --db-hash, --dbx-update, --dbx-cert, --dbx-hash,\n"
-    "--secure-boot. Everything is checked before anything is written; the output is written\n"
+    "--secure-boot. --microsoft comes right after --pk. Everything is checked before anything is written; the output is written\n"
     "atomically, or not at all.");
   vsb_cli_add_entries(ctx, entries, notes);
   int code = 0;
@@ -368,7 +396,7 @@ vsb_cli_vars_enroll(int argc, char **argv)
   if (copy && !copy_from)
     return vsb_cli_failf("vars enroll: --copy needs --copy-from VARSFILE");
   if (!pk && !kek && !db && !db_hash && !dbx_hash && !dbx_cert && !dbx_update && !copy_from &&
-      !del && !secure_boot)
+      !del && !secure_boot && !microsoft)
     return vsb_cli_failf("vars enroll: nothing to do; give --pk, --kek, --db, --secure-boot, ...");
 
   g_auto(Steps) steps = {
@@ -379,6 +407,14 @@ vsb_cli_vars_enroll(int argc, char **argv)
     return vsb_cli_failf("vars enroll: --owner '%s' is not a GUID "
                          "(expected the form 8be4df61-93ca-11d2-aa0d-00e098032b8c)", owner_text);
   GError *error = NULL;
+  for (char **m = microsoft; m && *m; m++) {
+    VsbMsCertSet set = 0;
+    if (!vsb_ms_cert_set_parse(*m, &set, &error)) {
+      g_prefix_error(&error, "vars enroll: --microsoft: ");
+      return vsb_cli_fail(error);
+    }
+    steps.microsoft |= set;
+  }
   if (!read_inputs(&steps, pk, kek, db, dbx_cert, db_hash, dbx_hash, copy_from, &error))
     return vsb_cli_fail(error);
 
@@ -400,6 +436,7 @@ vsb_cli_vars_enroll(int argc, char **argv)
 
   GPtrArray *changes = vsb_enroll_get_changes(e);
   g_autoptr(GPtrArray) warnings = vsb_enroll_check(e);
+  add_pcr7_warning(changes, warnings);
   if (json) {
     g_autoptr(JsonNode) node = report_json(input, target, store, changes, warnings);
     vsb_cli_print_json(node);

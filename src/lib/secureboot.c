@@ -3,6 +3,7 @@
 #include "vsboot/secureboot.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
+#include "vsboot/mscerts.h"
 #include "vsboot/siglist.h"
 
 #include <openssl/evp.h>
@@ -419,6 +420,27 @@ vsb_enroll_add_cert(VsbEnroll *e, VsbSbVariable which, X509 *cert, const VsbGuid
   record(e, "add", name, guid, "%s (owner %s)", subject, vsb_guid_format(owner, og));
   vsb_varstore_set(e->store, g_steal_pointer(&var));
   return TRUE;
+}
+
+gboolean
+vsb_enroll_add_microsoft(VsbEnroll *e, guint set, GError **error)
+{
+  /* Every certificate is loaded (and its fingerprint checked) before the first is added, so
+   * a missing or altered data file leaves the store untouched. */
+  X509 *certs[VSB_MS_N_CERTS] = { NULL };
+  gboolean ok = TRUE;
+  for (int id = 0; id < VSB_MS_N_CERTS && ok; id++)
+    if (set & (1u << id))
+      ok = (certs[id] = vsb_ms_cert_load((VsbMsCertId)id, error)) != NULL;
+  for (int pass = 0; pass < 2 && ok; pass++) {
+    VsbSbVariable want = pass == 0 ? VSB_SB_KEK : VSB_SB_DB;
+    for (int id = 0; id < VSB_MS_N_CERTS && ok; id++)
+      if (certs[id] && vsb_ms_cert((VsbMsCertId)id)->variable == want)
+        ok = vsb_enroll_add_cert(e, want, certs[id], vsb_ms_owner_guid(), error);
+  }
+  for (int id = 0; id < VSB_MS_N_CERTS; id++)
+    X509_free(certs[id]);
+  return ok;
 }
 
 gboolean
