@@ -22,4 +22,9 @@ gboolean vsb_tool_run(const char *const *argv, char **out, char **err, int *stat
 gboolean vsb_tool_run_full(const char *const *argv, guint timeout_ms, char **out, char **err,
                            int *status, GError **error);
 
+/* The same with input written to its stdin (then closed); input NULL: stdin is /dev/null. For
+ * tools driven over stdin, such as a QMP probe of qemu-system. */
+gboolean vsb_tool_run_with_input(const char *const *argv, const char *input, guint timeout_ms,
+                                 char **out, char **err, int *status, GError **error);
+
 G_END_DECLS

@@ -27,14 +27,14 @@ expired(gpointer data)
  * expiry kill it (SIGKILL: a hung tool may ignore SIGTERM), cancel the reads (a grandchild
  * could hold the pipes open) and reap it. */
 static gboolean
-communicate_bounded(GSubprocess *p, guint timeout_ms, char **out, char **err, gboolean *timed_out,
-                    GError **error)
+communicate_bounded(GSubprocess *p, const char *input, guint timeout_ms, char **out, char **err,
+                    gboolean *timed_out, GError **error)
 {
   g_autoptr(GMainContext) ctx = g_main_context_new();
   g_autoptr(GCancellable) cancel = g_cancellable_new();
   RunState s = { NULL, FALSE };
   g_main_context_push_thread_default(ctx);
-  g_subprocess_communicate_utf8_async(p, NULL, cancel, communicated, &s);
+  g_subprocess_communicate_utf8_async(p, input, cancel, communicated, &s);
   GSource *timer = g_timeout_source_new(timeout_ms);
   g_source_set_callback(timer, expired, &s, NULL);
   g_source_attach(timer, ctx);
@@ -58,12 +58,14 @@ communicate_bounded(GSubprocess *p, guint timeout_ms, char **out, char **err, gb
 }
 
 gboolean
-vsb_tool_run_full(const char *const *argv, guint timeout_ms, char **out, char **err, int *status,
-                  GError **error)
+vsb_tool_run_with_input(const char *const *argv, const char *input, guint timeout_ms, char **out,
+                        char **err, int *status, GError **error)
 {
   g_autoptr(GError) local = NULL;
-  g_autoptr(GSubprocess) p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                                         G_SUBPROCESS_FLAGS_STDERR_PIPE, &local);
+  GSubprocessFlags flags = G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE;
+  if (input != NULL)
+    flags |= G_SUBPROCESS_FLAGS_STDIN_PIPE;
+  g_autoptr(GSubprocess) p = g_subprocess_newv(argv, flags, &local);
   if (p == NULL) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot run %s: %s", argv[0], local->message);
     return FALSE;
@@ -71,7 +73,7 @@ vsb_tool_run_full(const char *const *argv, guint timeout_ms, char **out, char **
   if (timeout_ms == 0)
     timeout_ms = VSB_TOOL_TIMEOUT_MS;
   gboolean timed_out = FALSE;
-  gboolean ok = communicate_bounded(p, timeout_ms, out, err, &timed_out, &local);
+  gboolean ok = communicate_bounded(p, input, timeout_ms, out, err, &timed_out, &local);
   if (timed_out) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "%s: still running after %u.%03u s; killed",
                 argv[0], timeout_ms / 1000, timeout_ms % 1000);
@@ -83,6 +85,13 @@ vsb_tool_run_full(const char *const *argv, guint timeout_ms, char **out, char **
   }
   *status = g_subprocess_get_if_exited(p) ? g_subprocess_get_exit_status(p) : -1;
   return TRUE;
+}
+
+gboolean
+vsb_tool_run_full(const char *const *argv, guint timeout_ms, char **out, char **err, int *status,
+                  GError **error)
+{
+  return vsb_tool_run_with_input(argv, NULL, timeout_ms, out, err, status, error);
 }
 
 gboolean

@@ -343,6 +343,20 @@ test_tool_timeout(void)
   g_assert_true(vsb_tool_run_full(ok, 5000, &out, &err, &status, &error));
   g_assert_cmpstr(out, ==, "hi\n");
   g_assert_cmpint(status, ==, 0);
+  /* Input reaches stdin; a tool waiting for more input than it gets is still bounded. */
+  const char *cat[] = { "cat", NULL };
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  g_assert_true(vsb_tool_run_with_input(cat, "qmp", 5000, &out, &err, &status, &error));
+  g_assert_cmpstr(out, ==, "qmp");
+  const char *hang[] = { "sh", "-c", "cat; sleep 30", NULL };
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  t = g_get_monotonic_time();
+  g_assert_false(vsb_tool_run_with_input(hang, "x", 300, &out, &err, &status, &error));
+  g_assert_error(error, VSB_ERROR, VSB_ERROR_TOOL);
+  if (elapsed_ms(t) > 3000)
+    vsb_test_fail("a hung tool fed stdin returned after %" G_GINT64_FORMAT " ms", elapsed_ms(t));
 }
 
 /* Kill the writer (SIGKILL, via the test hook) at each step: the old file is intact, and no
