@@ -47,6 +47,12 @@ build_checked() {
   ninja -C build-fuzz
 }
 
+# Newer versions from other Debian suites, unpacked privately (never installed, the system's apt
+# sources untouched) for the conformance tests: virt-firmware 24.2 is the reference enroller.
+fetch_debs() {
+  ./scripts/fetch-debs.sh .debs bookworm-backports python3-virt-firmware
+}
+
 run_tests() {
   local rc=0
   # Plain build: everything. Sanitizer build: everything again, any report fails the test.
@@ -75,7 +81,7 @@ case "${1:-}" in
   deps) deps ;;
   build) deps; build ;;
   demo) deps; build; exec ./scripts/demo.sh ;;
-  test) deps; build_checked; run_tests ;;
+  test) deps; fetch_debs; build_checked; run_tests ;;
   fuzz) deps; build_checked; explore "${2:-300}" ;;
   *) echo "usage: $0 demo|test|fuzz [SECONDS]|deps|build" >&2; exit 2 ;;
 esac
