@@ -16,6 +16,7 @@ PACKAGES=(
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libxml2-utils
   swtpm swtpm-tools python3 python3-cryptography openssl util-linux hyperfine
   shim-signed grub-efi-amd64-signed linux-image-amd64 pesign osslsigncode
+  scdoc man-db bash-completion
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
