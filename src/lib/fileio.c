@@ -450,6 +450,14 @@ prepare_target(const char *path, const VsbWriteOptions *opts, char **real_out, c
     close_fd(&dfd);
     return -1;
   }
+  /* Through a link, only an existing file is edited: a dangling link (planted, or stale) must
+   * not make vsboot create whatever file it names. */
+  if (!*exists && strcmp(real, path) != 0) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_NOT_FOUND,
+                "%s: a symbolic link to %s, which does not exist; not creating it", path, real);
+    close_fd(&dfd);
+    return -1;
+  }
   *real_out = g_steal_pointer(&real);
   *base_out = g_steal_pointer(&base);
   return dfd;

@@ -101,6 +101,14 @@ test_write_symlink(void)
   g_autofree char *again = slurp(victim);
   g_assert_cmpstr(again, ==, "again");
   g_assert_true(g_file_test(link2, G_FILE_TEST_IS_SYMLINK));
+
+  /* Through a dangling link nothing is created. */
+  g_autofree char *dangling = g_build_filename(dir, "dangling", NULL);
+  g_autofree char *nowhere = g_build_filename(outside, "nowhere", NULL);
+  g_assert_cmpint(symlink(nowhere, dangling), ==, 0);
+  g_assert_false(vsb_file_write_atomic_full(dangling, "x", 1, &edit, &error));
+  g_assert_error(error, VSB_ERROR, VSB_ERROR_NOT_FOUND);
+  g_assert_false(g_file_test(nowhere, G_FILE_TEST_EXISTS));
 }
 
 /* keep_mode keeps a replaced file's mode; without it, mode applies; new files get mode. */
