@@ -793,8 +793,21 @@ check_own_paths(const VsbVm *vm, const StateDir *sd, const char *origin, GError 
     value = vm->tpm_state_dir;
     want = tpm;
   }
-  if (member == NULL)
+  if (member == NULL) {
+    /* The right name, but a link there would hand QEMU, libvirt or swtpm some other file. */
+    const char *bases[] = { vm->varstore ? vars : NULL, vm->tpm_state_dir ? tpm : NULL };
+    for (guint i = 0; i < G_N_ELEMENTS(bases); i++) {
+      struct stat st;
+      if (bases[i] && fstatat(sd->fd, bases[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+          S_ISLNK(st.st_mode)) {
+        g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                    "%s/%s is a symbolic link; VM '%s''s own files are never links, and neither "
+                    "QEMU nor swtpm is given one: remove it", sd->shown, bases[i], vm->name);
+        return FALSE;
+      }
+    }
     return TRUE;
+  }
   g_autofree char *own = g_build_filename(sd->shown, want ? want : "?", NULL);
   g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
               "%s: %s: %s is not VM '%s''s own file (%s); a state file may name only the files "

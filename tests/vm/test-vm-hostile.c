@@ -603,7 +603,8 @@ test_state_dir_modes(void)
   g_assert_cmpint(provision(NULL, &err, dir, "vm", FALSE, FALSE), ==, 0);
 }
 
-/* run refuses a VM whose own files were swapped for links since provisioning. */
+/* run, qemu-args and libvirt-xml refuse a VM whose own files were swapped for links since
+ * provisioning. */
 static void
 test_run_links(void)
 {
@@ -624,6 +625,18 @@ test_run_links(void)
     g_assert_cmpint(rc, ==, 2);
     assert_contains(err, p);
     assert_contains(err, "symbolic link");
+    /* Nor is the link printed for QEMU or libvirt to follow. */
+    const char *const emit[][7] = {
+      { "qemu-args", "vm", "--state-dir", dir, "--qemu-version", "7.2", NULL },
+      { "libvirt-xml", "vm", "--state-dir", dir, NULL },
+    };
+    for (gsize e = 0; e < G_N_ELEMENTS(emit); e++) {
+      g_autofree char *o = NULL, *ee = NULL;
+      g_assert_cmpint(vsb_test_runv(emit[e], &o, &ee), ==, 2);
+      g_assert_cmpstr(o, ==, "");
+      assert_contains(ee, p);
+      assert_contains(ee, "symbolic link");
+    }
     g_unlink(p);
     g_assert_cmpint(rename(aside, p), ==, 0);
     canary_check(&c);
