@@ -103,6 +103,7 @@ typedef struct {
   GPtrArray *unmodeled;      /* char*: options that could change the firmware setup but are
                               * not modelled, each with where it came from and why */
   GPtrArray *drive_defs;     /* internal: the -drive option lists, turned into drives at the end */
+  GHashTable *ids;           /* internal: "GROUP\x1fID" -> the option list -set finds by id */
 } VsbQemuCmdline;
 
 VsbQemuCmdline *vsb_qemu_cmdline_new(void);

@@ -321,6 +321,7 @@ vsb_qemu_cmdline_new(void)
   c->readconfig = g_ptr_array_new_with_free_func(g_free);
   c->unmodeled = g_ptr_array_new_with_free_func(g_free);
   c->drive_defs = g_ptr_array_new_with_free_func(drive_def_free);
+  c->ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   return c;
 }
 
@@ -352,6 +353,7 @@ vsb_qemu_cmdline_free(VsbQemuCmdline *c)
   g_ptr_array_unref(c->readconfig);
   g_ptr_array_unref(c->unmodeled);
   g_ptr_array_unref(c->drive_defs);
+  g_hash_table_unref(c->ids);
   g_free(c->cwd);
   g_free(c);
 }
@@ -540,32 +542,33 @@ drive_file(VsbQemuDrive *d, const VsbQemuOpts *o, const char *forced, GError **e
   return TRUE;
 }
 
+/* The pflash units taken so far (unit -> its drive), and the lowest unit that may be free:
+ * units are only ever taken, so the search for the lowest free one never goes back (a long
+ * line of -pflash options costs linear time, not quadratic). */
+typedef struct {
+  GHashTable *taken;
+  int lowest_free;
+} PflashUnits;
+
 /* The unit QEMU's drive_new gives a pflash drive: the one asked for (refused when taken), or
  * the lowest not yet taken by the drives created before it. */
 static gboolean
-pflash_unit(GPtrArray *done, int *unit, const char *ev, GError **error)
+pflash_unit(PflashUnits *u, int *unit, const char *ev, GError **error)
 {
   if (*unit >= 0) {
-    for (guint i = 0; i < done->len; i++) {
-      VsbQemuDrive *d = done->pdata[i];
-      if (strcmp(d->interface, "pflash") == 0 && d->unit == *unit) {
-        g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
-                    "drive with if=pflash unit=%d is defined twice (by %s and %s); QEMU "
-                    "refuses this", *unit, d->evidence, ev);
-        return FALSE;
-      }
+    const VsbQemuDrive *d = g_hash_table_lookup(u->taken, GINT_TO_POINTER(*unit));
+    if (d) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                  "drive with if=pflash unit=%d is defined twice (by %s and %s); QEMU "
+                  "refuses this", *unit, d->evidence, ev);
+      return FALSE;
     }
     return TRUE;
   }
-  for (*unit = 0;; (*unit)++) {
-    gboolean taken = FALSE;
-    for (guint i = 0; i < done->len; i++) {
-      VsbQemuDrive *d = done->pdata[i];
-      taken |= strcmp(d->interface, "pflash") == 0 && d->unit == *unit;
-    }
-    if (!taken)
-      return TRUE;
-  }
+  while (g_hash_table_contains(u->taken, GINT_TO_POINTER(u->lowest_free)))
+    u->lowest_free++;
+  *unit = u->lowest_free;
+  return TRUE;
 }
 
 static gboolean
@@ -581,7 +584,8 @@ known_interface(const char *name)
 
 /* One drive from its option list as it stands after every -set, appended to done. */
 static gboolean
-drive_create(GPtrArray *done, const DriveDef *def, gboolean global_snapshot, GError **error)
+drive_create(GPtrArray *done, PflashUnits *units, const DriveDef *def, gboolean global_snapshot,
+             GError **error)
 {
   const VsbQemuOpts *o = def->opts;
   const char *ifname = def->iface ? def->iface : vsb_qemu_opts_get(o, "if");
@@ -598,7 +602,8 @@ drive_create(GPtrArray *done, const DriveDef *def, gboolean global_snapshot, GEr
     return FALSE;
   if (unit < 0 && (v = vsb_qemu_opts_get(o, "unit")) && !parse_unit(v, "unit", &unit, error))
     return FALSE;
-  if (strcmp(ifname, "pflash") == 0 && !pflash_unit(done, &unit, def->evidence, error))
+  gboolean pflash = strcmp(ifname, "pflash") == 0;
+  if (pflash && !pflash_unit(units, &unit, def->evidence, error))
     return FALSE;
   gboolean ro = FALSE, snap = global_snapshot, ro2 = FALSE;
   if (!get_bool(o, "readonly", FALSE, &ro, error) || !get_bool(o, "read-only", FALSE, &ro2, error) ||
@@ -618,6 +623,8 @@ drive_create(GPtrArray *done, const DriveDef *def, gboolean global_snapshot, GEr
   d->snapshot = snap;
   d->evidence = g_strdup(def->evidence);
   g_ptr_array_add(done, d);
+  if (pflash)
+    g_hash_table_insert(units->taken, GINT_TO_POINTER(unit), d);
   return TRUE;
 }
 
@@ -626,10 +633,12 @@ static GPtrArray *
 resolve_drives(const VsbQemuCmdline *cmd, GError **error)
 {
   g_autoptr(GPtrArray) done = g_ptr_array_new_with_free_func(drive_free);
+  g_autoptr(GHashTable) taken = g_hash_table_new(NULL, NULL);
+  PflashUnits units = { taken, 0 };
   for (guint i = 0; i < cmd->drive_defs->len; i++) {
     const DriveDef *def = cmd->drive_defs->pdata[i];
     g_autoptr(GError) local = NULL;
-    if (!drive_create(done, def, cmd->snapshot, &local)) {
+    if (!drive_create(done, &units, def, cmd->snapshot, &local)) {
       g_set_error(error, VSB_ERROR, local->code, "%s: %s", def->evidence, local->message);
       return NULL;
     }
@@ -666,15 +675,25 @@ check_new_id(const char *id, const char *group, gboolean taken, GError **error)
   return TRUE;
 }
 
+/* The option lists -set can reach, by group and QemuOpts id (a hash: a line of thousands of
+ * ids stays linear). */
+static gpointer
+id_lookup(const VsbQemuCmdline *cmd, const char *group, const char *id)
+{
+  g_autofree char *key = g_strconcat(group, "\x1f", id, NULL);
+  return g_hash_table_lookup(cmd->ids, key);
+}
+
+static void
+id_insert(VsbQemuCmdline *cmd, const char *group, const char *id, gpointer list)
+{
+  g_hash_table_insert(cmd->ids, g_strconcat(group, "\x1f", id, NULL), list);
+}
+
 static DriveDef *
 find_drive_def(const VsbQemuCmdline *cmd, const char *id)
 {
-  for (guint i = 0; i < cmd->drive_defs->len; i++) {
-    DriveDef *d = cmd->drive_defs->pdata[i];
-    if (d->qemu_id && strcmp(d->qemu_id, id) == 0)
-      return d;
-  }
-  return NULL;
+  return id_lookup(cmd, "drive", id);
 }
 
 /* A -drive (or -pflash, -hda, a bare word) option list, kept until the end; o is taken. */
@@ -698,6 +717,8 @@ add_drive(VsbQemuCmdline *cmd, VsbQemuOpts *o, const char *file, const char *ifa
   d->file = g_strdup(file);
   d->evidence = g_strdup(ev);
   g_ptr_array_add(cmd->drive_defs, d);
+  if (id)
+    id_insert(cmd, "drive", id, d);
   return TRUE;
 }
 
@@ -781,23 +802,14 @@ global_key(const char *key)
 static VsbQemuGlobal *
 find_global(const VsbQemuCmdline *cmd, const char *id)
 {
-  for (guint i = 0; i < cmd->globals->len; i++) {
-    VsbQemuGlobal *g = cmd->globals->pdata[i];
-    if (g->id && strcmp(g->id, id) == 0)
-      return g;
-  }
-  return NULL;
+  return id_lookup(cmd, "global", id);
 }
 
+/* JSON devices are never entered: QEMU 7.2 keeps them out of the QemuOpts -set searches. */
 static VsbQemuObject *
 find_device(const VsbQemuCmdline *cmd, const char *id)
 {
-  for (guint i = 0; i < cmd->devices->len; i++) {
-    VsbQemuObject *d = cmd->devices->pdata[i];
-    if (!d->json && d->id && strcmp(d->id, id) == 0)
-      return d;
-  }
-  return NULL;
+  return id_lookup(cmd, "device", id);
 }
 
 static gboolean
@@ -847,6 +859,8 @@ add_global(VsbQemuCmdline *cmd, const char *value, const char *ev, GError **erro
   g->id = g_strdup(id);
   g->evidence = g_strdup(ev);
   g_ptr_array_add(cmd->globals, g);
+  if (id)
+    id_insert(cmd, "global", id, g);
   return TRUE;
 }
 
@@ -936,6 +950,8 @@ add_object(VsbQemuCmdline *cmd, gboolean is_obj, const char *value, const char *
   obj->json = json;
   obj->evidence = g_strdup(ev);
   g_ptr_array_add(is_obj ? cmd->objects : cmd->devices, obj);
+  if (!is_obj && !json && id)
+    id_insert(cmd, "device", id, obj);
   return TRUE;
 }
 

@@ -511,6 +511,50 @@ test_process_cwd_unknown(void)
   g_assert_nonnull(strstr(error->message, "working directory cannot be read"));
 }
 
+/* The longest lines accepted stay fast: pflash units and -set ids are found without a scan of
+ * every earlier drive (30000 implicit -pflash units took minutes that way). */
+static void
+test_many_options(void)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+  for (int i = 0; i < 10000; i++) {
+    g_ptr_array_add(argv, g_strdup("-pflash"));
+    g_ptr_array_add(argv, g_strdup_printf("/p%d", i));
+    g_ptr_array_add(argv, g_strdup("-drive"));
+    g_ptr_array_add(argv, g_strdup_printf("if=none,id=d%d,file=/x", i));
+    g_ptr_array_add(argv, g_strdup("-set"));
+    g_ptr_array_add(argv, g_strdup_printf("drive.d%d.file=/y%d", i, i));
+  }
+  gint64 t0 = g_get_monotonic_time();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VsbQemuCmdline) c =
+    vsb_qemu_cmdline_parse((const char *const *)argv->pdata, (int)argv->len, "/", &error);
+  g_assert_no_error(error);
+  flash(c, 1, "/p1", NULL, FALSE);
+  gint64 ms = (g_get_monotonic_time() - t0) / 1000;
+  g_test_message("%u arguments: %" G_GINT64_FORMAT " ms", argv->len, ms);
+  if (ms > 5000)
+    vsb_test_fail("%u arguments took %" G_GINT64_FORMAT " ms", argv->len, ms);
+  VsbQemuDrive *last = c->drives->pdata[c->drives->len - 1];
+  g_assert_cmpstr(last->file, ==, "/y9999");
+
+  /* As many implicit pflash units as a line can hold. */
+  g_autoptr(GPtrArray) argv2 = g_ptr_array_new_with_free_func(g_free);
+  for (int i = 0; i < VSB_QEMU_CMDLINE_MAX_ARGS / 2; i++) {
+    g_ptr_array_add(argv2, g_strdup("-pflash"));
+    g_ptr_array_add(argv2, g_strdup_printf("/p%d", i));
+  }
+  t0 = g_get_monotonic_time();
+  g_autoptr(VsbQemuCmdline) c2 =
+    vsb_qemu_cmdline_parse((const char *const *)argv2->pdata, (int)argv2->len, "/", &error);
+  g_assert_no_error(error);
+  flash(c2, 1, "/p1", NULL, FALSE);
+  ms = (g_get_monotonic_time() - t0) / 1000;
+  g_test_message("%u arguments: %" G_GINT64_FORMAT " ms", argv2->len, ms);
+  if (ms > 3000)
+    vsb_test_fail("%u -pflash arguments took %" G_GINT64_FORMAT " ms", argv2->len, ms);
+}
+
 static void
 test_errors(void)
 {
@@ -651,6 +695,7 @@ main(int argc, char **argv)
   g_test_add_func("/qemu-cmdline/machine-properties", test_machine_properties);
   g_test_add_func("/qemu-cmdline/readconfig-qemu-rules", test_readconfig_qemu_rules);
   g_test_add_func("/qemu-cmdline/process-cwd-unknown", test_process_cwd_unknown);
+  g_test_add_func("/qemu-cmdline/many-options", test_many_options);
   g_test_add_func("/qemu-cmdline/errors", test_errors);
   g_test_add_func("/qemu-cmdline/random-bytes", test_random_bytes);
   g_test_add_func("/qemu-cmdline/libvirt-domain", test_libvirt_domain);
