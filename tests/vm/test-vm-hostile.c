@@ -777,6 +777,54 @@ test_crash_reset(void)
   }
 }
 
+/* Recovery removes only what is plainly its own: a torn commit record means nothing was
+ * committed (the temporary files go, the next VM is made), while a file of another user at a
+ * temporary name is refused and left alone. */
+static void
+test_recovery_limits(void)
+{
+  g_autofree char *top = vsb_test_tmpdir();
+  g_autofree char *dir = state_dir(top, "torn");
+  g_autofree char *rec = g_build_filename(dir, ".vm.vsb-commit", NULL);
+  g_autofree char *tmp_vars = g_build_filename(dir, ".vm_VARS.fd.vsb-new", NULL);
+  g_autofree char *tmp_json = g_build_filename(dir, ".vm.json.vsb-new", NULL);
+  vsb_test_write_file(rec, "vsboot-commit 1\nreset 0\nvarstore vm_VARS.fd\n", -1);
+  vsb_test_write_file(tmp_vars, "half a varstore", -1);
+  vsb_test_write_file(tmp_json, "{ \"half\": ", -1);
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = provision(&out, &err, dir, "vm", TRUE, FALSE);
+  if (rc != 0)
+    vsb_test_fail("provision over a torn commit record exited %d:\n%s", rc, err);
+  assert_contains(out, "recovery: removed what an interrupted provisioning of VM 'vm' left (2 "
+                       "temporary files)");
+  assert_listing(dir, "vm.json vm.tpm vm_VARS.fd");
+
+  /* A commit record naming a file of another VM is no commit record. */
+  g_autofree char *dir2 = state_dir(top, "foreign-record");
+  g_autofree char *rec2 = g_build_filename(dir2, ".vm.vsb-commit", NULL);
+  g_autofree char *other = g_build_filename(dir2, "other_VARS.fd", NULL);
+  vsb_test_write_file(other, "other's\n", -1);
+  vsb_test_write_file(rec2, "vsboot-commit 1\nreset 1\nremove other_VARS.fd\nend\n", -1);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(provision(NULL, &err, dir2, "vm", FALSE, FALSE), ==, 0);
+  g_autofree char *o = read_text(other);
+  g_assert_cmpstr(o, ==, "other's\n");
+  assert_listing(dir2, "other_VARS.fd vm.json vm_VARS.fd");
+
+  /* Another user's file at a temporary name: refused, kept. */
+  g_autofree char *dir3 = state_dir(top, "foreign-temp");
+  g_autofree char *tmp3 = g_build_filename(dir3, ".vm.json.vsb-new", NULL);
+  vsb_test_write_file(tmp3, "not vsboot's\n", -1);
+  g_assert_cmpint(chown(tmp3, 65534, 65534), ==, 0);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(provision(NULL, &err, dir3, "vm", FALSE, FALSE), ==, 2);
+  assert_contains(err, tmp3);
+  assert_contains(err, "of uid 65534");
+  assert_listing(dir3, ".vm.json.vsb-new");
+  g_autofree char *t = read_text(tmp3);
+  g_assert_cmpstr(t, ==, "not vsboot's\n");
+}
+
 /* A reset that changes the varstore's format removes the old file of the other name, as part
  * of the commit: killed just before that removal, recovery still removes it. */
 static void
@@ -861,5 +909,6 @@ main(int argc, char **argv)
   g_test_add_func("/vm/hostile/crash-new", test_crash_new);
   g_test_add_func("/vm/hostile/crash-reset", test_crash_reset);
   g_test_add_func("/vm/hostile/reset-format-change", test_reset_format_change);
+  g_test_add_func("/vm/hostile/recovery-limits", test_recovery_limits);
   return g_test_run();
 }
