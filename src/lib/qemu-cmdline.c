@@ -1385,7 +1385,7 @@ read_config(VsbQemuCmdline *cmd, const char *path, const char *origin, GError **
   g_autoptr(GBytes) bytes = vsb_file_read(abs, VSB_QEMU_READCONFIG_MAX_BYTES, &local);
   if (bytes == NULL) {
     g_autofree char *m = show(local->message);
-    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: -readconfig %s", origin, m);
+    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: %s", origin, m);
     return FALSE;
   }
   g_ptr_array_add(cmd->readconfig, g_strdup(abs));

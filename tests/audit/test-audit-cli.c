@@ -8,6 +8,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -443,6 +444,17 @@ test_exit_codes(void)
   expect_usage_error((const char *const[]){ "audit", "--qemu-cmdline",
                                             "-readconfig /nonexistent/vm.cfg", NULL },
                      "/nonexistent/vm.cfg");
+  /* Neither read for ever nor waited on: refused at once for what they are. */
+  expect_usage_error((const char *const[]){ "audit", "--qemu-cmdline", "-readconfig /dev/zero",
+                                            NULL },
+                     "/dev/zero: not a regular file (a character device)");
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *fifo = g_build_filename(dir, "vm.cfg", NULL);
+  g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+  g_autofree char *fifo_line = g_strdup_printf("-readconfig %s", fifo);
+  g_autofree char *fifo_msg = g_strdup_printf("%s: not a regular file (a FIFO)", fifo);
+  expect_usage_error((const char *const[]){ "audit", "--qemu-cmdline", fifo_line, NULL },
+                     fifo_msg);
 
   /* --help states the rule. */
   g_autofree char *out = NULL;
