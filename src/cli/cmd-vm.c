@@ -64,9 +64,17 @@ provision_one(const VsbProvisionRequest *req, gboolean json, gboolean *printed,
   GError *error = NULL;
   g_autoptr(GPtrArray) notes = NULL;
   g_autoptr(VsbVm) vm = vsb_vm_provision(req, &notes, &error);
-  if (vm == NULL && g_error_matches(error, VSB_ERROR, VSB_ERROR_EXISTS) && !req->reset) {
-    /* The library says what exists; the flag that replaces it is the CLI's to name. */
-    char *msg = g_strdup_printf("%s (pass --reset to replace it)", error->message);
+  /* The library says what is wrong; the flags that change it are the CLI's to name. */
+  const char *hint = NULL;
+  if (vm == NULL && g_error_matches(error, VSB_ERROR, VSB_ERROR_EXISTS) && !req->reset)
+    hint = "pass --reset to replace it";
+  else if (vm == NULL && g_error_matches(error, VSB_ERROR, VSB_ERROR_INVALID) &&
+           strstr(error->message, "(setup mode)"))
+    hint = "--keys DIR, --enrolled-keys or --allow-setup-mode";
+  else if (vm == NULL && req->keys_dir && req->enrolled_keys)
+    hint = "--keys, --enrolled-keys";
+  if (hint) {
+    char *msg = g_strdup_printf("%s (%s)", error->message, hint);
     g_free(error->message);
     error->message = msg;
   }

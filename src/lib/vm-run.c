@@ -135,10 +135,10 @@ choose_accel(const VsbVm *vm, const VsbRunOptions *opts, VsbRunPlan *plan, GErro
   gboolean smm = vsb_vm_has_feature(vm, VSB_FW_FEATURE_REQUIRES_SMM) && arch_is_x86(vm->arch);
   if (opts->accel == VSB_ACCEL_KVM) {
     plan->accel = g_strdup("kvm");
-    plan->accel_note = g_strdup("--accel kvm");
+    plan->accel_note = g_strdup("KVM: as asked");
   } else if (opts->accel == VSB_ACCEL_TCG) {
     plan->accel = g_strdup("tcg");
-    plan->accel_note = g_strdup("--accel tcg");
+    plan->accel_note = g_strdup("TCG: as asked");
   } else {
 #if defined(__x86_64__) || defined(__i386__)
     gboolean host_matches = arch_is_x86(vm->arch);

@@ -1280,7 +1280,8 @@ plan_request(const VsbProvisionRequest *r, VsbFwArch arch, VsbFwRequest *req, GP
   if (r->enrolled_keys) {
     if (f[VSB_FW_FEATURE_ENROLLED_KEYS] == VSB_FW_WANT_NO) {
       g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
-                  "--enrolled-keys and --no-feature enrolled-keys contradict each other");
+                  "the enrolled-keys template is both asked for and refused (enrolled-keys and no-feature "
+                  "enrolled-keys contradict each other)");
       return NULL;
     }
     f[VSB_FW_FEATURE_ENROLLED_KEYS] = VSB_FW_WANT_YES;
@@ -1290,7 +1291,7 @@ plan_request(const VsbProvisionRequest *r, VsbFwArch arch, VsbFwRequest *req, GP
      * user asked for them (then ours are added beside them). */
     if (f[VSB_FW_FEATURE_SECURE_BOOT] == VSB_FW_WANT_NO) {
       g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
-                  "--keys enrolls Secure Boot keys, but --no-feature secure-boot was given");
+                  "a keys directory enrolls Secure Boot keys, but the secure-boot feature is refused");
       return NULL;
     }
     f[VSB_FW_FEATURE_SECURE_BOOT] = VSB_FW_WANT_YES;
@@ -1468,8 +1469,8 @@ plan_varstore(const VsbProvisionRequest *r, const VsbFwDescriptor *d, const User
       !r->allow_setup_mode) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
                 "template %s has no PK (setup mode): the firmware would verify nothing and "
-                "Secure Boot would not be enforced; enroll keys (--keys DIR), take a "
-                "template with keys (--enrolled-keys), or accept it (--allow-setup-mode)",
+                "Secure Boot would not be enforced; enroll keys, take a template with keys "
+                "enrolled, or accept setup mode explicitly",
                 p->vars_src);
     return FALSE;
   }
@@ -2117,8 +2118,8 @@ vsb_vm_provision(const VsbProvisionRequest *r, GPtrArray **notes_out, GError **e
   }
   if (r->keys_dir && r->enrolled_keys) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
-                "--keys and --enrolled-keys exclude each other: enroll your own keys or take "
-                "the template's");
+                "a keys directory and enrolled-keys exclude each other: enroll your own keys or "
+                "take the template's");
     return NULL;
   }
   g_auto(StateDir) sd = { -1, NULL, NULL, NULL };
