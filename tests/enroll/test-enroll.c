@@ -285,56 +285,67 @@ make_auth2(guint32 n_hashes, gboolean pkcs7)
   return g_byte_array_free_to_bytes(b);
 }
 
+/* Microsoft's objects, from the shared data beside the checkout (VSB_MS_DATA overrides). */
+static char *
+ms_update(const char *name)
+{
+  const char *env = g_getenv("VSB_MS_DATA");
+  g_autofree char *root = env ? g_strdup(env)
+                              : g_build_filename(g_getenv("VSB_SOURCE_ROOT"), "..", "shared",
+                                                 "data", "microsoft", NULL);
+  char *p = g_build_filename(root, "updates", name, NULL);
+  if (!g_file_test(p, G_FILE_TEST_IS_REGULAR))
+    vsb_test_fail("Microsoft's %s is not at %s", name, p);
+  return p;
+}
+
+/* --dbx-update verifies Microsoft's signed update against the store's KEK and appends it, as
+ * the firmware does; a setup-mode store trusts nobody (refused) unless --unsigned-update. */
 static void
 test_dbx_update(void)
 {
   g_autofree char *dir = vsb_test_tmpdir();
-  g_autofree char *upd = g_build_filename(dir, "dbxupdate.bin", NULL);
+  g_autofree char *upd = ms_update("DBXUpdate.amd64.bin");
   g_autofree char *out = g_build_filename(dir, "vars.fd", NULL);
-  g_autoptr(GBytes) auth = make_auth2(3, TRUE);
-  vsb_test_write_file(upd, g_bytes_get_data(auth, NULL), g_bytes_get_size(auth));
   g_autofree char *o = NULL, *err = NULL;
-  int rc = vsb_test_run(&o, &err, "vars", "enroll", OVMF_VARS_4M, "-o", out, "--dbx-update",
+  int rc = vsb_test_run(&o, &err, "vars", "enroll", OVMF_VARS_4M_MS, "-o", out, "--dbx-update",
                         upd, "--dbx-hash",
-                        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", NULL);
-  g_assert_cmpint(rc, ==, 0);
+                        "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a", NULL);
+  if (rc != 0)
+    vsb_test_fail("--dbx-update on the Microsoft store: exit %d: %s", rc, err);
+  g_assert_nonnull(strstr(o, "trusted through KEK"));
   g_autoptr(GError) error = NULL;
   g_autoptr(VsbVarstore) store = vsb_varstore_load(out, &error);
   g_assert_no_error(error);
   const VsbVariable *dbx = vsb_varstore_lookup(store, "dbx", NULL);
   g_assert_nonnull(dbx);
   g_assert_cmphex(dbx->attributes, ==, 0x27);
-  /* The update's list, grown by the added hash. */
-  g_assert_cmpuint(g_bytes_get_size(dbx->data), ==, 28 + 4 * 48);
-  /* Its time stamp kept (2024-01-02 03:04:05.000123000); the added hash's "now" is later. */
-  g_assert_cmpuint(dbx->timestamp.year, >=, 2024);
-  g_autoptr(VsbVarstore) store2 = vsb_varstore_load(OVMF_VARS_4M, &error);
-  g_autoptr(VsbEnroll) e = vsb_enroll_new(store2);
-  g_assert_true(vsb_enroll_apply_dbx_update(e, g_bytes_get_data(auth, NULL),
-                                            g_bytes_get_size(auth), "upd", &error));
-  dbx = vsb_varstore_lookup(store2, "dbx", NULL);
-  VsbEfiTime want = { .year = 2024, .month = 1, .day = 2, .hour = 3, .minute = 4, .second = 5,
-                      .nanosecond = 123000 };
-  g_assert_cmpint(vsb_efi_time_compare(&dbx->timestamp, &want), ==, 0);
-  g_assert_cmpuint(g_bytes_get_size(dbx->data), ==, 28 + 3 * 48);
+  g_autoptr(GPtrArray) entries =
+    vsb_siglist_parse(g_bytes_get_data(dbx->data, NULL), g_bytes_get_size(dbx->data), &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(entries->len, >=, 443 + 1);
+  /* The added hash's "now" is later than the update's 2010 time stamp: time only moves on. */
+  g_assert_cmpuint(dbx->timestamp.year, >=, 2026);
 
-  /* 300 hashes fit the 2M store but exceed what its firmware accepts per authenticated
-   * variable: written, with a warning. */
-  g_autofree char *upd300 = g_build_filename(dir, "dbx300.bin", NULL);
-  g_autofree char *out2m = g_build_filename(dir, "vars2m.fd", NULL);
-  g_autoptr(GBytes) auth300 = make_auth2(300, TRUE);
-  vsb_test_write_file(upd300, g_bytes_get_data(auth300, NULL), g_bytes_get_size(auth300));
-  g_autofree char *json = NULL;
+  /* The empty template is in setup mode: no certificate to verify against. */
+  g_autofree char *out2 = g_build_filename(dir, "setup.fd", NULL);
   g_clear_pointer(&err, g_free);
-  rc = vsb_test_run(&json, &err, "vars", "enroll", "/usr/share/OVMF/OVMF_VARS.fd", "-o", out2m,
-                    "--dbx-update", upd300, "--json", NULL);
+  rc = vsb_test_run(NULL, &err, "vars", "enroll", OVMF_VARS_4M, "-o", out2, "--dbx-update", upd,
+                    NULL);
+  g_assert_cmpint(rc, ==, 1);
+  g_assert_nonnull(strstr(err, "setup mode"));
+  g_assert_false(g_file_test(out2, G_FILE_TEST_EXISTS));
+  /* The host owner may apply it anyway; the report says it was not verified. */
+  g_autofree char *json = NULL;
+  rc = vsb_test_run(&json, NULL, "vars", "enroll", OVMF_VARS_4M, "-o", out2, "--dbx-update", upd,
+                    "--unsigned-update", "--json", NULL);
   g_assert_cmpint(rc, ==, 0);
   g_autoptr(JsonNode) node = vsb_test_parse_json(json);
-  JsonArray *warnings = json_object_get_array_member(json_node_get_object(node), "warnings");
-  g_assert_cmpuint(json_array_get_length(warnings), ==, 1);
-  const char *w = json_array_get_string_element(warnings, 0);
-  g_assert_nonnull(strstr(w, "dbx is 14496 bytes"));
-  g_assert_nonnull(strstr(w, "at most 10240"));
+  JsonObject *u = json_array_get_object_element(
+    json_object_get_array_member(json_node_get_object(node), "updates"), 0);
+  g_assert_false(json_object_get_boolean_member(u, "verified"));
+  g_assert_nonnull(json_object_get_string_member(u, "unverified-reason"));
+  g_assert_cmpint(json_object_get_int_member(u, "entries-added"), ==, 443);
 }
 
 /* Copy KEK, db, dbx from the Microsoft-enrolled template, with our own PK. */
@@ -445,18 +456,29 @@ test_bad_input(void)
   expect_refused(dir, NULL, "expected 32", "--db-hash", "e3b0c442", NULL);
   expect_refused(dir, NULL, "not a hex digit", "--dbx-hash",
                  "g3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", NULL);
-  expect_refused(dir, NULL, "EFI_CERT_TYPE_PKCS7_GUID", "--dbx-update", x509auth, NULL);
+  expect_refused(dir, NULL, "x509.auth", "--dbx-update", x509auth, NULL);
   expect_refused(dir, NULL, "on or off", "--secure-boot", "yes", NULL);
   expect_refused(dir, NULL, "nothing to do", NULL);
   expect_refused(dir, NULL, "no variable PK to delete", "--delete", "PK", NULL);
-  /* Overflow: 96 KB of dbx does not fit the 2M layout; the sizes are in the message. */
-  expect_refused(dir, small, "room for", "--dbx-update", huge, NULL);
+  /* Overflow: 96 KB of dbx hashes do not fit the 2M layout; the sizes are in the message. */
   {
+    g_autoptr(GPtrArray) hargs = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(hargs, g_strdup("vars"));
+    g_ptr_array_add(hargs, g_strdup("enroll"));
+    g_ptr_array_add(hargs, g_strdup("--in-place"));
+    g_ptr_array_add(hargs, g_strdup(small));
+    for (guint i = 0; i < 2100; i++) {
+      g_ptr_array_add(hargs, g_strdup("--dbx-hash"));
+      g_ptr_array_add(hargs, g_strdup_printf("%064x", i + 1));
+    }
+    g_ptr_array_add(hargs, NULL);
+    g_autofree char *before = file_sha256(small);
     g_autofree char *err = NULL;
-    int rc = vsb_test_run(NULL, &err, "vars", "enroll", "--in-place", small, "--dbx-update",
-                          huge, NULL);
+    int rc = vsb_test_runv((const char *const *)hargs->pdata, NULL, &err);
     g_assert_cmpint(rc, ==, 2);
     g_assert_true(g_regex_match_simple("need [0-9]+ bytes.*room for [0-9]+", err, 0, 0));
+    g_autofree char *after = file_sha256(small);
+    g_assert_cmpstr(before, ==, after);
   }
   /* A single-value option given twice: refused, not "the last one wins" (PK holds one
    * certificate; --pk A --pk B used to enroll only B). Repeatable options stay repeatable. */
@@ -469,8 +491,17 @@ test_bad_input(void)
                  "11111111-2222-3333-4444-555555555555", "--db", rh, NULL);
   expect_refused(dir, NULL, "--copy-from given twice", "--copy-from", OVMF_VARS_4M_MS,
                  "--copy-from", OVMF_VARS_4M_MS, NULL);
-  expect_refused(dir, NULL, "--dbx-update given twice", "--dbx-update", x509auth, "--dbx-update",
-                 huge, NULL);
+  /* Not a signed update (its CertData is no PKCS#7), and a real one cut short: refused. */
+  expect_refused(dir, NULL, "huge.auth", "--dbx-update", huge, NULL);
+  {
+    g_autofree char *real = ms_update("DBXUpdate.amd64.bin");
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    g_assert_true(g_file_get_contents(real, &data, &len, NULL));
+    g_autofree char *cut = g_build_filename(dir, "cut.bin", NULL);
+    vsb_test_write_file(cut, data, 3000);
+    expect_refused(dir, NULL, "truncated", "--dbx-update", cut, NULL);
+  }
   {
     g_autofree char *out2 = g_build_filename(dir, "out2.fd", NULL);
     expect_refused(dir, NULL, "--output given twice", "-o", out2, "--db", rh, NULL);

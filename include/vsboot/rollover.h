@@ -1,0 +1,41 @@
+/* vsboot: changing KEK/db/dbx without bricking the VM. Two guards a caller runs around an edit
+ * of a store (vars enroll, fleet rollover):
+ *  - boot checks: EFI images the VM boots (shim, GRUB, the Windows boot manager), judged
+ *    against the store's db and dbx as the firmware's DxeImageVerificationLib does
+ *    (authenticode.h), before and after; an image that verified before and not after is a
+ *    refusal naming the image and the db/dbx entry that now decides against it;
+ *  - Microsoft's warning about DBXUpdate2024.bin: a dbx that newly revokes Microsoft Windows
+ *    Production PCA 2011 while db lacks Windows UEFI CA 2023 stops every Windows boot manager
+ *    from booting (both signed before 2024 and, lacking the new CA, after).
+ * Both refusals are VSB_ERROR_INVALID and leave deciding what to write to the caller. */
+#pragma once
+
+#include <glib.h>
+#include "vsboot/pe.h"
+#include "vsboot/varstore.h"
+
+G_BEGIN_DECLS
+
+typedef struct _VsbBootCheck VsbBootCheck;
+
+/* Judge every image (VsbPeImage*, borrowed; names[i] is how messages call it) against store as
+ * it is now. Fails only when an image cannot be judged (malformed db/dbx, OpenSSL failure). */
+VsbBootCheck *vsb_boot_check_new(const VsbVarstore *store, GPtrArray *images,
+                                 const char *const *names, GError **error);
+void vsb_boot_check_free(VsbBootCheck *check);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbBootCheck, vsb_boot_check_free)
+/* Judge the images again against the edited store: FALSE (VSB_ERROR_INVALID) when one that was
+ * allowed before is denied now, naming it and the entry that denies it. */
+gboolean vsb_boot_check_after(VsbBootCheck *check, const VsbVarstore *store, GError **error);
+/* One line per image: "NAME: allowed before, allowed after (db entry 3 ...)". */
+GPtrArray *vsb_boot_check_report(const VsbBootCheck *check);
+
+/* TRUE when going from a store whose Windows Production PCA 2011 was not revoked
+ * (pca2011_revoked_before FALSE) to after would revoke it while after lacks Windows UEFI CA
+ * 2023 in db: VSB_ERROR_INVALID saying so. */
+gboolean vsb_rollover_check_pca2011(gboolean pca2011_revoked_before, const VsbVarstore *after,
+                                    GError **error);
+/* Whether store's dbx revokes Windows Production PCA 2011 now. */
+gboolean vsb_rollover_pca2011_revoked(const VsbVarstore *store);
+
+G_END_DECLS

@@ -1,0 +1,157 @@
+/* Guards around a KEK/db/dbx edit (rollover.h). */
+#include "vsboot/rollover.h"
+#include "vsboot/authenticode.h"
+#include "vsboot/error.h"
+#include "vsboot/guid.h"
+#include "vsboot/mscerts.h"
+#include "vsboot/siglist.h"
+
+typedef struct {
+  char *name;
+  const VsbPeImage *image;
+  gboolean before, after, judged_after;
+  char *why_after;
+} BootImage;
+
+struct _VsbBootCheck {
+  GPtrArray *images; /* BootImage* */
+};
+
+static void
+boot_image_free(BootImage *b)
+{
+  g_free(b->name);
+  g_free(b->why_after);
+  g_free(b);
+}
+
+void
+vsb_boot_check_free(VsbBootCheck *c)
+{
+  if (c == NULL)
+    return;
+  g_ptr_array_unref(c->images);
+  g_free(c);
+}
+
+/* db or dbx as signature entries; NULL (no error) when the variable does not exist, which
+ * the firmware treats differently from an empty one. */
+static GPtrArray *
+database(const VsbVarstore *store, const char *name, gboolean *ok, GError **error)
+{
+  const VsbVariable *v = vsb_varstore_lookup(store, name, &VSB_GUID_EFI_IMAGE_SECURITY_DATABASE);
+  if (v == NULL)
+    return NULL;
+  gsize len;
+  const guint8 *d = g_bytes_get_data(v->data, &len);
+  GPtrArray *e = vsb_siglist_parse(d, len, error);
+  if (e == NULL) {
+    g_prefix_error(error, "%s: ", name);
+    *ok = FALSE;
+  }
+  return e;
+}
+
+/* The verdict of image against store; *why gets the deciding entry or reason. */
+static gboolean
+judge(const VsbVarstore *store, const VsbPeImage *image, gboolean *allowed, char **why,
+      GError **error)
+{
+  gboolean ok = TRUE;
+  g_autoptr(GPtrArray) db = database(store, "db", &ok, error);
+  if (!ok)
+    return FALSE;
+  g_autoptr(GPtrArray) dbx = database(store, "dbx", &ok, error);
+  if (!ok)
+    return FALSE;
+  g_autoptr(VsbAuthenticodeVerdict) v = vsb_authenticode_verify(image, db, dbx, error);
+  if (v == NULL)
+    return FALSE;
+  *allowed = v->allowed;
+  g_free(*why);
+  *why = v->entry_desc ? g_strdup_printf("%s: %s (%s)", v->reason, v->entry_desc,
+                                         v->database ? v->database : "-")
+                       : g_strdup(v->reason);
+  return TRUE;
+}
+
+VsbBootCheck *
+vsb_boot_check_new(const VsbVarstore *store, GPtrArray *images, const char *const *names,
+                   GError **error)
+{
+  g_autoptr(VsbBootCheck) c = g_new0(VsbBootCheck, 1);
+  c->images = g_ptr_array_new_with_free_func((GDestroyNotify)boot_image_free);
+  for (guint i = 0; images && i < images->len; i++) {
+    BootImage *b = g_new0(BootImage, 1);
+    b->name = g_strdup(names[i]);
+    b->image = images->pdata[i];
+    g_ptr_array_add(c->images, b);
+    g_autofree char *why = NULL;
+    if (!judge(store, b->image, &b->before, &why, error)) {
+      g_prefix_error(error, "%s: ", b->name);
+      return NULL;
+    }
+  }
+  return g_steal_pointer(&c);
+}
+
+gboolean
+vsb_boot_check_after(VsbBootCheck *c, const VsbVarstore *store, GError **error)
+{
+  for (guint i = 0; i < c->images->len; i++) {
+    BootImage *b = c->images->pdata[i];
+    if (!judge(store, b->image, &b->after, &b->why_after, error)) {
+      g_prefix_error(error, "%s: ", b->name);
+      return FALSE;
+    }
+    b->judged_after = TRUE;
+  }
+  for (guint i = 0; i < c->images->len; i++) {
+    BootImage *b = c->images->pdata[i];
+    if (b->before && !b->after) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                  "%s verifies against the store now but would be denied after this change "
+                  "(%s); nothing was written", b->name, b->why_after);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+GPtrArray *
+vsb_boot_check_report(const VsbBootCheck *c)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+  for (guint i = 0; i < c->images->len; i++) {
+    const BootImage *b = c->images->pdata[i];
+    g_ptr_array_add(out, g_strdup_printf("%s: %s before, %s after%s%s%s", b->name,
+                                         b->before ? "allowed" : "denied",
+                                         !b->judged_after ? "not judged"
+                                           : b->after ? "allowed" : "denied",
+                                         b->why_after ? " (" : "",
+                                         b->why_after ? b->why_after : "",
+                                         b->why_after ? ")" : ""));
+  }
+  return out;
+}
+
+gboolean
+vsb_rollover_pca2011_revoked(const VsbVarstore *store)
+{
+  g_autoptr(VsbMsState) ms = vsb_secure_boot_microsoft_state(store);
+  return ms->state[VSB_MS_WINDOWS_2011] == VSB_MS_REVOKED;
+}
+
+gboolean
+vsb_rollover_check_pca2011(gboolean revoked_before, const VsbVarstore *after, GError **error)
+{
+  g_autoptr(VsbMsState) ms = vsb_secure_boot_microsoft_state(after);
+  if (revoked_before || ms->state[VSB_MS_WINDOWS_2011] != VSB_MS_REVOKED ||
+      ms->state[VSB_MS_WINDOWS_2023] == VSB_MS_ENROLLED)
+    return TRUE;
+  g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+              "this dbx revokes Microsoft Windows Production PCA 2011 while db lacks Windows "
+              "UEFI CA 2023: no Windows boot manager would boot (Microsoft: apply "
+              "DBXUpdate2024.bin only after DBUpdate2024.bin); nothing was written");
+  return FALSE;
+}
