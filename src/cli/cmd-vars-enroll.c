@@ -286,9 +286,8 @@ add_pcr7_warning(GPtrArray *changes, GPtrArray *results, GPtrArray *warnings)
 static int
 fail_refused(GError *error)
 {
-  gboolean negative = (error->domain == VSB_AUTHVAR_ERROR &&
-                       error->code != VSB_AUTHVAR_ERROR_MALFORMED) ||
-                      (error->domain == VSB_ERROR && error->code == VSB_ERROR_INVALID);
+  gboolean negative = error->domain == VSB_AUTHVAR_ERROR &&
+                      error->code != VSB_AUTHVAR_ERROR_MALFORMED;
   fprintf(stderr, "vsboot: %s; nothing was written\n", error->message);
   g_error_free(error);
   return negative ? VSB_EXIT_NEGATIVE : VSB_EXIT_USAGE;
@@ -576,8 +575,11 @@ vsb_cli_vars_enroll(int argc, char **argv)
   if (!apply_steps(e, store, &steps, &error))
     return fail_refused(error);
   /* Never brick the VM: nothing is written when a boot check or Microsoft's rule says no. */
-  if (!vsb_boot_check_after(boot, store, &error))
-    return fail_refused(error);
+  if (!vsb_boot_check_after(boot, store, &error)) {
+    fprintf(stderr, "vsboot: refused: %s\n", error->message);
+    g_clear_error(&error);
+    return VSB_EXIT_NEGATIVE;
+  }
   if (!force && !vsb_rollover_check_pca2011(pca_revoked_before, store, &error)) {
     fprintf(stderr, "vsboot: refused: %s (pass --force to write anyway)\n", error->message);
     g_clear_error(&error);

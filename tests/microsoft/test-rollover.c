@@ -174,6 +174,167 @@ test_microsoft_virt_firmware(void)
   assert_same_variables(a, b, NULL);
 }
 
+/* Microsoft's signed objects, from the shared data beside the checkout (VSB_MS_DATA overrides). */
+static char *
+ms_object(const char *name)
+{
+  const char *env = g_getenv("VSB_MS_DATA");
+  g_autofree char *root = env ? g_strdup(env)
+                              : g_build_filename(g_getenv("VSB_SOURCE_ROOT"), "..", "shared",
+                                                 "data", "microsoft", NULL);
+  char *p = g_build_filename(root, name, NULL);
+  if (!g_file_test(p, G_FILE_TEST_IS_REGULAR))
+    vsb_test_fail("Microsoft's %s is not at %s", name, p);
+  return p;
+}
+
+/* vars enroll with args; the exit status, and stderr in *err. */
+static int
+enroll(char **err, ...)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new();
+  g_ptr_array_add(args, (char *)"vars");
+  g_ptr_array_add(args, (char *)"enroll");
+  va_list ap;
+  va_start(ap, err);
+  for (const char *a = va_arg(ap, const char *); a; a = va_arg(ap, const char *))
+    g_ptr_array_add(args, (char *)a);
+  va_end(ap);
+  g_ptr_array_add(args, NULL);
+  return vsb_test_runv((const char *const *)args->pdata, NULL, err);
+}
+
+static guint
+dbx_entries(const char *store)
+{
+  g_autofree char *out = NULL;
+  g_assert_cmpint(vsb_test_run(&out, NULL, "vars", "show", store, "--json", NULL), ==, 0);
+  g_autoptr(JsonNode) n = vsb_test_parse_json(out);
+  JsonObject *sb = json_object_get_object_member(json_node_get_object(n), "secure-boot");
+  return (guint)json_object_get_int_member(json_object_get_object_member(sb, "entries"), "dbx");
+}
+
+/* The real objects on Debian's Microsoft store: verified through KEK CA 2011 and appended; a
+ * flipped byte in the signature or the payload, the owner's-keys store and a truncated file are
+ * refused with nothing written. */
+static void
+test_signed_updates(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *db3p = ms_object("updates/DBUpdate3P2023.bin");
+  g_autofree char *dbx = ms_object("updates/DBXUpdate.amd64.bin");
+  g_autofree char *out = g_build_filename(dir, "out.fd", NULL);
+  g_autofree char *err = NULL;
+  int rc = enroll(&err, VARS_MS, "-o", out, "--db-update", db3p, "--dbx-update", dbx, NULL);
+  if (rc != 0)
+    vsb_test_fail("the real updates on the Microsoft store: exit %d: %s", rc, err);
+  g_assert_cmpuint(dbx_entries(out), >=, 443);
+  g_autoptr(GBytes) upd = read_all(dbx);
+  gsize len = g_bytes_get_size(upd);
+  /* Byte 100 lies in the PKCS#7 signature, the last byte in the payload's last hash. */
+  const gsize flips[] = { 100, len - 1 };
+  for (gsize i = 0; i < G_N_ELEMENTS(flips); i++) {
+    g_autofree guint8 *bad = g_memdup2(g_bytes_get_data(upd, NULL), len);
+    bad[flips[i]] ^= 0x01;
+    g_autofree char *badf = g_build_filename(dir, "bad.bin", NULL);
+    g_autofree char *never = g_build_filename(dir, "never.fd", NULL);
+    vsb_test_write_file(badf, bad, (gssize)len);
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(enroll(&err, VARS_MS, "-o", never, "--dbx-update", badf, NULL), ==, 1);
+    g_assert_nonnull(strstr(err, "does not verify"));
+    g_assert_false(g_file_test(never, G_FILE_TEST_EXISTS));
+  }
+  g_autofree char *never = g_build_filename(dir, "never.fd", NULL);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(enroll(&err, "/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd", "-o", never,
+                         "--db-update", db3p, NULL), ==, 1);
+  g_assert_nonnull(strstr(err, "not trusted"));
+  g_assert_false(g_file_test(never, G_FILE_TEST_EXISTS));
+  g_autofree char *empty = g_build_filename(dir, "empty.bin", NULL);
+  vsb_test_write_file(empty, "", 0);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(enroll(&err, VARS_MS, "-o", never, "--db-update", empty, NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "empty.bin"));
+  g_assert_false(g_file_test(never, G_FILE_TEST_EXISTS));
+}
+
+/* KEKUpdate_RedHat_PK1.bin is signed by Red Hat's PK key: accepted by a store whose PK is that
+ * certificate, refused by Debian's. */
+static void
+test_kek_update(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *kekupd = ms_object("updates/KEKUpdate_RedHat_PK1.bin");
+  g_autofree char *rh = ms_object("certs/redhat-secure-boot-pk-kek-key-1.pem");
+  g_autofree char *rhstore = g_build_filename(dir, "rh.fd", NULL);
+  g_autofree char *out = g_build_filename(dir, "out.fd", NULL);
+  g_autofree char *err = NULL;
+  g_assert_cmpint(enroll(&err, "/usr/share/OVMF/OVMF_VARS_4M.fd", "-o", rhstore, "--pk", rh,
+                         "--kek", rh, "--secure-boot", "on", NULL), ==, 0);
+  g_clear_pointer(&err, g_free);
+  int rc = enroll(&err, rhstore, "-o", out, "--kek-update", kekupd, NULL);
+  if (rc != 0)
+    vsb_test_fail("Red Hat's KEK update on a Red Hat PK store: exit %d: %s", rc, err);
+  g_autofree char *show = NULL;
+  g_assert_cmpint(vsb_test_run(&show, NULL, "vars", "show", out, "--json", NULL), ==, 0);
+  g_assert_nonnull(strstr(show, "\"kek-2023\" : \"enrolled\""));
+  g_autofree char *never = g_build_filename(dir, "never.fd", NULL);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(enroll(&err, VARS_MS, "-o", never, "--kek-update", kekupd, NULL), ==, 1);
+  g_assert_false(g_file_test(never, G_FILE_TEST_EXISTS));
+}
+
+/* Microsoft's own warning: DBXUpdate2024.bin (revoking Windows Production PCA 2011) only after
+ * DBUpdate2024.bin (Windows UEFI CA 2023). */
+static void
+test_pca2011_rule(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *dbx2024 = ms_object("updates/optional/DBXUpdate2024.bin");
+  g_autofree char *db2024 = ms_object("updates/DBUpdate2024.bin");
+  g_autofree char *never = g_build_filename(dir, "never.fd", NULL);
+  g_autofree char *err = NULL;
+  g_assert_cmpint(enroll(&err, VARS_MS, "-o", never, "--dbx-update", dbx2024, NULL), ==, 1);
+  g_assert_nonnull(strstr(err, "Windows UEFI CA 2023"));
+  g_assert_false(g_file_test(never, G_FILE_TEST_EXISTS));
+  g_autofree char *after = g_build_filename(dir, "after.fd", NULL);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(enroll(&err, VARS_MS, "-o", after, "--db-update", db2024, "--dbx-update",
+                         dbx2024, NULL), ==, 0);
+  g_autofree char *show = NULL;
+  g_assert_cmpint(vsb_test_run(&show, NULL, "vars", "show", after, "--json", NULL), ==, 0);
+  g_assert_nonnull(strstr(show, "\"windows-2011\" : \"revoked\""));
+  g_autofree char *forced = g_build_filename(dir, "forced.fd", NULL);
+  g_assert_cmpint(enroll(NULL, VARS_MS, "-o", forced, "--dbx-update", dbx2024, "--force", NULL),
+                  ==, 0);
+}
+
+/* --check-boot: revoking the image the VM boots is refused, naming it and the entry. */
+static void
+test_check_boot(void)
+{
+  const char *shim = "/usr/lib/shim/shimx64.efi.signed";
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *hash_json = NULL;
+  g_assert_cmpint(vsb_test_run(&hash_json, NULL, "pe", "hash", shim, "--json", NULL), ==, 0);
+  g_autoptr(JsonNode) h = vsb_test_parse_json(hash_json);
+  const char *sha = json_object_get_string_member(json_node_get_object(h), "hash");
+  g_assert_nonnull(sha);
+  g_autofree char *never = g_build_filename(dir, "never.fd", NULL);
+  g_autofree char *err = NULL;
+  g_assert_cmpint(enroll(&err, VARS_MS, "-o", never, "--dbx-hash", sha, "--check-boot", shim,
+                         NULL), ==, 1);
+  g_assert_nonnull(strstr(err, "shimx64.efi.signed"));
+  g_assert_nonnull(strstr(err, "dbx"));
+  g_assert_false(g_file_test(never, G_FILE_TEST_EXISTS));
+  /* A change that keeps it bootable passes, and the report says so. */
+  g_autofree char *ok = g_build_filename(dir, "ok.fd", NULL);
+  g_autofree char *out = NULL;
+  g_assert_cmpint(vsb_test_run(&out, NULL, "vars", "enroll", VARS_MS, "-o", ok, "--microsoft",
+                               "2023", "--check-boot", shim, NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "allowed before, allowed after"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -183,5 +344,9 @@ main(int argc, char **argv)
   g_test_add_func("/rollover/microsoft-2023", test_microsoft_2023);
   g_test_add_func("/rollover/microsoft-bad-input", test_microsoft_bad_input);
   g_test_add_func("/rollover/microsoft-virt-firmware", test_microsoft_virt_firmware);
+  g_test_add_func("/rollover/signed-updates", test_signed_updates);
+  g_test_add_func("/rollover/kek-update", test_kek_update);
+  g_test_add_func("/rollover/pca2011-rule", test_pca2011_rule);
+  g_test_add_func("/rollover/check-boot", test_check_boot);
   return g_test_run();
 }
