@@ -531,6 +531,8 @@ drive_file(VsbQemuDrive *d, const VsbQemuOpts *o, const char *forced, GError **e
   }
   if (file == NULL)
     return TRUE;
+  if (g_str_has_prefix(file, "/dev/fdset/"))
+    append_reason(&d->unmodeled, "%s: a descriptor passed with -add-fd, not that path", file);
   if (has_protocol(file) && g_str_has_prefix(file, "file:")) {
     d->file = g_strdup(file + 5);
   } else {
@@ -778,6 +780,9 @@ add_blockdev_node(VsbQemuCmdline *cmd, const VsbQemuOpts *o, const char *prefix,
         key_changes_bytes(k + strlen(prefix)))
       append_reason(&b->unmodeled, "%s= changes which bytes the flash sees", k);
   }
+  if (b->filename && g_str_has_prefix(b->filename, "/dev/fdset/"))
+    append_reason(&b->unmodeled, "%s: a descriptor passed with -add-fd, not that path",
+                  b->filename);
   if (b->node_name) {
     for (guint i = 0; i < cmd->blockdevs->len; i++) {
       VsbQemuBlockdev *other = cmd->blockdevs->pdata[i];
@@ -1115,9 +1120,16 @@ add_option(VsbQemuCmdline *cmd, const char *name, const char *value, const char 
     /* -snapshot applies to every drive, given before it or after: drives are made at the end. */
     set_with_evidence(&cmd->snapshot_evidence, NULL, ev, NULL);
     cmd->snapshot = TRUE;
-  } else if (strcmp(name, "no-user-config") == 0)
+  } else if (strcmp(name, "no-user-config") == 0) {
     cmd->no_user_config = TRUE;
-  else if (strcmp(name, "readconfig") == 0)
+  } else if (strcmp(name, "incoming") == 0 || strcmp(name, "loadvm") == 0) {
+    /* Guest RAM, and with it what both flash devices hold, comes from the migration stream or
+     * the snapshot (and is written back to the varstore file), not from the files. */
+    g_ptr_array_add(cmd->unmodeled,
+                    g_strdup_printf("%s: the flash contents come from %s, not from the files",
+                                    ev, name[0] == 'i' ? "the migration stream"
+                                                       : "the saved VM state"));
+  } else if (strcmp(name, "readconfig") == 0)
     return read_config(cmd, value, ev, error);
   return TRUE; /* an option that has no bearing on firmware or Secure Boot */
 }

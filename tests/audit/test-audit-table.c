@@ -322,6 +322,8 @@ static const Case cases[] = {
   { "unmodeled-generic-loader", QEMU,
     "-machine q35,smm=on " GOOD_FLASH " -device loader,file=@DIR@/vmlinuz,cpu-num=0",
     "option-unmodeled dbx-placeholder", FALSE },
+  { "unmodeled-incoming", QEMU, "-machine q35,smm=on " GOOD_FLASH " -incoming defer",
+    "option-unmodeled dbx-placeholder", FALSE },
   { "unmodeled-set-accel", QEMU,
     "-machine q35,smm=on " GOOD_FLASH " -accel kvm,id=a -set accel.a.accel=tcg",
     "option-unmodeled dbx-placeholder", FALSE },

@@ -321,9 +321,12 @@ test_set(void)
   gboolean set = FALSE;
   g_assert_false(vsb_qemu_cmdline_pflash_secure(c5, &set, NULL));
   g_assert_true(set);
-  g_autoptr(VsbQemuCmdline) c6 = parse_ok("-set accel.a.accel=kvm -set netdev.n.x=y");
-  g_assert_cmpuint(c6->unmodeled->len, ==, 1);
+  g_autoptr(VsbQemuCmdline) c6 = parse_ok("-set accel.a.accel=kvm -set netdev.n.x=y "
+                                          "-incoming defer -loadvm snap1");
+  g_assert_cmpuint(c6->unmodeled->len, ==, 3);
   g_assert_nonnull(strstr(c6->unmodeled->pdata[0], "-set accel.a.accel=kvm"));
+  g_assert_nonnull(strstr(c6->unmodeled->pdata[1], "migration stream"));
+  g_assert_nonnull(strstr(c6->unmodeled->pdata[2], "saved VM state"));
 
   /* What QEMU refuses. */
   static const char *const bad[][2] = {
@@ -370,6 +373,8 @@ test_drive_files(void)
     { "-drive if=pflash,unit=1,file=json:{\"driver\":\"file\",,\"filename\":\"/v\"}", "json:" },
     { "-drive if=pflash,unit=1,file.driver=nbd,file.server.host=h", "file.driver=nbd" },
     { "-drive if=pflash,unit=1,format=luks,file=/v", "format=luks" },
+    { "-add-fd fd=3,set=2 -drive if=pflash,unit=1,file=/dev/fdset/2", "-add-fd" },
+    { "-blockdev driver=file,node-name=f,filename=/dev/fdset/2 -machine pflash1=f", "-add-fd" },
     { "-blockdev driver=file,node-name=f,filename=/v "
       "-blockdev driver=raw,node-name=r,file=f,offset=4096 -machine pflash1=r", "offset=" },
     { "-blockdev driver=file,node-name=f,filename=/v "
