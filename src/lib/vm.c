@@ -1882,8 +1882,11 @@ check_state_file(Txn *t, gboolean reset, GError **error)
                 old->created ? old->created : "?", old->descriptor_path,
                 old->varstore ? old->varstore : "(none)");
   else
-    g_set_error(error, VSB_ERROR, VSB_ERROR_EXISTS, "%s already exists (%s); VM '%s' is not "
-                "provisioned over it", path, lerr->message, t->name);
+    /* Not even a reset goes over a state file that does not load: it is acted on only when
+     * it is this VM's. */
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "%s already exists and is not a state file "
+                "vsboot can use (%s); VM '%s' is not provisioned over it: remove it", path,
+                lerr->message, t->name);
   return FALSE;
 }
 
