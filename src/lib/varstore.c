@@ -788,6 +788,30 @@ is_qcow2(const guint8 *data, gsize len)
   return len >= 4 && memcmp(data, "QFI\xfb", 4) == 0;
 }
 
+/* A qcow2 varstore must stand alone: a backing file or an external data file (both named by
+ * path inside the image) would make qemu-img read some other file, perhaps a FIFO or a secret,
+ * as part of the store. Read from the header (big-endian): backing_file_offset at 8, and for
+ * version 3 the incompatible-feature bit 2 (external data file) at 72. */
+static gboolean
+check_qcow2_standalone(const char *path, const guint8 *data, gsize len, GError **error)
+{
+  guint32 version = len >= 8 ? GUINT32_FROM_BE(*(const guint32 *)(const void *)(data + 4)) : 0;
+  guint64 backing = 0, incompatible = 0;
+  if (len >= 16)
+    memcpy(&backing, data + 8, 8);
+  if (version >= 3 && len >= 80)
+    memcpy(&incompatible, data + 72, 8);
+  backing = GUINT64_FROM_BE(backing);
+  incompatible = GUINT64_FROM_BE(incompatible);
+  if (backing != 0 || (incompatible & 4) != 0) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
+                "%s: the qcow2 image uses %s; a variable store must be a file of its own", path,
+                backing != 0 ? "a backing file" : "an external data file");
+    return FALSE;
+  }
+  return TRUE;
+}
+
 /* text with every mention of the private copy image replaced by the user's path. */
 static char *
 name_origin(const char *text, const char *image, const char *path)
@@ -891,7 +915,7 @@ vsb_varstore_load(const char *path, GError **error)
    * file meanwhile), and its image locks never touch the store, where an editor's QEMU probe
    * would take them for a running VM. */
   ScratchDir tmp = { 0 };
-  if (!scratch_in_tmp(&tmp, path, error))
+  if (!check_qcow2_standalone(path, data, len, error) || !scratch_in_tmp(&tmp, path, error))
     return NULL;
   g_autofree char *image = g_build_filename(tmp.path, "vars.qcow2", NULL);
   g_autofree char *raw = g_build_filename(tmp.path, "vars.raw", NULL);
