@@ -96,6 +96,8 @@ expect_regular_mode(const char *path, guint mode)
     vsb_test_fail("%s: expected a regular file of mode %04o", path, mode);
 }
 
+static int run_bounded(const char *const *args, gint64 *ms, char **err);
+
 static char *
 make_qcow2(const char *dir, const char *name)
 {
@@ -212,6 +214,40 @@ test_output_symlink(void)
   }
   g_autofree char *l = listing(outside);
   g_assert_cmpstr(l, ==, "victim");
+}
+
+/* A qcow2 store naming another file (a backing file, an external data file) is refused: the
+ * other file (here a FIFO, which would hang qemu-img) is never read. */
+static void
+test_qcow2_other_file(void)
+{
+  vsb_test_require_tool("qemu-img");
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *fifo = g_build_filename(dir, "fifo", NULL);
+  g_autofree char *backed = g_build_filename(dir, "backed.qcow2", NULL);
+  g_autofree char *ext = g_build_filename(dir, "ext.qcow2", NULL);
+  g_autofree char *data_opt = g_strdup_printf("data_file=%s/data.raw", dir);
+  const char *mk1[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-b", OVMF_VARS_4M, "-F",
+                        "raw", backed, NULL };
+  const char *mk2[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o", data_opt, ext,
+                        "540672", NULL };
+  g_assert_cmpint(vsb_test_spawn(mk1, NULL, NULL, NULL), ==, 0);
+  g_assert_cmpint(vsb_test_spawn(mk2, NULL, NULL, NULL), ==, 0);
+  g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+  g_autofree char *data = g_strdup_printf("%s/data.raw", dir);
+  g_assert_cmpint(g_unlink(data), ==, 0);
+  g_assert_cmpint(symlink(fifo, data), ==, 0); /* the data file is now a FIFO */
+  const char *stores[] = { backed, ext };
+  const char *why[] = { "a backing file", "an external data file" };
+  for (guint i = 0; i < 2; i++) {
+    const char *args[] = { "vars", "show", stores[i], NULL };
+    g_autofree char *err = NULL;
+    gint64 ms = 0;
+    int rc = run_bounded(args, &ms, &err);
+    if (rc != 2 || strstr(err, why[i]) == NULL || ms > 1000)
+      vsb_test_fail("vars show %s: exit %d after %" G_GINT64_FORMAT " ms (expected 2, naming "
+                    "%s)\n%s", stores[i], rc, ms, why[i], err);
+  }
 }
 
 /* keys generate never writes through a link planted at one of its file names: refused, the
@@ -449,6 +485,7 @@ main(int argc, char **argv)
   g_test_add_func("/fs/cli/qcow2-old-temp-name", test_qcow2_old_temp_name);
   g_test_add_func("/fs/cli/output-symlink", test_output_symlink);
   g_test_add_func("/fs/cli/keys-symlink", test_keys_symlink);
+  g_test_add_func("/fs/cli/qcow2-other-file", test_qcow2_other_file);
   g_test_add_func("/fs/cli/race", test_race);
   g_test_add_func("/fs/cli/crash", test_crash);
   g_test_add_func("/fs/cli/fifo", test_fifo);
