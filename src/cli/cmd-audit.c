@@ -80,6 +80,10 @@ print_text(const VsbAuditReport *r)
   if (m->varstore || m->varstore_read)
     printf("  varstore:  %s%s, secure flash %s\n", m->varstore ? m->varstore : "(none)",
            m->varstore_readonly ? " (read-only)" : "", m->secure_flash ? "on" : "off");
+  /* Say so when the variables came from another file (a template, a running process's open
+   * store). */
+  if (m->varstore_read && m->varstore && strcmp(m->varstore_read, m->varstore) != 0)
+    printf("             variables read from %s\n", m->varstore_read);
   if (m->secure_boot)
     printf("             %s%s: PK %d, KEK %d, db %d, dbx %d entries\n",
            m->secure_boot, strcmp(m->secure_boot, "user") == 0 ? " mode (enforcing)" : " mode",

@@ -198,6 +198,14 @@ test_pid_replaced_varstore(void)
   g_assert_cmpstr(model_str(n1, "varstore"), ==, vars);
   g_autofree char *fd_prefix = g_strdup_printf("/proc/%d/fd/", pid);
   g_assert_true(g_str_has_prefix(model_str(n1, "varstore-read"), fd_prefix));
+  /* The text says which file's variables were read. */
+  g_autofree char *pid_s = g_strdup_printf("%d", pid);
+  g_autofree char *text = NULL;
+  g_assert_cmpint(vsb_test_run(&text, NULL, "audit", "--pid", pid_s, "--no-process-scan",
+                               "--firmware-dir", "/usr/share/qemu/firmware", NULL), ==, 1);
+  g_autofree char *read_from = g_strdup_printf("variables read from %s", fd_prefix);
+  g_assert_nonnull(strstr(text, read_from));
+  g_assert_nonnull(strstr(text, "Secure Boot is NOT ENFORCED"));
 
   /* Deleted outright: the open file is still what the VM uses. */
   g_autofree char *vars2 = copy_setup_vars(dir, "vm2_VARS.fd");
