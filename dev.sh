@@ -12,7 +12,7 @@ PACKAGES=(
   meson ninja-build pkg-config gcc clang libclang-rt-14-dev
   libglib2.0-dev libjson-glib-dev libxml2-dev libssl-dev liblzma-dev
   qemu-system-x86 qemu-system-arm qemu-utils ovmf qemu-efi-aarch64
-  gnu-efi sbsigntool dosfstools mtools
+  gnu-efi sbsigntool efitools dosfstools mtools
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libxml2-utils
   swtpm swtpm-tools python3 python3-cryptography openssl util-linux hyperfine
   shim-signed grub-efi-amd64-signed linux-image-amd64 pesign osslsigncode
