@@ -172,6 +172,22 @@ test_microsoft_virt_firmware(void)
                                "2023", NULL), ==, 0);
   g_autoptr(JsonNode) a = export_json(theirs), b = export_json(ours);
   assert_same_variables(a, b, NULL);
+
+  /* --set-dbx stores a signed update's lists with its time stamp. The firmware (and vsboot)
+   * append to an existing dbx, so the two agree where there is none to append to. */
+  g_autofree char *dbxupd = g_build_filename(g_getenv("VSB_SOURCE_ROOT"), "..", "shared", "data",
+                                             "microsoft", "updates", "DBXUpdate.amd64.bin", NULL);
+  g_autofree char *theirs_dbx = g_build_filename(dir, "vfw-dbx.fd", NULL);
+  g_autofree char *ours_dbx = g_build_filename(dir, "vsboot-dbx.fd", NULL);
+  const char *set_dbx[] = { "/usr/bin/python3", vfw, "-i", VARS_MS, "-o", theirs_dbx, "-d", "dbx",
+                            "--set-dbx", dbxupd, NULL };
+  g_clear_pointer(&err, g_free);
+  if (vsb_test_spawn(set_dbx, envp, NULL, &err) != 0)
+    vsb_test_fail("virt-fw-vars --set-dbx failed: %s", err);
+  g_assert_cmpint(vsb_test_run(NULL, NULL, "vars", "enroll", VARS_MS, "-o", ours_dbx, "--delete",
+                               "dbx", "--dbx-update", dbxupd, NULL), ==, 0);
+  g_autoptr(JsonNode) c = export_json(theirs_dbx), d = export_json(ours_dbx);
+  assert_same_variables(c, d, NULL);
 }
 
 /* Microsoft's signed objects, from the shared data beside the checkout (VSB_MS_DATA overrides). */
