@@ -323,6 +323,7 @@ test_lock(void)
   g_autoptr(VsbFileLock) b = vsb_file_lock_full(path, TRUE, 5000, &error);
   g_thread_join(th);
   g_assert_no_error(error);
+  g_assert_nonnull(b);
   g_autofree char *now = slurp(path);
   g_assert_cmpstr(now, ==, "new");
   g_assert_null(vsb_file_lock_full(path, TRUE, 0, &error));
