@@ -28,8 +28,9 @@ typedef struct {
    * linked into place, which cannot replace anything). */
   gboolean exclusive;
   /* path may be a symlink (chain): replace the regular file it finally names, keeping the
-   * link. Without it an existing symlink at path is refused (VSB_ERROR_INVALID): replacing
-   * the link itself would leave the file the user meant unchanged. */
+   * link; a dangling link is refused (VSB_ERROR_NOT_FOUND), nothing is created through it.
+   * Without it an existing symlink at path is refused (VSB_ERROR_INVALID): replacing the link
+   * itself would leave the file the user meant unchanged. */
   gboolean follow_final_symlink;
 } VsbWriteOptions;
 
