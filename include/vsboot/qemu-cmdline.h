@@ -122,7 +122,8 @@ VsbQemuCmdline *vsb_qemu_cmdline_parse_full(const char *const *argv, int argc, c
                                             gboolean cwd_unknown, const char *user_config,
                                             GError **error);
 /* A running process: PROC/PID/cmdline parsed against PROC/PID/cwd (proc_root NULL: "/proc");
- * an unreadable cwd gives cwd_unknown, not our own directory. */
+ * an unreadable cwd, a removed one, or "/" after -daemonize (which moves there once its files
+ * are open) gives cwd_unknown, not our own directory. */
 VsbQemuCmdline *vsb_qemu_cmdline_parse_process(const char *proc_root, int pid, GError **error);
 /* Parse more arguments into cmd (no program name); origins read "PREFIXargument N" with N
  * counted from first_index. */

@@ -441,8 +441,9 @@ cwd_lost(VsbAuditReport *r, const VsbQemuCmdline *cmd, const char *path, gboolea
   add_finding(r, "process-cwd-unreadable", VSB_SEVERITY_ERROR, evidence,
               "run the audit as root or as the user the QEMU process runs as (or give QEMU "
               "absolute paths)",
-              "the process's working directory cannot be read, so the relative path '%s' "
-              "cannot be resolved: vsboot cannot tell which file it names", path);
+              "the process's working directory cannot be read (or no longer leads where its "
+              "relative names did: removed, or '/' after -daemonize), so the relative path "
+              "'%s' cannot be resolved: vsboot cannot tell which file it names", path);
   return TRUE;
 }
 

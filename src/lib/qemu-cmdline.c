@@ -1245,16 +1245,16 @@ vsb_qemu_cmdline_parse_args(VsbQemuCmdline *cmd, const char *const *argv, int ar
   return TRUE;
 }
 
-/* QEMU's first pass: is -no-user-config among the options (not inside an option's argument)? */
+/* QEMU's first pass: is the flag option among the options (not inside an option's argument)? */
 static gboolean
-has_no_user_config(const char *const *argv, int argc)
+has_flag_option(const char *const *argv, int argc, const char *option)
 {
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     if (a[0] != '-')
       continue;
     const char *name = a[1] == '-' ? a + 2 : a + 1;
-    if (strcmp(name, "no-user-config") == 0)
+    if (strcmp(name, option) == 0)
       return TRUE;
     if (option_kind(name) == 1)
       i++;
@@ -1277,7 +1277,7 @@ vsb_qemu_cmdline_parse_full(const char *const *argv, int argc, const char *cwd,
   }
   /* QEMU reads its default config file before the options (a missing file is no error):
    * its [drive] or [global] groups count like -readconfig's. */
-  if (argc >= i && !has_no_user_config(argv + i, argc - i)) {
+  if (argc >= i && !has_flag_option(argv + i, argc - i, "no-user-config")) {
     const char *path = user_config ? user_config : VSB_QEMU_USER_CONFIG;
     if (g_file_test(path, G_FILE_TEST_EXISTS) &&
         !read_config(cmd, path, "QEMU's default config file, read without -no-user-config",
@@ -1304,11 +1304,14 @@ vsb_qemu_cmdline_parse_process(const char *proc_root, int pid, GError **error)
   /* Relative paths are the process's, never ours: without its cwd they stay unresolved. */
   g_autofree char *cwd_link = g_strdup_printf("%s/%d/cwd", proc_root ? proc_root : "/proc", pid);
   g_autofree char *cwd = g_file_read_link(cwd_link, NULL);
-  /* A removed directory reads "PATH (deleted)": PATH is no longer where relative names lead. */
-  if (cwd && (!g_path_is_absolute(cwd) || g_str_has_suffix(cwd, " (deleted)")))
+  /* A removed directory reads "PATH (deleted)": PATH is no longer where relative names lead.
+   * Nor is "/" for -daemonize, which changes there after opening every file. */
+  int argc = (int)g_strv_length(words);
+  if (cwd && (!g_path_is_absolute(cwd) || g_str_has_suffix(cwd, " (deleted)") ||
+              has_flag_option((const char *const *)words + 1, argc - 1, "daemonize")))
     g_clear_pointer(&cwd, g_free);
-  return vsb_qemu_cmdline_parse_full((const char *const *)words, (int)g_strv_length(words), cwd,
-                                     cwd == NULL, NULL, error);
+  return vsb_qemu_cmdline_parse_full((const char *const *)words, argc, cwd, cwd == NULL, NULL,
+                                     error);
 }
 
 /* ---------------------------------------------------------------------------------------------

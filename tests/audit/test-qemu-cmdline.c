@@ -506,6 +506,17 @@ test_process_cwd_unknown(void)
   g_assert_false(c2->cwd_unknown);
   flash(c2, 1, "/srv/vm/vars.fd", NULL, FALSE);
 
+  /* -daemonize moved it to / after opening its files: / says nothing of its names. */
+  static const char args_d[] = "qemu-system-x86_64\0-daemonize\0-drive\0"
+                               "if=pflash,unit=1,file=vars.fd\0";
+  vsb_test_write_file(cmdline, args_d, sizeof(args_d) - 1);
+  g_assert_cmpint(g_unlink(cwd), ==, 0);
+  g_assert_cmpint(symlink("/", cwd), ==, 0);
+  g_autoptr(VsbQemuCmdline) cd = vsb_qemu_cmdline_parse_process(proc, 4242, &error);
+  g_assert_no_error(error);
+  g_assert_true(cd->cwd_unknown);
+  flash(cd, 1, "vars.fd", NULL, FALSE);
+
   static const char args2[] = "qemu-system-x86_64\0-readconfig\0vm.cfg\0";
   vsb_test_write_file(cmdline, args2, sizeof(args2) - 1);
   g_assert_cmpint(g_unlink(cwd), ==, 0);
