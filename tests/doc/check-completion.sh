@@ -212,7 +212,7 @@ expect "--accel after other options" "auto kvm tcg" vsboot run web --state-dir /
 expect "--serial st<TAB>: stdio or a file" "stdio store.fd" vsboot run web --serial st
 expect "--machine: no fixed set" "" vsboot firmware select --machine ''
 expect "vsboot vars en<TAB>" "enroll" vsboot vars en
-expect "vsboot fi<TAB>" "firmware" vsboot fi
+expect "vsboot fi<TAB>" "firmware" vsboot 'fi'
 expect "option after a file" "--all" vsboot vars show store.fd --a
 expect "a value is not an option" "" vsboot vars enroll IN -o OUT --owner -
 expect "options of a value-taking option's command" "--json" vsboot audit --pid 1 --js
@@ -224,6 +224,13 @@ expect "files: after -- (QEMU's arguments)" "$tmp/store.fd" vsboot run web --sta
 expect "directories only: --state-dir" "$tmp/vms" vsboot provision web --state-dir "$tmp/v"
 expect "directories only: keys generate DIR" "$tmp/keys" vsboot keys generate "$tmp/k"
 expect "VM names from --state-dir" "db web" vsboot run --state-dir "$tmp/vms" ''
+: > "$tmp/vms/my vm.json"
+if [[ $(comp vsboot run --state-dir "$tmp/vms" m) == "my vm" ]]; then
+  ok "a VM name with a space is one word"
+else
+  not_ok "a VM name with a space is one word"
+fi
+rm "$tmp/vms/my vm.json"
 expect "VM names from --state-dir=DIR (split at '=')" "web" vsboot audit --state-dir = "$tmp/vms" w
 expect "VM names from --state-dir=DIR (one word)" "web" vsboot qemu-args --state-dir="$tmp/vms" w
 expect "VM names after another option's value" "db web" \

@@ -75,7 +75,7 @@ if [ -s "$tmp/commands" ]; then
   ok "vsboot --help lists $(wc -l < "$tmp/commands" | tr -d ' ') commands"
 else
   not_ok "vsboot --help lists no commands"
-  cat "$tmp/main.help" | diag
+  diag < "$tmp/main.help"
 fi
 
 # vsboot(1): the top-level options, each of which must work, and every command listed.
