@@ -1353,8 +1353,8 @@ apply_group(VsbQemuCmdline *cmd, const char *group, const char *id, VsbQemuOpts 
     }
   }
   static const char *const groups[] = { "drive", "machine", "global", "device", "object",
-                                        "accel" };
-  if (!g_strv_contains((const char *const *)groups, group))
+                                        "accel", NULL };
+  if (!g_strv_contains(groups, group))
     return TRUE; /* memory, smp-opts, chardev, ...: nothing that backs or configures flash */
   g_autoptr(GString) s = g_string_new(NULL);
   for (guint i = 0; i <= o->keys->len; i++) {
