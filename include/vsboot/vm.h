@@ -50,6 +50,8 @@ typedef struct {
   char *template_sha256;   /* NULL without a template */
   VsbVmKeys keys;
   char *keys_dir;          /* absolute; VSB_VM_KEYS_USER only */
+  guint microsoft;         /* Microsoft CAs vsboot added (VsbMsCertSet of mscerts.h); state
+                            * file "microsoft": their ids, [] when none (absent in old files) */
   char *secure_boot;       /* the varstore's state after provisioning: "enabled", "setup-mode",
                             * "disabled" (NULL when there is no varstore) */
   char *tpm_state_dir;     /* NULL without a TPM */
@@ -108,6 +110,11 @@ typedef struct {
   const char *const *firmware_dirs; /* search these instead of QEMU's path; NULL: the standard */
   const char *keys_dir;             /* enroll PK.crt, KEK.crt, db.crt (owner.guid) from here */
   gboolean enrolled_keys;           /* ask for the descriptor feature enrolled-keys */
+  /* Microsoft CAs to add (VsbMsCertSet of mscerts.h) when microsoft_given; otherwise the 2023
+   * set is added to a template that already trusts Microsoft (its KEK holds a Microsoft KEK
+   * CA), so that new VMs boot media signed only by the 2023 CAs, and nothing to others. */
+  guint microsoft;
+  gboolean microsoft_given;
   gboolean allow_setup_mode;        /* accept a template without PK (Secure Boot not enforced) */
   gboolean tpm;                     /* prepare swtpm TPM 2.0 state next to the varstore */
   gboolean reset;                   /* replace an existing varstore (and NAME.json) */

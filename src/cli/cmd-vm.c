@@ -8,6 +8,7 @@
 #include "vsboot/qemu-argv.h"
 #include "vsboot/qemu-probe.h"
 #include "vsboot/vm.h"
+#include "vsboot/mscerts.h"
 #include "vsboot/vm-run.h"
 
 #include <glib/gstdio.h>
@@ -133,7 +134,7 @@ provision_run(int argc, char **argv)
   g_autofree char *keys = NULL;
   g_auto(GStrv) features = NULL;
   g_auto(GStrv) no_features = NULL;
-  g_auto(GStrv) fw_dirs = NULL;
+  g_auto(GStrv) fw_dirs = NULL, microsoft = NULL;
   gboolean enrolled = FALSE, allow_setup = FALSE, tpm = FALSE, reset = FALSE, json = FALSE;
   GOptionEntry entries[] = {
     { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
@@ -150,6 +151,10 @@ provision_run(int argc, char **argv)
       "Enroll PK.crt, KEK.crt and db.crt (owner.guid) from DIR (vsboot keys generate)", "DIR" },
     { "enrolled-keys", 0, 0, G_OPTION_ARG_NONE, &enrolled,
       "Use a template with keys already enrolled (distro/Microsoft keys)", NULL },
+    { "microsoft", 0, 0, G_OPTION_ARG_STRING_ARRAY, &microsoft,
+      "Add Microsoft's CA certificates: 2023 (the default for a template that trusts "
+      "Microsoft), 2011, single ids, or none (repeatable); with --keys, next to the owner's "
+      "keys", "SET" },
     { "allow-setup-mode", 0, 0, G_OPTION_ARG_NONE, &allow_setup,
       "Accept a template without PK: Secure Boot firmware that enforces nothing", NULL },
     { "tpm", 0, 0, G_OPTION_ARG_NONE, &tpm, "Prepare swtpm TPM 2.0 state for the VM", NULL },
@@ -204,7 +209,17 @@ provision_run(int argc, char **argv)
     .allow_setup_mode = allow_setup,
     .tpm = tpm,
     .reset = reset,
+    .microsoft_given = microsoft != NULL,
   };
+  for (char **ms = microsoft; ms && *ms; ms++) {
+    VsbMsCertSet set = 0;
+    GError *error = NULL;
+    if (g_strcmp0(*ms, "none") != 0 && !vsb_ms_cert_set_parse(*ms, &set, &error)) {
+      g_prefix_error(&error, "provision: --microsoft: ");
+      return vsb_cli_fail(error);
+    }
+    req.microsoft |= set;
+  }
   gboolean batch = argc > 2;
   g_autoptr(JsonArray) reports = json_array_new();
   guint failed = 0;

@@ -7,6 +7,8 @@
 #include "vsboot/fileio.h"
 #include "vsboot/fwsearch.h"
 #include "vsboot/fwselect.h"
+#include "vsboot/mscerts.h"
+#include "vsboot/secureboot.h"
 #include "vsboot/qemu-probe.h"
 #include "vsboot/varstore.h"
 #include "vsboot/efivar.h"
@@ -191,11 +193,45 @@ vsb_vm_to_json(const VsbVm *vm)
   file_object(b, "varstore", vm->varstore, vm->varstore_format, NULL);
   member_string(b, "keys", vsb_vm_keys_name(vm->keys));
   member_string(b, "keys-dir", vm->keys_dir);
+  json_builder_set_member_name(b, "microsoft");
+  json_builder_begin_array(b);
+  for (int id = 0; id < VSB_MS_N_CERTS; id++)
+    if (vm->microsoft & (1u << id))
+      json_builder_add_string_value(b, vsb_ms_cert((VsbMsCertId)id)->name);
+  json_builder_end_array(b);
   member_string(b, "secure-boot", vm->secure_boot);
   member_string(b, "tpm-state-dir", vm->tpm_state_dir);
   member_string(b, "created", vm->created);
   json_builder_end_object(b);
   return json_builder_get_root(b);
+}
+
+/* "microsoft": the ids of the Microsoft CAs vsboot added; absent in state files written before
+ * the rollover support, which added none. */
+static gboolean
+get_microsoft(JsonObject *o, guint *out, const char *origin, GError **error)
+{
+  *out = 0;
+  JsonNode *n = json_object_get_member(o, "microsoft");
+  if (n == NULL || JSON_NODE_HOLDS_NULL(n))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_ARRAY(n)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: microsoft: expected an array", origin);
+    return FALSE;
+  }
+  JsonArray *a = json_node_get_array(n);
+  for (guint i = 0; i < json_array_get_length(a); i++) {
+    JsonNode *e = json_array_get_element(a, i);
+    VsbMsCertId id;
+    if (!JSON_NODE_HOLDS_VALUE(e) || json_node_get_value_type(e) != G_TYPE_STRING ||
+        !vsb_ms_cert_lookup(json_node_get_string(e), &id)) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                  "%s: microsoft[%u]: not a Microsoft certificate id", origin, i);
+      return FALSE;
+    }
+    *out |= 1u << id;
+  }
+  return TRUE;
 }
 
 /* Typed member access with errors naming the member. */
@@ -376,6 +412,8 @@ vsb_vm_from_json(JsonNode *node, const char *origin, GError **error)
     return NULL;
   }
   vm->keys = (VsbVmKeys)keys;
+  if (!get_microsoft(o, &vm->microsoft, origin, error))
+    return NULL;
   gboolean needs_varstore = vm->device == VSB_FW_DEVICE_FLASH &&
                             vm->mode != VSB_FW_FLASH_MODE_STATELESS;
   if (needs_varstore != (vm->varstore != NULL)) {
@@ -1426,6 +1464,43 @@ plan_describe(const VsbProvisionRequest *r, VsbFwArch arch, const VsbMachineReso
   return vm;
 }
 
+/* Microsoft's CAs for the VM (the request's set, or by default the 2023 set for a template
+ * that trusts Microsoft already), added to the store in memory. */
+static gboolean
+add_microsoft(const VsbProvisionRequest *r, const VsbFwDescriptor *d, gboolean split, Plan *p,
+              GPtrArray *notes, GError **error)
+{
+  guint set = r->microsoft;
+  if (!r->microsoft_given) {
+    set = 0;
+    if (p->store && !r->keys_dir) {
+      g_autoptr(VsbMsState) ms = vsb_secure_boot_microsoft_state(p->store);
+      if (ms->state[VSB_MS_KEK_2011] == VSB_MS_ENROLLED ||
+          ms->state[VSB_MS_KEK_2023] == VSB_MS_ENROLLED)
+        set = VSB_MS_SET_2023;
+    }
+  }
+  if (set == 0)
+    return TRUE;
+  if (!split || p->store == NULL) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
+                "%s: Microsoft's certificates can only be added to a split firmware's varstore",
+                d->path);
+    return FALSE;
+  }
+  g_autoptr(VsbEnroll) e = vsb_enroll_new(p->store);
+  if (!vsb_enroll_add_microsoft(e, set, error))
+    return FALSE;
+  GPtrArray *changes = vsb_enroll_get_changes(e);
+  for (guint i = 0; i < changes->len; i++) {
+    const VsbEnrollChange *c = changes->pdata[i];
+    note(notes, "microsoft: %s %s %s", c->action, c->variable, c->detail);
+  }
+  p->vm->microsoft = set;
+  p->enrolled = TRUE;
+  return TRUE;
+}
+
 /* What goes into the VM's own varstore: the template (split, keys enrolled in memory) or the
  * whole image (combined), and whether Secure Boot would be enforced with it. */
 static gboolean
@@ -1461,6 +1536,8 @@ plan_varstore(const VsbProvisionRequest *r, const VsbFwDescriptor *d, const User
     }
     p->enrolled = TRUE;
   }
+  if (!add_microsoft(r, d, split, p, notes, error))
+    return FALSE;
   if (p->store == NULL)
     return TRUE;
   VsbSecureBootMode mode = vsb_secure_boot_mode(p->store);
@@ -2003,7 +2080,9 @@ build_varstore(Txn *t, const Plan *p, GPtrArray *notes, GError **error)
      * its owner writes, under the VM's lock. */
     if (!vsb_varstore_save(p->store, path, 0600, TRUE, error) || !txn_made(t, MADE_VARS, error))
       return FALSE;
-    note(notes, "varstore: %s from %s with the keys of %s", final, p->vars_src, p->vm->keys_dir);
+    note(notes, "varstore: %s from %s with %s%s", final, p->vars_src,
+         p->vm->keys_dir ? "the keys of " : "Microsoft's certificates added",
+         p->vm->keys_dir ? p->vm->keys_dir : "");
   } else if (p->enrolled) {
     g_autoptr(GBytes) bytes = vsb_varstore_serialize(p->store, error);
     VsbWriteOptions wo = { .mode = 0600, .exclusive = TRUE };
@@ -2012,7 +2091,9 @@ build_varstore(Txn *t, const Plan *p, GPtrArray *notes, GError **error)
                                     &wo, error) ||
         !txn_made(t, MADE_VARS, error))
       return FALSE;
-    note(notes, "varstore: %s from %s with the keys of %s", final, p->vars_src, p->vm->keys_dir);
+    note(notes, "varstore: %s from %s with %s%s", final, p->vars_src,
+         p->vm->keys_dir ? "the keys of " : "Microsoft's certificates added",
+         p->vm->keys_dir ? p->vm->keys_dir : "");
   } else {
     int fd = openat(t->sd->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     g_autofree char *shown = g_build_filename(t->sd->shown, tmp, NULL);

@@ -124,7 +124,7 @@ static int
 provision(char **out, char **err, const char *dir, const char *name, gboolean tpm,
           gboolean reset)
 {
-  const char *args[] = { "provision", name, "--state-dir", dir, "--enrolled-keys",
+  const char *args[] = { "provision", name, "--state-dir", dir, "--enrolled-keys", "--microsoft", "none",
                          tpm ? "--tpm" : "--json", reset ? "--reset" : NULL, NULL };
   return vsb_test_runv(args, out, err);
 }
@@ -203,7 +203,7 @@ provision_small_files(char **err, const char *dir, gboolean tpm)
 {
   const char *argv[] = { "sh", "-c", "trap '' XFSZ; ulimit -f 200; exec \"$@\"", "sh",
                          vsb_test_vsboot(), "provision", "vm", "--state-dir", dir,
-                         "--enrolled-keys", tpm ? "--tpm" : NULL, NULL };
+                         "--enrolled-keys", "--microsoft", "none", tpm ? "--tpm" : NULL, NULL };
   return vsb_test_spawn(argv, NULL, NULL, err);
 }
 
@@ -271,7 +271,7 @@ concurrent(guint n, gboolean reset)
   g_autoptr(GPtrArray) procs = g_ptr_array_new_with_free_func(g_object_unref);
   for (guint i = 0; i < n; i++) {
     const char *argv[] = { vsb_test_vsboot(), "provision", "vm", "--state-dir", dir,
-                           "--enrolled-keys", "--tpm", "--json", reset ? "--reset" : NULL, NULL };
+                           "--enrolled-keys", "--microsoft", "none", "--tpm", "--json", reset ? "--reset" : NULL, NULL };
     g_autoptr(GError) error = NULL;
     GSubprocess *p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                                G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
@@ -505,9 +505,9 @@ static void
 assert_no_secret(const char *dir, const char *json_path)
 {
   const char *const cmds[][9] = {
-    { "provision", "vm", "--state-dir", dir, "--enrolled-keys", NULL },
-    { "provision", "vm", "--state-dir", dir, "--enrolled-keys", "--json", NULL },
-    { "provision", "vm", "--state-dir", dir, "--enrolled-keys", "--reset", NULL },
+    { "provision", "vm", "--state-dir", dir, "--enrolled-keys", "--microsoft", "none", NULL },
+    { "provision", "vm", "--state-dir", dir, "--enrolled-keys", "--microsoft", "none", "--json", NULL },
+    { "provision", "vm", "--state-dir", dir, "--enrolled-keys", "--microsoft", "none", "--reset", NULL },
     { "qemu-args", "vm", "--state-dir", dir, "--qemu-version", "7.2", NULL },
     { "libvirt-xml", "vm", "--state-dir", dir, NULL },
     { "run", "vm", "--state-dir", dir, "--dry-run", NULL },
@@ -658,7 +658,7 @@ static int
 provision_killed_at(const char *dir, const char *point, gboolean tpm, gboolean reset)
 {
   const char *argv[] = { vsb_test_vsboot(), "provision", "vm", "--state-dir", dir,
-                         "--enrolled-keys", tpm ? "--tpm" : "--json",
+                         "--enrolled-keys", "--microsoft", "none", tpm ? "--tpm" : "--json",
                          reset ? "--reset" : NULL, NULL };
   g_auto(GStrv) env = g_get_environ();
   env = g_environ_setenv(env, "VSB_TEST_CRASH_AT", point, TRUE);
@@ -858,11 +858,13 @@ test_reset_format_change(void)
     g_autofree char *dir = state_dir(top, killed ? "killed" : "plain");
     write_split_descriptor(fw, qcode, qvars, "qcow2");
     const char *args[] = { vsb_test_vsboot(), "provision", "vm", "--state-dir", dir,
-                           "--machine", "pc-q35-7.2", "--firmware-dir", fw, NULL, NULL };
+                           "--machine", "pc-q35-7.2", "--firmware-dir", fw, "--microsoft",
+                           "none", NULL, NULL };
+    /* Slot 11 is the reset flag below; --microsoft none: a plain copy of the template. */
     g_assert_cmpint(vsb_test_spawn(args, NULL, NULL, NULL), ==, 0);
     assert_listing(dir, "vm.json vm_VARS.qcow2");
     write_split_descriptor(fw, OVMF "OVMF_CODE_4M.secboot.fd", TEMPLATE, "raw");
-    args[9] = "--reset";
+    args[11] = "--reset";
     g_auto(GStrv) env = g_get_environ();
     if (killed)
       env = g_environ_setenv(env, "VSB_TEST_CRASH_AT", "vm-state-moved", TRUE);
@@ -872,7 +874,7 @@ test_reset_format_change(void)
       vsb_test_fail("reset to a raw varstore exited %d:\n%s", rc, err);
     if (killed) {
       g_clear_pointer(&err, g_free);
-      args[9] = NULL;
+      args[11] = NULL;
       g_assert_cmpint(vsb_test_spawn(args, NULL, NULL, &err), ==, 2);
       assert_contains(err, "is already provisioned");
     }

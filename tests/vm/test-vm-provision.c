@@ -120,13 +120,28 @@ test_basic(void)
   JsonObject *vs = json_object_get_object_member(o, "varstore");
   g_assert_cmpstr(json_object_get_string_member(vs, "filename"), ==, vars);
   g_assert_cmpstr(json_object_get_string_member(vs, "format"), ==, "raw");
-  g_autofree char *vars_sum = file_sha256(vars);
-  g_assert_cmpstr(vars_sum, ==, tpl_sum);
+  /* The template's variables, and Microsoft's 2023 CAs added by default: the template trusts
+   * Microsoft (KEK CA 2011), and new boot media are signed only by the 2023 CAs. */
+  JsonArray *ms = json_object_get_array_member(o, "microsoft");
+  g_assert_cmpuint(json_array_get_length(ms), ==, 4);
+  g_assert_cmpstr(json_array_get_string_element(ms, 0), ==, "kek-2023");
+  g_autofree char *show = NULL;
+  g_assert_cmpint(vsb_test_run(&show, NULL, "vars", "show", vars, "--json", NULL), ==, 0);
+  g_assert_nonnull(strstr(show, "\"uefi-2023\" : \"enrolled\""));
+  g_assert_nonnull(strstr(show, "\"uefi-2011\" : \"enrolled\""));
+  /* With --microsoft none the varstore is the template's bytes. */
+  g_autofree char *copy_out = NULL;
+  g_assert_cmpint(vsb_test_run(&copy_out, NULL, "provision", "plain", "--state-dir", dir,
+                               "--feature", "secure-boot", "--enrolled-keys", "--microsoft",
+                               "none", NULL), ==, 0);
+  g_autofree char *plain = g_build_filename(dir, "plain_VARS.fd", NULL);
+  g_autofree char *plain_sum = file_sha256(plain);
+  g_assert_cmpstr(plain_sum, ==, tpl_sum);
   struct stat st;
   g_assert_cmpint(stat(vars, &st), ==, 0);
   g_assert_cmpint(st.st_mode & 0777, ==, 0600);
   g_autofree char *ls = listing(dir);
-  g_assert_cmpstr(ls, ==, "web.json web_VARS.fd");
+  g_assert_cmpstr(ls, ==, "plain.json plain_VARS.fd web.json web_VARS.fd");
 
   /* The state file is what --json printed (minus the report-only members). */
   g_autofree char *state = g_build_filename(dir, "web.json", NULL);
@@ -194,7 +209,7 @@ test_exists_and_reset(void)
   g_clear_pointer(&out, g_free);
   g_clear_pointer(&err, g_free);
   rc = vsb_test_run(&out, &err, "provision", "vm", "--state-dir", dir, "--enrolled-keys",
-                    "--reset", NULL);
+                    "--microsoft", "none", "--reset", NULL);
   g_assert_cmpint(rc, ==, 0);
   assert_contains(out, "reset: VM 'vm' provisioned again");
   g_autofree char *reset = file_sha256(vars);
@@ -233,7 +248,7 @@ test_batch(void)
   /* Text: every VM made is reported; b, which exists, is an error and stays as it was. */
   g_autofree char *out = NULL, *err = NULL;
   int rc = vsb_test_run(&out, &err, "provision", "a", "b", "c", "--state-dir", dir,
-                        "--enrolled-keys", NULL);
+                        "--enrolled-keys", "--microsoft", "none", NULL);
   g_assert_cmpint(rc, ==, 2);
   assert_contains(out, "VM a (x86_64 q35");
   assert_contains(out, "VM c (x86_64 q35");
@@ -579,7 +594,8 @@ test_shapes(void)
 
   g_autofree char *out = NULL;
   int rc = vsb_test_run(&out, NULL, "provision", "q", "--state-dir", state, "--machine",
-                        "pc-q35-7.2", "--firmware-dir", fw, "--enrolled-keys", "--json", NULL);
+                        "pc-q35-7.2", "--firmware-dir", fw, "--enrolled-keys", "--microsoft",
+                        "none", "--json", NULL);
   g_assert_cmpint(rc, ==, 0);
   g_autofree char *qv = g_build_filename(state, "q_VARS.qcow2", NULL);
   {
@@ -671,6 +687,40 @@ test_shapes(void)
   g_autofree char *ls = listing(state);
   g_assert_cmpstr(ls, ==, "cb.json cb_FW.fd mem.json q.json q_VARS.qcow2 qk.json qk_VARS.qcow2 "
                           "sl.json");
+}
+
+/* --keys DIR with --microsoft 2023: Microsoft's 2023 CAs next to the owner's keys (as mkosi's
+ * FirmwareVariables=microsoft), recorded in the state file; without --microsoft, none. */
+static void
+test_keys_and_microsoft(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *keys = g_build_filename(dir, "keys", NULL);
+  g_assert_cmpint(vsb_test_run(NULL, NULL, "keys", "generate", keys, "--cn", "ms", NULL), ==, 0);
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = vsb_test_run(&out, &err, "provision", "both", "--state-dir", dir, "--keys", keys,
+                        "--microsoft", "2023", "--json", NULL);
+  if (rc != 0)
+    vsb_test_fail("provision --keys --microsoft 2023: %s", err);
+  g_autoptr(JsonNode) root = vsb_test_parse_json(out);
+  g_assert_cmpuint(json_array_get_length(json_object_get_array_member(obj(root), "microsoft")),
+                   ==, 4);
+  g_autofree char *vars = g_build_filename(dir, "both_VARS.fd", NULL);
+  g_autofree char *show = NULL;
+  g_assert_cmpint(vsb_test_run(&show, NULL, "vars", "show", vars, "--json", NULL), ==, 0);
+  g_assert_nonnull(strstr(show, "\"kek-2023\" : \"enrolled\""));
+  g_assert_nonnull(strstr(show, "\"windows-2023\" : \"enrolled\""));
+  g_assert_nonnull(strstr(show, "\"mode\" : \"user\""));
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(vsb_test_run(&out, NULL, "provision", "own", "--state-dir", dir, "--keys", keys,
+                               "--json", NULL), ==, 0);
+  g_autoptr(JsonNode) own = vsb_test_parse_json(out);
+  g_assert_cmpuint(json_array_get_length(json_object_get_array_member(obj(own), "microsoft")),
+                   ==, 0);
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(vsb_test_run(NULL, &err, "provision", "bad", "--state-dir", dir, "--keys", keys,
+                               "--microsoft", "2022", NULL), ==, 2);
+  assert_contains(err, "--microsoft");
 }
 
 static void
@@ -960,6 +1010,7 @@ main(int argc, char **argv)
   if (getuid() != 0)
     vsb_test_fail("test-vm-provision runs as root (read-only mounts in a private namespace)");
   g_test_add_func("/vm/provision/basic", test_basic);
+  g_test_add_func("/vm/provision/keys-and-microsoft", test_keys_and_microsoft);
   g_test_add_func("/vm/provision/exists-and-reset", test_exists_and_reset);
   g_test_add_func("/vm/provision/batch", test_batch);
   g_test_add_func("/vm/provision/user-keys", test_user_keys);
