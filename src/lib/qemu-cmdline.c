@@ -494,53 +494,62 @@ has_protocol(const char *path)
   return path[strcspn(path, ":/")] == ':';
 }
 
-/* The file behind a -drive: file= (read as bdrv_open reads a legacy file name: "file:" is the
- * host file, any other "proto:" is not a local file) or the file.driver/file.filename child. */
+static gboolean
+is_protocol_driver(const char *driver)
+{
+  return strcmp(driver, "file") == 0 || strcmp(driver, "host_device") == 0;
+}
+
+/* The file behind a -drive, as QEMU 7.2 reads one: file= is a legacy file name ("file:X" is
+ * the host file X, any other "proto:" is not a local file); file.filename= (with file.locking=
+ * and such beside file=) names the child's file literally; driver=file,filename= opens the file
+ * with no format layer. driver= is format='s other name. */
 static gboolean
 drive_file(VsbQemuDrive *d, const VsbQemuOpts *o, const char *forced, GError **error)
 {
   const char *file = forced ? forced : vsb_qemu_opts_get(o, "file");
-  gboolean child = FALSE;
+  const char *fname = vsb_qemu_opts_get(o, "file.filename");
+  const char *fdrv = vsb_qemu_opts_get(o, "file.driver");
+  const char *drv = vsb_qemu_opts_get(o, "driver"), *filename = vsb_qemu_opts_get(o, "filename");
+  const char *fmt = vsb_qemu_opts_get(o, "format");
+  if ((file && fname) || (fmt && drv)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "can't specify both '%s' and '%s' (QEMU "
+                "refuses this)", fmt && drv ? "format" : "file", fmt && drv ? "driver" : "filename");
+    return FALSE;
+  }
   for (guint i = 0; i < o->keys->len; i++) {
     const char *k = o->keys->pdata[i];
     if (key_changes_bytes(k) || (g_str_has_prefix(k, "file.") && key_changes_bytes(k + 5)))
       append_reason(&d->unmodeled, "%s= changes which bytes the flash sees", k);
-    child |= g_str_has_prefix(k, "file.");
   }
-  const char *fmt = vsb_qemu_opts_get(o, "format");
+  gboolean direct = drv && is_protocol_driver(drv);
+  if (drv && !direct)
+    fmt = drv;
   if (fmt && strcmp(fmt, "raw") != 0 && strcmp(fmt, "qcow2") != 0)
     append_reason(&d->unmodeled, "format=%s is neither raw nor qcow2", fmt);
-  if (file && child) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
-                "can't specify 'file' and 'file.*' options at the same time (QEMU refuses this)");
-    return FALSE;
-  }
-  if (child) {
-    const char *drv = vsb_qemu_opts_get(o, "file.driver");
-    d->file = g_strdup(vsb_qemu_opts_get(o, "file.filename"));
-    if (drv == NULL || (strcmp(drv, "file") != 0 && strcmp(drv, "host_device") != 0) ||
-        d->file == NULL) {
-      append_reason(&d->unmodeled, "file.driver=%s: a protocol vsboot does not follow",
-                    drv ? drv : "(none)");
-      d->remote = TRUE;
-      /* Not a file name to judge, only what the drive names. */
-      if (d->file == NULL)
-        d->file = g_strdup_printf("file.driver=%s", drv ? drv : "(none)");
-    }
-    return TRUE;
-  }
-  if (file == NULL)
-    return TRUE;
-  if (g_str_has_prefix(file, "/dev/fdset/"))
-    append_reason(&d->unmodeled, "%s: a descriptor passed with -add-fd, not that path", file);
-  if (has_protocol(file) && g_str_has_prefix(file, "file:")) {
-    d->file = g_strdup(file + 5);
-  } else {
-    d->file = g_strdup(file);
-    d->remote = has_protocol(file);
+  /* A protocol node attached directly: the flash sees the file's bytes, as raw would. */
+  d->format = g_strdup(direct ? "raw" : fmt);
+  if (fdrv && !is_protocol_driver(fdrv))
+    append_reason(&d->unmodeled, "file.driver=%s: a protocol vsboot does not follow", fdrv);
+  if (fname || (direct && filename)) {
+    d->file = g_strdup(fname ? fname : filename);
+  } else if (file) {
+    if (g_str_has_prefix(file, "/dev/fdset/"))
+      append_reason(&d->unmodeled, "%s: a descriptor passed with -add-fd, not that path", file);
+    gboolean strip = has_protocol(file) && g_str_has_prefix(file, "file:");
+    d->file = g_strdup(strip ? file + 5 : file);
+    d->remote = !strip && has_protocol(file);
     if (g_str_has_prefix(file, "json:"))
       append_reason(&d->unmodeled, "a json: file name (a whole block graph in the name)");
+  } else if (fdrv || filename) {
+    /* Something is opened, but not a file vsboot can name. */
+    append_reason(&d->unmodeled, "no file vsboot can follow (driver=%s, file.driver=%s)",
+                  drv ? drv : "(none)", fdrv ? fdrv : "(none)");
+    d->file = g_strdup("(unmodelled block driver)");
+    d->remote = TRUE;
   }
+  if (d->file && fdrv && !is_protocol_driver(fdrv))
+    d->remote = TRUE;
   return TRUE;
 }
 
@@ -620,7 +629,6 @@ drive_create(GPtrArray *done, PflashUnits *units, const DriveDef *def, gboolean 
     drive_free(d);
     return FALSE;
   }
-  d->format = g_strdup(vsb_qemu_opts_get(o, "format"));
   d->readonly = ro || ro2;
   d->snapshot = snap;
   d->evidence = g_strdup(def->evidence);

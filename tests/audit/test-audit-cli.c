@@ -7,6 +7,7 @@
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <string.h>
@@ -27,6 +28,21 @@ copy_vars(const char *dir, const char *name)
   return to;
 }
 
+/* Fail, with its messages, when the QEMU started from dir has exited (it is paused and holds
+ * its files for as long as the test needs it). */
+static void
+qemu_running(GPid pid, const char *dir)
+{
+  int status = 0;
+  if (waitpid(pid, &status, WNOHANG) == 0)
+    return;
+  g_autofree char *log = g_build_filename(dir, "qemu.log", NULL);
+  g_autofree char *text = NULL;
+  g_file_get_contents(log, &text, NULL, NULL);
+  vsb_test_fail("QEMU (process %d) stopped early (wait status 0x%x):\n%s", pid, status,
+                text ? text : "");
+}
+
 /* A paused QEMU (-S) holding code and vars as flash; started from dir (relative vars path). */
 static GPid
 start_qemu_code(const char *dir, const char *code, const char *vars_arg)
@@ -41,10 +57,14 @@ start_qemu_code(const char *dir, const char *code, const char *vars_arg)
   };
   GPid pid = 0;
   g_autoptr(GError) error = NULL;
-  g_assert_true(g_spawn_async(dir, (char **)argv, NULL,
-                              G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
-                                G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
-                              NULL, NULL, &pid, &error));
+  /* Its messages go to a file, for the failure report should it stop early. */
+  g_autofree char *log = g_build_filename(dir, "qemu.log", NULL);
+  int log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  g_assert_cmpint(log_fd, >=, 0);
+  g_assert_true(g_spawn_async_with_fds(dir, (const char *const *)argv, NULL,
+                                       G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL,
+                                       NULL, &pid, -1, log_fd, log_fd, &error));
+  close(log_fd);
   g_assert_no_error(error);
   /* Wait until QEMU has opened its flash (its cmdline is there at once; the files a moment
    * later), at most 10 s. */
@@ -62,6 +82,7 @@ start_qemu_code(const char *dir, const char *code, const char *vars_arg)
       break;
     g_usleep(100000);
   }
+  qemu_running(pid, dir);
   return pid;
 }
 
@@ -164,6 +185,13 @@ copy_setup_vars(const char *dir, const char *name)
 static JsonNode *
 audit_pid(GPid pid, int *rc)
 {
+  /* The process must still be there to be judged: a vanished QEMU is a test setup failure,
+   * not an audit result. */
+  g_autofree char *cmdline = g_strdup_printf("/proc/%d/cmdline", pid);
+  g_autofree char *c = NULL;
+  gsize len = 0;
+  if (!g_file_get_contents(cmdline, &c, &len, NULL) || len == 0)
+    vsb_test_fail("QEMU (process %d) is gone before its audit", pid);
   g_autofree char *pid_s = g_strdup_printf("%d", pid);
   const char *args[] = { "audit", "--pid", pid_s, "--json", "--no-process-scan",
                          "--firmware-dir", "/usr/share/qemu/firmware", NULL };

@@ -367,6 +367,14 @@ test_drive_files(void)
   g_autoptr(VsbQemuCmdline) c2 =
     parse_ok("-drive if=pflash,unit=1,file.driver=file,file.filename=/x.fd");
   flash(c2, 1, "/x.fd", NULL, FALSE);
+  /* The file protocol driver directly (no format layer), driver= as format=, and a child
+   * option beside file= (each as QEMU 7.2's "info block" shows it). */
+  g_autoptr(VsbQemuCmdline) c3 = parse_ok("-drive if=pflash,unit=0,driver=file,filename=/d.fd "
+                                          "-drive if=pflash,unit=1,driver=qcow2,file=/q.fd "
+                                          "-drive if=pflash,unit=2,file=/l.fd,file.locking=off");
+  flash(c3, 0, "/d.fd", "raw", FALSE);
+  flash(c3, 1, "/q.fd", "qcow2", FALSE);
+  flash(c3, 2, "/l.fd", NULL, FALSE);
 
   static const char *const unmodeled[][2] = {
     { "-drive if=pflash,unit=1,format=raw,offset=4096,file=/v", "offset=" },
@@ -395,7 +403,9 @@ test_drive_files(void)
     vsb_qemu_flash_clear(&f);
   }
   g_autofree char *e = parse_err("-drive if=pflash,file=/a,file.filename=/b");
-  g_assert_nonnull(strstr(e, "'file' and 'file.*'"));
+  g_assert_nonnull(strstr(e, "both 'file' and 'filename'"));
+  g_autofree char *e2 = parse_err("-drive if=pflash,file=/a,format=raw,driver=raw");
+  g_assert_nonnull(strstr(e2, "both 'format' and 'driver'"));
 }
 
 /* -bios, -kernel, -initrd and -append are machine properties in QEMU 7.2: -machine kernel=
