@@ -190,6 +190,9 @@ check_set --digest 'unknown --digest' "pe hash $NOPE" list
 check_set --layout 'unknown --layout' "vars import $NOPE -o $NOPE" list
 check_set --secure-boot 'secure-boot takes' "vars enroll $NOPE -o $NOPE"
 check_set --microsoft 'unknown Microsoft certificate set' "vars enroll $NOPE -o $NOPE" list
+check_set --microsoft 'unknown Microsoft certificate set' "provision x --state-dir $NOPE"
+expect "provision --microsoft n<TAB>: none" "none" vsboot provision x --microsoft n
+expect "vars enroll --microsoft n<TAB>: nothing" "" vsboot vars enroll IN -o OUT --microsoft n
 check_set --bits 'is not supported' "keys generate $NOPE" '' 1
 
 # ---- how values, files, directories and names complete -----------------------------------------
