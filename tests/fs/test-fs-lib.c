@@ -203,6 +203,16 @@ test_read_bounded(void)
     vsb_test_fail("refusing a FIFO, /dev/zero and a sparse 2 GiB file took %" G_GINT64_FORMAT
                   " ms", elapsed_ms(t));
 
+  /* A file whose size says 0 but holds more (as /proc files, or one growing under us) is read
+   * only to max_size + 1 bytes and refused; with room enough it is read whole. */
+  g_assert_null(vsb_file_read("/proc/self/maps", 16, &error));
+  g_assert_error(error, VSB_ERROR, VSB_ERROR_INVALID);
+  g_assert_nonnull(strstr(error->message, "more than the 16 bytes"));
+  g_clear_error(&error);
+  g_autoptr(GBytes) maps = vsb_file_read("/proc/self/maps", 16 << 20, &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(g_bytes_get_size(maps), >, 16);
+
   /* A stream, when asked for, is read to its end but never past max_size + 1 bytes. */
   int p[2];
   g_assert_cmpint(pipe(p), ==, 0);
