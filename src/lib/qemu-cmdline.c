@@ -1616,7 +1616,10 @@ follow_node(const VsbQemuCmdline *cmd, VsbQemuBlockdev *b, VsbQemuFlash *out, GS
         out->format = g_strdup(b->driver);
     }
     if (b->filename) {
-      out->file = vsb_qemu_cmdline_abspath(cmd, b->filename);
+      /* Only the file protocols' filename is a local path (gluster's, say, is not). */
+      out->remote = !is_protocol_driver(b->driver);
+      out->file = out->remote ? g_strdup(b->filename)
+                              : vsb_qemu_cmdline_abspath(cmd, b->filename);
       break;
     }
     if (b->file_child >= 0) {
@@ -1631,10 +1634,11 @@ follow_node(const VsbQemuCmdline *cmd, VsbQemuBlockdev *b, VsbQemuFlash *out, GS
       }
       b = next;
     } else {
-      g_autofree char *s = show(b->driver);
-      g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
-                  "%s: driver '%s' has no file vsboot can follow", b->evidence, s);
-      return FALSE;
+      /* nbd, iscsi, null-co...: something backs the flash, but no file vsboot can name. */
+      append_reason(&out->unmodeled, "driver=%s has no file vsboot can follow", b->driver);
+      out->file = g_strdup_printf("(a %s node)", b->driver);
+      out->remote = TRUE;
+      break;
     }
   }
   out->readonly = ro;

@@ -316,6 +316,12 @@ static const Case cases[] = {
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
     "-drive 'if=pflash,format=raw,unit=1,file=json:{\"driver\":\"file\",,\"filename\":\"@VARS@\"}'",
     "option-unmodeled varstore-unreadable", FALSE },
+  { "unmodeled-nbd-node", QEMU,
+    "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
+    "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
+    "-blockdev driver=nbd,node-name=n,server.type=inet,server.host=localhost,server.port=10809 "
+    "-blockdev driver=raw,node-name=v,file=n -machine pflash1=v",
+    "option-unmodeled varstore-unreadable", FALSE },
   { "unmodeled-pflash-global", QEMU,
     "-machine q35,smm=on " GOOD_FLASH " -global driver=cfi.pflash01,property=num-blocks,value=8",
     "option-unmodeled dbx-placeholder", FALSE },

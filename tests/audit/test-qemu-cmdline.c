@@ -388,6 +388,8 @@ test_drive_files(void)
     { "-blockdev driver=file,node-name=f,filename=/v "
       "-blockdev driver=throttle,node-name=t,file=f,throttle-group=g -machine pflash1=t",
       "driver=throttle" },
+    { "-blockdev driver=nbd,node-name=n,server.type=inet,server.host=h,server.port=1 "
+      "-blockdev driver=raw,node-name=r,file=n -machine pflash1=r", "driver=nbd" },
     { "-blockdev '{\"driver\":\"qcow2\",\"node-name\":\"q\",\"backing\":\"b\","
       "\"file\":{\"driver\":\"file\",\"filename\":\"/v\"}}' -machine pflash1=q", "backing=" },
   };
