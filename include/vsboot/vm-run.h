@@ -46,6 +46,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbRunPlan, vsb_run_plan_free)
  * missing, VSB_ERROR_NOT_FOUND when firmware files vanished, VSB_ERROR_BUSY when running. */
 VsbRunPlan *vsb_vm_run_plan(const VsbVm *vm, const VsbRunOptions *opts, GError **error);
 
+/* The accelerator for vm as `run` chooses it (want AUTO: KVM only where it can run this
+ * firmware, e.g. SMM; qemu_binary is the QEMU to probe with): "kvm" or "tcg" in *accel and the
+ * reason in *note, both newly allocated. */
+gboolean vsb_vm_choose_accel(const VsbVm *vm, const char *qemu_binary, VsbAccel want,
+                             char **accel, char **note, GError **error);
 /* Can this host's KVM run a guest with SMM? Starts `BINARY -accel kvm -machine q35,smm=on -S`
  * and quits it through QMP. FALSE with *why (QEMU's message) when not; an error only when
  * QEMU cannot be run at all. */

@@ -360,7 +360,8 @@ libvirt_xml_run(int argc, char **argv)
       "legacy (libvirt < 2.1: qemu:commandline)", "STYLE" },
     { "domain", 0, 0, G_OPTION_ARG_NONE, &domain, "A complete minimal <domain>", NULL },
     { "virt-type", 0, 0, G_OPTION_ARG_STRING, &virt_type,
-      "<domain type=...>: kvm (default) or qemu (TCG)", "TYPE" },
+      "<domain type=...>: kvm or qemu (TCG); default kvm only where this host's KVM can run "
+      "the firmware (SMM), as run --accel auto decides", "TYPE" },
     { "memory", 0, 0, G_OPTION_ARG_INT, &memory, "Memory of the --domain in MiB (1024)", "MiB" },
     { "vcpus", 0, 0, G_OPTION_ARG_INT, &vcpus, "vCPUs of the --domain (1)", "N" },
     { "emulator", 0, 0, G_OPTION_ARG_FILENAME, &emulator,
@@ -397,6 +398,17 @@ libvirt_xml_run(int argc, char **argv)
   g_autoptr(VsbVm) vm = vsb_vm_load(state_dir, argv[1], &error);
   if (vm == NULL)
     return vsb_cli_fail(error);
+  /* libvirt refuses to start an SMM firmware under a KVM that lacks SMM ("System Management
+   * Mode not supported by this hypervisor"): choose as run --accel auto does, and say why. */
+  if (virt_type == NULL) {
+    g_autofree char *binary = NULL, *accel = NULL, *note = NULL;
+    binary = emulator ? g_strdup(emulator) : vsb_qemu_find_binary(vm->arch, NULL);
+    if (binary && vsb_vm_choose_accel(vm, binary, VSB_ACCEL_AUTO, &accel, &note, NULL)) {
+      virt_type = g_strdup(g_strcmp0(accel, "kvm") == 0 ? "kvm" : "qemu");
+      fprintf(stderr, "vsboot: <domain type='%s'>: %s (--virt-type overrides)\n", virt_type,
+              note);
+    }
+  }
   VsbLibvirtXmlOptions opts = {
     .style = (VsbLibvirtStyle)st,
     .domain = domain,
@@ -483,11 +495,12 @@ watch_efi_app(const VsbRunPlan *plan, gboolean json, int timeout)
 {
   GError *error = NULL;
   int rc;
-  gsize np = 0;
-  const VsbBootPattern *pats = vsb_launch_default_patterns(&np);
   guint ms = (guint)(timeout ? timeout : 300) * 1000u;
+  /* The verdict comes from the firmware's words about the app's own boot option (the ESP is
+   * the first disk, so the first option the BDS tries), never from a later option's refusal:
+   * a shim that returns without GRUB, or GRUB waiting at its prompt, ran. */
   g_autoptr(VsbLaunchResult) res =
-    vsb_launch_watch((const char *const *)plan->argv->pdata, pats, np, ms, &error);
+    vsb_launch_watch_image((const char *const *)plan->argv->pdata, NULL, ms, &error);
   if (res == NULL) {
     rc = vsb_cli_fail(error);
   } else {

@@ -128,6 +128,22 @@ add(GPtrArray *a, const char *s)
   g_ptr_array_add(a, g_strdup(s));
 }
 
+static gboolean choose_accel(const VsbVm *vm, const VsbRunOptions *opts, VsbRunPlan *plan,
+                             GError **error);
+
+gboolean
+vsb_vm_choose_accel(const VsbVm *vm, const char *qemu_binary, VsbAccel want, char **accel,
+                    char **note, GError **error)
+{
+  VsbRunOptions opts = { .accel = want };
+  VsbRunPlan plan = { .binary = (char *)qemu_binary };
+  if (!choose_accel(vm, &opts, &plan, error))
+    return FALSE;
+  *accel = plan.accel;
+  *note = plan.accel_note;
+  return TRUE;
+}
+
 /* The accelerator: as asked, or (auto) KVM only where it can run this firmware. */
 static gboolean
 choose_accel(const VsbVm *vm, const VsbRunOptions *opts, VsbRunPlan *plan, GError **error)

@@ -7,8 +7,10 @@
 #include "vsboot/libvirt-xml.h"
 #include "vsboot/qemu-argv.h"
 #include "vsboot/vm.h"
+#include "vsboot/vm-run.h"
 
 #include <string.h>
+#include <unistd.h>
 
 static VsbVm *
 make_vm(VsbFwArch arch, VsbFwFlashMode mode, VsbFwFormat format, gboolean smm)
@@ -504,6 +506,31 @@ test_names(void)
   g_assert_true(vsb_vm_name_validate(long_name, NULL));
 }
 
+/* Without --virt-type, <domain type> is kvm only where this host's KVM runs the firmware's
+ * SMM (libvirt would otherwise refuse to start it), and the choice is explained. */
+static void
+test_virt_type_auto(void)
+{
+  vsb_test_require_tool("qemu-system-x86_64");
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_assert_cmpint(vsb_test_run(NULL, NULL, "provision", "sb", "--state-dir", dir,
+                               "--enrolled-keys", "--microsoft", "none", NULL), ==, 0);
+  g_autofree char *out = NULL, *err = NULL;
+  g_assert_cmpint(vsb_test_run(&out, &err, "libvirt-xml", "sb", "--state-dir", dir, "--domain",
+                               NULL), ==, 0);
+  g_autofree char *why = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean can = access("/dev/kvm", R_OK | W_OK) == 0 &&
+                 vsb_kvm_can_smm("qemu-system-x86_64", &why, &error);
+  g_assert_no_error(error);
+  g_assert_nonnull(strstr(out, can ? "<domain type=\"kvm\">" : "<domain type=\"qemu\">"));
+  g_assert_nonnull(strstr(err, can ? "<domain type='kvm'>" : "<domain type='qemu'>"));
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(vsb_test_run(&out, NULL, "libvirt-xml", "sb", "--state-dir", dir, "--domain",
+                               "--virt-type", "kvm", NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "<domain type=\"kvm\">"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -526,5 +553,6 @@ main(int argc, char **argv)
   g_test_add_func("/vm/xml/escapes", test_xml_escapes);
   g_test_add_func("/vm/state/json-roundtrip", test_json_roundtrip);
   g_test_add_func("/vm/state/names", test_names);
+  g_test_add_func("/vm/xml/virt-type-auto", test_virt_type_auto);
   return g_test_run();
 }
