@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -61,22 +62,28 @@ start_qemu_code(const char *dir, const char *code, const char *vars_arg)
   g_autofree char *log = g_build_filename(dir, "qemu.log", NULL);
   int log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   g_assert_cmpint(log_fd, >=, 0);
-  g_assert_true(g_spawn_async_with_fds(dir, (const char *const *)argv, NULL,
+  g_assert_true(g_spawn_async_with_fds(dir, (char **)argv, NULL,
                                        G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL,
                                        NULL, &pid, -1, log_fd, log_fd, &error));
   close(log_fd);
   g_assert_no_error(error);
   /* Wait until QEMU has opened its flash (its cmdline is there at once; the files a moment
    * later), at most 10 s. */
+  g_autofree char *real_dir = realpath(dir, NULL);
+  g_autofree char *want = g_path_is_absolute(vars_arg) ? g_strdup(vars_arg)
+                                                        : g_build_filename(real_dir, vars_arg, NULL);
   for (int i = 0; i < 100; i++) {
+    /* QEMU itself (not the forked test before its exec), holding exactly this store. */
+    g_autofree char *exe_link = g_strdup_printf("/proc/%d/exe", pid);
+    g_autofree char *exe = g_file_read_link(exe_link, NULL);
     g_autofree char *fd_dir = g_strdup_printf("/proc/%d/fd", pid);
     g_autoptr(GDir) d = g_dir_open(fd_dir, 0, NULL);
     gboolean open_vars = FALSE;
     const char *n;
-    while (d && (n = g_dir_read_name(d))) {
+    while (d && exe && strstr(exe, "qemu-system-") && (n = g_dir_read_name(d))) {
       g_autofree char *l = g_build_filename(fd_dir, n, NULL);
       g_autofree char *t = g_file_read_link(l, NULL);
-      open_vars |= t && g_str_has_suffix(t, "_VARS.fd");
+      open_vars |= t && strcmp(t, want) == 0;
     }
     if (open_vars)
       break;
@@ -183,15 +190,11 @@ copy_setup_vars(const char *dir, const char *name)
 }
 
 static JsonNode *
-audit_pid(GPid pid, int *rc)
+audit_pid(GPid pid, const char *dir, int *rc)
 {
   /* The process must still be there to be judged: a vanished QEMU is a test setup failure,
    * not an audit result. */
-  g_autofree char *cmdline = g_strdup_printf("/proc/%d/cmdline", pid);
-  g_autofree char *c = NULL;
-  gsize len = 0;
-  if (!g_file_get_contents(cmdline, &c, &len, NULL) || len == 0)
-    vsb_test_fail("QEMU (process %d) is gone before its audit", pid);
+  qemu_running(pid, dir);
   g_autofree char *pid_s = g_strdup_printf("%d", pid);
   const char *args[] = { "audit", "--pid", pid_s, "--json", "--no-process-scan",
                          "--firmware-dir", "/usr/share/qemu/firmware", NULL };
@@ -218,7 +221,7 @@ test_pid_replaced_varstore(void)
   g_autofree char *good = copy_vars(dir, "good_VARS.fd");
   g_assert_cmpint(g_rename(good, vars), ==, 0);
   int rc;
-  g_autoptr(JsonNode) n1 = audit_pid(pid, &rc);
+  g_autoptr(JsonNode) n1 = audit_pid(pid, dir, &rc);
   g_assert_cmpint(rc, ==, 1);
   g_assert_true(has_finding(n1, "varstore-replaced", NULL));
   g_assert_true(has_finding(n1, "varstore-setup-mode", NULL));
@@ -240,7 +243,7 @@ test_pid_replaced_varstore(void)
   stop_qemu(pid);
   pid = start_qemu(dir, "vm2_VARS.fd");
   g_assert_cmpint(g_unlink(vars2), ==, 0);
-  g_autoptr(JsonNode) n2 = audit_pid(pid, &rc);
+  g_autoptr(JsonNode) n2 = audit_pid(pid, dir, &rc);
   g_assert_cmpint(rc, ==, 1);
   const char *ev = NULL;
   g_assert_true(has_finding(n2, "varstore-replaced", &ev));
@@ -255,7 +258,7 @@ test_pid_replaced_varstore(void)
   g_autofree char *moved = g_build_filename(dir, "moved.fd", NULL);
   g_assert_cmpint(g_rename(vars3, moved), ==, 0);
   g_free(copy_vars(dir, "vm3_VARS.fd"));
-  g_autoptr(JsonNode) n3 = audit_pid(pid, &rc);
+  g_autoptr(JsonNode) n3 = audit_pid(pid, dir, &rc);
   g_assert_cmpint(rc, ==, 1);
   g_assert_true(has_finding(n3, "varstore-replaced", NULL));
   g_assert_null(model_str(n3, "secure-boot"));
@@ -277,7 +280,7 @@ test_pid_replaced_code(void)
   g_autofree char *other = vsb_test_copy_file(OVMF "OVMF_CODE_4M.fd", dir, "new.fd", 0644);
   g_assert_cmpint(g_rename(other, code), ==, 0);
   int rc;
-  g_autoptr(JsonNode) n = audit_pid(pid, &rc);
+  g_autoptr(JsonNode) n = audit_pid(pid, dir, &rc);
   stop_qemu(pid);
   const char *ev = NULL;
   g_assert_true(has_finding(n, "firmware-replaced", &ev));
