@@ -568,12 +568,13 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
     m->firmware_via = g_strdup("none");
   }
   m->code = clean(code_path);
-  /* A running process: the code it has open, which a package upgrade may have replaced. */
+  /* A running process: the code it has open, which a package upgrade may have replaced. Only
+   * flash stays open: QEMU reads a -bios image into ROM at start and closes it. */
   gboolean code_unknown = FALSE;
   g_autofree char *code_open = NULL;
-  if (!cwd_lost(r, cmd, code_path, code.remote, code.present ? code.evidence : cmd->bios_evidence))
-    code_open = judged_file(r, opts, code_path, code.present ? code.evidence : cmd->bios_evidence,
-                            FALSE, &code_unknown);
+  if (!cwd_lost(r, cmd, code_path, code.remote, code.present ? code.evidence : cmd->bios_evidence)
+      && code.present)
+    code_open = judged_file(r, opts, code_path, code.evidence, FALSE, &code_unknown);
   if (code_open)
     code_path = code_open;
 

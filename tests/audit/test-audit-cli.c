@@ -333,6 +333,46 @@ test_pid_cwd_unreadable(void)
   g_assert_cmpstr(r->model.varstore, ==, "vm_VARS.fd");
 }
 
+/* A fake /proc whose process has nothing open: flash code is reported as not open under its
+ * path (it should be: QEMU keeps flash open), a -bios image is not (QEMU reads it into ROM at
+ * start and closes it). */
+static void
+test_pid_bios_not_kept_open(void)
+{
+  g_autofree char *proc = vsb_test_tmpdir();
+  g_autofree char *pdir = g_build_filename(proc, "77", NULL);
+  g_autofree char *fd_dir = g_build_filename(pdir, "fd", NULL);
+  g_assert_cmpint(g_mkdir_with_parents(fd_dir, 0755), ==, 0);
+  g_autofree char *cwd = g_build_filename(pdir, "cwd", NULL);
+  g_assert_cmpint(symlink("/", cwd), ==, 0);
+  g_autofree char *cmdline = g_build_filename(pdir, "cmdline", NULL);
+  static const char bios[] = "qemu-system-x86_64\0-machine\0q35\0-bios\0"
+                             "/usr/share/qemu/OVMF.fd\0";
+  static const char flash[] = "qemu-system-x86_64\0-machine\0q35\0-drive\0"
+                              "if=pflash,format=raw,readonly=on,file=/usr/share/qemu/OVMF.fd\0";
+  const char *const lines[] = { bios, flash };
+  const gsize sizes[] = { sizeof(bios) - 1, sizeof(flash) - 1 };
+  const char *const dirs[] = { "/usr/share/qemu/firmware", NULL };
+  for (gsize i = 0; i < G_N_ELEMENTS(lines); i++) {
+    vsb_test_write_file(cmdline, lines[i], (gssize)sizes[i]);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VsbQemuCmdline) cmd = vsb_qemu_cmdline_parse_process(proc, 77, &error);
+    g_assert_no_error(error);
+    VsbAuditOptions opts = { 0 };
+    opts.firmware_dirs = dirs;
+    opts.proc_root = proc;
+    opts.pid = 77;
+    opts.no_process_scan = TRUE;
+    g_autoptr(VsbAuditReport) r = vsb_audit_cmdline(cmd, "process 77", &opts, &error);
+    g_assert_no_error(error);
+    gboolean replaced = vsb_audit_report_has(r, "firmware-replaced");
+    g_test_message("%s: firmware-replaced %s", i == 0 ? "-bios" : "flash",
+                   replaced ? "reported" : "not reported");
+    g_assert_cmpint(replaced, ==, i == 1);
+    g_assert_false(r->enforced);
+  }
+}
+
 static void
 test_stdin(void)
 {
@@ -555,6 +595,7 @@ main(int argc, char **argv)
   g_test_add_func("/audit/cli/pid-replaced-varstore", test_pid_replaced_varstore);
   g_test_add_func("/audit/cli/pid-replaced-code", test_pid_replaced_code);
   g_test_add_func("/audit/cli/pid-cwd-unreadable", test_pid_cwd_unreadable);
+  g_test_add_func("/audit/cli/pid-bios-not-kept-open", test_pid_bios_not_kept_open);
   g_test_add_func("/audit/cli/stdin", test_stdin);
   g_test_add_func("/audit/cli/usage-errors", test_usage_errors);
   g_test_add_func("/audit/cli/exit-codes", test_exit_codes);
