@@ -5,7 +5,7 @@
  * it, and tests/sbdiff boots every rule's hostile variants under OVMF to hold it to the firmware:
  *  1. OVMF's flash driver (QemuFlashFvbServicesRuntimeDxe: ValidateFvHeader,
  *     InitializeVariableFvHeader) erases the whole volume when its header does not match the
- *     build (Revision, FvLength, store Size, block size): setup mode, nothing verified.
+ *     build (Revision, FvLength, block size; ArmVirt's also the store Size): setup mode.
  *  2. The variable driver runs AuthVariableLib only for an authenticated-variable store
  *     (gEfiAuthenticatedVariableGuid); with the old format no SecureBoot variable is ever made
  *     and DxeImageVerificationLib verifies nothing.
@@ -18,7 +18,8 @@
  *     change the computed values.
  *  5. DxeImageVerificationLib verifies an image only when SecureBoot exists and is not 0.
  * Where the file holds something whose effect vsboot does not derive (a fault-tolerant write
- * the firmware may replay, a header past the store's end, no room for the SecureBootEnable the
+ * the firmware may replay, a header past the store's end, a variable with several live
+ * records (OVMF did not finish booting with them), no room for the SecureBootEnable the
  * firmware must create), the verdict is "uncertain": never "enforced". */
 #pragma once
 

@@ -121,6 +121,7 @@ typedef struct {
                          * which decides between in-deleted-transition records differently */
   gboolean tail_header; /* a record header straddles the store's end: the firmware reads past it */
   gboolean ftw_pending; /* the fault-tolerant-write area holds a write the firmware may replay */
+  const char *duplicate; /* a variable with several live (0x3F) records, NULL when none */
 } VsbVarstoreBootFacts;
 void vsb_varstore_get_boot_facts(const VsbVarstore *store, VsbVarstoreBootFacts *out);
 /* The first byte of a live variable's data as the firmware reads it: for DataSize 0, the byte

@@ -106,6 +106,11 @@ vsb_sb_judge(const VsbVarstore *store)
     return judged(VSB_SB_VERDICT_UNCERTAIN, VSB_SB_MODE_DISABLED, -1, -1,
                   "the fault-tolerant-write area holds a write the firmware may replay over the "
                   "variables at boot; vsboot does not derive its result");
+  if (facts.duplicate)
+    return judged(VSB_SB_VERDICT_UNCERTAIN, VSB_SB_MODE_DISABLED, -1, -1,
+                  "variable %s has several live (0x3F) records; OVMF 2022.11 did not finish "
+                  "booting with such stores (tests/sbdiff: duplicate SecureBootEnable or PK)",
+                  facts.duplicate);
   if (facts.tail_header)
     return judged(VSB_SB_VERDICT_UNCERTAIN, VSB_SB_MODE_DISABLED, -1, -1,
                   "a variable header runs past the end of the store; the firmware reads it from "

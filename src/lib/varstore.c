@@ -52,6 +52,7 @@ struct _VsbVarstore {
   gboolean tail_header;   /* a record header straddles the store's end */
   gboolean ftw_pending;   /* the FTW write queue is not empty */
   char *reformat;         /* why OVMF's flash driver would erase the volume, NULL when it accepts it */
+  char *duplicate;        /* a variable with more than one live (0x3F) record, NULL when none */
   gboolean modified;      /* the live set was edited since loading */
   GPtrArray *variables;   /* VsbVariable*, live, in store order */
   GPtrArray *records;     /* VsbVariable*, every record of the file */
@@ -249,6 +250,7 @@ vsb_varstore_free(VsbVarstore *store)
     return;
   g_free(store->origin);
   g_free(store->reformat);
+  g_free(store->duplicate);
   g_free(store->image);
   g_ptr_array_unref(store->variables);
   g_ptr_array_unref(store->records);
@@ -468,9 +470,12 @@ pick_live(VsbVarstore *s)
     VsbVariable *first = g_hash_table_lookup(t, key);
     if (first == NULL || (r->state == 0x3e && !s->free_dirty))
       g_hash_table_insert(t, g_strdup(key), r);
-    if (first != NULL && r->state == 0x3f)
+    if (first != NULL && r->state == 0x3f) {
       add_warning(s, "variable %s at 0x%zx duplicates the one at 0x%zx; the first is used",
                   r->name, r->offset, first->offset);
+      if (s->duplicate == NULL)
+        s->duplicate = g_strdup(r->name);
+    }
     else if (first != NULL)
       add_warning(s, "variable %s has several in-deleted-transition records (0x%zx, 0x%zx); the "
                   "firmware uses the %s", r->name, first->offset, r->offset,
@@ -500,18 +505,30 @@ classify(gsize fv_length, gsize store_size, guint32 nblocks, guint32 blen)
 
 /* What OVMF's and ArmVirt's flash drivers check before they use the volume (ValidateFvHeader
  * and InitializeVariableFvHeader in QemuFlashFvbServicesRuntimeDxe/FwBlockService.c, and
- * VirtNorFlashFvb.c): Revision 2, FvLength and the store Size of the build. When a check fails
- * the driver erases the whole volume and writes a fresh header: every variable is gone. */
+ * VirtNorFlashFvb.c): Revision 2 and the FvLength of the build; ArmVirt's driver also the store
+ * Size. OVMF 2022.11 does not check the store Size: booted with a Size 0x1000 short, it kept the
+ * variables and enforced (tests/sbdiff, store-size-bad). When a check fails the driver erases
+ * the whole volume and writes a fresh header: every variable is gone. */
 static void
 judge_volume_header(VsbVarstore *s, const guint8 *fv, guint32 store_size)
 {
   if (s->reformat)
     return;
+  const char *known = NULL;
+  gsize want_size = 0;
+  for (gsize i = 0; i < G_N_ELEMENTS(layouts); i++)
+    if (layouts[i].fv_length == s->fv_length) {
+      known = layouts[i].name;
+      want_size = layouts[i].layout == VSB_VARSTORE_LAYOUT_ARMVIRT ? layouts[i].store_size : 0;
+    }
   if (fv[0x37] != 2)
     s->reformat = g_strdup_printf("its firmware volume Revision is %u, not 2", fv[0x37]);
-  else if (s->layout == VSB_VARSTORE_LAYOUT_OTHER)
-    s->reformat = g_strdup_printf("its FvLength 0x%zx with store Size 0x%x matches no OVMF or "
-                                  "ArmVirt build", s->fv_length, store_size);
+  else if (known == NULL)
+    s->reformat = g_strdup_printf("its FvLength 0x%zx matches no OVMF or ArmVirt build",
+                                  s->fv_length);
+  else if (want_size && store_size != want_size)
+    s->reformat = g_strdup_printf("its store Size 0x%x is not the %s build's 0x%zx", store_size,
+                                  known, want_size);
 }
 
 /* Parse the volume at vol_offset; every header field is checked before it is used. */
@@ -1006,6 +1023,7 @@ vsb_varstore_get_boot_facts(const VsbVarstore *s, VsbVarstoreBootFacts *out)
   out->reclaim = s->free_dirty && !s->modified;
   out->tail_header = s->tail_header && !s->modified;
   out->ftw_pending = s->ftw_pending;
+  out->duplicate = s->modified ? NULL : s->duplicate;
 }
 
 int
