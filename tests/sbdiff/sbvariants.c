@@ -449,7 +449,13 @@ v_nv_modes_odd(Store *s)
   plant(s, "DeployedMode", 0xff);
 }
 static void v_nv_secureboot_1_sbe0(Store *s) { sbe_value(s, 0); plant(s, "SecureBoot", 1); }
-static void v_nv_auditmode_1_sbe0(Store *s) { sbe_value(s, 0); plant(s, "AuditMode", 1); plant(s, "DeployedMode", 1); }
+static void
+v_nv_auditmode_1_sbe0(Store *s)
+{
+  sbe_value(s, 0);
+  plant(s, "AuditMode", 1);
+  plant(s, "DeployedMode", 1);
+}
 
 static void
 v_empty_nv_secureboot_1(Store *s)
@@ -545,63 +551,112 @@ typedef struct {
 } Variant;
 
 static const Variant variants[] = {
-  { "snakeoil-base", BASE_SNAKEOIL, "the snakeoil store as Debian ships it, laid out again (control: PK/KEK/db enrolled, SecureBootEnable=1)", v_none },
+  { "snakeoil-base", BASE_SNAKEOIL,
+    "the snakeoil store as Debian ships it, laid out again (control: PK/KEK/db enrolled, "
+    "SecureBootEnable=1)", v_none },
   { "sbe-value-0", BASE_SNAKEOIL, "SecureBootEnable = 0", v_sbe_0 },
   { "sbe-value-2", BASE_SNAKEOIL, "SecureBootEnable = 2", v_sbe_2 },
   { "sbe-value-ff", BASE_SNAKEOIL, "SecureBootEnable = 0xFF", v_sbe_ff },
-  { "sbe-datasize-0-pad-ff", BASE_SNAKEOIL, "SecureBootEnable with DataSize 0; the byte after the name is 0xFF", v_sbe_size0_padff },
-  { "sbe-datasize-0-pad-01", BASE_SNAKEOIL, "SecureBootEnable with DataSize 0; the byte after the name is 0x01", v_sbe_size0_pad01 },
+  { "sbe-datasize-0-pad-ff", BASE_SNAKEOIL,
+    "SecureBootEnable with DataSize 0; the byte after the name is 0xFF", v_sbe_size0_padff },
+  { "sbe-datasize-0-pad-01", BASE_SNAKEOIL,
+    "SecureBootEnable with DataSize 0; the byte after the name is 0x01", v_sbe_size0_pad01 },
   { "sbe-datasize-2", BASE_SNAKEOIL, "SecureBootEnable with DataSize 2, data 01 00", v_sbe_size2 },
-  { "sbe-missing", BASE_SNAKEOIL, "no SecureBootEnable record at all (PK enrolled)", v_sbe_missing },
-  { "sbe-attr-07", BASE_SNAKEOIL, "SecureBootEnable = 1 with attributes 0x07 (NV|BS|RT)", v_sbe_attr07 },
-  { "sbe-attr-27", BASE_SNAKEOIL, "SecureBootEnable = 1 with attributes 0x27 (NV|BS|RT|AT)", v_sbe_attr27 },
-  { "sbe-dup-3f-1-then-0", BASE_SNAKEOIL, "two live (0x3F) SecureBootEnable records: 1, then 0", v_dup3f_1_0 },
-  { "sbe-dup-3f-0-then-1", BASE_SNAKEOIL, "two live (0x3F) SecureBootEnable records: 0, then 1", v_dup3f_0_1 },
-  { "sbe-dup-3e-1-then-0", BASE_SNAKEOIL, "two in-deleted-transition (0x3E) SecureBootEnable records: 1, then 0; free space clean", v_dup3e_1_0 },
-  { "sbe-dup-3e-0-then-1", BASE_SNAKEOIL, "two 0x3E SecureBootEnable records: 0, then 1; free space clean", v_dup3e_0_1 },
-  { "sbe-dup-3e-1-then-0-dirty", BASE_SNAKEOIL, "two 0x3E SecureBootEnable records: 1, then 0; 16 zero bytes in the free space (reclaim at init)", v_dup3e_1_0_dirty },
-  { "sbe-dup-3e-0-then-1-dirty", BASE_SNAKEOIL, "two 0x3E SecureBootEnable records: 0, then 1; 16 zero bytes in the free space (reclaim at init)", v_dup3e_0_1_dirty },
+  { "sbe-missing", BASE_SNAKEOIL,
+    "no SecureBootEnable record at all (PK enrolled)", v_sbe_missing },
+  { "sbe-attr-07", BASE_SNAKEOIL,
+    "SecureBootEnable = 1 with attributes 0x07 (NV|BS|RT)", v_sbe_attr07 },
+  { "sbe-attr-27", BASE_SNAKEOIL,
+    "SecureBootEnable = 1 with attributes 0x27 (NV|BS|RT|AT)", v_sbe_attr27 },
+  { "sbe-dup-3f-1-then-0", BASE_SNAKEOIL,
+    "two live (0x3F) SecureBootEnable records: 1, then 0", v_dup3f_1_0 },
+  { "sbe-dup-3f-0-then-1", BASE_SNAKEOIL,
+    "two live (0x3F) SecureBootEnable records: 0, then 1", v_dup3f_0_1 },
+  { "sbe-dup-3e-1-then-0", BASE_SNAKEOIL,
+    "two in-deleted-transition (0x3E) SecureBootEnable records: 1, then 0; free space clean",
+    v_dup3e_1_0 },
+  { "sbe-dup-3e-0-then-1", BASE_SNAKEOIL,
+    "two 0x3E SecureBootEnable records: 0, then 1; free space clean", v_dup3e_0_1 },
+  { "sbe-dup-3e-1-then-0-dirty", BASE_SNAKEOIL,
+    "two 0x3E SecureBootEnable records: 1, then 0; 16 zero bytes in the free space "
+    "(reclaim at init)", v_dup3e_1_0_dirty },
+  { "sbe-dup-3e-0-then-1-dirty", BASE_SNAKEOIL,
+    "two 0x3E SecureBootEnable records: 0, then 1; 16 zero bytes in the free space "
+    "(reclaim at init)", v_dup3e_0_1_dirty },
   { "sbe-3f-0-then-3e-1", BASE_SNAKEOIL, "SecureBootEnable 0x3F = 0, then 0x3E = 1", v_3f0_3e1 },
   { "sbe-3e-0-then-3f-1", BASE_SNAKEOIL, "SecureBootEnable 0x3E = 0, then 0x3F = 1", v_3e0_3f1 },
-  { "sbe-3e-0", BASE_SNAKEOIL, "the only SecureBootEnable record is 0x3E (in deleted transition) = 0; free space clean", v_3e0 },
-  { "sbe-3e-0-dirty", BASE_SNAKEOIL, "the only SecureBootEnable record is 0x3E = 0; 16 zero bytes in the free space (reclaim at init)", v_3e0_dirty },
-  { "sbe-0-state-7f", BASE_SNAKEOIL, "the only SecureBootEnable record = 0 with state 0x7F (header valid only)", v_sbe0_7f },
-  { "sbe-0-state-3d", BASE_SNAKEOIL, "the only SecureBootEnable record = 0 with state 0x3D (deleted)", v_sbe0_3d },
-  { "sbe-0-state-3c", BASE_SNAKEOIL, "the only SecureBootEnable record = 0 with state 0x3C (deleted after transition)", v_sbe0_3c },
-  { "sbe-0-state-1f", BASE_SNAKEOIL, "the only SecureBootEnable record = 0 with unknown state 0x1F", v_sbe0_1f },
-  { "sbe-0-state-00", BASE_SNAKEOIL, "the only SecureBootEnable record = 0 with state 0x00", v_sbe0_00 },
+  { "sbe-3e-0", BASE_SNAKEOIL,
+    "the only SecureBootEnable record is 0x3E (in deleted transition) = 0; free space clean",
+    v_3e0 },
+  { "sbe-3e-0-dirty", BASE_SNAKEOIL,
+    "the only SecureBootEnable record is 0x3E = 0; 16 zero bytes in the free space "
+    "(reclaim at init)", v_3e0_dirty },
+  { "sbe-0-state-7f", BASE_SNAKEOIL,
+    "the only SecureBootEnable record = 0 with state 0x7F (header valid only)", v_sbe0_7f },
+  { "sbe-0-state-3d", BASE_SNAKEOIL,
+    "the only SecureBootEnable record = 0 with state 0x3D (deleted)", v_sbe0_3d },
+  { "sbe-0-state-3c", BASE_SNAKEOIL,
+    "the only SecureBootEnable record = 0 with state 0x3C (deleted after transition)", v_sbe0_3c },
+  { "sbe-0-state-1f", BASE_SNAKEOIL,
+    "the only SecureBootEnable record = 0 with unknown state 0x1F", v_sbe0_1f },
+  { "sbe-0-state-00", BASE_SNAKEOIL,
+    "the only SecureBootEnable record = 0 with state 0x00", v_sbe0_00 },
   { "pk-state-3c", BASE_SNAKEOIL, "PK removed: its only record has state 0x3C", v_pk_3c },
-  { "pk-state-3e", BASE_SNAKEOIL, "PK's only record has state 0x3E (in deleted transition)", v_pk_3e },
+  { "pk-state-3e", BASE_SNAKEOIL,
+    "PK's only record has state 0x3E (in deleted transition)", v_pk_3e },
   { "pk-state-7f", BASE_SNAKEOIL, "PK's only record has state 0x7F (header valid only)", v_pk_7f },
   { "pk-state-1f", BASE_SNAKEOIL, "PK's only record has unknown state 0x1F", v_pk_1f },
   { "pk-datasize-0", BASE_SNAKEOIL, "PK record with DataSize 0", v_pk_size0 },
   { "pk-garbage", BASE_SNAKEOIL, "PK holds 64 bytes that are not a signature list", v_pk_garbage },
-  { "pk-wrong-guid", BASE_SNAKEOIL, "the PK record under the image-security-database GUID instead of the global one", v_pk_wrong_guid },
+  { "pk-wrong-guid", BASE_SNAKEOIL,
+    "the PK record under the image-security-database GUID instead of the global one",
+    v_pk_wrong_guid },
   { "pk-lowercase", BASE_SNAKEOIL, "the PK record named \"pk\"", v_pk_lowercase },
-  { "pk-dup", BASE_SNAKEOIL, "two live PK records: 16 garbage bytes first, then the real PK", v_pk_dup },
+  { "pk-dup", BASE_SNAKEOIL,
+    "two live PK records: 16 garbage bytes first, then the real PK", v_pk_dup },
   { "custommode-1", BASE_SNAKEOIL, "CustomMode = 1", v_custommode_1 },
-  { "nv-modes-odd", BASE_SNAKEOIL, "NV variables planted: SetupMode=1, SecureBoot=0, AuditMode=1, DeployedMode=0xFF (global GUID, attributes 0x07)", v_nv_modes_odd },
-  { "nv-secureboot-1-sbe-0", BASE_SNAKEOIL, "SecureBootEnable = 0 and NV SecureBoot = 1 planted", v_nv_secureboot_1_sbe0 },
-  { "nv-auditmode-1-sbe-0", BASE_SNAKEOIL, "SecureBootEnable = 0 and NV AuditMode = 1, DeployedMode = 1 planted", v_nv_auditmode_1_sbe0 },
-  { "allones-before-pk", BASE_SNAKEOIL, "a header with StartId 0x55AA and every other byte 0xFF (State 0xFF) right before PK; the records follow it", v_allones_before_pk },
-  { "allones-then-sbe-0", BASE_SNAKEOIL, "SecureBootEnable = 0, placed right after an all-ones header (State 0xFF)", v_allones_then_sbe0 },
-  { "plain-store", BASE_SNAKEOIL, "the snakeoil records in the non-authenticated format: store GUID gEfiVariableGuid, 32-byte headers", v_plain_store },
+  { "nv-modes-odd", BASE_SNAKEOIL,
+    "NV variables planted: SetupMode=1, SecureBoot=0, AuditMode=1, DeployedMode=0xFF "
+    "(global GUID, attributes 0x07)", v_nv_modes_odd },
+  { "nv-secureboot-1-sbe-0", BASE_SNAKEOIL,
+    "SecureBootEnable = 0 and NV SecureBoot = 1 planted", v_nv_secureboot_1_sbe0 },
+  { "nv-auditmode-1-sbe-0", BASE_SNAKEOIL,
+    "SecureBootEnable = 0 and NV AuditMode = 1, DeployedMode = 1 planted", v_nv_auditmode_1_sbe0 },
+  { "allones-before-pk", BASE_SNAKEOIL,
+    "a header with StartId 0x55AA and every other byte 0xFF (State 0xFF) right before PK; "
+    "the records follow it", v_allones_before_pk },
+  { "allones-then-sbe-0", BASE_SNAKEOIL,
+    "SecureBootEnable = 0, placed right after an all-ones header (State 0xFF)",
+    v_allones_then_sbe0 },
+  { "plain-store", BASE_SNAKEOIL,
+    "the snakeoil records in the non-authenticated format: store GUID gEfiVariableGuid, "
+    "32-byte headers", v_plain_store },
   { "fv-checksum-bad", BASE_SNAKEOIL, "FV header checksum wrong (low bit flipped)", v_fv_checksum },
-  { "fv-length-bad", BASE_SNAKEOIL, "FvLength 0x80000 instead of 0x84000 (checksum fixed)", v_fv_length },
-  { "fv-blockmap-bad", BASE_SNAKEOIL, "BlockMap 0x42 x 0x2000 instead of 0x84 x 0x1000 (checksum fixed)", v_fv_blockmap },
-  { "fv-fsguid-bad", BASE_SNAKEOIL, "FV FileSystemGuid first byte flipped (checksum fixed)", v_fv_fsguid },
-  { "fv-revision-bad", BASE_SNAKEOIL, "FV Revision 1 instead of 2 (checksum fixed)", v_fv_revision },
-  { "store-size-bad", BASE_SNAKEOIL, "VARIABLE_STORE_HEADER.Size 0x1000 smaller than the region", v_store_size },
-  { "ftw-header-corrupt", BASE_SNAKEOIL, "FTW working block header: signature GUID and CRC bytes flipped", v_ftw_corrupt },
+  { "fv-length-bad", BASE_SNAKEOIL,
+    "FvLength 0x80000 instead of 0x84000 (checksum fixed)", v_fv_length },
+  { "fv-blockmap-bad", BASE_SNAKEOIL,
+    "BlockMap 0x42 x 0x2000 instead of 0x84 x 0x1000 (checksum fixed)", v_fv_blockmap },
+  { "fv-fsguid-bad", BASE_SNAKEOIL,
+    "FV FileSystemGuid first byte flipped (checksum fixed)", v_fv_fsguid },
+  { "fv-revision-bad", BASE_SNAKEOIL,
+    "FV Revision 1 instead of 2 (checksum fixed)", v_fv_revision },
+  { "store-size-bad", BASE_SNAKEOIL,
+    "VARIABLE_STORE_HEADER.Size 0x1000 smaller than the region", v_store_size },
+  { "ftw-header-corrupt", BASE_SNAKEOIL,
+    "FTW working block header: signature GUID and CRC bytes flipped", v_ftw_corrupt },
   { "db-empty", BASE_SNAKEOIL, "db with DataSize 0", v_db_empty },
   { "dbx-removed", BASE_SNAKEOIL, "dbx removed (state 0x3C)", v_dbx_removed },
   { "kek-removed", BASE_SNAKEOIL, "KEK removed (state 0x3C)", v_kek_removed },
   { "empty-base", BASE_EMPTY, "the empty 4M template (control: setup mode)", v_none },
-  { "empty-pk-only", BASE_EMPTY, "empty template plus the snakeoil PK record: no KEK, db, SecureBootEnable", v_empty_pk_only },
-  { "empty-pk-sbe-0", BASE_EMPTY, "empty template plus the snakeoil PK record and SecureBootEnable = 0", v_empty_pk_sbe_0 },
+  { "empty-pk-only", BASE_EMPTY,
+    "empty template plus the snakeoil PK record: no KEK, db, SecureBootEnable", v_empty_pk_only },
+  { "empty-pk-sbe-0", BASE_EMPTY,
+    "empty template plus the snakeoil PK record and SecureBootEnable = 0", v_empty_pk_sbe_0 },
   { "empty-sbe-1", BASE_EMPTY, "empty template plus SecureBootEnable = 1 (no PK)", v_empty_sbe_1 },
-  { "empty-nv-secureboot-1", BASE_EMPTY, "empty template plus NV SecureBoot = 1, SetupMode = 0 planted", v_empty_nv_secureboot_1 },
-  { "ms2m-base", BASE_MS2M, "the 2M OVMF_VARS.ms.fd (Microsoft keys, 2M layout) laid out again (control)", v_none },
+  { "empty-nv-secureboot-1", BASE_EMPTY,
+    "empty template plus NV SecureBoot = 1, SetupMode = 0 planted", v_empty_nv_secureboot_1 },
+  { "ms2m-base", BASE_MS2M,
+    "the 2M OVMF_VARS.ms.fd (Microsoft keys, 2M layout) laid out again (control)", v_none },
 };
 
 int
@@ -616,7 +671,8 @@ main(int argc, char **argv)
     { "ms2m", 0, 0, G_OPTION_ARG_FILENAME, &ms2m, "2M store with Microsoft keys", "F" },
     { NULL },
   };
-  g_autoptr(GOptionContext) ctx = g_option_context_new("OUTDIR - write the Secure Boot store variants");
+  g_autoptr(GOptionContext) ctx =
+    g_option_context_new("OUTDIR - write the Secure Boot store variants");
   g_option_context_add_main_entries(ctx, entries, NULL);
   g_autoptr(GError) error = NULL;
   if (!g_option_context_parse(ctx, &argc, &argv, &error) || argc != 2) {
