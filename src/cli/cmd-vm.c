@@ -8,6 +8,7 @@
 #include "vsboot/qemu-argv.h"
 #include "vsboot/qemu-probe.h"
 #include "vsboot/vm.h"
+#include "vsboot/fileio.h"
 #include "vsboot/mscerts.h"
 #include "vsboot/vm-run.h"
 
@@ -400,7 +401,7 @@ libvirt_xml_run(int argc, char **argv)
     return vsb_cli_fail(error);
   /* libvirt refuses to start an SMM firmware under a KVM that lacks SMM ("System Management
    * Mode not supported by this hypervisor"): choose as run --accel auto does, and say why. */
-  if (virt_type == NULL) {
+  if (virt_type == NULL && (emulator == NULL || g_path_is_absolute(emulator))) {
     g_autofree char *binary = NULL, *accel = NULL, *note = NULL;
     binary = emulator ? g_strdup(emulator) : vsb_qemu_find_binary(vm->arch, NULL);
     if (binary && vsb_vm_choose_accel(vm, binary, VSB_ACCEL_AUTO, &accel, &note, NULL)) {
@@ -428,16 +429,13 @@ const VsbCliCommand vsb_cli_libvirt_xml = { "libvirt-xml", "The firmware part of
 
 /* ---- run --------------------------------------------------------------------------------- */
 
+/* The run's private directory, removed by the identity it had when it was made (a directory
+ * swapped in at its name is left alone). */
 static void
-remove_dir(const char *dir)
+remove_dir(const char *dir, const struct stat *made)
 {
-  g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-  const char *n;
-  while (d && (n = g_dir_read_name(d))) {
-    g_autofree char *p = g_build_filename(dir, n, NULL);
-    g_unlink(p);
-  }
-  g_rmdir(dir);
+  g_autoptr(GError) ignored = NULL;
+  vsb_dir_remove_created(dir, made, &ignored);
 }
 
 /* {"accelerator", "accelerator-note", "warnings", "argv", and after a watched boot "verdict",
@@ -664,6 +662,7 @@ run_run(int argc, char **argv)
     return vsb_cli_fail(error);
 
   g_autofree char *tmpdir = NULL, *esp = NULL;
+  struct stat tmp_st;
   if (efi_app) {
     if (!g_file_test(efi_app, G_FILE_TEST_IS_REGULAR))
       return vsb_cli_failf("run: --efi-app %s: no such file", efi_app);
@@ -685,13 +684,15 @@ run_run(int argc, char **argv)
     tmpdir = g_dir_make_tmp("vsboot-run-XXXXXX", &error);
     if (tmpdir == NULL)
       return vsb_cli_fail(error);
+    if (lstat(tmpdir, &tmp_st) != 0)
+      return vsb_cli_failf("run: %s: %s", tmpdir, g_strerror(errno));
     esp = g_build_filename(tmpdir, "esp.img", NULL);
     ro.esp_image = esp;
   }
   g_autoptr(VsbRunPlan) plan = vsb_vm_run_plan(vm, &ro, &error);
   if (plan == NULL) {
     if (tmpdir)
-      remove_dir(tmpdir);
+      remove_dir(tmpdir, &tmp_st);
     return vsb_cli_fail(error);
   }
   for (guint i = 0; i < plan->warnings->len; i++)
@@ -709,14 +710,14 @@ run_run(int argc, char **argv)
       printf("%s\n", line);
     }
     if (tmpdir)
-      remove_dir(tmpdir);
+      remove_dir(tmpdir, &tmp_st);
     return VSB_EXIT_OK;
   }
   fprintf(stderr, "vsboot: %s\n", line);
 
   int rc = run_planned(vm, plan, efi_app, esp, sock, json, timeout);
   if (tmpdir)
-    remove_dir(tmpdir);
+    remove_dir(tmpdir, &tmp_st);
   return rc;
 }
 

@@ -1,6 +1,7 @@
 #include "vsboot/vm-run.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
+#include "vsboot/tool.h"
 #include "vsboot/qemu-argv.h"
 #include "vsboot/qemu-probe.h"
 #include "vsboot/varstore.h"
@@ -52,25 +53,14 @@ vsb_kvm_can_smm(const char *qemu_binary, char **why, GError **error)
 {
   const char *argv[] = { qemu_binary, "-accel", "kvm", "-machine", "q35,smm=on", "-nodefaults",
                          "-display", "none", "-S", "-qmp", "stdio", NULL };
-  g_autoptr(GError) local = NULL;
-  g_autoptr(GSubprocess) p = g_subprocess_newv(argv,
-                                               G_SUBPROCESS_FLAGS_STDIN_PIPE |
-                                                 G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                                 G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                                               &local);
-  if (p == NULL) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot run %s: %s", qemu_binary,
-                local->message);
-    return FALSE;
-  }
-  /* QMP answers the capabilities negotiation, then quit stops the paused VM at once. */
+  /* QMP answers the capabilities negotiation, then quit stops the paused VM at once; the
+   * shared runner bounds it in time like every other tool. */
   const char *qmp = "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n";
   g_autofree char *out = NULL, *err = NULL;
-  if (!g_subprocess_communicate_utf8(p, qmp, NULL, &out, &err, &local)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "%s: %s", qemu_binary, local->message);
+  int status = -1;
+  if (!vsb_tool_run_with_input(argv, qmp, 0, &out, &err, &status, error))
     return FALSE;
-  }
-  if (g_subprocess_get_if_exited(p) && g_subprocess_get_exit_status(p) == 0)
+  if (status == 0)
     return TRUE;
   if (why) {
     /* The last line of stderr carries QEMU's reason; warnings come before it. */

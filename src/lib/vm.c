@@ -974,12 +974,11 @@ sha256_cached(const char *path, GError **error)
 static gboolean
 copy_into(const char *src, int dst_fd, const char *dst, GError **error)
 {
-  int in = open(src, O_RDONLY | O_CLOEXEC);
-  if (in < 0) {
-    g_set_error(error, VSB_ERROR, errno == ENOENT ? VSB_ERROR_NOT_FOUND : VSB_ERROR_IO,
-                "%s: %s", src, g_strerror(errno));
+  /* A regular file, opened without blocking (a FIFO at a template's path must not hang). */
+  struct stat src_st;
+  int in = vsb_file_open_regular(src, &src_st, error);
+  if (in < 0)
     return FALSE;
-  }
   gboolean ok = FALSE;
   if (ioctl(dst_fd, FICLONE, in) == 0) {
     ok = TRUE;
@@ -1265,10 +1264,10 @@ file_holder(int fd)
       struct stat st;
       if (stat(p, &st) == 0 && same_file(&st, &me)) {
         g_autofree char *comm_path = g_build_filename("/proc", pid, "comm", NULL);
-        g_autofree char *comm = NULL;
-        if (!g_file_get_contents(comm_path, &comm, NULL, NULL))
-          comm = g_strdup("?");
-        return g_strdup_printf("process %s (%s) has it open", pid, g_strstrip(comm));
+        g_autoptr(GBytes) comm = vsb_file_read(comm_path, 64, NULL);
+        g_autofree char *name =
+          comm ? g_strndup(g_bytes_get_data(comm, NULL), g_bytes_get_size(comm)) : g_strdup("?");
+        return g_strdup_printf("process %s (%s) has it open", pid, g_strstrip(name));
       }
     }
   }
