@@ -124,6 +124,58 @@ test_run_signed(void)
     assert_contains(err, "accelerator KVM: it runs SMM");
 }
 
+/* run --efi-app judges the app by the firmware's words about its own boot option. */
+static int
+run_app(const char *vm, const char *app, char **err)
+{
+  return vsb_test_run(NULL, err, "run", vm, "--state-dir", ctx.state, "--accel", "tcg",
+                      "--efi-app", app, "--timeout", "240", NULL);
+}
+
+/* Debian's Microsoft-signed shim under Microsoft's keys: the firmware starts it; it finds no
+ * GRUB and returns, and the BDS's refusal of its own shell afterwards is not about shim. */
+static void
+test_run_shim_microsoft(void)
+{
+  g_autofree char *err = NULL;
+  int rc = run_app("ms", "/usr/lib/shim/shimx64.efi.signed", &err);
+  if (rc != 0)
+    vsb_test_fail("run --efi-app shim under Microsoft's keys exited %d:\n%s", rc, err);
+  assert_contains(err, "vsboot: the EFI app ran (BdsDxe:");
+}
+
+/* The same shim under the VM's own keys (no Microsoft CA): denied. */
+static void
+test_run_shim_own_keys(void)
+{
+  g_autofree char *err = NULL;
+  int rc = run_app("sb", "/usr/lib/shim/shimx64.efi.signed", &err);
+  if (rc != 1)
+    vsb_test_fail("run --efi-app shim under the VM's own keys exited %d, not 1:\n%s", rc, err);
+  assert_contains(err, "vsboot: the firmware denied the EFI app");
+}
+
+/* GRUB signed with the VM's db key runs and waits at "grub>" without a newline: the verdict
+ * comes seconds after the firmware starts it, not at the time limit. */
+static void
+test_run_grub_db_key(void)
+{
+  g_autofree char *grub = g_build_filename(ctx.dir, "grubx64-signed.efi", NULL);
+  g_autofree char *dbkey = g_build_filename(ctx.keys, "db.key", NULL);
+  g_autofree char *dbcrt = g_build_filename(ctx.keys, "db.crt", NULL);
+  const char *sign[] = { "sbsign", "--key", dbkey, "--cert", dbcrt, "--output", grub,
+                         "/usr/lib/grub/x86_64-efi/monolithic/grubx64.efi", NULL };
+  g_assert_cmpint(vsb_test_spawn(sign, NULL, NULL, NULL), ==, 0);
+  g_autofree char *err = NULL;
+  gint64 start = g_get_monotonic_time();
+  int rc = run_app("sb", grub, &err);
+  double seconds = (double)(g_get_monotonic_time() - start) / 1e6;
+  if (rc != 0)
+    vsb_test_fail("run --efi-app GRUB signed with the db key exited %d:\n%s", rc, err);
+  assert_contains(err, "not refused within the settle time");
+  g_assert_cmpfloat(seconds, <, 200.0);
+}
+
 static void
 test_run_unsigned(void)
 {
@@ -339,9 +391,17 @@ main(int argc, char **argv)
                         ctx.keys, NULL);
   if (rc != 0)
     vsb_test_fail("provision: %s", err);
+  g_clear_pointer(&err, g_free);
+  rc = vsb_test_run(NULL, &err, "provision", "ms", "--state-dir", ctx.state, "--enrolled-keys",
+                    NULL);
+  if (rc != 0)
+    vsb_test_fail("provision (Microsoft keys): %s", err);
 
   g_test_add_func("/vm/boot/run-signed", test_run_signed);
   g_test_add_func("/vm/boot/run-unsigned", test_run_unsigned);
+  g_test_add_func("/vm/boot/run-shim-microsoft", test_run_shim_microsoft);
+  g_test_add_func("/vm/boot/run-shim-own-keys", test_run_shim_own_keys);
+  g_test_add_func("/vm/boot/run-grub-db-key", test_run_grub_db_key);
   g_test_add_func("/vm/boot/emitted-blockdev", test_emitted_blockdev);
   g_test_add_func("/vm/boot/emitted-drive", test_emitted_drive);
   g_test_add_func("/vm/boot/tpm", test_run_tpm);
