@@ -44,6 +44,23 @@ qemu_running(GPid pid, const char *dir)
                 text ? text : "");
 }
 
+/* Is the process's descriptor open for writing? QEMU opens a varstore read-only first and
+ * again read-write (by its path) when the flash device takes it: only then does the file at
+ * the path stay the one in use whatever is renamed over it. */
+static gboolean
+fd_writable(GPid pid, const char *fd)
+{
+  g_autofree char *info_path = g_strdup_printf("/proc/%d/fdinfo/%s", pid, fd);
+  g_autofree char *info = NULL;
+  if (!g_file_get_contents(info_path, &info, NULL, NULL))
+    return FALSE;
+  const char *f = strstr(info, "flags:");
+  if (f == NULL)
+    return FALSE;
+  guint64 flags = g_ascii_strtoull(f + strlen("flags:"), NULL, 8);
+  return (flags & O_ACCMODE) == O_RDWR;
+}
+
 /* A paused QEMU (-S) holding code and vars as flash; started from dir (relative vars path). */
 static GPid
 start_qemu_code(const char *dir, const char *code, const char *vars_arg)
@@ -83,7 +100,7 @@ start_qemu_code(const char *dir, const char *code, const char *vars_arg)
     while (d && exe && strstr(exe, "qemu-system-") && (n = g_dir_read_name(d))) {
       g_autofree char *l = g_build_filename(fd_dir, n, NULL);
       g_autofree char *t = g_file_read_link(l, NULL);
-      open_vars |= t && strcmp(t, want) == 0;
+      open_vars |= t && strcmp(t, want) == 0 && fd_writable(pid, n);
     }
     if (open_vars)
       break;
