@@ -381,6 +381,8 @@ test_drive_files(void)
     { "-drive if=pflash,unit=1,file=json:{\"driver\":\"file\",,\"filename\":\"/v\"}", "json:" },
     { "-drive if=pflash,unit=1,file.driver=nbd,file.server.host=h", "file.driver=nbd" },
     { "-drive if=pflash,unit=1,format=luks,file=/v", "format=luks" },
+    { "-drive if=pflash,unit=1,id=v,format=raw,file=/v -set drive.v.offset=4096", "offset=" },
+    { "-drive if=pflash,unit=1,id=v,file=/v -set drive.v.format=vmdk", "format=vmdk" },
     { "-add-fd fd=3,set=2 -drive if=pflash,unit=1,file=/dev/fdset/2", "-add-fd" },
     { "-blockdev driver=file,node-name=f,filename=/dev/fdset/2 -machine pflash1=f", "-add-fd" },
     { "-blockdev driver=file,node-name=f,filename=/v "
