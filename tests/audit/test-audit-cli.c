@@ -267,6 +267,20 @@ test_pid_replaced_varstore(void)
   g_assert_nonnull(strstr(ev, "(deleted)"));
   g_assert_cmpstr(model_str(n2, "secure-boot"), ==, "setup");
 
+  /* The other way round: started on an enrolled store, a setup-mode one renamed over it. The
+   * open, enrolled store is what runs and is judged (no setup-mode finding from the file at
+   * the path); the replacement itself is an error, as the next start uses the other file. */
+  g_autofree char *vars4 = copy_vars(dir, "vm4_VARS.fd");
+  stop_qemu(pid);
+  pid = start_qemu(dir, "vm4_VARS.fd");
+  g_autofree char *setup = copy_setup_vars(dir, "setup_VARS.fd");
+  g_assert_cmpint(g_rename(setup, vars4), ==, 0);
+  g_autoptr(JsonNode) n4 = audit_pid(pid, dir, &rc);
+  g_assert_cmpint(rc, ==, 1);
+  g_assert_true(has_finding(n4, "varstore-replaced", NULL));
+  g_assert_false(has_finding(n4, "varstore-setup-mode", NULL));
+  g_assert_cmpstr(model_str(n4, "secure-boot"), ==, "user");
+
   /* Moved away, an enrolled store put at the path: nothing open under that name, so nothing
    * is judged, and the verdict is not enforced. */
   g_autofree char *vars3 = copy_setup_vars(dir, "vm3_VARS.fd");
