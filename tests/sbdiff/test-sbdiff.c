@@ -353,8 +353,8 @@ typedef struct {
 } Claim;
 
 /* vars show VARS --json: enforced when secure-boot.enforcing is true and the judgement is
- * not marked uncertain (a "certain": false or an "uncertain" mode/certainty, if vsboot gains
- * one). A store vsboot refuses to read (exit 2) claims nothing. */
+ * not marked uncertain (secure-boot.verdict "uncertain", or a "certain": false or an
+ * "uncertain" mode/certainty). A store vsboot refuses to read (exit 2) claims nothing. */
 static Claim
 claim_show(const char *vars)
 {
@@ -375,11 +375,14 @@ claim_show(const char *vars)
   if (json_object_has_member(sb, "certain") && !json_object_get_boolean_member(sb, "certain"))
     uncertain = TRUE;
   const char *certainty = str_member(sb, "certainty");
-  if (g_strcmp0(mode, "uncertain") == 0 || g_strcmp0(certainty, "uncertain") == 0)
+  const char *verdict = str_member(sb, "verdict");
+  if (g_strcmp0(mode, "uncertain") == 0 || g_strcmp0(certainty, "uncertain") == 0 ||
+      g_strcmp0(verdict, "uncertain") == 0)
     uncertain = TRUE;
   return (Claim){ enforcing && !uncertain,
-                  g_strdup_printf("mode %s, enforcing %s%s", mode ? mode : "(none)",
-                                  enforcing ? "true" : "false", uncertain ? ", uncertain" : "") };
+                  g_strdup_printf("mode %s, enforcing %s%s%s%s", mode ? mode : "(none)",
+                                  enforcing ? "true" : "false", verdict ? ", verdict " : "",
+                                  verdict ? verdict : "", uncertain ? " (uncertain)" : "") };
 }
 
 /* audit --qemu-cmdline - with the boot's command line on stdin. */
