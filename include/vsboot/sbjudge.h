@@ -4,8 +4,9 @@
  * Debian's OVMF 2022.11 and ArmVirt builds run it); vars show, the audit and pe verify all use
  * it, and tests/sbdiff boots every rule's hostile variants under OVMF to hold it to the firmware:
  *  1. OVMF's flash driver (QemuFlashFvbServicesRuntimeDxe: ValidateFvHeader,
- *     InitializeVariableFvHeader) erases the whole volume when its header does not match the
- *     build (Revision, FvLength, block size; ArmVirt's also the store Size): setup mode.
+ *     InitializeVariableFvHeader) rejects a volume whose header does not match the build
+ *     (Revision, FvLength, block size; ArmVirt's also the store Size): Debian's OVMF 2022.11
+ *     then stops with a CPU exception, a build that recovers erases it (setup mode).
  *  2. The variable driver runs AuthVariableLib only for an authenticated-variable store
  *     (gEfiAuthenticatedVariableGuid); with the old format no SecureBoot variable is ever made
  *     and DxeImageVerificationLib verifies nothing.

@@ -7,6 +7,7 @@
 #include "vsboot/fv.h"
 #include "vsboot/fwselect.h"
 #include "vsboot/fwsearch.h"
+#include "vsboot/mscerts.h"
 #include "vsboot/varstore.h"
 
 #include <errno.h>
@@ -447,6 +448,42 @@ cwd_lost(VsbAuditReport *r, const VsbQemuCmdline *cmd, const char *path, gboolea
   return TRUE;
 }
 
+/* Every directory on the varstore's path: one another user can write lets them swap the store
+ * (or a directory above it) for a setup-mode one while the VM is off. The store's own directory
+ * must be writable by nobody else at all; an ancestor only with the sticky bit and root's
+ * ownership, which stop others from renaming what is not theirs (/tmp). */
+static void
+dir_writable_findings(VsbAuditReport *r, const char *path, const char *evidence)
+{
+  g_autofree char *abs = g_canonicalize_filename(path, NULL);
+  g_autofree char *dir = g_path_get_dirname(abs);
+  struct stat fst;
+  uid_t owner = lstat(abs, &fst) == 0 ? fst.st_uid : 0;
+  for (gboolean parent = TRUE;; parent = FALSE) {
+    struct stat st;
+    if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+      gboolean writable = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
+      gboolean sticky_root = (st.st_mode & S_ISVTX) && st.st_uid == 0;
+      gboolean foreign = st.st_uid != 0 && st.st_uid != owner;
+      if ((parent && (writable || foreign)) || (!parent && writable && !sticky_root)) {
+        g_autofree char *ev = g_strdup_printf("%s; directory %s: mode %04o, owner uid %u",
+                                              evidence, dir, (unsigned)(st.st_mode & 07777),
+                                              (unsigned)st.st_uid);
+        add_finding(r, "state-dir-writable", VSB_SEVERITY_ERROR, ev,
+                    "chmod go-w the directory (and chown it to the varstore's owner or root)",
+                    "the directory %s on the varstore's path can be changed by another user: "
+                    "they can swap the varstore for a setup-mode one while the VM is off", dir);
+        return;
+      }
+    }
+    if (strcmp(dir, "/") == 0 || strcmp(dir, ".") == 0)
+      return;
+    char *up = g_path_get_dirname(dir);
+    g_free(dir);
+    dir = up;
+  }
+}
+
 VsbAuditReport *
 vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditOptions *opts,
                   GError **error)
@@ -873,6 +910,8 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
                     "the varstore file has %lu names (hard links): another VM or tool may use "
                     "the same variables", (unsigned long)st.st_nlink);
     }
+    if (stat(spath, &st) == 0 && S_ISREG(st.st_mode))
+      dir_writable_findings(r, spath, sflash->evidence);
     if (is_template(entries, spath) || g_str_has_prefix(spath, "/usr/")) {
       add_finding(r, "varstore-shared", VSB_SEVERITY_ERROR, ev,
                   "copy the file to a per-VM file and use the copy",
@@ -910,8 +949,9 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
       g_autofree char *ev2 = join_ev(ev, verr->message);
       add_finding(r, "varstore-invalid", VSB_SEVERITY_ERROR, ev2,
                   "start again from a copy of the template",
-                  "the varstore is not a valid edk2 variable store: OVMF reformats it empty "
-                  "(setup mode) at boot");
+                  "the varstore is not a valid edk2 variable store: Debian's OVMF 2022.11 stops "
+                  "at boot with a CPU exception, a build that recovers formats it empty "
+                  "(setup mode)");
     } else {
       g_autoptr(VsbSecureBootState) sb = vsb_secure_boot_state(store);
       /* One judgement for every command (sbjudge.h): what edk2 will decide at boot. */
@@ -950,6 +990,20 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
                       "apply the current UEFI revocation list (dbxupdate.bin)",
                       "dbx holds only the placeholder hash (sha256 of nothing): no revoked boot "
                       "loader is blocked");
+        /* The 2011 CAs expired in 2026; media signed only by their 2023 successors (new
+         * Windows boot managers, new shims) are refused where db lacks those. */
+        g_autoptr(VsbMsState) ms = vsb_secure_boot_microsoft_state(store);
+        if (ms->missing_successor) {
+          g_autoptr(GString) which_s = g_string_new(NULL);
+          for (guint i = 0; i < ms->warnings->len; i++)
+            g_string_append_printf(which_s, "%s%s", i ? "; " : "",
+                                   (const char *)ms->warnings->pdata[i]);
+          const char *which = which_s->str;
+          add_finding(r, "microsoft-2023-missing", VSB_SEVERITY_WARNING, ev,
+                      "with the VM stopped: vsboot vars enroll --in-place VARSTORE --microsoft 2023",
+                      "the varstore trusts Microsoft's 2011 CAs but not their 2023 successors: "
+                      "boot media signed only by the 2023 CAs will be refused (%s)", which);
+        }
       }
       /* Code and varstore sizes (x86 OVMF; ArmVirt has a fixed layout). */
       if (code_path && vars.present && read_path == vfile && !combined) {

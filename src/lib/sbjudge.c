@@ -100,8 +100,10 @@ vsb_sb_judge(const VsbVarstore *store)
   vsb_varstore_get_boot_facts(store, &facts);
   if (facts.reformat)
     return judged(VSB_SB_VERDICT_NOT_ENFORCED, VSB_SB_MODE_SETUP, 0, 1,
-                  "OVMF's flash driver rejects this volume (%s) and erases it at boot: every "
-                  "variable is lost and the firmware starts in setup mode", facts.reformat);
+                  "OVMF's flash driver rejects this volume (%s): Debian's OVMF 2022.11 then "
+                  "stops at boot with a CPU exception (tests/sbdiff), and a build that recovers "
+                  "erases the store and starts in setup mode; either way nothing is enforced",
+                  facts.reformat);
   if (facts.ftw_pending)
     return judged(VSB_SB_VERDICT_UNCERTAIN, VSB_SB_MODE_DISABLED, -1, -1,
                   "the fault-tolerant-write area holds a write the firmware may replay over the "
