@@ -14,7 +14,8 @@
  *   aarch64-no-smm, machine-not-q35, smm-off, varstore-not-secure, global-ignored,
  *   code-writable, varstore-missing, varstore-unreadable, varstore-invalid, varstore-readonly,
  *   varstore-shared, varstore-hardlinked, varstore-world-writable, snapshot-mode,
- *   varstore-setup-mode, secure-boot-disabled, secure-boot-uncertain, db-empty, dbx-empty, dbx-placeholder,
+ *   varstore-setup-mode, secure-boot-disabled, secure-boot-uncertain, microsoft-2023-missing,
+ *   state-dir-writable, db-empty, dbx-empty, dbx-placeholder,
  *   size-mismatch, format-mismatch, direct-kernel-boot, direct-kernel-boot-confidential,
  *   confidential-guest, bios-ignored, varstore-from-template, firmware-changed,
  *   descriptor-mismatch, smm-auto, option-unmodeled (an option that could change the firmware

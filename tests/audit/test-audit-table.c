@@ -42,7 +42,7 @@ typedef struct {
 static const Case cases[] = {
   /* ---- correct configurations: enforced (Debian's .ms.fd has only the placeholder dbx) */
   { "good-drive", QEMU, "qemu-system-x86_64 -machine q35,smm=on -accel tcg " GOOD_FLASH,
-    "dbx-placeholder", TRUE },
+    "dbx-placeholder microsoft-2023-missing", TRUE },
   { "good-blockdev-json", QEMU,
     "qemu-system-x86_64 "
     "-blockdev '{\"driver\":\"file\",\"filename\":\"@CODE@\",\"node-name\":\"c-st\",\"auto-read-only\":true}' "
@@ -50,50 +50,50 @@ static const Case cases[] = {
     "-blockdev '{\"driver\":\"file\",\"filename\":\"@VARS@\",\"node-name\":\"v-st\",\"read-only\":false}' "
     "-machine pc-q35-7.2,smm=on,pflash0=c-fmt,pflash1=v-st "
     "-global driver=cfi.pflash01,property=secure,value=on",
-    "dbx-placeholder", TRUE },
+    "dbx-placeholder microsoft-2023-missing", TRUE },
   { "good-blockdev-keyval-inline-child", QEMU,
     "-M q35 -machine smm=on "
     "-blockdev driver=raw,node-name=code,read-only=on,file.driver=file,file.filename=@CODE@ "
     "-blockdev node-name=vars,driver=file,filename=@VARS@ "
     "-machine pflash0=code,pflash1=vars -global driver=cfi.pflash01,property=secure,value=on",
-    "dbx-placeholder", TRUE },
+    "dbx-placeholder microsoft-2023-missing", TRUE },
   { "good-drive-ifnone-double-dash", QEMU,
     "--machine type=q35,smm=on --enable-kvm "
     "--drive if=none,id=fw,format=raw,readonly=on,file=@CODE@ "
     "--drive if=none,id=nv,format=raw,file=@VARS@ --machine pflash0=fw,pflash1=nv "
     "--global driver=cfi.pflash01,property=secure,value=on",
-    "dbx-placeholder", TRUE },
+    "dbx-placeholder microsoft-2023-missing", TRUE },
   { "good-implicit-units", QEMU,
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
     "-drive if=pflash,format=raw,readonly=on,file=@CODE@ -drive if=pflash,format=raw,file=@VARS@",
-    "dbx-placeholder", TRUE },
+    "dbx-placeholder microsoft-2023-missing", TRUE },
   { "good-pflash-option", QEMU,
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
     "-drive if=pflash,format=raw,unit=0,readonly,file=@CODE@ -pflash @VARS@",
-    "dbx-placeholder", TRUE },
-  { "good-readconfig", QEMU, "qemu-system-x86_64 -readconfig @CFG_GOOD@", "dbx-placeholder", TRUE },
+    "dbx-placeholder microsoft-2023-missing", TRUE },
+  { "good-readconfig", QEMU, "qemu-system-x86_64 -readconfig @CFG_GOOD@", "dbx-placeholder microsoft-2023-missing", TRUE },
   { "good-comma-in-path", QEMU,
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
     "-drive if=pflash,format=raw,unit=1,file=@VARS_COMMA_ESCAPED@",
-    "dbx-placeholder", TRUE },
+    "dbx-placeholder microsoft-2023-missing", TRUE },
   { "good-hardlinked-warning-only", QEMU,
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
     "-drive if=pflash,format=raw,unit=1,file=@VARS_LINK@",
-    "dbx-placeholder varstore-hardlinked", TRUE },
+    "dbx-placeholder varstore-hardlinked microsoft-2023-missing", TRUE },
   { "good-snapshot-warning-only", QEMU, "-snapshot -machine q35,smm=on " GOOD_FLASH,
-    "dbx-placeholder snapshot-mode", TRUE },
+    "dbx-placeholder snapshot-mode microsoft-2023-missing", TRUE },
   { "good-readonly-varstore-warning-only", QEMU,
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
     "-drive if=pflash,format=raw,unit=1,readonly=on,file=@VARS@",
-    "dbx-placeholder varstore-readonly", TRUE },
+    "dbx-placeholder varstore-readonly microsoft-2023-missing", TRUE },
   { "aarch64-enforced-with-warning", QEMU,
     "qemu-system-aarch64 -machine virt -cpu max "
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=" AAVMF "AAVMF_CODE.ms.fd "
     "-drive if=pflash,format=raw,unit=1,file=@AAVMF_VARS@",
-    "aarch64-no-smm dbx-placeholder", TRUE },
+    "aarch64-no-smm dbx-placeholder microsoft-2023-missing", TRUE },
 
   /* ---- firmware */
   { "bios-split-build", QEMU, "-machine q35,smm=on -bios " OVMF "OVMF_CODE.secboot.fd",
@@ -113,48 +113,48 @@ static const Case cases[] = {
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@DIR@/no-such-code.fd "
     "-drive if=pflash,format=raw,unit=1,file=@VARS@",
-    "firmware-missing dbx-placeholder", FALSE },
+    "firmware-missing dbx-placeholder microsoft-2023-missing", FALSE },
   { "secure-boot-without-smm", QEMU,
     "-machine q35 -drive if=pflash,format=raw,unit=0,readonly=on,file=" OVMF "OVMF_CODE_4M.fd "
     "-drive if=pflash,format=raw,unit=1,file=@VARS@",
-    "secure-boot-without-smm dbx-placeholder", FALSE },
+    "secure-boot-without-smm dbx-placeholder microsoft-2023-missing", FALSE },
   { "unknown-provenance", QEMU,
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE_COPY@ "
     "-drive if=pflash,format=raw,unit=1,file=@VARS@",
-    "firmware-unknown-provenance dbx-placeholder", TRUE },
+    "firmware-unknown-provenance dbx-placeholder microsoft-2023-missing", TRUE },
   /* A descriptor claiming SMM for a build without it: the binary decides. */
   { "descriptor-claims-smm-falsely", QEMU,
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=" OVMF "OVMF_CODE_4M.fd "
     "-drive if=pflash,format=raw,unit=1,file=@VARS@",
-    "descriptor-mismatch secure-boot-without-smm dbx-placeholder", FALSE, "lying" },
+    "descriptor-mismatch secure-boot-without-smm dbx-placeholder microsoft-2023-missing", FALSE, "lying" },
   { "unknown-firmware", QEMU, "-machine q35 -bios @DIR@/random.bin", "firmware-unknown", FALSE },
 
   /* ---- machine, SMM, secure flash, code */
-  { "machine-pc", QEMU, "-machine pc,smm=on " GOOD_FLASH, "machine-not-q35 dbx-placeholder", FALSE },
-  { "machine-default", QEMU, GOOD_FLASH, "machine-not-q35 dbx-placeholder", FALSE },
-  { "smm-off", QEMU, "-machine q35,smm=off " GOOD_FLASH, "smm-off dbx-placeholder", FALSE },
+  { "machine-pc", QEMU, "-machine pc,smm=on " GOOD_FLASH, "machine-not-q35 dbx-placeholder microsoft-2023-missing", FALSE },
+  { "machine-default", QEMU, GOOD_FLASH, "machine-not-q35 dbx-placeholder microsoft-2023-missing", FALSE },
+  { "smm-off", QEMU, "-machine q35,smm=off " GOOD_FLASH, "smm-off dbx-placeholder microsoft-2023-missing", FALSE },
   { "smm-auto-under-kvm", QEMU, "-machine q35 -accel kvm " GOOD_FLASH,
-    "smm-auto dbx-placeholder", TRUE },
-  { "smm-auto-under-tcg", QEMU, "-machine q35 -accel tcg " GOOD_FLASH, "dbx-placeholder", TRUE },
-  { "smm-off-flag-form", QEMU, "-machine q35,nosmm " GOOD_FLASH, "smm-off dbx-placeholder", FALSE },
+    "smm-auto dbx-placeholder microsoft-2023-missing", TRUE },
+  { "smm-auto-under-tcg", QEMU, "-machine q35 -accel tcg " GOOD_FLASH, "dbx-placeholder microsoft-2023-missing", TRUE },
+  { "smm-off-flag-form", QEMU, "-machine q35,nosmm " GOOD_FLASH, "smm-off dbx-placeholder microsoft-2023-missing", FALSE },
   { "not-secure", QEMU,
     "-machine q35,smm=on -drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
     "-drive if=pflash,format=raw,unit=1,file=@VARS@",
-    "varstore-not-secure dbx-placeholder", FALSE },
+    "varstore-not-secure dbx-placeholder microsoft-2023-missing", FALSE },
   { "global-short-form-ignored", QEMU,
     "-machine q35,smm=on -global cfi.pflash01.secure=on "
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
     "-drive if=pflash,format=raw,unit=1,file=@VARS@",
-    "varstore-not-secure global-ignored dbx-placeholder", FALSE },
+    "varstore-not-secure global-ignored dbx-placeholder microsoft-2023-missing", FALSE },
   { "secure-overridden-later", QEMU,
     "-machine q35,smm=on " GOOD_FLASH " -global driver=cfi.pflash01,property=secure,value=off",
-    "varstore-not-secure dbx-placeholder", FALSE },
+    "varstore-not-secure dbx-placeholder microsoft-2023-missing", FALSE },
   { "code-writable", QEMU,
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
     "-drive if=pflash,format=raw,unit=0,file=@CODE@ -drive if=pflash,format=raw,unit=1,file=@VARS@",
-    "code-writable dbx-placeholder", FALSE },
+    "code-writable dbx-placeholder microsoft-2023-missing", FALSE },
 
   /* ---- the varstore file */
   { "varstore-missing-flash", QEMU,
@@ -182,17 +182,35 @@ static const Case cases[] = {
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
     "-drive if=pflash,format=raw,unit=1,file=" OVMF "OVMF_VARS_4M.ms.fd",
-    "varstore-shared dbx-placeholder", FALSE },
+    "varstore-shared dbx-placeholder microsoft-2023-missing", FALSE },
   { "world-writable", QEMU,
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
     "-drive if=pflash,format=raw,unit=1,file=@VARS_WW@",
-    "varstore-world-writable dbx-placeholder", FALSE },
+    "varstore-world-writable dbx-placeholder microsoft-2023-missing", FALSE },
+  /* The store's directory is writable by others: the store can be swapped while the VM is off. */
+  { "state-dir-writable", QEMU,
+    "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
+    "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
+    "-drive if=pflash,format=raw,unit=1,file=@VARS_WWDIR@",
+    "state-dir-writable dbx-placeholder microsoft-2023-missing", FALSE },
+  /* A pending fault-tolerant write the firmware may replay over the variables: uncertain. */
+  { "secure-boot-uncertain", QEMU,
+    "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
+    "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
+    "-drive if=pflash,format=raw,unit=1,file=@VARS_FTW@",
+    "secure-boot-uncertain dbx-placeholder microsoft-2023-missing", FALSE },
+  /* The 2023 CAs next to the 2011 ones: no rollover warning. */
+  { "microsoft-2023-present", QEMU,
+    "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
+    "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
+    "-drive if=pflash,format=raw,unit=1,file=@VARS_2023@",
+    "dbx-placeholder", TRUE },
   { "snapshot-drive-option", QEMU,
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
     "-drive if=pflash,format=raw,unit=1,snapshot=on,file=@VARS@",
-    "snapshot-mode dbx-placeholder", TRUE },
+    "snapshot-mode dbx-placeholder microsoft-2023-missing", TRUE },
   { "varstore-invalid", QEMU,
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
@@ -208,13 +226,13 @@ static const Case cases[] = {
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
     "-drive if=pflash,format=raw,unit=1,file=@VARS_2M@",
-    "size-mismatch dbx-placeholder", FALSE },
+    "size-mismatch dbx-placeholder microsoft-2023-missing", FALSE },
 
   { "varstore-qcow2", QEMU,
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
     "-drive if=pflash,format=qcow2,unit=1,file=@VARS_QCOW2@",
-    "dbx-placeholder", TRUE },
+    "dbx-placeholder microsoft-2023-missing", TRUE },
   { "varstore-qcow2-read-as-raw", QEMU,
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
@@ -236,30 +254,30 @@ static const Case cases[] = {
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
     "-drive if=pflash,format=raw,unit=1,file=@VARS_DISABLED@",
-    "secure-boot-disabled dbx-placeholder", FALSE },
+    "secure-boot-disabled dbx-placeholder microsoft-2023-missing", FALSE },
   { "db-empty", QEMU,
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
     "-drive if=pflash,format=raw,unit=1,file=@VARS_NODB@",
-    "db-empty dbx-placeholder", TRUE },
+    "db-empty dbx-placeholder microsoft-2023-missing", TRUE },
   { "dbx-empty", QEMU,
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
     "-drive if=pflash,format=raw,unit=1,file=@VARS_NODBX@",
-    "dbx-empty", TRUE },
+    "dbx-empty microsoft-2023-missing", TRUE },
 
   /* ---- direct kernel boot, confidential guests */
   { "direct-kernel-boot", QEMU, "-machine q35,smm=on " GOOD_FLASH " -kernel @DIR@/vmlinuz -append console=ttyS0",
-    "direct-kernel-boot dbx-placeholder", FALSE },
+    "direct-kernel-boot dbx-placeholder microsoft-2023-missing", FALSE },
   { "direct-kernel-boot-sev", QEMU,
     "-machine q35,smm=on,confidential-guest-support=sev0 "
     "-object sev-guest,id=sev0,cbitpos=47,reduced-phys-bits=1 " GOOD_FLASH
     " -kernel @DIR@/vmlinuz",
-    "direct-kernel-boot direct-kernel-boot-confidential confidential-guest dbx-placeholder", FALSE },
+    "direct-kernel-boot direct-kernel-boot-confidential confidential-guest dbx-placeholder microsoft-2023-missing", FALSE },
   { "tdx-json-object", QEMU,
     "-machine q35,smm=on,memory-encryption=tdx0 -object '{\"qom-type\":\"tdx-guest\",\"id\":\"tdx0\"}' "
     GOOD_FLASH " -kernel @DIR@/vmlinuz",
-    "direct-kernel-boot direct-kernel-boot-confidential confidential-guest dbx-placeholder", FALSE },
+    "direct-kernel-boot direct-kernel-boot-confidential confidential-guest dbx-placeholder microsoft-2023-missing", FALSE },
 
   /* ---- options that change which file backs the flash after the -drive that names it
    * (each checked against QEMU 7.2's "info block"/"info qtree") */
@@ -279,15 +297,15 @@ static const Case cases[] = {
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
     "-drive if=none,id=nv,format=raw,file=@VARS@ -set drive.nv.if=pflash -set drive.nv.unit=1",
-    "dbx-placeholder", TRUE },
+    "dbx-placeholder microsoft-2023-missing", TRUE },
   { "set-global-secure-off", QEMU,
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on,id=sec "
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
     "-drive if=pflash,format=raw,unit=1,file=@VARS@ -set global.sec.value=off",
-    "varstore-not-secure dbx-placeholder", FALSE },
+    "varstore-not-secure dbx-placeholder microsoft-2023-missing", FALSE },
   { "set-device-becomes-loader", QEMU,
     "-machine q35,smm=on " GOOD_FLASH " -device virtio-rng-pci,id=rng -set device.rng.driver=loader",
-    "option-unmodeled dbx-placeholder", FALSE },
+    "option-unmodeled dbx-placeholder microsoft-2023-missing", FALSE },
   { "readconfig-drive-set", QEMU, "-readconfig @CFG_GOOD@ -set drive.vars.file=@VARS_SETUP@",
     "varstore-setup-mode", FALSE },
   { "readconfig-global-machine-pflash", QEMU,
@@ -295,7 +313,7 @@ static const Case cases[] = {
     "-blockdev driver=raw,node-name=c-fmt,file=c-st,read-only=on "
     "-blockdev driver=file,node-name=v-st,filename=@VARS@ "
     "-blockdev driver=raw,node-name=v-fmt,file=v-st -readconfig @CFG_MACHINE@",
-    "varstore-not-secure dbx-placeholder", FALSE },
+    "varstore-not-secure dbx-placeholder microsoft-2023-missing", FALSE },
   { "machine-pflash1-blockdev-chain-setup", QEMU,
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
     "-blockdev '{\"driver\":\"file\",\"filename\":\"@CODE@\",\"node-name\":\"c\",\"read-only\":true}' "
@@ -304,13 +322,13 @@ static const Case cases[] = {
     "-blockdev driver=raw,node-name=v-fmt,file=setup -machine pflash0=c,pflash1=v-fmt",
     "varstore-setup-mode", FALSE },
   { "machine-kernel-property", QEMU, "-machine q35,smm=on,kernel=@DIR@/vmlinuz " GOOD_FLASH,
-    "direct-kernel-boot dbx-placeholder", FALSE },
+    "direct-kernel-boot dbx-placeholder microsoft-2023-missing", FALSE },
   /* What could change the firmware setup but is not modelled: never silently enforced. */
   { "unmodeled-raw-offset", QEMU,
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
     "-drive if=pflash,format=raw,unit=1,offset=0,file=@VARS@",
-    "option-unmodeled dbx-placeholder", FALSE },
+    "option-unmodeled dbx-placeholder microsoft-2023-missing", FALSE },
   { "unmodeled-json-filename", QEMU,
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
@@ -324,25 +342,25 @@ static const Case cases[] = {
     "option-unmodeled varstore-unreadable", FALSE },
   { "unmodeled-pflash-global", QEMU,
     "-machine q35,smm=on " GOOD_FLASH " -global driver=cfi.pflash01,property=num-blocks,value=8",
-    "option-unmodeled dbx-placeholder", FALSE },
+    "option-unmodeled dbx-placeholder microsoft-2023-missing", FALSE },
   { "unmodeled-generic-loader", QEMU,
     "-machine q35,smm=on " GOOD_FLASH " -device loader,file=@DIR@/vmlinuz,cpu-num=0",
-    "option-unmodeled dbx-placeholder", FALSE },
+    "option-unmodeled dbx-placeholder microsoft-2023-missing", FALSE },
   { "unmodeled-incoming", QEMU, "-machine q35,smm=on " GOOD_FLASH " -incoming defer",
-    "option-unmodeled dbx-placeholder", FALSE },
+    "option-unmodeled dbx-placeholder microsoft-2023-missing", FALSE },
   { "unmodeled-set-accel", QEMU,
     "-machine q35,smm=on " GOOD_FLASH " -accel kvm,id=a -set accel.a.accel=tcg",
-    "option-unmodeled dbx-placeholder", FALSE },
+    "option-unmodeled dbx-placeholder microsoft-2023-missing", FALSE },
 
   /* ---- libvirt: autoselection, resolved with Debian's descriptors as libvirt would */
   { "xml-auto-enrolled", XML,
     XML_HEAD "<os firmware='efi'><type arch='x86_64' machine='q35'>hvm</type>"
     "<firmware><feature enabled='yes' name='enrolled-keys'/><feature enabled='yes' name='secure-boot'/></firmware>"
     "<loader secure='yes'/></os><features><acpi/></features>" XML_TAIL,
-    "varstore-from-template dbx-placeholder", TRUE },
+    "varstore-from-template dbx-placeholder microsoft-2023-missing", TRUE },
   { "xml-auto-plain-efi", XML,
     XML_HEAD "<os firmware='efi'><type arch='x86_64' machine='pc-q35-7.2'>hvm</type></os>" XML_TAIL,
-    "varstore-from-template dbx-placeholder", TRUE },
+    "varstore-from-template dbx-placeholder microsoft-2023-missing", TRUE },
   { "xml-auto-no-secboot", XML,
     XML_HEAD "<os firmware='efi'><type arch='x86_64' machine='q35'>hvm</type>"
     "<firmware><feature enabled='no' name='secure-boot'/></firmware></os>" XML_TAIL,
@@ -361,17 +379,17 @@ static const Case cases[] = {
     "<loader readonly='yes' secure='yes' type='pflash'>@CODE@</loader>"
     "<nvram template='" OVMF "OVMF_VARS_4M.ms.fd'>@VARS@</nvram></os>"
     "<features><acpi/><smm state='on'/></features>" XML_TAIL,
-    "dbx-placeholder", TRUE },
+    "dbx-placeholder microsoft-2023-missing", TRUE },
   { "xml-explicit-not-secure", XML,
     XML_HEAD "<os><type arch='x86_64' machine='q35'>hvm</type>"
     "<loader readonly='yes' type='pflash'>@CODE@</loader><nvram>@VARS@</nvram></os>"
     "<features><smm state='on'/></features>" XML_TAIL,
-    "varstore-not-secure dbx-placeholder", FALSE },
+    "varstore-not-secure dbx-placeholder microsoft-2023-missing", FALSE },
   { "xml-explicit-smm-off", XML,
     XML_HEAD "<os><type arch='x86_64' machine='q35'>hvm</type>"
     "<loader readonly='yes' type='pflash'>@CODE@</loader><nvram>@VARS@</nvram></os>"
     "<features><smm state='off'/></features>" XML_TAIL,
-    "smm-off varstore-not-secure dbx-placeholder", FALSE },
+    "smm-off varstore-not-secure dbx-placeholder microsoft-2023-missing", FALSE },
   { "xml-loader-without-type-is-rom", XML,
     XML_HEAD "<os><type arch='x86_64' machine='q35'>hvm</type>"
     "<loader readonly='yes'>@CODE@</loader><nvram>@VARS@</nvram></os>"
@@ -385,24 +403,24 @@ static const Case cases[] = {
     XML_HEAD "<os firmware='efi'><type arch='x86_64' machine='q35'>hvm</type>"
     "<firmware><feature enabled='yes' name='enrolled-keys'/></firmware>"
     "<nvram>@VARS@</nvram><kernel>@DIR@/vmlinuz</kernel><cmdline>console=ttyS0</cmdline></os>" XML_TAIL,
-    "direct-kernel-boot dbx-placeholder", FALSE },
+    "direct-kernel-boot dbx-placeholder microsoft-2023-missing", FALSE },
   { "xml-qemu-commandline-undoes-secure", XML,
     "<domain type='kvm' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><name>guest</name>"
     "<os firmware='efi'><type arch='x86_64' machine='q35'>hvm</type>"
     "<firmware><feature enabled='yes' name='enrolled-keys'/></firmware><nvram>@VARS@</nvram></os>"
     "<qemu:commandline><qemu:arg value='-global'/>"
     "<qemu:arg value='driver=cfi.pflash01,property=secure,value=off'/></qemu:commandline></domain>",
-    "varstore-not-secure dbx-placeholder", FALSE },
+    "varstore-not-secure dbx-placeholder microsoft-2023-missing", FALSE },
   { "xml-sev-kernel", XML,
     XML_HEAD "<os firmware='efi'><type arch='x86_64' machine='q35'>hvm</type>"
     "<firmware><feature enabled='yes' name='enrolled-keys'/></firmware>"
     "<nvram>@VARS@</nvram><kernel>@DIR@/vmlinuz</kernel></os>"
     "<launchSecurity type='sev'><policy>0x0003</policy><cbitpos>47</cbitpos></launchSecurity>" XML_TAIL,
-    "direct-kernel-boot direct-kernel-boot-confidential confidential-guest dbx-placeholder", FALSE },
+    "direct-kernel-boot direct-kernel-boot-confidential confidential-guest dbx-placeholder microsoft-2023-missing", FALSE },
   { "xml-aarch64-auto", XML,
     "<domain type='qemu'><name>arm</name><os firmware='efi'><type arch='aarch64' machine='virt'>hvm</type>"
     "<firmware><feature enabled='yes' name='enrolled-keys'/></firmware></os></domain>",
-    "varstore-from-template aarch64-no-smm dbx-placeholder", TRUE },
+    "varstore-from-template aarch64-no-smm dbx-placeholder microsoft-2023-missing", TRUE },
 
   /* ---- what vsboot itself provisions and emits */
   { "vm-provisioned-enrolled", VM, "--enrolled-keys", "dbx-placeholder", TRUE },
@@ -512,6 +530,32 @@ placeholder(const char *key, const char *dir)
     return copy_file(OVMF "OVMF_VARS.ms.fd", IN_DIR("2m_VARS.fd"), 0600);
   if (strcmp(key, "VARS_WW") == 0)
     return copy_file(OVMF "OVMF_VARS_4M.ms.fd", IN_DIR("ww_VARS.fd"), 0666);
+  if (strcmp(key, "VARS_WWDIR") == 0) {
+    g_assert_cmpint(g_mkdir(IN_DIR("shared-dir"), 0700), ==, 0);
+    g_assert_cmpint(chmod(IN_DIR("shared-dir"), 0777), ==, 0);
+    return copy_file(OVMF "OVMF_VARS_4M.ms.fd", IN_DIR("shared-dir/vm_VARS.fd"), 0600);
+  }
+  if (strcmp(key, "VARS_FTW") == 0) {
+    /* A byte in the FTW write queue (4M layout: working block at 0x41000, queue after its
+     * 32-byte header): an interrupted write the firmware would replay. */
+    char *f = copy_file(OVMF "OVMF_VARS_4M.ms.fd", IN_DIR("ftw_VARS.fd"), 0600);
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    g_assert_true(g_file_get_contents(f, &data, &len, NULL));
+    data[0x41000 + 0x20] = 0x00;
+    vsb_test_write_file(f, data, (gssize)len);
+    return f;
+  }
+  if (strcmp(key, "VARS_2023") == 0) {
+    char *f = copy_file(OVMF "OVMF_VARS_4M.ms.fd", IN_DIR("ms2023_VARS.fd"), 0600);
+    g_autofree char *data_dir = g_build_filename(g_getenv("VSB_SOURCE_ROOT"), "data", NULL);
+    g_autofree char *env = g_strdup_printf("VSB_DATA_DIR=%s", data_dir);
+    const char *argv[] = { vsb_test_vsboot(), "vars", "enroll", "--in-place", f, "--microsoft",
+                           "2023", NULL };
+    const char *envp[] = { env, NULL };
+    g_assert_cmpint(vsb_test_spawn(argv, envp, NULL, NULL), ==, 0);
+    return f;
+  }
   if (strcmp(key, "VARS_COMMA_ESCAPED") == 0) {
     g_free(copy_file(OVMF "OVMF_VARS_4M.ms.fd", IN_DIR("a,b_VARS.fd"), 0600));
     g_autofree char *esc = g_build_filename(dir, "a,,b_VARS.fd", NULL);
@@ -723,7 +767,7 @@ test_coverage(void)
     "varstore-setup-mode", "secure-boot-disabled", "db-empty", "dbx-empty", "dbx-placeholder",
     "size-mismatch", "format-mismatch", "direct-kernel-boot", "direct-kernel-boot-confidential",
     "confidential-guest", "varstore-from-template", "descriptor-mismatch", "smm-auto",
-    "option-unmodeled",
+    "option-unmodeled", "secure-boot-uncertain", "microsoft-2023-missing", "state-dir-writable",
   };
   /* Not in this table: they need a running process, and test-audit-cli.c proves them:
    * varstore-replaced, firmware-replaced, process-cwd-unreadable, process-files-unreadable. */
