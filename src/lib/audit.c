@@ -711,11 +711,9 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
   m->fw_requires_smm = fw_smm;
   if (opts->expected_code_sha256 && code_path && g_file_test(code_path, G_FILE_TEST_IS_REGULAR)) {
     g_autoptr(GError) herr = NULL;
-    g_autoptr(GMappedFile) mf = g_mapped_file_new(code_path, FALSE, &herr);
-    if (mf) {
-      g_autofree char *sum = g_compute_checksum_for_data(
-        G_CHECKSUM_SHA256, (const guchar *)g_mapped_file_get_contents(mf),
-        g_mapped_file_get_length(mf));
+    /* Streamed through the shared non-blocking regular-file opener. */
+    g_autofree char *sum = vsb_file_sha256(code_path, &herr);
+    if (sum) {
       if (g_ascii_strcasecmp(sum, opts->expected_code_sha256) != 0) {
         g_autofree char *ev = g_strdup_printf("%s; sha256 %s now, %s when provisioned", fw_ev,
                                               sum, opts->expected_code_sha256);

@@ -1,5 +1,6 @@
 #include "vsboot/libvirt-domain.h"
 #include "vsboot/error.h"
+#include "vsboot/fileio.h"
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
@@ -255,13 +256,12 @@ vsb_libvirt_domain_parse(const char *data, gsize len, const char *origin, GError
 VsbLibvirtDomain *
 vsb_libvirt_domain_load(const char *path, GError **error)
 {
-  g_autofree char *data = NULL;
-  gsize len = 0;
-  g_autoptr(GError) local = NULL;
-  if (!g_file_get_contents(path, &data, &len, &local)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s", local->message);
+  /* A regular file, read with the domain's size bound (a FIFO or /dev/zero is refused at once). */
+  g_autoptr(GBytes) bytes = vsb_file_read(path, VSB_LIBVIRT_DOMAIN_MAX_BYTES, error);
+  if (bytes == NULL)
     return NULL;
-  }
+  gsize len = 0;
+  const char *data = g_bytes_get_data(bytes, &len);
   return vsb_libvirt_domain_parse(data, len, path, error);
 }
 

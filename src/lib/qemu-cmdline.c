@@ -1536,13 +1536,15 @@ vsb_qemu_read_proc_cmdline(const char *proc_root, int pid, GError **error)
     return NULL;
   }
   g_autofree char *path = g_strdup_printf("%s/%d/cmdline", proc_root ? proc_root : "/proc", pid);
-  g_autofree char *data = NULL;
-  gsize len = 0;
+  /* Bounded like every reader: /proc files say size 0, so the bound is what limits the read. */
   g_autoptr(GError) local = NULL;
-  if (!g_file_get_contents(path, &data, &len, &local)) {
+  g_autoptr(GBytes) bytes = vsb_file_read(path, VSB_QEMU_CMDLINE_MAX_BYTES, &local);
+  if (bytes == NULL) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_NOT_FOUND, "process %d: %s", pid, local->message);
     return NULL;
   }
+  gsize len = 0;
+  const char *data = g_bytes_get_data(bytes, &len);
   if (len == 0) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
                 "process %d has an empty command line (a kernel thread or a zombie)", pid);

@@ -244,7 +244,7 @@ test_qcow2_other_file(void)
     g_autofree char *err = NULL;
     gint64 ms = 0;
     int rc = run_bounded(args, &ms, &err);
-    if (rc != 2 || strstr(err, why[i]) == NULL || ms > 1000)
+    if (rc != 2 || strstr(err, why[i]) == NULL || ms > 10000)
       vsb_test_fail("vars show %s: exit %d after %" G_GINT64_FORMAT " ms (expected 2, naming "
                     "%s)\n%s", stores[i], rc, ms, why[i], err);
   }
@@ -397,7 +397,7 @@ run_bounded(const char *const *args, gint64 *ms, char **err)
 }
 
 /* Every command in scope, with BAD (a FIFO, /dev/zero, a sparse 2 GiB file) in each file
- * argument: an error within a second, exit 1..127, no output written, BAD unchanged. */
+ * argument: an error within seconds, exit 1..127, no output written, BAD unchanged. */
 static void
 check_bad_input(const char *dir, const char *bad, const char *store)
 {
@@ -423,6 +423,9 @@ check_bad_input(const char *dir, const char *bad, const char *store)
     { "firmware", "check", "@", NULL },
     { "firmware", "inspect", "@", NULL },
     { "keys", "generate", "@", NULL },
+    { "audit", "--libvirt-xml", "@", NULL },
+    { "vars", "enroll", store, "-o", "#", "--db-update", "@", NULL },
+    { "vars", "enroll", store, "-o", "#", "--check-boot", "@", NULL },
   };
   struct stat before, after;
   g_assert_cmpint(lstat(bad, &before), ==, 0);
@@ -434,9 +437,12 @@ check_bad_input(const char *dir, const char *bad, const char *store)
     g_autofree char *err = NULL;
     gint64 ms = 0;
     int rc = run_bounded(args, &ms, &err);
-    if (rc < 1 || rc > 127 || ms > 1000)
+    /* Ten seconds, not one: a refusal takes milliseconds, but a loaded CI machine running boots
+     * in parallel once took 1.9 s to start a process; what this catches is a hang or a read of
+     * gigabytes, which take far longer. */
+    if (rc < 1 || rc > 127 || ms > 10000)
       vsb_test_fail("vsboot %s: exit %d after %" G_GINT64_FORMAT " ms (expected a refusal, exit "
-                    "1..127, within a second)\n%s", shown, rc, ms, err ? err : "");
+                    "1..127, within ten seconds)\n%s", shown, rc, ms, err ? err : "");
     if (g_file_test(out, G_FILE_TEST_EXISTS))
       vsb_test_fail("vsboot %s: wrote %s", shown, out);
     g_assert_cmpint(lstat(bad, &after), ==, 0);
