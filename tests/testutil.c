@@ -166,6 +166,33 @@ vsb_test_truncated_qcow2(const char *dir, const char *raw)
   return cut;
 }
 
+VsbLaunchResult *
+vsb_test_boot_ovmf(const char *code, const char *vars, const char *esp,
+                   const VsbBootPattern *patterns, gsize n_patterns, guint timeout_ms)
+{
+  g_autofree char *code_drive = g_strdup_printf(
+    "if=pflash,format=raw,unit=0,readonly=on,file=%s",
+    code ? code : "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd");
+  g_autofree char *vars_drive = g_strdup_printf("if=pflash,format=raw,unit=1,file=%s", vars);
+  g_autofree char *esp_drive = g_strdup_printf("if=none,id=esp,format=raw,file=%s", esp);
+  const char *argv[] = {
+    "qemu-system-x86_64", "-machine", "q35,smm=on", "-accel", "tcg", "-m", "256",
+    "-global", "driver=cfi.pflash01,property=secure,value=on",
+    "-drive", code_drive, "-drive", vars_drive,
+    "-drive", esp_drive, "-device", "virtio-blk-pci,drive=esp,bootindex=0",
+    "-display", "none", "-vga", "none", "-monitor", "none", "-serial", "stdio", "-net", "none",
+    "-no-reboot", NULL,
+  };
+  g_autoptr(GError) error = NULL;
+  VsbLaunchResult *res =
+    patterns ? vsb_launch_watch(argv, patterns, n_patterns, timeout_ms, &error)
+             : vsb_launch_watch_image(argv, NULL, timeout_ms, &error);
+  g_assert_no_error(error);
+  g_test_message("verdict %s after %.1f s: %s", vsb_boot_verdict_name(res->verdict),
+                 res->seconds, res->line ? res->line : "(no line)");
+  return res;
+}
+
 char *
 vsb_test_make_esp(const char *dir, const char *name, const char *app)
 {

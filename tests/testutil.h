@@ -4,6 +4,7 @@
 
 #include <glib.h>
 #include <json-glib/json-glib.h>
+#include "vsboot/launch.h"
 
 /* Fail the test with a message that may span lines: the detail goes out as TAP comments ("# "
  * per line) and only the first line as the error, so meson's TAP parser never sees stray
@@ -32,6 +33,13 @@ JsonNode *vsb_test_parse_json(const char *text);
 char *vsb_test_copy_file(const char *from, const char *dir, const char *name, int mode);
 /* An ESP image dir/name holding app as EFI/BOOT/BOOTX64.EFI; returns its path. */
 char *vsb_test_make_esp(const char *dir, const char *name, const char *app);
+/* Boot x86 OVMF CODE (its 4M Secure Boot build when NULL) with vars (booted in place: the
+ * firmware writes to it) and esp on the first virtio disk, as Secure Boot wants it: q35 with
+ * SMM, secure pflash, TCG, the serial console watched. patterns NULL: the verdict on the
+ * ESP's image (vsb_launch_watch_image), else the first pattern seen. Logs the verdict. */
+VsbLaunchResult *vsb_test_boot_ovmf(const char *code, const char *vars, const char *esp,
+                                    const VsbBootPattern *patterns, gsize n_patterns,
+                                    guint timeout_ms);
 /* dir/tr.qcow2: raw converted to qcow2 by qemu-img, cut to its first 100000 bytes (qemu-img
  * convert would fill the missing clusters with zeros: a store that reads as blank). */
 char *vsb_test_truncated_qcow2(const char *dir, const char *raw);
