@@ -506,7 +506,14 @@ vsb_cli_vars_enroll(int argc, char **argv)
     "--dbx-update, --dbx-cert, --dbx-hash, --secure-boot. Signed updates are verified as the\n"
     "firmware verifies them (db/dbx against KEK or PK, KEK against PK) and never move a time\n"
     "stamp backwards. Everything is checked before anything is written; the output is written\n"
-    "atomically, or not at all.");
+    "atomically, or not at all.\n"
+    "\n"
+    "The Microsoft 2023 CA rollover, VM stopped: 1. look: vsboot vars show VARS (which\n"
+    "Microsoft CAs it trusts, how old its dbx is); 2. add the 2023 CAs: --in-place VARS\n"
+    "--microsoft 2023 --check-boot LOADER; 3. apply Microsoft's signed updates: --db-update\n"
+    "DBUpdate2024.bin --dbx-update DBXUpdate.amd64.bin --check-boot LOADER; 4. check it\n"
+    "still boots: vsboot pe verify LOADER --vars VARS. Any KEK/db/dbx change alters PCR 7:\n"
+    "suspend BitLocker first.");
   vsb_cli_add_entries(ctx, entries, notes);
   int code = 0;
   if (!vsb_cli_parse(ctx, &argc, &argv, &code))
