@@ -112,8 +112,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       __builtin_trap();
   }
   /* Rewritten (compacted) by vsboot, the store must be judged the same, unless what decided
-   * was something a rewrite removes: a header past the end, or bytes after a DataSize 0
-   * SecureBootEnable's name (written as 0xFF padding). */
+   * was something a rewrite removes: a header past the end, duplicate live records (only the
+   * first is written), or bytes after a DataSize 0 SecureBootEnable's name (written as 0xFF
+   * padding). */
   g_autoptr(GBytes) out = vsb_varstore_serialize(s, &error);
   if (out == NULL)
     __builtin_trap();
@@ -123,7 +124,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   g_autoptr(VsbSbJudgement) j2 = vsb_sb_judge(again);
   const VsbVariable *sbe =
     vsb_varstore_lookup(s, "SecureBootEnable", &VSB_GUID_SECURE_BOOT_ENABLE_DISABLE);
-  gboolean rewrite_changes = facts.tail_header || (sbe && g_bytes_get_size(sbe->data) == 0);
+  gboolean rewrite_changes = facts.tail_header || facts.duplicate != NULL ||
+                             (sbe && g_bytes_get_size(sbe->data) == 0);
   if (!rewrite_changes && (j2->verdict != j->verdict || j2->secure_boot != j->secure_boot))
     __builtin_trap();
   return 0;
