@@ -531,8 +531,9 @@ placeholder(const char *key, const char *dir)
   if (strcmp(key, "VARS_WW") == 0)
     return copy_file(OVMF "OVMF_VARS_4M.ms.fd", IN_DIR("ww_VARS.fd"), 0666);
   if (strcmp(key, "VARS_WWDIR") == 0) {
-    g_assert_cmpint(g_mkdir(IN_DIR("shared-dir"), 0700), ==, 0);
-    g_assert_cmpint(chmod(IN_DIR("shared-dir"), 0777), ==, 0);
+    g_autofree char *shared = g_build_filename(dir, "shared-dir", NULL);
+    g_assert_cmpint(g_mkdir(shared, 0700), ==, 0);
+    g_assert_cmpint(chmod(shared, 0777), ==, 0);
     return copy_file(OVMF "OVMF_VARS_4M.ms.fd", IN_DIR("shared-dir/vm_VARS.fd"), 0600);
   }
   if (strcmp(key, "VARS_FTW") == 0) {
