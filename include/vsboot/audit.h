@@ -87,6 +87,12 @@ typedef struct {
   const char *varstore_template;
   /* The audited QEMU itself, left out of the search for other users of the varstore. */
   int self_pid;
+  /* Without a pid, what identifies the audited VM's own running QEMU (so that a running VM is
+   * not judged to share its varstore with itself): its exact arguments (after the program;
+   * NULL-terminated), or its name (-name NAME or guest=NAME, as vsboot run and libvirt start
+   * it). A QEMU on the same varstore that matches neither is another VM. */
+  const char *const *self_args;
+  const char *self_name;
   /* The command line is that of this running process (0: none): the files it has open
    * (PROC/PID/fd, matched by device and inode) are judged, not whatever is at the paths now;
    * a file replaced or deleted since its start is read through PROC/PID/fd/N and reported

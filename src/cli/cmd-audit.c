@@ -210,6 +210,8 @@ audit_run(int argc, char **argv)
     return vsb_cli_fail(error);
 
   VsbAuditOptions opts = { 0 };
+  g_auto(GStrv) self_args = NULL;
+  g_autofree char *self_name = NULL;
   opts.firmware_entries = fw_entries;
   opts.no_process_scan = no_scan;
   g_autoptr(VsbQemuCmdline) cmd = NULL;
@@ -235,6 +237,9 @@ audit_run(int argc, char **argv)
       return vsb_cli_fail(error);
     cmd = vsb_qemu_cmdline_parse((const char *const *)words, (int)g_strv_length(words), NULL,
                                  &error);
+    /* The running VM whose line this is is not "another user" of its varstore. */
+    self_args = g_strdupv(words[0] && words[0][0] != '-' ? words + 1 : words);
+    opts.self_args = (const char *const *)self_args;
   } else if (pid) {
     g_auto(GStrv) words = vsb_qemu_read_proc_cmdline(NULL, pid, &error);
     if (words == NULL)
@@ -261,10 +266,15 @@ audit_run(int argc, char **argv)
       return vsb_cli_fail(error);
     cmd = g_steal_pointer(&res->cmdline);
     opts.varstore_template = res->nvram_template;
+    /* libvirt starts the domain as -name guest=NAME. */
+    self_name = g_strdup(dom->name);
+    opts.self_name = self_name;
     source = g_strdup_printf("libvirt domain %s", libvirt_xml);
   } else {
     cmd = cmdline_for_vm(state_dir, name, &code_sha256, &error);
     opts.expected_code_sha256 = code_sha256;
+    /* vsboot run starts the VM as -name guest=NAME. */
+    opts.self_name = name;
     source = g_strdup_printf("provisioned VM %s", name);
   }
   if (cmd == NULL)

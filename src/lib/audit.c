@@ -175,6 +175,40 @@ is_template(GPtrArray *entries, const char *path)
   return FALSE;
 }
 
+/* Is the running command line argv (after its program) exactly want? */
+static gboolean
+same_args(char **argv, const char *const *want)
+{
+  char **a = argv + 1;
+  for (; *a && *want; a++, want++)
+    if (strcmp(*a, *want) != 0)
+      return FALSE;
+  return *a == NULL && *want == NULL;
+}
+
+/* -name NAME, -name guest=NAME[,...] */
+static gboolean
+has_name(char **argv, const char *name)
+{
+  for (char **a = argv + 1; a[0] && a[1]; a++) {
+    if (strcmp(a[0], "-name") != 0 && strcmp(a[0], "--name") != 0)
+      continue;
+    const char *v = g_str_has_prefix(a[1], "guest=") ? a[1] + strlen("guest=") : a[1];
+    gsize n = strlen(name);
+    if (strncmp(v, name, n) == 0 && (v[n] == '\0' || v[n] == ','))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* The audited VM's own QEMU, found by its arguments or its name (audit.h). */
+static gboolean
+is_audited_vm(char **argv, const VsbAuditOptions *opts)
+{
+  return opts && ((opts->self_args && same_args(argv, opts->self_args)) ||
+                  (opts->self_name && has_name(argv, opts->self_name)));
+}
+
 /* Other running QEMU processes whose varstore (flash 1) is the same file. */
 static char *
 other_users(const char *varstore, const VsbAuditOptions *opts)
@@ -197,7 +231,7 @@ other_users(const char *varstore, const VsbAuditOptions *opts)
     if ((int)pid == self || (opts && (int)pid == opts->self_pid))
       continue;
     g_auto(GStrv) argv = vsb_qemu_read_proc_cmdline(proc, (int)pid, NULL);
-    if (argv == NULL || argv[0] == NULL)
+    if (argv == NULL || argv[0] == NULL || is_audited_vm(argv, opts))
       continue;
     g_autofree char *base = g_path_get_basename(argv[0]);
     if (strstr(base, "qemu") == NULL && strcmp(base, "kvm") != 0)

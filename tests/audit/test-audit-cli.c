@@ -404,6 +404,74 @@ test_pid_bios_not_kept_open(void)
   }
 }
 
+/* A running VM started by vsboot run (paused here), audited three ways without its pid: by
+ * its state directory, by its own /proc/PID/cmdline on stdin, and by a line that differs. Its
+ * own QEMU is not "another QEMU on the same varstore"; a different line still is. */
+static void
+test_running_vm_is_itself(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *state = g_build_filename(dir, "state", NULL);
+  g_assert_cmpint(g_mkdir(state, 0700), ==, 0);
+  g_assert_cmpint(vsb_test_run(NULL, NULL, "provision", "r", "--state-dir", state,
+                               "--enrolled-keys", NULL), ==, 0);
+  g_autofree char *plan = NULL;
+  g_assert_cmpint(vsb_test_run(&plan, NULL, "run", "r", "--state-dir", state, "--dry-run",
+                               "--accel", "tcg", "--json", NULL), ==, 0);
+  g_autoptr(JsonNode) pn = vsb_test_parse_json(plan);
+  JsonArray *a = json_object_get_array_member(json_node_get_object(pn), "argv");
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+  for (guint i = 0; i < json_array_get_length(a); i++)
+    g_ptr_array_add(argv, g_strdup(json_array_get_string_element(a, i)));
+  g_ptr_array_add(argv, g_strdup("-S"));
+  g_ptr_array_add(argv, NULL);
+  GPid pid = 0;
+  g_autoptr(GError) error = NULL;
+  g_assert_true(g_spawn_async(dir, (char **)argv->pdata, NULL,
+                              G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
+                                G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                              NULL, NULL, &pid, &error));
+  g_assert_no_error(error);
+  g_autofree char *vars = g_build_filename(state, "r_VARS.fd", NULL);
+  for (int i = 0; i < 100; i++) { /* until QEMU holds its store read-write, at most 10 s */
+    g_autofree char *fd_dir = g_strdup_printf("/proc/%d/fd", pid);
+    g_autoptr(GDir) d = g_dir_open(fd_dir, 0, NULL);
+    gboolean held = FALSE;
+    for (const char *n; d && (n = g_dir_read_name(d));) {
+      g_autofree char *l = g_build_filename(fd_dir, n, NULL);
+      g_autofree char *t = g_file_read_link(l, NULL);
+      held |= t && strcmp(t, vars) == 0 && fd_writable(pid, n);
+    }
+    if (held)
+      break;
+    g_usleep(100000);
+  }
+  qemu_running(pid, dir);
+
+  int rc = 0;
+  const char *by_state[] = { "audit", "r", "--state-dir", state, "--json", NULL };
+  g_autoptr(JsonNode) s1 = audit_json(&rc, by_state);
+  g_assert_false(has_finding(s1, "varstore-shared", NULL));
+  g_assert_cmpint(rc, ==, 0);
+  g_autofree char *own = g_strdup_printf(
+    "cat /proc/%d/cmdline | \"$VSBOOT\" audit --qemu-cmdline - --json", pid);
+  g_autofree char *diff = g_strdup_printf(
+    "{ cat /proc/%d/cmdline; printf -- '-m\\0001024\\000'; } | \"$VSBOOT\" audit "
+    "--qemu-cmdline - --json", pid);
+  const char *own_sh[] = { "sh", "-c", own, NULL };
+  const char *diff_sh[] = { "sh", "-c", diff, NULL };
+  g_autofree char *o1 = NULL, *o2 = NULL;
+  rc = vsb_test_spawn(own_sh, NULL, &o1, NULL);
+  g_autoptr(JsonNode) s2 = vsb_test_parse_json(o1);
+  g_assert_false(has_finding(s2, "varstore-shared", NULL));
+  g_assert_cmpint(rc, ==, 0);
+  rc = vsb_test_spawn(diff_sh, NULL, &o2, NULL);
+  g_autoptr(JsonNode) s3 = vsb_test_parse_json(o2);
+  g_assert_true(has_finding(s3, "varstore-shared", NULL));
+  g_assert_cmpint(rc, ==, 1);
+  stop_qemu(pid);
+}
+
 static void
 test_stdin(void)
 {
@@ -628,6 +696,7 @@ main(int argc, char **argv)
   g_test_add_func("/audit/cli/pid-cwd-unreadable", test_pid_cwd_unreadable);
   g_test_add_func("/audit/cli/pid-bios-not-kept-open", test_pid_bios_not_kept_open);
   g_test_add_func("/audit/cli/stdin", test_stdin);
+  g_test_add_func("/audit/cli/running-vm-is-itself", test_running_vm_is_itself);
   g_test_add_func("/audit/cli/usage-errors", test_usage_errors);
   g_test_add_func("/audit/cli/exit-codes", test_exit_codes);
   g_test_add_func("/audit/cli/vm-firmware-changed", test_vm_firmware_changed);
