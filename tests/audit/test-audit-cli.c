@@ -61,6 +61,29 @@ fd_writable(GPid pid, const char *fd)
   return (flags & O_ACCMODE) == O_RDWR;
 }
 
+/* Wait until QEMU itself (not the forked test before its exec) holds exactly the store want
+ * read-write, at most 10 s: its cmdline is there at once, its files a moment later. */
+static void
+wait_holding(GPid pid, const char *want)
+{
+  for (int i = 0; i < 100; i++) {
+    g_autofree char *exe_link = g_strdup_printf("/proc/%d/exe", pid);
+    g_autofree char *exe = g_file_read_link(exe_link, NULL);
+    g_autofree char *fd_dir = g_strdup_printf("/proc/%d/fd", pid);
+    g_autoptr(GDir) d = g_dir_open(fd_dir, 0, NULL);
+    gboolean open_vars = FALSE;
+    const char *n;
+    while (d && exe && strstr(exe, "qemu-system-") && (n = g_dir_read_name(d))) {
+      g_autofree char *l = g_build_filename(fd_dir, n, NULL);
+      g_autofree char *t = g_file_read_link(l, NULL);
+      open_vars |= t && strcmp(t, want) == 0 && fd_writable(pid, n);
+    }
+    if (open_vars)
+      return;
+    g_usleep(100000);
+  }
+}
+
 /* A paused QEMU (-S) holding code and vars as flash; started from dir (relative vars path). */
 static GPid
 start_qemu_code(const char *dir, const char *code, const char *vars_arg)
@@ -89,23 +112,7 @@ start_qemu_code(const char *dir, const char *code, const char *vars_arg)
   g_autofree char *real_dir = realpath(dir, NULL);
   g_autofree char *want = g_path_is_absolute(vars_arg) ? g_strdup(vars_arg)
                                                         : g_build_filename(real_dir, vars_arg, NULL);
-  for (int i = 0; i < 100; i++) {
-    /* QEMU itself (not the forked test before its exec), holding exactly this store. */
-    g_autofree char *exe_link = g_strdup_printf("/proc/%d/exe", pid);
-    g_autofree char *exe = g_file_read_link(exe_link, NULL);
-    g_autofree char *fd_dir = g_strdup_printf("/proc/%d/fd", pid);
-    g_autoptr(GDir) d = g_dir_open(fd_dir, 0, NULL);
-    gboolean open_vars = FALSE;
-    const char *n;
-    while (d && exe && strstr(exe, "qemu-system-") && (n = g_dir_read_name(d))) {
-      g_autofree char *l = g_build_filename(fd_dir, n, NULL);
-      g_autofree char *t = g_file_read_link(l, NULL);
-      open_vars |= t && strcmp(t, want) == 0 && fd_writable(pid, n);
-    }
-    if (open_vars)
-      break;
-    g_usleep(100000);
-  }
+  wait_holding(pid, want);
   qemu_running(pid, dir);
   return pid;
 }
@@ -433,19 +440,7 @@ test_running_vm_is_itself(void)
                               NULL, NULL, &pid, &error));
   g_assert_no_error(error);
   g_autofree char *vars = g_build_filename(state, "r_VARS.fd", NULL);
-  for (int i = 0; i < 100; i++) { /* until QEMU holds its store read-write, at most 10 s */
-    g_autofree char *fd_dir = g_strdup_printf("/proc/%d/fd", pid);
-    g_autoptr(GDir) d = g_dir_open(fd_dir, 0, NULL);
-    gboolean held = FALSE;
-    for (const char *n; d && (n = g_dir_read_name(d));) {
-      g_autofree char *l = g_build_filename(fd_dir, n, NULL);
-      g_autofree char *t = g_file_read_link(l, NULL);
-      held |= t && strcmp(t, vars) == 0 && fd_writable(pid, n);
-    }
-    if (held)
-      break;
-    g_usleep(100000);
-  }
+  wait_holding(pid, vars);
   qemu_running(pid, dir);
 
   int rc = 0;

@@ -32,25 +32,10 @@ boot(const char *dir, const char *vars_template, const char *esp)
   static int n;
   g_autofree char *name = g_strdup_printf("boot%d-vars.fd", n++);
   g_autofree char *vars = vsb_test_copy_file(vars_template, dir, name, 0600);
-  g_autofree char *code_drive =
-    g_strdup_printf("if=pflash,format=raw,unit=0,readonly=on,file=%s", OVMF_CODE);
-  g_autofree char *vars_drive = g_strdup_printf("if=pflash,format=raw,unit=1,file=%s", vars);
-  g_autofree char *esp_drive = g_strdup_printf("if=none,id=esp,format=raw,file=%s", esp);
-  const char *argv[] = {
-    "qemu-system-x86_64", "-machine", "q35,smm=on", "-accel", "tcg", "-m", "256",
-    "-global", "driver=cfi.pflash01,property=secure,value=on",
-    "-drive", code_drive, "-drive", vars_drive,
-    "-drive", esp_drive, "-device", "virtio-blk-pci,drive=esp,bootindex=0",
-    "-display", "none", "-vga", "none", "-monitor", "none", "-serial", "stdio", "-net", "none",
-    "-no-reboot", NULL,
-  };
   gsize n_patterns = 0;
   const VsbBootPattern *patterns = vsb_launch_default_patterns(&n_patterns);
-  g_autoptr(GError) error = NULL;
-  VsbLaunchResult *res = vsb_launch_watch(argv, patterns, n_patterns, BOOT_TIMEOUT_MS, &error);
-  g_assert_no_error(error);
-  g_test_message("verdict %s after %.1f s: %s", vsb_boot_verdict_name(res->verdict),
-                 res->seconds, res->line ? res->line : "(no line)");
+  VsbLaunchResult *res =
+    vsb_test_boot_ovmf(OVMF_CODE, vars, esp, patterns, n_patterns, BOOT_TIMEOUT_MS);
   if (res->verdict == VSB_BOOT_VERDICT_NONE || res->verdict == VSB_BOOT_VERDICT_TIMEOUT)
     g_test_message("console:\n%s", res->log);
   return res;
