@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # vsboot developer entry point on a Debian machine.
 #   ./dev.sh demo   install what is missing, build, run the main job end to end
 #   ./dev.sh test   install what is missing, build (plain and ASan+UBSan), run the whole suite

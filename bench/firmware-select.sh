@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Side by side: `vsboot firmware select` against libvirt's own choice
 # (`virsh domxml-to-native qemu-argv`, a running libvirtd) for the same request over the same
 # descriptor directory. Prints the mean wall time per call of each and the ratio.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Side by side: `vsboot pe verify IMAGE --db CERT` against `sbverify --cert CERT IMAGE`
 # (sbsigntool) on the same signed images, with `sha256sum IMAGE` as the floor (reading and
 # hashing the file once is the least any verifier has to do):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* In-process half of bench/provision.sh: vsb_vm_provision() for N VMs in one process (what the
  * CLI does per call, minus process start-up), with the time of each VM and the peak RSS after
  * 10, 100, 1000, ... VMs, to show that nothing grows with the count.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # `vsboot provision` for many VMs: selection, the per-VM varstore copy, enrollment of own keys,
 # the state file. For each count (default 10, 100, 1000) into a fresh state directory, twice:
 #   plain   --enrolled-keys (Debian's Microsoft-keys template copied; the common case)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The rollover side by side with virt-firmware 24.2 (Debian's python3-virt-firmware, unpacked
 # privately into .debs by `./dev.sh test` or scripts/fetch-debs.sh), in one run:
 #   - adding Microsoft's four 2023 CAs to Debian's OVMF_VARS_4M.ms.fd:

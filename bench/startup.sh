@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Start-up cost of the vsboot CLI, two builds side by side in one run (so load on the machine
 # falls on both alike): OLD against NEW for three short commands — `--version` (nothing but
 # start-up and the dynamic loader), `firmware select` (descriptors, no crypto, no XML) and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Side by side: vsboot against virt-firmware's virt-fw-vars (pure Python) on the same jobs:
 #   show    `vsboot vars show OVMF_VARS_4M.ms.fd`  vs  `virt-fw-vars -i ... --print --verbose`
 #   enroll  PK+KEK+db (own keys) + Secure Boot on into the empty OVMF_VARS_4M.fd, to a new file

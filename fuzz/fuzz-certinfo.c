@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsb_cert_info_from_der (the key-less certificate reader behind `vars show`) against
  * vsb_cert_from_der (d2i_X509) on arbitrary bytes: both accept or both refuse, with the same
  * message; when both accept, the names, serial, validity and re-encoded DER are the same.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The descriptor parser on arbitrary bytes. When a file parses, its JSON form must parse again
  * to the same JSON, and selection over it must not crash for a few typical requests. */
 #include "vsboot/descriptor.h"

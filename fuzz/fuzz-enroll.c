@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Enrollment over hostile existing data: the input is the current value of db and dbx and, at
  * the same time, a signed dbx update. Every operation must either succeed with signature lists
  * that parse again, or fail cleanly. */

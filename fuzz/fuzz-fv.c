@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libFuzzer harness for the firmware-volume reader (src/lib/fv.c): any byte string must give
  * a report or a GError, never a crash, a leak or runaway memory. Seeds: small synthetic
  * volumes from tests/firmware-inspect/fv-seeds.c (FFS2/FFS3, LZMA, nesting). */

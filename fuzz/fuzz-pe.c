@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libFuzzer harness for the PE/COFF reader and the Authenticode decoder: parse, describe, hash,
  * decode every signature, judge it against a tiny db/dbx, and append a certificate entry (the
  * result must parse again and keep its hash). */

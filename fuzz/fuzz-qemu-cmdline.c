@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The audit's readers of untrusted text: a QEMU command line (shell-quoted or NUL-separated, as
  * /proc/PID/cmdline), a -readconfig file, a libvirt domain. The first byte picks the reader.
  * Every outcome must be a command line or a GError with a valid UTF-8 message. */

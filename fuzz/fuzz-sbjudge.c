@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The Secure Boot judgement on arbitrary bytes, held to a second model of the firmware written
  * the way edk2 walks the flash (VariableParsing.c FindVariableEx, Variable.c's init-time
  * Reclaim, AuthVariableLibInitialize): a plain pointer walk over the raw file, no hash tables,

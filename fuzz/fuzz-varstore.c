@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The varstore reader on arbitrary bytes: load, and when that succeeds, build the report,
  * serialise, and load the result again; both loads must agree on every live variable and the
  * rebuilt store must hold nothing but them. Any crash, sanitizer report or disagreement fails. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A VM state file (DIR/NAME.json) on arbitrary bytes. When it parses, its JSON form must parse
  * again to the same JSON, and every emitter (QEMU arguments in both syntaxes, libvirt XML in
  * every style, fragment and domain) must either produce output or fail with a message. */

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Seeds for fuzz-sbjudge: Debian's 2M OVMF_VARS.ms.fd (PK, KEK, db, SecureBootEnable) and
 variations at the places the Secure Boot judgement decides: duplicate and in-transition
 SecureBootEnable records, a dirty free area, a DataSize 0 SecureBootEnable, no PK.

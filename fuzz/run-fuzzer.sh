@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # run-fuzzer.sh FUZZER SEED_DIR runs=N|seconds=N: fuzz a scratch copy of the seeds.
 #   runs=N      the test suite's mode: a fixed seed and a fixed number of runs, so a result
 #               is the same on every machine and a CI run never fails by luck;

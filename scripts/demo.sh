@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The main job of vsboot, end to end, on this machine (run by ./dev.sh demo after the build).
 # Which firmware is installed, and which one is the Secure Boot firmware with keys enrolled that
 # libvirt would give a q35 VM, with the reason for every other file; then the whole job: own

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Unpack Debian packages from another suite (bookworm-backports, trixie) into a private tree,
 # for conformance tests against newer versions (virt-firmware, libvirt, QEMU). The system's apt
 # sources, lists and installed packages are never touched: apt runs with its own sources list,

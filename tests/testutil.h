@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Shared helpers of the g_test programs: run the vsboot CLI, make scratch directories, insist
  * on the real tools. A missing tool fails the test; it never skips. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: is Secure Boot really enforced in this VM, and if not, why not?
  *
  * The audit first builds a model of what the VM will really run — the code and varstore files

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: Authenticode signatures of PE images, judged the way the firmware judges them.
  *
  * Verification reproduces edk2's DxeImageVerificationHandler (SecurityPkg/Library/

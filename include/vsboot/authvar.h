@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: signed authenticated-variable updates (EFI_VARIABLE_AUTHENTICATION_2, the ".auth" /
  * ".bin" files Microsoft publishes: DBUpdate*.bin, DBXUpdate*.bin, KEKUpdate_*.bin), parsed,
  * verified and applied to a variable store the way OVMF's variable driver does when the guest

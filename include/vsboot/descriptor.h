@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: QEMU firmware descriptors (qemu docs/interop/firmware.json), one `Firmware` object per
  * file. Parsing is as strict as libvirt where libvirt rejects a file (unknown interface, device
  * or architecture, missing members, wrong types, > 1 MiB) and as lenient where it is lenient

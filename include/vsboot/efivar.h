@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: what the variables of a store mean. Decodes the types vsboot knows (booleans,
  * Boot####/BootOrder, Lang, device paths, signature lists and their certificates) and judges
  * the store's Secure Boot state the way OVMF's AuthVariableLib will at the next boot. The JSON

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: facts about files that are costly to derive (a firmware image's SHA-256, what a QEMU
  * binary says about its machines and version), remembered in the user's cache directory
  * ($XDG_CACHE_HOME/vsboot/NAME.json) and keyed by what changes whenever the file does: device,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: file helpers every module shares, so that every file vsboot reads or writes gets the
  * same rules:
  *  - writes are atomic: a temporary file with a random name created inside the target's

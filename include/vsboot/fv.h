@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: what an OVMF/AAVMF code image really contains.
  *
  * Descriptors (firmware.json) only say what a distribution claims about a binary. This module

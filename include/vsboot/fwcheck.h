@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: the strict descriptor linter behind `vsboot firmware check`, for packagers.
  * Errors: schema errors, missing files, relative file names, code and varstore sizes that do
  * not belong together, secure-boot on x86 without requires-smm, enrolled-keys without

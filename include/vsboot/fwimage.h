@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: firmware image files as QEMU maps them into flash. One rule set for provisioning,
  * `firmware check` and the audit: a code file and a varstore file must be the two halves of
  * one build, or the firmware silently keeps its variables in RAM and nothing persists. */

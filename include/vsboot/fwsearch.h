@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: discovery of firmware descriptors, exactly as QEMU's firmware.json specifies and
  * libvirt implements it. Directories go from general to specific; a file in a more specific
  * directory replaces the same-named (basename) file of a more general one, and an empty file

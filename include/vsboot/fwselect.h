@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: firmware selection, as libvirt's qemuFirmwareMatchDomain() does it: the descriptors
  * are tried in precedence order (fwsearch.h) and the first one no rule rejects is chosen. The
  * rules run in libvirt's order, so the first reason reported for a rejected descriptor is the

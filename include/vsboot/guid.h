@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: EFI GUIDs, in their on-disk (mixed-endian) byte order, and the well-known ones by name. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: reading untrusted JSON. json-glib's parser recurses once per nesting level, so a
  * megabyte of '[' would exhaust the stack; every JSON input goes through this guard first. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: a Secure Boot key hierarchy of one's own. PK, KEK and db RSA key pairs with
  * self-signed X.509 certificates and an owner GUID, for users who do not want to trust a
  * vendor's PK. The db key is what signs boot images (sbsign --key db.key --cert db.crt). */

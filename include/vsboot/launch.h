@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: start QEMU and judge a boot by what appears on the serial console. The proof that
  * Secure Boot is enforced is a real boot: an image the firmware must refuse is refused, and one
  * it must run prints a marker. QEMU is stopped as soon as the verdict is on the console, so a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: read a libvirt domain definition for the audit, and work out what libvirt will really
  * start: the firmware files (resolving <os firmware='efi'> with the descriptors exactly as
  * libvirt's qemuFirmwareFillDomain does), the NVRAM file and the template it is created from,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: the firmware part of a libvirt domain for a provisioned VM, in three styles, each
  * pointing libvirt at the VM's own varstore (so the keys enrolled at provisioning stay in
  * force):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: Microsoft's Secure Boot objects, for carrying VMs through the 2023 CA rollover.
  *
  * The seven Microsoft CA certificates a store may trust (KEK CA 2011 expired 2026-06-24, UEFI CA

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: PE/COFF images (EFI applications, drivers, the EFI-stub kernel) as Secure Boot sees
  * them: headers, sections, data directories, the attribute certificate table, the .sbat
  * section, and the Authenticode image hash computed as edk2's DxeImageVerificationLib

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: the firmware part of a QEMU command line for a provisioned VM, built as libvirt
  * builds it (qemu_command.c): -blockdev nodes + -machine pflash0=/pflash1= from QEMU 4.0 on,
  * -drive if=pflash before; smm=on and the cfi.pflash01 "secure" global whenever the firmware

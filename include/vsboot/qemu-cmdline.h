@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: read a QEMU command line the way QEMU reads it, to learn which firmware, varstore,
  * machine and flash settings a VM really gets. Options follow QEMU 7.2's rules: "-opt" and
  * "--opt" are the same, "-opt=value" does not exist, option lists are QemuOpts/keyval

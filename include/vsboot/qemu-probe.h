@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: what the installed QEMU says about itself. Firmware descriptors list machine globs
  * over canonical names ("pc-q35-*"), while users say "q35"; QEMU's "-machine help" is the only
  * authority on what an alias currently means. What a QEMU binary prints is cached per binary

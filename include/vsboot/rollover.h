@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: changing KEK/db/dbx without bricking the VM. Two guards a caller runs around an edit
  * of a store (vars enroll, fleet rollover):
  *  - boot checks: EFI images the VM boots (shim, GRUB, the Windows boot manager), judged

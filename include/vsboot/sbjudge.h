@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: will the firmware enforce Secure Boot with this variable store?
  *
  * The judgement replicates, decision for decision, what edk2 does with the store at boot (as

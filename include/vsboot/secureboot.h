@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: Secure Boot enrollment into a variable store, offline. Entries are written exactly as
  * virt-fw-vars writes them (raw EFI_SIGNATURE_LISTs, no AUTH_2 descriptor; attributes 0x27 for
  * PK/KEK/db/dbx and 0x03 for SecureBootEnable/CustomMode; one X.509 list per certificate and

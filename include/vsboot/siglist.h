@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: EFI_SIGNATURE_LIST data (PK, KEK, db, dbx, MokList), certificates in them, and
  * EFI_VARIABLE_AUTHENTICATION_2 payloads such as Microsoft's dbxupdate.bin. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: running the external tools vsboot relies on (qemu-img, qemu-system-ARCH) and keeping
  * what they print, so that every caller reports a tool that is missing, killed, hung or failing
  * the same way. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: the JSON variable format of virt-firmware (virt-fw-vars --output-json) and QEMU's
  * uefi-vars device (qapi/uefi.json):
  *   {"version": 2, "variables": [{"name", "guid", "attr", "data": hex, "time": hex?, "digest"?}]}

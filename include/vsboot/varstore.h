@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: edk2 variable stores (OVMF_VARS*.fd, AAVMF/QEMU_VARS.fd, the varstore at the start
  * of a unified OVMF.fd): read, validate, edit, rebuild compacted, write atomically.
  * Byte layout and reader rules follow edk2's VariableFormat.h / VariableParsing.c. */

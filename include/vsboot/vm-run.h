@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: start a provisioned VM. The whole QEMU command line is the emitted firmware part
  * (qemu-argv.h) plus accelerator, memory, console and disks, so what `run` starts is what
  * `qemu-args` prints. KVM is used only where it can run the firmware: a requires-smm build

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot: a provisioned VM. `DIR/NAME.json` records which firmware descriptor the VM was given,
  * what the descriptor said at that moment, and where the VM's own varstore lives, so that the
  * emitters and `run` start it the same way every time (the varstore holds its keys and boot

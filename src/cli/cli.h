@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot CLI: the table of subcommands and the few helpers they share. The CLI only parses
  * options, calls the library and prints; it holds no logic of its own. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot audit: is Secure Boot really enforced in this VM, and if not, why not? */
 #include "cli.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot firmware inspect FILE [--json] [--files]: what a firmware code image really contains.
  * All the reading is in the library (vsboot/fv.h); this prints its report. */
 #include "cli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot firmware list|show|select|check|inspect: QEMU firmware descriptors. */
 #include "cli.h"
 

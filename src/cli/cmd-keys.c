@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot keys: a PK/KEK/db hierarchy of one's own. */
 #include "cli.h"
 

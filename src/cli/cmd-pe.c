@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot pe info|hash|verify|sign: EFI binaries and their Authenticode signatures. The text
  * of info and verify is rendered from the same JSON report that --json prints. */
 #include "cli.h"

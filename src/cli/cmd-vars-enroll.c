@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot vars enroll: put PK/KEK/db/dbx into a variable store and turn Secure Boot on or off.
  * Everything is read and checked first; the store is written once, atomically, at the end. */
 #include "cli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot vars show|export|import (enroll lives in cmd-vars-enroll.c). The text of `show` is
  * rendered from the same JSON report that --json prints. */
 #include "cli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot provision / qemu-args / libvirt-xml / run: a VM's own firmware and varstore, and how
  * to start it. */
 #include "cli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Signed authenticated-variable updates (EFI_VARIABLE_AUTHENTICATION_2): parse, verify and
  * apply them as OVMF's variable driver does. The contract, and the edk2 functions each rule
  * comes from, are in include/vsboot/authvar.h. */

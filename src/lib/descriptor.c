@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "vsboot/descriptor.h"
 #include "vsboot/json.h"
 #include "vsboot/error.h"

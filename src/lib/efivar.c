@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Decoding of known EFI variables and the Secure Boot judgement (AuthVariableLibInitialize:
  * SetupMode = no PK; SecureBoot = user mode and SecureBootEnable != 0, a missing
  * SecureBootEnable being created as 1). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "vsboot/filecache.h"
 #include "vsboot/fileio.h"
 #include "vsboot/json.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define _GNU_SOURCE /* O_TMPFILE, AT_EMPTY_PATH */
 #include "vsboot/fileio.h"
 #include "vsboot/error.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Firmware volumes of a code image: see include/vsboot/fv.h. Struct layouts and constants are
  * those of the PI spec vol. 3 as spelled in MdePkg/Include/Pi/PiFirmwareVolume.h and
  * PiFirmwareFile.h; all fields are little-endian and read byte by byte (no unaligned casts). */

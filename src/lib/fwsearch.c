@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "vsboot/fwsearch.h"
 #include "vsboot/error.h"
 #include "vsb-config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "vsboot/fwselect.h"
 #include "vsboot/error.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Key hierarchy generation with OpenSSL 3 (EVP, X509v3). */
 #include "vsboot/keys.h"
 #include "vsboot/error.h"

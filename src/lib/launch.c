@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* QEMU under watch: spawn, read the serial console from its stdout, stop at the verdict. */
 #include "vsboot/launch.h"
 #include "vsboot/error.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "vsboot/libvirt-domain.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"

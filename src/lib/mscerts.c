@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Microsoft's Secure Boot certificates and dbx description (mscerts.h). */
 #include "vsboot/mscerts.h"
 #include "vsboot/error.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* g_autoptr() for the OpenSSL types libvsboot uses, defined once: cleanup on every path without
  * gotos. Private to libvsboot (not installed); no public header carries OpenSSL types. */
 #pragma once

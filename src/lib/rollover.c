@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Guards around a KEK/db/dbx edit (rollover.h). */
 #include "vsboot/rollover.h"
 #include "vsboot/authenticode.h"

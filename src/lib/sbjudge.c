@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The Secure Boot judgement: edk2's boot-time decisions over a loaded store (see sbjudge.h for
  * the rules and where in edk2 each comes from). */
 #include "vsboot/sbjudge.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Offline Secure Boot enrollment with virt-fw-vars' semantics (virt/firmware/efi/efivar.py,
  * siglist.py): raw signature lists, forward-only time stamps, fixed attributes. */
 #include "vsboot/secureboot.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* EFI_SIGNATURE_LIST (MdePkg/Include/Guid/ImageAuthentication.h, packed):
  *   SignatureType GUID, u32 SignatureListSize, u32 SignatureHeaderSize, u32 SignatureSize,
  *   header[SignatureHeaderSize], then entries of SignatureSize = {SignatureOwner GUID, data}. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* JSON import/export of variables (virt-firmware efijson.py, QEMU hw/uefi/var-service-json.c). */
 #include "vsboot/varjson.h"
 #include "vsboot/json.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* edk2 variable stores: EFI_FIRMWARE_VOLUME_HEADER + VARIABLE_STORE_HEADER + variable records,
  * followed by the fault-tolerant-write (FTW) working block and spare area. Reader rules follow
  * edk2's VariableParsing.c (FindVariableEx) and the stricter checks of VirtNorFlashFvb.c; see

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define _GNU_SOURCE /* copy_file_range */
 #include "vsboot/vm.h"
 #include "vsboot/filecache.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot audit boot test: what code outside SMM can do to a varstore flash QEMU does not mark
  * "secure". This EFI application stands for any guest code that runs after the firmware (an OS
  * kernel, a driver, a signed but compromised boot loader): it finds the PK record in the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The audit's verdicts, confirmed by real boots under QEMU/TCG with Debian's OVMF. Every case
  * first audits the exact QEMU command line it then boots:
  *   - enforced (SMM build, smm=on, secure flash, enrolled .ms.fd varstore): the unsigned

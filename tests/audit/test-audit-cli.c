@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot audit against running QEMU processes (--pid, and the search for another VM using the
  * same varstore), standard input, and the usage errors that must exit 2 with a clear message. */
 #include "testutil.h"

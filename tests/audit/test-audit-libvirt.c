@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Differential: for each libvirt domain, `vsboot audit --libvirt-xml` (which works out itself
  * what libvirt will run) must agree with `vsboot audit --qemu-cmdline` on the command line a
  * real libvirtd generates for it (`virsh domxml-to-native qemu-argv`, Debian 12's libvirt 9.0

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot audit, table-driven: each QEMU command line or libvirt domain must produce exactly the
  * listed finding ids and verdict. Fixtures are copies of Debian's /usr/share/OVMF and
  * /usr/share/AAVMF files made per test in a scratch directory (OVMF_VARS_4M.ms.fd: keys

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The QEMU command-line reader: QemuOpts/keyval details as QEMU 7.2 has them, flash resolution
  * through every syntax, -readconfig, libvirt domains, and bad input (clear errors, no crash). */
 #include "testutil.h"

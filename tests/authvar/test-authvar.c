@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Signed authenticated-variable updates (authvar.h): Microsoft's real objects against Debian's
  * real stores, altered copies, a Red Hat PK store, malformed files, and updates signed here
  * with throw-away keys for the time stamp and duplicate rules. */

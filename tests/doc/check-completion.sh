@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The bash completion, through bash's own completion interface: the completion file is sourced
 # in this non-interactive bash, COMP_WORDS/COMP_CWORD/COMP_LINE/COMP_POINT are set as readline
 # sets them, the function `complete -p vsboot` names is called, and COMPREPLY is checked.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The man pages and the CLI cannot drift: for every command and subcommand that `vsboot --help`
 # and `vsboot COMMAND --help` list, every option its --help shows is documented in the OPTIONS
 # section of its page (doc/vsboot-COMMAND.1.scd, under "## COMMAND SUB" for a command group),

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Every built man page formats without a warning from man/groff (all warnings on), and no line of
 # it is wider than the 80 columns it is formatted for. TAP output.
 # Usage: check-man-warnings.sh PAGE...

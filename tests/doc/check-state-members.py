@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """vsboot-state(5) against a real state file: provision a VM from the host's firmware
 descriptors (split flash, the shape that has every member) and require the members of NAME.json
 and of its "firmware" object to be exactly the ones the MEMBERS section of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Enrollment: virt-fw-vars' output reproduced byte for byte with the library's primitives, the
  * CLI's reports, and bad input refused with nothing written. */
 #include "testutil.h"

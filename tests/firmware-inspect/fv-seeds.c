@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fv-seeds DIR: the small synthetic volumes that seed fuzz/fuzz-fv.c (fuzz/corpus/fv/). */
 #include "fvbuild.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Builders for synthetic firmware volumes (PI spec vol. 3 layouts), for the firmware-inspect
  * tests and the fv fuzzer's seed corpus. Every function returns a new GByteArray. */
 #pragma once

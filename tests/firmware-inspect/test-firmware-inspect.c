@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot firmware inspect: Debian's real OVMF/AAVMF builds against their descriptors and
  * README, synthetic volumes for every construct the reader handles, and hostile input. */
 #include "testutil.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Descriptor parsing: the whole schema, JSON round trips, and precise errors for bad files. */
 #include "testutil.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot firmware list|show|select|check through the CLI: JSON parsed and asserted, exit
  * codes, --explain text, the user (XDG) layer over the host's real descriptors. */
 #include "testutil.h"

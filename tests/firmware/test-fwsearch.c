@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Discovery: precedence across directories, replacement, masks, invalid files kept aside. */
 #include "testutil.h"
 

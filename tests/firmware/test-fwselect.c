@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Selection: libvirt's rules in libvirt's order, checked against libvirt's own conformance
  * cases (qemuxmlconfdata firmware-auto-*) over the Fedora-like descriptor set. */
 #include "testutil.h"

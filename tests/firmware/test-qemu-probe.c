@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Machine alias resolution with the real qemu-system-x86_64/aarch64, and without QEMU. */
 #include "testutil.h"
 

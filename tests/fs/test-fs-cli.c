@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define _GNU_SOURCE /* memmem */
 /* The vsboot commands that read and write files, against a hostile filesystem: symlinks planted
  * at every name they write, edits through links, many editors at once, SIGKILL in the middle

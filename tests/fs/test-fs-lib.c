@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The file helpers every module uses (fileio.h, tool.h), tested where they are dangerous:
  * links planted at names vsboot writes, non-regular files where files are expected, huge and
  * sparse files, concurrent editors, and tools that hang. Every test can fail. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A real libvirtd for g_test programs: libvirtd-ns.sh started in private mount+net namespaces
  * (fixture firmware directory over /usr/share/qemu/firmware, tmpfs over libvirt's state,
  * private /etc/libvirt), so tests can `virsh define`/`create` without touching the host.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Run a real libvirtd (system instance, as root) inside private mount and network namespaces, so
 # that tests can ask libvirt itself how it treats firmware descriptors and domain XML without
 # touching the host's libvirt state.

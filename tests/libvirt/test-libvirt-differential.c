@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Differential test: a real libvirtd (Debian 12's, in a private mount namespace started by
  * libvirtd-ns.sh) and `vsboot firmware select` must choose the same firmware for the same
  * request over the same descriptor directory.

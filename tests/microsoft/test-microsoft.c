@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The Microsoft 2023 CA rollover: the shipped certificates (against the compiled sums and
  * /work/shared/data/microsoft/SHA256SUMS), the set names, which CAs Debian's real stores and
  * stores built from them trust, revocation in each of dbx's forms, and the dbx explained by

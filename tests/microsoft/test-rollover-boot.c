@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The rollover, proven by booting OVMF (Secure Boot build, SMM, secure pflash) under TCG:
  *  - the owner's PK, Microsoft's KEK 2K CA 2023 and only Microsoft UEFI CA 2023 in db (all by
  *    `vars enroll --microsoft`): Debian's shim, signed by both the 2011 and the 2023 UEFI CA,

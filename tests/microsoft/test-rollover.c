@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The rollover from the command line: `vsboot vars enroll --microsoft SET` on Debian's real
  * Microsoft-keys store adds the 2023 CAs, leaves every other variable as it was, changes nothing
  * when run again, writes nothing for bad input, and gives the same variables as virt-firmware

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot boot-test payload: a minimal EFI application that reports what the firmware says about
  * Secure Boot, on the console (OVMF mirrors ConOut to the serial port), then powers the machine
  * off so QEMU exits. The boot test looks for the marker line; the firmware only gets to run this

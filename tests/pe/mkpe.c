@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsb-mkpe: write a synthetic PE image (see pegen.h); used by bench/pe-verify.sh and to make the
  * fuzz seeds. */
 #include "pegen.h"

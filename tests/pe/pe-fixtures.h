@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Keys and certificates for the PE tests, made with OpenSSL at run time: a CA, a code-signing
  * leaf issued by it, an unrelated self-signed signer, an expired leaf and a leaf without the
  * code-signing EKU. Written as PEM into dir. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Synthetic PE/COFF images for the PE tests, the fuzz seeds and the benchmark: a DOS stub, PE
  * headers (PE32 or PE32+), n sections with patterned raw data, optional .sbat text and
  * trailing bytes after the last section. Field offsets are exported so tests can corrupt

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The boot that confirms vsboot's verdicts: OVMF with Secure Boot (SMM, secure pflash) under
  * TCG boots an ESP whose EFI/BOOT/BOOTX64.EFI is the image in question, and the serial console
  * says whether the firmware ran it (shim starts and looks for grubx64.efi) or refused it

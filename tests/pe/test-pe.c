@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot pe: the PE reader, the Authenticode hash, signing and verification, cross-checked on
  * the same files with sbsign/sbverify (sbsigntool), pesign and osslsigncode, and judged on
  * Debian's own signed binaries against Debian's OVMF varstores. */

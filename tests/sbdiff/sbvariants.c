@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sbvariants: write hostile-but-valid variants of Debian's OVMF variable stores, byte by byte,
  * for the differential test of vsboot's Secure Boot verdict against the firmware (test-sbdiff).
  *

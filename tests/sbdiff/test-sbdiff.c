@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Differential test of vsboot's Secure Boot verdict against the real firmware.
  *
  * tests/data/sbvariants/ holds hostile-but-valid variants of Debian's OVMF stores (made by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The file-keyed cache: hits while the file is unchanged, misses once it changes, survives a
  * corrupt cache file; and QEMU is asked once per binary version. */
 #include "testutil.h"

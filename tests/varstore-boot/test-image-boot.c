@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsb_launch_watch_image on real boots: the verdict on one image comes from the firmware's words
  * about that image's boot option, never from a later option. OVMF (Secure Boot build, SMM,
  * secure pflash) under TCG, with Debian's real shim and GRUB:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The console watcher without QEMU: line splitting, escape sequences, first match wins, the
  * verdict stops the process at once, timeouts, and processes that just exit. */
 #include "testutil.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The proof in a real boot: QEMU + OVMF (Secure Boot build, SMM, secure pflash) under TCG.
  * Keys from `vsboot keys generate`, enrolled by `vsboot vars enroll --secure-boot on` into a
  * fresh copy of Debian's empty OVMF_VARS_4M.fd: the gnu-efi payload signed with the db key runs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot vars show / export / import through the CLI: outputs, exit codes, bad input that
  * must leave the output untouched, and QEMU's image lock with a real qemu-system-x86_64. */
 #include "testutil.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The varstore reader/writer, signature lists, decoding and JSON against Debian's real stores
  * (/usr/share/OVMF, /usr/share/AAVMF) and fixtures made here by corrupting them. Offsets and
  * hashes are the ones in the varstore notes (verified against Debian 12's files). */

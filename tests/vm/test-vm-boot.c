@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Real boots under TCG of what vsboot emits and starts: a VM provisioned with our own keys runs
  * the payload signed with our db key (SecureBoot=1) and refuses the unsigned one, through
  * `vsboot run` and through the `qemu-args` lines of both syntaxes (-blockdev for QEMU >= 4.0,

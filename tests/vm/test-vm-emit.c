@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The emitters on VMs made in memory: exact QEMU arguments for every firmware shape and both
  * syntaxes, libvirt XML for every style (validated by virt-xml-validate), the state file's
  * JSON round trip, and VM name rules. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* "Never let the file system be turned against vsboot": provisioning in a state directory
  * someone prepared. Symbolic links at every name provision writes, a TPM directory that is not
  * vsboot's, concurrent provisioning of one VM, a reset under a running QEMU, a state file that

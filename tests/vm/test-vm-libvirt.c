@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The libvirt XML vsboot emits, given to a real libvirtd (9.0 here, in a private mount
  * namespace: tests/libvirt/libvirtd-ns.h): `virsh define` accepts it, and `virsh
  * domxml-to-native qemu-argv` gives QEMU the same firmware code, the same (the VM's own)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* vsboot provision / qemu-args / libvirt-xml / run --dry-run through the CLI, on the host's
  * Debian firmware and on descriptor trees made here: what is written (and with which mode and
  * bytes), what is refused, and that a refusal leaves the state directory as it was. */

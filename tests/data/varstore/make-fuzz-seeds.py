@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Make the small seed inputs of fuzz/fuzz-varstore.c from Debian's OVMF_VARS_4M.snakeoil.fd:
 cut-down variable volumes (FvLength 0x3000) holding a few real records in several states,
 so that every seed stays far below 64 KiB. Usage: make-fuzz-seeds.py OUTDIR"""
