@@ -4,7 +4,8 @@
 # privately into .debs by `./dev.sh test` or scripts/fetch-debs.sh), in one run:
 #   - adding Microsoft's four 2023 CAs to Debian's OVMF_VARS_4M.ms.fd:
 #     `vsboot vars enroll --microsoft 2023` against `virt-fw-vars --add-kek/--add-db`;
-#   - applying Microsoft's signed dbx update: `vsboot vars enroll --dbx-update`, which verifies
+#   - applying Microsoft's signed db update (DBUpdate3P2023.bin) against --add-db of the same
+#     certificate, and its signed dbx update: `vsboot vars enroll --dbx-update`, which verifies
 #     the signature against the store's KEK before it appends, against `virt-fw-vars
 #     --set-dbx`, which stores the lists without verifying anything.
 # Both outputs are checked to hold the same variables first (the dbx pair on a store without
@@ -59,6 +60,13 @@ VS_DBX=("$VSBOOT" vars enroll "$TEMPLATE" -o "$TMP/vs-dbx.fd" --delete dbx --dbx
 VF_DBX=("$TMP/virt-fw-vars" -i "$TEMPLATE" -o "$TMP/vf-dbx.fd" -d dbx --set-dbx "$UPD/DBXUpdate.amd64.bin")
 "${VS_DBX[@]}" >/dev/null 2>&1; "${VF_DBX[@]}" >/dev/null 2>&1; same "$TMP/vs-dbx.fd" "$TMP/vf-dbx.fd"
 
+# Microsoft's signed db update against the nearest virt-fw-vars step: --add-db of the same
+# certificate (virt-firmware cannot verify or apply a signed update). Not compared for identity:
+# the update keeps the store's later time stamp, --add-db stamps the certificate's notBefore.
+VS_DB=("$VSBOOT" vars enroll "$TEMPLATE" -o "$TMP/vs-db.fd" --db-update "$UPD/DBUpdate3P2023.bin" --force)
+VF_DB=("$TMP/virt-fw-vars" -i "$TEMPLATE" -o "$TMP/vf-db.fd" --add-db "$OWNER" "$MS/microsoft-uefi-ca-2023.der")
+"${VS_DB[@]}" >/dev/null 2>&1; "${VF_DB[@]}" >/dev/null 2>&1
+
 q() { printf '%q ' "$@"; }
 bench() { # NAME VSBOOT-CMD VFW-CMD
   hyperfine --warmup 3 --runs "$RUNS" --export-json "$TMP/$1.json" -n vsboot "$2" -n virt-fw-vars "$3" >/dev/null
@@ -72,3 +80,4 @@ PY
 }
 bench microsoft-2023 "$(q "${VS_MS[@]}")" "$(q "${VF_MS[@]}")"
 bench dbx-update "$(q "${VS_DBX[@]}")" "$(q "${VF_DBX[@]}")"
+bench db-update "$(q "${VS_DB[@]}")" "$(q "${VF_DB[@]}")"
