@@ -10,6 +10,7 @@
 #include "vsboot/guid.h"
 #include "vsboot/pe.h"
 #include "vsboot/siglist.h"
+#include "vsboot/sbjudge.h"
 #include "vsboot/varstore.h"
 
 #include <openssl/err.h>
@@ -468,11 +469,12 @@ cmd_verify(int argc, char **argv)
     dbx = store_db(store, "dbx", vars, &error);
     if (error)
       return vsb_cli_fail(error);
-    g_autoptr(VsbSecureBootState) st = vsb_secure_boot_state(store);
-    enforcing = st->enforcing;
-    uncertain = st->verdict == VSB_SB_VERDICT_UNCERTAIN;
-    mode = vsb_secure_boot_mode_name(st->mode);
-    sb_reason = g_strdup(st->reason);
+    /* Only the verdict is needed: the judgement alone, not the certificate report. */
+    g_autoptr(VsbSbJudgement) j = vsb_sb_judge(store);
+    enforcing = j->verdict == VSB_SB_VERDICT_ENFORCED;
+    uncertain = j->verdict == VSB_SB_VERDICT_UNCERTAIN;
+    mode = vsb_secure_boot_mode_name(j->mode);
+    sb_reason = g_strdup(j->reason);
   } else {
     db = vsb_sig_entry_array_new();
     for (char **c = db_certs; c && *c; c++)

@@ -1025,8 +1025,8 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
                       "loader is blocked");
         /* The 2011 CAs expired in 2026; media signed only by their 2023 successors (new
          * Windows boot managers, new shims) are refused where db lacks those. */
-        g_autoptr(VsbMsState) ms = vsb_secure_boot_microsoft_state(store);
-        if (ms->missing_successor) {
+        const VsbMsState *ms = sb->microsoft; /* worked out with the rest of the state */
+        if (ms && ms->missing_successor) {
           g_autoptr(GString) which_s = g_string_new(NULL);
           for (guint i = 0; i < ms->warnings->len; i++)
             g_string_append_printf(which_s, "%s%s", i ? "; " : "",

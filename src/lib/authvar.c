@@ -23,17 +23,7 @@
 #include <openssl/x509v3.h>
 #include <string.h>
 
-typedef STACK_OF(X509) VsbX509Stack;
-static void
-x509_stack_free(VsbX509Stack *sk)
-{
-  sk_X509_free(sk);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(PKCS7, PKCS7_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(X509, X509_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(X509_STORE, X509_STORE_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(BIO, BIO_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbX509Stack, x509_stack_free)
+#include "ossl-auto.h"
 
 G_DEFINE_QUARK(vsb-authvar-error-quark, vsb_authvar_error)
 

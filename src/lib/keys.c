@@ -14,6 +14,8 @@
 #include <openssl/x509v3.h>
 #include <string.h>
 
+#include "ossl-auto.h"
+
 #define VALIDITY_DAYS 3650
 
 static const char *const role_names[VSB_KEY_N_ROLES] = { "PK", "KEK", "db" };
@@ -24,12 +26,7 @@ vsb_key_role_name(VsbKeyRole role)
   return (unsigned)role < VSB_KEY_N_ROLES ? role_names[role] : "?";
 }
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(EVP_PKEY, EVP_PKEY_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(X509, X509_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(X509_NAME, X509_NAME_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(X509_EXTENSION, X509_EXTENSION_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(BIO, BIO_free)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(BIGNUM, BN_free)
+/* g_autoptr for the OpenSSL types: ossl-auto.h. */
 
 /* The last OpenSSL error as text (and the queue cleared), for messages. */
 static char *

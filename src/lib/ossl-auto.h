@@ -6,6 +6,7 @@
 #include <glib.h>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pkcs7.h>
@@ -25,6 +26,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(BIO, BIO_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ASN1_OBJECT, ASN1_OBJECT_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ASN1_TYPE, ASN1_TYPE_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(ASN1_STRING, ASN1_STRING_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(BIGNUM, BN_free)
 
 /* A chain of BIOs (PKCS7_dataInit's), freed whole. */
 typedef BIO VsbBioChain;
