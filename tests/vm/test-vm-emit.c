@@ -8,6 +8,7 @@
 #include "vsboot/libvirt-xml.h"
 #include "vsboot/qemu-argv.h"
 #include "vsboot/vm.h"
+#include "vsboot/mscerts.h"
 #include "vsboot/vm-run.h"
 
 #include <string.h>
@@ -468,6 +469,26 @@ test_json_roundtrip(void)
       vsb_test_fail("'%s' does not say '%s'", error->message, bad[i][1]);
     g_clear_error(&error);
   }
+  /* "microsoft": the ids of the CAs vsboot added; anything else is refused, naming it. */
+  back->microsoft = (1u << VSB_MS_KEK_2023) | (1u << VSB_MS_UEFI_2023);
+  g_autoptr(JsonNode) ms_node = vsb_vm_to_json(back);
+  g_autoptr(VsbVm) ms_back = vsb_vm_from_json(ms_node, "mem", &error);
+  g_assert_no_error(error);
+  g_assert_cmpuint(ms_back->microsoft, ==, back->microsoft);
+  JsonObject *mo = json_node_get_object(ms_node);
+  json_object_set_string_member(mo, "microsoft", "2023");
+  g_assert_null(vsb_vm_from_json(ms_node, "bad.json", &error));
+  g_assert_nonnull(error);
+  g_assert_nonnull(strstr(error->message, "microsoft: expected an array"));
+  g_clear_error(&error);
+  JsonArray *ids = json_array_new();
+  json_array_add_string_element(ids, "kek-2022");
+  json_object_set_array_member(mo, "microsoft", ids);
+  g_assert_null(vsb_vm_from_json(ms_node, "bad.json", &error));
+  g_assert_nonnull(error);
+  g_assert_nonnull(strstr(error->message, "microsoft[0]: not a Microsoft certificate id"));
+  g_clear_error(&error);
+
   /* A varstore on a stateless VM is a contradiction. */
   JsonObject *o = json_node_get_object(node);
   JsonObject *fw = json_object_get_object_member(o, "firmware");
