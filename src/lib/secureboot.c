@@ -619,6 +619,68 @@ vsb_enroll_set_secure_boot(VsbEnroll *e, gboolean on, GError **error)
   return TRUE;
 }
 
+/* ---- the fixed order ---- */
+
+static gboolean
+add_certs(VsbEnroll *e, VsbSbVariable var, GPtrArray *certs, const VsbGuid *owner,
+          GError **error)
+{
+  for (guint i = 0; certs && i < certs->len; i++)
+    if (!vsb_enroll_add_cert(e, var, certs->pdata[i], owner, error))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+add_hashes(VsbEnroll *e, VsbSbVariable var, GArray *hashes, const VsbGuid *owner,
+           GError **error)
+{
+  for (guint i = 0; hashes && i < hashes->len; i++)
+    if (!vsb_enroll_add_hash(e, var, (const guint8 *)hashes->data + (gsize)i * 32, owner, error))
+      return FALSE;
+  return TRUE;
+}
+
+/* Deleting and copying come first: they start from what the caller wants kept. */
+static gboolean
+apply_delete_copy(VsbEnroll *e, const VsbEnrollSteps *s, GError **error)
+{
+  for (const char *const *d = s->delete_names; d && *d; d++)
+    if (!vsb_enroll_delete(e, *d, error))
+      return FALSE;
+  if (s->copy_from == NULL)
+    return TRUE;
+  static const char *const defaults[] = { "KEK", "db", "dbx", NULL };
+  const char *const *names = s->copy_names ? s->copy_names : defaults;
+  for (const char *const *n = names; *n; n++)
+    if (!vsb_enroll_copy(e, s->copy_from, *n, s->copy_names != NULL, error))
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+vsb_enroll_apply(VsbEnroll *e, const VsbEnrollSteps *s, GError **error)
+{
+  static const VsbGuid zero;
+  const VsbGuid *owner = s->owner ? s->owner : &zero;
+  if (!apply_delete_copy(e, s, error))
+    return FALSE;
+  if (s->pk && !vsb_enroll_set_pk(e, s->pk, owner, error))
+    return FALSE;
+  if (s->microsoft && !vsb_enroll_add_microsoft(e, s->microsoft, error))
+    return FALSE;
+  if (!add_certs(e, VSB_SB_KEK, s->kek, owner, error) ||
+      !add_certs(e, VSB_SB_DB, s->db, owner, error) ||
+      !add_hashes(e, VSB_SB_DB, s->db_hashes, owner, error))
+    return FALSE;
+  if (s->updates && !s->updates(e->store, s->updates_data, error))
+    return FALSE;
+  if (!add_certs(e, VSB_SB_DBX, s->dbx, owner, error) ||
+      !add_hashes(e, VSB_SB_DBX, s->dbx_hashes, owner, error))
+    return FALSE;
+  return s->secure_boot < 0 || vsb_enroll_set_secure_boot(e, s->secure_boot != 0, error);
+}
+
 /* ---- checks ---- */
 
 #define AUTH_VARIABLE_HEADER_SIZE 60u

@@ -1109,24 +1109,6 @@ user_keys_load(const char *dir, UserKeys *k, GError **error)
 }
 
 static gboolean
-enroll_user_keys(VsbVarstore *store, const UserKeys *k, GPtrArray *notes, GError **error)
-{
-  g_autoptr(VsbEnroll) e = vsb_enroll_new(store);
-  if (!vsb_enroll_set_pk(e, k->cert[0], &k->owner, error) ||
-      !vsb_enroll_add_cert(e, VSB_SB_KEK, k->cert[1], &k->owner, error) ||
-      !vsb_enroll_add_cert(e, VSB_SB_DB, k->cert[2], &k->owner, error) ||
-      !vsb_enroll_set_secure_boot(e, TRUE, error))
-    return FALSE;
-  GPtrArray *changes = vsb_enroll_get_changes(e);
-  for (guint i = 0; i < changes->len; i++) {
-    VsbEnrollChange *c = changes->pdata[i];
-    note(notes, "enroll: %s %s%s%s", c->action, c->variable, c->detail ? ": " : "",
-         c->detail ? c->detail : "");
-  }
-  return TRUE;
-}
-
-static gboolean
 collect_features(const char *const *names, VsbFwWant want, VsbFwRequest *req, GError **error)
 {
   for (const char *const *n = names; n && *n; n++) {
@@ -1464,37 +1446,59 @@ plan_describe(const VsbProvisionRequest *r, VsbFwArch arch, const VsbMachineReso
   return vm;
 }
 
-/* Microsoft's CAs for the VM (the request's set, or by default the 2023 set for a template
- * that trusts Microsoft already), added to the store in memory. */
-static gboolean
-add_microsoft(const VsbProvisionRequest *r, const VsbFwDescriptor *d, gboolean split, Plan *p,
-              GPtrArray *notes, GError **error)
+/* Microsoft's CAs for the VM: the request's set, or by default the 2023 set for a template
+ * that trusts Microsoft already (its KEK holds a Microsoft KEK CA) and no keys of the user. */
+static guint
+microsoft_set(const VsbProvisionRequest *r, const VsbVarstore *tpl)
 {
-  guint set = r->microsoft;
-  if (!r->microsoft_given) {
-    set = 0;
-    if (p->store && !r->keys_dir) {
-      g_autoptr(VsbMsState) ms = vsb_secure_boot_microsoft_state(p->store);
-      if (ms->state[VSB_MS_KEK_2011] == VSB_MS_ENROLLED ||
-          ms->state[VSB_MS_KEK_2023] == VSB_MS_ENROLLED)
-        set = VSB_MS_SET_2023;
-    }
-  }
-  if (set == 0)
+  if (r->microsoft_given)
+    return r->microsoft;
+  if (tpl == NULL || r->keys_dir)
+    return 0;
+  g_autoptr(VsbMsState) ms = vsb_secure_boot_microsoft_state(tpl);
+  return ms->state[VSB_MS_KEK_2011] == VSB_MS_ENROLLED ||
+         ms->state[VSB_MS_KEK_2023] == VSB_MS_ENROLLED ? VSB_MS_SET_2023 : 0;
+}
+
+/* The user's keys and Microsoft's CAs enrolled into the template in memory, in the library's
+ * one enrollment order (secureboot.h). */
+static gboolean
+plan_enroll(const VsbProvisionRequest *r, const VsbFwDescriptor *d, gboolean split,
+            const UserKeys *keys, Plan *p, GPtrArray *notes, GError **error)
+{
+  guint set = microsoft_set(r, p->store);
+  if (r->keys_dir == NULL && set == 0)
     return TRUE;
-  if (!split || p->store == NULL) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
-                "%s: Microsoft's certificates can only be added to a split firmware's varstore",
+  if (!split) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED, r->keys_dir
+                ? "%s: keys can only be enrolled into a split firmware's varstore"
+                : "%s: Microsoft's certificates can only be added to a split firmware's varstore",
                 d->path);
     return FALSE;
   }
+  g_autoptr(GPtrArray) kek = g_ptr_array_new(), db = g_ptr_array_new();
+  VsbEnrollSteps steps = VSB_ENROLL_STEPS_INIT;
+  steps.microsoft = set;
+  if (r->keys_dir) {
+    g_ptr_array_add(kek, keys->cert[1]);
+    g_ptr_array_add(db, keys->cert[2]);
+    steps.pk = keys->cert[0];
+    steps.kek = kek;
+    steps.db = db;
+    steps.owner = &keys->owner;
+    steps.secure_boot = 1;
+  }
   g_autoptr(VsbEnroll) e = vsb_enroll_new(p->store);
-  if (!vsb_enroll_add_microsoft(e, set, error))
+  if (!vsb_enroll_apply(e, &steps, error)) {
+    if (r->keys_dir)
+      g_prefix_error(error, "enrolling %s into the varstore: ", r->keys_dir);
     return FALSE;
+  }
   GPtrArray *changes = vsb_enroll_get_changes(e);
   for (guint i = 0; i < changes->len; i++) {
     const VsbEnrollChange *c = changes->pdata[i];
-    note(notes, "microsoft: %s %s %s", c->action, c->variable, c->detail);
+    note(notes, "enroll: %s %s%s%s", c->action, c->variable, c->detail ? ": " : "",
+         c->detail ? c->detail : "");
   }
   p->vm->microsoft = set;
   p->enrolled = TRUE;
@@ -1523,20 +1527,7 @@ plan_varstore(const VsbProvisionRequest *r, const VsbFwDescriptor *d, const User
       return FALSE;
     }
   }
-  if (r->keys_dir) {
-    if (!split) {
-      g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
-                  "%s: keys can only be enrolled into a split firmware's varstore", d->path);
-      return FALSE;
-    }
-    if (!enroll_user_keys(p->store, keys, notes, &local)) {
-      g_set_error(error, VSB_ERROR, local->code, "enrolling %s into the varstore: %s",
-                  r->keys_dir, local->message);
-      return FALSE;
-    }
-    p->enrolled = TRUE;
-  }
-  if (!add_microsoft(r, d, split, p, notes, error))
+  if (!plan_enroll(r, d, split, keys, p, notes, error))
     return FALSE;
   if (p->store == NULL)
     return TRUE;

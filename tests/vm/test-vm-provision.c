@@ -5,6 +5,9 @@
 #include "testutil.h"
 
 #include "vsboot/efivar.h"
+#include "vsboot/mscerts.h"
+#include "vsboot/secureboot.h"
+#include "vsboot/siglist.h"
 #include "vsboot/varstore.h"
 
 #include <glib/gstdio.h>
@@ -724,6 +727,74 @@ test_keys_and_microsoft(void)
   assert_contains(err, "--microsoft");
 }
 
+/* The signed-update step of the fixed order: it sees what came before it. */
+static gboolean
+count_updates(VsbVarstore *store, gpointer data, GError **error)
+{
+  (void)store;
+  (void)error;
+  *(guint *)data += 1;
+  return TRUE;
+}
+
+/* vsb_enroll_apply runs its steps in the one documented order (secureboot.h), whatever the
+ * order the caller filled them in: PK, Microsoft's CAs (KEK first), KEK, db, db hashes, the
+ * signed updates, dbx, dbx hashes, SecureBootEnable; provision and vars enroll share it. */
+static void
+test_enroll_order(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *keys = g_build_filename(dir, "keys", NULL);
+  g_assert_cmpint(vsb_test_run(NULL, NULL, "keys", "generate", keys, "--cn", "order", NULL), ==, 0);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VsbVarstore) store = vsb_varstore_load(OVMF "OVMF_VARS_4M.fd", &error);
+  g_assert_no_error(error);
+  X509 *c[3];
+  static const char *const files[] = { "PK.crt", "KEK.crt", "db.crt" };
+  for (int i = 0; i < 3; i++) {
+    g_autofree char *p = g_build_filename(keys, files[i], NULL);
+    c[i] = vsb_cert_load(p, &error);
+    g_assert_no_error(error);
+  }
+  g_autoptr(GPtrArray) kek = g_ptr_array_new(), db = g_ptr_array_new();
+  g_ptr_array_add(kek, c[1]);
+  g_ptr_array_add(db, c[2]);
+  g_autoptr(GArray) dbx_hashes = g_array_new(FALSE, TRUE, 32);
+  g_autoptr(GArray) db_hashes = g_array_new(FALSE, TRUE, 32);
+  g_array_set_size(dbx_hashes, 1);
+  g_array_set_size(db_hashes, 1);
+  memset(db_hashes->data, 0xdb, 32);
+  guint updates = 0;
+  VsbGuid owner = { 0 };
+  VsbEnrollSteps steps = VSB_ENROLL_STEPS_INIT;
+  steps.secure_boot = 1;
+  steps.dbx_hashes = dbx_hashes;
+  steps.updates = count_updates;
+  steps.updates_data = &updates;
+  steps.db_hashes = db_hashes;
+  steps.db = db;
+  steps.kek = kek;
+  steps.microsoft = VSB_MS_SET_2023;
+  steps.pk = c[0];
+  steps.owner = &owner;
+  g_autoptr(VsbEnroll) e = vsb_enroll_new(store);
+  g_assert_true(vsb_enroll_apply(e, &steps, &error));
+  g_assert_no_error(error);
+  g_assert_cmpuint(updates, ==, 1);
+  GPtrArray *changes = vsb_enroll_get_changes(e);
+  g_autoptr(GString) seq = g_string_new(NULL);
+  for (guint i = 0; i < changes->len; i++) {
+    const VsbEnrollChange *ch = changes->pdata[i];
+    g_string_append_printf(seq, "%s%s:%s", i ? " " : "", ch->action, ch->variable);
+  }
+  /* Microsoft's 2023 set: one KEK CA, three db CAs; then ours; the placeholder dbx is not
+   * added (dbx has an entry by then). */
+  g_assert_cmpstr(seq->str, ==, "set:PK add:KEK add:db add:db add:db add:KEK add:db add:db "
+                  "add:dbx create:SecureBootEnable create:CustomMode");
+  for (int i = 0; i < 3; i++)
+    X509_free(c[i]);
+}
+
 static void
 test_tpm_and_aarch64(void)
 {
@@ -1012,6 +1083,7 @@ main(int argc, char **argv)
     vsb_test_fail("test-vm-provision runs as root (read-only mounts in a private namespace)");
   g_test_add_func("/vm/provision/basic", test_basic);
   g_test_add_func("/vm/provision/keys-and-microsoft", test_keys_and_microsoft);
+  g_test_add_func("/vm/provision/enroll-order", test_enroll_order);
   g_test_add_func("/vm/provision/exists-and-reset", test_exists_and_reset);
   g_test_add_func("/vm/provision/batch", test_batch);
   g_test_add_func("/vm/provision/user-keys", test_user_keys);
