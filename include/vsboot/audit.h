@@ -113,6 +113,34 @@ typedef struct {
 VsbAuditReport *vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source,
                                   const VsbAuditOptions *opts, GError **error);
 void vsb_audit_report_free(VsbAuditReport *report);
+/* Each source of a VM is one call: it builds the command line the VM runs (or will run), fills
+ * in what tells the VM's own QEMU from another user of its varstore (self_args, self_name,
+ * self_pid, pid), and judges it with vsb_audit_cmdline. opts (may be NULL) gives the descriptor
+ * list, proc_root and no_process_scan; its other members are set by the call. NULL with an
+ * error when the input itself cannot be read or parsed as QEMU or libvirt would.
+ *
+ * A QEMU command line as text of len bytes: shell words as a POSIX shell splits them, or
+ * NUL-separated arguments (a copy of /proc/PID/cmdline). source: NULL for "QEMU command line". */
+VsbAuditReport *vsb_audit_cmdline_text(const char *text, gsize len, const char *source,
+                                       const VsbAuditOptions *opts, GError **error);
+/* A running QEMU: PROC/PID/cmdline and the files it has open. VSB_ERROR_UNSUPPORTED when the
+ * process is not qemu-system-* or qemu-kvm. */
+VsbAuditReport *vsb_audit_process(int pid, const VsbAuditOptions *opts, GError **error);
+/* A libvirt domain definition of len bytes (from a file, or from libvirt's API), resolved as
+ * libvirt would start it (libvirt-domain.h); origin names it in messages and in the source
+ * ("libvirt domain ORIGIN"). nvram_dir: NULL for VSB_LIBVIRT_NVRAM_DIR. The resolution's notes
+ * come first in the report's notes. */
+VsbAuditReport *vsb_audit_libvirt_xml(const char *xml, gsize len, const char *origin,
+                                      const char *nvram_dir, const VsbAuditOptions *opts,
+                                      GError **error);
+/* The same, read from a file (bounded, regular files only); the path is the origin. */
+VsbAuditReport *vsb_audit_libvirt_file(const char *path, const char *nvram_dir,
+                                       const VsbAuditOptions *opts, GError **error);
+/* A VM provisioned in state_dir: the command line vsboot run would start it with, its code
+ * file's provisioned hash checked (firmware-changed). */
+VsbAuditReport *vsb_audit_vm(const char *state_dir, const char *name,
+                             const VsbAuditOptions *opts, GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbAuditReport, vsb_audit_report_free)
 
 /* { "source", "verdict": "enforced"|"not-enforced", "model": {...}, "findings": [ { "id",

@@ -3,14 +3,10 @@
 #include "cli.h"
 
 #include "vsboot/audit.h"
-#include "vsboot/descriptor.h"
 #include "vsboot/error.h"
 #include "vsboot/fwsearch.h"
 #include "vsboot/libvirt-domain.h"
-#include "vsboot/qemu-argv.h"
 #include "vsboot/qemu-cmdline.h"
-#include "vsboot/qemu-probe.h"
-#include "vsboot/vm.h"
 
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
@@ -110,77 +106,87 @@ print_text(const VsbAuditReport *r)
   }
 }
 
-/* The executable of process pid: /proc/PID/exe when it may be read (another user's
- * process needs privilege), else its argv[0]. A binary replaced by an upgrade reads
- * "PATH (deleted)". */
-static char *
-process_executable(int pid, const char *argv0)
+typedef struct {
+  char *qemu_cmdline, *libvirt_xml, *state_dir, *nvram_dir;
+  char **firmware_dirs;
+  int pid;
+  gboolean json, no_scan;
+} AuditArgs;
+
+static void
+audit_args_clear(AuditArgs *a)
 {
-  g_autofree char *link = g_strdup_printf("/proc/%d/exe", pid);
-  g_autofree char *exe = g_file_read_link(link, NULL);
-  if (exe == NULL)
-    return g_strdup(argv0 ? argv0 : "");
-  if (g_str_has_suffix(exe, " (deleted)"))
-    exe[strlen(exe) - strlen(" (deleted)")] = '\0';
-  return g_steal_pointer(&exe);
+  g_free(a->qemu_cmdline);
+  g_free(a->libvirt_xml);
+  g_free(a->state_dir);
+  g_free(a->nvram_dir);
+  g_strfreev(a->firmware_dirs);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AuditArgs, audit_args_clear)
+
+/* Exactly one source, and the options that belong to it. */
+static int
+check_source(const AuditArgs *a, const char *name)
+{
+  int given = (a->qemu_cmdline != NULL) + (a->pid != 0) + (a->libvirt_xml != NULL) +
+              (name != NULL);
+  if (given != 1)
+    return vsb_cli_failf("audit: give exactly one of --qemu-cmdline, --pid, --libvirt-xml or "
+                         "NAME --state-dir DIR (see 'vsboot help audit')");
+  if (name && a->state_dir == NULL)
+    return vsb_cli_failf("audit: NAME needs --state-dir DIR");
+  if (a->state_dir && name == NULL)
+    return vsb_cli_failf("audit: --state-dir needs the VM's NAME");
+  if (a->nvram_dir && a->libvirt_xml == NULL)
+    return vsb_cli_failf("audit: --nvram-dir only applies to --libvirt-xml");
+  return VSB_EXIT_OK;
 }
 
-static gboolean
-is_qemu_executable(const char *path)
+/* One library call per source. */
+static VsbAuditReport *
+audit_source(const AuditArgs *a, const char *name, const VsbAuditOptions *opts, GError **error)
 {
-  g_autofree char *base = g_path_get_basename(path);
-  return (g_str_has_prefix(base, "qemu-system-") && base[strlen("qemu-system-")] != '\0') ||
-         strcmp(base, "qemu-kvm") == 0;
-}
-
-static VsbQemuCmdline *
-cmdline_for_vm(const char *state_dir, const char *name, char **code_sha256, GError **error)
-{
-  g_autoptr(VsbVm) vm = vsb_vm_load(state_dir, name, error);
-  if (vm == NULL)
-    return NULL;
-  *code_sha256 = g_strdup(vm->executable_sha256);
-  VsbQemuArgvOptions aopts = { 0 };
-  aopts.qemu_major = 7;
-  aopts.qemu_minor = 2;
-  g_autofree char *binary = vsb_qemu_find_binary(vm->arch, NULL);
-  if (binary)
-    vsb_qemu_get_version(binary, &aopts.qemu_major, &aopts.qemu_minor, NULL);
-  aopts.no_tpm = TRUE;
-  g_autoptr(GPtrArray) args = vsb_qemu_argv_build(vm, &aopts, error);
-  if (args == NULL)
-    return NULL;
-  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
-  g_ptr_array_add(argv, vsb_qemu_binary_name(vm->arch));
-  for (guint i = 0; i < args->len; i++)
-    g_ptr_array_add(argv, g_strdup(args->pdata[i]));
-  return vsb_qemu_cmdline_parse((const char *const *)argv->pdata, (int)argv->len, NULL, error);
+  if (a->qemu_cmdline && strcmp(a->qemu_cmdline, "-") == 0) {
+    gsize len = 0;
+    g_autofree char *text = read_stdin(&len, error);
+    if (text == NULL)
+      return NULL;
+    return vsb_audit_cmdline_text(text, len, "QEMU command line (standard input)", opts, error);
+  }
+  if (a->qemu_cmdline)
+    return vsb_audit_cmdline_text(a->qemu_cmdline, strlen(a->qemu_cmdline), NULL, opts, error);
+  if (a->pid) {
+    VsbAuditReport *report = vsb_audit_process(a->pid, opts, error);
+    /* The library says what the process is; the CLI says which command refused it. */
+    if (report == NULL && g_error_matches(*error, VSB_ERROR, VSB_ERROR_UNSUPPORTED))
+      g_prefix_error(error, "audit: ");
+    return report;
+  }
+  if (a->libvirt_xml)
+    return vsb_audit_libvirt_file(a->libvirt_xml, a->nvram_dir, opts, error);
+  return vsb_audit_vm(a->state_dir, name, opts, error);
 }
 
 static int
 audit_run(int argc, char **argv)
 {
-  g_autofree char *qemu_cmdline = NULL, *libvirt_xml = NULL, *state_dir = NULL,
-                  *nvram_dir = NULL;
-  g_auto(GStrv) firmware_dirs = NULL;
-  int pid = 0;
-  gboolean json = FALSE, no_scan = FALSE;
+  g_auto(AuditArgs) a = { 0 };
   GOptionEntry entries[] = {
     /* FILENAME: the bytes as given, whatever the locale (paths need not be UTF-8). */
-    { "qemu-cmdline", 0, 0, G_OPTION_ARG_FILENAME, &qemu_cmdline,
+    { "qemu-cmdline", 0, 0, G_OPTION_ARG_FILENAME, &a.qemu_cmdline,
       "Audit this QEMU command line ('-': read it from standard input)", "'ARGS'" },
-    { "pid", 0, 0, G_OPTION_ARG_INT, &pid, "Audit the running QEMU process PID", "PID" },
-    { "libvirt-xml", 0, 0, G_OPTION_ARG_FILENAME, &libvirt_xml,
+    { "pid", 0, 0, G_OPTION_ARG_INT, &a.pid, "Audit the running QEMU process PID", "PID" },
+    { "libvirt-xml", 0, 0, G_OPTION_ARG_FILENAME, &a.libvirt_xml,
       "Audit a libvirt domain definition", "FILE" },
-    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &a.state_dir,
       "Directory of provisioned VMs (with NAME)", "DIR" },
-    { "firmware-dir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &firmware_dirs,
+    { "firmware-dir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &a.firmware_dirs,
       "Descriptor directory instead of QEMU's search path (repeatable)", "DIR" },
-    { "nvram-dir", 0, 0, G_OPTION_ARG_FILENAME, &nvram_dir,
+    { "nvram-dir", 0, 0, G_OPTION_ARG_FILENAME, &a.nvram_dir,
       "libvirt's NVRAM directory (default " VSB_LIBVIRT_NVRAM_DIR ")", "DIR" },
-    { "no-process-scan", 0, 0, G_OPTION_ARG_NONE, &no_scan,
+    { "no-process-scan", 0, 0, G_OPTION_ARG_NONE, &a.no_scan,
       "Do not look for other running QEMU processes using the same varstore", NULL },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &a.json, "Print JSON", NULL },
     { NULL },
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new("[NAME]");
@@ -194,100 +200,21 @@ audit_run(int argc, char **argv)
   const char *name = argc >= 2 ? argv[1] : NULL;
   if (argc > 2)
     return vsb_cli_failf("audit: unexpected argument '%s'", argv[2]);
-  int given = (qemu_cmdline != NULL) + (pid != 0) + (libvirt_xml != NULL) + (name != NULL);
-  if (given != 1)
-    return vsb_cli_failf("audit: give exactly one of --qemu-cmdline, --pid, --libvirt-xml or "
-                         "NAME --state-dir DIR (see 'vsboot help audit')");
-  if (name && state_dir == NULL)
-    return vsb_cli_failf("audit: NAME needs --state-dir DIR");
-  if (state_dir && name == NULL)
-    return vsb_cli_failf("audit: --state-dir needs the VM's NAME");
-  if (nvram_dir && libvirt_xml == NULL)
-    return vsb_cli_failf("audit: --nvram-dir only applies to --libvirt-xml");
+  if ((code = check_source(&a, name)) != VSB_EXIT_OK)
+    return code;
 
   GError *error = NULL;
-  g_autoptr(GPtrArray) fw_entries = vsb_fw_search((const char *const *)firmware_dirs, &error);
+  g_autoptr(GPtrArray) fw_entries =
+    vsb_fw_search((const char *const *)a.firmware_dirs, &error);
   if (fw_entries == NULL)
     return vsb_cli_fail(error);
-
   VsbAuditOptions opts = { 0 };
-  g_auto(GStrv) self_args = NULL;
-  g_autofree char *self_name = NULL;
   opts.firmware_entries = fw_entries;
-  opts.no_process_scan = no_scan;
-  g_autoptr(VsbQemuCmdline) cmd = NULL;
-  g_autoptr(VsbLibvirtResolved) res = NULL;
-  g_autofree char *source = NULL;
-  g_autofree char *code_sha256 = NULL;
-
-  if (qemu_cmdline) {
-    g_autofree char *text = NULL;
-    gsize len = 0;
-    if (strcmp(qemu_cmdline, "-") == 0) {
-      text = read_stdin(&len, &error);
-      if (text == NULL)
-        return vsb_cli_fail(error);
-      source = g_strdup("QEMU command line (standard input)");
-    } else {
-      text = g_strdup(qemu_cmdline);
-      len = strlen(text);
-      source = g_strdup("QEMU command line");
-    }
-    g_auto(GStrv) words = vsb_qemu_split_cmdline(text, len, &error);
-    if (words == NULL)
-      return vsb_cli_fail(error);
-    cmd = vsb_qemu_cmdline_parse((const char *const *)words, (int)g_strv_length(words), NULL,
-                                 &error);
-    /* The running VM whose line this is is not "another user" of its varstore. */
-    self_args = g_strdupv(words[0] && words[0][0] != '-' ? words + 1 : words);
-    opts.self_args = (const char *const *)self_args;
-  } else if (pid) {
-    g_auto(GStrv) words = vsb_qemu_read_proc_cmdline(NULL, pid, &error);
-    if (words == NULL)
-      return vsb_cli_fail(error);
-    /* Is it QEMU at all? Asked before its arguments are read as QEMU's, or any other
-     * process (pid 1, say) is refused for its first option ("'--firecracker-init' is not a
-     * QEMU option") instead of for what it is. */
-    g_autofree char *exe = process_executable(pid, words[0]);
-    if (!is_qemu_executable(exe))
-      return vsb_cli_failf("audit: process %d is not QEMU (%s): not a qemu-system-* or "
-                           "qemu-kvm binary", pid, exe);
-    /* Relative paths against its own cwd (or left unresolved when that cannot be read), and
-     * the files it really has open are judged. */
-    cmd = vsb_qemu_cmdline_parse_process(NULL, pid, &error);
-    opts.self_pid = pid;
-    opts.pid = pid;
-    source = g_strdup_printf("process %d", pid);
-  } else if (libvirt_xml) {
-    g_autoptr(VsbLibvirtDomain) dom = vsb_libvirt_domain_load(libvirt_xml, &error);
-    if (dom == NULL)
-      return vsb_cli_fail(error);
-    res = vsb_libvirt_domain_resolve(dom, fw_entries, nvram_dir, &error);
-    if (res == NULL)
-      return vsb_cli_fail(error);
-    cmd = g_steal_pointer(&res->cmdline);
-    opts.varstore_template = res->nvram_template;
-    /* libvirt starts the domain as -name guest=NAME. */
-    self_name = g_strdup(dom->name);
-    opts.self_name = self_name;
-    source = g_strdup_printf("libvirt domain %s", libvirt_xml);
-  } else {
-    cmd = cmdline_for_vm(state_dir, name, &code_sha256, &error);
-    opts.expected_code_sha256 = code_sha256;
-    /* vsboot run starts the VM as -name guest=NAME. */
-    opts.self_name = name;
-    source = g_strdup_printf("provisioned VM %s", name);
-  }
-  if (cmd == NULL)
-    return vsb_cli_fail(error);
-
-  g_autoptr(VsbAuditReport) report = vsb_audit_cmdline(cmd, source, &opts, &error);
+  opts.no_process_scan = a.no_scan;
+  g_autoptr(VsbAuditReport) report = audit_source(&a, name, &opts, &error);
   if (report == NULL)
     return vsb_cli_fail(error);
-  if (res)
-    for (guint i = 0; i < res->notes->len; i++)
-      g_ptr_array_insert(report->notes, (gint)i, g_strdup(res->notes->pdata[i]));
-  if (json) {
+  if (a.json) {
     g_autoptr(JsonNode) node = vsb_audit_report_to_json(report);
     vsb_cli_print_json(node);
   } else {
