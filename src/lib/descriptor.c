@@ -3,6 +3,7 @@
 #include "vsboot/json.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
+#include "util/enumname.h"
 
 #include <string.h>
 #include <sys/stat.h>
@@ -26,35 +27,18 @@ static const char *const feature_names[VSB_FW_FEATURE_COUNT] = {
   "verbose-static", "host-uefi-vars",
 };
 
-static const char *
-enum_name(const char *const *names, int count, int value)
-{
-  if (value < 0 || value >= count)
-    return "(invalid)";
-  return names[value];
-}
-
-static int
-enum_from_name(const char *const *names, int count, const char *name)
-{
-  if (name == NULL)
-    return -1;
-  for (int i = 0; i < count; i++)
-    if (strcmp(names[i], name) == 0)
-      return i;
-  return -1;
-}
-
-#define ENUM_FUNCS(prefix, type, table, count)                                                   \
-  const char *prefix##_name(type v) { return enum_name(table, count, (int)v); }                 \
-  int prefix##_from_name(const char *name) { return enum_from_name(table, count, name); }
-
-ENUM_FUNCS(vsb_fw_interface, VsbFwInterface, interface_names, VSB_FW_INTERFACE_COUNT)
-ENUM_FUNCS(vsb_fw_device, VsbFwDevice, device_names, VSB_FW_DEVICE_COUNT)
-ENUM_FUNCS(vsb_fw_flash_mode, VsbFwFlashMode, mode_names, VSB_FW_FLASH_MODE_COUNT)
-ENUM_FUNCS(vsb_fw_format, VsbFwFormat, format_names, VSB_FW_FORMAT_COUNT)
-ENUM_FUNCS(vsb_fw_arch, VsbFwArch, arch_names, VSB_FW_ARCH_COUNT)
-ENUM_FUNCS(vsb_fw_feature, VsbFwFeature, feature_names, VSB_FW_FEATURE_COUNT)
+VSB_ENUM_NAMES(vsb_fw_interface, VsbFwInterface, interface_names, VSB_FW_INTERFACE_COUNT,
+               "(invalid)")
+VSB_ENUM_NAMES(vsb_fw_device, VsbFwDevice, device_names, VSB_FW_DEVICE_COUNT,
+               "(invalid)")
+VSB_ENUM_NAMES(vsb_fw_flash_mode, VsbFwFlashMode, mode_names, VSB_FW_FLASH_MODE_COUNT,
+               "(invalid)")
+VSB_ENUM_NAMES(vsb_fw_format, VsbFwFormat, format_names, VSB_FW_FORMAT_COUNT,
+               "(invalid)")
+VSB_ENUM_NAMES(vsb_fw_arch, VsbFwArch, arch_names, VSB_FW_ARCH_COUNT,
+               "(invalid)")
+VSB_ENUM_NAMES(vsb_fw_feature, VsbFwFeature, feature_names, VSB_FW_FEATURE_COUNT,
+               "(invalid)")
 
 /* ---- lifetime ---------------------------------------------------------------------------- */
 
