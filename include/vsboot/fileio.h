@@ -35,6 +35,18 @@ typedef struct {
   gboolean follow_final_symlink;
 } VsbWriteOptions;
 
+/* Writes the new contents into fd: a fresh, empty temporary file next to path, open for
+ * reading and writing; path (the real file being replaced) is for messages. FALSE with error
+ * abandons the write and the target stays as it was. */
+typedef gboolean (*VsbWriteFunc)(int fd, const char *path, gpointer data, GError **error);
+
+/* The one atomic write: every other writer is a callback of this one (as libvirt's
+ * virFileRewrite and systemd's copy_file_atomic_full). The temporary file is made next to the
+ * target, write_contents fills it, then mode/owner, fsync, rename (or link for exclusive) and
+ * an fsync of the directory follow, with the rules of vsb_file_write_atomic_full below. */
+gboolean vsb_file_rewrite(const char *path, const VsbWriteOptions *opts,
+                          VsbWriteFunc write_contents, gpointer data, GError **error);
+
 /* Replace (or create) path with data as opts say (opts NULL: mode 0644, nothing else). An
  * existing path that is not a regular file (directory, FIFO, device, socket) is refused with
  * VSB_ERROR_INVALID naming its kind; nothing is written then. */
@@ -43,6 +55,15 @@ gboolean vsb_file_write_atomic_full(const char *path, const void *data, gsize le
 /* The same with only mode and exclusive (existing symlinks refused). */
 gboolean vsb_file_write_atomic(const char *path, const void *data, gsize len, int mode,
                                gboolean exclusive, GError **error);
+
+/* The one write loop: all of len bytes to fd (short writes and EINTR retried); VSB_ERROR_IO
+ * naming name otherwise. */
+gboolean vsb_fd_write_all(int fd, const void *data, gsize len, const char *name, GError **error);
+
+/* The one file copy: the regular file src (opened as vsb_file_open_regular does: a FIFO is
+ * refused, never waited on) into the open, empty dst_fd: a reflink first (no data copied),
+ * then copy_file_range, then read and write. dst names dst_fd in messages. */
+gboolean vsb_file_copy_into_fd(const char *src, int dst_fd, const char *dst, GError **error);
 
 /* path with the symlinks of its final component followed (directories are left as given):
  * the file an edit through a link must replace. path itself when it is not a link or does

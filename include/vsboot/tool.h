@@ -4,6 +4,7 @@
  * the same way. */
 #pragma once
 
+#include <gio/gio.h>
 #include <glib.h>
 
 G_BEGIN_DECLS
@@ -27,5 +28,12 @@ gboolean vsb_tool_run_full(const char *const *argv, guint timeout_ms, char **out
  * tools driven over stdin, such as a QMP probe of qemu-system. */
 gboolean vsb_tool_run_with_input(const char *const *argv, const char *input, guint timeout_ms,
                                  char **out, char **err, int *status, GError **error);
+
+/* The one way libvsboot starts a process it does not run to completion at once (QEMU under
+ * watch, swtpm beside a VM, swtpm_setup): argv[0] looked up in PATH, flags as GIO takes them,
+ * and with die_with_parent the child gets SIGTERM when vsboot dies (it must not outlive the VM
+ * it serves). NULL with VSB_ERROR_TOOL "cannot run ARGV0: REASON" when it cannot start. */
+GSubprocess *vsb_tool_spawn(const char *const *argv, GSubprocessFlags flags,
+                            gboolean die_with_parent, GError **error);
 
 G_END_DECLS

@@ -2,16 +2,19 @@
 #define _GNU_SOURCE /* O_TMPFILE, AT_EMPTY_PATH */
 #include "vsboot/fileio.h"
 #include "vsboot/error.h"
+#include "util/autofd.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/fs.h>
 #include <openssl/evp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,22 +24,14 @@ G_DEFINE_QUARK(vsb-error-quark, vsb_error)
 #define MAX_LINKS 40
 /* Nesting depth vsb_dir_remove_created descends to; vsboot's own directories are flat. */
 #define MAX_REMOVE_DEPTH 32
+/* The read/write fallback of a copy moves this much at a time. */
+#define COPY_CHUNK (1 << 17)
 
 static void
 close_fd(int *fd)
 {
-  if (*fd >= 0) {
-    int e = errno; /* keep the errno a failure path is about to report */
-    close(*fd);
-    errno = e;
-    *fd = -1;
-  }
+  vsb_close_fd(fd);
 }
-
-/* g_auto-style fd: closed on every return path. */
-typedef int VsbFd;
-static void vsb_fd_clear(VsbFd *fd) { close_fd(fd); }
-#define VSB_AUTOFD __attribute__((cleanup(vsb_fd_clear))) VsbFd
 
 void
 vsb_file_test_crash_point(const char *where)
@@ -54,21 +49,69 @@ errno_code(int e)
   return e == ENOENT ? VSB_ERROR_NOT_FOUND : VSB_ERROR_IO;
 }
 
-static gboolean
-write_all(int fd, const guint8 *data, gsize len, const char *path, GError **error)
+gboolean
+vsb_fd_write_all(int fd, const void *data, gsize len, const char *name, GError **error)
 {
+  const guint8 *p = data;
   while (len > 0) {
-    ssize_t n = write(fd, data, len);
+    ssize_t n = write(fd, p, len);
     if (n < 0) {
       if (errno == EINTR)
         continue;
-      g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: write failed: %s", path, g_strerror(errno));
+      g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: write failed: %s", name, g_strerror(errno));
       return FALSE;
     }
-    data += n;
+    p += n;
     len -= (gsize)n;
   }
   return TRUE;
+}
+
+/* The data part of copy_into_fd once a reflink was refused: copy_file_range (in-kernel, and
+ * still a CoW copy where the filesystem can), else read and write. */
+static gboolean
+copy_data(int in, int dst_fd, const char *src, const char *dst, GError **error)
+{
+  gboolean cfr = TRUE;
+  g_autofree char *buf = NULL;
+  for (;;) {
+    ssize_t n;
+    if (cfr) {
+      n = copy_file_range(in, NULL, dst_fd, NULL, 1 << 30, 0);
+      if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP ||
+                    errno == EINVAL) && lseek(dst_fd, 0, SEEK_CUR) == 0) {
+        cfr = FALSE;
+        continue;
+      }
+    } else {
+      if (buf == NULL)
+        buf = g_malloc(COPY_CHUNK);
+      n = read(in, buf, COPY_CHUNK);
+      if (n > 0 && !vsb_fd_write_all(dst_fd, buf, (gsize)n, dst, error))
+        return FALSE;
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "copying %s to %s: %s", src, dst,
+                  g_strerror(errno));
+      return FALSE;
+    }
+    if (n == 0)
+      return TRUE;
+  }
+}
+
+gboolean
+vsb_file_copy_into_fd(const char *src, int dst_fd, const char *dst, GError **error)
+{
+  /* A regular file, opened without blocking (a FIFO at the source's path must not hang). */
+  VSB_AUTOFD in = vsb_file_open_regular(src, NULL, error);
+  if (in < 0)
+    return FALSE;
+  if (ioctl(dst_fd, FICLONE, in) == 0)
+    return TRUE;
+  return copy_data(in, dst_fd, src, dst, error);
 }
 
 /* ---- resolving the target ------------------------------------------------------------------ */
@@ -465,8 +508,8 @@ prepare_target(const char *path, const VsbWriteOptions *opts, char **real_out, c
 }
 
 gboolean
-vsb_file_write_atomic_full(const char *path, const void *data, gsize len,
-                           const VsbWriteOptions *opts, GError **error)
+vsb_file_rewrite(const char *path, const VsbWriteOptions *opts, VsbWriteFunc write_contents,
+                 gpointer data, GError **error)
 {
   static const VsbWriteOptions defaults = { 0 };
   if (opts == NULL)
@@ -481,7 +524,7 @@ vsb_file_write_atomic_full(const char *path, const void *data, gsize len,
   VSB_AUTOFD fd = create_temp(dfd, base, real, &tmpname, error);
   if (fd < 0)
     return FALSE;
-  gboolean ok = write_all(fd, data, len, real, error) &&
+  gboolean ok = write_contents(fd, real, data, error) &&
                 apply_metadata(fd, opts, &old, exists, real, error);
   if (ok && fsync(fd) < 0) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: fsync failed: %s", real, g_strerror(errno));
@@ -496,6 +539,26 @@ vsb_file_write_atomic_full(const char *path, const void *data, gsize len,
   if (ok)
     (void)fsync(dfd);
   return ok;
+}
+
+typedef struct {
+  const void *data;
+  gsize len;
+} Buffer;
+
+static gboolean
+write_buffer(int fd, const char *path, gpointer data, GError **error)
+{
+  const Buffer *b = data;
+  return vsb_fd_write_all(fd, b->data, b->len, path, error);
+}
+
+gboolean
+vsb_file_write_atomic_full(const char *path, const void *data, gsize len,
+                           const VsbWriteOptions *opts, GError **error)
+{
+  Buffer b = { data, len };
+  return vsb_file_rewrite(path, opts, write_buffer, &b, error);
 }
 
 gboolean

@@ -3,6 +3,30 @@
 #include "vsboot/error.h"
 
 #include <gio/gio.h>
+#include <signal.h>
+#include <sys/prctl.h>
+
+static void
+die_with_parent(gpointer data)
+{
+  (void)data;
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
+GSubprocess *
+vsb_tool_spawn(const char *const *argv, GSubprocessFlags flags, gboolean with_parent,
+               GError **error)
+{
+  g_return_val_if_fail(argv != NULL && argv[0] != NULL, NULL);
+  g_autoptr(GError) local = NULL;
+  g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(flags);
+  if (with_parent)
+    g_subprocess_launcher_set_child_setup(l, die_with_parent, NULL, NULL);
+  GSubprocess *p = g_subprocess_launcher_spawnv(l, argv, &local);
+  if (p == NULL)
+    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot run %s: %s", argv[0], local->message);
+  return p;
+}
 
 typedef struct {
   GAsyncResult *result; /* set when communicate finished (or was cancelled) */
@@ -66,11 +90,9 @@ vsb_tool_run_with_input(const char *const *argv, const char *input, guint timeou
   GSubprocessFlags flags = G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE;
   if (input != NULL)
     flags |= G_SUBPROCESS_FLAGS_STDIN_PIPE;
-  g_autoptr(GSubprocess) p = g_subprocess_newv(argv, flags, &local);
-  if (p == NULL) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot run %s: %s", argv[0], local->message);
+  g_autoptr(GSubprocess) p = vsb_tool_spawn(argv, flags, FALSE, error);
+  if (p == NULL)
     return FALSE;
-  }
   if (timeout_ms == 0)
     timeout_ms = VSB_TOOL_TIMEOUT_MS;
   gboolean timed_out = FALSE;
