@@ -35,7 +35,10 @@ typedef enum {
   VSB_SB_MODE_USER,      /* PK present, SecureBootEnable 1: OVMF enforces */
   VSB_SB_MODE_DISABLED,  /* PK present, but SecureBoot will not be 1 */
 } VsbSecureBootMode;
-const char *vsb_secure_boot_mode_name(VsbSecureBootMode mode); /* "setup", "user", "disabled" */
+/* The UEFI specification's mode names, the one vocabulary of every report and the state file:
+ * "setup", "user", "disabled". */
+const char *vsb_secure_boot_mode_name(VsbSecureBootMode mode);
+int vsb_secure_boot_mode_from_name(const char *name); /* -1 when not one of those */
 
 typedef enum {
   VSB_SB_VERDICT_ENFORCED,

@@ -9,6 +9,7 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 #include "vsboot/descriptor.h"
+#include "vsboot/sbjudge.h"
 
 G_BEGIN_DECLS
 
@@ -53,8 +54,11 @@ typedef struct {
   char *keys_dir;          /* absolute; VSB_VM_KEYS_USER only */
   guint microsoft;         /* Microsoft CAs vsboot added (VsbMsCertSet of mscerts.h); state
                             * file "microsoft": their ids, [] when none (absent in old files) */
-  char *secure_boot;       /* the varstore's state after provisioning: "enabled", "setup-mode",
-                            * "disabled" (NULL when there is no varstore) */
+  int secure_boot;         /* the varstore's VsbSecureBootMode (sbjudge.h) after provisioning,
+                            * -1 when there is no varstore; state file "secure-boot": the
+                            * mode's name ("user", "setup", "disabled") or null. Files written
+                            * before the one vocabulary say "enabled" (read as user) and
+                            * "setup-mode" (read as setup). */
   char *tpm_state_dir;     /* NULL without a TPM */
   char *created;           /* ISO 8601 UTC */
 } VsbVm;

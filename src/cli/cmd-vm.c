@@ -48,8 +48,10 @@ print_vm_text(const VsbVm *vm)
   printf("  features   %s\n", feats->len ? feats->str : "(none)");
   printf("  keys       %s%s%s\n", vsb_vm_keys_name(vm->keys), vm->keys_dir ? " from " : "",
          vm->keys_dir ? vm->keys_dir : "");
-  if (vm->secure_boot)
-    printf("  secure boot %s\n", vm->secure_boot);
+  if (vm->secure_boot >= 0)
+    printf("  secure boot %s mode%s\n",
+           vsb_secure_boot_mode_name((VsbSecureBootMode)vm->secure_boot),
+           vm->secure_boot == VSB_SB_MODE_USER ? " (enforcing)" : "");
   if (vm->tpm_state_dir)
     printf("  tpm        TPM 2.0 state in %s\n", vm->tpm_state_dir);
   printf("  created    %s\n", vm->created ? vm->created : "?");

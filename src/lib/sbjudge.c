@@ -22,6 +22,15 @@ vsb_secure_boot_mode_name(VsbSecureBootMode mode)
   return "unknown";
 }
 
+int
+vsb_secure_boot_mode_from_name(const char *name)
+{
+  for (int m = VSB_SB_MODE_SETUP; m <= VSB_SB_MODE_DISABLED; m++)
+    if (g_strcmp0(name, vsb_secure_boot_mode_name((VsbSecureBootMode)m)) == 0)
+      return m;
+  return -1;
+}
+
 const char *
 vsb_sb_verdict_name(VsbSbVerdict verdict)
 {

@@ -54,6 +54,7 @@ vsb_vm_new(void)
 {
   VsbVm *vm = g_new0(VsbVm, 1);
   vm->unknown_features = g_new0(char *, 1);
+  vm->secure_boot = -1;
   return vm;
 }
 
@@ -75,7 +76,6 @@ vsb_vm_free(VsbVm *vm)
   g_free(vm->executable_sha256);
   g_free(vm->template_sha256);
   g_free(vm->keys_dir);
-  g_free(vm->secure_boot);
   g_free(vm->tpm_state_dir);
   g_free(vm->created);
   g_free(vm);
@@ -200,7 +200,8 @@ vsb_vm_to_json(const VsbVm *vm)
     if (vm->microsoft & (1u << id))
       json_builder_add_string_value(b, vsb_ms_cert((VsbMsCertId)id)->name);
   json_builder_end_array(b);
-  member_string(b, "secure-boot", vm->secure_boot);
+  member_string(b, "secure-boot", vm->secure_boot < 0 ? NULL
+                                  : vsb_secure_boot_mode_name((VsbSecureBootMode)vm->secure_boot));
   member_string(b, "tpm-state-dir", vm->tpm_state_dir);
   member_string(b, "created", vm->created);
   json_builder_end_object(b);
@@ -307,30 +308,25 @@ get_file(JsonObject *o, const char *prefix, const char *member, char **filename,
   return TRUE;
 }
 
-VsbVm *
-vsb_vm_from_json(JsonNode *node, const char *origin, GError **error)
+/* "version", "name", "uuid", "arch" and the machine. */
+static gboolean
+from_json_head(JsonObject *o, VsbVm *vm, const char *origin, GError **error)
 {
-  if (node == NULL || !JSON_NODE_HOLDS_OBJECT(node)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: expected a JSON object", origin);
-    return NULL;
-  }
-  JsonObject *o = json_node_get_object(node);
-  g_autoptr(VsbVm) vm = vsb_vm_new();
   JsonNode *ver = json_object_get_member(o, "version");
   if (ver == NULL || !JSON_NODE_HOLDS_VALUE(ver) || json_node_get_value_type(ver) != G_TYPE_INT64 ||
       json_node_get_int(ver) != VM_STATE_VERSION) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: version: expected %d", origin,
                 VM_STATE_VERSION);
-    return NULL;
+    return FALSE;
   }
-  int arch, device, mode = VSB_FW_FLASH_MODE_SPLIT, keys;
+  int arch;
   if (!get_string(o, "", "name", TRUE, &vm->name, origin, error) ||
       !vsb_vm_name_validate(vm->name, error) ||
       !get_string(o, "", "uuid", FALSE, &vm->uuid, origin, error) ||
       !get_enum(o, "", "arch", vsb_fw_arch_from_name, &arch, origin, error) ||
       !get_string(o, "", "machine", TRUE, &vm->machine, origin, error) ||
       !get_string(o, "", "machine-resolved", TRUE, &vm->machine_resolved, origin, error))
-    return NULL;
+    return FALSE;
   vm->arch = (VsbFwArch)arch;
   /* Everything below ends up in a QEMU command line or a domain's XML as it is. */
   const char *machines[] = { "machine", vm->machine, "machine-resolved", vm->machine_resolved };
@@ -339,44 +335,26 @@ vsb_vm_from_json(JsonNode *node, const char *origin, GError **error)
     if (!vsb_qemu_machine_name_validate(machines[i + 1], &local)) {
       g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: %s: %s", origin, machines[i],
                   local->message);
-      return NULL;
+      return FALSE;
     }
   }
   if (vm->uuid && !g_uuid_string_is_valid(vm->uuid)) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: uuid: '%s' is not a UUID", origin,
                 vm->uuid);
-    return NULL;
+    return FALSE;
   }
+  return TRUE;
+}
 
-  JsonNode *fwn = json_object_get_member(o, "firmware");
-  if (fwn == NULL || !JSON_NODE_HOLDS_OBJECT(fwn)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: firmware: expected an object", origin);
-    return NULL;
-  }
-  JsonObject *fw = json_node_get_object(fwn);
-  if (!get_string(fw, "firmware.", "descriptor", TRUE, &vm->descriptor_path, origin, error) ||
-      !get_string(fw, "firmware.", "description", FALSE, &vm->description, origin, error) ||
-      !get_enum(fw, "firmware.", "device", vsb_fw_device_from_name, &device, origin, error))
-    return NULL;
-  vm->device = (VsbFwDevice)device;
-  if (vm->device == VSB_FW_DEVICE_FLASH &&
-      !get_enum(fw, "firmware.", "mode", vsb_fw_flash_mode_from_name, &mode, origin, error))
-    return NULL;
-  vm->mode = (VsbFwFlashMode)mode;
-  if (!get_file(fw, "firmware.", "executable", &vm->executable, &vm->executable_format,
-                &vm->executable_sha256, origin, error) ||
-      !get_file(fw, "firmware.", "nvram-template", &vm->nvram_template,
-                &vm->nvram_template_format, &vm->template_sha256, origin, error))
-    return NULL;
-  if (vm->executable == NULL) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: firmware.executable: missing", origin);
-    return NULL;
-  }
+/* "firmware.features": known ones as bits, the others kept by name. */
+static gboolean
+from_json_features(JsonObject *fw, VsbVm *vm, const char *origin, GError **error)
+{
   JsonNode *featn = json_object_get_member(fw, "features");
   if (featn == NULL || !JSON_NODE_HOLDS_ARRAY(featn)) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: firmware.features: expected an array",
                 origin);
-    return NULL;
+    return FALSE;
   }
   JsonArray *fa = json_node_get_array(featn);
   g_autoptr(GPtrArray) unknown = g_ptr_array_new_with_free_func(g_free);
@@ -385,7 +363,7 @@ vsb_vm_from_json(JsonNode *node, const char *origin, GError **error)
     if (!JSON_NODE_HOLDS_VALUE(e) || json_node_get_value_type(e) != G_TYPE_STRING) {
       g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: firmware.features[%u]: expected a string",
                   origin, i);
-      return NULL;
+      return FALSE;
     }
     int f = vsb_fw_feature_from_name(json_node_get_string(e));
     if (f >= 0)
@@ -397,24 +375,93 @@ vsb_vm_from_json(JsonNode *node, const char *origin, GError **error)
   g_ptr_array_add(unknown, NULL);
   g_strfreev(vm->unknown_features);
   vm->unknown_features = (char **)g_ptr_array_free(g_steal_pointer(&unknown), FALSE);
+  return TRUE;
+}
 
+/* "firmware": the descriptor as it was when chosen. */
+static gboolean
+from_json_firmware(JsonObject *o, VsbVm *vm, const char *origin, GError **error)
+{
+  JsonNode *fwn = json_object_get_member(o, "firmware");
+  if (fwn == NULL || !JSON_NODE_HOLDS_OBJECT(fwn)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: firmware: expected an object", origin);
+    return FALSE;
+  }
+  JsonObject *fw = json_node_get_object(fwn);
+  int device, mode = VSB_FW_FLASH_MODE_SPLIT;
+  if (!get_string(fw, "firmware.", "descriptor", TRUE, &vm->descriptor_path, origin, error) ||
+      !get_string(fw, "firmware.", "description", FALSE, &vm->description, origin, error) ||
+      !get_enum(fw, "firmware.", "device", vsb_fw_device_from_name, &device, origin, error))
+    return FALSE;
+  vm->device = (VsbFwDevice)device;
+  if (vm->device == VSB_FW_DEVICE_FLASH &&
+      !get_enum(fw, "firmware.", "mode", vsb_fw_flash_mode_from_name, &mode, origin, error))
+    return FALSE;
+  vm->mode = (VsbFwFlashMode)mode;
+  if (!get_file(fw, "firmware.", "executable", &vm->executable, &vm->executable_format,
+                &vm->executable_sha256, origin, error) ||
+      !get_file(fw, "firmware.", "nvram-template", &vm->nvram_template,
+                &vm->nvram_template_format, &vm->template_sha256, origin, error))
+    return FALSE;
+  if (vm->executable == NULL) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: firmware.executable: missing", origin);
+    return FALSE;
+  }
+  return from_json_features(fw, vm, origin, error);
+}
+
+/* "secure-boot": the mode's name, or null. State files written before the one vocabulary
+ * (sbjudge.h) said "enabled" and "setup-mode": they still load, as user and setup. */
+static gboolean
+from_json_secure_boot(JsonObject *o, VsbVm *vm, const char *origin, GError **error)
+{
+  g_autofree char *word = NULL;
+  if (!get_string(o, "", "secure-boot", FALSE, &word, origin, error))
+    return FALSE;
+  if (word == NULL)
+    return TRUE;
+  static const struct { const char *old; VsbSecureBootMode mode; } legacy[] = {
+    { "enabled", VSB_SB_MODE_USER },
+    { "setup-mode", VSB_SB_MODE_SETUP },
+  };
+  vm->secure_boot = vsb_secure_boot_mode_from_name(word);
+  for (gsize i = 0; vm->secure_boot < 0 && i < G_N_ELEMENTS(legacy); i++)
+    if (strcmp(word, legacy[i].old) == 0)
+      vm->secure_boot = (int)legacy[i].mode;
+  if (vm->secure_boot < 0) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: secure-boot: unknown value '%s' "
+                "(user, setup, disabled)", origin, word);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* The VM's own state: varstore, keys, Secure Boot mode, TPM, creation time, Microsoft CAs. */
+static gboolean
+from_json_own(JsonObject *o, VsbVm *vm, const char *origin, GError **error)
+{
   g_autofree char *keys_name = NULL;
   if (!get_file(o, "", "varstore", &vm->varstore, &vm->varstore_format, NULL, origin, error) ||
       !get_string(o, "", "keys", TRUE, &keys_name, origin, error) ||
       !get_string(o, "", "keys-dir", FALSE, &vm->keys_dir, origin, error) ||
-      !get_string(o, "", "secure-boot", FALSE, &vm->secure_boot, origin, error) ||
+      !from_json_secure_boot(o, vm, origin, error) ||
       !get_string(o, "", "tpm-state-dir", FALSE, &vm->tpm_state_dir, origin, error) ||
       !get_string(o, "", "created", FALSE, &vm->created, origin, error))
-    return NULL;
-  keys = vm_keys_from_name(keys_name);
+    return FALSE;
+  int keys = vm_keys_from_name(keys_name);
   if (keys < 0) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: keys: unknown value '%s'", origin,
                 keys_name);
-    return NULL;
+    return FALSE;
   }
   vm->keys = (VsbVmKeys)keys;
-  if (!get_microsoft(o, &vm->microsoft, origin, error))
-    return NULL;
+  return get_microsoft(o, &vm->microsoft, origin, error);
+}
+
+/* The files a firmware shape needs, no more, no fewer. */
+static gboolean
+check_shape(const VsbVm *vm, const char *origin, GError **error)
+{
   gboolean needs_varstore = vm->device == VSB_FW_DEVICE_FLASH &&
                             vm->mode != VSB_FW_FLASH_MODE_STATELESS;
   if (needs_varstore != (vm->varstore != NULL)) {
@@ -422,14 +469,29 @@ vsb_vm_from_json(JsonNode *node, const char *origin, GError **error)
                 needs_varstore ? "missing" : "unexpected",
                 vm->device == VSB_FW_DEVICE_FLASH ? vsb_fw_flash_mode_name(vm->mode)
                                                   : vsb_fw_device_name(vm->device));
-    return NULL;
+    return FALSE;
   }
   if ((vm->mode == VSB_FW_FLASH_MODE_SPLIT && vm->device == VSB_FW_DEVICE_FLASH) !=
       (vm->nvram_template != NULL)) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
                 "%s: firmware.nvram-template: present exactly for split flash firmware", origin);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+VsbVm *
+vsb_vm_from_json(JsonNode *node, const char *origin, GError **error)
+{
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT(node)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: expected a JSON object", origin);
     return NULL;
   }
+  JsonObject *o = json_node_get_object(node);
+  g_autoptr(VsbVm) vm = vsb_vm_new();
+  if (!from_json_head(o, vm, origin, error) || !from_json_firmware(o, vm, origin, error) ||
+      !from_json_own(o, vm, origin, error) || !check_shape(vm, origin, error))
+    return NULL;
   return g_steal_pointer(&vm);
 }
 
@@ -1046,21 +1108,6 @@ fsync_close(int fd, const char *path, GError **error)
   return TRUE;
 }
 
-/* The state directory: absolute, existing, a directory, writable. */
-
-static const char *
-secure_boot_word(VsbSecureBootMode mode)
-{
-  switch (mode) {
-  case VSB_SB_MODE_USER:
-    return "enabled";
-  case VSB_SB_MODE_DISABLED:
-    return "disabled";
-  default:
-    return "setup-mode";
-  }
-}
-
 /* PK.crt, KEK.crt, db.crt and owner.guid of a `vsboot keys generate` directory. */
 typedef struct {
   X509 *cert[3];
@@ -1532,7 +1579,7 @@ plan_varstore(const VsbProvisionRequest *r, const VsbFwDescriptor *d, const User
   if (p->store == NULL)
     return TRUE;
   VsbSecureBootMode mode = vsb_secure_boot_mode(p->store);
-  p->vm->secure_boot = g_strdup(secure_boot_word(mode));
+  p->vm->secure_boot = (int)mode;
   if (mode == VSB_SB_MODE_SETUP && vsb_fw_descriptor_has_feature(d, VSB_FW_FEATURE_SECURE_BOOT) &&
       !r->allow_setup_mode) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,

@@ -434,7 +434,7 @@ test_json_roundtrip(void)
                                 TRUE);
   vm->keys = VSB_VM_KEYS_USER;
   vm->keys_dir = g_strdup("/keys");
-  vm->secure_boot = g_strdup("enabled");
+  vm->secure_boot = VSB_SB_MODE_USER;
   vm->tpm_state_dir = g_strdup("/state/guest.tpm");
   vm->template_sha256 = g_strdup("11");
   g_strfreev(vm->unknown_features);
@@ -452,6 +452,38 @@ test_json_roundtrip(void)
   g_assert_cmpstr(back->unknown_features[0], ==, "future-feature");
   g_assert_nonnull(strstr(text, "\"features\" : [\n      \"requires-smm\",\n      \"secure-boot\",\n"
                                 "      \"future-feature\"\n    ]"));
+  g_assert_nonnull(strstr(text, "\"secure-boot\" : \"user\""));
+
+  /* The one vocabulary (sbjudge.h): state files written before it still load, "enabled" as
+   * user and "setup-mode" as setup, and are written back in the new words; an unknown word is
+   * refused naming the member. */
+  static const char *const words[][2] = {
+    { "enabled", "user" }, { "setup-mode", "setup" }, { "disabled", "disabled" },
+    { "user", "user" }, { "setup", "setup" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(words); i++) {
+    g_autoptr(JsonNode) n = json_from_string(text, NULL);
+    json_object_set_string_member(json_node_get_object(n), "secure-boot", words[i][0]);
+    g_autoptr(VsbVm) v = vsb_vm_from_json(n, "old.json", &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(vsb_secure_boot_mode_name((VsbSecureBootMode)v->secure_boot), ==,
+                    words[i][1]);
+    g_autoptr(JsonNode) out = vsb_vm_to_json(v);
+    g_assert_cmpstr(json_object_get_string_member(json_node_get_object(out), "secure-boot"), ==,
+                    words[i][1]);
+  }
+  {
+    g_autoptr(JsonNode) n = json_from_string(text, NULL);
+    json_object_set_null_member(json_node_get_object(n), "secure-boot");
+    g_autoptr(VsbVm) v = vsb_vm_from_json(n, "none.json", &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(v->secure_boot, ==, -1);
+    json_object_set_string_member(json_node_get_object(n), "secure-boot", "on");
+    g_autoptr(VsbVm) bad_word = vsb_vm_from_json(n, "on.json", &error);
+    g_assert_null(bad_word);
+    g_assert_nonnull(strstr(error->message, "on.json: secure-boot: unknown value 'on'"));
+    g_clear_error(&error);
+  }
 
   /* Broken state files name the member at fault. */
   const char *bad[][2] = {

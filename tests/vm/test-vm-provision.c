@@ -106,7 +106,7 @@ test_basic(void)
   g_assert_cmpstr(json_object_get_string_member(o, "machine"), ==, "q35");
   g_assert_true(g_str_has_prefix(json_object_get_string_member(o, "machine-resolved"), "pc-q35-"));
   g_assert_cmpstr(json_object_get_string_member(o, "keys"), ==, "template");
-  g_assert_cmpstr(json_object_get_string_member(o, "secure-boot"), ==, "enabled");
+  g_assert_cmpstr(json_object_get_string_member(o, "secure-boot"), ==, "user");
   JsonObject *fw = json_object_get_object_member(o, "firmware");
   g_assert_cmpstr(json_object_get_string_member(fw, "descriptor"), ==,
                   DEBIAN_FW "40-edk2-x86_64-secure-enrolled.json");
@@ -162,7 +162,7 @@ test_basic(void)
   g_assert_cmpint(rc, ==, 0);
   assert_contains(out2, "VM web2 (x86_64 q35, machine pc-q35-");
   assert_contains(out2, "firmware   " DEBIAN_FW "40-edk2-x86_64-secure-enrolled.json");
-  assert_contains(out2, "secure boot enabled");
+  assert_contains(out2, "secure boot user mode (enforcing)");
   assert_contains(out2, "- request: secure-boot on x86 also requires requires-smm");
 }
 
@@ -328,7 +328,7 @@ test_user_keys(void)
   JsonObject *o = obj(root);
   g_assert_cmpstr(json_object_get_string_member(o, "keys"), ==, "user");
   g_assert_cmpstr(json_object_get_string_member(o, "keys-dir"), ==, keys);
-  g_assert_cmpstr(json_object_get_string_member(o, "secure-boot"), ==, "enabled");
+  g_assert_cmpstr(json_object_get_string_member(o, "secure-boot"), ==, "user");
   /* A key-less Secure Boot template with SMM: Debian's 50-edk2-x86_64-secure. */
   g_assert_cmpstr(json_object_get_string_member(json_object_get_object_member(o, "firmware"),
                                                 "descriptor"),
@@ -383,7 +383,7 @@ test_secure_defaults(void)
                     "--json", NULL);
   g_assert_cmpint(rc, ==, 0);
   g_autoptr(JsonNode) root = vsb_test_parse_json(out);
-  g_assert_cmpstr(json_object_get_string_member(obj(root), "secure-boot"), ==, "setup-mode");
+  g_assert_cmpstr(json_object_get_string_member(obj(root), "secure-boot"), ==, "setup");
   g_assert_cmpstr(json_object_get_string_member(obj(root), "keys"), ==, "none");
 
   /* Secure Boot without SMM on x86: refused before anything is looked up. */
