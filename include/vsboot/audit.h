@@ -25,11 +25,12 @@
  *   process-files-unreadable. */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 #include <json-glib/json-glib.h>
 #include "vsboot/qemu-cmdline.h"
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 typedef enum {
   VSB_SEVERITY_INFO,
@@ -149,4 +150,4 @@ JsonNode *vsb_audit_report_to_json(const VsbAuditReport *report);
 /* TRUE when a finding with this id is in the report. */
 gboolean vsb_audit_report_has(const VsbAuditReport *report, const char *id);
 
-G_END_DECLS
+VSB_END_DECLS

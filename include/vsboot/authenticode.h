@@ -26,13 +26,14 @@
  * signer certificate included; appended as a further WIN_CERTIFICATE. */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 #include <openssl/evp.h>
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 #include "vsboot/pe.h"
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 /* One entry of the certificate table, decoded as far as it goes. */
 typedef struct {
@@ -106,4 +107,4 @@ EVP_PKEY *vsb_private_key_load(const char *path, GError **error);
 GBytes *vsb_authenticode_sign(const VsbPeImage *image, X509 *cert, EVP_PKEY *key,
                               GPtrArray *extra_certs /* X509* */, GError **error);
 
-G_END_DECLS
+VSB_END_DECLS

@@ -49,11 +49,12 @@
  * when every check passes; otherwise it is untouched and an error says why. */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 #include "vsboot/guid.h"
 #include "vsboot/varstore.h"
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 /* Refusals have their own domain so that a caller can tell them apart (the CLI maps them to
  * its exit statuses); the message names the file, the offset or the variable at fault. */
@@ -185,4 +186,4 @@ VsbAuthvarResult *vsb_authvar_apply(VsbVarstore *store, const VsbAuthvarUpdate *
                                     const char *name, const VsbGuid *guid,
                                     const VsbAuthvarOptions *opts, GError **error);
 
-G_END_DECLS
+VSB_END_DECLS

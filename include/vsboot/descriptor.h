@@ -6,10 +6,11 @@
  * would use. Things a packager should fix but that do not stop use are collected as warnings. */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 /* libvirt refuses larger descriptor files; so do we. */
 #define VSB_FW_DESCRIPTOR_MAX_SIZE (1024 * 1024)
@@ -151,4 +152,4 @@ gboolean vsb_fw_descriptor_supports(const VsbFwDescriptor *desc, VsbFwArch arch,
  * "mode" is always written for flash (as libvirt does); "path"/"description" only when set. */
 JsonNode *vsb_fw_descriptor_to_json(const VsbFwDescriptor *desc);
 
-G_END_DECLS
+VSB_END_DECLS

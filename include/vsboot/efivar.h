@@ -5,6 +5,7 @@
  * report is the single source of both `vars show` outputs. */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 #include <json-glib/json-glib.h>
 #include <openssl/x509.h>
@@ -12,7 +13,7 @@
 #include "vsboot/sbjudge.h"
 #include "vsboot/mscerts.h"
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 /* "NV,BS,RT,AT" style short names of attribute bits (unknown bits as hex). */
 char *vsb_efivar_attributes_text(guint32 attributes);
@@ -90,4 +91,4 @@ JsonNode *vsb_secure_boot_state_to_json(const VsbSecureBootState *state);
  * {"entries", "error"} when that list cannot be read. */
 JsonNode *vsb_varstore_report(const VsbVarstore *store, gboolean all_records);
 
-G_END_DECLS
+VSB_END_DECLS

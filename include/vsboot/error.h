@@ -2,9 +2,10 @@
 /* vsboot: the one error domain of the library. */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 #define VSB_ERROR (vsb_error_quark())
 GQuark vsb_error_quark(void);
@@ -24,4 +25,4 @@ typedef enum {
   VSB_ERROR_TOOL,         /* an external tool (qemu-img, qemu, swtpm, ...) failed or is missing */
 } VsbErrorCode;
 
-G_END_DECLS
+VSB_END_DECLS

@@ -14,10 +14,11 @@
  * (VSB_ERROR_PARSE, VSB_ERROR_INVALID for limits) naming the offset at fault. */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 #include "vsboot/guid.h"
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 /* Bounds against hostile images. Depth counts volumes and encapsulating section streams
  * (OVMF reaches 4: FVMAIN_COMPACT, its file, the LZMA section, DXEFV's files); OVMF inflates
@@ -184,4 +185,4 @@ typedef struct {
 /* One VsbFvClaimCheck (g_free) per judgeable feature, in a fixed order. */
 GPtrArray *vsb_fv_image_check_claims(const VsbFvImage *image, const char *const *claimed);
 
-G_END_DECLS
+VSB_END_DECLS

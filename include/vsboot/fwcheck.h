@@ -7,11 +7,12 @@
  * descriptor does not claim (Debian's OVMF_CODE_4M.fd carries Secure Boot without SMM). */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 #include <json-glib/json-glib.h>
 #include "vsboot/descriptor.h"
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 typedef struct {
   char *path;
@@ -30,4 +31,4 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbFwCheckReport, vsb_fw_check_report_free)
 /* {"files": [{path, errors[], warnings[], notes[]}], "errors": N, "warnings": N} */
 JsonNode *vsb_fw_check_reports_to_json(GPtrArray *reports /* VsbFwCheckReport* */);
 
-G_END_DECLS
+VSB_END_DECLS

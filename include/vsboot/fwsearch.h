@@ -8,10 +8,11 @@
  * never used; it does not stop the others. */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 #include "vsboot/descriptor.h"
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 typedef enum {
   VSB_FW_ENTRY_DESCRIPTOR, /* parsed; usable */
@@ -53,4 +54,4 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbFwEntry, vsb_fw_entry_free)
  * "descriptor" (vsb_fw_descriptor_to_json, descriptors only) }. */
 JsonNode *vsb_fw_entry_to_json(const VsbFwEntry *entry);
 
-G_END_DECLS
+VSB_END_DECLS

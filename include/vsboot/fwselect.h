@@ -11,11 +11,12 @@
  * to every feature. requires-smm wanted = SMM on with a secure (SMM-only) varstore flash. */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 #include "vsboot/descriptor.h"
 #include "vsboot/fwsearch.h"
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 typedef enum {
   VSB_FW_WANT_ANY = 0, /* no opinion */
@@ -79,4 +80,4 @@ gboolean vsb_fw_paths_equal(const char *a, const char *b);
  * "verdict": reason_id, "reason", ("feature") } ... ] } */
 JsonNode *vsb_fw_selection_to_json(const VsbFwSelection *sel, const VsbFwRequest *req);
 
-G_END_DECLS
+VSB_END_DECLS

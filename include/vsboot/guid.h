@@ -2,9 +2,10 @@
 /* vsboot: EFI GUIDs, in their on-disk (mixed-endian) byte order, and the well-known ones by name. */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 /* Bytes exactly as EFI_GUID lies in memory and on flash: Data1..Data3 little-endian. */
 typedef struct {
@@ -66,4 +67,4 @@ extern const VsbGuid VSB_GUID_SEV_SECRET_BLOCK;               /* 4c2eb361-7d9b-4
 extern const VsbGuid VSB_GUID_OVMF_SEV_METADATA_OFFSET;       /* dc886566-984a-4798-a75e-5585a7bf67cc */
 extern const VsbGuid VSB_GUID_TDX_METADATA_OFFSET;            /* e47a6535-984a-4798-865e-4685a7bf8ec2 */
 
-G_END_DECLS
+VSB_END_DECLS

@@ -4,10 +4,11 @@
  * vendor's PK. The db key is what signs boot images (sbsign --key db.key --cert db.crt). */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 #include "vsboot/guid.h"
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 typedef enum {
   VSB_KEY_PK,
@@ -51,4 +52,4 @@ VsbKeySet *vsb_keys_generate(const char *dir, const char *common_name, guint bit
 void vsb_key_set_free(VsbKeySet *set);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbKeySet, vsb_key_set_free)
 
-G_END_DECLS
+VSB_END_DECLS

@@ -5,9 +5,10 @@
  * test never waits for a timeout to learn the answer. */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 typedef enum {
   VSB_BOOT_VERDICT_NONE,     /* QEMU exited by itself and no pattern appeared */
@@ -80,4 +81,4 @@ VsbLaunchResult *vsb_launch_watch_image(const char *const *argv, const VsbImageW
 gboolean vsb_launch_make_esp(const char *image_path, const char *efi_app, const char *arch,
                         GError **error);
 
-G_END_DECLS
+VSB_END_DECLS

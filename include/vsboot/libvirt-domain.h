@@ -8,11 +8,12 @@
  * that command line like any other. Emitting XML is libvirt-xml.h. */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 #include "vsboot/fwsearch.h"
 #include "vsboot/qemu-cmdline.h"
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 #define VSB_LIBVIRT_DOMAIN_MAX_BYTES (10 * 1024 * 1024)
 /* libvirt's system NVRAM directory (cfg->nvramDir of the privileged daemon). */
@@ -67,4 +68,4 @@ VsbLibvirtResolved *vsb_libvirt_domain_resolve(const VsbLibvirtDomain *dom, GPtr
 void vsb_libvirt_resolved_free(VsbLibvirtResolved *res);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbLibvirtResolved, vsb_libvirt_resolved_free)
 
-G_END_DECLS
+VSB_END_DECLS

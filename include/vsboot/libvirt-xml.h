@@ -14,10 +14,11 @@
  * Built with libxml2's tree API. Reading domain XML back is the audit's business. */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 #include "vsboot/vm.h"
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 #define VSB_LIBVIRT_QEMU_NS "http://libvirt.org/schemas/domain/qemu/1.0"
 
@@ -44,4 +45,4 @@ typedef struct {
  * in the legacy style, combined flash with auto selection). */
 char *vsb_libvirt_xml_build(const VsbVm *vm, const VsbLibvirtXmlOptions *opts, GError **error);
 
-G_END_DECLS
+VSB_END_DECLS

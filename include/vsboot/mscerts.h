@@ -12,6 +12,7 @@
  * microsoft/, else the source tree's data/ (an uninstalled build). */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 #include <json-glib/json-glib.h>
 #include <openssl/x509.h>
@@ -20,7 +21,7 @@
 #include "vsboot/siglist.h"
 #include "vsboot/varstore.h"
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 typedef enum {
   VSB_MS_KEK_2011,        /* Microsoft Corporation KEK CA 2011 (KEK) */
@@ -153,4 +154,4 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbDbxExplanation, vsb_dbx_explanation_free)
  *  unknown, missing-from-latest null when arch is). */
 JsonNode *vsb_dbx_explanation_to_json(const VsbDbxExplanation *ex);
 
-G_END_DECLS
+VSB_END_DECLS

@@ -11,9 +11,10 @@
  * disagree about what was signed. */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 /* IMAGE_FILE_HEADER.Machine values of interest. */
 #define VSB_PE_MACHINE_I386    0x014c
@@ -123,4 +124,4 @@ char *vsb_pe_hash_hex(const VsbPeImage *image, VsbPeDigest digest, GError **erro
 GBytes *vsb_pe_append_certificate(const VsbPeImage *image, guint16 cert_type,
                                   const guint8 *cert, gsize cert_len, GError **error);
 
-G_END_DECLS
+VSB_END_DECLS

@@ -6,10 +6,11 @@
  * and Secure Boot can be undone from the guest). Parsing command lines is qemu-cmdline.h. */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 #include "vsboot/vm.h"
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 /* Node names of the -blockdev syntax (libvirt uses "libvirt-pflash0-storage" etc.). */
 #define VSB_QEMU_PFLASH0_STORAGE "vsboot-pflash0-storage"
@@ -35,4 +36,4 @@ char *vsb_shell_quote(const char *word);
 /* Value for a -drive/-device option list: ',' doubled, as QEMU's option parser expects. */
 char *vsb_qemu_opt_escape(const char *value);
 
-G_END_DECLS
+VSB_END_DECLS

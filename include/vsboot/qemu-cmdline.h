@@ -14,9 +14,10 @@
  * The emitting side (vsboot's own command lines) is qemu-argv.h. */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 /* Input limits: larger inputs are refused with a clear error rather than parsed. */
 #define VSB_QEMU_CMDLINE_MAX_ARGS 65536
@@ -180,4 +181,4 @@ gboolean vsb_qemu_cmdline_pflash_secure(const VsbQemuCmdline *cmd, gboolean *set
 /* A path made absolute against cmd->cwd (newly allocated). */
 char *vsb_qemu_cmdline_abspath(const VsbQemuCmdline *cmd, const char *path);
 
-G_END_DECLS
+VSB_END_DECLS

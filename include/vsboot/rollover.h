@@ -11,11 +11,12 @@
  * Both refusals are VSB_ERROR_INVALID and leave deciding what to write to the caller. */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 #include "vsboot/pe.h"
 #include "vsboot/varstore.h"
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 typedef struct _VsbBootCheck VsbBootCheck;
 
@@ -39,4 +40,4 @@ gboolean vsb_rollover_check_pca2011(gboolean pca2011_revoked_before, const VsbVa
 /* Whether store's dbx revokes Windows Production PCA 2011 now. */
 gboolean vsb_rollover_pca2011_revoked(const VsbVarstore *store);
 
-G_END_DECLS
+VSB_END_DECLS

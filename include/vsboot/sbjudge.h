@@ -25,10 +25,11 @@
  * firmware must create), the verdict is "uncertain": never "enforced". */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 #include "vsboot/varstore.h"
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 typedef enum {
   VSB_SB_MODE_SETUP,     /* no PK (or the store is erased at boot): the firmware verifies nothing */
@@ -59,4 +60,4 @@ VsbSbJudgement *vsb_sb_judge(const VsbVarstore *store);
 void vsb_sb_judgement_free(VsbSbJudgement *judgement);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbSbJudgement, vsb_sb_judgement_free)
 
-G_END_DECLS
+VSB_END_DECLS

@@ -13,12 +13,13 @@
  * Every operation either changes the store as described or leaves it untouched with an error. */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 #include <openssl/x509.h>
 #include "vsboot/guid.h"
 #include "vsboot/varstore.h"
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 typedef enum {
   VSB_SB_PK,
@@ -141,4 +142,4 @@ gboolean vsb_efi_time_from_asn1(const ASN1_TIME *t, VsbEfiTime *out);
 /* <0, 0, >0 ordering by date and time (zone and daylight ignored, as virt-fw-vars does). */
 int vsb_efi_time_compare(const VsbEfiTime *a, const VsbEfiTime *b);
 
-G_END_DECLS
+VSB_END_DECLS

@@ -3,11 +3,12 @@
  * EFI_VARIABLE_AUTHENTICATION_2 payloads such as Microsoft's dbxupdate.bin. */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 #include <openssl/x509.h>
 #include "vsboot/guid.h"
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 typedef enum {
   VSB_SIG_X509,
@@ -83,4 +84,4 @@ VsbAuth2 *vsb_auth2_parse(const guint8 *data, gsize len, GError **error);
 void vsb_auth2_free(VsbAuth2 *auth);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbAuth2, vsb_auth2_free)
 
-G_END_DECLS
+VSB_END_DECLS

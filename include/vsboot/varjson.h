@@ -6,11 +6,12 @@
  * read. MonotonicCount and PubKeyIndex are not part of the format (0 in every OVMF store). */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 #include <json-glib/json-glib.h>
 #include "vsboot/varstore.h"
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 /* The live variables of a store, in store order ("time" for time-authenticated variables and
  * any variable with a non-zero time stamp; no "digest"). */
@@ -25,4 +26,4 @@ GPtrArray *vsb_varjson_load(const char *path, GError **error);
 /* Replace every variable of store (a template) with copies of vars, in their order. */
 void vsb_varjson_apply(VsbVarstore *store, GPtrArray *vars);
 
-G_END_DECLS
+VSB_END_DECLS

@@ -4,11 +4,12 @@
  * Byte layout and reader rules follow edk2's VariableFormat.h / VariableParsing.c. */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 #include "vsboot/fileio.h"
 #include "vsboot/guid.h"
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 typedef enum {
   VSB_VARSTORE_LAYOUT_OVMF_2M,   /* 128 KiB file: OVMF 1M/2M builds */
@@ -149,4 +150,4 @@ void vsb_varstore_sort_by_name(VsbVarstore *store);
 /* TRUE when a process (QEMU) holds a lock on the file, as QEMU's image locking does. */
 gboolean vsb_file_is_locked(const char *path, GError **error);
 
-G_END_DECLS
+VSB_END_DECLS

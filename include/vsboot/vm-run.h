@@ -7,10 +7,11 @@
  * with the VM when it has a TPM. Watching the console for a verdict is launch.h. */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 #include "vsboot/vm.h"
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 typedef enum {
   VSB_ACCEL_AUTO, /* KVM when it can run this firmware, else TCG */
@@ -70,4 +71,4 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbSwtpm, vsb_swtpm_stop)
 int vsb_vm_run_foreground(GPtrArray *argv, guint timeout_ms, gboolean *timed_out,
                           GError **error);
 
-G_END_DECLS
+VSB_END_DECLS

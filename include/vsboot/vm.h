@@ -6,12 +6,13 @@
  * see whether the firmware files changed since (checksums). */
 #pragma once
 
+#include "vsboot/export.h"
 #include <glib.h>
 #include <json-glib/json-glib.h>
 #include "vsboot/descriptor.h"
 #include "vsboot/sbjudge.h"
 
-G_BEGIN_DECLS
+VSB_BEGIN_DECLS
 
 /* Names become file names (NAME.json, NAME_VARS.fd) and libvirt domain names. */
 #define VSB_VM_NAME_MAX 64
@@ -141,4 +142,4 @@ typedef struct {
  * mtime and ctime, so many VMs from one build hash it once. */
 VsbVm *vsb_vm_provision(const VsbProvisionRequest *req, GPtrArray **notes, GError **error);
 
-G_END_DECLS
+VSB_END_DECLS

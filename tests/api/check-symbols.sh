@@ -1,0 +1,63 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# libvsboot exports exactly the functions and data of libvsboot.sym, each with the version node
+# of this release, and libvsboot.sym lists exactly what the public headers mark (the library
+# linked without the script shows that set). Every header in include/vsboot is either public
+# (VSB_BEGIN_DECLS, listed in include/vsboot/meson.build) or private (neither).
+#   check-symbols.sh LIBVSBOOT_SO EXPORTS_SO LIBVSBOOT_SYM
+set -euo pipefail
+lib=$1 exports=$2 sym=$3
+root=${VSB_SOURCE_ROOT:?}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+
+version=$(sed -n "s/^  version : '\\([0-9.]*\\)',\$/\\1/p" "$root/meson.build")
+minor=${version#*.}; minor=${minor%%.*}
+node="VSBOOT_${version%%.*}.$minor"
+[ "${version%%.*}" = 0 ] || node="VSBOOT_${version%%.*}"
+
+# The script: one node, named for this release, a global list and local: *.
+grep -q "^$node {\$" "$sym" || { echo "not ok: $sym has no node $node (version $version)"; fail=1; }
+sed -n 's/^    \([A-Za-z_][A-Za-z0-9_]*\);$/\1/p' "$sym" | LC_ALL=C sort > "$tmp/script"
+[ -s "$tmp/script" ] || { echo "not ok: $sym lists no symbol"; fail=1; }
+
+# The shared library: every defined dynamic symbol carries the node (the node's own absolute
+# symbol aside).
+nm -D --defined-only --with-symbol-versions "$lib" | awk '{print $NF}' > "$tmp/lib-raw"
+grep -v "^$node\$" "$tmp/lib-raw" | grep -v "@@$node\$" > "$tmp/unversioned" || true
+if [ -s "$tmp/unversioned" ]; then
+  echo "not ok: exported without version $node:"; sed 's/^/  /' "$tmp/unversioned"; fail=1
+fi
+grep "@@$node\$" "$tmp/lib-raw" | sed "s/@@$node\$//" | LC_ALL=C sort > "$tmp/lib"
+if ! diff -u --label libvsboot.sym --label "nm -D $(basename "$lib")" "$tmp/script" "$tmp/lib"; then
+  echo "not ok: the shared library does not export exactly libvsboot.sym"; fail=1
+fi
+
+# The marks in the headers against the script.
+nm -D --defined-only "$exports" | awk '{print $NF}' |
+  grep -v -x -e _init -e _fini -e _edata -e _end -e __bss_start | LC_ALL=C sort > "$tmp/marked"
+if ! diff -u --label libvsboot.sym --label "marked in public headers" "$tmp/script" "$tmp/marked"; then
+  echo "not ok: libvsboot.sym differs from the public headers' marks;" \
+       "scripts/update-symbols.sh BUILDDIR rewrites it"; fail=1
+fi
+
+# Every header is public or private, never both or half.
+cd "$root/include/vsboot"
+sed -n "/^vsboot_public_headers = files(/,/^)/s/^  '\\(.*\\.h\\)',\$/\\1/p" meson.build | sort > "$tmp/public"
+for h in *.h; do
+  if grep -qx "$h" "$tmp/public"; then
+    case $h in export.h|vsboot.h) continue ;; esac
+    if grep -q '^G_BEGIN_DECLS' "$h" || ! grep -q '^VSB_BEGIN_DECLS' "$h"; then
+      echo "not ok: public $h does not wrap its declarations in VSB_BEGIN_DECLS/VSB_END_DECLS"; fail=1
+    fi
+  elif grep -q 'VSB_BEGIN_DECLS' "$h"; then
+    echo "not ok: $h is marked as API but is not in include/vsboot/meson.build's public list"; fail=1
+  fi
+done
+for h in $(cat "$tmp/public"); do
+  [ -f "$h" ] || { echo "not ok: public header $h does not exist"; fail=1; }
+done
+
+[ $fail = 0 ] && echo "ok: $(wc -l < "$tmp/script") symbols, all $node, all marked in public headers"
+exit $fail
