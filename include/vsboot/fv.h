@@ -16,6 +16,7 @@
 
 #include "vsboot/export.h"
 #include <glib.h>
+#include "vsboot/descriptor.h"
 #include "vsboot/guid.h"
 
 VSB_BEGIN_DECLS
@@ -32,17 +33,10 @@ typedef struct {
   gsize max_decompressed;  /* bytes all decompressions may produce together; 0 = default */
 } VsbFvLimits;
 
-typedef enum {
-  VSB_FV_ARCH_UNKNOWN,
-  VSB_FV_ARCH_IA32,
-  VSB_FV_ARCH_X64,
-  VSB_FV_ARCH_ARM,
-  VSB_FV_ARCH_AARCH64,
-  VSB_FV_ARCH_RISCV64,
-  VSB_FV_ARCH_LOONGARCH64,
-} VsbFvArch;
-/* QEMU's names: "x86_64", "aarch64", ... */
-const char *vsb_fv_arch_name(VsbFvArch arch);
+/* Architectures are VsbFwArch (descriptor.h), the one type for them; an image's is -1 when no
+ * core module of a known PE machine was found. Its name for reports: firmware.json's word
+ * ("x86_64", "aarch64", ...), or "unknown" for -1. */
+const char *vsb_fv_arch_name(int arch);
 
 /* What a module is for; groups the report and feeds the features. */
 typedef enum {
@@ -145,9 +139,9 @@ void vsb_fv_image_free(VsbFvImage *image);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbFvImage, vsb_fv_image_free)
 
 gsize vsb_fv_image_get_size(const VsbFvImage *image);
-VsbFvArch vsb_fv_image_get_arch(const VsbFvImage *image); /* of the DXE core */
+int vsb_fv_image_get_arch(const VsbFvImage *image); /* of the DXE core: VsbFwArch or -1 */
 /* Of the PEI core: i386 in OvmfPkgIa32X64 builds (Debian's 4M OVMF, for S3 with SMM). */
-VsbFvArch vsb_fv_image_get_pei_arch(const VsbFvImage *image);
+int vsb_fv_image_get_pei_arch(const VsbFvImage *image);
 gsize vsb_fv_image_get_decompressed(const VsbFvImage *image); /* bytes inflated */
 GPtrArray *vsb_fv_image_get_volumes(const VsbFvImage *image);  /* VsbFvVolume*, owned */
 GPtrArray *vsb_fv_image_get_files(const VsbFvImage *image);    /* VsbFvFile*, owned */

@@ -247,8 +247,8 @@ print_text(const char *path, const VsbFvImage *image, gboolean with_files)
   GPtrArray *volumes = vsb_fv_image_get_volumes(image);
   GPtrArray *files = vsb_fv_image_get_files(image);
   char g[VSB_GUID_STRING_LEN + 1];
-  VsbFvArch arch = vsb_fv_image_get_arch(image), pei = vsb_fv_image_get_pei_arch(image);
-  g_autofree char *pei_note = pei != VSB_FV_ARCH_UNKNOWN && pei != arch
+  int arch = vsb_fv_image_get_arch(image), pei = vsb_fv_image_get_pei_arch(image);
+  g_autofree char *pei_note = pei >= 0 && pei != arch
                                 ? g_strdup_printf(" (PEI phase %s)", vsb_fv_arch_name(pei))
                                 : g_strdup("");
   printf("%s: %s firmware%s, %zu bytes, %u volumes, %u files, %zu bytes decompressed\n", path,

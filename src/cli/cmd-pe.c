@@ -12,6 +12,7 @@
 #include "vsboot/siglist.h"
 #include "vsboot/sbjudge.h"
 #include "vsboot/varstore.h"
+#include "util/timetext.h"
 
 #include <openssl/err.h>
 #include <openssl/x509.h>
@@ -72,23 +73,13 @@ add_bool(JsonBuilder *b, const char *key, gboolean v)
   json_builder_add_boolean_value(b, v);
 }
 
-static char *
-asn1_time_text(const ASN1_TIME *t)
-{
-  struct tm tm;
-  if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-    return g_strdup("?");
-  return g_strdup_printf("%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
 static void
 add_cert(JsonBuilder *b, X509 *x)
 {
   g_autofree char *subject = vsb_x509_subject(x);
   g_autofree char *issuer = vsb_x509_issuer(x);
-  g_autofree char *nb = asn1_time_text(X509_get0_notBefore(x));
-  g_autofree char *na = asn1_time_text(X509_get0_notAfter(x));
+  g_autofree char *nb = vsb_time_text_asn1(X509_get0_notBefore(x), "?");
+  g_autofree char *na = vsb_time_text_asn1(X509_get0_notAfter(x), "?");
   guint8 fp[32];
   unsigned int fplen = 0;
   X509_digest(x, EVP_sha256(), fp, &fplen);

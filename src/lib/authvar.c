@@ -24,28 +24,19 @@
 #include <string.h>
 
 #include "ossl-auto.h"
+#include "util/le.h"
+#include "util/timetext.h"
+#include "util/ucs2.h"
 
 G_DEFINE_QUARK(vsb-authvar-error-quark, vsb_authvar_error)
 
-#define EFI_TIME_SIZE 16u
+#define EFI_TIME_SIZE VSB_EFI_TIME_SIZE
 #define WIN_CERT_HEADER_SIZE 24u  /* dwLength, wRevision, wCertificateType, CertType GUID */
 #define CERT_DATA_OFFSET (EFI_TIME_SIZE + WIN_CERT_HEADER_SIZE)
 #define WIN_CERT_REVISION 0x0200u
 #define WIN_CERT_TYPE_EFI_GUID 0x0EF1u
 #define ESL_HEADER_SIZE 28u
 #define AUTH_VARIABLE_HEADER_SIZE 60u /* AUTHENTICATED_VARIABLE_HEADER */
-
-static guint32
-rd32(const guint8 *p)
-{
-  return (guint32)p[0] | (guint32)p[1] << 8 | (guint32)p[2] << 16 | (guint32)p[3] << 24;
-}
-
-static guint16
-rd16(const guint8 *p)
-{
-  return (guint16)(p[0] | p[1] << 8);
-}
 
 static const char *
 origin_of(const char *origin)
@@ -71,17 +62,7 @@ vsb_authvar_mode_name(VsbAuthvarMode mode)
 static gboolean
 parse_time(const guint8 *d, VsbEfiTime *t, const char *origin, GError **error)
 {
-  t->year = rd16(d);
-  t->month = d[2];
-  t->day = d[3];
-  t->hour = d[4];
-  t->minute = d[5];
-  t->second = d[6];
-  t->pad1 = d[7];
-  t->nanosecond = rd32(d + 8);
-  t->timezone = (gint16)rd16(d + 12);
-  t->daylight = d[14];
-  t->pad2 = d[15];
+  vsb_efi_time_read(d, t);
   const char *field = NULL;
   gsize off = 0;
   if (t->pad1) { field = "Pad1"; off = 7; }
@@ -95,25 +76,6 @@ parse_time(const guint8 *d, VsbEfiTime *t, const char *origin, GError **error)
               "%s: offset %zu: EFI_TIME %s is not 0 (edk2's VerifyTimeBasedPayload requires "
               "Pad1, Nanosecond, TimeZone, Daylight and Pad2 to be 0)", origin, off, field);
   return FALSE;
-}
-
-static void
-time_to_bytes(const VsbEfiTime *t, guint8 out[EFI_TIME_SIZE])
-{
-  out[0] = (guint8)t->year;
-  out[1] = (guint8)(t->year >> 8);
-  out[2] = t->month;
-  out[3] = t->day;
-  out[4] = t->hour;
-  out[5] = t->minute;
-  out[6] = t->second;
-  out[7] = t->pad1;
-  for (int i = 0; i < 4; i++)
-    out[8 + i] = (guint8)(t->nanosecond >> (8 * i));
-  out[12] = (guint8)((guint16)t->timezone);
-  out[13] = (guint8)((guint16)t->timezone >> 8);
-  out[14] = t->daylight;
-  out[15] = t->pad2;
 }
 
 /* DER length octets. */
@@ -215,9 +177,9 @@ esl_next(const guint8 *data, gsize len, gsize *off, Esl *l)
   const guint8 *h = data + *off;
   l->off = *off;
   memcpy(l->type.b, h, 16);
-  l->list_size = rd32(h + 16);
-  l->header_size = rd32(h + 20);
-  l->sig_size = rd32(h + 24);
+  l->list_size = vsb_le32(h + 16);
+  l->header_size = vsb_le32(h + 20);
+  l->sig_size = vsb_le32(h + 24);
   if (l->list_size < ESL_HEADER_SIZE || l->list_size > len - *off || l->sig_size == 0 ||
       l->header_size > l->list_size - ESL_HEADER_SIZE)
     return FALSE;
@@ -319,8 +281,8 @@ parse_header(const guint8 *data, gsize len, const char *origin, guint32 *dw_leng
                 "%s: offset %zu: the file (%zu bytes) %s", origin, off, len, why);
     return FALSE;
   }
-  *dw_length = rd32(data + 16);
-  guint16 rev = rd16(data + 20), type = rd16(data + 22);
+  *dw_length = vsb_le32(data + 16);
+  guint16 rev = vsb_le16(data + 20), type = vsb_le16(data + 22);
   VsbGuid ct;
   memcpy(ct.b, data + 24, 16);
   char buf[VSB_GUID_STRING_LEN + 1];
@@ -457,19 +419,17 @@ static GBytes *
 signed_data(const char *name, const VsbGuid *guid, guint32 attrs, const VsbEfiTime *ts,
             GBytes *payload)
 {
-  glong units = 0;
-  g_autofree gunichar2 *ucs2 = g_utf8_to_utf16(name, -1, NULL, &units, NULL);
+  gsize name_len = 0;
+  g_autofree guint8 *ucs2 = vsb_utf8_to_ucs2(name, FALSE, &name_len);
   GByteArray *b = g_byte_array_new();
-  for (glong i = 0; ucs2 && i < units; i++) {
-    guint8 le[2] = { (guint8)ucs2[i], (guint8)(ucs2[i] >> 8) };
-    g_byte_array_append(b, le, 2);
-  }
+  if (ucs2 != NULL)
+    g_byte_array_append(b, ucs2, (guint)name_len);
   g_byte_array_append(b, guid->b, 16);
-  guint8 a[4] = { (guint8)attrs, (guint8)(attrs >> 8), (guint8)(attrs >> 16),
-                  (guint8)(attrs >> 24) };
+  guint8 a[4];
+  vsb_put_le32(a, attrs);
   g_byte_array_append(b, a, 4);
   guint8 t[EFI_TIME_SIZE];
-  time_to_bytes(ts, t);
+  vsb_efi_time_write(t, ts);
   g_byte_array_append(b, t, EFI_TIME_SIZE);
   gsize plen = 0;
   const guint8 *p = g_bytes_get_data(payload, &plen);
@@ -747,8 +707,8 @@ static gboolean
 time_equal(const VsbEfiTime *a, const VsbEfiTime *b)
 {
   guint8 x[EFI_TIME_SIZE], y[EFI_TIME_SIZE];
-  time_to_bytes(a, x);
-  time_to_bytes(b, y);
+  vsb_efi_time_write(x, a);
+  vsb_efi_time_write(y, b);
   return memcmp(x, y, EFI_TIME_SIZE) == 0;
 }
 

@@ -6,6 +6,9 @@
 #include "vsboot/fv.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
+#include "util/arch.h"
+#include "util/le.h"
+#include "util/ucs2.h"
 
 #include <gio/gio.h>
 #include <errno.h>
@@ -128,32 +131,16 @@ vsb_fv_group_name(VsbFvGroup group)
 }
 
 const char *
-vsb_fv_arch_name(VsbFvArch arch)
+vsb_fv_arch_name(int arch)
 {
-  switch (arch) {
-  case VSB_FV_ARCH_IA32: return "i386";
-  case VSB_FV_ARCH_X64: return "x86_64";
-  case VSB_FV_ARCH_ARM: return "arm";
-  case VSB_FV_ARCH_AARCH64: return "aarch64";
-  case VSB_FV_ARCH_RISCV64: return "riscv64";
-  case VSB_FV_ARCH_LOONGARCH64: return "loongarch64";
-  case VSB_FV_ARCH_UNKNOWN: break;
-  }
-  return "unknown";
+  return arch < 0 ? "unknown" : vsb_fw_arch_name((VsbFwArch)arch);
 }
 
-static VsbFvArch
+static int
 arch_from_machine(guint16 machine)
 {
-  switch (machine) {
-  case 0x014c: return VSB_FV_ARCH_IA32;
-  case 0x8664: return VSB_FV_ARCH_X64;
-  case 0x01c2: return VSB_FV_ARCH_ARM;
-  case 0xaa64: return VSB_FV_ARCH_AARCH64;
-  case 0x5064: return VSB_FV_ARCH_RISCV64;
-  case 0x6264: return VSB_FV_ARCH_LOONGARCH64;
-  default: return VSB_FV_ARCH_UNKNOWN;
-  }
+  VsbFwArch arch;
+  return vsb_arch_from_pe_machine(machine, &arch) ? (int)arch : -1;
 }
 
 const char *
@@ -212,8 +199,8 @@ struct _VsbFvImage {
   gsize size;
   VsbFvLimits limits;
   gsize decompressed;
-  VsbFvArch arch;
-  VsbFvArch pei_arch;
+  int arch;     /* VsbFwArch, -1 unknown */
+  int pei_arch; /* VsbFwArch, -1 unknown */
   GPtrArray *volumes;   /* VsbFvVolume* */
   GPtrArray *files;     /* VsbFvFile* */
   GPtrArray *table;     /* VsbFvOvmfTableEntry* */
@@ -282,30 +269,6 @@ warn(VsbFvImage *image, const char *fmt, ...)
 
 /* ---- readers --------------------------------------------------------------------------- */
 
-static inline guint16
-rd16(const guint8 *p)
-{
-  return (guint16)(p[0] | p[1] << 8);
-}
-
-static inline guint32
-rd24(const guint8 *p)
-{
-  return (guint32)p[0] | (guint32)p[1] << 8 | (guint32)p[2] << 16;
-}
-
-static inline guint32
-rd32(const guint8 *p)
-{
-  return (guint32)p[0] | (guint32)p[1] << 8 | (guint32)p[2] << 16 | (guint32)p[3] << 24;
-}
-
-static inline guint64
-rd64(const guint8 *p)
-{
-  return (guint64)rd32(p) | (guint64)rd32(p + 4) << 32;
-}
-
 static inline gsize
 align_up(gsize v, gsize a)
 {
@@ -366,7 +329,7 @@ sum16(const guint8 *p, gsize len)
 {
   guint16 s = 0;
   for (gsize i = 0; i + 1 < len; i += 2)
-    s = (guint16)(s + rd16(p + i));
+    s = (guint16)(s + vsb_le16(p + i));
   return s;
 }
 
@@ -386,7 +349,7 @@ looks_like_volume(const guint8 *data, gsize len)
 {
   if (len < FVH_MIN_SIZE || memcmp(data + FVH_OFF_SIGNATURE, "_FVH", 4) != 0)
     return FALSE;
-  guint16 hlen = rd16(data + FVH_OFF_HEADER_LENGTH);
+  guint16 hlen = vsb_le16(data + FVH_OFF_HEADER_LENGTH);
   if (hlen < FVH_MIN_SIZE || hlen > len || (hlen & 1))
     return FALSE;
   return sum16(data, hlen) == 0;
@@ -408,7 +371,7 @@ lzma_inflate(Ctx *ctx, const guint8 *in, gsize in_len, gboolean x86, gsize *out_
     fail(ctx, error, "LZMA section data is %zu bytes, shorter than its 13-byte header", in_len);
     return NULL;
   }
-  guint64 declared = rd64(in + 5);
+  guint64 declared = vsb_le64(in + 5);
   gsize budget = image->limits.max_decompressed - image->decompressed;
   if (declared == G_MAXUINT64) {
     fail(ctx, error, "LZMA section does not declare its uncompressed size");
@@ -481,20 +444,6 @@ lzma_inflate(Ctx *ctx, const guint8 *in, gsize in_len, gboolean x86, gsize *out_
 
 /* ---- sections -------------------------------------------------------------------------- */
 
-static char *
-ucs2_to_utf8(const guint8 *p, gsize len)
-{
-  gsize units = len / 2;
-  g_autofree gunichar2 *buf = g_new(gunichar2, units + 1);
-  gsize n = 0;
-  for (; n < units; n++) {
-    buf[n] = rd16(p + 2 * n);
-    if (buf[n] == 0)
-      break;
-  }
-  return g_utf16_to_utf8(buf, (glong)n, NULL, NULL, NULL);
-}
-
 static VsbFvFile *
 current_file(Ctx *ctx)
 {
@@ -510,11 +459,11 @@ note_image(Ctx *ctx, guint8 type, const guint8 *p, gsize len)
   guint16 machine = 0;
   if (type == EFI_SECTION_TE) {
     if (len >= 4 && p[0] == 'V' && p[1] == 'Z')
-      machine = rd16(p + 2);
+      machine = vsb_le16(p + 2);
   } else if (len >= 0x40 && p[0] == 'M' && p[1] == 'Z') {
-    guint32 pe = rd32(p + 0x3c);
+    guint32 pe = vsb_le32(p + 0x3c);
     if (pe <= len - 6 && memcmp(p + pe, "PE\0\0", 4) == 0)
-      machine = rd16(p + pe + 4);
+      machine = vsb_le16(p + pe + 4);
   }
   if (machine)
     f->machine = machine;
@@ -537,8 +486,8 @@ parse_guided(Ctx *ctx, const guint8 *sec, gsize size, gsize hlen, guint depth,
                 size);
   VsbGuid guid;
   memcpy(guid.b, sec + hlen, 16);
-  guint16 data_offset = rd16(sec + hlen + 16);
-  guint16 attributes = rd16(sec + hlen + 18);
+  guint16 data_offset = vsb_le16(sec + hlen + 16);
+  guint16 attributes = vsb_le16(sec + hlen + 18);
   if (data_offset < hlen + 20 || data_offset > size)
     return fail(ctx, error, "GUID-defined section: DataOffset 0x%x outside 0x%zx..0x%zx",
                 data_offset, hlen + 20, size);
@@ -561,7 +510,7 @@ parse_guided(Ctx *ctx, const guint8 *sec, gsize size, gsize hlen, guint depth,
     /* EFI_CRC32_GUIDED_SECTION_HEADER: the CRC32 follows the GUID-defined header. */
     if (data_offset < hlen + 24)
       return fail(ctx, error, "CRC32 GUID-defined section has no room for its CRC");
-    guint32 want = rd32(sec + hlen + 20);
+    guint32 want = vsb_le32(sec + hlen + 20);
     guint32 got = lzma_crc32(payload, plen, 0);
     if (want != got)
       return fail(ctx, error, "CRC32 GUID-defined section: CRC 0x%08x, data gives 0x%08x",
@@ -593,14 +542,14 @@ parse_sections(Ctx *ctx, const guint8 *data, gsize len, guint depth, gboolean co
     const guint8 *sec = data + off;
     if (avail < 4)
       return fail(ctx, error, "truncated section header at section offset 0x%zx", off);
-    gsize size = rd24(sec);
+    gsize size = vsb_le24(sec);
     guint8 type = sec[3];
     gsize hlen = 4;
     if (size == 0xffffff) {
       if (avail < 8)
         return fail(ctx, error, "truncated EFI_COMMON_SECTION_HEADER2 at section offset 0x%zx",
                     off);
-      size = rd32(sec + 4);
+      size = vsb_le32(sec + 4);
       hlen = 8;
     }
     if (size < hlen)
@@ -618,7 +567,7 @@ parse_sections(Ctx *ctx, const guint8 *data, gsize len, guint depth, gboolean co
     case EFI_SECTION_COMPRESSION: {
       if (blen < 5)
         return fail(ctx, error, "compression section at 0x%zx is too short", off);
-      guint32 ulen = rd32(body);
+      guint32 ulen = vsb_le32(body);
       guint8 ctype = body[4];
       if (ctype == EFI_NOT_COMPRESSED) {
         if (ulen > blen - 5)
@@ -656,15 +605,15 @@ parse_sections(Ctx *ctx, const guint8 *data, gsize len, guint depth, gboolean co
       if (blen < 2)
         return fail(ctx, error, "version section at 0x%zx is too short", off);
       if (f && f->version == NULL) {
-        f->build_number = rd16(body);
-        f->version = ucs2_to_utf8(body + 2, blen - 2);
+        f->build_number = vsb_le16(body);
+        f->version = vsb_ucs2_to_utf8(body + 2, blen - 2, NULL);
         if (f->version == NULL)
           return fail(ctx, error, "version section at 0x%zx is not valid UCS-2", off);
       }
       break;
     case EFI_SECTION_USER_INTERFACE:
       if (f && f->ui_name == NULL) {
-        f->ui_name = ucs2_to_utf8(body, blen);
+        f->ui_name = vsb_ucs2_to_utf8(body, blen, NULL);
         if (f->ui_name == NULL)
           return fail(ctx, error, "user-interface section at 0x%zx is not valid UCS-2", off);
       }
@@ -721,14 +670,14 @@ parse_files(Ctx *ctx, const guint8 *fv, gsize fvlen, gsize first, guint8 erase, 
     guint8 type = h[18], attr = h[19];
     guint8 state = erase ? (guint8)~h[23] : h[23];
     gsize hlen = FFS_HEADER_SIZE;
-    guint64 size = rd24(h + 20);
+    guint64 size = vsb_le24(h + 20);
     if (attr & FFS_ATTRIB_LARGE_FILE) {
       if (!ffs3)
         return fail(ctx, error, "file at offset 0x%zx is a large file, which only FFS3 "
                     "volumes may hold", off);
       if (fvlen - off < FFS_HEADER2_SIZE)
         return fail(ctx, error, "truncated EFI_FFS_FILE_HEADER2 at offset 0x%zx", off);
-      size = rd64(h + 24);
+      size = vsb_le64(h + 24);
       hlen = FFS_HEADER2_SIZE;
     }
     if (size < hlen)
@@ -790,7 +739,7 @@ parse_files(Ctx *ctx, const guint8 *fv, gsize fvlen, gsize first, guint8 erase, 
         return FALSE;
     }
     f->module = vsb_fv_module_lookup(&f->name, f->ui_name);
-    if (f->machine && image->arch == VSB_FV_ARCH_UNKNOWN)
+    if (f->machine && image->arch < 0)
       image->arch = arch_from_machine(f->machine);
     if (f->machine && (type == 0x05 /* DXE_CORE */))
       image->arch = arch_from_machine(f->machine);
@@ -842,14 +791,14 @@ parse_volume(Ctx *ctx, const guint8 *data, gsize len, gsize offset, guint depth,
                 "volume header", offset, avail);
   if (memcmp(fv + FVH_OFF_SIGNATURE, "_FVH", 4) != 0)
     return fail(ctx, error, "firmware volume at offset 0x%zx: no _FVH signature", offset);
-  guint16 hlen = rd16(fv + FVH_OFF_HEADER_LENGTH);
+  guint16 hlen = vsb_le16(fv + FVH_OFF_HEADER_LENGTH);
   if (hlen < FVH_MIN_SIZE || (hlen & 1) || hlen > avail)
     return fail(ctx, error, "firmware volume at offset 0x%zx: HeaderLength 0x%x is invalid",
                 offset, hlen);
   if (sum16(fv, hlen) != 0)
     return fail(ctx, error, "firmware volume at offset 0x%zx: header checksum does not add up",
                 offset);
-  guint64 fvlen = rd64(fv + FVH_OFF_LENGTH);
+  guint64 fvlen = vsb_le64(fv + FVH_OFF_LENGTH);
   if (fvlen < hlen)
     return fail(ctx, error, "firmware volume at offset 0x%zx: FvLength 0x%" G_GINT64_MODIFIER "x"
                 " is smaller than its header", offset, fvlen);
@@ -866,7 +815,7 @@ parse_volume(Ctx *ctx, const guint8 *data, gsize len, gsize offset, guint depth,
   vol->offset = offset;
   vol->length = fvlen;
   memcpy(vol->fs_guid.b, fv + FVH_OFF_FS_GUID, 16);
-  vol->attributes = rd32(fv + FVH_OFF_ATTRIBUTES);
+  vol->attributes = vsb_le32(fv + FVH_OFF_ATTRIBUTES);
   vol->revision = fv[FVH_OFF_REVISION];
   vol->compressed = compressed;
   g_ptr_array_add(image->volumes, vol);
@@ -877,7 +826,7 @@ parse_volume(Ctx *ctx, const guint8 *data, gsize len, gsize offset, guint depth,
   /* Block map: {NumBlocks, Length} pairs up to a {0, 0} terminator inside the header. */
   gboolean terminated = FALSE;
   for (gsize b = FVH_OFF_BLOCK_MAP; b + 8 <= hlen; b += 8)
-    if (rd32(fv + b) == 0 && rd32(fv + b + 4) == 0) {
+    if (vsb_le32(fv + b) == 0 && vsb_le32(fv + b + 4) == 0) {
       terminated = TRUE;
       break;
     }
@@ -885,11 +834,11 @@ parse_volume(Ctx *ctx, const guint8 *data, gsize len, gsize offset, guint depth,
     return fail(&sub, error, "block map is not terminated within HeaderLength 0x%x", hlen);
 
   gsize first = hlen;
-  guint16 ext = rd16(fv + FVH_OFF_EXT_HEADER_OFFSET);
+  guint16 ext = vsb_le16(fv + FVH_OFF_EXT_HEADER_OFFSET);
   if (ext != 0) {
     if (ext < hlen || (guint64)ext + FV_EXT_HEADER_SIZE > fvlen)
       return fail(&sub, error, "ExtHeaderOffset 0x%x is outside the volume", ext);
-    guint32 ext_size = rd32(fv + ext + 16);
+    guint32 ext_size = vsb_le32(fv + ext + 16);
     if (ext_size < FV_EXT_HEADER_SIZE || (guint64)ext + ext_size > fvlen)
       return fail(&sub, error, "extended header at 0x%x has invalid ExtHeaderSize %u", ext,
                   ext_size);
@@ -927,7 +876,7 @@ parse_ovmf_table(VsbFvImage *image, const guint8 *data, gsize len)
   gsize footer = len - 0x30;
   if (memcmp(data + footer, VSB_GUID_OVMF_TABLE_FOOTER.b, 16) != 0)
     return;
-  gsize table_len = rd16(data + footer - 2);
+  gsize table_len = vsb_le16(data + footer - 2);
   gsize end = len - 0x20;
   if (table_len < 18 || table_len > end) {
     warn(image, "%s: OVMF table footer has an invalid length %zu", image->origin, table_len);
@@ -940,7 +889,7 @@ parse_ovmf_table(VsbFvImage *image, const guint8 *data, gsize len)
       warn(image, "%s: OVMF table entry at 0x%zx is truncated", image->origin, cur);
       return;
     }
-    gsize elen = rd16(data + cur - 18);
+    gsize elen = vsb_le16(data + cur - 18);
     if (elen < 18 || elen > cur - start) {
       warn(image, "%s: OVMF table entry before 0x%zx has an invalid length %zu", image->origin,
            cur, elen);
@@ -1150,7 +1099,7 @@ derive_varstore(VsbFvImage *image)
     { 0x1e0000, 0x20000, "FD_SIZE_2MB: 0x200000 flash, 0x1E0000 code" },
     { 0x37c000, 0x84000, "FD_SIZE_4MB: 0x400000 flash, 0x37C000 code" },
   };
-  gboolean x86 = image->arch == VSB_FV_ARCH_X64 || image->arch == VSB_FV_ARCH_IA32;
+  gboolean x86 = image->arch >= 0 && vsb_arch_is_x86((VsbFwArch)image->arch);
   if (x86) {
     for (gsize i = 0; i < G_N_ELEMENTS(ovmf); i++)
       if (image->size == ovmf[i].code) {
@@ -1166,7 +1115,7 @@ derive_varstore(VsbFvImage *image)
       "flash layout", image->size);
     return;
   }
-  if (image->arch == VSB_FV_ARCH_AARCH64 || image->arch == VSB_FV_ARCH_ARM) {
+  if (image->arch >= 0 && vsb_arch_is_arm((VsbFwArch)image->arch)) {
     image->varstore_size = 0xc0000;
     image->varstore_source = VSB_FV_VARSTORE_ARMVIRT;
     image->varstore_reason = g_strdup(
@@ -1184,6 +1133,7 @@ vsb_fv_inspect_bytes(GBytes *bytes, const char *origin, const VsbFvLimits *limit
                      GError **error)
 {
   g_autoptr(VsbFvImage) image = g_new0(VsbFvImage, 1);
+  image->arch = image->pei_arch = -1;
   gsize len = 0;
   const guint8 *data = g_bytes_get_data(bytes, &len);
   image->origin = g_strdup(origin ? origin : "firmware image");
@@ -1296,13 +1246,13 @@ vsb_fv_image_get_size(const VsbFvImage *image)
   return image->size;
 }
 
-VsbFvArch
+int
 vsb_fv_image_get_arch(const VsbFvImage *image)
 {
   return image->arch;
 }
 
-VsbFvArch
+int
 vsb_fv_image_get_pei_arch(const VsbFvImage *image)
 {
   return image->pei_arch;

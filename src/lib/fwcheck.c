@@ -23,22 +23,6 @@ targets_x86(const VsbFwDescriptor *d)
   return targets_arch(d, VSB_FW_ARCH_X86_64, VSB_FW_ARCH_I386);
 }
 
-/* The descriptor architecture a DXE core of this machine type serves. */
-static int
-fw_arch_of(VsbFvArch a)
-{
-  switch (a) {
-  case VSB_FV_ARCH_IA32: return VSB_FW_ARCH_I386;
-  case VSB_FV_ARCH_X64: return VSB_FW_ARCH_X86_64;
-  case VSB_FV_ARCH_ARM: return VSB_FW_ARCH_ARM;
-  case VSB_FV_ARCH_AARCH64: return VSB_FW_ARCH_AARCH64;
-  case VSB_FV_ARCH_RISCV64: return VSB_FW_ARCH_RISCV64;
-  case VSB_FV_ARCH_LOONGARCH64: return VSB_FW_ARCH_LOONGARCH64;
-  case VSB_FV_ARCH_UNKNOWN: break;
-  }
-  return -1;
-}
-
 static void
 check_sizes(const VsbFwDescriptor *d, VsbFwCheckReport *r)
 {
@@ -100,7 +84,7 @@ check_binary(const VsbFwDescriptor *d, VsbFwCheckReport *r)
                                                  "checked: %s", member, error->message));
     return;
   }
-  int arch = fw_arch_of(vsb_fv_image_get_arch(img));
+  int arch = vsb_fv_image_get_arch(img);
   if (arch >= 0 && !targets_arch(d, (VsbFwArch)arch, (VsbFwArch)arch))
     g_ptr_array_add(r->errors, g_strdup_printf("targets: the binary is built for %s, but no target "
                                                "names that architecture",

@@ -4,6 +4,7 @@
 #include "vsboot/fileio.h"
 #include "vsboot/json.h"
 #include "vsboot/tool.h"
+#include "util/arch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,7 +70,7 @@ gboolean
 vsb_fw_image_check_pair(VsbFwArch arch, const char *code, guint64 code_size, const char *vars,
                         guint64 vars_size, GError **error)
 {
-  if (arch == VSB_FW_ARCH_X86_64 || arch == VSB_FW_ARCH_I386) {
+  if (vsb_arch_is_x86(arch)) {
     guint64 total = code_size + vars_size;
     guint64 want_vars = 0;
     if (total == 1 * MiB || total == 2 * MiB)
@@ -100,7 +101,7 @@ vsb_fw_image_check_pair(VsbFwArch arch, const char *code, guint64 code_size, con
                   vars, vars_size, code, code_size);
     return FALSE;
   }
-  if (arch == VSB_FW_ARCH_AARCH64 || arch == VSB_FW_ARCH_ARM) {
+  if (vsb_arch_is_arm(arch)) {
     if (code_size > 64 * MiB || vars_size > 64 * MiB) {
       g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
                   "%s is %" G_GUINT64_FORMAT " bytes, larger than the 64 MiB flash bank of "

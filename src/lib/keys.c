@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "ossl-auto.h"
+#include "util/timetext.h"
 
 #define VALIDITY_DAYS 3650
 
@@ -47,16 +48,6 @@ ssl_fail(GError **error, const char *what)
   g_autofree char *detail = ssl_error_text();
   g_set_error(error, VSB_ERROR, VSB_ERROR_FAILED, "%s: %s", what, detail);
   return FALSE;
-}
-
-static char *
-asn1_time_text(const ASN1_TIME *t)
-{
-  struct tm tm;
-  if (!ASN1_TIME_to_tm(t, &tm))
-    return g_strdup("?");
-  return g_strdup_printf("%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 static gboolean
@@ -171,8 +162,8 @@ describe_cert(VsbKeyPair *pair, X509 *cert)
   OPENSSL_free(hex);
   BN_free(bn);
 
-  pair->not_before = asn1_time_text(X509_get0_notBefore(cert));
-  pair->not_after = asn1_time_text(X509_get0_notAfter(cert));
+  pair->not_before = vsb_time_text_asn1(X509_get0_notBefore(cert), "?");
+  pair->not_after = vsb_time_text_asn1(X509_get0_notAfter(cert), "?");
 
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int mdlen = 0;

@@ -2,6 +2,8 @@
 #include "vsboot/pe.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
+#include "util/le.h"
+#include "util/arch.h"
 
 #include <openssl/evp.h>
 #include <string.h>
@@ -92,33 +94,6 @@ vsb_pe_digest_from_name(const char *name, VsbPeDigest *out)
   return FALSE;
 }
 
-static inline guint16
-rd16(const guint8 *p)
-{
-  return (guint16)(p[0] | (p[1] << 8));
-}
-
-static inline guint32
-rd32(const guint8 *p)
-{
-  return (guint32)p[0] | ((guint32)p[1] << 8) | ((guint32)p[2] << 16) | ((guint32)p[3] << 24);
-}
-
-static inline guint64
-rd64(const guint8 *p)
-{
-  return (guint64)rd32(p) | ((guint64)rd32(p + 4) << 32);
-}
-
-static inline void
-wr32(guint8 *p, guint32 v)
-{
-  p[0] = (guint8)v;
-  p[1] = (guint8)(v >> 8);
-  p[2] = (guint8)(v >> 16);
-  p[3] = (guint8)(v >> 24);
-}
-
 #define FAIL(...)                                                                          \
   do {                                                                                     \
     g_autofree char *msg_ = g_strdup_printf(__VA_ARGS__);                                  \
@@ -145,7 +120,7 @@ parse_headers(VsbPeImage *image, GError **error)
     FAIL("%zu bytes is too small for a DOS header (64 bytes)", size);
   if (d[0] != 'M' || d[1] != 'Z')
     FAIL("no DOS header: bytes 0-1 are %02x %02x, not \"MZ\"", d[0], d[1]);
-  guint32 lfanew = rd32(d + DOS_E_LFANEW);
+  guint32 lfanew = vsb_le32(d + DOS_E_LFANEW);
   if ((guint64)lfanew + 4 + FILE_HEADER_SIZE + 2 > size)
     FAIL("e_lfanew at offset 0x3c points to 0x%x, past the end of the file (%zu bytes)", lfanew,
          size);
@@ -153,10 +128,10 @@ parse_headers(VsbPeImage *image, GError **error)
     FAIL("no PE signature at offset 0x%x (e_lfanew)", lfanew);
   image->pe_offset = lfanew;
   const guint8 *fh = d + lfanew + 4;
-  image->machine = rd16(fh);
-  guint16 n_sections = rd16(fh + 2);
-  guint16 opt_size = rd16(fh + 16);
-  image->characteristics = rd16(fh + 18);
+  image->machine = vsb_le16(fh);
+  guint16 n_sections = vsb_le16(fh + 2);
+  guint16 opt_size = vsb_le16(fh + 16);
+  image->characteristics = vsb_le16(fh + 18);
   image->opt_offset = lfanew + 4 + FILE_HEADER_SIZE;
   if ((guint64)image->opt_offset + opt_size > size)
     FAIL("optional header at 0x%zx (SizeOfOptionalHeader %u) runs past the end of the file "
@@ -166,7 +141,7 @@ parse_headers(VsbPeImage *image, GError **error)
     FAIL("SizeOfOptionalHeader at 0x%zx is %u: no optional header", image->pe_offset + 20,
          opt_size);
   const guint8 *opt = d + image->opt_offset;
-  guint16 magic = rd16(opt);
+  guint16 magic = vsb_le16(opt);
   gsize fixed;
   if (magic == PE32_MAGIC) {
     image->pe32plus = FALSE;
@@ -181,12 +156,12 @@ parse_headers(VsbPeImage *image, GError **error)
   if (opt_size < fixed)
     FAIL("SizeOfOptionalHeader %u is smaller than the %s optional header (%zu bytes)", opt_size,
          image->pe32plus ? "PE32+" : "PE32", fixed);
-  image->entry_point = rd32(opt + OPT_ENTRY_POINT);
-  image->image_base = image->pe32plus ? rd64(opt + 24) : rd32(opt + 28);
-  image->size_of_headers = rd32(opt + OPT_SIZE_OF_HEADERS);
-  image->checksum = rd32(opt + OPT_CHECKSUM);
-  image->subsystem = rd16(opt + OPT_SUBSYSTEM);
-  image->n_dirs = rd32(opt + fixed - 4);
+  image->entry_point = vsb_le32(opt + OPT_ENTRY_POINT);
+  image->image_base = image->pe32plus ? vsb_le64(opt + 24) : vsb_le32(opt + 28);
+  image->size_of_headers = vsb_le32(opt + OPT_SIZE_OF_HEADERS);
+  image->checksum = vsb_le32(opt + OPT_CHECKSUM);
+  image->subsystem = vsb_le16(opt + OPT_SUBSYSTEM);
+  image->n_dirs = vsb_le32(opt + fixed - 4);
   if (image->n_dirs > MAX_DATA_DIRS)
     FAIL("NumberOfRvaAndSizes at 0x%zx is %u; at most 16 data directories exist",
          image->opt_offset + fixed - 4, image->n_dirs);
@@ -222,11 +197,11 @@ parse_headers(VsbPeImage *image, GError **error)
     for (int k = 0; k < 8 && sec->name[k]; k++)
       if (!g_ascii_isprint(sec->name[k]))
         sec->name[k] = '?';
-    sec->virtual_size = rd32(s + 8);
-    sec->virtual_address = rd32(s + 12);
-    sec->size_of_raw_data = rd32(s + 16);
-    sec->pointer_to_raw_data = rd32(s + 20);
-    sec->characteristics = rd32(s + 36);
+    sec->virtual_size = vsb_le32(s + 8);
+    sec->virtual_address = vsb_le32(s + 12);
+    sec->size_of_raw_data = vsb_le32(s + 16);
+    sec->pointer_to_raw_data = vsb_le32(s + 20);
+    sec->characteristics = vsb_le32(s + 36);
   }
 
   /* Raw data of the sections: inside the file, after the headers, no two sharing bytes. */
@@ -267,7 +242,7 @@ parse_headers(VsbPeImage *image, GError **error)
     if (dir + 8 > image->size_of_headers)
       FAIL("the security directory entry at 0x%zx lies outside SizeOfHeaders (0x%x)", dir,
            image->size_of_headers);
-    guint32 off = rd32(d + dir), len = rd32(d + dir + 4);
+    guint32 off = vsb_le32(d + dir), len = vsb_le32(d + dir + 4);
     if (len != 0) {
       guint64 end = (guint64)off + len;
       if (end > size)
@@ -290,7 +265,7 @@ parse_headers(VsbPeImage *image, GError **error)
         gsize left = end - pos;
         if (left <= WIN_CERT_HEADER_SIZE)
           FAIL("certificate table: %zu stray bytes at 0x%zx after the last entry", left, pos);
-        guint32 dw = rd32(d + pos);
+        guint32 dw = vsb_le32(d + pos);
         gsize pad = (8 - (dw & 7)) & 7;
         if (dw <= WIN_CERT_HEADER_SIZE)
           FAIL("certificate table entry at 0x%zx: dwLength %u is too small", pos, dw);
@@ -303,8 +278,8 @@ parse_headers(VsbPeImage *image, GError **error)
         VsbPeCertificate c = {
           .offset = pos,
           .length = dw,
-          .revision = rd16(d + pos + 4),
-          .type = rd16(d + pos + 6),
+          .revision = vsb_le16(d + pos + 4),
+          .type = vsb_le16(d + pos + 6),
           .data = d + pos + WIN_CERT_HEADER_SIZE,
           .data_len = dw - WIN_CERT_HEADER_SIZE,
         };
@@ -414,15 +389,8 @@ vsb_pe_get_security_dir_offset(const VsbPeImage *image)
 const char *
 vsb_pe_machine_name(guint16 machine)
 {
-  switch (machine) {
-  case VSB_PE_MACHINE_I386: return "i386";
-  case VSB_PE_MACHINE_ARMNT: return "arm";
-  case VSB_PE_MACHINE_AMD64: return "x86_64";
-  case VSB_PE_MACHINE_ARM64: return "aarch64";
-  case VSB_PE_MACHINE_RISCV64: return "riscv64";
-  case VSB_PE_MACHINE_LOONGARCH64: return "loongarch64";
-  default: return NULL;
-  }
+  VsbFwArch arch;
+  return vsb_arch_from_pe_machine(machine, &arch) ? vsb_fw_arch_name(arch) : NULL;
 }
 
 const char *
@@ -457,9 +425,9 @@ vsb_pe_get_data_directory(const VsbPeImage *image, guint index, guint32 *rva_or_
     return FALSE;
   const guint8 *p = image->data + image->dirs_offset + 8 * index;
   if (rva_or_offset)
-    *rva_or_offset = rd32(p);
+    *rva_or_offset = vsb_le32(p);
   if (size)
-    *size = rd32(p + 4);
+    *size = vsb_le32(p + 4);
   return TRUE;
 }
 
@@ -561,7 +529,7 @@ pe_checksum(const guint8 *d, gsize size, gsize cks)
   guint64 sum = 0;
   gsize i = 0;
   for (; i + 1 < size; i += 2)
-    sum += rd16(d + i);
+    sum += vsb_le16(d + i);
   if (i < size)
     sum += d[i];
   /* Take the CheckSum field out again (it is 2-aligned in any image we accept or not: handle
@@ -609,16 +577,16 @@ vsb_pe_append_certificate(const VsbPeImage *image, guint16 cert_type, const guin
   guint8 *out = g_malloc0(total);
   memcpy(out, image->data, image->cert_size ? base + image->cert_size : base);
   guint8 *e = out + base_padded + image->cert_size;
-  wr32(e, dw);
+  vsb_put_le32(e, dw);
   e[4] = VSB_WIN_CERT_REVISION_2_0 & 0xff;
   e[5] = VSB_WIN_CERT_REVISION_2_0 >> 8;
   e[6] = cert_type & 0xff;
   e[7] = cert_type >> 8;
   memcpy(e + WIN_CERT_HEADER_SIZE, cert, cert_len);
-  wr32(out + sec_dir, (guint32)base_padded);
-  wr32(out + sec_dir + 4, (guint32)table_size);
+  vsb_put_le32(out + sec_dir, (guint32)base_padded);
+  vsb_put_le32(out + sec_dir + 4, (guint32)table_size);
   gsize cks = vsb_pe_get_checksum_offset(image);
-  wr32(out + cks, 0);
-  wr32(out + cks, pe_checksum(out, total, cks));
+  vsb_put_le32(out + cks, 0);
+  vsb_put_le32(out + cks, pe_checksum(out, total, cks));
   return g_bytes_new_take(out, total);
 }

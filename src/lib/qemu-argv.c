@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "vsboot/qemu-argv.h"
 #include "vsboot/error.h"
+#include "util/arch.h"
 
 #include <string.h>
 
@@ -113,12 +114,6 @@ blockdev_args(GPtrArray *args, guint unit, const char *file, VsbFwFormat format,
   return fmt;
 }
 
-static gboolean
-arch_is_x86(VsbFwArch arch)
-{
-  return arch == VSB_FW_ARCH_X86_64 || arch == VSB_FW_ARCH_I386;
-}
-
 GPtrArray *
 vsb_qemu_argv_build(const VsbVm *vm, const VsbQemuArgvOptions *opts, GError **error)
 {
@@ -130,7 +125,7 @@ vsb_qemu_argv_build(const VsbVm *vm, const VsbQemuArgvOptions *opts, GError **er
                                                                     : vm->machine);
   g_string_append(machine, mtype);
 
-  if (smm && !arch_is_x86(vm->arch)) {
+  if (smm && !vsb_arch_is_x86(vm->arch)) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
                 "%s: firmware %s requires SMM, which only x86 machines have", vm->name,
                 vm->descriptor_path);
@@ -215,7 +210,7 @@ vsb_qemu_argv_build(const VsbVm *vm, const VsbQemuArgvOptions *opts, GError **er
     add(args, "-tpmdev");
     add(args, "emulator,id=tpm0,chardev=chrtpm");
     add(args, "-device");
-    add(args, arch_is_x86(vm->arch) ? "tpm-crb,tpmdev=tpm0" : "tpm-tis-device,tpmdev=tpm0");
+    add(args, vsb_arch_is_x86(vm->arch) ? "tpm-crb,tpmdev=tpm0" : "tpm-tis-device,tpmdev=tpm0");
   }
   return g_steal_pointer(&args);
 }

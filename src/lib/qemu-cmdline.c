@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "vsboot/qemu-cmdline.h"
+#include "vsboot/descriptor.h"
 #include "vsboot/json.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
@@ -1177,8 +1178,8 @@ arch_from_binary(const char *binary)
   const char *p = strstr(base, "qemu-system-");
   if (p) {
     const char *a = p + strlen("qemu-system-");
-    if (strcmp(a, "i386") == 0 || strcmp(a, "x86_64") == 0 || strcmp(a, "aarch64") == 0 ||
-        strcmp(a, "arm") == 0 || strcmp(a, "riscv64") == 0 || strcmp(a, "loongarch64") == 0)
+    /* QEMU's qemu-system-ARCH names are firmware.json's: the one architecture type. */
+    if (vsb_fw_arch_from_name(a) >= 0)
       return g_strdup(a);
     return NULL;
   }

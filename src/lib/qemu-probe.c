@@ -3,6 +3,7 @@
 #include "vsboot/filecache.h"
 #include "vsboot/error.h"
 #include "vsboot/tool.h"
+#include "util/arch.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -146,7 +147,7 @@ is_versioned(const char *machine)
 static const char *
 family_of(VsbFwArch arch, const char *machine)
 {
-  gboolean x86 = arch == VSB_FW_ARCH_X86_64 || arch == VSB_FW_ARCH_I386;
+  gboolean x86 = vsb_arch_is_x86(arch);
   if (x86 && strcmp(machine, "q35") == 0)
     return "pc-q35-*";
   if (x86 && strcmp(machine, "pc") == 0)

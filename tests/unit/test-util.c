@@ -59,10 +59,12 @@ static void
 test_time(void)
 {
   ASN1_TIME *t = ASN1_TIME_set(NULL, 1686679701); /* 2023-06-13T18:08:21Z */
-  g_autofree char *a = vsb_time_text_asn1(t);
+  g_autofree char *a = vsb_time_text_asn1(t, NULL);
   ASN1_TIME_free(t);
   g_assert_cmpstr(a, ==, "2023-06-13T18:08:21Z");
-  g_assert_null(vsb_time_text_asn1(NULL));
+  g_assert_null(vsb_time_text_asn1(NULL, NULL));
+  g_autofree char *q = vsb_time_text_asn1(NULL, "?");
+  g_assert_cmpstr(q, ==, "?");
 
   const guint8 raw[16] = { 0xe7, 0x07, 6, 13, 18, 8, 21, 0, 0x10, 0, 0, 0, 0xff, 0x07, 1, 0 };
   VsbEfiTime et;

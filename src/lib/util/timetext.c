@@ -12,11 +12,11 @@ vsb_time_text_tm(const struct tm *tm)
 }
 
 char *
-vsb_time_text_asn1(const ASN1_TIME *t)
+vsb_time_text_asn1(const ASN1_TIME *t, const char *fallback)
 {
   struct tm tm;
   if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-    return NULL;
+    return g_strdup(fallback);
   return vsb_time_text_tm(&tm);
 }
 

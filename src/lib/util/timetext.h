@@ -16,9 +16,9 @@
 
 /* "YYYY-MM-DDTHH:MM:SSZ" of a broken-down UTC time (tm_year since 1900, tm_mon from 0). */
 char *vsb_time_text_tm(const struct tm *tm);
-/* The same for a certificate's notBefore/notAfter; NULL when t is NULL or not a valid time
- * (the caller shows what it shows for "no time": "?" or nothing). */
-char *vsb_time_text_asn1(const ASN1_TIME *t);
+/* The same for a certificate's notBefore/notAfter; when t is NULL or not a valid time, a copy
+ * of fallback (what the caller shows for "no time", e.g. "?"), or NULL when fallback is. */
+char *vsb_time_text_asn1(const ASN1_TIME *t, const char *fallback);
 /* The same for an EFI_TIME; NULL for the all-zero time (a variable without a timestamp). */
 char *vsb_time_text_efi(const VsbEfiTime *t);
 
