@@ -6,6 +6,7 @@
 
 #include "vsboot/error.h"
 #include "vsboot/fv.h"
+#include "vsboot/fwsearch.h"
 
 #include <string.h>
 #include <sys/stat.h>
@@ -395,6 +396,20 @@ test_descriptors_agree(void)
    * qemu-efi-arm, where installed, adds one. */
   g_assert_cmpuint(checked, >=, 5);
   g_assert_cmpuint(missing, ==, 1);
+}
+
+/* The host's own descriptors through the default search path (Debian's ovmf package, a test
+ * dependency). */
+static void
+test_host_search(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) host = vsb_fw_search(NULL, &error);
+  g_assert_no_error(error);
+  VsbFwEntry *e = vsb_fw_search_find(host, "40-edk2-x86_64-secure-enrolled");
+  g_assert_nonnull(e);
+  g_assert_cmpint(e->kind, ==, VSB_FW_ENTRY_DESCRIPTOR);
+  g_assert_cmpstr(e->descriptor->executable.filename, ==, OVMF "OVMF_CODE_4M.ms.fd");
 }
 
 /* The README passage the undeclared secure-boot above corresponds to. */
@@ -870,6 +885,7 @@ main(int argc, char **argv)
   g_test_add_func("/firmware-inspect/debian/every-file", test_every_debian_file);
   g_test_add_func("/firmware-inspect/debian/unified", test_unified);
   g_test_add_func("/firmware-inspect/debian/descriptors-agree", test_descriptors_agree);
+  g_test_add_func("/firmware-inspect/debian/host-search", test_host_search);
   g_test_add_func("/firmware-inspect/debian/readme", test_readme);
   g_test_add_func("/firmware-inspect/cli/json", test_cli_json);
   g_test_add_func("/firmware-inspect/cli/usage", test_cli_usage);

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Proves that the unit suite needs no root, no QEMU and no network.
+
+run-unprivileged.py BUILDDIR [SUITE]
+
+Runs every test of SUITE (default "unit") that meson registered in BUILDDIR, as meson would
+(its command, environment and time limit), but as user nobody (when started as root), in a new
+network namespace with no interface up (root only: unshare), with a PATH from which every
+qemu* program is gone, and with HOME, TMPDIR and the XDG directories fresh and owned by that
+user. Prints TAP: one result per test, its output as diagnostics when it fails. A suite with no
+test is a failure too: it would prove nothing.
+"""
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+
+
+def shadow_path(bindir):
+    """A directory of links to every program on PATH except QEMU's, first name wins."""
+    for d in os.environ.get("PATH", "/usr/bin:/bin").split(":"):
+        if not os.path.isdir(d):
+            continue
+        for name in sorted(os.listdir(d)):
+            target = os.path.join(d, name)
+            link = os.path.join(bindir, name)
+            if name.startswith("qemu") or os.path.lexists(link):
+                continue
+            if os.path.isfile(target) and os.access(target, os.X_OK):
+                os.symlink(target, link)
+    return bindir
+
+
+def wrapper(root):
+    """The command prefix that drops root and the network; nothing when not root."""
+    if not root:
+        return []
+    return ["unshare", "--net", "--", "setpriv", "--reuid=nobody", "--regid=nogroup",
+            "--clear-groups", "--inh-caps=-all", "--"]
+
+
+def run_one(test, env, prefix):
+    full_env = dict(env)
+    full_env.update(test.get("env") or {})
+    timeout = test.get("timeout") or 30
+    try:
+        p = subprocess.run(prefix + test["cmd"], env=full_env, cwd=test.get("workdir") or None,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=timeout * 3, check=False)
+        return p.returncode, p.stdout.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode("utf-8", "replace")
+        return -1, out + f"\ntimed out after {timeout * 3} s"
+
+
+def main():
+    if len(sys.argv) not in (2, 3):
+        print("usage: run-unprivileged.py BUILDDIR [SUITE]", file=sys.stderr)
+        return 2
+    builddir = sys.argv[1]
+    suite = sys.argv[2] if len(sys.argv) == 3 else "unit"
+    with open(os.path.join(builddir, "meson-info", "intro-tests.json")) as f:
+        tests = [t for t in json.load(f)
+                 if any(s.split(":")[-1] == suite for s in t["suite"])]
+    root = os.geteuid() == 0
+    print("TAP version 13")
+    print(f"1..{max(len(tests), 1)}")
+    if not tests:
+        print(f"not ok 1 - no test in suite {suite}")
+        return 1
+    scratch = tempfile.mkdtemp(prefix="vsb-unpriv-")
+    try:
+        home = os.path.join(scratch, "home")
+        bindir = os.path.join(scratch, "bin")
+        for d in (home, bindir, home + "/run"):
+            os.mkdir(d, 0o700)
+        shadow_path(bindir)
+        os.chmod(bindir, 0o755)
+        if root:
+            nobody = pwd.getpwnam("nobody")
+            os.chmod(scratch, 0o755)
+            for d in (home, home + "/run"):
+                os.chown(d, nobody.pw_uid, nobody.pw_gid)
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("XDG_", "SUDO_")) and k not in ("HOME", "TMPDIR", "PATH")}
+        env.update(PATH=bindir, HOME=home, TMPDIR=home, XDG_CACHE_HOME=home + "/.cache",
+                   XDG_CONFIG_HOME=home + "/.config", XDG_RUNTIME_DIR=home + "/run",
+                   XDG_DATA_HOME=home + "/.local/share", USER="nobody" if root else
+                   os.environ.get("USER", ""))
+        if shutil.which("qemu-system-x86_64", path=bindir) or shutil.which("qemu-img", path=bindir):
+            print("not ok 1 - QEMU is still on the shadow PATH")
+            return 1
+        failed = 0
+        for i, t in enumerate(tests, 1):
+            rc, out = run_one(t, env, wrapper(root))
+            if rc == 0:
+                print(f"ok {i} - {t['name']} (as {'nobody' if root else 'this user'}, "
+                      "no QEMU on PATH, no network)")
+            else:
+                failed += 1
+                print(f"not ok {i} - {t['name']}: exit {rc}")
+                for line in out.splitlines()[-40:]:
+                    print(f"# {line}")
+        return 1 if failed else 0
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
