@@ -51,6 +51,12 @@ gboolean vsb_cli_jbool(JsonObject *o, const char *member);
 JsonArray *vsb_cli_jarr(JsonObject *o, const char *member);
 JsonObject *vsb_cli_jobj(JsonObject *o, const char *member);
 
+/* Members of a report being built, one call each (the one set every command uses): a string
+ * (JSON null when value is NULL), an integer, a boolean. */
+void vsb_cli_jset_str(JsonBuilder *b, const char *member, const char *value);
+void vsb_cli_jset_int(JsonBuilder *b, const char *member, gint64 value);
+void vsb_cli_jset_bool(JsonBuilder *b, const char *member, gboolean value);
+
 /* A subcommand of a command group ("vars show"). */
 typedef struct {
   const char *name;

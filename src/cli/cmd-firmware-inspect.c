@@ -57,23 +57,13 @@ static const VsbFvGroup report_groups[] = {
   VSB_FV_GROUP_CONFIDENTIAL, VSB_FV_GROUP_SHELL, VSB_FV_GROUP_NETWORK,
 };
 
-static JsonNode *
-build_json(const char *path, const VsbFvImage *image, gboolean with_files)
-{
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  char g[VSB_GUID_STRING_LEN + 1];
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "file");
-  json_builder_add_string_value(b, path);
-  json_builder_set_member_name(b, "size");
-  json_builder_add_int_value(b, (gint64)vsb_fv_image_get_size(image));
-  json_builder_set_member_name(b, "architecture");
-  json_builder_add_string_value(b, vsb_fv_arch_name(vsb_fv_image_get_arch(image)));
-  json_builder_set_member_name(b, "pei-architecture");
-  json_builder_add_string_value(b, vsb_fv_arch_name(vsb_fv_image_get_pei_arch(image)));
-  json_builder_set_member_name(b, "decompressed");
-  json_builder_add_int_value(b, (gint64)vsb_fv_image_get_decompressed(image));
+#define STR vsb_cli_jset_str
+#define INT vsb_cli_jset_int
+#define BOOL vsb_cli_jset_bool
 
+static void
+features_json(JsonBuilder *b, const VsbFvImage *image)
+{
   json_builder_set_member_name(b, "features");
   json_builder_begin_object(b);
   GPtrArray *features = vsb_fv_image_get_features(image);
@@ -81,16 +71,17 @@ build_json(const char *path, const VsbFvImage *image, gboolean with_files)
     const VsbFvFeature *f = g_ptr_array_index(features, i);
     json_builder_set_member_name(b, f->name);
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "present");
-    json_builder_add_boolean_value(b, f->present);
-    json_builder_set_member_name(b, "descriptor-feature");
-    json_builder_add_boolean_value(b, f->descriptor_feature);
-    json_builder_set_member_name(b, "evidence");
-    json_builder_add_string_value(b, f->evidence);
+    BOOL(b, "present", f->present);
+    BOOL(b, "descriptor-feature", f->descriptor_feature);
+    STR(b, "evidence", f->evidence);
     json_builder_end_object(b);
   }
   json_builder_end_object(b);
+}
 
+static void
+varstore_json(JsonBuilder *b, const VsbFvImage *image)
+{
   VsbFvVarstoreSource source;
   const char *reason;
   gsize vs = vsb_fv_image_get_varstore_size(image, &source, &reason);
@@ -101,12 +92,14 @@ build_json(const char *path, const VsbFvImage *image, gboolean with_files)
     json_builder_add_int_value(b, (gint64)vs);
   else
     json_builder_add_null_value(b);
-  json_builder_set_member_name(b, "source");
-  json_builder_add_string_value(b, vsb_fv_varstore_source_name(source));
-  json_builder_set_member_name(b, "reason");
-  json_builder_add_string_value(b, reason);
+  STR(b, "source", vsb_fv_varstore_source_name(source));
+  STR(b, "reason", reason);
   json_builder_end_object(b);
+}
 
+static void
+modules_json(JsonBuilder *b, const VsbFvImage *image)
+{
   json_builder_set_member_name(b, "modules");
   json_builder_begin_object(b);
   for (gsize i = 0; i < G_N_ELEMENTS(report_groups); i++) {
@@ -118,117 +111,102 @@ build_json(const char *path, const VsbFvImage *image, gboolean with_files)
     json_builder_end_array(b);
   }
   json_builder_end_object(b);
+}
 
-  json_builder_set_member_name(b, "volumes");
-  json_builder_begin_array(b);
-  GPtrArray *volumes = vsb_fv_image_get_volumes(image);
-  GPtrArray *files = vsb_fv_image_get_files(image);
-  for (guint i = 0; i < volumes->len; i++) {
-    const VsbFvVolume *v = g_ptr_array_index(volumes, i);
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "index");
-    json_builder_add_int_value(b, v->index);
-    json_builder_set_member_name(b, "offset");
-    json_builder_add_int_value(b, (gint64)v->offset);
-    json_builder_set_member_name(b, "length");
-    json_builder_add_int_value(b, (gint64)v->length);
-    json_builder_set_member_name(b, "file-system");
-    json_builder_add_string_value(b, fs_name(&v->fs_guid));
-    json_builder_set_member_name(b, "file-system-guid");
-    json_builder_add_string_value(b, vsb_guid_format(&v->fs_guid, g));
-    json_builder_set_member_name(b, "name");
-    if (v->has_name)
-      json_builder_add_string_value(b, vsb_guid_format(&v->name, g));
-    else
-      json_builder_add_null_value(b);
-    json_builder_set_member_name(b, "fdf-name");
-    if (v->known_name)
-      json_builder_add_string_value(b, v->known_name);
-    else
-      json_builder_add_null_value(b);
-    json_builder_set_member_name(b, "depth");
-    json_builder_add_int_value(b, v->depth);
-    json_builder_set_member_name(b, "parent-file");
-    if (v->parent_file >= 0) {
-      const VsbFvFile *pf = g_ptr_array_index(files, v->parent_file);
-      json_builder_add_string_value(b, vsb_guid_format(&pf->name, g));
-    } else {
-      json_builder_add_null_value(b);
-    }
-    json_builder_set_member_name(b, "compressed");
-    json_builder_add_boolean_value(b, v->compressed);
-    json_builder_set_member_name(b, "files");
-    json_builder_add_int_value(b, v->nfiles);
-    json_builder_end_object(b);
-  }
-  json_builder_end_array(b);
+static void
+volume_json(JsonBuilder *b, const VsbFvVolume *v, GPtrArray *files)
+{
+  char g[VSB_GUID_STRING_LEN + 1];
+  json_builder_begin_object(b);
+  INT(b, "index", v->index);
+  INT(b, "offset", (gint64)v->offset);
+  INT(b, "length", (gint64)v->length);
+  STR(b, "file-system", fs_name(&v->fs_guid));
+  STR(b, "file-system-guid", vsb_guid_format(&v->fs_guid, g));
+  STR(b, "name", v->has_name ? vsb_guid_format(&v->name, g) : NULL);
+  STR(b, "fdf-name", v->known_name);
+  INT(b, "depth", v->depth);
+  const VsbFvFile *pf = v->parent_file >= 0 ? g_ptr_array_index(files, v->parent_file) : NULL;
+  STR(b, "parent-file", pf ? vsb_guid_format(&pf->name, g) : NULL);
+  BOOL(b, "compressed", v->compressed);
+  INT(b, "files", v->nfiles);
+  json_builder_end_object(b);
+}
 
+static void
+ovmf_table_json(JsonBuilder *b, const VsbFvImage *image)
+{
+  char g[VSB_GUID_STRING_LEN + 1];
   json_builder_set_member_name(b, "ovmf-table");
   json_builder_begin_array(b);
   GPtrArray *table = vsb_fv_image_get_ovmf_table(image);
   for (guint i = 0; i < table->len; i++) {
     const VsbFvOvmfTableEntry *e = g_ptr_array_index(table, i);
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "guid");
-    json_builder_add_string_value(b, vsb_guid_format(&e->guid, g));
-    json_builder_set_member_name(b, "name");
-    if (e->name)
-      json_builder_add_string_value(b, e->name);
-    else
-      json_builder_add_null_value(b);
-    json_builder_set_member_name(b, "offset");
-    json_builder_add_int_value(b, (gint64)e->offset);
-    json_builder_set_member_name(b, "length");
-    json_builder_add_int_value(b, (gint64)e->length);
+    STR(b, "guid", vsb_guid_format(&e->guid, g));
+    STR(b, "name", e->name);
+    INT(b, "offset", (gint64)e->offset);
+    INT(b, "length", (gint64)e->length);
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
+}
 
-  json_builder_set_member_name(b, "file-count");
-  json_builder_add_int_value(b, files->len);
+static void
+file_json(JsonBuilder *b, const VsbFvFile *f)
+{
+  char g[VSB_GUID_STRING_LEN + 1];
+  json_builder_begin_object(b);
+  STR(b, "guid", vsb_guid_format(&f->name, g));
+  STR(b, "name", f->ui_name);
+  STR(b, "type", vsb_fv_file_type_name(f->type));
+  INT(b, "volume", f->volume);
+  INT(b, "offset", (gint64)f->offset);
+  INT(b, "size", (gint64)f->size);
+  STR(b, "version", f->version);
+  INT(b, "machine", f->machine);
+  json_builder_set_member_name(b, "module");
+  if (f->module) {
+    json_builder_begin_object(b);
+    STR(b, "name", f->module->name);
+    STR(b, "group", vsb_fv_group_name(f->module->group));
+    STR(b, "inf", f->module->source);
+    json_builder_end_object(b);
+  } else {
+    json_builder_add_null_value(b);
+  }
+  json_builder_end_object(b);
+}
+
+static JsonNode *
+build_json(const char *path, const VsbFvImage *image, gboolean with_files)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  STR(b, "file", path);
+  INT(b, "size", (gint64)vsb_fv_image_get_size(image));
+  STR(b, "architecture", vsb_fv_arch_name(vsb_fv_image_get_arch(image)));
+  STR(b, "pei-architecture", vsb_fv_arch_name(vsb_fv_image_get_pei_arch(image)));
+  INT(b, "decompressed", (gint64)vsb_fv_image_get_decompressed(image));
+  features_json(b, image);
+  varstore_json(b, image);
+  modules_json(b, image);
+
+  json_builder_set_member_name(b, "volumes");
+  json_builder_begin_array(b);
+  GPtrArray *volumes = vsb_fv_image_get_volumes(image);
+  GPtrArray *files = vsb_fv_image_get_files(image);
+  for (guint i = 0; i < volumes->len; i++)
+    volume_json(b, g_ptr_array_index(volumes, i), files);
+  json_builder_end_array(b);
+  ovmf_table_json(b, image);
+
+  INT(b, "file-count", files->len);
   if (with_files) {
     json_builder_set_member_name(b, "files");
     json_builder_begin_array(b);
-    for (guint i = 0; i < files->len; i++) {
-      const VsbFvFile *f = g_ptr_array_index(files, i);
-      json_builder_begin_object(b);
-      json_builder_set_member_name(b, "guid");
-      json_builder_add_string_value(b, vsb_guid_format(&f->name, g));
-      json_builder_set_member_name(b, "name");
-      if (f->ui_name)
-        json_builder_add_string_value(b, f->ui_name);
-      else
-        json_builder_add_null_value(b);
-      json_builder_set_member_name(b, "type");
-      json_builder_add_string_value(b, vsb_fv_file_type_name(f->type));
-      json_builder_set_member_name(b, "volume");
-      json_builder_add_int_value(b, f->volume);
-      json_builder_set_member_name(b, "offset");
-      json_builder_add_int_value(b, (gint64)f->offset);
-      json_builder_set_member_name(b, "size");
-      json_builder_add_int_value(b, (gint64)f->size);
-      json_builder_set_member_name(b, "version");
-      if (f->version)
-        json_builder_add_string_value(b, f->version);
-      else
-        json_builder_add_null_value(b);
-      json_builder_set_member_name(b, "machine");
-      json_builder_add_int_value(b, f->machine);
-      json_builder_set_member_name(b, "module");
-      if (f->module) {
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "name");
-        json_builder_add_string_value(b, f->module->name);
-        json_builder_set_member_name(b, "group");
-        json_builder_add_string_value(b, vsb_fv_group_name(f->module->group));
-        json_builder_set_member_name(b, "inf");
-        json_builder_add_string_value(b, f->module->source);
-        json_builder_end_object(b);
-      } else {
-        json_builder_add_null_value(b);
-      }
-      json_builder_end_object(b);
-    }
+    for (guint i = 0; i < files->len; i++)
+      file_json(b, g_ptr_array_index(files, i));
     json_builder_end_array(b);
   }
 

@@ -50,30 +50,6 @@ add_hex(JsonBuilder *b, const char *key, guint64 v)
 }
 
 static void
-add_str(JsonBuilder *b, const char *key, const char *v)
-{
-  json_builder_set_member_name(b, key);
-  if (v)
-    json_builder_add_string_value(b, v);
-  else
-    json_builder_add_null_value(b);
-}
-
-static void
-add_int(JsonBuilder *b, const char *key, gint64 v)
-{
-  json_builder_set_member_name(b, key);
-  json_builder_add_int_value(b, v);
-}
-
-static void
-add_bool(JsonBuilder *b, const char *key, gboolean v)
-{
-  json_builder_set_member_name(b, key);
-  json_builder_add_boolean_value(b, v);
-}
-
-static void
 add_cert(JsonBuilder *b, X509 *x)
 {
   g_autofree char *subject = vsb_x509_subject(x);
@@ -85,11 +61,11 @@ add_cert(JsonBuilder *b, X509 *x)
   X509_digest(x, EVP_sha256(), fp, &fplen);
   g_autofree char *fph = vsb_hex_encode(fp, fplen);
   json_builder_begin_object(b);
-  add_str(b, "subject", subject);
-  add_str(b, "issuer", issuer);
-  add_str(b, "not-before", nb);
-  add_str(b, "not-after", na);
-  add_str(b, "sha256", fph);
+  vsb_cli_jset_str(b, "subject", subject);
+  vsb_cli_jset_str(b, "issuer", issuer);
+  vsb_cli_jset_str(b, "not-before", nb);
+  vsb_cli_jset_str(b, "not-after", na);
+  vsb_cli_jset_str(b, "sha256", fph);
   json_builder_end_object(b);
 }
 
@@ -103,37 +79,16 @@ dir_name(guint i)
   return i < G_N_ELEMENTS(names) ? names[i] : "?";
 }
 
-static JsonNode *
-info_report(const VsbPeImage *img, GError **error)
+static void
+sections_json(JsonBuilder *b, const VsbPeImage *img)
 {
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  gsize size;
-  vsb_pe_get_data(img, &size);
-  json_builder_begin_object(b);
-  add_str(b, "file", vsb_pe_get_origin(img));
-  add_int(b, "size", (gint64)size);
-  add_str(b, "format", vsb_pe_is_pe32plus(img) ? "PE32+" : "PE32");
-  guint16 m = vsb_pe_get_machine(img);
-  g_autofree char *mraw = g_strdup_printf("0x%04x", m);
-  add_str(b, "machine", vsb_pe_machine_name(m) ? vsb_pe_machine_name(m) : mraw);
-  add_str(b, "machine-code", mraw);
-  guint16 ss = vsb_pe_get_subsystem(img);
-  g_autofree char *ssraw = g_strdup_printf("%u", ss);
-  add_str(b, "subsystem", vsb_pe_subsystem_name(ss) ? vsb_pe_subsystem_name(ss) : ssraw);
-  add_int(b, "subsystem-code", ss);
-  add_hex(b, "entry-point", vsb_pe_get_entry_point(img));
-  add_hex(b, "image-base", vsb_pe_get_image_base(img));
-  add_hex(b, "size-of-headers", vsb_pe_get_size_of_headers(img));
-  add_hex(b, "checksum", vsb_pe_get_checksum(img));
-  add_hex(b, "checksum-computed", vsb_pe_compute_checksum(img));
-
   json_builder_set_member_name(b, "sections");
   json_builder_begin_array(b);
   guint n;
   const VsbPeSection *secs = vsb_pe_get_sections(img, &n);
   for (guint i = 0; i < n; i++) {
     json_builder_begin_object(b);
-    add_str(b, "name", secs[i].name);
+    vsb_cli_jset_str(b, "name", secs[i].name);
     add_hex(b, "virtual-address", secs[i].virtual_address);
     add_hex(b, "virtual-size", secs[i].virtual_size);
     add_hex(b, "raw-offset", secs[i].pointer_to_raw_data);
@@ -142,7 +97,11 @@ info_report(const VsbPeImage *img, GError **error)
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
+}
 
+static void
+directories_json(JsonBuilder *b, const VsbPeImage *img)
+{
   json_builder_set_member_name(b, "data-directories");
   json_builder_begin_array(b);
   for (guint i = 0; i < vsb_pe_get_n_data_directories(img); i++) {
@@ -151,23 +110,125 @@ info_report(const VsbPeImage *img, GError **error)
     if (addr == 0 && len == 0)
       continue;
     json_builder_begin_object(b);
-    add_int(b, "index", i);
-    add_str(b, "name", dir_name(i));
+    vsb_cli_jset_int(b, "index", i);
+    vsb_cli_jset_str(b, "name", dir_name(i));
     add_hex(b, i == VSB_PE_DIR_SECURITY ? "file-offset" : "rva", addr);
     add_hex(b, "size", len);
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
+}
+
+/* The image's Authenticode hashes, each digest computed once however many signatures use it. */
+typedef struct {
+  gboolean have[VSB_PE_N_DIGESTS];
+  guint8 hash[VSB_PE_N_DIGESTS][VSB_PE_MAX_DIGEST_SIZE];
+} ImageHashes;
+
+static gboolean
+signed_hash_json(JsonBuilder *b, const VsbPeImage *img, const VsbAuthenticodeSig *s,
+                 ImageHashes *ih, GError **error)
+{
+  gsize el;
+  const guint8 *e = g_bytes_get_data(s->embedded_digest, &el);
+  g_autofree char *eh = vsb_hex_encode(e, el);
+  vsb_cli_jset_str(b, "signed-hash", eh);
+  gboolean match = FALSE;
+  if (s->digest_known) {
+    if (!ih->have[s->digest] && !vsb_pe_hash(img, s->digest, ih->hash[s->digest], error))
+      return FALSE;
+    ih->have[s->digest] = TRUE;
+    match = el == vsb_pe_digest_size(s->digest) && memcmp(e, ih->hash[s->digest], el) == 0;
+  }
+  vsb_cli_jset_bool(b, "hash-matches", match);
+  return TRUE;
+}
+
+static gboolean
+signature_json(JsonBuilder *b, const VsbPeImage *img, const VsbAuthenticodeSig *s,
+               ImageHashes *ih, GError **error)
+{
+  json_builder_begin_object(b);
+  vsb_cli_jset_int(b, "index", s->index);
+  add_hex(b, "offset", s->offset);
+  add_hex(b, "revision", s->revision);
+  add_hex(b, "type", s->cert_type);
+  vsb_cli_jset_str(b, "error", s->error);
+  if (s->digest_oid) {
+    vsb_cli_jset_str(b, "digest", s->digest_known ? vsb_pe_digest_name(s->digest) : s->digest_oid);
+    if (s->embedded_digest && !signed_hash_json(b, img, s, ih, error))
+      return FALSE;
+  }
+  if (s->signer) {
+    json_builder_set_member_name(b, "signer");
+    add_cert(b, s->signer);
+    json_builder_set_member_name(b, "chain");
+    json_builder_begin_array(b);
+    for (guint k = 0; s->chain && k < s->chain->len; k++)
+      add_cert(b, g_ptr_array_index(s->chain, k));
+    json_builder_end_array(b);
+    vsb_cli_jset_int(b, "certificates",
+                     s->p7 && s->p7->d.sign ? sk_X509_num(s->p7->d.sign->cert) : 0);
+  }
+  json_builder_end_object(b);
+  return TRUE;
+}
+
+static gboolean
+signatures_json(JsonBuilder *b, const VsbPeImage *img, GError **error)
+{
+  g_autoptr(GPtrArray) sigs = vsb_authenticode_get_signatures(img);
+  ImageHashes ih = { { FALSE } };
+  json_builder_set_member_name(b, "signatures");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < sigs->len; i++)
+    if (!signature_json(b, img, g_ptr_array_index(sigs, i), &ih, error))
+      return FALSE;
+  json_builder_end_array(b);
+  return TRUE;
+}
+
+static void
+headers_json(JsonBuilder *b, const VsbPeImage *img)
+{
+  gsize size;
+  vsb_pe_get_data(img, &size);
+  vsb_cli_jset_str(b, "file", vsb_pe_get_origin(img));
+  vsb_cli_jset_int(b, "size", (gint64)size);
+  vsb_cli_jset_str(b, "format", vsb_pe_is_pe32plus(img) ? "PE32+" : "PE32");
+  guint16 m = vsb_pe_get_machine(img);
+  g_autofree char *mraw = g_strdup_printf("0x%04x", m);
+  vsb_cli_jset_str(b, "machine", vsb_pe_machine_name(m) ? vsb_pe_machine_name(m) : mraw);
+  vsb_cli_jset_str(b, "machine-code", mraw);
+  guint16 ss = vsb_pe_get_subsystem(img);
+  g_autofree char *ssraw = g_strdup_printf("%u", ss);
+  vsb_cli_jset_str(b, "subsystem", vsb_pe_subsystem_name(ss) ? vsb_pe_subsystem_name(ss) : ssraw);
+  vsb_cli_jset_int(b, "subsystem-code", ss);
+  add_hex(b, "entry-point", vsb_pe_get_entry_point(img));
+  add_hex(b, "image-base", vsb_pe_get_image_base(img));
+  add_hex(b, "size-of-headers", vsb_pe_get_size_of_headers(img));
+  add_hex(b, "checksum", vsb_pe_get_checksum(img));
+  add_hex(b, "checksum-computed", vsb_pe_compute_checksum(img));
+}
+
+static JsonNode *
+info_report(const VsbPeImage *img, GError **error)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  headers_json(b, img);
+  sections_json(b, img);
+  directories_json(b, img);
 
   g_autofree char *sbat = vsb_pe_get_sbat(img);
-  add_str(b, "sbat", sbat);
+  vsb_cli_jset_str(b, "sbat", sbat);
 
   g_autofree char *h = vsb_pe_hash_hex(img, VSB_PE_DIGEST_SHA256, error);
   if (h == NULL)
     return NULL;
   json_builder_set_member_name(b, "authenticode");
   json_builder_begin_object(b);
-  add_str(b, "sha256", h);
+  vsb_cli_jset_str(b, "sha256", h);
   json_builder_end_object(b);
 
   gsize toff, tsize;
@@ -182,50 +243,8 @@ info_report(const VsbPeImage *img, GError **error)
     json_builder_end_object(b);
   }
 
-  g_autoptr(GPtrArray) sigs = vsb_authenticode_get_signatures(img);
-  gboolean have[VSB_PE_N_DIGESTS] = { FALSE };
-  guint8 ih[VSB_PE_N_DIGESTS][VSB_PE_MAX_DIGEST_SIZE];
-  json_builder_set_member_name(b, "signatures");
-  json_builder_begin_array(b);
-  for (guint i = 0; i < sigs->len; i++) {
-    VsbAuthenticodeSig *s = g_ptr_array_index(sigs, i);
-    json_builder_begin_object(b);
-    add_int(b, "index", s->index);
-    add_hex(b, "offset", s->offset);
-    add_hex(b, "revision", s->revision);
-    add_hex(b, "type", s->cert_type);
-    add_str(b, "error", s->error);
-    if (s->digest_oid) {
-      add_str(b, "digest", s->digest_known ? vsb_pe_digest_name(s->digest) : s->digest_oid);
-      if (s->embedded_digest) {
-        gsize el;
-        const guint8 *e = g_bytes_get_data(s->embedded_digest, &el);
-        g_autofree char *eh = vsb_hex_encode(e, el);
-        add_str(b, "signed-hash", eh);
-        gboolean match = FALSE;
-        if (s->digest_known) {
-          /* Each digest is computed once, however many signatures use it. */
-          if (!have[s->digest] && !vsb_pe_hash(img, s->digest, ih[s->digest], error))
-            return NULL;
-          have[s->digest] = TRUE;
-          match = el == vsb_pe_digest_size(s->digest) && memcmp(e, ih[s->digest], el) == 0;
-        }
-        add_bool(b, "hash-matches", match);
-      }
-    }
-    if (s->signer) {
-      json_builder_set_member_name(b, "signer");
-      add_cert(b, s->signer);
-      json_builder_set_member_name(b, "chain");
-      json_builder_begin_array(b);
-      for (guint k = 0; s->chain && k < s->chain->len; k++)
-        add_cert(b, g_ptr_array_index(s->chain, k));
-      json_builder_end_array(b);
-      add_int(b, "certificates", s->p7 && s->p7->d.sign ? sk_X509_num(s->p7->d.sign->cert) : 0);
-    }
-    json_builder_end_object(b);
-  }
-  json_builder_end_array(b);
+  if (!signatures_json(b, img, error))
+    return NULL;
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }
@@ -350,9 +369,9 @@ cmd_hash(int argc, char **argv)
   if (json) {
     g_autoptr(JsonBuilder) b = json_builder_new();
     json_builder_begin_object(b);
-    add_str(b, "file", argv[1]);
-    add_str(b, "digest", vsb_pe_digest_name(d));
-    add_str(b, "hash", h);
+    vsb_cli_jset_str(b, "file", argv[1]);
+    vsb_cli_jset_str(b, "digest", vsb_pe_digest_name(d));
+    vsb_cli_jset_str(b, "hash", h);
     json_builder_end_object(b);
     g_autoptr(JsonNode) root = json_builder_get_root(b);
     vsb_cli_print_json(root);
@@ -414,6 +433,169 @@ print_verdict(JsonObject *r)
   }
 }
 
+/* The db and dbx a verdict is judged against, and whether their store enforces them. */
+typedef struct {
+  GPtrArray *db, *dbx;
+  gboolean enforcing, uncertain;
+  const char *mode;
+  char *sb_reason;
+} VerifyKeys;
+
+static void
+verify_keys_clear(VerifyKeys *k)
+{
+  g_clear_pointer(&k->db, g_ptr_array_unref);
+  g_clear_pointer(&k->dbx, g_ptr_array_unref);
+  g_clear_pointer(&k->sb_reason, g_free);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VerifyKeys, verify_keys_clear)
+
+static gboolean
+keys_from_store(const char *vars, VerifyKeys *k, GError **error)
+{
+  g_autoptr(VsbVarstore) store = vsb_varstore_load(vars, error);
+  if (store == NULL)
+    return FALSE;
+  k->db = store_db(store, "db", vars, error);
+  if (*error)
+    return FALSE;
+  k->dbx = store_db(store, "dbx", vars, error);
+  if (*error)
+    return FALSE;
+  /* Only the verdict is needed: the judgement alone, not the certificate report. */
+  g_autoptr(VsbSbJudgement) j = vsb_sb_judge(store);
+  k->enforcing = j->verdict == VSB_SB_VERDICT_ENFORCED;
+  k->uncertain = j->verdict == VSB_SB_VERDICT_UNCERTAIN;
+  k->mode = vsb_secure_boot_mode_name(j->mode);
+  k->sb_reason = g_strdup(j->reason);
+  return TRUE;
+}
+
+/* --dbx-hash values into dbx; FALSE after printing the error (*code set). */
+static gboolean
+add_dbx_hashes(GPtrArray *dbx, char **hashes, int *code)
+{
+  for (char **h = hashes; h && *h; h++) {
+    /* Name the option and the value: the decoder's message alone ("not a hex digit 'n' at
+     * position 0") did not say which argument it was about. */
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GBytes) bytes = vsb_hex_decode(*h, &error);
+    if (bytes == NULL) {
+      *code = vsb_cli_failf("pe verify: --dbx-hash '%s': %s (expected a SHA-256 hash: 64 hex "
+                            "digits)", *h, error->message);
+      return FALSE;
+    }
+    gsize len;
+    const guint8 *d = g_bytes_get_data(bytes, &len);
+    if (len != 32) {
+      *code = vsb_cli_failf("pe verify: --dbx-hash '%s': %zu bytes (%zu hex digits), but a "
+                            "SHA-256 hash has 32 bytes (64 hex digits)", *h, len, len * 2);
+      return FALSE;
+    }
+    g_ptr_array_add(dbx, vsb_sig_entry_new(VSB_SIG_SHA256, &VSB_GUID_OVMF_ENROLL_DEFAULT_KEYS, d,
+                                           len));
+  }
+  return TRUE;
+}
+
+/* --db, --dbx-cert and --dbx-hash: keys given on the command line are enforced. FALSE after
+ * printing the error (*code set). */
+static gboolean
+keys_from_options(char **db_certs, char **dbx_hashes, char **dbx_certs, VerifyKeys *k,
+                  int *code)
+{
+  GError *error = NULL;
+  k->enforcing = TRUE;
+  k->db = vsb_sig_entry_array_new();
+  for (char **c = db_certs; c && *c; c++)
+    if (!add_cert_entries(k->db, *c, &error)) {
+      *code = vsb_cli_fail(error);
+      return FALSE;
+    }
+  if (dbx_hashes || dbx_certs)
+    k->dbx = vsb_sig_entry_array_new();
+  for (char **c = dbx_certs; c && *c; c++)
+    if (!add_cert_entries(k->dbx, *c, &error)) {
+      *code = vsb_cli_fail(error);
+      return FALSE;
+    }
+  return add_dbx_hashes(k->dbx, dbx_hashes, code);
+}
+
+/* Why: the keys' reason, or why the store makes it moot or unsure. */
+static char *
+verdict_reason(const VerifyKeys *k, const VsbAuthenticodeVerdict *v)
+{
+  const char *would = v->allowed ? "allowed" : "denied";
+  if (k->uncertain)
+    return g_strdup_printf("vsboot cannot be sure this store enforces Secure Boot (%s); with "
+                           "these keys the image would be %s: %s", k->sb_reason, would,
+                           v->reason);
+  if (!k->enforcing)
+    return g_strdup_printf("Secure Boot is not enforced by this store (%s mode): the firmware "
+                           "runs any image; with these keys it would be %s: %s", k->mode, would,
+                           v->reason);
+  return g_strdup(v->reason);
+}
+
+static void
+jset_index(JsonBuilder *b, const char *member, gint64 index)
+{
+  json_builder_set_member_name(b, member);
+  if (index >= 0)
+    json_builder_add_int_value(b, index);
+  else
+    json_builder_add_null_value(b);
+}
+
+static void
+sig_results_json(JsonBuilder *b, const VsbAuthenticodeVerdict *v)
+{
+  json_builder_set_member_name(b, "signatures");
+  json_builder_begin_array(b);
+  for (guint i = 0; i < v->signatures->len; i++) {
+    VsbAuthenticodeSigResult *r = g_ptr_array_index(v->signatures, i);
+    json_builder_begin_object(b);
+    vsb_cli_jset_int(b, "index", r->index);
+    vsb_cli_jset_str(b, "status", r->status);
+    vsb_cli_jset_str(b, "detail", r->detail);
+    vsb_cli_jset_str(b, "digest", r->digest_known ? vsb_pe_digest_name(r->digest) : NULL);
+    vsb_cli_jset_str(b, "image-hash", r->image_hash);
+    vsb_cli_jset_bool(b, "hash-matches", r->digest_matches);
+    vsb_cli_jset_str(b, "signer", r->signer);
+    vsb_cli_jset_str(b, "signer-issuer", r->signer_issuer);
+    json_builder_end_object(b);
+  }
+  json_builder_end_array(b);
+}
+
+static JsonNode *
+verdict_json(const char *file, const char *vars, const VerifyKeys *k,
+             const VsbAuthenticodeVerdict *v)
+{
+  gboolean allowed = v->allowed || !k->enforcing;
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  vsb_cli_jset_str(b, "file", file);
+  vsb_cli_jset_str(b, "verdict", k->uncertain ? "uncertain" : allowed ? "allowed" : "denied");
+  g_autofree char *why = verdict_reason(k, v);
+  vsb_cli_jset_str(b, "reason", why);
+  vsb_cli_jset_bool(b, "enforcing", k->enforcing);
+  vsb_cli_jset_str(b, "keys-verdict", v->allowed ? "allowed" : "denied");
+  vsb_cli_jset_str(b, "keys-from", vars ? vars : "command line");
+  vsb_cli_jset_int(b, "db-entries", k->db ? k->db->len : 0);
+  vsb_cli_jset_int(b, "dbx-entries", k->dbx ? k->dbx->len : 0);
+  jset_index(b, "signature", v->signature);
+  vsb_cli_jset_str(b, "database", v->database);
+  jset_index(b, "entry", v->entry);
+  vsb_cli_jset_str(b, "entry-description", v->entry_desc);
+  vsb_cli_jset_bool(b, "signed", v->is_signed);
+  vsb_cli_jset_str(b, "sha256", v->sha256);
+  sig_results_json(b, v);
+  json_builder_end_object(b);
+  return json_builder_get_root(b);
+}
+
 static int
 cmd_verify(int argc, char **argv)
 {
@@ -446,124 +628,24 @@ cmd_verify(int argc, char **argv)
   if ((vars != NULL) == (db_certs != NULL || dbx_hashes != NULL || dbx_certs != NULL))
     return vsb_cli_failf("pe verify: give either --vars VARS or --db/--dbx-hash/--dbx-cert");
   GError *error = NULL;
-  g_autoptr(GPtrArray) db = NULL, dbx = NULL;
-  gboolean enforcing = TRUE, uncertain = FALSE;
-  const char *mode = NULL;
-  g_autofree char *sb_reason = NULL;
-  if (vars) {
-    g_autoptr(VsbVarstore) store = vsb_varstore_load(vars, &error);
-    if (store == NULL)
-      return vsb_cli_fail(error);
-    db = store_db(store, "db", vars, &error);
-    if (error)
-      return vsb_cli_fail(error);
-    dbx = store_db(store, "dbx", vars, &error);
-    if (error)
-      return vsb_cli_fail(error);
-    /* Only the verdict is needed: the judgement alone, not the certificate report. */
-    g_autoptr(VsbSbJudgement) j = vsb_sb_judge(store);
-    enforcing = j->verdict == VSB_SB_VERDICT_ENFORCED;
-    uncertain = j->verdict == VSB_SB_VERDICT_UNCERTAIN;
-    mode = vsb_secure_boot_mode_name(j->mode);
-    sb_reason = g_strdup(j->reason);
-  } else {
-    db = vsb_sig_entry_array_new();
-    for (char **c = db_certs; c && *c; c++)
-      if (!add_cert_entries(db, *c, &error))
-        return vsb_cli_fail(error);
-    if (dbx_hashes || dbx_certs)
-      dbx = vsb_sig_entry_array_new();
-    for (char **c = dbx_certs; c && *c; c++)
-      if (!add_cert_entries(dbx, *c, &error))
-        return vsb_cli_fail(error);
-    for (char **h = dbx_hashes; h && *h; h++) {
-      /* Name the option and the value: the decoder's message alone ("not a hex digit 'n' at
-       * position 0") did not say which argument it was about. */
-      g_autoptr(GBytes) bytes = vsb_hex_decode(*h, &error);
-      if (bytes == NULL) {
-        int rc = vsb_cli_failf("pe verify: --dbx-hash '%s': %s (expected a SHA-256 hash: 64 hex "
-                               "digits)", *h, error->message);
-        g_clear_error(&error);
-        return rc;
-      }
-      gsize len;
-      const guint8 *d = g_bytes_get_data(bytes, &len);
-      if (len != 32)
-        return vsb_cli_failf("pe verify: --dbx-hash '%s': %zu bytes (%zu hex digits), but a "
-                             "SHA-256 hash has 32 bytes (64 hex digits)", *h, len, len * 2);
-      g_ptr_array_add(dbx, vsb_sig_entry_new(VSB_SIG_SHA256, &VSB_GUID_OVMF_ENROLL_DEFAULT_KEYS, d, len));
-    }
-  }
+  g_auto(VerifyKeys) k = { NULL };
+  if (vars ? !keys_from_store(vars, &k, &error)
+           : !keys_from_options(db_certs, dbx_hashes, dbx_certs, &k, &code))
+    return vars ? vsb_cli_fail(error) : code;
   g_autoptr(VsbPeImage) img = vsb_pe_load(argv[1], &error);
   if (img == NULL)
     return vsb_cli_fail(error);
-  g_autoptr(VsbAuthenticodeVerdict) v = vsb_authenticode_verify(img, db, dbx, &error);
+  g_autoptr(VsbAuthenticodeVerdict) v = vsb_authenticode_verify(img, k.db, k.dbx, &error);
   if (v == NULL)
     return vsb_cli_fail(error);
 
-  gboolean allowed = v->allowed || !enforcing;
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  json_builder_begin_object(b);
-  add_str(b, "file", argv[1]);
-  add_str(b, "verdict", uncertain ? "uncertain" : allowed ? "allowed" : "denied");
-  if (uncertain) {
-    g_autofree char *why = g_strdup_printf("vsboot cannot be sure this store enforces Secure "
-                                           "Boot (%s); with these keys the image would be %s: %s",
-                                           sb_reason, v->allowed ? "allowed" : "denied",
-                                           v->reason);
-    add_str(b, "reason", why);
-  } else if (!enforcing) {
-    g_autofree char *why = g_strdup_printf("Secure Boot is not enforced by this store (%s mode): "
-                                           "the firmware runs any image; with these keys it "
-                                           "would be %s: %s",
-                                           mode, v->allowed ? "allowed" : "denied", v->reason);
-    add_str(b, "reason", why);
-  } else {
-    add_str(b, "reason", v->reason);
-  }
-  add_bool(b, "enforcing", enforcing);
-  add_str(b, "keys-verdict", v->allowed ? "allowed" : "denied");
-  add_str(b, "keys-from", vars ? vars : "command line");
-  add_int(b, "db-entries", db ? db->len : 0);
-  add_int(b, "dbx-entries", dbx ? dbx->len : 0);
-  json_builder_set_member_name(b, "signature");
-  if (v->signature >= 0)
-    json_builder_add_int_value(b, v->signature);
-  else
-    json_builder_add_null_value(b);
-  add_str(b, "database", v->database);
-  json_builder_set_member_name(b, "entry");
-  if (v->entry >= 0)
-    json_builder_add_int_value(b, v->entry);
-  else
-    json_builder_add_null_value(b);
-  add_str(b, "entry-description", v->entry_desc);
-  add_bool(b, "signed", v->is_signed);
-  add_str(b, "sha256", v->sha256);
-  json_builder_set_member_name(b, "signatures");
-  json_builder_begin_array(b);
-  for (guint i = 0; i < v->signatures->len; i++) {
-    VsbAuthenticodeSigResult *r = g_ptr_array_index(v->signatures, i);
-    json_builder_begin_object(b);
-    add_int(b, "index", r->index);
-    add_str(b, "status", r->status);
-    add_str(b, "detail", r->detail);
-    add_str(b, "digest", r->digest_known ? vsb_pe_digest_name(r->digest) : NULL);
-    add_str(b, "image-hash", r->image_hash);
-    add_bool(b, "hash-matches", r->digest_matches);
-    add_str(b, "signer", r->signer);
-    add_str(b, "signer-issuer", r->signer_issuer);
-    json_builder_end_object(b);
-  }
-  json_builder_end_array(b);
-  json_builder_end_object(b);
-  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  g_autoptr(JsonNode) root = verdict_json(argv[1], vars, &k, v);
   if (json)
     vsb_cli_print_json(root);
   else
     print_verdict(json_node_get_object(root));
   /* Uncertain is no confirmed "allowed": a script asking "will it run?" gets no yes. */
-  return allowed && !uncertain ? VSB_EXIT_OK : VSB_EXIT_NEGATIVE;
+  return (v->allowed || !k.enforcing) && !k.uncertain ? VSB_EXIT_OK : VSB_EXIT_NEGATIVE;
 }
 
 static int
