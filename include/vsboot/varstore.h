@@ -1,7 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* vsboot: edk2 variable stores (OVMF_VARS*.fd, AAVMF/QEMU_VARS.fd, the varstore at the start
- * of a unified OVMF.fd): read, validate, edit, rebuild compacted, write atomically.
- * Byte layout and reader rules follow edk2's VariableFormat.h / VariableParsing.c. */
+/* vsboot: variable stores: the live variables of a VM and where they are kept. A store is read
+ * from, and written back to, one of the storage backends, chosen by the file's content:
+ *   - edk2 raw flash (OVMF_VARS*.fd, AAVMF/QEMU_VARS.fd, the varstore at the start of a unified
+ *     OVMF.fd): validated, rebuilt compacted, written atomically; byte layout and reader rules
+ *     follow edk2's VariableFormat.h / VariableParsing.c;
+ *   - the same flash image as qcow2, through qemu-img;
+ *   - the JSON document of QEMU's uefi-vars device (varjson.h), which has no layout, records or
+ *     fixed capacity: the accessors below give VSB_VARSTORE_LAYOUT_NONE and 0 for those.
+ * The backends are private (src/lib/storage.h says how to add one); locking is its own part
+ * (vsb_file_is_locked, vsb_varstore_lock_edit). */
 #pragma once
 
 #include "vsboot/export.h"
@@ -16,6 +23,7 @@ typedef enum {
   VSB_VARSTORE_LAYOUT_OVMF_4M,   /* 528 KiB file: OVMF 4M builds */
   VSB_VARSTORE_LAYOUT_ARMVIRT,   /* 768 KiB volume, file often padded to 64 MiB */
   VSB_VARSTORE_LAYOUT_OTHER,     /* a valid volume of another size (e.g. inside OVMF.fd) */
+  VSB_VARSTORE_LAYOUT_NONE,      /* not kept in a flash image (a JSON store) */
 } VsbVarstoreLayout;
 
 const char *vsb_varstore_layout_name(VsbVarstoreLayout layout);
@@ -52,6 +60,10 @@ typedef struct {
   VsbEfiTime timestamp;     /* all zero when the variable has none */
   guint32 pubkey_index;
   GBytes *data;
+  /* QEMU uefi-vars JSON's "digest" of a time-authenticated variable (the signer it was last
+   * written by), kept so a JSON store round-trips; NULL when none (a flash store keeps this in
+   * edk2's certdb variable instead). */
+  GBytes *digest;
   /* Where it came from, for show/diagnostics; 0/0 for variables made in memory. */
   guint8 state;
   gsize offset;             /* offset of the record header in the file */
@@ -68,11 +80,13 @@ char *vsb_efi_time_to_string(const VsbEfiTime *t);
 
 typedef struct _VsbVarstore VsbVarstore;
 
-/* Read a store. A qcow2 file is converted through `qemu-img convert` first. Every header is
- * validated; errors carry the file name and the offset at fault. Non-fatal oddities (non-empty
- * FTW write queue, ...) are collected as warnings. */
+/* Read a store of any backend, recognised by its content (never its name): a qcow2 file is
+ * converted through `qemu-img convert` first, a JSON document (first character '{' or '[') is
+ * read as uefi-vars JSON, anything else as an edk2 flash image. Every header is validated;
+ * errors carry the file name and the offset (or JSON entry) at fault. Non-fatal oddities
+ * (non-empty FTW write queue, ...) are collected as warnings. */
 VsbVarstore *vsb_varstore_load(const char *path, GError **error);
-/* Same, from bytes; origin names the source in messages. */
+/* An edk2 flash image from bytes (no other backend); origin names the source in messages. */
 VsbVarstore *vsb_varstore_load_bytes(GBytes *image, const char *origin, GError **error);
 /* An empty store, byte-identical to Debian's OVMF_VARS.fd / OVMF_VARS_4M.fd when serialised;
  * the ArmVirt one is a 64 MiB file (the flash device QEMU's virt machine needs), zero-padded. */
@@ -82,6 +96,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbVarstore, vsb_varstore_free)
 
 VsbVarstoreLayout vsb_varstore_get_layout(const VsbVarstore *store);
 gboolean vsb_varstore_is_qcow2(const VsbVarstore *store); /* loaded from a qcow2 file */
+/* The backend the store is kept in, as reports name it: "raw", "qcow2" or "json". */
+const char *vsb_varstore_get_format(const VsbVarstore *store);
 gsize vsb_varstore_get_file_size(const VsbVarstore *store);
 gsize vsb_varstore_get_volume_offset(const VsbVarstore *store); /* where the NV volume starts */
 gsize vsb_varstore_get_capacity(const VsbVarstore *store);      /* bytes for variable records */
@@ -102,11 +118,14 @@ void vsb_varstore_set(VsbVarstore *store, VsbVariable *var);
 /* Remove; FALSE when there was no such variable. guid NULL: every variable with that name. */
 gboolean vsb_varstore_delete(VsbVarstore *store, const char *name, const VsbGuid *guid);
 
-/* The whole file with the variable region rebuilt compacted (0xFF padding) and every byte
- * outside it kept. VSB_ERROR_NO_SPACE, with the sizes, when the variables do not fit. */
+/* The whole file in the store's own format. A flash image has its variable region rebuilt
+ * compacted (0xFF padding) and every byte outside it kept (a qcow2 store gives the raw image);
+ * VSB_ERROR_NO_SPACE, with the sizes, when the variables do not fit. A JSON store gives its
+ * JSON text. */
 GBytes *vsb_varstore_serialize(const VsbVarstore *store, GError **error);
-/* Serialise and write atomically (qcow2 stores are written back as qcow2). Unless force, refuse
- * with VSB_ERROR_BUSY when a running QEMU holds a lock on an existing path. */
+/* Serialise and write atomically in the format the store was read from (qcow2 stores are written
+ * back as qcow2, JSON as JSON). Unless force, refuse with VSB_ERROR_BUSY when a running QEMU
+ * holds a lock on an existing path. */
 gboolean vsb_varstore_save(const VsbVarstore *store, const char *path, int mode, gboolean force,
                            GError **error);
 /* The same with vsb_file_write_atomic_full's options (keep the old mode and owner, edit the
@@ -147,7 +166,13 @@ void vsb_varstore_clear(VsbVarstore *store);
  * when byte-compatibility with virt-fw-vars output matters. */
 void vsb_varstore_sort_by_name(VsbVarstore *store);
 
+/* Locking, apart from any format (storage-lock.c). */
 /* TRUE when a process (QEMU) holds a lock on the file, as QEMU's image locking does. */
 gboolean vsb_file_is_locked(const char *path, GError **error);
+/* For a read-modify-write of the store at path: vsboot's exclusive edit lock of the real file
+ * (through a symlink; vsb_file_lock_get_path gives the real path), so that concurrent editors
+ * queue instead of losing each other's changes; and, unless force, VSB_ERROR_BUSY when a
+ * running QEMU holds that file. Keep the lock until the store is saved. */
+VsbFileLock *vsb_varstore_lock_edit(const char *path, gboolean force, GError **error);
 
 VSB_END_DECLS

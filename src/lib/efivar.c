@@ -1171,7 +1171,7 @@ vsb_varstore_report(const VsbVarstore *store, gboolean all_records)
   json_builder_begin_object(b);
   set_str(b, "file", vsb_varstore_get_origin(store));
   set_str(b, "layout", vsb_varstore_layout_name(vsb_varstore_get_layout(store)));
-  set_str(b, "format", vsb_varstore_is_qcow2(store) ? "qcow2" : "raw");
+  set_str(b, "format", vsb_varstore_get_format(store));
   json_builder_set_member_name(b, "authenticated");
   json_builder_add_boolean_value(b, vsb_varstore_is_authenticated(store));
   json_builder_set_member_name(b, "file-size");
