@@ -3,7 +3,8 @@
  * uefi-vars device (qapi/uefi.json):
  *   {"version": 2, "variables": [{"name", "guid", "attr", "data": hex, "time": hex?, "digest"?}]}
  * python-uefivars writes "timestamp" instead of "time" and may write v1 (a bare list); both are
- * read. MonotonicCount and PubKeyIndex are not part of the format (0 in every OVMF store). */
+ * read. QEMU's "digest" is kept (VsbVariable.digest) and written back. MonotonicCount and
+ * PubKeyIndex are not part of the format (0 in every OVMF store). */
 #pragma once
 
 #include "vsboot/export.h"
@@ -14,7 +15,7 @@
 VSB_BEGIN_DECLS
 
 /* The live variables of a store, in store order ("time" for time-authenticated variables and
- * any variable with a non-zero time stamp; no "digest"). */
+ * any variable with a non-zero time stamp; "digest" when the variable has one). */
 JsonNode *vsb_varjson_export(const VsbVarstore *store);
 /* Same as text, pretty-printed, with a trailing newline. */
 char *vsb_varjson_export_text(const VsbVarstore *store);

@@ -36,6 +36,8 @@ int vsb_cli_firmware_inspect(int argc, char **argv);
 /* "vsboot vars enroll ..." (cmd-vars-enroll.c), routed from cmd-vars.c; argv[0] is
  * "vars enroll". */
 int vsb_cli_vars_enroll(int argc, char **argv);
+/* vsb_cli_fail, with the flag hint for a store a running QEMU holds (cmd-vars.c). */
+int vsb_cli_vars_fail(GError *error);
 
 /* Print "vsboot: MESSAGE" to stderr and return VSB_EXIT_USAGE. Consumes error. */
 int vsb_cli_fail(GError *error);

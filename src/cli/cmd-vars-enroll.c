@@ -254,8 +254,12 @@ report_text(const char *input, const char *output, const char *written, const Vs
   }
   for (guint i = 0; boot_lines && i < boot_lines->len; i++)
     printf("  boot     %s\n", (const char *)boot_lines->pdata[i]);
-  printf("Store: %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " bytes used\n",
-         vsb_varstore_get_used(store), vsb_varstore_get_capacity(store));
+  if (vsb_varstore_get_layout(store) == VSB_VARSTORE_LAYOUT_NONE) /* JSON: no fixed room */
+    printf("Store: %s, %" G_GSIZE_FORMAT " bytes of variables as a flash store counts them\n",
+           vsb_varstore_get_format(store), vsb_varstore_get_used(store));
+  else
+    printf("Store: %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " bytes used\n",
+           vsb_varstore_get_used(store), vsb_varstore_get_capacity(store));
   for (guint i = 0; i < warnings->len; i++)
     fprintf(stderr, "vsboot: warning: %s\n", (const char *)warnings->pdata[i]);
 }
@@ -306,26 +310,14 @@ lock_and_load(const char *input, const char *target, gboolean in_place, gboolean
   struct stat st;
   *save_path = target;
   if (in_place || (lstat(target, &st) == 0 && S_ISREG(st.st_mode))) {
-    if (!(*lock = vsb_file_lock(target, TRUE, error)))
+    if (!(*lock = vsb_varstore_lock_edit(target, force, error)))
       return NULL;
     *save_path = vsb_file_lock_get_path(*lock);
     if (in_place)
       load_path = *save_path;
   }
-  /* Editing a store a running VM holds would be lost or corrupt it: say so before working. */
-  if (!force && lstat(*save_path, &st) == 0 && S_ISREG(st.st_mode)) {
-    gboolean locked = vsb_file_is_locked(*save_path, error);
-    if (error && *error)
-      return NULL;
-    if (locked) {
-      g_set_error(error, VSB_ERROR, VSB_ERROR_BUSY, "%s is locked by a running process (QEMU); "
-                  "stop the VM, or pass --force to write anyway", target);
-      return NULL;
-    }
-  }
   return vsb_varstore_load(load_path, error);
 }
-
 
 /* Read and check every input file and value into s before anything is touched. */
 static gboolean
@@ -573,7 +565,7 @@ vsb_cli_vars_enroll(int argc, char **argv)
   g_autoptr(VsbVarstore) store =
     lock_and_load(input, target, in_place != NULL, force, &lock, &save_path, &error);
   if (store == NULL)
-    return vsb_cli_fail(error);
+    return vsb_cli_vars_fail(error);
   g_autoptr(VsbBootCheck) boot = vsb_boot_check_new(store, steps.boot_images,
                                                     (const char *const *)check_boot, &error);
   if (boot == NULL)
@@ -598,7 +590,7 @@ vsb_cli_vars_enroll(int argc, char **argv)
    * In place through a symlink, the real file is replaced and the link stays. */
   VsbWriteOptions wopts = { .mode = 0644, .keep_mode = TRUE, .follow_final_symlink = in_place != NULL };
   if (!vsb_varstore_save_full(store, save_path, &wopts, force, &error))
-    return vsb_cli_fail(error);
+    return vsb_cli_vars_fail(error);
 
   GPtrArray *changes = vsb_enroll_get_changes(e);
   g_autoptr(GPtrArray) warnings = vsb_enroll_check(e);

@@ -17,7 +17,8 @@
 static const char vars_usage[] =
   "Usage: vsboot vars SUBCOMMAND [OPTIONS]\n"
   "\n"
-  "edk2 variable stores (OVMF_VARS*.fd, AAVMF/QEMU_VARS.fd, unified OVMF.fd; raw or qcow2).\n"
+  "Variable stores: edk2 flash images (OVMF_VARS*.fd, AAVMF/QEMU_VARS.fd, unified OVMF.fd;\n"
+  "raw or qcow2) and QEMU uefi-vars JSON stores, recognised by their content.\n"
   "\n"
   "Subcommands:\n"
   "  show FILE [--json] [--all]          variables, decoded, and the Secure Boot state\n"
@@ -164,11 +165,15 @@ print_report(JsonObject *r, gboolean all)
 {
   JsonArray *vars = vsb_cli_jarr(r, "variables");
   guint nvars = vars ? json_array_get_length(vars) : 0;
-  printf("%s: %s layout, %s%s, %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " bytes used, %"
-         G_GINT64_FORMAT " records in the file\n",
-         vsb_cli_jstr(r, "file"), vsb_cli_jstr(r, "layout"), vsb_cli_jstr(r, "format"),
-         vsb_cli_jbool(r, "authenticated") ? "" : ", non-authenticated store", vsb_cli_jint(r, "used"),
-         vsb_cli_jint(r, "capacity"), vsb_cli_jint(r, "records"));
+  if (g_strcmp0(vsb_cli_jstr(r, "layout"), "none") == 0) /* JSON: no flash image, no capacity */
+    printf("%s: %s store, %" G_GINT64_FORMAT " bytes of variables as a flash store counts them\n",
+           vsb_cli_jstr(r, "file"), vsb_cli_jstr(r, "format"), vsb_cli_jint(r, "used"));
+  else
+    printf("%s: %s layout, %s%s, %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " bytes used, %"
+           G_GINT64_FORMAT " records in the file\n",
+           vsb_cli_jstr(r, "file"), vsb_cli_jstr(r, "layout"), vsb_cli_jstr(r, "format"),
+           vsb_cli_jbool(r, "authenticated") ? "" : ", non-authenticated store",
+           vsb_cli_jint(r, "used"), vsb_cli_jint(r, "capacity"), vsb_cli_jint(r, "records"));
   JsonArray *sw = vsb_cli_jarr(r, "store-warnings");
   for (guint i = 0; sw && i < json_array_get_length(sw); i++)
     printf("warning: %s\n", json_array_get_string_element(sw, i));
@@ -215,6 +220,18 @@ print_report(JsonObject *r, gboolean all)
 }
 
 /* ---- subcommands ------------------------------------------------------------------------------ */
+
+/* The library says what is wrong; the flag that overrides it is the CLI's to name. */
+int
+vsb_cli_vars_fail(GError *error)
+{
+  if (g_error_matches(error, VSB_ERROR, VSB_ERROR_BUSY)) {
+    char *msg = g_strconcat(error->message, ", or pass --force to write anyway", NULL);
+    g_free(error->message);
+    error->message = msg;
+  }
+  return vsb_cli_fail(error);
+}
 
 static int
 cmd_show(int argc, char **argv)
@@ -314,9 +331,14 @@ cmd_import(int argc, char **argv)
     return vsb_cli_failf("vars import: give exactly one of --template T and --layout 2m|4m|armvirt");
   GError *error = NULL;
   g_autoptr(VsbVarstore) store = NULL;
-  if (tmpl)
+  if (tmpl) {
     store = vsb_varstore_load(tmpl, &error);
-  else {
+    /* A JSON template would only give the JSON back: import builds a flash image. */
+    if (store && vsb_varstore_get_layout(store) == VSB_VARSTORE_LAYOUT_NONE)
+      return vsb_cli_failf("vars import: %s: no variable store to import into: it is a %s "
+                           "document, and a template must be a flash image (raw or qcow2)",
+                           tmpl, vsb_varstore_get_format(store));
+  } else {
     VsbVarstoreLayout l;
     if (strcmp(layout, "2m") == 0)
       l = VSB_VARSTORE_LAYOUT_OVMF_2M;
@@ -337,7 +359,7 @@ cmd_import(int argc, char **argv)
   if (sort)
     vsb_varstore_sort_by_name(store);
   if (!vsb_varstore_save_full(store, out, &output_options, force, &error))
-    return vsb_cli_fail(error);
+    return vsb_cli_vars_fail(error);
   return VSB_EXIT_OK;
 }
 

@@ -78,6 +78,12 @@ vsb_varjson_export(const VsbVarstore *store)
       json_builder_set_member_name(b, "time");
       json_builder_add_string_value(b, th);
     }
+    if (v->digest) {
+      g_autofree char *dh = vsb_hex_encode(g_bytes_get_data(v->digest, NULL),
+                                           g_bytes_get_size(v->digest));
+      json_builder_set_member_name(b, "digest");
+      json_builder_add_string_value(b, dh);
+    }
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
@@ -178,6 +184,18 @@ parse_entry(JsonNode *node, const char *origin, guint idx, GError **error)
       return NULL;
     }
     time_from_bytes(g_bytes_get_data(t, NULL), &v->timestamp);
+  }
+  const char *digest_text = member_string(o, "digest", FALSE, origin, idx, &local);
+  if (local) {
+    g_propagate_error(error, local);
+    vsb_variable_free(v);
+    return NULL;
+  }
+  if (digest_text && !(v->digest = vsb_hex_decode(digest_text, &herr))) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: variables[%u] (%s): \"digest\": %s",
+                origin, idx, name, herr->message);
+    vsb_variable_free(v);
+    return NULL;
   }
   return v;
 }

@@ -539,6 +539,112 @@ test_bad_input(void)
 }
 
 /* --in-place on a store a running QEMU holds: refused, then allowed with --force. */
+/* A JSON store (QEMU uefi-vars) is enrolled directly: an edk2 store exported to JSON, enrolled
+ * as JSON and imported back over the same template is byte for byte the store the same
+ * enrolment gives on the flash image, the reports name the same changes, and --in-place keeps
+ * a JSON store JSON. */
+static void
+test_json_store(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *keys = g_build_filename(dir, "keys", NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  g_assert_cmpint(vsb_test_run(&out, &err, "keys", "generate", keys, NULL), ==, 0);
+  g_autofree char *pk = g_build_filename(keys, "PK.crt", NULL);
+  g_autofree char *kek = g_build_filename(keys, "KEK.crt", NULL);
+  g_autofree char *db = g_build_filename(keys, "db.crt", NULL);
+  g_autofree char *flash = g_build_filename(dir, "flash.fd", NULL);
+  g_autofree char *a = g_build_filename(dir, "a.json", NULL);
+  g_autofree char *b = g_build_filename(dir, "b.json", NULL);
+  g_autofree char *back = g_build_filename(dir, "back.fd", NULL);
+  const char *steps[] = { "--pk", pk, "--kek", kek, "--db", db, "--microsoft", "2023",
+                          "--dbx-cert", db, "--secure-boot", "on", "--json", NULL };
+
+  g_autoptr(GPtrArray) args = g_ptr_array_new();
+  const char *head_flash[] = { "vars", "enroll", OVMF_VARS_4M_MS, "-o", flash };
+  for (gsize i = 0; i < G_N_ELEMENTS(head_flash); i++)
+    g_ptr_array_add(args, (gpointer)head_flash[i]);
+  for (const char *const *p = steps; *p; p++)
+    g_ptr_array_add(args, (gpointer)*p);
+  g_ptr_array_add(args, NULL);
+  g_autofree char *flash_report = NULL;
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(vsb_test_runv((const char *const *)args->pdata, &flash_report, &err), ==, 0);
+
+  g_assert_cmpint(vsb_test_run(NULL, NULL, "vars", "export", OVMF_VARS_4M_MS, "-o", a, NULL), ==, 0);
+  args->pdata[2] = a;
+  args->pdata[4] = b;
+  g_autofree char *json_report = NULL;
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(vsb_test_runv((const char *const *)args->pdata, &json_report, &err), ==, 0);
+  /* The output is JSON, not a flash image. */
+  g_autoptr(GBytes) bj = vsb_file_read(b, 1 << 20, NULL);
+  g_assert_nonnull(bj);
+  g_assert_cmpint(((const char *)g_bytes_get_data(bj, NULL))[0], ==, '{');
+
+  /* The same changes, in the same order. */
+  g_autoptr(JsonNode) fr = vsb_test_parse_json(flash_report);
+  g_autoptr(JsonNode) jr = vsb_test_parse_json(json_report);
+  JsonArray *fc = json_object_get_array_member(json_node_get_object(fr), "changes");
+  JsonArray *jc = json_object_get_array_member(json_node_get_object(jr), "changes");
+  g_assert_cmpuint(json_array_get_length(fc), ==, json_array_get_length(jc));
+  g_assert_cmpuint(json_array_get_length(fc), >, 5);
+  for (guint i = 0; i < json_array_get_length(fc); i++) {
+    JsonObject *x = json_array_get_object_element(fc, i), *y = json_array_get_object_element(jc, i);
+    g_assert_cmpstr(json_object_get_string_member(x, "action"), ==,
+                    json_object_get_string_member(y, "action"));
+    g_assert_cmpstr(json_object_get_string_member(x, "variable"), ==,
+                    json_object_get_string_member(y, "variable"));
+    g_assert_cmpstr(json_object_get_string_member(x, "detail"), ==,
+                    json_object_get_string_member(y, "detail"));
+  }
+
+  /* Imported back over the template: the very bytes of the flash enrolment. */
+  g_assert_cmpint(vsb_test_run(NULL, NULL, "vars", "import", b, "-o", back, "--template",
+                               OVMF_VARS_4M_MS, NULL), ==, 0);
+  g_autofree char *s1 = file_sha256(flash);
+  g_autofree char *s2 = file_sha256(back);
+  g_assert_cmpstr(s1, ==, s2);
+
+  /* show judges both alike. */
+  g_autofree char *show_flash = NULL, *show_json = NULL;
+  g_assert_cmpint(vsb_test_run(&show_flash, NULL, "vars", "show", flash, "--json", NULL), ==, 0);
+  g_assert_cmpint(vsb_test_run(&show_json, NULL, "vars", "show", b, "--json", NULL), ==, 0);
+  g_autoptr(JsonNode) sf = vsb_test_parse_json(show_flash);
+  g_autoptr(JsonNode) sj = vsb_test_parse_json(show_json);
+  JsonObject *of = json_node_get_object(sf), *oj = json_node_get_object(sj);
+  g_assert_cmpstr(json_object_get_string_member(oj, "format"), ==, "json");
+  g_assert_cmpstr(json_object_get_string_member(oj, "layout"), ==, "none");
+  g_assert_cmpint(json_object_get_int_member(of, "used"), ==, json_object_get_int_member(oj, "used"));
+  JsonObject *bf = json_object_get_object_member(of, "secure-boot");
+  JsonObject *bjs = json_object_get_object_member(oj, "secure-boot");
+  g_assert_cmpstr(json_object_get_string_member(bjs, "verdict"), ==, "enforced");
+  static const char *const same[] = { "mode", "verdict" }; /* "reason" names flash offsets */
+  for (gsize i = 0; i < G_N_ELEMENTS(same); i++)
+    g_assert_cmpstr(json_object_get_string_member(bf, same[i]), ==,
+                    json_object_get_string_member(bjs, same[i]));
+  g_autofree char *ef = json_to_string(json_object_get_member(bf, "entries"), FALSE);
+  g_autofree char *ej = json_to_string(json_object_get_member(bjs, "entries"), FALSE);
+  g_assert_cmpstr(ef, ==, ej);
+  g_autofree char *text = NULL;
+  g_assert_cmpint(vsb_test_run(&text, NULL, "vars", "show", b, NULL), ==, 0);
+  g_assert_nonnull(strstr(text, ": json store, "));
+  g_assert_nonnull(strstr(text, "Secure Boot: user mode, enforcing"));
+
+  /* In place, the JSON store stays JSON; off is written as it is for flash. */
+  g_clear_pointer(&out, g_free);
+  g_assert_cmpint(vsb_test_run(&out, NULL, "vars", "enroll", "--in-place", b, "--secure-boot",
+                               "off", NULL), ==, 0);
+  g_assert_nonnull(strstr(out, "Store: json, "));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VsbVarstore) st = vsb_varstore_load(b, &error);
+  g_assert_no_error(error);
+  g_assert_cmpstr(vsb_varstore_get_format(st), ==, "json");
+  const VsbVariable *sbe = vsb_varstore_lookup(st, "SecureBootEnable", NULL);
+  g_assert_nonnull(sbe);
+  g_assert_cmpint(((const guint8 *)g_bytes_get_data(sbe->data, NULL))[0], ==, 0);
+}
+
 static void
 test_locked(void)
 {
@@ -707,6 +813,7 @@ main(int argc, char **argv)
   g_test_add_func("/enroll/copy-from", test_copy_from);
   g_test_add_func("/enroll/bad-input", test_bad_input);
   g_test_add_func("/enroll/locked", test_locked);
+  g_test_add_func("/enroll/json-store", test_json_store);
   g_test_add_func("/keys/generate", test_keys_generate);
   return g_test_run();
 }

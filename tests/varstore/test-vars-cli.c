@@ -279,6 +279,90 @@ test_bad_input(void)
   g_assert_cmpstr(before, ==, after2);
 }
 
+/* Hostile JSON stores: show and enroll refuse each with exit 2 and a message naming what is
+ * wrong; enroll writes nothing, -o or in place. */
+static void
+test_json_store_hostile(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *in = g_build_filename(dir, "in.json", NULL);
+  g_autofree char *out = g_build_filename(dir, "out.json", NULL);
+  GString *deep = g_string_new("{\"variables\":");
+  for (int i = 0; i < 200; i++)
+    g_string_append_c(deep, '[');
+  static const char g[] = "\"8be4df61-93ca-11d2-aa0d-00e098032b8c\"";
+  struct { const char *text; const char *expect; } cases[] = {
+    { "{\"version\":2,\"variables\":[{\"name\":\"PK\"}]}", "variables[0]: \"guid\" is missing" },
+    { "{\"version\":2,\"variables\":[{\"name\":\"PK\",\"guid\":\"nope\",\"attr\":7,\"data\":\"\"}]}",
+      "variables[0] (PK): bad guid \"nope\"" },
+    { "{\"variables\":[{\"name\":\"PK\",\"guid\":@G,\"attr\":7,\"data\":\"zz\"}]}",
+      "variables[0] (PK): \"data\"" },
+    { "{\"variables\":[{\"name\":\"PK\",\"guid\":@G,\"attr\":-1,\"data\":\"\"}]}",
+      "variables[0] (PK): \"attr\" is missing or not a 32-bit unsigned integer" },
+    { "{\"variables\":[{\"name\":\"PK\",\"guid\":@G,\"attr\":4294967296,\"data\":\"\"}]}",
+      "\"attr\" is missing or not a 32-bit unsigned integer" },
+    { "{\"variables\":[{\"name\":\"PK\",\"guid\":@G,\"attr\":39,\"data\":\"\",\"time\":\"00\"}]}",
+      "\"time\" must be 16 bytes of EFI_TIME in hex" },
+    { "{\"variables\":[{\"name\":\"PK\",\"guid\":@G,\"attr\":7,\"data\":\"\"},"
+      "{\"name\":\"PK\",\"guid\":@G,\"attr\":7,\"data\":\"01\"}]}",
+      "variables[1] (PK) repeats variables[0] (same name and guid)" },
+    { "{\"variables\":[{\"name\":\"P\\u0000K\",\"guid\":@G,\"attr\":7,\"data\":\"\"}]}",
+      "contains a NUL character" },
+    { "{\"variables\":[{\"name\":\"\",\"guid\":@G,\"attr\":7,\"data\":\"\"}]}",
+      "variables[0]: empty or invalid name" },
+    { "{\"version\":3,\"variables\":[]}", "unsupported \"version\"" },
+    { "{\"version\":2,\"variables\":{}}", "expected {\"version\": 2, \"variables\": [...]}" },
+    { "[1]", "variables[0] is not an object" },
+    { "{\"version\":2,\"variables\":[", "not JSON: line 1" },
+    { deep->str, "nested deeper than" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+    g_auto(GStrv) parts = g_strsplit(cases[i].text, "@G", -1);
+    g_autofree char *text = g_strjoinv(g, parts);
+    vsb_test_write_file(in, text, -1);
+    g_autofree char *before = file_sha256(in);
+    g_autofree char *err = NULL;
+    g_assert_cmpint(vsb_test_run(NULL, &err, "vars", "show", in, NULL), ==, 2);
+    if (strstr(err, cases[i].expect) == NULL)
+      vsb_test_fail("case %zu: '%s' not in: %s", i, cases[i].expect, err);
+    g_assert_nonnull(strstr(err, in));
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(vsb_test_run(NULL, &err, "vars", "enroll", in, "-o", out, "--secure-boot",
+                                 "on", NULL), ==, 2);
+    g_assert_nonnull(strstr(err, cases[i].expect));
+    g_assert_false(g_file_test(out, G_FILE_TEST_EXISTS));
+    g_clear_pointer(&err, g_free);
+    g_assert_cmpint(vsb_test_run(NULL, &err, "vars", "enroll", "--in-place", in, "--secure-boot",
+                                 "on", NULL), ==, 2);
+    g_autofree char *after = file_sha256(in);
+    g_assert_cmpstr(before, ==, after);
+  }
+  g_string_free(deep, TRUE);
+
+  /* A JSON store is no template for import, which builds a flash image. */
+  vsb_test_write_file(in, "{\"version\":2,\"variables\":[]}", -1);
+  g_autofree char *err = NULL;
+  g_assert_cmpint(vsb_test_run(NULL, &err, "vars", "import", in, "-o", out, "--template", in,
+                               NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "a template must be a flash image"));
+  g_assert_false(g_file_test(out, G_FILE_TEST_EXISTS));
+  /* An empty list is a valid, empty store: setup mode. */
+  g_autofree char *text = NULL;
+  g_assert_cmpint(vsb_test_run(&text, NULL, "vars", "show", in, NULL), ==, 0);
+  g_assert_nonnull(strstr(text, "Secure Boot: setup mode"));
+
+  /* QEMU's "digest" of an authenticated variable survives an enrolment. */
+  vsb_test_write_file(in, "{\"version\":2,\"variables\":[{\"name\":\"Priv\",\"guid\":"
+                      "\"8be4df61-93ca-11d2-aa0d-00e098032b8c\",\"attr\":39,\"data\":\"01\","
+                      "\"time\":\"e9070c06000000000000000000000000\",\"digest\":\"abcd\"}]}", -1);
+  g_assert_cmpint(vsb_test_run(NULL, NULL, "vars", "enroll", "--in-place", in, "--secure-boot",
+                               "on", NULL), ==, 0);
+  g_autofree char *doc = NULL;
+  g_assert_true(g_file_get_contents(in, &doc, NULL, NULL));
+  g_assert_nonnull(strstr(doc, "\"digest\" : \"abcd\""));
+  g_assert_nonnull(strstr(doc, "\"SecureBootEnable\""));
+}
+
 /* A real QEMU holding the varstore as pflash: writing it is refused unless --force. */
 static void
 test_qemu_lock(void)
@@ -340,6 +424,7 @@ main(int argc, char **argv)
   g_test_add_func("/vars-cli/help", test_help);
   g_test_add_func("/vars-cli/export-import", test_export_import);
   g_test_add_func("/vars-cli/bad-input", test_bad_input);
+  g_test_add_func("/vars-cli/json-store-hostile", test_json_store_hostile);
   g_test_add_func("/vars-cli/qemu-lock", test_qemu_lock);
   return g_test_run();
 }
