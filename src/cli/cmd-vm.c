@@ -78,6 +78,9 @@ provision_one(const VsbProvisionRequest *req, gboolean json, gboolean *printed,
     hint = "--keys DIR, --enrolled-keys or --allow-setup-mode";
   else if (vm == NULL && req->keys_dir && req->enrolled_keys)
     hint = "--keys, --enrolled-keys";
+  else if (vm == NULL && req->keys_dir && g_error_matches(error, VSB_ERROR, VSB_ERROR_NOT_FOUND) &&
+           strstr(error->message, "keys directory"))
+    hint = "make one with vsboot keys generate";
   if (hint) {
     char *msg = g_strdup_printf("%s (%s)", error->message, hint);
     g_free(error->message);
@@ -432,15 +435,6 @@ const VsbCliCommand vsb_cli_libvirt_xml = { "libvirt-xml", "The firmware part of
 
 /* ---- run --------------------------------------------------------------------------------- */
 
-/* The run's private directory, removed by the identity it had when it was made (a directory
- * swapped in at its name is left alone). */
-static void
-remove_dir(const char *dir, const struct stat *made)
-{
-  g_autoptr(GError) ignored = NULL;
-  vsb_dir_remove_created(dir, made, &ignored);
-}
-
 /* {"accelerator", "accelerator-note", "warnings", "argv", and after a watched boot "verdict",
  * "line", "seconds", "killed", "exit-status", "console"}. */
 static JsonNode *
@@ -489,139 +483,122 @@ on_signal(int sig)
   (void)sig;
 }
 
-/* Boot the EFI app and watch the console: exit 0 when it ran, 1 when the firmware denied
- * it, 2 on timeout. */
+/* The watched boot's verdict as the exit status: 0 when the app ran, 1 when the firmware
+ * denied it, 2 on timeout, QEMU's own status when it exited without a verdict. */
 static int
-watch_efi_app(const VsbRunPlan *plan, gboolean json, int timeout)
+report_efi_app(const VsbRunPlan *plan, const VsbLaunchResult *res, gboolean json, guint ms)
 {
-  GError *error = NULL;
-  int rc;
-  guint ms = (guint)(timeout ? timeout : 300) * 1000u;
-  /* The verdict comes from the firmware's words about the app's own boot option (the ESP is
-   * the first disk, so the first option the BDS tries), never from a later option's refusal:
-   * a shim that returns without GRUB, or GRUB waiting at its prompt, ran. */
-  g_autoptr(VsbLaunchResult) res =
-    vsb_launch_watch_image((const char *const *)plan->argv->pdata, NULL, ms, &error);
-  if (res == NULL) {
-    rc = vsb_cli_fail(error);
+  if (json) {
+    g_autoptr(JsonNode) node = run_report_json(plan, res);
+    vsb_cli_print_json(node);
   } else {
-    if (json) {
-      g_autoptr(JsonNode) node = run_report_json(plan, res);
-      vsb_cli_print_json(node);
-    } else {
-      fputs(res->log, stdout);
-      if (res->log[0] && res->log[strlen(res->log) - 1] != '\n')
-        fputc('\n', stdout);
-    }
-    fflush(stdout);
-    switch (res->verdict) {
-    case VSB_BOOT_VERDICT_RAN:
-      fprintf(stderr, "vsboot: the EFI app ran (%s) after %.1f s\n", res->line, res->seconds);
-      rc = VSB_EXIT_OK;
-      break;
-    case VSB_BOOT_VERDICT_DENIED:
-      fprintf(stderr, "vsboot: the firmware denied the EFI app (%s) after %.1f s\n", res->line,
-              res->seconds);
-      rc = VSB_EXIT_NEGATIVE;
-      break;
-    case VSB_BOOT_VERDICT_TIMEOUT:
-      fprintf(stderr, "vsboot: no verdict within %u s; QEMU stopped\n", ms / 1000);
-      rc = VSB_EXIT_USAGE;
-      break;
-    default:
-      fprintf(stderr, "vsboot: QEMU exited (status %d) without a verdict\n", res->exit_status);
-      rc = res->exit_status >= 0 ? res->exit_status : VSB_EXIT_USAGE;
-      break;
-    }
+    fputs(res->log, stdout);
+    if (res->log[0] && res->log[strlen(res->log) - 1] != '\n')
+      fputc('\n', stdout);
   }
-  return rc;
+  fflush(stdout);
+  switch (res->verdict) {
+  case VSB_BOOT_VERDICT_RAN:
+    fprintf(stderr, "vsboot: the EFI app ran (%s) after %.1f s\n", res->line, res->seconds);
+    return VSB_EXIT_OK;
+  case VSB_BOOT_VERDICT_DENIED:
+    fprintf(stderr, "vsboot: the firmware denied the EFI app (%s) after %.1f s\n", res->line,
+            res->seconds);
+    return VSB_EXIT_NEGATIVE;
+  case VSB_BOOT_VERDICT_TIMEOUT:
+    fprintf(stderr, "vsboot: no verdict within %u s; QEMU stopped\n", ms / 1000);
+    return VSB_EXIT_USAGE;
+  default:
+    fprintf(stderr, "vsboot: QEMU exited (status %d) without a verdict\n", res->exit_status);
+    return res->exit_status >= 0 ? res->exit_status : VSB_EXIT_USAGE;
+  }
 }
 
-/* Start what the plan says (swtpm first when the VM has a TPM) and wait for QEMU; the ESP's
- * directory (tmpdir, may be NULL) is the caller's to remove. */
+/* Start the run (the library makes the ESP and starts and stops swtpm) and wait for QEMU. */
 static int
-run_planned(const VsbVm *vm, const VsbRunPlan *plan, const char *efi_app, const char *esp,
-            const char *sock, gboolean json, int timeout)
+run_started(VsbRun *run, gboolean efi_app, gboolean json, int timeout)
 {
-  GError *error = NULL;
-  if (efi_app && !vsb_launch_make_esp(esp, efi_app, vsb_fw_arch_name(vm->arch), &error))
-    return vsb_cli_fail(error);
-  g_autoptr(VsbSwtpm) tpm = NULL;
-  if (vm->tpm_state_dir) {
-    tpm = vsb_swtpm_start(vm->tpm_state_dir, sock, &error);
-    if (tpm == NULL)
-      return vsb_cli_fail(error);
-  }
-
   /* Ctrl-C reaches QEMU (same process group) and it stops; vsboot lives on to stop swtpm
    * and remove the ESP. A handler, not SIG_IGN, which QEMU would inherit. */
   struct sigaction sa = { 0 };
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
-
-  int rc;
+  GError *error = NULL;
   if (efi_app) {
-    rc = watch_efi_app(plan, json, timeout);
-  } else {
-    gboolean timed_out = FALSE;
-    fflush(stdout);
-    rc = vsb_vm_run_foreground(plan->argv, (guint)timeout * 1000u, &timed_out, &error);
-    if (rc < 0)
-      rc = vsb_cli_fail(error);
-    else if (timed_out) {
-      fprintf(stderr, "vsboot: stopped QEMU after %d s (--timeout)\n", timeout);
-      rc = VSB_EXIT_USAGE;
-    }
+    guint ms = (guint)(timeout ? timeout : 300) * 1000u;
+    g_autoptr(VsbLaunchResult) res = vsb_run_watch_efi_app(run, ms, &error);
+    if (res == NULL)
+      return vsb_cli_fail(error);
+    return report_efi_app(vsb_run_get_plan(run), res, json, ms);
   }
-  g_clear_pointer(&tpm, vsb_swtpm_stop);
+  gboolean timed_out = FALSE;
+  fflush(stdout);
+  int rc = vsb_run_foreground(run, (guint)timeout * 1000u, &timed_out, &error);
+  if (rc < 0)
+    return vsb_cli_fail(error);
+  if (timed_out) {
+    fprintf(stderr, "vsboot: stopped QEMU after %d s (--timeout)\n", timeout);
+    return VSB_EXIT_USAGE;
+  }
   return rc;
 }
 
-static int
-run_run(int argc, char **argv)
+/* What run's command line asks for. */
+typedef struct {
+  char *state_dir, *cdrom, *efi_app, *accel, *serial, *qemu;
+  char **disks;
+  int memory, timeout;
+  gboolean dry_run, json;
+} RunArgs;
+
+static void
+run_args_clear(RunArgs *a)
 {
-  g_autofree char *prg = g_strdup_printf("vsboot %s", argv[0]);
-  g_set_prgname(prg);
-  g_autofree char *state_dir = NULL;
-  g_autofree char *cdrom = NULL;
-  g_autofree char *efi_app = NULL;
-  g_autofree char *accel = NULL;
-  g_autofree char *serial = NULL;
-  g_autofree char *qemu = NULL;
-  g_auto(GStrv) disks = NULL;
-  int memory = -1, timeout = 0; /* memory -1: not given (512) */
-  gboolean dry_run = FALSE, json = FALSE;
+  g_free(a->state_dir);
+  g_free(a->cdrom);
+  g_free(a->efi_app);
+  g_free(a->accel);
+  g_free(a->serial);
+  g_free(a->qemu);
+  g_strfreev(a->disks);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(RunArgs, run_args_clear)
+
+/* Parse run's options (QEMU's own arguments after "--" go to extra); -1 when parsed, else the
+ * exit status. */
+static int
+run_parse(int *argc, char ***argv, RunArgs *a, GPtrArray *extra)
+{
   GOptionEntry entries[] = {
-    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir, "The VMs' state directory", "DIR" },
-    { "disk", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &disks, "A virtio disk (raw or qcow2; repeatable)",
-      "IMG" },
-    { "cdrom", 0, 0, G_OPTION_ARG_FILENAME, &cdrom, "An ISO image on virtio-scsi", "ISO" },
-    { "efi-app", 0, 0, G_OPTION_ARG_FILENAME, &efi_app,
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &a->state_dir, "The VMs' state directory", "DIR" },
+    { "disk", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &a->disks,
+      "A virtio disk (raw or qcow2; repeatable)", "IMG" },
+    { "cdrom", 0, 0, G_OPTION_ARG_FILENAME, &a->cdrom, "An ISO image on virtio-scsi", "ISO" },
+    { "efi-app", 0, 0, G_OPTION_ARG_FILENAME, &a->efi_app,
       "Boot this EFI binary from a generated ESP (EFI/BOOT/BOOTX64.EFI); the console is watched "
       "and QEMU stopped as soon as it ran or was denied", "FILE" },
-    { "accel", 0, 0, G_OPTION_ARG_STRING, &accel,
+    { "accel", 0, 0, G_OPTION_ARG_STRING, &a->accel,
       "kvm, tcg, or auto (default: KVM only when it can run the firmware, e.g. SMM)", "ACCEL" },
-    { "memory", 0, 0, G_OPTION_ARG_INT, &memory, "Guest memory in MiB (512)", "MiB" },
-    { "serial", 0, 0, G_OPTION_ARG_FILENAME, &serial, "Console: stdio (default) or a file",
+    { "memory", 0, 0, G_OPTION_ARG_INT, &a->memory, "Guest memory in MiB (512)", "MiB" },
+    { "serial", 0, 0, G_OPTION_ARG_FILENAME, &a->serial, "Console: stdio (default) or a file",
       "stdio|FILE" },
-    { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout, "Stop QEMU after S seconds", "S" },
-    { "qemu", 0, 0, G_OPTION_ARG_FILENAME, &qemu, "QEMU binary (default qemu-system-ARCH)",
+    { "timeout", 0, 0, G_OPTION_ARG_INT, &a->timeout, "Stop QEMU after S seconds", "S" },
+    { "qemu", 0, 0, G_OPTION_ARG_FILENAME, &a->qemu, "QEMU binary (default qemu-system-ARCH)",
       "PATH" },
-    { "dry-run", 0, 0, G_OPTION_ARG_NONE, &dry_run, "Print the command line, start nothing",
+    { "dry-run", 0, 0, G_OPTION_ARG_NONE, &a->dry_run, "Print the command line, start nothing",
       NULL },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json,
+    { "json", 0, 0, G_OPTION_ARG_NONE, &a->json,
       "With --efi-app or --dry-run: report as JSON (verdict, console line, accelerator, argv)",
       NULL },
     { NULL },
   };
   /* Everything after "--" goes to QEMU as it is. */
-  g_autoptr(GPtrArray) extra = g_ptr_array_new();
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--") == 0) {
-      for (int j = i + 1; j < argc; j++)
-        g_ptr_array_add(extra, argv[j]);
-      argc = i;
+  for (int i = 1; i < *argc; i++) {
+    if (strcmp((*argv)[i], "--") == 0) {
+      for (int j = i + 1; j < *argc; j++)
+        g_ptr_array_add(extra, (*argv)[j]);
+      *argc = i;
       break;
     }
   }
@@ -634,70 +611,70 @@ run_run(int argc, char **argv)
     "timeout (default 300 s).");
   vsb_cli_add_entries(ctx, entries, NULL);
   int code = 0;
-  gboolean parsed = vsb_cli_parse(ctx, &argc, &argv, &code);
-  if (!parsed)
-    return code;
+  return vsb_cli_parse(ctx, argc, argv, &code) ? -1 : code;
+}
+
+/* The values, checked (exit status), or -1 when they are fine. */
+static int
+run_check(int argc, RunArgs *a)
+{
   if (argc != 2)
     return vsb_cli_failf("run: expected one VM name, got %d arguments (QEMU arguments go "
                          "after --)", argc - 1);
-  if (state_dir == NULL)
+  if (a->state_dir == NULL)
     return vsb_cli_failf("run: --state-dir DIR is required");
-  int ac = vsb_accel_from_name(accel ? accel : "auto");
-  if (ac < 0)
-    return vsb_cli_failf("run: --accel must be kvm, tcg or auto, not '%s'", accel);
-  if (memory != -1 && (memory < 1 || memory > 16 * 1024 * 1024))
-    return vsb_cli_failf("run: --memory %d: must be 1 to 16777216 MiB", memory);
-  if (memory == -1)
-    memory = 0;
-  if (timeout < 0 || timeout > 7 * 24 * 3600)
-    return vsb_cli_failf("run: --timeout %d: must be 0 (none) to 604800 seconds", timeout);
-  gboolean serial_stdio = serial == NULL || strcmp(serial, "stdio") == 0;
-  if (efi_app && !serial_stdio)
+  if (vsb_accel_from_name(a->accel ? a->accel : "auto") < 0)
+    return vsb_cli_failf("run: --accel must be kvm, tcg or auto, not '%s'", a->accel);
+  if (a->memory != -1 && (a->memory < 1 || a->memory > 16 * 1024 * 1024))
+    return vsb_cli_failf("run: --memory %d: must be 1 to 16777216 MiB", a->memory);
+  if (a->memory == -1)
+    a->memory = 0;
+  if (a->timeout < 0 || a->timeout > 7 * 24 * 3600)
+    return vsb_cli_failf("run: --timeout %d: must be 0 (none) to 604800 seconds", a->timeout);
+  gboolean serial_stdio = a->serial == NULL || strcmp(a->serial, "stdio") == 0;
+  if (a->efi_app && !serial_stdio)
     return vsb_cli_failf("run: --efi-app watches the console, which needs --serial stdio");
+  if (a->efi_app && !g_file_test(a->efi_app, G_FILE_TEST_IS_REGULAR))
+    return vsb_cli_failf("run: --efi-app %s: no such file", a->efi_app);
+  return -1;
+}
 
+static int
+run_run(int argc, char **argv)
+{
+  g_autofree char *prg = g_strdup_printf("vsboot %s", argv[0]);
+  g_set_prgname(prg);
+  g_auto(RunArgs) a = { .memory = -1 }; /* memory -1: not given (512) */
+  g_autoptr(GPtrArray) extra = g_ptr_array_new();
+  int rc = run_parse(&argc, &argv, &a, extra);
+  if (rc < 0)
+    rc = run_check(argc, &a);
+  if (rc >= 0)
+    return rc;
   GError *error = NULL;
   /* QEMU writes the varstore and swtpm the TPM state: only from a directory no one else can
    * swap them in (--dry-run says so too, as run would). */
-  if (!vsb_vm_state_dir_check(state_dir, &error))
+  if (!vsb_vm_state_dir_check(a.state_dir, &error))
     return vsb_cli_fail(error);
-  g_autoptr(VsbVm) vm = vsb_vm_load(state_dir, argv[1], &error);
+  g_autoptr(VsbVm) vm = vsb_vm_load(a.state_dir, argv[1], &error);
   if (vm == NULL)
     return vsb_cli_fail(error);
-
-  g_autofree char *tmpdir = NULL, *esp = NULL;
-  struct stat tmp_st;
-  if (efi_app) {
-    if (!g_file_test(efi_app, G_FILE_TEST_IS_REGULAR))
-      return vsb_cli_failf("run: --efi-app %s: no such file", efi_app);
-    if (vm->arch != VSB_FW_ARCH_X86_64 && vm->arch != VSB_FW_ARCH_AARCH64)
-      return vsb_cli_failf("run: --efi-app supports x86_64 and aarch64 VMs");
-  }
-
-  g_autofree char *sock = vsb_vm_tpm_socket_path(vm);
+  if (a.efi_app && vm->arch != VSB_FW_ARCH_X86_64 && vm->arch != VSB_FW_ARCH_AARCH64)
+    return vsb_cli_failf("run: --efi-app supports x86_64 and aarch64 VMs");
   VsbRunOptions ro = {
-    .qemu_binary = qemu,
-    .accel = (VsbAccel)ac,
-    .memory_mib = (guint)memory,
-    .disks = (const char *const *)disks,
-    .cdrom = cdrom,
-    .serial = serial,
+    .qemu_binary = a.qemu,
+    .accel = (VsbAccel)vsb_accel_from_name(a.accel ? a.accel : "auto"),
+    .memory_mib = (guint)a.memory,
+    .disks = (const char *const *)a.disks,
+    .cdrom = a.cdrom,
+    .serial = a.serial,
     .extra = (const char *const *)extra->pdata,
+    .efi_app = a.efi_app,
   };
-  if (efi_app) {
-    tmpdir = g_dir_make_tmp("vsboot-run-XXXXXX", &error);
-    if (tmpdir == NULL)
-      return vsb_cli_fail(error);
-    if (lstat(tmpdir, &tmp_st) != 0)
-      return vsb_cli_failf("run: %s: %s", tmpdir, g_strerror(errno));
-    esp = g_build_filename(tmpdir, "esp.img", NULL);
-    ro.esp_image = esp;
-  }
-  g_autoptr(VsbRunPlan) plan = vsb_vm_run_plan(vm, &ro, &error);
-  if (plan == NULL) {
-    if (tmpdir)
-      remove_dir(tmpdir, &tmp_st);
+  g_autoptr(VsbRun) run = vsb_run_new(vm, &ro, &error);
+  if (run == NULL)
     return vsb_cli_fail(error);
-  }
+  const VsbRunPlan *plan = vsb_run_get_plan(run);
   for (guint i = 0; i < plan->warnings->len; i++)
     fprintf(stderr, "vsboot: warning: %s\n", (const char *)plan->warnings->pdata[i]);
   fprintf(stderr, "vsboot: accelerator %s\n", plan->accel_note);
@@ -705,23 +682,17 @@ run_run(int argc, char **argv)
   for (guint i = 0; i + 1 < plan->argv->len; i++)
     g_ptr_array_add(shown, plan->argv->pdata[i]);
   g_autofree char *line = vsb_shell_join(shown);
-  if (dry_run) {
-    if (json) {
-      g_autoptr(JsonNode) node = run_report_json(plan, NULL);
-      vsb_cli_print_json(node);
-    } else {
-      printf("%s\n", line);
-    }
-    if (tmpdir)
-      remove_dir(tmpdir, &tmp_st);
-    return VSB_EXIT_OK;
+  if (!a.dry_run) {
+    fprintf(stderr, "vsboot: %s\n", line);
+    return run_started(run, a.efi_app != NULL, a.json, a.timeout);
   }
-  fprintf(stderr, "vsboot: %s\n", line);
-
-  int rc = run_planned(vm, plan, efi_app, esp, sock, json, timeout);
-  if (tmpdir)
-    remove_dir(tmpdir, &tmp_st);
-  return rc;
+  if (a.json) {
+    g_autoptr(JsonNode) node = run_report_json(plan, NULL);
+    vsb_cli_print_json(node);
+  } else {
+    printf("%s\n", line);
+  }
+  return VSB_EXIT_OK;
 }
 
 const VsbCliCommand vsb_cli_run = { "run", "Start a provisioned VM in QEMU", run_run };

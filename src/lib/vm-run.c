@@ -6,6 +6,7 @@
 #include "vsboot/qemu-argv.h"
 #include "vsboot/qemu-probe.h"
 #include "vsboot/varstore.h"
+#include "util/arch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,12 +42,6 @@ vsb_run_plan_free(VsbRunPlan *plan)
   g_free(plan->accel);
   g_free(plan->accel_note);
   g_free(plan);
-}
-
-static gboolean
-arch_is_x86(VsbFwArch arch)
-{
-  return arch == VSB_FW_ARCH_X86_64 || arch == VSB_FW_ARCH_I386;
 }
 
 gboolean
@@ -139,7 +134,7 @@ vsb_vm_choose_accel(const VsbVm *vm, const char *qemu_binary, VsbAccel want, cha
 static gboolean
 choose_accel(const VsbVm *vm, const VsbRunOptions *opts, VsbRunPlan *plan, GError **error)
 {
-  gboolean smm = vsb_vm_has_feature(vm, VSB_FW_FEATURE_REQUIRES_SMM) && arch_is_x86(vm->arch);
+  gboolean smm = vsb_vm_has_feature(vm, VSB_FW_FEATURE_REQUIRES_SMM) && vsb_arch_is_x86(vm->arch);
   if (opts->accel == VSB_ACCEL_KVM) {
     plan->accel = g_strdup("kvm");
     plan->accel_note = g_strdup("KVM: as asked");
@@ -148,7 +143,7 @@ choose_accel(const VsbVm *vm, const VsbRunOptions *opts, VsbRunPlan *plan, GErro
     plan->accel_note = g_strdup("TCG: as asked");
   } else {
 #if defined(__x86_64__) || defined(__i386__)
-    gboolean host_matches = arch_is_x86(vm->arch);
+    gboolean host_matches = vsb_arch_is_x86(vm->arch);
 #elif defined(__aarch64__)
     gboolean host_matches = vm->arch == VSB_FW_ARCH_AARCH64;
 #else
@@ -185,28 +180,26 @@ choose_accel(const VsbVm *vm, const VsbRunOptions *opts, VsbRunPlan *plan, GErro
   return TRUE;
 }
 
-VsbRunPlan *
-vsb_vm_run_plan(const VsbVm *vm, const VsbRunOptions *opts, GError **error)
+/* The VM's files and the run's disks: present, the VM's own, the varstore not locked by a
+ * running QEMU; a firmware changed since provisioning is a warning. */
+static gboolean
+plan_check_files(const VsbVm *vm, const VsbRunOptions *opts, VsbRunPlan *plan, GError **error)
 {
-  g_autoptr(VsbRunPlan) plan = g_new0(VsbRunPlan, 1);
-  plan->warnings = g_ptr_array_new_with_free_func(g_free);
-
-  /* The VM's files. */
   if (!need_file("firmware code of VM", vm->executable, error))
-    return NULL;
+    return FALSE;
   if (vm->varstore) {
     if (!need_own_file("varstore of VM", vm->varstore, FALSE, error))
-      return NULL;
+      return FALSE;
     g_autoptr(GError) lerr = NULL;
     if (vsb_file_is_locked(vm->varstore, &lerr)) {
       g_set_error(error, VSB_ERROR, VSB_ERROR_BUSY,
                   "VM '%s' is already running: a QEMU holds a lock on its varstore %s", vm->name,
                   vm->varstore);
-      return NULL;
+      return FALSE;
     }
   }
   if (vm->tpm_state_dir && !need_own_file("TPM state of VM", vm->tpm_state_dir, TRUE, error))
-    return NULL;
+    return FALSE;
   if (vm->executable_sha256) {
     g_autofree char *now = vsb_file_sha256(vm->executable, NULL);
     if (now && strcmp(now, vm->executable_sha256) != 0)
@@ -216,17 +209,21 @@ vsb_vm_run_plan(const VsbVm *vm, const VsbRunOptions *opts, GError **error)
   }
   for (const char *const *d = opts->disks; d && *d; d++)
     if (!need_file("disk", *d, error))
-      return NULL;
-  if (opts->cdrom && !need_file("cdrom", opts->cdrom, error))
-    return NULL;
+      return FALSE;
+  return opts->cdrom == NULL || need_file("cdrom", opts->cdrom, error);
+}
 
-  /* QEMU. */
+/* The QEMU binary (asked for, or qemu-system-ARCH) and its version. */
+static gboolean
+plan_find_qemu(const VsbVm *vm, const VsbRunOptions *opts, VsbRunPlan *plan, guint *major,
+               guint *minor, GError **error)
+{
   if (opts->qemu_binary) {
     plan->binary = g_find_program_in_path(opts->qemu_binary);
     if (plan->binary == NULL) {
       g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "QEMU binary %s not found",
                   opts->qemu_binary);
-      return NULL;
+      return FALSE;
     }
   } else {
     g_autoptr(GError) lerr = NULL;
@@ -234,51 +231,16 @@ vsb_vm_run_plan(const VsbVm *vm, const VsbRunOptions *opts, GError **error)
     if (plan->binary == NULL) {
       g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot start VM '%s': %s", vm->name,
                   lerr->message);
-      return NULL;
+      return FALSE;
     }
   }
-  guint major = 0, minor = 0;
-  if (!vsb_qemu_get_version(plan->binary, &major, &minor, error))
-    return NULL;
+  return vsb_qemu_get_version(plan->binary, major, minor, error);
+}
 
-  if (!choose_accel(vm, opts, plan, error))
-    return NULL;
-
-  /* The command line: firmware part first, exactly as qemu-args prints it. */
-  VsbQemuArgvOptions qo = { .qemu_major = major, .qemu_minor = minor,
-                            .tpm_socket = opts->tpm_socket };
-  g_autoptr(GPtrArray) fw = vsb_qemu_argv_build(vm, &qo, error);
-  if (fw == NULL)
-    return NULL;
-  GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
-  plan->argv = a;
-  add(a, plan->binary);
-  g_autofree char *esc_name = vsb_qemu_opt_escape(vm->name);
-  g_ptr_array_add(a, g_strdup("-name"));
-  g_ptr_array_add(a, g_strdup_printf("guest=%s", esc_name));
-  for (guint i = 0; i < fw->len; i++)
-    add(a, fw->pdata[i]);
-  add(a, "-accel");
-  add(a, plan->accel);
-  if (!arch_is_x86(vm->arch)) {
-    /* QEMU's default ARM CPU is 32-bit. */
-    add(a, "-cpu");
-    add(a, strcmp(plan->accel, "kvm") == 0 ? "host" : "max");
-  }
-  add(a, "-m");
-  g_ptr_array_add(a, g_strdup_printf("%u", opts->memory_mib ? opts->memory_mib : 512));
-  add(a, "-nodefaults");
-  add(a, "-display");
-  add(a, "none");
-  add(a, "-serial");
-  if (opts->serial == NULL || strcmp(opts->serial, "stdio") == 0) {
-    add(a, "stdio");
-  } else {
-    /* The legacy chardev syntax takes the rest of the text as the file name. */
-    g_ptr_array_add(a, g_strdup_printf("file:%s", opts->serial));
-  }
-  add(a, "-monitor");
-  add(a, "none");
+/* The disks: the ESP first (what the firmware boots), then the user's, then the CD-ROM. */
+static void
+add_disks(GPtrArray *a, const VsbRunOptions *opts)
+{
   guint n = 0;
   if (opts->esp_image) {
     g_autofree char *esc = vsb_qemu_opt_escape(opts->esp_image);
@@ -307,26 +269,74 @@ vsb_vm_run_plan(const VsbVm *vm, const VsbRunOptions *opts, GError **error)
     add(a, "-device");
     add(a, "scsi-cd,drive=cd0,bus=scsi0.0");
   }
+}
+
+/* The whole command line: the firmware part exactly as qemu-args prints it, then the rest of
+ * the machine. */
+static gboolean
+plan_argv(const VsbVm *vm, const VsbRunOptions *opts, guint major, guint minor, VsbRunPlan *plan,
+          GError **error)
+{
+  VsbQemuArgvOptions qo = { .qemu_major = major, .qemu_minor = minor,
+                            .tpm_socket = opts->tpm_socket };
+  g_autoptr(GPtrArray) fw = vsb_qemu_argv_build(vm, &qo, error);
+  if (fw == NULL)
+    return FALSE;
+  GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
+  plan->argv = a;
+  add(a, plan->binary);
+  g_autofree char *esc_name = vsb_qemu_opt_escape(vm->name);
+  g_ptr_array_add(a, g_strdup("-name"));
+  g_ptr_array_add(a, g_strdup_printf("guest=%s", esc_name));
+  for (guint i = 0; i < fw->len; i++)
+    add(a, fw->pdata[i]);
+  add(a, "-accel");
+  add(a, plan->accel);
+  if (!vsb_arch_is_x86(vm->arch)) {
+    /* QEMU's default ARM CPU is 32-bit. */
+    add(a, "-cpu");
+    add(a, strcmp(plan->accel, "kvm") == 0 ? "host" : "max");
+  }
+  add(a, "-m");
+  g_ptr_array_add(a, g_strdup_printf("%u", opts->memory_mib ? opts->memory_mib : 512));
+  add(a, "-nodefaults");
+  add(a, "-display");
+  add(a, "none");
+  add(a, "-serial");
+  if (opts->serial == NULL || strcmp(opts->serial, "stdio") == 0) {
+    add(a, "stdio");
+  } else {
+    /* The legacy chardev syntax takes the rest of the text as the file name. */
+    g_ptr_array_add(a, g_strdup_printf("file:%s", opts->serial));
+  }
+  add(a, "-monitor");
+  add(a, "none");
+  add_disks(a, opts);
   for (const char *const *e = opts->extra; e && *e; e++)
     add(a, *e);
   g_ptr_array_add(a, NULL);
+  return TRUE;
+}
+
+VsbRunPlan *
+vsb_vm_run_plan(const VsbVm *vm, const VsbRunOptions *opts, GError **error)
+{
+  g_autoptr(VsbRunPlan) plan = g_new0(VsbRunPlan, 1);
+  plan->warnings = g_ptr_array_new_with_free_func(g_free);
+  guint major = 0, minor = 0;
+  if (!plan_check_files(vm, opts, plan, error) ||
+      !plan_find_qemu(vm, opts, plan, &major, &minor, error) ||
+      !choose_accel(vm, opts, plan, error) ||
+      !plan_argv(vm, opts, major, minor, plan, error))
+    return NULL;
   return g_steal_pointer(&plan);
 }
 
 /* QEMU and swtpm go when vsboot goes (killed, or its terminal closed), not linger. */
-static void
-die_with_parent(gpointer data)
-{
-  (void)data;
-  prctl(PR_SET_PDEATHSIG, SIGTERM);
-}
-
 static GSubprocess *
 spawn(const char *const *argv, GSubprocessFlags flags, GError **error)
 {
-  g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(flags);
-  g_subprocess_launcher_set_child_setup(l, die_with_parent, NULL, NULL);
-  return g_subprocess_launcher_spawnv(l, argv, error);
+  return vsb_tool_spawn(argv, flags, TRUE, error);
 }
 
 /* ---- swtpm ------------------------------------------------------------------------------- */
@@ -382,8 +392,7 @@ vsb_swtpm_start(const char *state_dir, const char *socket_path, GError **error)
   g_autoptr(GError) local = NULL;
   GSubprocess *p = spawn(argv, G_SUBPROCESS_FLAGS_STDIN_INHERIT, &local);
   if (p == NULL) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot start swtpm (package swtpm): %s",
-                local->message);
+    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "%s (package swtpm)", local->message);
     return NULL;
   }
   /* Ready when the control socket exists. */
@@ -471,8 +480,7 @@ vsb_vm_run_foreground(GPtrArray *argv, guint timeout_ms, gboolean *timed_out, GE
   g_autoptr(GSubprocess) p = spawn((const char *const *)argv->pdata,
                                    G_SUBPROCESS_FLAGS_STDIN_INHERIT, &local);
   if (p == NULL) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot start %s: %s",
-                (const char *)argv->pdata[0], local->message);
+    g_propagate_error(error, g_steal_pointer(&local));
     return -1;
   }
   g_autoptr(GMainContext) ctx = g_main_context_new();
@@ -503,4 +511,107 @@ vsb_vm_run_foreground(GPtrArray *argv, guint timeout_ms, gboolean *timed_out, GE
   if (g_subprocess_get_if_signaled(p))
     return 128 + g_subprocess_get_term_sig(p);
   return -1;
+}
+
+/* ---- a run: the VM's lifetimes --------------------------------------------------------- */
+
+struct _VsbRun {
+  const VsbVm *vm;
+  VsbRunPlan *plan;
+  char *efi_app;
+  char *tmpdir;           /* the private directory, NULL without an EFI app */
+  struct stat tmpdir_st;  /* its identity when made */
+  char *esp;              /* tmpdir/esp.img */
+  char *tpm_socket;
+  VsbSwtpm *tpm;
+};
+
+VsbRun *
+vsb_run_new(const VsbVm *vm, const VsbRunOptions *opts, GError **error)
+{
+  g_autoptr(VsbRun) run = g_new0(VsbRun, 1);
+  run->vm = vm;
+  run->tpm_socket = opts->tpm_socket ? g_strdup(opts->tpm_socket) : vsb_vm_tpm_socket_path(vm);
+  VsbRunOptions o = *opts;
+  if (opts->efi_app) {
+    run->efi_app = g_strdup(opts->efi_app);
+    run->tmpdir = g_dir_make_tmp("vsboot-run-XXXXXX", error);
+    if (run->tmpdir == NULL)
+      return NULL;
+    if (lstat(run->tmpdir, &run->tmpdir_st) != 0) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: %s", run->tmpdir, g_strerror(errno));
+      g_clear_pointer(&run->tmpdir, g_free);
+      return NULL;
+    }
+    run->esp = g_build_filename(run->tmpdir, "esp.img", NULL);
+    o.esp_image = run->esp;
+  }
+  run->plan = vsb_vm_run_plan(vm, &o, error);
+  return run->plan ? g_steal_pointer(&run) : NULL;
+}
+
+void
+vsb_run_free(VsbRun *run)
+{
+  if (run == NULL)
+    return;
+  g_clear_pointer(&run->tpm, vsb_swtpm_stop);
+  if (run->tmpdir)
+    (void)vsb_dir_remove_created(run->tmpdir, &run->tmpdir_st, NULL);
+  g_clear_pointer(&run->plan, vsb_run_plan_free);
+  g_free(run->efi_app);
+  g_free(run->tmpdir);
+  g_free(run->esp);
+  g_free(run->tpm_socket);
+  g_free(run);
+}
+
+const VsbRunPlan *
+vsb_run_get_plan(const VsbRun *run)
+{
+  return run->plan;
+}
+
+/* What QEMU needs beside it, just before it starts: the ESP and swtpm. */
+static gboolean
+run_start(VsbRun *run, GError **error)
+{
+  if (run->efi_app &&
+      !vsb_launch_make_esp(run->esp, run->efi_app, vsb_fw_arch_name(run->vm->arch), error))
+    return FALSE;
+  if (run->vm->tpm_state_dir && run->tpm == NULL) {
+    run->tpm = vsb_swtpm_start(run->vm->tpm_state_dir, run->tpm_socket, error);
+    if (run->tpm == NULL)
+      return FALSE;
+  }
+  return TRUE;
+}
+
+int
+vsb_run_foreground(VsbRun *run, guint timeout_ms, gboolean *timed_out, GError **error)
+{
+  if (!run_start(run, error))
+    return -1;
+  int rc = vsb_vm_run_foreground(run->plan->argv, timeout_ms, timed_out, error);
+  g_clear_pointer(&run->tpm, vsb_swtpm_stop);
+  return rc;
+}
+
+VsbLaunchResult *
+vsb_run_watch_efi_app(VsbRun *run, guint timeout_ms, GError **error)
+{
+  if (run->efi_app == NULL) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "VM '%s': this run boots no EFI app",
+                run->vm->name);
+    return NULL;
+  }
+  if (!run_start(run, error))
+    return NULL;
+  /* The verdict comes from the firmware's words about the app's own boot option (the ESP is
+   * the first disk, so the first option the BDS tries), never from a later option's refusal:
+   * a shim that returns without GRUB, or GRUB waiting at its prompt, ran. */
+  VsbLaunchResult *res =
+    vsb_launch_watch_image((const char *const *)run->plan->argv->pdata, NULL, timeout_ms, error);
+  g_clear_pointer(&run->tpm, vsb_swtpm_stop);
+  return res;
 }

@@ -9,6 +9,8 @@
 #include "vsboot/secureboot.h"
 #include "vsboot/siglist.h"
 #include "vsboot/varstore.h"
+#include "vsboot/vm-run.h"
+#include "vsboot/error.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -1028,6 +1030,36 @@ test_run_dry(void)
                     "--dry-run", NULL);
   g_assert_cmpint(rc, ==, 2);
   assert_contains(err, "disk /nonexistent.img: No such file or directory");
+
+  /* The run owns its ESP's private directory: made with the plan (the ESP image on the command
+   * line, first disk), removed with the run, nothing started before. */
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VsbVm) vm = vsb_vm_load(dir, "d", &error);
+  g_assert_no_error(error);
+  g_autofree char *app = g_build_filename(dir, "app.efi", NULL);
+  vsb_test_write_file(app, "MZ", 2);
+  VsbRunOptions ro = { .accel = VSB_ACCEL_TCG, .efi_app = app };
+  VsbRun *run = vsb_run_new(vm, &ro, &error);
+  g_assert_no_error(error);
+  const VsbRunPlan *plan = vsb_run_get_plan(run);
+  g_autofree char *esp_dir = NULL;
+  for (guint i = 0; i + 1 < plan->argv->len; i++) {
+    const char *arg = plan->argv->pdata[i];
+    const char *p = strstr(arg, "/esp.img,");
+    if (g_str_has_prefix(arg, "file=") && p)
+      esp_dir = g_strndup(arg + 5, (gsize)(p - (arg + 5)));
+  }
+  g_assert_nonnull(esp_dir);
+  g_assert_true(g_file_test(esp_dir, G_FILE_TEST_IS_DIR));
+  vsb_run_free(run);
+  g_assert_false(g_file_test(esp_dir, G_FILE_TEST_EXISTS));
+  /* Without an EFI app there is nothing to watch. */
+  ro.efi_app = NULL;
+  run = vsb_run_new(vm, &ro, &error);
+  g_assert_no_error(error);
+  g_assert_null(vsb_run_watch_efi_app(run, 1000, &error));
+  g_assert_error(error, VSB_ERROR, VSB_ERROR_INVALID);
+  vsb_run_free(run);
 }
 
 static void
