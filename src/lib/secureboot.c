@@ -696,7 +696,7 @@ vsb_enroll_check(const VsbEnroll *e)
                     ((const guint8 *)g_bytes_get_data(sbe->data, NULL))[0] != 0;
   if (pk == NULL && sbe_on)
     g_ptr_array_add(out, g_strdup("SecureBootEnable is 1 but there is no PK: the firmware is in "
-                                  "setup mode and verifies nothing; enroll a PK (--pk)"));
+                                  "setup mode and verifies nothing; enroll a PK"));
   if (pk) {
     g_autoptr(GPtrArray) entries = vsb_siglist_parse(g_bytes_get_data(pk->data, NULL),
                                                      g_bytes_get_size(pk->data), NULL);

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define _GNU_SOURCE /* copy_file_range */
+#include "vsb-config.h"
 #include "vsboot/vm.h"
+#include "vsboot/tool.h"
+#include "util/arch.h"
 #include "vsboot/filecache.h"
 #include "vsboot/fwimage.h"
 #include "vsboot/json.h"
@@ -9,7 +12,6 @@
 #include "vsboot/fwsearch.h"
 #include "vsboot/fwselect.h"
 #include "vsboot/mscerts.h"
-#include "vsboot/secureboot.h"
 #include "vsboot/qemu-probe.h"
 #include "vsboot/varstore.h"
 #include "vsboot/efivar.h"
@@ -1032,82 +1034,6 @@ sha256_cached(const char *path, GError **error)
   return sum;
 }
 
-/* Copy src into the open, empty file dst_fd: reflink first (no data copied, CoW), then
- * copy_file_range (in-kernel), then read/write. */
-static gboolean
-copy_into(const char *src, int dst_fd, const char *dst, GError **error)
-{
-  /* A regular file, opened without blocking (a FIFO at a template's path must not hang). */
-  struct stat src_st;
-  int in = vsb_file_open_regular(src, &src_st, error);
-  if (in < 0)
-    return FALSE;
-  gboolean ok = FALSE;
-  if (ioctl(dst_fd, FICLONE, in) == 0) {
-    ok = TRUE;
-    goto out;
-  }
-  gboolean cfr = TRUE;
-  for (;;) {
-    ssize_t n;
-    if (cfr) {
-      n = copy_file_range(in, NULL, dst_fd, NULL, 1 << 30, 0);
-      if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP ||
-                    errno == EINVAL) && lseek(dst_fd, 0, SEEK_CUR) == 0) {
-        cfr = FALSE;
-        continue;
-      }
-    } else {
-      static __thread char buf[1 << 17];
-      n = read(in, buf, sizeof buf);
-      if (n > 0) {
-        ssize_t off = 0;
-        while (off < n) {
-          ssize_t w = write(dst_fd, buf + off, (size_t)(n - off));
-          if (w < 0 && errno == EINTR)
-            continue;
-          if (w < 0) {
-            g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: write failed: %s", dst,
-                        g_strerror(errno));
-            goto out;
-          }
-          off += w;
-        }
-      }
-    }
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "copying %s to %s: %s", src, dst,
-                  g_strerror(errno));
-      goto out;
-    }
-    if (n == 0)
-      break;
-  }
-  ok = TRUE;
-out:
-  close(in);
-  return ok;
-}
-
-/* A temporary file in dir, mode 0600, for a file that will be linked into place. */
-
-static gboolean
-fsync_close(int fd, const char *path, GError **error)
-{
-  if (fsync(fd) < 0) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: fsync failed: %s", path, g_strerror(errno));
-    close(fd);
-    return FALSE;
-  }
-  if (close(fd) < 0) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: close failed: %s", path, g_strerror(errno));
-    return FALSE;
-  }
-  return TRUE;
-}
-
 /* PK.crt, KEK.crt, db.crt and owner.guid of a `vsboot keys generate` directory. */
 typedef struct {
   X509 *cert[3];
@@ -1129,7 +1055,7 @@ user_keys_load(const char *dir, UserKeys *k, GError **error)
   memset(k, 0, sizeof *k);
   if (!g_file_test(dir, G_FILE_TEST_IS_DIR)) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_NOT_FOUND,
-                "keys directory %s does not exist (make one with vsboot keys generate)", dir);
+                "keys directory %s does not exist", dir);
     return FALSE;
   }
   for (int i = 0; i < 3; i++) {
@@ -1204,15 +1130,6 @@ on_setup_limit(gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* A swtpm_setup that outlived a killed vsboot would go on writing into a directory that
- * recovery removes. */
-static void
-die_with_parent(gpointer data)
-{
-  (void)data;
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-}
-
 static gboolean
 run_swtpm_setup(const char *dir, gboolean certs, char **err_out, GError **error)
 {
@@ -1220,13 +1137,13 @@ run_swtpm_setup(const char *dir, gboolean certs, char **err_out, GError **error)
                                "--create-platform-cert", "--lock-nvram", NULL };
   const char *plain[] = { "swtpm_setup", "--tpm2", "--tpmstate", dir, NULL };
   g_autoptr(GError) local = NULL;
-  g_autoptr(GSubprocessLauncher) l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
-                                                               G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_subprocess_launcher_set_child_setup(l, die_with_parent, NULL, NULL);
-  g_autoptr(GSubprocess) p = g_subprocess_launcher_spawnv(l, certs ? with_certs : plain, &local);
+  /* Dying with vsboot: a swtpm_setup that outlived a killed vsboot would go on writing into a
+   * directory that recovery removes. */
+  g_autoptr(GSubprocess) p =
+    vsb_tool_spawn(certs ? with_certs : plain,
+                   G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE, TRUE, &local);
   if (p == NULL) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot run swtpm_setup (package swtpm-tools): %s",
-                local->message);
+    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "%s (package swtpm-tools)", local->message);
     return FALSE;
   }
   g_autoptr(GMainContext) ctx = g_main_context_new();
@@ -1368,8 +1285,7 @@ plan_request(const VsbProvisionRequest *r, VsbFwArch arch, VsbFwRequest *req, GP
   if (f[VSB_FW_FEATURE_ENROLLED_KEYS] == VSB_FW_WANT_YES &&
       f[VSB_FW_FEATURE_SECURE_BOOT] == VSB_FW_WANT_ANY)
     f[VSB_FW_FEATURE_SECURE_BOOT] = VSB_FW_WANT_YES;
-  if ((arch == VSB_FW_ARCH_X86_64 || arch == VSB_FW_ARCH_I386) &&
-      f[VSB_FW_FEATURE_SECURE_BOOT] == VSB_FW_WANT_YES) {
+  if (vsb_arch_is_x86(arch) && f[VSB_FW_FEATURE_SECURE_BOOT] == VSB_FW_WANT_YES) {
     if (f[VSB_FW_FEATURE_REQUIRES_SMM] == VSB_FW_WANT_NO) {
       g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
                   "secure-boot without requires-smm is refused on x86: without SMM the guest "
@@ -1426,8 +1342,8 @@ plan_check_files(const VsbFwSelection *sel, VsbFwArch arch, GError **error)
   const VsbFwDescriptor *d = sel->chosen->descriptor;
   g_autoptr(GError) local = NULL;
   g_autofree char *hint = g_strdup_printf(
-    " (libvirt would choose this descriptor as well; mask it with an empty /etc/qemu/firmware/%s "
-    "or ask for other features)", sel->chosen->name);
+    " (libvirt would choose this descriptor as well; mask it with an empty %s/firmware/%s "
+    "or ask for other features)", VSB_SYSCONFDIR, sel->chosen->name);
   const char *code = vsb_fw_descriptor_code_path(d);
   VsbFwFormat code_format = d->device == VSB_FW_DEVICE_FLASH ? d->executable.format
                                                               : VSB_FW_FORMAT_RAW;
@@ -2103,6 +2019,12 @@ build_tpm(Txn *t, GPtrArray *notes, GError **error)
   return TRUE;
 }
 
+static gboolean
+copy_template(int fd, const char *path, gpointer src, GError **error)
+{
+  return vsb_file_copy_into_fd(src, fd, path, error);
+}
+
 /* Step 2, varstore: the user's keys written out, or the template (or combined image) copied,
  * reflinked where the filesystem can. */
 static gboolean
@@ -2133,17 +2055,10 @@ build_varstore(Txn *t, const Plan *p, GPtrArray *notes, GError **error)
          p->vm->keys_dir ? "the keys of " : "Microsoft's certificates added",
          p->vm->keys_dir ? p->vm->keys_dir : "");
   } else {
-    int fd = openat(t->sd->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    g_autofree char *shown = g_build_filename(t->sd->shown, tmp, NULL);
-    if (fd < 0) {
-      g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "cannot create %s: %s", shown, g_strerror(errno));
-      return FALSE;
-    }
-    if (!txn_made(t, MADE_VARS, error) || !copy_into(p->vars_src, fd, shown, error)) {
-      close(fd);
-      return FALSE;
-    }
-    if (!fsync_close(fd, shown, error))
+    /* The one atomic write, filled by the one copy (reflinked where the filesystem can). */
+    VsbWriteOptions wo = { .mode = 0600, .exclusive = TRUE };
+    if (!vsb_file_rewrite(path, &wo, copy_template, p->vars_src, error) ||
+        !txn_made(t, MADE_VARS, error))
       return FALSE;
     note(notes, "varstore: %s copied from %s", final, p->vars_src);
   }
