@@ -121,12 +121,10 @@ static PKCS7 *
 d2i_pkcs7_exact(const guint8 *der, gsize len)
 {
   const unsigned char *p = der;
-  PKCS7 *p7 = d2i_PKCS7(NULL, &p, (long)len);
-  if (p7 && (gsize)(p - der) != len) {
-    PKCS7_free(p7);
-    p7 = NULL;
-  }
-  return p7;
+  g_autoptr(PKCS7) p7 = d2i_PKCS7(NULL, &p, (long)len);
+  if (p7 && (gsize)(p - der) != len)
+    return NULL;
+  return g_steal_pointer(&p7);
 }
 
 /* The CertData as OpenSSL's PKCS7: a ContentInfo as it is, a bare SignedData wrapped first
@@ -136,7 +134,7 @@ pkcs7_decode(const guint8 *der, gsize len, gboolean *wrapped, const char *origin
              GError **error)
 {
   ERR_set_mark();
-  PKCS7 *p7 = d2i_pkcs7_exact(der, len);
+  g_autoptr(PKCS7) p7 = d2i_pkcs7_exact(der, len);
   *wrapped = p7 != NULL;
   if (p7 == NULL) {
     g_autoptr(GByteArray) w = wrap_signed_data(der, len);
@@ -153,8 +151,7 @@ pkcs7_decode(const guint8 *der, gsize len, gboolean *wrapped, const char *origin
   else if (sk_PKCS7_SIGNER_INFO_num(PKCS7_get_signer_info(p7)) < 1)
     why = "is a PKCS#7 SignedData without a SignerInfo";
   if (why == NULL)
-    return p7;
-  PKCS7_free(p7);
+    return g_steal_pointer(&p7);
   g_set_error(error, VSB_AUTHVAR_ERROR, VSB_AUTHVAR_ERROR_MALFORMED,
               "%s: offset %u: CertData (%zu bytes) %s", origin, CERT_DATA_OFFSET, len, why);
   return NULL;
@@ -602,12 +599,10 @@ pk_signed(PKCS7 *p7, GBytes *pk_der)
   ERR_pop_to_mark();
   if (signers == NULL || sk_X509_num(signers) < 1)
     return FALSE;
-  unsigned char *der = NULL;
+  g_autoptr(VsbOsslBytes) der = NULL;
   int n = i2d_X509(sk_X509_value(signers, 0), &der);
-  gboolean same = n > 0 && (gsize)n == g_bytes_get_size(pk_der) &&
-                  memcmp(der, g_bytes_get_data(pk_der, NULL), (gsize)n) == 0;
-  OPENSSL_free(der);
-  return same;
+  return n > 0 && (gsize)n == g_bytes_get_size(pk_der) &&
+         memcmp(der, g_bytes_get_data(pk_der, NULL), (gsize)n) == 0;
 }
 
 static void

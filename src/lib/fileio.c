@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* O_TMPFILE, AT_EMPTY_PATH */
 #include "vsboot/fileio.h"
 #include "vsboot/error.h"
+#include "ossl-auto.h"
 #include "util/autofd.h"
 
 #include <dirent.h>
@@ -25,7 +26,7 @@ G_DEFINE_QUARK(vsb-error-quark, vsb_error)
 /* Nesting depth vsb_dir_remove_created descends to; vsboot's own directories are flat. */
 #define MAX_REMOVE_DEPTH 32
 /* The read/write fallback of a copy moves this much at a time. */
-#define COPY_CHUNK (1 << 17)
+#define COPY_CHUNK (1 << 17) /* also what a hash reads at a time */
 
 static void
 close_fd(int *fd)
@@ -429,17 +430,22 @@ vsb_file_clean_leftovers(const char *path)
 
 /* ---- atomic writes ----------------------------------------------------------------------------- */
 
+static gboolean
+link_failed(const char *path, GError **error)
+{
+  g_set_error(error, VSB_ERROR, errno == EEXIST ? VSB_ERROR_EXISTS : VSB_ERROR_IO,
+              "%s: %s", path, errno == EEXIST ? "already exists" : g_strerror(errno));
+  return FALSE;
+}
+
 /* Put the finished temporary file at base: linked (exclusive: cannot replace anything) or
  * renamed over the old file. *tmpname is NULL afterwards when nothing is left to remove. */
 static gboolean
 publish(int fd, int dfd, char **tmpname, const char *base, const char *path, gboolean exclusive,
         GError **error)
 {
-  if (*tmpname == NULL && exclusive) {
-    if (link_tmpfile(fd, dfd, base) == 0)
-      return TRUE;
-    goto link_failed;
-  }
+  if (*tmpname == NULL && exclusive)
+    return link_tmpfile(fd, dfd, base) == 0 || link_failed(path, error);
   for (int attempt = 0; *tmpname == NULL && attempt < 100; attempt++) {
     g_autofree char *name = temp_name(base);
     if (link_tmpfile(fd, dfd, name) == 0)
@@ -455,7 +461,7 @@ publish(int fd, int dfd, char **tmpname, const char *base, const char *path, gbo
   vsb_file_test_crash_point("before-rename");
   if (exclusive) {
     if (linkat(dfd, *tmpname, dfd, base, 0) < 0)
-      goto link_failed;
+      return link_failed(path, error);
     (void)unlinkat(dfd, *tmpname, 0);
     g_clear_pointer(tmpname, g_free);
     return TRUE;
@@ -466,11 +472,6 @@ publish(int fd, int dfd, char **tmpname, const char *base, const char *path, gbo
   }
   g_clear_pointer(tmpname, g_free);
   return TRUE;
-
-link_failed:
-  g_set_error(error, VSB_ERROR, errno == EEXIST ? VSB_ERROR_EXISTS : VSB_ERROR_IO,
-              "%s: %s", path, errno == EEXIST ? "already exists" : g_strerror(errno));
-  return FALSE;
 }
 
 /* The path to write and its parent directory, after the option checks. */
@@ -914,11 +915,11 @@ vsb_file_sha256(const char *path, GError **error)
   VSB_AUTOFD fd = vsb_file_open_regular(path, NULL, error);
   if (fd < 0)
     return NULL;
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  g_autoptr(EVP_MD_CTX) ctx = EVP_MD_CTX_new();
   gboolean ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
-  static __thread guint8 buf[1 << 17];
+  g_autofree guint8 *buf = g_malloc(COPY_CHUNK);
   while (ok) {
-    ssize_t n = read(fd, buf, sizeof buf);
+    ssize_t n = read(fd, buf, COPY_CHUNK);
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0) {
@@ -934,7 +935,6 @@ vsb_file_sha256(const char *path, GError **error)
   unsigned int mdlen = 0;
   if (ok)
     ok = EVP_DigestFinal_ex(ctx, md, &mdlen) == 1;
-  EVP_MD_CTX_free(ctx);
   if (!ok) {
     if (error && *error == NULL)
       g_set_error(error, VSB_ERROR, VSB_ERROR_FAILED, "%s: SHA-256 failed", path);

@@ -7,6 +7,7 @@
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 #include "util/arch.h"
+#include "util/autofd.h"
 #include "util/le.h"
 #include "util/ucs2.h"
 
@@ -1211,7 +1212,7 @@ vsb_fv_inspect_file(const char *path, const VsbFvLimits *limits, GError **error)
    * far larger (or sparse) file is refused by its size before any byte is scanned. */
   struct stat st;
   g_autoptr(GError) oerr = NULL;
-  int fd = vsb_file_open_regular(path, &st, &oerr);
+  VSB_AUTOFD fd = vsb_file_open_regular(path, &st, &oerr);
   if (fd < 0) {
     if (g_error_matches(oerr, VSB_ERROR, VSB_ERROR_INVALID))
       g_propagate_error(error, g_steal_pointer(&oerr));
@@ -1220,7 +1221,6 @@ vsb_fv_inspect_file(const char *path, const VsbFvLimits *limits, GError **error)
     return NULL;
   }
   if ((guint64)st.st_size > FV_MAX_FILE_SIZE) {
-    close(fd);
     g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
                 "%s: file is %" G_GUINT64_FORMAT " bytes, more than the %" G_GSIZE_FORMAT
                 " bytes accepted for a firmware image", path, (guint64)st.st_size,
@@ -1228,8 +1228,8 @@ vsb_fv_inspect_file(const char *path, const VsbFvLimits *limits, GError **error)
     return NULL;
   }
   g_autoptr(GError) local = NULL;
+  /* The mapping holds its own reference: fd is closed on return as always. */
   g_autoptr(GMappedFile) map = g_mapped_file_new_from_fd(fd, FALSE, &local);
-  close(fd); /* the mapping holds its own reference */
   if (map == NULL) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "cannot read %s: %s", path, local->message);
     return NULL;

@@ -156,11 +156,9 @@ describe_cert(VsbKeyPair *pair, X509 *cert)
   BIO_get_mem_data(bio, &p);
   pair->subject = g_strdup(p ? p : "");
 
-  BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
-  char *hex = bn ? BN_bn2hex(bn) : NULL;
+  g_autoptr(BIGNUM) bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+  g_autoptr(VsbOsslString) hex = bn ? BN_bn2hex(bn) : NULL;
   pair->serial = g_ascii_strdown(hex ? hex : "", -1);
-  OPENSSL_free(hex);
-  BN_free(bn);
 
   pair->not_before = vsb_time_text_asn1(X509_get0_notBefore(cert), "?");
   pair->not_after = vsb_time_text_asn1(X509_get0_notAfter(cert), "?");

@@ -49,3 +49,12 @@ vsb_ossl_bytes_free(VsbOsslBytes *p)
   OPENSSL_free(p);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbOsslBytes, vsb_ossl_bytes_free)
+
+/* Text OpenSSL allocated (BN_bn2hex, X509_NAME_oneline output). */
+typedef char VsbOsslString;
+static inline void
+vsb_ossl_string_free(VsbOsslString *p)
+{
+  OPENSSL_free(p);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbOsslString, vsb_ossl_string_free)

@@ -4,6 +4,8 @@
 #include "vsboot/fileio.h"
 #include "util/le.h"
 #include "util/arch.h"
+#include "util/autofd.h"
+#include "ossl-auto.h"
 
 #include <openssl/evp.h>
 #include <string.h>
@@ -110,8 +112,10 @@ cmp_section_by_raw(gconstpointer a, gconstpointer b)
   return 0;
 }
 
+/* DOS header, PE signature and COFF file header: the section count and optional header size. */
 static gboolean
-parse_headers(VsbPeImage *image, GError **error)
+parse_file_header(VsbPeImage *image, guint16 *n_sections_out, guint16 *opt_size_out,
+                  GError **error)
 {
   const guint8 *d = image->data;
   gsize size = image->size;
@@ -131,6 +135,8 @@ parse_headers(VsbPeImage *image, GError **error)
   image->machine = vsb_le16(fh);
   guint16 n_sections = vsb_le16(fh + 2);
   guint16 opt_size = vsb_le16(fh + 16);
+  *n_sections_out = n_sections;
+  *opt_size_out = opt_size;
   image->characteristics = vsb_le16(fh + 18);
   image->opt_offset = lfanew + 4 + FILE_HEADER_SIZE;
   if ((guint64)image->opt_offset + opt_size > size)
@@ -140,6 +146,14 @@ parse_headers(VsbPeImage *image, GError **error)
   if (opt_size < 2)
     FAIL("SizeOfOptionalHeader at 0x%zx is %u: no optional header", image->pe_offset + 20,
          opt_size);
+  return TRUE;
+}
+
+/* The optional header: PE32 or PE32+, the fields vsboot reports, the data directories. */
+static gboolean
+parse_optional_header(VsbPeImage *image, guint16 opt_size, GError **error)
+{
+  const guint8 *d = image->data;
   const guint8 *opt = d + image->opt_offset;
   guint16 magic = vsb_le16(opt);
   gsize fixed;
@@ -171,7 +185,14 @@ parse_headers(VsbPeImage *image, GError **error)
          image->n_dirs, fixed + 8u * image->n_dirs);
   image->dirs_offset = image->opt_offset + fixed;
 
-  /* Section table. */
+  return TRUE;
+}
+
+static gboolean
+parse_section_table(VsbPeImage *image, guint16 n_sections, guint16 opt_size, GError **error)
+{
+  const guint8 *d = image->data;
+  gsize size = image->size;
   gsize sec_offset = image->opt_offset + opt_size;
   guint64 sec_end = (guint64)sec_offset + (guint64)n_sections * SECTION_HEADER_SIZE;
   if (n_sections == 0)
@@ -204,7 +225,16 @@ parse_headers(VsbPeImage *image, GError **error)
     sec->characteristics = vsb_le32(s + 36);
   }
 
-  /* Raw data of the sections: inside the file, after the headers, no two sharing bytes. */
+  return TRUE;
+}
+
+/* Raw data of the sections: inside the file, after the headers, no two sharing bytes.
+ * *raw_end receives where the last of them (or the headers) ends. */
+static gboolean
+check_section_data(VsbPeImage *image, guint64 *raw_end_out, GError **error)
+{
+  gsize size = image->size;
+  guint n_sections = image->n_sections;
   g_autofree const VsbPeSection **sorted = g_new(const VsbPeSection *, n_sections);
   guint n_raw = 0;
   guint64 sum = image->size_of_headers;
@@ -235,7 +265,16 @@ parse_headers(VsbPeImage *image, GError **error)
   }
   image->sum_of_bytes_hashed = sum;
 
-  /* Attribute certificate table: the security directory holds a file offset, not an RVA. */
+  *raw_end_out = raw_end;
+  return TRUE;
+}
+
+/* Attribute certificate table: the security directory holds a file offset, not an RVA. */
+static gboolean
+parse_cert_table(VsbPeImage *image, guint64 raw_end, GError **error)
+{
+  const guint8 *d = image->data;
+  gsize size = image->size;
   image->certs = g_array_new(FALSE, TRUE, sizeof(VsbPeCertificate));
   if (image->n_dirs > VSB_PE_DIR_SECURITY) {
     gsize dir = image->dirs_offset + 8 * VSB_PE_DIR_SECURITY;
@@ -291,6 +330,17 @@ parse_headers(VsbPeImage *image, GError **error)
   return TRUE;
 }
 
+static gboolean
+parse_headers(VsbPeImage *image, GError **error)
+{
+  guint16 n_sections, opt_size;
+  guint64 raw_end;
+  return parse_file_header(image, &n_sections, &opt_size, error) &&
+         parse_optional_header(image, opt_size, error) &&
+         parse_section_table(image, n_sections, opt_size, error) &&
+         check_section_data(image, &raw_end, error) && parse_cert_table(image, raw_end, error);
+}
+
 static VsbPeImage *
 image_new(const char *origin)
 {
@@ -316,19 +366,18 @@ vsb_pe_load(const char *path, GError **error)
   /* Only a regular file is mapped (opened without blocking: a FIFO gave a hang, a device
    * garbage), and only up to PE_MAX_FILE_SIZE. */
   struct stat st;
-  int fd = vsb_file_open_regular(path, &st, error);
+  VSB_AUTOFD fd = vsb_file_open_regular(path, &st, error);
   if (fd < 0)
     return NULL;
   if ((guint64)st.st_size > PE_MAX_FILE_SIZE) {
-    close(fd);
     g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
                 "%s: file is %" G_GUINT64_FORMAT " bytes, more than the %" G_GSIZE_FORMAT
                 " bytes accepted for an EFI binary", path, (guint64)st.st_size, PE_MAX_FILE_SIZE);
     return NULL;
   }
   g_autoptr(GError) local = NULL;
+  /* The mapping keeps its own reference: fd is closed on return as always. */
   GMappedFile *mf = g_mapped_file_new_from_fd(fd, FALSE, &local);
-  close(fd); /* the mapping keeps its own reference */
   if (mf == NULL) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: cannot read: %s", path, local->message);
     return NULL;
@@ -477,7 +526,7 @@ vsb_pe_hash(const VsbPeImage *image, VsbPeDigest digest, guint8 *out, GError **e
   const guint8 *d = image->data;
   gsize cks = vsb_pe_get_checksum_offset(image);
   gsize sec_dir = vsb_pe_get_security_dir_offset(image);
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  g_autoptr(EVP_MD_CTX) ctx = EVP_MD_CTX_new();
   const EVP_MD *md = digest == VSB_PE_DIGEST_SHA1     ? EVP_sha1()
                     : digest == VSB_PE_DIGEST_SHA256 ? EVP_sha256()
                     : digest == VSB_PE_DIGEST_SHA384 ? EVP_sha384()
@@ -505,7 +554,6 @@ vsb_pe_hash(const VsbPeImage *image, VsbPeDigest digest, guint8 *out, GError **e
   if (ok && image->size > sum + image->cert_size)
     ok = EVP_DigestUpdate(ctx, d + sum, image->size - image->cert_size - sum) == 1;
   ok = ok && EVP_DigestFinal_ex(ctx, out, NULL) == 1;
-  EVP_MD_CTX_free(ctx);
   if (!ok)
     g_set_error(error, VSB_ERROR, VSB_ERROR_FAILED, "%s: %s hashing failed in OpenSSL",
                 image->origin, digests[digest].name);
