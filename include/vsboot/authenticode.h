@@ -28,9 +28,7 @@
 
 #include "vsboot/export.h"
 #include <glib.h>
-#include <openssl/evp.h>
-#include <openssl/pkcs7.h>
-#include <openssl/x509.h>
+#include "vsboot/certificate.h"
 #include "vsboot/pe.h"
 
 VSB_BEGIN_DECLS
@@ -43,14 +41,14 @@ typedef struct {
   guint16 cert_type;
   GBytes *pkcs7;             /* the DER PKCS#7 blob; NULL for entries that hold none */
   char *error;               /* why it could not be decoded (then the fields below are unset) */
-  PKCS7 *p7;
   gboolean digest_known;     /* SpcIndirectDataContent names a digest vsboot knows */
   VsbPeDigest digest;
   char *digest_oid;          /* the digest algorithm as written (dotted OID) */
   GBytes *embedded_digest;   /* the image hash the signer signed */
   char *content_type;        /* "1.3.6.1.4.1.311.2.1.4" for Authenticode */
-  X509 *signer;              /* borrowed from p7 */
-  GPtrArray *chain;          /* X509* borrowed from p7: the signer, then each issuer present */
+  VsbCertificate *signer;    /* the signer's certificate, from the PKCS#7 */
+  GPtrArray *chain;          /* VsbCertificate*: the signer, then each issuer the PKCS#7 holds */
+  guint n_certificates;      /* certificates in the PKCS#7 (the chain and any others) */
 } VsbAuthenticodeSig;
 
 void vsb_authenticode_sig_free(VsbAuthenticodeSig *sig);
@@ -59,10 +57,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbAuthenticodeSig, vsb_authenticode_sig_free)
 /* Every entry of the image's certificate table (VsbAuthenticodeSig*), decoded; an entry that
  * is not valid PKCS#7 has error set rather than failing the call. */
 GPtrArray *vsb_authenticode_get_signatures(const VsbPeImage *image);
-
-/* One-line RFC 2253 name of a certificate's subject / issuer (newly allocated). */
-char *vsb_x509_subject(X509 *cert);
-char *vsb_x509_issuer(X509 *cert);
 
 /* What became of one signature during verification. */
 typedef struct {
@@ -98,13 +92,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbAuthenticodeVerdict, vsb_authenticode_verdict_f
 VsbAuthenticodeVerdict *vsb_authenticode_verify(const VsbPeImage *image, const GPtrArray *db,
                                                 const GPtrArray *dbx, GError **error);
 
-/* A private key from a PEM or DER file (errors name the file). */
-EVP_PKEY *vsb_private_key_load(const char *path, GError **error);
-
-/* The image with a new SHA-256 Authenticode signature by cert/key appended (extra_certs, may
- * be NULL, are added to the PKCS#7 as intermediates). Refuses a key that does not match the
- * certificate. */
-GBytes *vsb_authenticode_sign(const VsbPeImage *image, X509 *cert, EVP_PKEY *key,
-                              GPtrArray *extra_certs /* X509* */, GError **error);
+/* The image with a new SHA-256 Authenticode signature by cert/key appended (extra_certs,
+ * VsbCertificate*, may be NULL: added to the PKCS#7 as intermediates). Refuses a key that
+ * does not match the certificate (certificate.h loads both). */
+GBytes *vsb_authenticode_sign(const VsbPeImage *image, const VsbCertificate *cert,
+                              const VsbPrivateKey *key, const GPtrArray *extra_certs,
+                              GError **error);
 
 VSB_END_DECLS

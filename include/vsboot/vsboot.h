@@ -34,6 +34,7 @@
 
 /* PE images and their Authenticode signatures. */
 #include "vsboot/pe.h"
+#include "vsboot/certificate.h"
 #include "vsboot/authenticode.h"
 
 /* Virtual machines: state, emitters, launch. */

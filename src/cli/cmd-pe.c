@@ -12,10 +12,7 @@
 #include "vsboot/siglist.h"
 #include "vsboot/sbjudge.h"
 #include "vsboot/varstore.h"
-#include "util/timetext.h"
 
-#include <openssl/err.h>
-#include <openssl/x509.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -50,21 +47,18 @@ add_hex(JsonBuilder *b, const char *key, guint64 v)
 }
 
 static void
-add_cert(JsonBuilder *b, X509 *x)
+add_cert(JsonBuilder *b, const VsbCertificate *c)
 {
-  g_autofree char *subject = vsb_x509_subject(x);
-  g_autofree char *issuer = vsb_x509_issuer(x);
-  g_autofree char *nb = vsb_time_text_asn1(X509_get0_notBefore(x), "?");
-  g_autofree char *na = vsb_time_text_asn1(X509_get0_notAfter(x), "?");
-  guint8 fp[32];
-  unsigned int fplen = 0;
-  X509_digest(x, EVP_sha256(), fp, &fplen);
-  g_autofree char *fph = vsb_hex_encode(fp, fplen);
+  g_autofree char *subject = vsb_certificate_get_subject(c);
+  g_autofree char *issuer = vsb_certificate_get_issuer(c);
+  g_autofree char *nb = vsb_certificate_get_not_before(c);
+  g_autofree char *na = vsb_certificate_get_not_after(c);
+  g_autofree char *fph = vsb_certificate_get_sha256(c);
   json_builder_begin_object(b);
   vsb_cli_jset_str(b, "subject", subject);
   vsb_cli_jset_str(b, "issuer", issuer);
-  vsb_cli_jset_str(b, "not-before", nb);
-  vsb_cli_jset_str(b, "not-after", na);
+  vsb_cli_jset_str(b, "not-before", nb ? nb : "?");
+  vsb_cli_jset_str(b, "not-after", na ? na : "?");
   vsb_cli_jset_str(b, "sha256", fph);
   json_builder_end_object(b);
 }
@@ -167,8 +161,7 @@ signature_json(JsonBuilder *b, const VsbPeImage *img, const VsbAuthenticodeSig *
     for (guint k = 0; s->chain && k < s->chain->len; k++)
       add_cert(b, g_ptr_array_index(s->chain, k));
     json_builder_end_array(b);
-    vsb_cli_jset_int(b, "certificates",
-                     s->p7 && s->p7->d.sign ? sk_X509_num(s->p7->d.sign->cert) : 0);
+    vsb_cli_jset_int(b, "certificates", s->n_certificates);
   }
   json_builder_end_object(b);
   return TRUE;
@@ -674,53 +667,38 @@ cmd_sign(int argc, char **argv)
   if (key == NULL || cert == NULL)
     return vsb_cli_failf("pe sign: --key and --cert are required");
   GError *error = NULL;
-  X509 *x = vsb_cert_load(cert, &error);
+  g_autoptr(VsbCertificate) x = vsb_certificate_load(cert, &error);
   if (x == NULL)
     return vsb_cli_fail(error);
-  EVP_PKEY *pkey = vsb_private_key_load(key, &error);
-  if (pkey == NULL) {
-    X509_free(x);
+  g_autoptr(VsbPrivateKey) pkey = vsb_private_key_load(key, &error);
+  if (pkey == NULL)
     return vsb_cli_fail(error);
-  }
-  g_autoptr(GPtrArray) extras = g_ptr_array_new_with_free_func((GDestroyNotify)X509_free);
-  int rc = VSB_EXIT_OK;
+  g_autoptr(GPtrArray) extras =
+    g_ptr_array_new_with_free_func((GDestroyNotify)vsb_certificate_unref);
   for (char **e = extra; e && *e; e++) {
-    X509 *c = vsb_cert_load(*e, &error);
-    if (c == NULL) {
-      rc = vsb_cli_fail(error);
-      goto out;
-    }
+    VsbCertificate *c = vsb_certificate_load(*e, &error);
+    if (c == NULL)
+      return vsb_cli_fail(error);
     g_ptr_array_add(extras, c);
   }
-  {
-    g_autoptr(VsbPeImage) img = vsb_pe_load(argv[1], &error);
-    if (img == NULL) {
-      rc = vsb_cli_fail(error);
-      goto out;
-    }
-    g_autoptr(GBytes) signed_img = vsb_authenticode_sign(img, x, pkey, extras, &error);
-    if (signed_img == NULL) {
-      rc = vsb_cli_fail(error);
-      goto out;
-    }
-    const char *dest = out ? out : argv[1];
-    struct stat st;
-    int mode = stat(argv[1], &st) == 0 ? (int)(st.st_mode & 0777) : 0644;
-    gsize len;
-    const guint8 *d = g_bytes_get_data(signed_img, &len);
-    if (!vsb_file_write_atomic(dest, d, len, mode, FALSE, &error)) {
-      rc = vsb_cli_fail(error);
-      goto out;
-    }
-    guint n;
-    vsb_pe_get_certificates(img, &n);
-    fprintf(stderr, "vsboot: signed %s as signature %u by %s\n", dest, n,
-            X509_NAME_oneline(X509_get_subject_name(x), (char[256]){ 0 }, 256));
-  }
-out:
-  X509_free(x);
-  EVP_PKEY_free(pkey);
-  return rc;
+  g_autoptr(VsbPeImage) img = vsb_pe_load(argv[1], &error);
+  if (img == NULL)
+    return vsb_cli_fail(error);
+  g_autoptr(GBytes) signed_img = vsb_authenticode_sign(img, x, pkey, extras, &error);
+  if (signed_img == NULL)
+    return vsb_cli_fail(error);
+  const char *dest = out ? out : argv[1];
+  struct stat st;
+  int mode = stat(argv[1], &st) == 0 ? (int)(st.st_mode & 0777) : 0644;
+  gsize len;
+  const guint8 *d = g_bytes_get_data(signed_img, &len);
+  if (!vsb_file_write_atomic(dest, d, len, mode, FALSE, &error))
+    return vsb_cli_fail(error);
+  guint n;
+  vsb_pe_get_certificates(img, &n);
+  g_autofree char *subject = vsb_certificate_get_subject(x);
+  fprintf(stderr, "vsboot: signed %s as signature %u by %s\n", dest, n, subject);
+  return VSB_EXIT_OK;
 }
 
 static int

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "vsboot/authenticode.h"
+#include "certificate-ossl.h"
 #include "ossl-auto.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
@@ -85,30 +86,6 @@ openssl_reason(void)
 }
 
 static char *
-name_to_string(X509_NAME *name)
-{
-  BIO *bio = BIO_new(BIO_s_mem());
-  X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-  char *p = NULL;
-  long n = BIO_get_mem_data(bio, &p);
-  char *s = g_utf8_make_valid(p ? p : "", n > 0 ? n : 0);
-  BIO_free(bio);
-  return s;
-}
-
-char *
-vsb_x509_subject(X509 *cert)
-{
-  return name_to_string(X509_get_subject_name(cert));
-}
-
-char *
-vsb_x509_issuer(X509 *cert)
-{
-  return name_to_string(X509_get_issuer_name(cert));
-}
-
-static char *
 obj_to_text(const ASN1_OBJECT *obj)
 {
   char buf[128];
@@ -130,7 +107,7 @@ vsb_authenticode_sig_free(VsbAuthenticodeSig *sig)
     g_bytes_unref(sig->embedded_digest);
   if (sig->chain)
     g_ptr_array_unref(sig->chain);
-  PKCS7_free(sig->p7);
+  vsb_certificate_unref(sig->signer);
   g_free(sig);
 }
 
@@ -150,36 +127,14 @@ entry_pkcs7(const VsbPeCertificate *c, gsize *len)
   return NULL;
 }
 
-static void
-decode_sig(VsbAuthenticodeSig *sig, const guint8 *der, gsize len)
+/* The digest algorithm and the signed image hash of a SpcIndirectDataContent; FALSE with
+ * sig->error set when it does not decode. */
+static gboolean
+decode_indirect(VsbAuthenticodeSig *sig, const ASN1_TYPE *other)
 {
-  const guint8 *p = der;
-  if (len > G_MAXINT) {
-    sig->error = g_strdup("PKCS#7 blob too large");
-    return;
-  }
-  sig->p7 = d2i_PKCS7(NULL, &p, (long)len);
-  if (sig->p7 == NULL) {
-    g_autofree char *why = openssl_reason();
-    sig->error = g_strdup_printf("not a DER PKCS#7 structure (%s)", why);
-    return;
-  }
-  if (!PKCS7_type_is_signed(sig->p7) || sig->p7->d.sign == NULL ||
-      sig->p7->d.sign->contents == NULL) {
-    sig->error = g_strdup("PKCS#7 is not SignedData with content");
-    return;
-  }
-  PKCS7 *contents = sig->p7->d.sign->contents;
-  sig->content_type = contents->type ? obj_to_text(contents->type) : g_strdup("");
-  if (g_strcmp0(sig->content_type, SPC_INDIRECT_DATA_OID) != 0) {
-    sig->error = g_strdup_printf("content type is %s, not SpcIndirectDataContent (%s)",
-                                 sig->content_type, SPC_INDIRECT_DATA_OID);
-    return;
-  }
-  ASN1_TYPE *other = contents->d.other;
   if (other == NULL || other->type != V_ASN1_SEQUENCE || other->value.sequence == NULL) {
     sig->error = g_strdup("SpcIndirectDataContent is not a SEQUENCE");
-    return;
+    return FALSE;
   }
   const guint8 *ip = ASN1_STRING_get0_data(other->value.sequence);
   long ilen = ASN1_STRING_length(other->value.sequence);
@@ -188,7 +143,7 @@ decode_sig(VsbAuthenticodeSig *sig, const guint8 *der, gsize len)
   if (idc == NULL) {
     g_autofree char *why = openssl_reason();
     sig->error = g_strdup_printf("SpcIndirectDataContent does not decode (%s)", why);
-    return;
+    return FALSE;
   }
   sig->digest_oid = obj_to_text(idc->digest->alg->algorithm);
   int nid = OBJ_obj2nid(idc->digest->alg->algorithm);
@@ -203,40 +158,77 @@ decode_sig(VsbAuthenticodeSig *sig, const guint8 *der, gsize len)
   sig->embedded_digest = g_bytes_new(ASN1_STRING_get0_data(idc->digest->digest),
                                      (gsize)ASN1_STRING_length(idc->digest->digest));
   ASN1_item_free((ASN1_VALUE *)idc, ASN1_ITEM_rptr(VSB_SPC_INDIRECT));
+  return TRUE;
+}
 
-  STACK_OF(X509) *signers = PKCS7_get0_signers(sig->p7, NULL, PKCS7_BINARY);
+/* The signer, then the issuer of each certificate as long as the PKCS#7 holds it (at most 16,
+ * never one twice), as handles that outlive the PKCS#7. */
+static void
+build_chain(VsbAuthenticodeSig *sig, X509 *signer, STACK_OF(X509) *certs)
+{
+  X509 *chain[16];
+  guint n = 0;
+  chain[n++] = signer;
+  X509 *cur = signer;
+  while (n < G_N_ELEMENTS(chain) && X509_check_issued(cur, cur) != X509_V_OK) {
+    X509 *next = NULL;
+    for (int i = 0; i < sk_X509_num(certs) && next == NULL; i++) {
+      X509 *c = sk_X509_value(certs, i);
+      if (c != cur && X509_check_issued(c, cur) == X509_V_OK)
+        next = c;
+    }
+    gboolean seen = FALSE;
+    for (guint k = 0; next != NULL && k < n; k++)
+      seen |= chain[k] == next;
+    if (next == NULL || seen)
+      break;
+    chain[n++] = cur = next;
+  }
+  sig->signer = vsb_certificate_new_x509(signer);
+  sig->chain = g_ptr_array_new_with_free_func((GDestroyNotify)vsb_certificate_unref);
+  for (guint k = 0; k < n; k++)
+    g_ptr_array_add(sig->chain, vsb_certificate_new_x509(chain[k]));
+  ERR_clear_error();
+}
+
+static PKCS7 *
+parse_pkcs7(const guint8 *der, gsize len)
+{
+  const guint8 *p = der;
+  return len <= G_MAXINT ? d2i_PKCS7(NULL, &p, (long)len) : NULL;
+}
+
+static void
+decode_sig(VsbAuthenticodeSig *sig, const guint8 *der, gsize len)
+{
+  g_autoptr(PKCS7) p7 = parse_pkcs7(der, len);
+  if (p7 == NULL) {
+    g_autofree char *why = openssl_reason();
+    sig->error = len > G_MAXINT ? g_strdup("PKCS#7 blob too large")
+                                : g_strdup_printf("not a DER PKCS#7 structure (%s)", why);
+    return;
+  }
+  if (!PKCS7_type_is_signed(p7) || p7->d.sign == NULL || p7->d.sign->contents == NULL) {
+    sig->error = g_strdup("PKCS#7 is not SignedData with content");
+    return;
+  }
+  PKCS7 *contents = p7->d.sign->contents;
+  sig->content_type = contents->type ? obj_to_text(contents->type) : g_strdup("");
+  if (g_strcmp0(sig->content_type, SPC_INDIRECT_DATA_OID) != 0) {
+    sig->error = g_strdup_printf("content type is %s, not SpcIndirectDataContent (%s)",
+                                 sig->content_type, SPC_INDIRECT_DATA_OID);
+    return;
+  }
+  if (!decode_indirect(sig, contents->d.other))
+    return;
+  g_autoptr(VsbX509Stack) signers = PKCS7_get0_signers(p7, NULL, PKCS7_BINARY);
   if (signers == NULL || sk_X509_num(signers) == 0) {
     ERR_clear_error();
-    sk_X509_free(signers);
     sig->error = g_strdup("the signer's certificate is not in the PKCS#7 structure");
     return;
   }
-  sig->signer = sk_X509_value(signers, 0);
-  sk_X509_free(signers);
-  sig->chain = g_ptr_array_new();
-  g_ptr_array_add(sig->chain, sig->signer);
-  STACK_OF(X509) *certs = sig->p7->d.sign->cert;
-  X509 *cur = sig->signer;
-  while (sig->chain->len < 16 && X509_check_issued(cur, cur) != X509_V_OK) {
-    X509 *next = NULL;
-    for (int i = 0; i < sk_X509_num(certs); i++) {
-      X509 *c = sk_X509_value(certs, i);
-      if (c != cur && X509_check_issued(c, cur) == X509_V_OK) {
-        next = c;
-        break;
-      }
-    }
-    if (next == NULL)
-      break;
-    gboolean seen = FALSE;
-    for (guint k = 0; k < sig->chain->len; k++)
-      seen |= g_ptr_array_index(sig->chain, k) == next;
-    if (seen)
-      break;
-    g_ptr_array_add(sig->chain, next);
-    cur = next;
-  }
-  ERR_clear_error();
+  sig->n_certificates = (guint)MAX(sk_X509_num(p7->d.sign->cert), 0);
+  build_chain(sig, sk_X509_value(signers, 0), p7->d.sign->cert);
 }
 
 GPtrArray *
@@ -391,10 +383,7 @@ static gboolean
 authenticode_verify(const guint8 *auth, gsize auth_len, X509 *anchor, const guint8 *hash,
                     gsize hash_len)
 {
-  if (auth_len > G_MAXINT)
-    return FALSE;
-  const guint8 *p = auth;
-  g_autoptr(PKCS7) p7 = d2i_PKCS7(NULL, &p, (long)auth_len);
+  g_autoptr(PKCS7) p7 = parse_pkcs7(auth, auth_len);
   gsize content_size = 0;
   const guint8 *content = p7 ? indirect_content(p7, &content_size) : NULL;
   /* edk2 compares the last HashSize bytes of the content with the image hash. */
@@ -437,21 +426,28 @@ edk2_digest(const guint8 *auth, gsize len, VsbPeDigest *out, const char **why)
   return FALSE;
 }
 
+/* An X.509 entry of db or dbx as an X509, or NULL when it is none or does not decode (edk2
+ * skips such an entry). */
+static X509 *
+entry_x509(const VsbSigEntry *e)
+{
+  if (e->type != VSB_SIG_X509)
+    return NULL;
+  gsize len;
+  const guint8 *der = g_bytes_get_data(e->data, &len);
+  X509 *x = len <= G_MAXLONG ? d2i_X509(NULL, &der, (long)len) : NULL;
+  ERR_clear_error();
+  return x;
+}
+
 static char *
 entry_description(const VsbSigEntry *e)
 {
   gsize len;
   const guint8 *data = g_bytes_get_data(e->data, &len);
   if (e->type == VSB_SIG_X509) {
-    const guint8 *p = data;
-    X509 *x = d2i_X509(NULL, &p, (long)len);
-    if (x == NULL) {
-      ERR_clear_error();
-      return g_strdup("X.509 certificate (undecodable)");
-    }
-    char *s = vsb_x509_subject(x);
-    X509_free(x);
-    return s;
+    g_autoptr(X509) x = entry_x509(e);
+    return x ? vsb_x509_subject(x) : g_strdup("X.509 certificate (undecodable)");
   }
   g_autofree char *hex = vsb_hex_encode(data, len);
   return g_strdup_printf("%s:%s", vsb_sig_type_name(e->type), hex);
@@ -481,21 +477,40 @@ vsb_authenticode_verdict_free(VsbAuthenticodeVerdict *v)
   g_free(v);
 }
 
+/* One verification: the databases, each digest of the image computed at most once, the verdict
+ * being built, and whether a signature or hash has already allowed the image. */
 typedef struct {
   const VsbPeImage *image;
+  const GPtrArray *db, *dbx;
   gboolean have[VSB_PE_N_DIGESTS];
   guint8 hash[VSB_PE_N_DIGESTS][VSB_PE_MAX_DIGEST_SIZE];
-} HashCache;
+  VsbAuthenticodeVerdict *v;
+  gboolean verified;
+} Verify;
+
+/* One signature under judgement: its PKCS#7 blob, edk2's digest for it and the image hash in
+ * that digest, and the result the report shows. */
+typedef struct {
+  guint index;
+  const guint8 *auth;
+  gsize auth_len;
+  VsbPeDigest d;
+  const guint8 *h;
+  gsize hlen;
+  VsbAuthenticodeSigResult *r;
+} SigCheck;
+
+typedef enum { SIG_NEXT, SIG_DECIDED, SIG_ERROR } SigOutcome;
 
 static const guint8 *
-cached_hash(HashCache *hc, VsbPeDigest d, GError **error)
+cached_hash(Verify *vf, VsbPeDigest d, GError **error)
 {
-  if (!hc->have[d]) {
-    if (!vsb_pe_hash(hc->image, d, hc->hash[d], error))
+  if (!vf->have[d]) {
+    if (!vsb_pe_hash(vf->image, d, vf->hash[d], error))
       return NULL;
-    hc->have[d] = TRUE;
+    vf->have[d] = TRUE;
   }
-  return hc->hash[d];
+  return vf->hash[d];
 }
 
 static void
@@ -512,6 +527,229 @@ decide(VsbAuthenticodeVerdict *v, gboolean allowed, int sig, const char *databas
   v->reason = reason;
 }
 
+static void
+set_status(VsbAuthenticodeSigResult *r, const char *status, char *detail)
+{
+  g_free(r->status);
+  g_free(r->detail);
+  r->status = g_strdup(status);
+  r->detail = detail;
+}
+
+/* An unsigned image: every digest edk2 can compute, strongest first; dbx wins, db must match. */
+static gboolean
+verify_unsigned(Verify *vf, GError **error)
+{
+  int allowed_entry = -1;
+  VsbPeDigest allowed_digest = VSB_PE_DIGEST_SHA256;
+  for (int d = VSB_PE_DIGEST_SHA512; d >= (int)VSB_PE_DIGEST_SHA1; d--) {
+    const guint8 *h = cached_hash(vf, (VsbPeDigest)d, error);
+    if (h == NULL)
+      return FALSE;
+    int k = find_hash(vf->dbx, (VsbPeDigest)d, h);
+    if (k >= 0) {
+      decide(vf->v, FALSE, -1, "dbx", vf->dbx, k,
+             g_strdup_printf("the image is unsigned and its %s hash is in dbx (entry %d)",
+                             vsb_pe_digest_name((VsbPeDigest)d), k));
+      return TRUE;
+    }
+    k = find_hash(vf->db, (VsbPeDigest)d, h);
+    if (k >= 0 && allowed_entry < 0) {
+      allowed_entry = k;
+      allowed_digest = (VsbPeDigest)d;
+    }
+  }
+  if (allowed_entry >= 0)
+    decide(vf->v, TRUE, -1, "db", vf->db, allowed_entry,
+           g_strdup_printf("the image is unsigned and its %s hash is in db (entry %d)",
+                           vsb_pe_digest_name(allowed_digest), allowed_entry));
+  else
+    decide(vf->v, FALSE, -1, NULL, NULL, -1,
+           g_strdup("the image is unsigned and its hash is not in db"));
+  return TRUE;
+}
+
+/* IsForbiddenByDbx: TRUE when dbx denies the image through this signature (the verdict is
+ * then decided): it verifies against a dbx certificate, its signers cannot be read, or a
+ * signer's TBS hash is in dbx. */
+static gboolean
+forbidden_by_dbx(Verify *vf, SigCheck *sc)
+{
+  const GPtrArray *dbx = vf->dbx;
+  for (guint k = 0; k < dbx->len; k++) {
+    g_autoptr(X509) x = entry_x509(g_ptr_array_index(dbx, k));
+    if (x == NULL || !authenticode_verify(sc->auth, sc->auth_len, x, sc->h, sc->hlen))
+      continue;
+    set_status(sc->r, "forbidden", g_strdup_printf("verifies against certificate %u in dbx", k));
+    decide(vf->v, FALSE, (int)sc->index, "dbx", dbx, (int)k,
+           g_strdup_printf("signature %u chains to a certificate in dbx (entry %u)", sc->index, k));
+    return TRUE;
+  }
+  g_autoptr(PKCS7) p7 = parse_pkcs7(sc->auth, sc->auth_len);
+  g_autoptr(VsbX509Stack) signers =
+    p7 && PKCS7_type_is_signed(p7) ? PKCS7_get0_signers(p7, NULL, PKCS7_BINARY) : NULL;
+  ERR_clear_error();
+  if (signers == NULL || sk_X509_num(signers) == 0) {
+    set_status(sc->r, "forbidden",
+               g_strdup("its signer certificates cannot be read (edk2 treats this as "
+                        "forbidden when dbx exists)"));
+    decide(vf->v, FALSE, (int)sc->index, NULL, NULL, -1,
+           g_strdup_printf("signature %u is malformed: its signers cannot be read, which "
+                           "edk2 treats as forbidden by dbx", sc->index));
+    return TRUE;
+  }
+  int hit = -1;
+  for (int s = 0; s < sk_X509_num(signers) && hit < 0; s++)
+    hit = find_tbs_hash(dbx, sk_X509_value(signers, s));
+  if (hit < 0)
+    return FALSE;
+  set_status(sc->r, "forbidden",
+             g_strdup_printf("its signer certificate's hash is in dbx (entry %d)", hit));
+  decide(vf->v, FALSE, (int)sc->index, "dbx", dbx, hit,
+         g_strdup_printf("the certificate that made signature %u is revoked: its TBS hash is "
+                         "in dbx (entry %d)", sc->index, hit));
+  return TRUE;
+}
+
+/* IsAllowedByDb: the first db certificate the signature verifies against decides; it allows
+ * unless its own TBS hash is in dbx. The db entry, -2 for a revoked one, -1 for none. */
+static int
+allowed_by_db(Verify *vf, SigCheck *sc)
+{
+  for (guint k = 0; k < vf->db->len; k++) {
+    g_autoptr(X509) x = entry_x509(g_ptr_array_index(vf->db, k));
+    if (x == NULL || !authenticode_verify(sc->auth, sc->auth_len, x, sc->h, sc->hlen))
+      continue;
+    int revoked = find_tbs_hash(vf->dbx, x);
+    if (revoked < 0) {
+      vf->verified = TRUE;
+      decide(vf->v, TRUE, (int)sc->index, "db", vf->db, (int)k,
+             g_strdup_printf("signature %u verifies against a certificate in db (entry %u)",
+                             sc->index, k));
+      return (int)k;
+    }
+    set_status(sc->r, "not-allowed",
+               g_strdup_printf("verifies against db certificate %u, but that certificate's "
+                               "hash is in dbx (entry %d)", k, revoked));
+    return -2;
+  }
+  return -1;
+}
+
+/* The report's words for a signature nothing denied or allowed by hash. */
+static void
+describe_undecided(const Verify *vf, SigCheck *sc, int db_cert)
+{
+  VsbAuthenticodeSigResult *r = sc->r;
+  if (db_cert >= 0) {
+    set_status(r, "allowed", g_strdup_printf("verifies against certificate %d in db", db_cert));
+  } else if (vf->verified) {
+    set_status(r, "not-checked",
+               g_strdup("not revoked by dbx; db was not consulted (an earlier signature "
+                        "already allowed the image)"));
+  } else if (!r->digest_matches) {
+    set_status(r, "not-allowed", g_strdup_printf("the signed %s digest does not match the image",
+                                                 vsb_pe_digest_name(sc->d)));
+  } else if (r->signer) {
+    set_status(r, "not-allowed",
+               g_strdup_printf("signed by %s, issued by %s: it does not verify against any "
+                               "certificate in db", r->signer, r->signer_issuer));
+  } else {
+    set_status(r, "not-allowed", g_strdup("it does not verify against any certificate in db"));
+  }
+}
+
+/* What the report says about the signature before it is judged: whether its signed digest is
+ * the image's, and who signed it. */
+static void
+describe_signature(SigCheck *sc)
+{
+  g_autoptr(VsbAuthenticodeSig) sig = g_new0(VsbAuthenticodeSig, 1);
+  decode_sig(sig, sc->auth, sc->auth_len);
+  gsize elen = 0;
+  const guint8 *e = sig->embedded_digest ? g_bytes_get_data(sig->embedded_digest, &elen) : NULL;
+  sc->r->digest_matches = e != NULL && elen == sc->hlen && memcmp(e, sc->h, sc->hlen) == 0;
+  if (sig->signer) {
+    sc->r->signer = vsb_certificate_get_subject(sig->signer);
+    sc->r->signer_issuer = vsb_certificate_get_issuer(sig->signer);
+  }
+}
+
+/* One entry of the certificate table, in edk2's order: dbx by certificate, db by certificate,
+ * then the image hash in this signature's digest (dbx denies, db allows). */
+static SigOutcome
+check_signature(Verify *vf, const VsbPeCertificate *cert, SigCheck *sc, GError **error)
+{
+  VsbAuthenticodeSigResult *r = sc->r;
+  sc->auth = entry_pkcs7(cert, &sc->auth_len);
+  const char *why = NULL;
+  if (sc->auth == NULL) {
+    set_status(r, "skipped", g_strdup_printf("certificate type 0x%04x holds no PKCS#7 "
+                                             "signature", cert->type));
+    return SIG_NEXT;
+  }
+  if (!edk2_digest(sc->auth, sc->auth_len, &sc->d, &why)) {
+    set_status(r, "skipped", g_strdup_printf("signature skipped: %s", why));
+    return SIG_NEXT;
+  }
+  r->digest_known = TRUE;
+  r->digest = sc->d;
+  sc->h = cached_hash(vf, sc->d, error);
+  if (sc->h == NULL)
+    return SIG_ERROR;
+  sc->hlen = vsb_pe_digest_size(sc->d);
+  r->image_hash = vsb_hex_encode(sc->h, sc->hlen);
+  describe_signature(sc);
+
+  if (vf->dbx != NULL && forbidden_by_dbx(vf, sc))
+    return SIG_DECIDED;
+  int db_cert = !vf->verified && vf->db != NULL ? allowed_by_db(vf, sc) : -1;
+
+  int k = find_hash(vf->dbx, sc->d, sc->h);
+  if (k >= 0) {
+    const char *dn = vsb_pe_digest_name(sc->d);
+    set_status(r, "forbidden", g_strdup_printf("the image's %s hash is in dbx (entry %d)", dn, k));
+    decide(vf->v, FALSE, (int)sc->index, "dbx", vf->dbx, k,
+           g_strdup_printf("the image's %s hash is in dbx (entry %d)", dn, k));
+    return SIG_DECIDED;
+  }
+  k = vf->verified ? -1 : find_hash(vf->db, sc->d, sc->h);
+  if (k >= 0) {
+    const char *dn = vsb_pe_digest_name(sc->d);
+    vf->verified = TRUE;
+    set_status(r, "allowed", g_strdup_printf("the image's %s hash is in db (entry %d)", dn, k));
+    decide(vf->v, TRUE, (int)sc->index, "db", vf->db, k,
+           g_strdup_printf("the image's %s hash is in db (entry %d)", dn, k));
+  } else if (r->status == NULL) {
+    describe_undecided(vf, sc, db_cert);
+  }
+  return SIG_NEXT;
+}
+
+/* No signature allowed the image: the reason names the first one that was checked. */
+static void
+decide_unverified(VsbAuthenticodeVerdict *v)
+{
+  VsbAuthenticodeSigResult *first = NULL;
+  for (guint i = 0; i < v->signatures->len && first == NULL; i++) {
+    VsbAuthenticodeSigResult *r = g_ptr_array_index(v->signatures, i);
+    if (g_strcmp0(r->status, "skipped") != 0)
+      first = r;
+  }
+  if (first == NULL)
+    decide(v, FALSE, -1, NULL, NULL, -1,
+           g_strdup("no signature in the certificate table could be checked"));
+  else if (!first->digest_matches)
+    decide(v, FALSE, (int)first->index, NULL, NULL, -1,
+           g_strdup_printf("signature %u does not match the image (the signed digest "
+                           "differs from the image's %s hash)",
+                           first->index, vsb_pe_digest_name(first->digest)));
+  else
+    decide(v, FALSE, v->signatures->len == 1 ? 0 : -1, NULL, NULL, -1,
+           g_strdup("no signature verifies against a certificate in db and the image hash "
+                    "is not in db"));
+}
+
 VsbAuthenticodeVerdict *
 vsb_authenticode_verify(const VsbPeImage *image, const GPtrArray *db, const GPtrArray *dbx,
                         GError **error)
@@ -520,8 +758,8 @@ vsb_authenticode_verify(const VsbPeImage *image, const GPtrArray *db, const GPtr
   v->signatures = g_ptr_array_new_with_free_func((GDestroyNotify)sig_result_free);
   v->signature = -1;
   v->entry = -1;
-  HashCache hc = { .image = image };
-  const guint8 *h256 = cached_hash(&hc, VSB_PE_DIGEST_SHA256, error);
+  Verify vf = { .image = image, .db = db, .dbx = dbx, .v = v };
+  const guint8 *h256 = cached_hash(&vf, VSB_PE_DIGEST_SHA256, error);
   if (h256 == NULL)
     return NULL;
   v->sha256 = vsb_hex_encode(h256, 32);
@@ -529,270 +767,27 @@ vsb_authenticode_verify(const VsbPeImage *image, const GPtrArray *db, const GPtr
   gsize cert_off, cert_size;
   vsb_pe_get_cert_table(image, &cert_off, &cert_size);
   v->is_signed = cert_size != 0;
+  if (!v->is_signed)
+    return verify_unsigned(&vf, error) ? g_steal_pointer(&v) : NULL;
 
-  if (!v->is_signed) {
-    /* Unsigned: every digest edk2 can compute, strongest first; dbx wins, db must match. */
-    int allowed_entry = -1;
-    VsbPeDigest allowed_digest = VSB_PE_DIGEST_SHA256;
-    for (int d = VSB_PE_DIGEST_SHA512; d >= (int)VSB_PE_DIGEST_SHA1; d--) {
-      const guint8 *h = cached_hash(&hc, (VsbPeDigest)d, error);
-      if (h == NULL)
-        return NULL;
-      int k = find_hash(dbx, (VsbPeDigest)d, h);
-      if (k >= 0) {
-        decide(v, FALSE, -1, "dbx", dbx, k,
-               g_strdup_printf("the image is unsigned and its %s hash is in dbx (entry %d)",
-                               vsb_pe_digest_name((VsbPeDigest)d), k));
-        return g_steal_pointer(&v);
-      }
-      k = find_hash(db, (VsbPeDigest)d, h);
-      if (k >= 0 && allowed_entry < 0) {
-        allowed_entry = k;
-        allowed_digest = (VsbPeDigest)d;
-      }
-    }
-    if (allowed_entry >= 0)
-      decide(v, TRUE, -1, "db", db, allowed_entry,
-             g_strdup_printf("the image is unsigned and its %s hash is in db (entry %d)",
-                             vsb_pe_digest_name(allowed_digest), allowed_entry));
-    else
-      decide(v, FALSE, -1, NULL, NULL, -1,
-             g_strdup("the image is unsigned and its hash is not in db"));
-    return g_steal_pointer(&v);
-  }
-
-  gboolean verified = FALSE;
   guint n;
   const VsbPeCertificate *certs = vsb_pe_get_certificates(image, &n);
   for (guint i = 0; i < n; i++) {
-    VsbAuthenticodeSigResult *r = g_new0(VsbAuthenticodeSigResult, 1);
-    r->index = i;
-    g_ptr_array_add(v->signatures, r);
-    gsize auth_len = 0;
-    const guint8 *auth = entry_pkcs7(&certs[i], &auth_len);
-    if (auth == NULL) {
-      r->status = g_strdup("skipped");
-      r->detail = g_strdup_printf("certificate type 0x%04x holds no PKCS#7 signature",
-                                  certs[i].type);
-      continue;
-    }
-    const char *why = NULL;
-    VsbPeDigest d;
-    if (!edk2_digest(auth, auth_len, &d, &why)) {
-      r->status = g_strdup("skipped");
-      r->detail = g_strdup_printf("signature skipped: %s", why);
-      continue;
-    }
-    r->digest_known = TRUE;
-    r->digest = d;
-    const guint8 *h = cached_hash(&hc, d, error);
-    if (h == NULL)
+    SigCheck sc = { .index = i, .r = g_new0(VsbAuthenticodeSigResult, 1) };
+    sc.r->index = i;
+    g_ptr_array_add(v->signatures, sc.r);
+    SigOutcome o = check_signature(&vf, &certs[i], &sc, error);
+    if (o == SIG_ERROR)
       return NULL;
-    gsize hlen = vsb_pe_digest_size(d);
-    r->image_hash = vsb_hex_encode(h, hlen);
-    {
-      g_autoptr(VsbAuthenticodeSig) sig = g_new0(VsbAuthenticodeSig, 1);
-      decode_sig(sig, auth, auth_len);
-      gsize elen = 0;
-      const guint8 *e = sig->embedded_digest ? g_bytes_get_data(sig->embedded_digest, &elen) : NULL;
-      r->digest_matches = e != NULL && elen == hlen && memcmp(e, h, hlen) == 0;
-      if (sig->signer) {
-        r->signer = vsb_x509_subject(sig->signer);
-        r->signer_issuer = vsb_x509_issuer(sig->signer);
-      }
-    }
-
-    /* IsForbiddenByDbx. */
-    if (dbx != NULL) {
-      for (guint k = 0; k < dbx->len; k++) {
-        const VsbSigEntry *e = g_ptr_array_index(dbx, k);
-        if (e->type != VSB_SIG_X509)
-          continue;
-        gsize len;
-        const guint8 *der = g_bytes_get_data(e->data, &len);
-        X509 *x = d2i_X509(NULL, &der, (long)len);
-        if (x == NULL) {
-          ERR_clear_error();
-          continue;
-        }
-        gboolean hit = authenticode_verify(auth, auth_len, x, h, hlen);
-        X509_free(x);
-        if (hit) {
-          r->status = g_strdup("forbidden");
-          r->detail = g_strdup_printf("verifies against certificate %u in dbx", k);
-          decide(v, FALSE, (int)i, "dbx", dbx, (int)k,
-                 g_strdup_printf("signature %u chains to a certificate in dbx (entry %u)", i, k));
-          return g_steal_pointer(&v);
-        }
-      }
-      const guint8 *pp = auth;
-      PKCS7 *p7 = auth_len <= G_MAXINT ? d2i_PKCS7(NULL, &pp, (long)auth_len) : NULL;
-      STACK_OF(X509) *signers =
-        p7 && PKCS7_type_is_signed(p7) ? PKCS7_get0_signers(p7, NULL, PKCS7_BINARY) : NULL;
-      ERR_clear_error();
-      if (signers == NULL || sk_X509_num(signers) == 0) {
-        sk_X509_free(signers);
-        PKCS7_free(p7);
-        r->status = g_strdup("forbidden");
-        r->detail = g_strdup("its signer certificates cannot be read (edk2 treats this as "
-                             "forbidden when dbx exists)");
-        decide(v, FALSE, (int)i, NULL, NULL, -1,
-               g_strdup_printf("signature %u is malformed: its signers cannot be read, which "
-                               "edk2 treats as forbidden by dbx", i));
-        return g_steal_pointer(&v);
-      }
-      int hit = -1;
-      for (int s = 0; s < sk_X509_num(signers) && hit < 0; s++)
-        hit = find_tbs_hash(dbx, sk_X509_value(signers, s));
-      sk_X509_free(signers);
-      PKCS7_free(p7);
-      if (hit >= 0) {
-        r->status = g_strdup("forbidden");
-        r->detail = g_strdup_printf("its signer certificate's hash is in dbx (entry %d)", hit);
-        decide(v, FALSE, (int)i, "dbx", dbx, hit,
-               g_strdup_printf("the certificate that made signature %u is revoked: its "
-                               "TBS hash is in dbx (entry %d)", i, hit));
-        return g_steal_pointer(&v);
-      }
-    }
-
-    /* IsAllowedByDb: the first db certificate the signature verifies against decides. */
-    gboolean this_allowed = FALSE;
-    int db_cert = -1;
-    if (!verified && db != NULL) {
-      for (guint k = 0; k < db->len; k++) {
-        const VsbSigEntry *e = g_ptr_array_index(db, k);
-        if (e->type != VSB_SIG_X509)
-          continue;
-        gsize len;
-        const guint8 *der = g_bytes_get_data(e->data, &len);
-        X509 *x = d2i_X509(NULL, &der, (long)len);
-        if (x == NULL) {
-          ERR_clear_error();
-          continue;
-        }
-        if (authenticode_verify(auth, auth_len, x, h, hlen)) {
-          int revoked = find_tbs_hash(dbx, x);
-          X509_free(x);
-          if (revoked >= 0) {
-            r->status = g_strdup("not-allowed");
-            r->detail = g_strdup_printf("verifies against db certificate %u, but that "
-                                        "certificate's hash is in dbx (entry %d)", k, revoked);
-            db_cert = -2;
-          } else {
-            this_allowed = TRUE;
-            db_cert = (int)k;
-          }
-          break;
-        }
-        X509_free(x);
-      }
-      if (this_allowed) {
-        verified = TRUE;
-        decide(v, TRUE, (int)i, "db", db, db_cert,
-               g_strdup_printf("signature %u verifies against a certificate in db (entry %d)",
-                               i, db_cert));
-      }
-    }
-
-    /* The image hash in that digest: dbx denies, db allows. */
-    int k = find_hash(dbx, d, h);
-    if (k >= 0) {
-      g_free(r->status);
-      g_free(r->detail);
-      r->status = g_strdup("forbidden");
-      r->detail = g_strdup_printf("the image's %s hash is in dbx (entry %d)",
-                                  vsb_pe_digest_name(d), k);
-      decide(v, FALSE, (int)i, "dbx", dbx, k,
-             g_strdup_printf("the image's %s hash is in dbx (entry %d)", vsb_pe_digest_name(d),
-                             k));
+    if (o == SIG_DECIDED)
       return g_steal_pointer(&v);
-    }
-    if (!verified) {
-      k = find_hash(db, d, h);
-      if (k >= 0) {
-        verified = TRUE;
-        this_allowed = TRUE;
-        g_free(r->status);
-        g_free(r->detail);
-        r->status = g_strdup("allowed");
-        r->detail = g_strdup_printf("the image's %s hash is in db (entry %d)",
-                                    vsb_pe_digest_name(d), k);
-        decide(v, TRUE, (int)i, "db", db, k,
-               g_strdup_printf("the image's %s hash is in db (entry %d)", vsb_pe_digest_name(d),
-                               k));
-        continue;
-      }
-    }
-    if (r->status != NULL)
-      continue;
-    if (this_allowed) {
-      r->status = g_strdup("allowed");
-      r->detail = g_strdup_printf("verifies against certificate %d in db", db_cert);
-    } else if (verified) {
-      r->status = g_strdup("not-checked");
-      r->detail = g_strdup("not revoked by dbx; db was not consulted (an earlier signature "
-                           "already allowed the image)");
-    } else {
-      r->status = g_strdup("not-allowed");
-      r->detail = !r->digest_matches
-                    ? g_strdup_printf("the signed %s digest does not match the image",
-                                      vsb_pe_digest_name(d))
-                    : r->signer
-                    ? g_strdup_printf("signed by %s, issued by %s: it does not verify against "
-                                      "any certificate in db", r->signer, r->signer_issuer)
-                    : g_strdup("it does not verify against any certificate in db");
-    }
   }
-
-  if (!verified) {
-    VsbAuthenticodeSigResult *first = NULL;
-    for (guint i = 0; i < v->signatures->len && first == NULL; i++) {
-      VsbAuthenticodeSigResult *r = g_ptr_array_index(v->signatures, i);
-      if (g_strcmp0(r->status, "skipped") != 0)
-        first = r;
-    }
-    if (first == NULL)
-      decide(v, FALSE, -1, NULL, NULL, -1,
-             g_strdup("no signature in the certificate table could be checked"));
-    else if (!first->digest_matches)
-      decide(v, FALSE, (int)first->index, NULL, NULL, -1,
-             g_strdup_printf("signature %u does not match the image (the signed digest "
-                             "differs from the image's %s hash)",
-                             first->index, vsb_pe_digest_name(first->digest)));
-    else
-      decide(v, FALSE, v->signatures->len == 1 ? 0 : -1, NULL, NULL, -1,
-             g_strdup("no signature verifies against a certificate in db and the image hash "
-                      "is not in db"));
-  }
+  if (!vf.verified)
+    decide_unverified(v);
   return g_steal_pointer(&v);
 }
 
-/* ---- keys and signing ---- */
-
-EVP_PKEY *
-vsb_private_key_load(const char *path, GError **error)
-{
-  g_autoptr(GBytes) bytes = vsb_file_read(path, 1 << 20, error);
-  if (bytes == NULL)
-    return NULL;
-  gsize len;
-  const guint8 *data = g_bytes_get_data(bytes, &len);
-  BIO *bio = BIO_new_mem_buf(data, (int)len);
-  EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-  if (key == NULL) {
-    ERR_clear_error();
-    const guint8 *p = data;
-    key = d2i_AutoPrivateKey(NULL, &p, (long)len);
-  }
-  BIO_free(bio);
-  if (key == NULL) {
-    g_autofree char *why = openssl_reason();
-    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
-                "%s: not a PEM or DER private key (or it is encrypted): %s", path, why);
-  }
-  return key;
-}
+/* ---- signing ---- */
 
 static GBytes *
 build_indirect_data(const guint8 *hash, gsize hash_len)
@@ -841,7 +836,7 @@ set_indirect_content(PKCS7 *p7, const guint8 *idc_der, gsize idc_len)
 /* A SignedData over the DER SpcIndirectDataContent idc (the signer digests its content, without
  * tag and length) by cert/key, with extra_certs for the chain. */
 static PKCS7 *
-sign_indirect_data(GBytes *idc, X509 *cert, EVP_PKEY *key, GPtrArray *extra_certs)
+sign_indirect_data(GBytes *idc, X509 *cert, EVP_PKEY *key, const GPtrArray *extra_certs)
 {
   gsize idc_len = 0;
   const guint8 *idc_der = idc ? g_bytes_get_data(idc, &idc_len) : NULL;
@@ -855,7 +850,7 @@ sign_indirect_data(GBytes *idc, X509 *cert, EVP_PKEY *key, GPtrArray *extra_cert
   if (si == NULL)
     return NULL;
   for (guint i = 0; extra_certs && i < extra_certs->len; i++)
-    if (!PKCS7_add_certificate(p7, g_ptr_array_index(extra_certs, i)))
+    if (!PKCS7_add_certificate(p7, vsb_certificate_get_x509(g_ptr_array_index(extra_certs, i))))
       return NULL;
   if (!PKCS7_content_new(p7, NID_pkcs7_data) ||
       !PKCS7_add_signed_attribute(si, NID_pkcs9_contentType, V_ASN1_OBJECT, OBJ_dup(idc_obj)))
@@ -868,12 +863,11 @@ sign_indirect_data(GBytes *idc, X509 *cert, EVP_PKEY *key, GPtrArray *extra_cert
 }
 
 GBytes *
-vsb_authenticode_sign(const VsbPeImage *image, X509 *cert, EVP_PKEY *key,
-                      GPtrArray *extra_certs, GError **error)
+vsb_authenticode_sign(const VsbPeImage *image, const VsbCertificate *cert,
+                      const VsbPrivateKey *key, const GPtrArray *extra_certs, GError **error)
 {
   const char *origin = vsb_pe_get_origin(image);
-  if (X509_check_private_key(cert, key) != 1) {
-    ERR_clear_error();
+  if (!vsb_private_key_matches(key, cert)) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
                 "%s: the private key does not belong to the certificate", origin);
     return NULL;
@@ -902,7 +896,8 @@ vsb_authenticode_sign(const VsbPeImage *image, X509 *cert, EVP_PKEY *key,
   if (!vsb_pe_hash(image, VSB_PE_DIGEST_SHA256, hash, error))
     return NULL;
   g_autoptr(GBytes) idc = build_indirect_data(hash, sizeof hash);
-  g_autoptr(PKCS7) p7 = sign_indirect_data(idc, cert, key, extra_certs);
+  g_autoptr(PKCS7) p7 = sign_indirect_data(idc, vsb_certificate_get_x509(cert),
+                                           vsb_private_key_get_evp(key), extra_certs);
   g_autoptr(VsbOsslBytes) p7der = NULL;
   int p7len = p7 ? i2d_PKCS7(p7, &p7der) : 0;
   if (p7len <= 0) {

@@ -23,6 +23,7 @@
 #include <openssl/x509v3.h>
 #include <string.h>
 
+#include "certificate-ossl.h"
 #include "ossl-auto.h"
 #include "util/le.h"
 #include "util/timetext.h"
