@@ -85,75 +85,91 @@ parse_hashes(char **texts, const char *option, GError **error)
   return out;
 }
 
-static gboolean
-add_cert_files(VsbEnroll *e, VsbSbVariable var, GPtrArray *files, const VsbGuid *owner,
-               GError **error)
+/* One signed update of --kek-update/--db-update/--dbx-update, and what applying it did. */
+typedef struct {
+  const char *path;         /* borrowed from the option parser */
+  const char *variable;     /* KEK, db, dbx */
+  VsbAuthvarUpdate *update;
+  VsbAuthvarResult *result; /* NULL until applied */
+} Update;
+
+static void
+update_free(gpointer p)
 {
-  for (guint i = 0; files && i < files->len; i++) {
-    CertFile *f = files->pdata[i];
-    for (guint j = 0; j < f->certs->len; j++)
-      if (!vsb_enroll_add_cert(e, var, f->certs->pdata[j], owner, error))
-        return FALSE;
-  }
-  return TRUE;
+  Update *u = p;
+  vsb_authvar_update_free(u->update);
+  if (u->result)
+    vsb_authvar_result_free(u->result);
+  g_free(u);
 }
 
+/* Every option of the command line, as the parser fills it. */
+typedef struct {
+  char *output, *in_place, *pk, *owner_text, *copy_from, *secure_boot;
+  char **kek, **db, **db_hash, **dbx_hash, **dbx_cert, **copy, **del, **microsoft, **check_boot;
+  char **update_paths[3];   /* --kek-update, --db-update, --dbx-update */
+  gboolean force, json, unsigned_update;
+} Options;
+
+static void
+options_clear(Options *o)
+{
+  g_free(o->output);
+  g_free(o->in_place);
+  g_free(o->pk);
+  g_free(o->owner_text);
+  g_free(o->copy_from);
+  g_free(o->secure_boot);
+  char **lists[] = { o->kek, o->db, o->db_hash, o->dbx_hash, o->dbx_cert, o->copy, o->del,
+                     o->microsoft, o->check_boot, o->update_paths[0], o->update_paths[1],
+                     o->update_paths[2] };
+  for (gsize i = 0; i < G_N_ELEMENTS(lists); i++)
+    g_strfreev(lists[i]);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Options, options_clear)
+
 typedef struct _Steps Steps;
-/* Everything the command line asks for, read and checked before the store is touched. The
- * loaded inputs are owned (steps_clear); the strings belong to the option parser. */
+/* Everything the command line asks for, read and checked before the store is touched, and the
+ * library's steps (vsb_enroll_apply, which owns the order) that point into it. */
 struct _Steps {
-  char **del;
   VsbVarstore *source;
-  char **copy;
-  GPtrArray *pk_files, *kek_files, *db_files, *dbx_files;
-  GArray *db_hashes, *dbx_hashes;
-  /* Signed updates, KEK, db, dbx (VsbAuthvarUpdate*), and what applying them did. */
-  GPtrArray *updates[3];
-  char **update_paths[3];
-  GPtrArray *results;       /* VsbAuthvarResult* */
-  GPtrArray *result_files;  /* char* (borrowed), parallel to results */
+  GPtrArray *pk_files, *kek_files, *db_files, *dbx_files; /* CertFile* */
+  GPtrArray *kek, *db, *dbx;      /* X509*, borrowed from the files */
+  GArray *db_hashes, *dbx_hashes; /* Sha256 */
+  GPtrArray *updates;             /* Update*: KEK, then db, then dbx ones, each in given order */
   gboolean unsigned_ok;
-  /* --check-boot images (VsbPeImage*) and their names (borrowed). */
-  GPtrArray *boot_images;
-  char **boot_names;
-  gboolean secure_boot, sb_on;
+  GPtrArray *boot_images;         /* --check-boot images (VsbPeImage*) */
   VsbGuid owner;
-  guint microsoft;    /* VsbMsCertSet of --microsoft */
+  guint microsoft;                /* VsbMsCertSet of --microsoft */
+  VsbEnrollSteps lib;
 };
 
 static void
 steps_clear(Steps *s)
 {
   g_clear_pointer(&s->source, vsb_varstore_free);
-  g_clear_pointer(&s->pk_files, g_ptr_array_unref);
-  g_clear_pointer(&s->kek_files, g_ptr_array_unref);
-  g_clear_pointer(&s->db_files, g_ptr_array_unref);
-  g_clear_pointer(&s->dbx_files, g_ptr_array_unref);
+  GPtrArray **arrays[] = { &s->pk_files, &s->kek_files, &s->db_files, &s->dbx_files, &s->kek,
+                           &s->db, &s->dbx, &s->updates, &s->boot_images };
+  for (gsize i = 0; i < G_N_ELEMENTS(arrays); i++)
+    g_clear_pointer(arrays[i], g_ptr_array_unref);
   g_clear_pointer(&s->db_hashes, g_array_unref);
   g_clear_pointer(&s->dbx_hashes, g_array_unref);
-  for (int i = 0; i < 3; i++)
-    g_clear_pointer(&s->updates[i], g_ptr_array_unref);
-  g_clear_pointer(&s->results, g_ptr_array_unref);
-  g_clear_pointer(&s->result_files, g_ptr_array_unref);
-  g_clear_pointer(&s->boot_images, g_ptr_array_unref);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Steps, steps_clear)
 
-static void
-add_string(JsonBuilder *b, const char *member, const char *value)
+/* Every certificate of every file, in order (borrowed X509*), or NULL for no files. */
+static GPtrArray *
+all_certs(GPtrArray *files)
 {
-  json_builder_set_member_name(b, member);
-  if (value)
-    json_builder_add_string_value(b, value);
-  else
-    json_builder_add_null_value(b);
-}
-
-static void
-add_int(JsonBuilder *b, const char *member, gint64 value)
-{
-  json_builder_set_member_name(b, member);
-  json_builder_add_int_value(b, value);
+  if (files == NULL)
+    return NULL;
+  GPtrArray *out = g_ptr_array_new();
+  for (guint i = 0; i < files->len; i++) {
+    CertFile *f = files->pdata[i];
+    for (guint j = 0; j < f->certs->len; j++)
+      g_ptr_array_add(out, f->certs->pdata[j]);
+  }
+  return out;
 }
 
 static void
@@ -171,108 +187,116 @@ static void
 update_json(JsonBuilder *b, const char *file, const VsbAuthvarResult *r)
 {
   json_builder_begin_object(b);
-  add_string(b, "file", file);
-  add_string(b, "variable", r->variable);
-  add_string(b, "mode", vsb_authvar_mode_name(r->mode));
-  add_int(b, "attributes", r->attributes);
-  json_builder_set_member_name(b, "verified");
-  json_builder_add_boolean_value(b, r->verified);
-  add_string(b, "unverified-reason", r->unverified_reason);
-  add_string(b, "signer", r->signer);
-  add_string(b, "trusted-through", r->trust_variable);
-  add_string(b, "trusted-certificate", r->trust_subject);
-  add_int(b, "entries-added", r->entries_added);
-  add_int(b, "entries-present", r->entries_present);
-  add_int(b, "entries-after", r->entries_after);
+  vsb_cli_jset_str(b, "file", file);
+  vsb_cli_jset_str(b, "variable", r->variable);
+  vsb_cli_jset_str(b, "mode", vsb_authvar_mode_name(r->mode));
+  vsb_cli_jset_int(b, "attributes", r->attributes);
+  vsb_cli_jset_bool(b, "verified", r->verified);
+  vsb_cli_jset_str(b, "unverified-reason", r->unverified_reason);
+  vsb_cli_jset_str(b, "signer", r->signer);
+  vsb_cli_jset_str(b, "trusted-through", r->trust_variable);
+  vsb_cli_jset_str(b, "trusted-certificate", r->trust_subject);
+  vsb_cli_jset_int(b, "entries-added", r->entries_added);
+  vsb_cli_jset_int(b, "entries-present", r->entries_present);
+  vsb_cli_jset_int(b, "entries-after", r->entries_after);
   g_autofree char *before = vsb_efi_time_to_string(&r->time_before);
   g_autofree char *after = vsb_efi_time_to_string(&r->time_after);
-  add_string(b, "time-before", before);
-  add_string(b, "time-after", after);
-  json_builder_set_member_name(b, "changed");
-  json_builder_add_boolean_value(b, r->changed);
+  vsb_cli_jset_str(b, "time-before", before);
+  vsb_cli_jset_str(b, "time-after", after);
+  vsb_cli_jset_bool(b, "changed", r->changed);
   json_builder_end_object(b);
 }
 
+/* What one run did, for both reports. */
+typedef struct {
+  const char *input, *output, *written; /* written: the real file (through a symlink) */
+  const VsbVarstore *store;
+  GPtrArray *changes;                   /* VsbEnrollChange*, the editor's */
+  GPtrArray *updates;                   /* Update*, applied */
+  GPtrArray *boot_lines, *warnings;     /* char* */
+} Outcome;
+
 static JsonNode *
-report_json(const char *input, const char *output, const VsbVarstore *store, GPtrArray *changes,
-            const Steps *steps, GPtrArray *boot_lines, GPtrArray *warnings)
+report_json(const Outcome *r)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
   char g[VSB_GUID_STRING_LEN + 1];
   json_builder_begin_object(b);
-  add_string(b, "input", input);
-  add_string(b, "output", output);
+  vsb_cli_jset_str(b, "input", r->input);
+  vsb_cli_jset_str(b, "output", r->output);
   json_builder_set_member_name(b, "changes");
   json_builder_begin_array(b);
-  for (guint i = 0; i < changes->len; i++) {
-    const VsbEnrollChange *c = changes->pdata[i];
+  for (guint i = 0; i < r->changes->len; i++) {
+    const VsbEnrollChange *c = r->changes->pdata[i];
     json_builder_begin_object(b);
-    add_string(b, "action", c->action);
-    add_string(b, "variable", c->variable);
-    add_string(b, "guid", vsb_guid_format(&c->guid, g));
-    add_string(b, "detail", c->detail);
+    vsb_cli_jset_str(b, "action", c->action);
+    vsb_cli_jset_str(b, "variable", c->variable);
+    vsb_cli_jset_str(b, "guid", vsb_guid_format(&c->guid, g));
+    vsb_cli_jset_str(b, "detail", c->detail);
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
   json_builder_set_member_name(b, "updates");
   json_builder_begin_array(b);
-  for (guint i = 0; steps->results && i < steps->results->len; i++)
-    update_json(b, steps->result_files->pdata[i], steps->results->pdata[i]);
+  for (guint i = 0; i < r->updates->len; i++) {
+    const Update *u = r->updates->pdata[i];
+    update_json(b, u->path, u->result);
+  }
   json_builder_end_array(b);
-  add_strings(b, "boot-checks", boot_lines);
-  add_strings(b, "warnings", warnings);
-  add_int(b, "used", (gint64)vsb_varstore_get_used(store));
-  add_int(b, "capacity", (gint64)vsb_varstore_get_capacity(store));
+  add_strings(b, "boot-checks", r->boot_lines);
+  add_strings(b, "warnings", r->warnings);
+  vsb_cli_jset_int(b, "used", (gint64)vsb_varstore_get_used(r->store));
+  vsb_cli_jset_int(b, "capacity", (gint64)vsb_varstore_get_capacity(r->store));
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }
 
 static void
-report_text(const char *input, const char *output, const char *written, const VsbVarstore *store,
-            GPtrArray *changes, const Steps *steps, GPtrArray *boot_lines, GPtrArray *warnings)
+report_text(const Outcome *r)
 {
-  if (g_strcmp0(input, output) == 0 && g_strcmp0(output, written) != 0)
-    printf("Updated %s in place (through the symbolic link %s)\n", written, output);
-  else if (g_strcmp0(input, output) == 0)
-    printf("Updated %s in place\n", output);
+  if (g_strcmp0(r->input, r->output) == 0 && g_strcmp0(r->output, r->written) != 0)
+    printf("Updated %s in place (through the symbolic link %s)\n", r->written, r->output);
+  else if (g_strcmp0(r->input, r->output) == 0)
+    printf("Updated %s in place\n", r->output);
   else
-    printf("Wrote %s (from %s)\n", output, input);
-  for (guint i = 0; i < changes->len; i++) {
-    const VsbEnrollChange *c = changes->pdata[i];
+    printf("Wrote %s (from %s)\n", r->output, r->input);
+  for (guint i = 0; i < r->changes->len; i++) {
+    const VsbEnrollChange *c = r->changes->pdata[i];
     printf("  %-8s %-17s %s\n", c->action, c->variable, c->detail);
   }
-  for (guint i = 0; steps->results && i < steps->results->len; i++) {
-    const VsbAuthvarResult *r = steps->results->pdata[i];
-    printf("  %-8s %-17s %s: %u added, %u already there", "update", r->variable,
-           (const char *)steps->result_files->pdata[i], r->entries_added, r->entries_present);
-    if (r->verified)
-      printf("; %s, signed by %s, trusted through %s (%s)\n", vsb_authvar_mode_name(r->mode),
-             r->signer ? r->signer : "?", r->trust_variable, r->trust_subject);
+  for (guint i = 0; i < r->updates->len; i++) {
+    const Update *u = r->updates->pdata[i];
+    const VsbAuthvarResult *res = u->result;
+    printf("  %-8s %-17s %s: %u added, %u already there", "update", res->variable, u->path,
+           res->entries_added, res->entries_present);
+    if (res->verified)
+      printf("; %s, signed by %s, trusted through %s (%s)\n", vsb_authvar_mode_name(res->mode),
+             res->signer ? res->signer : "?", res->trust_variable, res->trust_subject);
     else
       printf("; %s WITHOUT a verified signature (--unsigned-update): %s\n",
-             vsb_authvar_mode_name(r->mode), r->unverified_reason);
+             vsb_authvar_mode_name(res->mode), res->unverified_reason);
   }
-  for (guint i = 0; boot_lines && i < boot_lines->len; i++)
-    printf("  boot     %s\n", (const char *)boot_lines->pdata[i]);
-  if (vsb_varstore_get_layout(store) == VSB_VARSTORE_LAYOUT_NONE) /* JSON: no fixed room */
+  for (guint i = 0; r->boot_lines && i < r->boot_lines->len; i++)
+    printf("  boot     %s\n", (const char *)r->boot_lines->pdata[i]);
+  if (vsb_varstore_get_layout(r->store) == VSB_VARSTORE_LAYOUT_NONE) /* JSON: no fixed room */
     printf("Store: %s, %" G_GSIZE_FORMAT " bytes of variables as a flash store counts them\n",
-           vsb_varstore_get_format(store), vsb_varstore_get_used(store));
+           vsb_varstore_get_format(r->store), vsb_varstore_get_used(r->store));
   else
     printf("Store: %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " bytes used\n",
-           vsb_varstore_get_used(store), vsb_varstore_get_capacity(store));
-  for (guint i = 0; i < warnings->len; i++)
-    fprintf(stderr, "vsboot: warning: %s\n", (const char *)warnings->pdata[i]);
+           vsb_varstore_get_used(r->store), vsb_varstore_get_capacity(r->store));
+  for (guint i = 0; i < r->warnings->len; i++)
+    fprintf(stderr, "vsboot: warning: %s\n", (const char *)r->warnings->pdata[i]);
 }
 
 /* The firmware measures PK, KEK, db and dbx into PCR 7 at every boot: a guest that seals a
  * secret to PCR 7 (BitLocker, systemd-cryptenroll --tpm2-pcrs=7) will not unseal it after the
  * change. */
 static void
-add_pcr7_warning(GPtrArray *changes, GPtrArray *results, GPtrArray *warnings)
+add_pcr7_warning(GPtrArray *changes, GPtrArray *updates, GPtrArray *warnings)
 {
   gboolean changed = FALSE;
-  for (guint i = 0; results && i < results->len; i++)
-    changed |= ((VsbAuthvarResult *)results->pdata[i])->changed;
+  for (guint i = 0; i < updates->len; i++)
+    changed |= ((const Update *)updates->pdata[i])->result->changed;
   for (guint i = 0; i < changes->len && !changed; i++) {
     const VsbEnrollChange *c = changes->pdata[i];
     changed = g_strcmp0(c->action, "skip") != 0 &&
@@ -319,43 +343,65 @@ lock_and_load(const char *input, const char *target, gboolean in_place, gboolean
   return vsb_varstore_load(load_path, error);
 }
 
-/* Read and check every input file and value into s before anything is touched. */
+/* The certificate options' files, with --pk holding exactly one certificate. */
 static gboolean
-read_inputs(Steps *s, const char *pk, char **kek, char **db, char **dbx_cert, char **db_hash,
-            char **dbx_hash, const char *copy_from, GError **error)
+read_cert_options(Steps *s, const Options *o, GError **error)
 {
-  char *pk_list[] = { (char *)pk, NULL };
-  if (pk) {
+  char *pk_list[] = { o->pk, NULL };
+  if (o->pk) {
     if (!(s->pk_files = load_cert_files(pk_list, "--pk", error)))
       return FALSE;
     CertFile *f = s->pk_files->pdata[0];
     if (f->certs->len != 1) {
       g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
-                  "--pk: %s holds %u certificates; PK takes exactly one", pk, f->certs->len);
+                  "--pk: %s holds %u certificates; PK takes exactly one", o->pk, f->certs->len);
       return FALSE;
     }
   }
-  if ((kek && !(s->kek_files = load_cert_files(kek, "--kek", error))) ||
-      (db && !(s->db_files = load_cert_files(db, "--db", error))) ||
-      (dbx_cert && !(s->dbx_files = load_cert_files(dbx_cert, "--dbx-cert", error))))
+  if ((o->kek && !(s->kek_files = load_cert_files(o->kek, "--kek", error))) ||
+      (o->db && !(s->db_files = load_cert_files(o->db, "--db", error))) ||
+      (o->dbx_cert && !(s->dbx_files = load_cert_files(o->dbx_cert, "--dbx-cert", error))))
     return FALSE;
-  if ((db_hash && !(s->db_hashes = parse_hashes(db_hash, "--db-hash", error))) ||
-      (dbx_hash && !(s->dbx_hashes = parse_hashes(dbx_hash, "--dbx-hash", error))))
-    return FALSE;
-  static const char *const update_opts[] = { "--kek-update", "--db-update", "--dbx-update" };
-  for (int i = 0; i < 3; i++) {
-    s->updates[i] = g_ptr_array_new_with_free_func((GDestroyNotify)vsb_authvar_update_free);
-    for (char **f = s->update_paths[i]; f && *f; f++) {
+  s->kek = all_certs(s->kek_files);
+  s->db = all_certs(s->db_files);
+  s->dbx = all_certs(s->dbx_files);
+  return TRUE;
+}
+
+/* The signed updates, KEK ones first, then db, then dbx, each in the order given. */
+static gboolean
+read_updates(Steps *s, const Options *o, GError **error)
+{
+  static const char *const opts[] = { "--kek-update", "--db-update", "--dbx-update" };
+  static const char *const vars[] = { "KEK", "db", "dbx" };
+  s->updates = g_ptr_array_new_with_free_func(update_free);
+  for (int i = 0; i < 3; i++)
+    for (char **f = o->update_paths[i]; f && *f; f++) {
       VsbAuthvarUpdate *u = vsb_authvar_load(*f, error);
       if (u == NULL) {
-        g_prefix_error(error, "%s: ", update_opts[i]);
+        g_prefix_error(error, "%s: ", opts[i]);
         return FALSE;
       }
-      g_ptr_array_add(s->updates[i], u);
+      Update *up = g_new0(Update, 1);
+      *up = (Update){ .path = *f, .variable = vars[i], .update = u };
+      g_ptr_array_add(s->updates, up);
     }
-  }
+  return TRUE;
+}
+
+/* Read and check every input file and value into s before anything is touched. */
+static gboolean
+read_inputs(Steps *s, const Options *o, GError **error)
+{
+  if (!read_cert_options(s, o, error))
+    return FALSE;
+  if ((o->db_hash && !(s->db_hashes = parse_hashes(o->db_hash, "--db-hash", error))) ||
+      (o->dbx_hash && !(s->dbx_hashes = parse_hashes(o->dbx_hash, "--dbx-hash", error))))
+    return FALSE;
+  if (!read_updates(s, o, error))
+    return FALSE;
   s->boot_images = g_ptr_array_new_with_free_func((GDestroyNotify)vsb_pe_image_free);
-  for (char **f = s->boot_names; f && *f; f++) {
+  for (char **f = o->check_boot; f && *f; f++) {
     VsbPeImage *img = vsb_pe_load(*f, error);
     if (img == NULL) {
       g_prefix_error(error, "--check-boot: ");
@@ -363,134 +409,105 @@ read_inputs(Steps *s, const char *pk, char **kek, char **db, char **dbx_cert, ch
     }
     g_ptr_array_add(s->boot_images, img);
   }
-  return !copy_from || (s->source = vsb_varstore_load(copy_from, error)) != NULL;
+  return !o->copy_from || (s->source = vsb_varstore_load(o->copy_from, error)) != NULL;
 }
 
-/* The signed updates, KEK first (a new KEK may be what trusts the db/dbx updates), each
- * verified against the store as it is at that point, as the firmware would in that order. */
+/* The library's step 7: each signed update verified against the store as it is at that point,
+ * as the firmware would in that order (a new KEK may be what trusts the db/dbx updates). */
 static gboolean
-apply_updates(VsbVarstore *store, Steps *s, GError **error)
+apply_updates(VsbVarstore *store, gpointer data, GError **error)
 {
-  static const char *const names[] = { "KEK", "db", "dbx" };
+  Steps *s = data;
   VsbAuthvarOptions opts = { .attributes = 0, .unsigned_ok = s->unsigned_ok };
-  s->results = g_ptr_array_new_with_free_func((GDestroyNotify)vsb_authvar_result_free);
-  s->result_files = g_ptr_array_new();
-  for (int i = 0; i < 3; i++) {
-    for (guint j = 0; j < s->updates[i]->len; j++) {
-      VsbAuthvarResult *r =
-        vsb_authvar_apply(store, s->updates[i]->pdata[j], names[i], NULL, &opts, error);
-      if (r == NULL)
-        return FALSE;
-      g_ptr_array_add(s->results, r);
-      g_ptr_array_add(s->result_files, s->update_paths[i][j]);
-    }
+  for (guint i = 0; i < s->updates->len; i++) {
+    Update *u = s->updates->pdata[i];
+    if (!(u->result = vsb_authvar_apply(store, u->update, u->variable, NULL, &opts, error)))
+      return FALSE;
   }
   return TRUE;
 }
 
-/* The steps, in their fixed order, whatever the command line's order. */
-static gboolean
-apply_steps(VsbEnroll *e, VsbVarstore *store, Steps *s, GError **error)
+/* The library's steps, pointing into s (which must outlive them). */
+static void
+fill_lib_steps(Steps *s, const Options *o)
 {
-  for (char **d = s->del; d && *d; d++)
-    if (!vsb_enroll_delete(e, *d, error))
-      return FALSE;
-  if (s->source) {
-    static const char *const defaults[] = { "KEK", "db", "dbx", NULL };
-    const char *const *names = s->copy ? (const char *const *)s->copy : defaults;
-    for (const char *const *n = names; *n; n++)
-      if (!vsb_enroll_copy(e, s->source, *n, s->copy != NULL, error))
-        return FALSE;
-  }
-  if (s->pk_files) {
-    CertFile *f = s->pk_files->pdata[0];
-    if (!vsb_enroll_set_pk(e, f->certs->pdata[0], &s->owner, error))
-      return FALSE;
-  }
-  if (s->microsoft && !vsb_enroll_add_microsoft(e, s->microsoft, error))
-    return FALSE;
-  if (!add_cert_files(e, VSB_SB_KEK, s->kek_files, &s->owner, error) ||
-      !add_cert_files(e, VSB_SB_DB, s->db_files, &s->owner, error))
-    return FALSE;
-  for (guint i = 0; s->db_hashes && i < s->db_hashes->len; i++)
-    if (!vsb_enroll_add_hash(e, VSB_SB_DB, g_array_index(s->db_hashes, Sha256, i).h, &s->owner,
-                             error))
-      return FALSE;
-  if (!apply_updates(store, s, error))
-    return FALSE;
-  if (!add_cert_files(e, VSB_SB_DBX, s->dbx_files, &s->owner, error))
-    return FALSE;
-  for (guint i = 0; s->dbx_hashes && i < s->dbx_hashes->len; i++)
-    if (!vsb_enroll_add_hash(e, VSB_SB_DBX, g_array_index(s->dbx_hashes, Sha256, i).h, &s->owner,
-                             error))
-      return FALSE;
-  return !s->secure_boot || vsb_enroll_set_secure_boot(e, s->sb_on, error);
+  static const VsbEnrollSteps init = VSB_ENROLL_STEPS_INIT;
+  VsbEnrollSteps *l = &s->lib;
+  *l = init;
+  l->delete_names = (const char *const *)o->del;
+  l->copy_from = s->source;
+  l->copy_names = (const char *const *)o->copy;
+  l->microsoft = s->microsoft;
+  l->pk = s->pk_files ? ((CertFile *)s->pk_files->pdata[0])->certs->pdata[0] : NULL;
+  l->kek = s->kek;
+  l->db = s->db;
+  l->dbx = s->dbx;
+  l->db_hashes = s->db_hashes;
+  l->dbx_hashes = s->dbx_hashes;
+  l->updates = apply_updates;
+  l->updates_data = s;
+  l->secure_boot = o->secure_boot ? g_strcmp0(o->secure_boot, "on") == 0 : -1;
+  l->owner = &s->owner;
 }
 
-int
-vsb_cli_vars_enroll(int argc, char **argv)
+static GOptionContext *
+enroll_context(Options *o)
 {
-  g_autofree char *output = NULL, *in_place = NULL, *pk = NULL, *owner_text = NULL;
-  g_autofree char *copy_from = NULL, *secure_boot = NULL;
-  g_auto(GStrv) kek = NULL, db = NULL, db_hash = NULL, dbx_hash = NULL, dbx_cert = NULL;
-  g_auto(GStrv) copy = NULL, del = NULL, microsoft = NULL, check_boot = NULL;
-  g_auto(GStrv) kek_update = NULL, db_update = NULL, dbx_update = NULL;
-  gboolean force = FALSE, json = FALSE, unsigned_update = FALSE;
   static const char *const notes[] = {
     "--pk", ": PK holds exactly one certificate",
     NULL,
   };
   GOptionEntry entries[] = {
-    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "Write the result to OUT", "OUT" },
-    { "in-place", 0, 0, G_OPTION_ARG_FILENAME, &in_place, "Edit FILE itself (instead of IN -o OUT)",
-      "FILE" },
-    { "pk", 0, 0, G_OPTION_ARG_FILENAME, &pk, "Replace PK with this certificate (PEM or DER)",
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &o->output, "Write the result to OUT", "OUT" },
+    { "in-place", 0, 0, G_OPTION_ARG_FILENAME, &o->in_place,
+      "Edit FILE itself (instead of IN -o OUT)", "FILE" },
+    { "pk", 0, 0, G_OPTION_ARG_FILENAME, &o->pk, "Replace PK with this certificate (PEM or DER)",
       "CERT" },
-    { "kek", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &kek, "Add the certificate(s) to KEK", "CERT" },
-    { "db", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &db, "Add the certificate(s) to db", "CERT" },
-    { "microsoft", 0, 0, G_OPTION_ARG_STRING_ARRAY, &microsoft,
+    { "kek", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o->kek, "Add the certificate(s) to KEK", "CERT" },
+    { "db", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o->db, "Add the certificate(s) to db", "CERT" },
+    { "microsoft", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->microsoft,
       "Add Microsoft's CA certificates (shipped with vsboot) with Microsoft's owner GUID: 2023 "
       "(kek-2023, windows-2023, uefi-2023, option-rom-2023), 2011, or single ids "
       "(repeatable)", "SET" },
-    { "db-hash", 0, 0, G_OPTION_ARG_STRING_ARRAY, &db_hash, "Add a SHA-256 image hash to db",
+    { "db-hash", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->db_hash, "Add a SHA-256 image hash to db",
       "SHA256" },
-    { "dbx-hash", 0, 0, G_OPTION_ARG_STRING_ARRAY, &dbx_hash, "Add a SHA-256 image hash to dbx",
-      "SHA256" },
-    { "dbx-cert", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &dbx_cert, "Add the certificate(s) to dbx",
-      "CERT" },
-    { "kek-update", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &kek_update,
+    { "dbx-hash", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->dbx_hash,
+      "Add a SHA-256 image hash to dbx", "SHA256" },
+    { "dbx-cert", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o->dbx_cert,
+      "Add the certificate(s) to dbx", "CERT" },
+    { "kek-update", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o->update_paths[0],
       "Apply a signed KEK update (AUTH_2 file such as KEKUpdate_*.bin): its signature must "
       "verify against PK (repeatable)", "AUTH" },
-    { "db-update", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &db_update,
+    { "db-update", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o->update_paths[1],
       "Apply a signed db update (DBUpdate*.bin): its signature must verify against KEK or PK; "
       "the signed attributes decide append or replace (repeatable)", "AUTH" },
-    { "dbx-update", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &dbx_update,
+    { "dbx-update", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o->update_paths[2],
       "Apply a signed dbx update (DBXUpdate*.bin), verified like --db-update (repeatable)",
       "AUTH" },
-    { "unsigned-update", 0, 0, G_OPTION_ARG_NONE, &unsigned_update,
+    { "unsigned-update", 0, 0, G_OPTION_ARG_NONE, &o->unsigned_update,
       "Apply updates whose signature does not verify or whose signer the store does not trust "
       "(the report says so); an offline edit bypasses the firmware's check anyway", NULL },
-    { "check-boot", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &check_boot,
+    { "check-boot", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o->check_boot,
       "An EFI image the VM boots: refuse the change (exit 1) if it verifies against the store "
       "now and would not after (repeatable)", "IMAGE" },
-    { "owner", 0, 0, G_OPTION_ARG_STRING, &owner_text,
+    { "owner", 0, 0, G_OPTION_ARG_STRING, &o->owner_text,
       "Owner GUID of added entries (default a0baa8a3-041d-48a8-bc87-c36d121b5e3d, "
       "OvmfEnrollDefaultKeys, as virt-fw-vars)", "GUID" },
-    { "copy-from", 0, 0, G_OPTION_ARG_FILENAME, &copy_from,
+    { "copy-from", 0, 0, G_OPTION_ARG_FILENAME, &o->copy_from,
       "Copy variables from another store (default KEK, db and dbx)", "VARSFILE" },
-    { "copy", 0, 0, G_OPTION_ARG_STRING_ARRAY, &copy, "A variable to copy with --copy-from",
+    { "copy", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->copy, "A variable to copy with --copy-from",
       "NAME" },
-    { "delete", 0, 0, G_OPTION_ARG_STRING_ARRAY, &del, "Delete the variable", "NAME" },
-    { "secure-boot", 0, 0, G_OPTION_ARG_STRING, &secure_boot,
+    { "delete", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->del, "Delete the variable", "NAME" },
+    { "secure-boot", 0, 0, G_OPTION_ARG_STRING, &o->secure_boot,
       "on: SecureBootEnable=1, CustomMode=0 and a placeholder dbx when there is none; "
       "off: SecureBootEnable=0", "on|off" },
-    { "force", 0, 0, G_OPTION_ARG_NONE, &force,
+    { "force", 0, 0, G_OPTION_ARG_NONE, &o->force,
       "Write even when a running QEMU holds the file, or when the dbx would revoke Windows "
       "Production PCA 2011 while db lacks Windows UEFI CA 2023", NULL },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Report what changed as JSON", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &o->json, "Report what changed as JSON", NULL },
     { NULL },
   };
-  g_autoptr(GOptionContext) ctx = g_option_context_new("IN -o OUT | --in-place FILE");
+  GOptionContext *ctx = g_option_context_new("IN -o OUT | --in-place FILE");
   g_option_context_set_summary(ctx,
     "Enroll Secure Boot keys into an edk2 variable store, offline, as virt-fw-vars does\n"
     "(raw signature lists, one X.509 list per certificate, attributes 0x27, forward-only\n"
@@ -508,73 +525,77 @@ vsb_cli_vars_enroll(int argc, char **argv)
     "still boots: vsboot pe verify LOADER --vars VARS. Any KEK/db/dbx change alters PCR 7:\n"
     "suspend BitLocker first.");
   vsb_cli_add_entries(ctx, entries, notes);
-  int code = 0;
-  if (!vsb_cli_parse(ctx, &argc, &argv, &code))
-    return code;
+  return ctx;
+}
 
-  /* Usage. */
-  const char *input;
-  const char *target;
-  if (in_place) {
-    if (argc != 1 || output)
-      return vsb_cli_failf("vars enroll: --in-place FILE takes no IN and no -o; "
-                           "try 'vsboot help vars enroll'");
-    input = target = in_place;
+/* The command line's shape: IN and OUT (the same file in place), and that there is work. */
+static gboolean
+check_usage(const Options *o, int argc, char **argv, const char **input, const char **target)
+{
+  if (o->in_place) {
+    if (argc != 1 || o->output) {
+      vsb_cli_failf("vars enroll: --in-place FILE takes no IN and no -o; "
+                    "try 'vsboot help vars enroll'");
+      return FALSE;
+    }
+    *input = *target = o->in_place;
   } else {
-    if (argc != 2 || output == NULL)
-      return vsb_cli_failf("vars enroll: expected IN -o OUT or --in-place FILE; "
-                           "try 'vsboot help vars enroll'");
-    input = argv[1];
-    target = output;
+    if (argc != 2 || o->output == NULL) {
+      vsb_cli_failf("vars enroll: expected IN -o OUT or --in-place FILE; "
+                    "try 'vsboot help vars enroll'");
+      return FALSE;
+    }
+    *input = argv[1];
+    *target = o->output;
   }
-  gboolean sb_on = FALSE;
-  if (secure_boot) {
-    if (g_strcmp0(secure_boot, "on") == 0)
-      sb_on = TRUE;
-    else if (g_strcmp0(secure_boot, "off") != 0)
-      return vsb_cli_failf("vars enroll: --secure-boot takes on or off, not '%s'", secure_boot);
+  if (o->secure_boot && g_strcmp0(o->secure_boot, "on") != 0 &&
+      g_strcmp0(o->secure_boot, "off") != 0) {
+    vsb_cli_failf("vars enroll: --secure-boot takes on or off, not '%s'", o->secure_boot);
+    return FALSE;
   }
-  if (copy && !copy_from)
-    return vsb_cli_failf("vars enroll: --copy needs --copy-from VARSFILE");
-  if (!pk && !kek && !db && !db_hash && !dbx_hash && !dbx_cert && !dbx_update && !copy_from &&
-      !del && !secure_boot && !microsoft && !kek_update && !db_update)
-    return vsb_cli_failf("vars enroll: nothing to do; give --pk, --kek, --db, --secure-boot, ...");
+  if (o->copy && !o->copy_from) {
+    vsb_cli_failf("vars enroll: --copy needs --copy-from VARSFILE");
+    return FALSE;
+  }
+  if (!o->pk && !o->kek && !o->db && !o->db_hash && !o->dbx_hash && !o->dbx_cert &&
+      !o->update_paths[2] && !o->copy_from && !o->del && !o->secure_boot && !o->microsoft &&
+      !o->update_paths[0] && !o->update_paths[1]) {
+    vsb_cli_failf("vars enroll: nothing to do; give --pk, --kek, --db, --secure-boot, ...");
+    return FALSE;
+  }
+  return TRUE;
+}
 
-  g_auto(Steps) steps = {
-    .del = del, .copy = copy, .secure_boot = secure_boot != NULL, .sb_on = sb_on,
-    .owner = VSB_GUID_OVMF_ENROLL_DEFAULT_KEYS, .unsigned_ok = unsigned_update,
-    .update_paths = { kek_update, db_update, dbx_update }, .boot_names = check_boot,
-  };
-  if (owner_text && !vsb_guid_parse(owner_text, &steps.owner))
+/* --owner and --microsoft into s; exit status 2 (printed) on a bad value, else 0. */
+static int
+parse_values(Steps *s, const Options *o)
+{
+  s->owner = VSB_GUID_OVMF_ENROLL_DEFAULT_KEYS;
+  s->unsigned_ok = o->unsigned_update;
+  if (o->owner_text && !vsb_guid_parse(o->owner_text, &s->owner))
     return vsb_cli_failf("vars enroll: --owner '%s' is not a GUID "
-                         "(expected the form 8be4df61-93ca-11d2-aa0d-00e098032b8c)", owner_text);
-  GError *error = NULL;
-  for (char **m = microsoft; m && *m; m++) {
+                         "(expected the form 8be4df61-93ca-11d2-aa0d-00e098032b8c)", o->owner_text);
+  for (char **m = o->microsoft; m && *m; m++) {
+    GError *error = NULL;
     VsbMsCertSet set = 0;
     if (!vsb_ms_cert_set_parse(*m, &set, &error)) {
       g_prefix_error(&error, "vars enroll: --microsoft: ");
       return vsb_cli_fail(error);
     }
-    steps.microsoft |= set;
+    s->microsoft |= set;
   }
-  if (!read_inputs(&steps, pk, kek, db, dbx_cert, db_hash, dbx_hash, copy_from, &error))
-    return vsb_cli_fail(error);
+  return 0;
+}
 
-  g_autoptr(VsbFileLock) lock = NULL;
-  const char *save_path = target;
-  g_autoptr(VsbVarstore) store =
-    lock_and_load(input, target, in_place != NULL, force, &lock, &save_path, &error);
-  if (store == NULL)
-    return vsb_cli_vars_fail(error);
-  g_autoptr(VsbBootCheck) boot = vsb_boot_check_new(store, steps.boot_images,
-                                                    (const char *const *)check_boot, &error);
-  if (boot == NULL)
-    return vsb_cli_fail(error);
+/* Apply the steps and the checks that may refuse them; 0, or the exit status (printed). Never
+ * brick the VM: nothing is written when a boot check or Microsoft's rule says no. */
+static int
+enroll_checked(VsbEnroll *e, VsbVarstore *store, Steps *s, VsbBootCheck *boot, gboolean force)
+{
+  GError *error = NULL;
   gboolean pca_revoked_before = vsb_rollover_pca2011_revoked(store);
-  g_autoptr(VsbEnroll) e = vsb_enroll_new(store);
-  if (!apply_steps(e, store, &steps, &error))
+  if (!vsb_enroll_apply(e, &s->lib, &error))
     return fail_refused(error);
-  /* Never brick the VM: nothing is written when a boot check or Microsoft's rule says no. */
   if (!vsb_boot_check_after(boot, store, &error)) {
     fprintf(stderr, "vsboot: refused: %s\n", error->message);
     g_clear_error(&error);
@@ -585,23 +606,59 @@ vsb_cli_vars_enroll(int argc, char **argv)
     g_clear_error(&error);
     return VSB_EXIT_NEGATIVE;
   }
+  return 0;
+}
+
+int
+vsb_cli_vars_enroll(int argc, char **argv)
+{
+  g_auto(Options) o = { 0 };
+  g_autoptr(GOptionContext) ctx = enroll_context(&o);
+  int code = 0;
+  const char *input = NULL, *target = NULL;
+  if (!vsb_cli_parse(ctx, &argc, &argv, &code))
+    return code;
+  if (!check_usage(&o, argc, argv, &input, &target))
+    return VSB_EXIT_USAGE;
+  g_auto(Steps) steps = { 0 };
+  GError *error = NULL;
+  if ((code = parse_values(&steps, &o)) != 0)
+    return code;
+  if (!read_inputs(&steps, &o, &error))
+    return vsb_cli_fail(error);
+  fill_lib_steps(&steps, &o);
+
+  g_autoptr(VsbFileLock) lock = NULL;
+  const char *save_path = target;
+  g_autoptr(VsbVarstore) store =
+    lock_and_load(input, target, o.in_place != NULL, o.force, &lock, &save_path, &error);
+  if (store == NULL)
+    return vsb_cli_vars_fail(error);
+  g_autoptr(VsbBootCheck) boot = vsb_boot_check_new(store, steps.boot_images,
+                                                    (const char *const *)o.check_boot, &error);
+  if (boot == NULL)
+    return vsb_cli_fail(error);
+  g_autoptr(VsbEnroll) e = vsb_enroll_new(store);
+  if ((code = enroll_checked(e, store, &steps, boot, o.force)) != 0)
+    return code;
 
   /* A replaced file keeps its mode and owner (a 0640 store stays 0640); a new one is 0644.
    * In place through a symlink, the real file is replaced and the link stays. */
-  VsbWriteOptions wopts = { .mode = 0644, .keep_mode = TRUE, .follow_final_symlink = in_place != NULL };
-  if (!vsb_varstore_save_full(store, save_path, &wopts, force, &error))
+  VsbWriteOptions wopts = { .mode = 0644, .keep_mode = TRUE,
+                            .follow_final_symlink = o.in_place != NULL };
+  if (!vsb_varstore_save_full(store, save_path, &wopts, o.force, &error))
     return vsb_cli_vars_fail(error);
 
-  GPtrArray *changes = vsb_enroll_get_changes(e);
   g_autoptr(GPtrArray) warnings = vsb_enroll_check(e);
-  add_pcr7_warning(changes, steps.results, warnings);
   g_autoptr(GPtrArray) boot_lines = vsb_boot_check_report(boot);
-  if (json) {
-    g_autoptr(JsonNode) node = report_json(input, target, store, changes, &steps, boot_lines,
-                                           warnings);
+  Outcome r = { input, target, save_path, store, vsb_enroll_get_changes(e), steps.updates,
+                boot_lines, warnings };
+  add_pcr7_warning(r.changes, r.updates, warnings);
+  if (o.json) {
+    g_autoptr(JsonNode) node = report_json(&r);
     vsb_cli_print_json(node);
   } else {
-    report_text(input, target, save_path, store, changes, &steps, boot_lines, warnings);
+    report_text(&r);
   }
   return VSB_EXIT_OK;
 }
