@@ -10,6 +10,7 @@
 
 #include "vsboot/export.h"
 #include <glib.h>
+#include "vsboot/audit.h"
 #include "vsboot/fwsearch.h"
 #include "vsboot/qemu-cmdline.h"
 
@@ -52,20 +53,78 @@ VsbLibvirtDomain *vsb_libvirt_domain_load(const char *path, GError **error);
 void vsb_libvirt_domain_free(VsbLibvirtDomain *dom);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbLibvirtDomain, vsb_libvirt_domain_free)
 
+/* A libvirt version as virGetVersion and virConnectGetLibVersion give it:
+ * major * 1000000 + minor * 1000 + micro (9.0.0 is 9000000). */
+#define VSB_LIBVIRT_VERSION(major, minor, micro)                                                 \
+  ((guint64)(major) * 1000000u + (guint64)(minor) * 1000u + (guint64)(micro))
+/* Not known, and not to be asked: what depends on it is reported as not known. */
+#define VSB_LIBVIRT_VERSION_UNKNOWN G_MAXUINT64
+
+/* Ask the installed libvirt for its version: `libvirtd --version` ("libvirtd (libvirt) 9.0.0"),
+ * else `virtqemud --version` (a host with only the modular daemons), in /usr/sbin, through
+ * tool.h with a short time limit. how receives what answered, for a note. A program that
+ * cannot be run, or prints no version, is VSB_ERROR_NOT_FOUND / VSB_ERROR_TOOL. (With a libvirt
+ * connection at hand, virConnectGetLibVersion is the daemon's own answer: pass that instead.) */
+gboolean vsb_libvirt_installed_version(guint64 *version, char **how, GError **error);
+/* "9.0.0" -> VSB_LIBVIRT_VERSION(9, 0, 0); FALSE for anything else. */
+gboolean vsb_libvirt_version_parse(const char *text, guint64 *version);
+/* VSB_LIBVIRT_VERSION(9, 0, 0) -> "9.0.0"; "unknown" for VSB_LIBVIRT_VERSION_UNKNOWN. */
+char *vsb_libvirt_version_text(guint64 version);
+
+typedef struct {
+  /* NULL for VSB_LIBVIRT_NVRAM_DIR. */
+  const char *nvram_dir;
+  /* The libvirt that will start the domain. Its behaviour differs where its version decides
+   * (a manual <loader secure='yes'> without <smm>: libvirt 9.0 refuses the domain, 11.3 turns
+   * SMM on). 0: ask the installed libvirt (vsb_libvirt_installed_version), only when the answer
+   * depends on it; VSB_LIBVIRT_VERSION_UNKNOWN: do not ask, and report such a domain as not
+   * known (finding libvirt-version-unknown, an error: never "enforced" on a guess). */
+  guint64 libvirt_version;
+} VsbLibvirtResolveOptions;
+
 typedef struct {
   VsbQemuCmdline *cmdline;     /* what libvirt passes to QEMU (firmware part) + extras */
   char *descriptor;            /* path of the descriptor libvirt picks, or NULL */
   char *nvram_template;        /* what libvirt copies into a missing NVRAM file, or NULL */
   GPtrArray *notes;            /* char*: how each file was decided */
+  /* VsbFinding* (audit.h): what libvirt itself does with the definition that no QEMU command
+   * line shows: libvirt-refuses (an error: libvirt will not define or start the domain, with
+   * libvirt's own message), libvirt-version-unknown (an error: the outcome depends on a libvirt
+   * version that could not be learnt). Merged into the audit by vsb_libvirt_resolved_apply. */
+  GPtrArray *findings;
+  guint64 libvirt_version;     /* the version the resolution modelled, 0 when none mattered */
 } VsbLibvirtResolved;
 
-/* entries: the descriptor list (fwsearch.h) libvirt would see; nvram_dir: NULL for
- * VSB_LIBVIRT_NVRAM_DIR. VSB_ERROR_NO_MATCH with libvirt's own message when autoselection finds
- * no firmware ("Unable to find 'efi' firmware that is compatible with the current
- * configuration"); VSB_ERROR_INVALID for what libvirt refuses to define. */
+/* entries: the descriptor list (fwsearch.h) libvirt would see; opts may be NULL (installed
+ * libvirt asked when needed, VSB_LIBVIRT_NVRAM_DIR). VSB_ERROR_NO_MATCH with libvirt's own
+ * message when autoselection finds no firmware ("Unable to find 'efi' firmware that is
+ * compatible with the current configuration"); VSB_ERROR_INVALID for what vsboot cannot model
+ * (an unknown loader format). What libvirt refuses and vsboot can name is a finding. */
+VsbLibvirtResolved *vsb_libvirt_domain_resolve_full(const VsbLibvirtDomain *dom,
+                                                    GPtrArray *entries,
+                                                    const VsbLibvirtResolveOptions *opts,
+                                                    GError **error);
+/* The same with only nvram_dir (the installed libvirt is asked when needed). */
 VsbLibvirtResolved *vsb_libvirt_domain_resolve(const VsbLibvirtDomain *dom, GPtrArray *entries,
                                                const char *nvram_dir, GError **error);
 void vsb_libvirt_resolved_free(VsbLibvirtResolved *res);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbLibvirtResolved, vsb_libvirt_resolved_free)
+
+/* Add the resolution's notes (first) and findings to an audit report of its command line, and
+ * recompute the verdict: an error finding makes it "not enforced". */
+void vsb_libvirt_resolved_apply(const VsbLibvirtResolved *res, VsbAuditReport *report);
+
+/* Does the domain ask for Secure Boot? <loader secure='yes'>, or the firmware feature
+ * secure-boot (or enrolled-keys, which libvirt only satisfies with Secure Boot firmware)
+ * enabled. */
+gboolean vsb_libvirt_domain_wants_secure_boot(const VsbLibvirtDomain *dom);
+
+/* Audit a domain definition as libvirt will start it: resolve (opts), judge its command line
+ * (audit_opts; firmware_entries must be set, self_name is set from the domain unless
+ * not_running), apply the resolution's notes and findings. source names it in the report. */
+VsbAuditReport *vsb_libvirt_domain_audit(const VsbLibvirtDomain *dom,
+                                         const VsbLibvirtResolveOptions *opts,
+                                         const VsbAuditOptions *audit_opts, gboolean not_running,
+                                         const char *source, GError **error);
 
 VSB_END_DECLS

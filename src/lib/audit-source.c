@@ -85,8 +85,9 @@ vsb_audit_process(int pid, const VsbAuditOptions *opts, GError **error)
   return vsb_audit_cmdline(cmd, source, &o, error);
 }
 
-/* A parsed domain: resolved as libvirt would start it, judged, and the resolution's notes put
- * first in the report. */
+/* A parsed domain: resolved as libvirt would start it (the installed libvirt asked when its
+ * version decides), judged, and the resolution's notes and findings (libvirt-refuses, ...) put
+ * first in the report (libvirt-domain.h). */
 static VsbAuditReport *
 audit_domain(const VsbLibvirtDomain *dom, const char *nvram_dir, const VsbAuditOptions *opts,
              GError **error)
@@ -101,20 +102,10 @@ audit_domain(const VsbLibvirtDomain *dom, const char *nvram_dir, const VsbAuditO
       return NULL;
     o.firmware_entries = own_entries;
   }
-  g_autoptr(VsbLibvirtResolved) res =
-    vsb_libvirt_domain_resolve(dom, o.firmware_entries, nvram_dir, error);
-  if (res == NULL)
-    return NULL;
-  o.varstore_template = res->nvram_template;
-  /* libvirt starts the domain as -name guest=NAME. */
-  o.self_name = dom->name;
+  VsbLibvirtResolveOptions ropts = { .nvram_dir = nvram_dir };
   g_autofree char *source = g_strdup_printf("libvirt domain %s", dom->origin);
-  VsbAuditReport *report = vsb_audit_cmdline(res->cmdline, source, &o, error);
-  if (report == NULL)
-    return NULL;
-  for (guint i = 0; i < res->notes->len; i++)
-    g_ptr_array_insert(report->notes, (gint)i, g_strdup(res->notes->pdata[i]));
-  return report;
+  /* libvirt starts the domain as -name guest=NAME: its own QEMU is not another user. */
+  return vsb_libvirt_domain_audit(dom, &ropts, &o, FALSE, source, error);
 }
 
 VsbAuditReport *
