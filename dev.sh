@@ -66,9 +66,13 @@ build_checked() {
 }
 
 # Newer versions from other Debian suites, unpacked privately (never installed, the system's apt
-# sources untouched) for the conformance tests: virt-firmware 24.2 is the reference enroller.
+# sources untouched) for the conformance tests: virt-firmware 24.2 is the reference enroller;
+# libvirt 11.3 runs the libvirt tests a second time (VSB_LIBVIRT=11.3, tests/libvirt).
 fetch_debs() {
   ./scripts/fetch-debs.sh .debs bookworm-backports python3-virt-firmware
+  ./scripts/fetch-debs.sh .debs bookworm-backports libvirt0 libvirt-common libvirt-clients \
+    libvirt-daemon libvirt-daemon-common libvirt-daemon-driver-qemu libvirt-daemon-log \
+    libvirt-daemon-lock
 }
 
 run_tests() {

@@ -7,6 +7,10 @@
 #
 #   scripts/fetch-debs.sh DEST SUITE PACKAGE...
 #     e.g. scripts/fetch-debs.sh build/debs bookworm-backports python3-virt-firmware
+#     libvirt 11.3 for tests/libvirt (VSB_LIBVIRT=11.3): libvirt0 libvirt-common libvirt-clients
+#     libvirt-daemon libvirt-daemon-common libvirt-daemon-driver-qemu libvirt-daemon-log
+#     libvirt-daemon-lock (its other dependencies are bookworm's, already installed; the
+#     harness mounts the tree over the installed libvirt in its private namespace only)
 #
 # The unpacked files land in DEST/SUITE/root (DEST/SUITE/root/usr/lib/python3/dist-packages/...).
 # Already unpacked packages (DEST/SUITE/done/PACKAGE) are not fetched again.

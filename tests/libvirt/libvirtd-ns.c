@@ -3,7 +3,9 @@
 
 #include "testutil.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 struct VsbTestLibvirtd {
@@ -11,6 +13,7 @@ struct VsbTestLibvirtd {
   char *state;  /* libvirtd-ns.sh state directory inside tmp */
   char *script; /* path of libvirtd-ns.sh */
   gboolean running;
+  char *version;  /* what the daemon says it is */
 };
 
 static int
@@ -25,6 +28,61 @@ harness(VsbTestLibvirtd *d, const char *verb, const char *const *rest, char **ou
     g_ptr_array_add(argv, (char *)*r);
   g_ptr_array_add(argv, NULL);
   return vsb_test_spawn((const char *const *)argv->pdata, NULL, out, err);
+}
+
+/* VSB_LIBVIRT=11.3: the unpacked tree libvirtd-ns.sh mounts over the installed libvirt (through
+ * LIBVIRT_ROOT in its environment); "host" or unset: none. Anything else fails the test. */
+static const char *
+wanted_libvirt(char **root)
+{
+  const char *want = g_getenv("VSB_LIBVIRT");
+  *root = NULL;
+  if (want == NULL || g_str_equal(want, "host"))
+    return NULL;
+  if (!g_str_equal(want, "11.3"))
+    vsb_test_fail("VSB_LIBVIRT=%s: expected host or 11.3", want);
+  const char *debs = g_getenv("VSB_DEBS_ROOT");
+  *root = debs ? g_build_filename(debs, "bookworm-backports", "root", NULL) : NULL;
+  g_autofree char *daemon = *root ? g_build_filename(*root, "usr/sbin/libvirtd", NULL) : NULL;
+  if (daemon == NULL || !g_file_test(daemon, G_FILE_TEST_IS_EXECUTABLE))
+    vsb_test_fail("VSB_LIBVIRT=11.3 needs libvirt 11.3 unpacked under VSB_DEBS_ROOT (%s): run "
+                  "./dev.sh test, or scripts/fetch-debs.sh .debs bookworm-backports libvirt0 "
+                  "libvirt-common libvirt-clients libvirt-daemon libvirt-daemon-common "
+                  "libvirt-daemon-driver-qemu", debs ? debs : "unset");
+  return "11.3.0";
+}
+
+/* Ask the running daemon its version (virsh version --daemon) and hold it to what was asked
+ * for, so a test never believes it ran against 11.3 when the mounts did not take. */
+static void
+check_version(VsbTestLibvirtd *d, const char *want)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  if (vsb_test_libvirtd_virsh(d, &out, &err, "version", "--daemon", NULL) != 0)
+    vsb_test_fail("virsh version --daemon failed: %s", err);
+  const char *line = strstr(out, "Running against daemon: ");
+  if (line == NULL)
+    vsb_test_fail("virsh version --daemon printed no daemon version: %s", out);
+  line += strlen("Running against daemon: ");
+  d->version = g_strndup(line, strcspn(line, " \n"));
+  if (want && !g_str_equal(d->version, want))
+    vsb_test_fail("VSB_LIBVIRT asked for libvirt %s, the daemon is %s", want, d->version);
+  g_test_message("libvirtd %s", d->version);
+}
+
+const char *
+vsb_test_libvirtd_version(VsbTestLibvirtd *d)
+{
+  return d->version;
+}
+
+unsigned long
+vsb_test_libvirtd_version_number(VsbTestLibvirtd *d)
+{
+  unsigned a = 0, b = 0, c = 0;
+  if (d->version == NULL || sscanf(d->version, "%u.%u.%u", &a, &b, &c) != 3)
+    vsb_test_fail("libvirtd version '%s' is not major.minor.micro", d->version);
+  return a * 1000000ul + b * 1000ul + c;
 }
 
 VsbTestLibvirtd *
@@ -47,12 +105,20 @@ vsb_test_libvirtd_start(const char *fwdir)
   d->state = g_build_filename(d->tmp, "state", NULL);
   d->script = g_build_filename(root, "tests", "libvirt", "libvirtd-ns.sh", NULL);
 
+  g_autofree char *lvroot = NULL;
+  const char *want = wanted_libvirt(&lvroot);
+  /* The script reads it from its environment; nothing else here runs concurrently yet. */
+  if (lvroot)
+    g_setenv("LIBVIRT_ROOT", lvroot, TRUE);
+  else
+    g_unsetenv("LIBVIRT_ROOT");
   g_autofree char *self = g_strdup_printf("%d", (int)getpid());
   const char *args[] = { fwdir, self, NULL };
   g_autofree char *err = NULL;
   if (harness(d, "start", args, NULL, &err) != 0)
     vsb_test_fail("cannot start libvirtd: %s", err);
   d->running = TRUE;
+  check_version(d, want);
   return d;
 }
 
@@ -131,5 +197,6 @@ vsb_test_libvirtd_free(VsbTestLibvirtd *d)
   g_free(d->tmp);
   g_free(d->state);
   g_free(d->script);
+  g_free(d->version);
   g_free(d);
 }

@@ -9,6 +9,16 @@
 
 typedef struct VsbTestLibvirtd VsbTestLibvirtd;
 
+/* Which libvirt the harness runs: the environment variable VSB_LIBVIRT, "host" (default: the
+ * installed one, Debian 12's 9.0) or "11.3" (bookworm-backports, unpacked by
+ * scripts/fetch-debs.sh under VSB_DEBS_ROOT and bind-mounted over the installed one inside the
+ * namespace). A test registered twice in meson with env VSB_LIBVIRT=host and =11.3 runs against
+ * both; the harness checks that the daemon really is that version. */
+/* The version the harness runs, as libvirt prints it: "9.0.0", "11.3.0". Valid after start. */
+const char *vsb_test_libvirtd_version(VsbTestLibvirtd *d);
+/* The version as major * 1000000 + minor * 1000 + micro (virConnectGetLibVersion's form). */
+unsigned long vsb_test_libvirtd_version_number(VsbTestLibvirtd *d);
+
 /* Start libvirtd with FWDIR as its /usr/share/qemu/firmware (the directory stays live: change
  * files in it between requests). Fails the test when it cannot start. If this process dies
  * first, a watcher stops the daemon. */

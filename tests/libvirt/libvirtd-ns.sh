@@ -24,6 +24,12 @@
 #       start in a fresh state directory, run CMD inside, stop (always, via trap). CMD's exit
 #       status is returned.
 #
+# LIBVIRT_ROOT=DIR (environment of `start` and `with`): DIR holds another libvirt unpacked with
+# dpkg -x (scripts/fetch-debs.sh, e.g. 11.3 from bookworm-backports). Inside the namespace its
+# libvirtd, virsh, client libraries, driver modules, helpers and data (schemas, CPU map) are
+# bind-mounted over the installed ones, so that the daemon, virsh and every program the tests
+# run there (vsboot too, through libvirt.so.0) are that version; the host never sees it.
+#
 # FWDIR stays a host directory: files changed in it are seen by libvirt at its next request
 # (libvirt re-reads the descriptors every time). The first request per architecture makes
 # libvirt probe the QEMU binary's capabilities (a few seconds); the cache lives on the tmpfs.
@@ -44,6 +50,25 @@ pid_of() {
   # Make sure the pid still belongs to the libvirtd we started (pid reuse).
   [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f "$LIBVIRTD")" ] || return 1
   echo "$pid"
+}
+
+# Bind the libvirt unpacked in ROOT over the installed one (inside the namespace only). A
+# library is mounted over the file its soname link names, so the link keeps working; the
+# driver modules directory is replaced whole (the installed version's modules do not load into
+# another libvirt.so).
+overlay_libvirt() {
+  local root=$1 lib=/usr/lib/x86_64-linux-gnu so f
+  [ -x "$root/usr/sbin/libvirtd" ] || die "$root/usr/sbin/libvirtd missing (scripts/fetch-debs.sh)"
+  for so in libvirt libvirt-qemu libvirt-lxc libvirt-admin; do
+    f=$(readlink -f "$root$lib/$so.so.0")
+    [ -f "$f" ] || die "$root$lib/$so.so.0 missing"
+    mount --bind "$f" "$(readlink -f "$lib/$so.so.0")"
+  done
+  for f in /usr/sbin/libvirtd /usr/bin/virsh; do mount --bind "$root$f" "$f"; done
+  for f in "$lib/libvirt" /usr/lib/libvirt /usr/share/libvirt; do
+    [ -d "$root$f" ] || die "$root$f missing"
+    mount --bind "$root$f" "$f"
+  done
 }
 
 # Runs as the first process of the new mount namespace: set up the mounts, start the daemon.
@@ -73,6 +98,7 @@ EOF
   echo "log_outputs = \"3:file:$state/libvirtd.log\"" > "$state/etc-libvirt/libvirtd.conf"
   mkdir -p /etc/libvirt
   mount --bind "$state/etc-libvirt" /etc/libvirt
+  if [ -n "${LIBVIRT_ROOT:-}" ]; then overlay_libvirt "$LIBVIRT_ROOT"; fi
 
   if ! getent passwd libvirt-qemu >/dev/null; then
     cp /etc/passwd "$state/passwd"

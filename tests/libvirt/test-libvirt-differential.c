@@ -10,6 +10,12 @@
  * with the concrete values written in the row, and vsboot must give the same executable and
  * template, or fail where libvirt fails.
  *
+ * It runs against the host's libvirt (Debian 12's 9.0) and, registered a second time with
+ * VSB_LIBVIRT=11.3, against libvirt 11.3 from bookworm-backports (libvirtd-ns.h). Each row
+ * states what each version does: 9.0's answer (exec/tmpl/smm, or lv_error), and for 11.3 the
+ * same where 9.0 succeeds, vsboot's answer (vsb_exec, vsb_tmpl, vsb_smm) where 9.0 differs,
+ * and its own error text (lv11_error) where all refuse.
+ *
  * libvirt 9.0 predates three rules vsboot follows (notes/firmware-descriptors.md §2): it
  * fails on any unparsable descriptor instead of skipping it, it cannot use qcow2 descriptors
  * (and fails when one comes first instead of passing over it), and with <smm state='off'/>
@@ -44,6 +50,11 @@ typedef struct {
   /* Only for the documented differences (lv_error set, vsboot still matches): */
   const char *vsb_exec;
   const char *vsb_tmpl;
+  /* libvirt 11.3: on those rows it chooses what vsboot chooses, SMM (and the secure flash) as
+   * vsb_smm says; where 9.0 and vsboot both refuse (vsb_exec NULL), it refuses with lv11_error.
+   * Rows where 9.0 succeeds: 11.3 chooses the same. */
+  gboolean vsb_smm;
+  const char *lv11_error;
 } Row;
 
 #define OVMF "/usr/share/OVMF/"
@@ -57,6 +68,8 @@ typedef struct {
 #define SMM_OFF "<smm state='off'/>"
 #define NO_FW "Unable to find any firmware to satisfy"
 #define SMM_ERR "domain has SMM turned off but chosen firmware requires it"
+/* libvirt 11.3's words where it, 9.0 and vsboot all find no firmware. */
+#define NO_FW_11 "firmware that is compatible with the current configuration"
 
 static const Row rows[] = {
   /* Debian 12's own descriptors. */
@@ -72,16 +85,18 @@ static const Row rows[] = {
   { "i440fx", "debian", "x86_64", "pc", "efi", "", "", "", OVMF "OVMF_CODE_4M.fd",
     OVMF "OVMF_VARS_4M.fd", FALSE },
   { "i440fx-sb", "debian", "x86_64", "pc", "efi", SB_YES, "", "--feature secure-boot", NULL,
-    NULL, FALSE, NO_FW },
+    NULL, FALSE, NO_FW, NULL, NULL, FALSE, NO_FW_11 },
   { "aarch64", "debian", "aarch64", "virt", "efi", "", "", "", AAVMF "AAVMF_CODE.ms.fd",
     AAVMF "AAVMF_VARS.ms.fd", FALSE },
   { "aarch64-sb-refused", "debian", "aarch64", "virt", "efi", SB_NO, "",
     "--no-feature secure-boot", AAVMF "AAVMF_CODE.fd", AAVMF "AAVMF_VARS.fd", FALSE },
   { "bios", "debian", "x86_64", "q35", "bios", "", "", "--interface bios", NULL, NULL, FALSE,
-    NO_FW },
-  /* Difference: libvirt 9.0 takes the first (SMM) image and then refuses it. */
+    NO_FW, NULL, NULL, FALSE, NO_FW_11 },
+  /* Difference: libvirt 9.0 takes the first (SMM) image and then refuses it; 11.3 passes over
+   * it as vsboot does. */
   { "smm-off", "debian", "x86_64", "q35", "efi", "", SMM_OFF, "--no-feature requires-smm", NULL,
-    NULL, FALSE, SMM_ERR, OVMF "OVMF_CODE_4M.fd", OVMF "OVMF_VARS_4M.fd" },
+    NULL, FALSE, SMM_ERR, OVMF "OVMF_CODE_4M.fd", OVMF "OVMF_VARS_4M.fd",
+    FALSE },
 
   /* Fedora's layout (2M raw builds, explicit mode, stateless SEV image) + a SeaBIOS descriptor. */
   { "sb-enrolled", "fedora", "x86_64", "q35", "efi", SB_ENROLLED, "",
@@ -96,11 +111,11 @@ static const Row rows[] = {
   { "i440fx", "fedora", "x86_64", "pc", "efi", "", "", "", OVMF "OVMF_CODE.fd",
     OVMF "OVMF_VARS.fd", FALSE },
   { "i440fx-sb", "fedora", "x86_64", "pc", "efi", SB_YES, "", "--feature secure-boot", NULL,
-    NULL, FALSE, NO_FW },
+    NULL, FALSE, NO_FW, NULL, NULL, FALSE, NO_FW_11 },
   { "aarch64", "fedora", "aarch64", "virt", "efi", "", "", "", AAVMF "AAVMF_CODE.fd",
     AAVMF "AAVMF_VARS.fd", FALSE },
   { "aarch64-sb", "fedora", "aarch64", "virt", "efi", SB_YES, "", "--feature secure-boot", NULL,
-    NULL, FALSE, NO_FW },
+    NULL, FALSE, NO_FW, NULL, NULL, FALSE, NO_FW_11 },
   { "stateless", "fedora", "x86_64", "q35", "efi", "<loader stateless='yes'/>", "",
     "--mode stateless", OVMF "OVMF_CODE_4M.fd", NULL, FALSE },
   { "bios-q35", "fedora", "x86_64", "q35", "bios", "", "", "--interface bios",
@@ -108,22 +123,24 @@ static const Row rows[] = {
   { "bios-i440fx", "fedora", "x86_64", "pc", "bios", "", "", "--interface bios",
     "/usr/share/seabios/bios-256k.bin", NULL, FALSE },
   { "smm-off", "fedora", "x86_64", "q35", "efi", "", SMM_OFF, "--no-feature requires-smm", NULL,
-    NULL, FALSE, SMM_ERR, OVMF "OVMF_CODE.fd", OVMF "OVMF_VARS.fd" },
+    NULL, FALSE, SMM_ERR, OVMF "OVMF_CODE.fd", OVMF "OVMF_VARS.fd", FALSE },
 
   /* Difference: a qcow2 descriptor ahead of Debian's. libvirt 9.0 picks it and fails;
-   * vsboot uses it, and with --format raw passes over it (the raw pin of newer libvirt).
+   * vsboot and libvirt 11.3 use it, and with --format raw pass over it (the raw pin of newer
+   * libvirt).
    * Paths of @TMP@ files are filled in at run time. */
   { "qcow2-first", "qcow2", "x86_64", "q35", "efi", SB_ENROLLED, "", "--feature enrolled-keys",
     NULL, NULL, FALSE, "unsupported flash format 'qcow2'", "@TMP@/OVMF_CODE_4M.ms.qcow2",
-    "@TMP@/OVMF_VARS_4M.ms.qcow2" },
+    "@TMP@/OVMF_VARS_4M.ms.qcow2", TRUE },
   { "qcow2-first-raw", "qcow2", "x86_64", "q35", "efi", SB_ENROLLED "<loader format='raw'/>", "",
     "--feature enrolled-keys --format raw", NULL, NULL, FALSE,
-    "unsupported flash format 'qcow2'", OVMF "OVMF_CODE_4M.ms.fd", OVMF "OVMF_VARS_4M.ms.fd" },
+    "unsupported flash format 'qcow2'", OVMF "OVMF_CODE_4M.ms.fd", OVMF "OVMF_VARS_4M.ms.fd",
+    TRUE },
   /* Difference: one unparsable file beside Debian's. libvirt 9.0 fails every request;
-   * vsboot reports and skips that file. */
+   * vsboot reports and skips that file, libvirt 11.3 skips it. */
   { "broken-file", "broken", "x86_64", "q35", "efi", SB_ENROLLED, "", "--feature enrolled-keys",
     NULL, NULL, FALSE, "failed to get interface-types from '/usr/share/qemu/firmware/93-invalid.json'",
-    OVMF "OVMF_CODE_4M.ms.fd", OVMF "OVMF_VARS_4M.ms.fd" },
+    OVMF "OVMF_CODE_4M.ms.fd", OVMF "OVMF_VARS_4M.ms.fd", TRUE },
 };
 
 typedef struct {
@@ -415,6 +432,66 @@ ask_vsboot(const Row *row, const char *machine, Answer *a)
       a->smm = TRUE;
 }
 
+/* libvirt 11.3 (VSB_LIBVIRT=11.3) follows the rules vsboot follows. */
+static gboolean
+newer_libvirt(void)
+{
+  return vsb_test_libvirtd_version_number(ctx.libvirtd) >= 11003000ul;
+}
+
+/* vsboot's own answer for a row whose libvirt 9.0 answer differs (vsb_exec, vsb_tmpl). */
+static void
+check_vsboot_choice(const Row *row, const char *machine, const Answer *vs)
+{
+  if (!vs->ok)
+    vsb_test_fail("vsboot found nothing: %s", vs->error);
+  g_autofree char *want_exec = subst_tmp(row->vsb_exec);
+  g_autofree char *want_tmpl = subst_tmp(row->vsb_tmpl);
+  g_assert_cmpstr(vs->exec, ==, want_exec);
+  g_assert_cmpstr(vs->tmpl, ==, want_tmpl);
+  if (g_str_equal(row->set, "broken")) {
+    /* Skipped, but not silently: --explain names the file and what is wrong with it. */
+    g_autofree char *out = NULL, *err = NULL;
+    int rc = vsb_test_run(&out, &err, "firmware", "select", "--explain", "--firmware-dir",
+                          ctx.fwdir, "--arch", row->arch, "--machine", machine, NULL);
+    g_assert_cmpint(rc, ==, 0);
+    g_autofree char *all = g_strconcat(out, err, NULL);
+    const char *line = strstr(all, "93-invalid.json");
+    g_assert_nonnull(line);
+    g_assert_nonnull(strstr(line, "interface-types"));
+  }
+}
+
+/* A row whose libvirt 9.0 answer is an error, against libvirt 11.3: where vsboot differs from
+ * 9.0 (vsb_exec), 11.3 chooses exactly what vsboot chooses (with SMM as vsb_smm says); where
+ * both refuse, 11.3 refuses too, with its own words (lv11_error). */
+static void
+check_newer(const Row *row, const char *machine, const Answer *lv, const Answer *live,
+            const Answer *vs)
+{
+  if (row->vsb_exec == NULL) {
+    if (lv->ok)
+      vsb_test_fail("libvirt 11.3 chose %s where both 9.0 and vsboot refuse", lv->exec);
+    if (strstr(lv->error, row->lv11_error) == NULL)
+      vsb_test_fail("libvirt 11.3's error '%s' lacks '%s'", lv->error, row->lv11_error);
+    if (vs->ok)
+      vsb_test_fail("vsboot chose %s where libvirt fails: %s", vs->exec, lv->error);
+    return;
+  }
+  if (!lv->ok)
+    vsb_test_fail("libvirt 11.3 failed where vsboot chooses %s: %s", row->vsb_exec, lv->error);
+  check_vsboot_choice(row, machine, vs);
+  g_autofree char *want_exec = subst_tmp(row->vsb_exec);
+  g_autofree char *want_tmpl = subst_tmp(row->vsb_tmpl);
+  g_assert_cmpstr(lv->exec, ==, want_exec);
+  g_assert_cmpstr(live->exec, ==, want_exec);
+  g_assert_cmpstr(live->tmpl, ==, want_tmpl);
+  g_assert_cmpint(lv->smm, ==, row->vsb_smm);
+  g_assert_cmpint(lv->secure, ==, row->vsb_smm);
+  g_assert_cmpint(live->smm, ==, row->vsb_smm);
+  g_assert_cmpint(vs->smm, ==, row->vsb_smm);
+}
+
 static void
 test_row(gconstpointer data)
 {
@@ -448,9 +525,14 @@ test_row(gconstpointer data)
     g_assert_cmpstr(vs.exec, ==, lv.exec);
     g_assert_cmpstr(vs.tmpl, ==, live.tmpl);
     g_assert_cmpint(vs.smm, ==, lv.smm);
+  } else if (newer_libvirt()) {
+    check_newer(row, machine, &lv, &live, &vs);
   } else {
-    g_assert_false(lv.ok);
-    g_assert_nonnull(strstr(lv.error, row->lv_error));
+    if (lv.ok)
+      vsb_test_fail("libvirt %s chose %s where the row expects: %s",
+                    vsb_test_libvirtd_version(ctx.libvirtd), lv.exec, row->lv_error);
+    if (strstr(lv.error, row->lv_error) == NULL)
+      vsb_test_fail("libvirt's error '%s' lacks '%s'", lv.error, row->lv_error);
     if (row->vsb_exec == NULL) {
       /* Both refuse. */
       if (vs.ok)
@@ -458,23 +540,7 @@ test_row(gconstpointer data)
       g_assert_nonnull(vs.error);
     } else {
       /* A documented difference: libvirt 9.0 fails, vsboot follows the newer rules. */
-      if (!vs.ok)
-        vsb_test_fail("vsboot found nothing: %s", vs.error);
-      g_autofree char *want_exec = subst_tmp(row->vsb_exec);
-      g_autofree char *want_tmpl = subst_tmp(row->vsb_tmpl);
-      g_assert_cmpstr(vs.exec, ==, want_exec);
-      g_assert_cmpstr(vs.tmpl, ==, want_tmpl);
-      if (g_str_equal(row->set, "broken")) {
-        /* Skipped, but not silently: --explain names the file and what is wrong with it. */
-        g_autofree char *out = NULL, *err = NULL;
-        int rc = vsb_test_run(&out, &err, "firmware", "select", "--explain", "--firmware-dir",
-                              ctx.fwdir, "--arch", row->arch, "--machine", machine, NULL);
-        g_assert_cmpint(rc, ==, 0);
-        g_autofree char *all = g_strconcat(out, err, NULL);
-        const char *line = strstr(all, "93-invalid.json");
-        g_assert_nonnull(line);
-        g_assert_nonnull(strstr(line, "interface-types"));
-      }
+      check_vsboot_choice(row, machine, &vs);
     }
   }
   answer_clear(&lv);
