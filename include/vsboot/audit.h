@@ -22,7 +22,8 @@
  *   descriptor-mismatch, smm-auto, option-unmodeled (an option that could change the firmware
  *   setup and is not modelled: never judged as if absent), and for a running process
  *   (VsbAuditOptions.pid) varstore-replaced, firmware-replaced, process-cwd-unreadable,
- *   process-files-unreadable. */
+ *   process-files-unreadable; from a libvirt domain's resolution (libvirt-domain.h)
+ *   libvirt-refuses, libvirt-version-unknown. */
 #pragma once
 
 #include "vsboot/export.h"
