@@ -127,7 +127,10 @@ typedef struct {
 } VsbProvisionRequest;
 
 /* Select the firmware, give the VM its own varstore (mode 0600, reflinked or copy_file_range'd,
- * fsync'd), enroll keys, prepare the TPM, and write DIR/NAME.json. DIR must pass
+ * fsync'd), enroll keys, prepare the TPM, and write DIR/NAME.json. It runs in phases, each
+ * with its own inputs and outputs (vm.c): state (what exists at the VM's names), request (the
+ * policy: keys, machine, features), select, pair (the chosen files usable together), varstore
+ * (built in memory, keys enrolled in secureboot.h's one order), tpm, commit. DIR must pass
  * vsb_vm_state_dir_check(); every file is created relative to it, never through a symbolic
  * link, and only names vsboot derives for NAME are written or removed. An existing VM or
  * varstore is VSB_ERROR_EXISTS (naming what exists) unless reset; a reset is VSB_ERROR_BUSY

@@ -1510,36 +1510,6 @@ plan_varstore(const VsbProvisionRequest *r, const VsbFwDescriptor *d, const User
   return TRUE;
 }
 
-static gboolean
-make_plan(const VsbProvisionRequest *r, VsbFwArch arch, const UserKeys *keys, Plan *p,
-          GPtrArray *notes, GError **error)
-{
-  VsbFwRequest req;
-  g_autoptr(VsbMachineResolution) res = plan_request(r, arch, &req, notes, error);
-  if (res == NULL)
-    return FALSE;
-  g_autoptr(GPtrArray) entries = vsb_fw_search(r->firmware_dirs, error);
-  if (entries == NULL)
-    return FALSE;
-  g_autoptr(VsbFwSelection) sel = plan_select(entries, &req, notes, error);
-  if (sel == NULL || !plan_check_files(sel, arch, error))
-    return FALSE;
-  const VsbFwDescriptor *d = sel->chosen->descriptor;
-  p->vm = plan_describe(r, arch, res, d);
-  if (!plan_varstore(r, d, keys, p, notes, error))
-    return FALSE;
-  /* Checksums of what the VM runs. */
-  p->vm->executable_sha256 = sha256_cached(p->vm->executable, error);
-  if (p->vm->executable_sha256 == NULL)
-    return FALSE;
-  if (p->vm->nvram_template) {
-    p->vm->template_sha256 = sha256_cached(p->vm->nvram_template, error);
-    if (p->vm->template_sha256 == NULL)
-      return FALSE;
-  }
-  return TRUE;
-}
-
 /* ---- provisioning: the journal (see "How a VM's files change together" above) ----------- */
 
 /* The commit record: what moves into place, and what goes. */
@@ -2093,47 +2063,159 @@ commit(Txn *t, const VsbVm *vm, GError **error)
   return roll_forward(t->sd, t->name, &t->rec, error);
 }
 
-/* The VM's names as they are, then the plan, then the journal. */
+/* ---- provisioning: the phases ------------------------------------------------------------ */
+
+/* One request followed through provisioning. Each phase reads what the earlier ones made and
+ * adds its own part; nothing in the state directory changes before the "tpm" phase, and what
+ * that and "commit" make is undone by the journal (Txn) when a later step fails. */
+typedef struct {
+  /* Inputs. */
+  const VsbProvisionRequest *r;
+  VsbFwArch arch;
+  const StateDir *sd;
+  GPtrArray *notes;
+  /* "request": the user's keys, and the request as the selection sees it. */
+  UserKeys keys;
+  VsbFwRequest req;
+  VsbMachineResolution *res;
+  /* "select": the descriptors and the choice among them. */
+  GPtrArray *entries;
+  VsbFwSelection *sel;
+  /* "pair" describes the VM (plan.vm); "varstore" fills the rest of the plan. */
+  Plan plan;
+  /* "state" records what exists; "tpm" and "commit" write through it. */
+  Txn t;
+} Provision;
+
+static void
+provision_clear(Provision *pv)
+{
+  user_keys_clear(&pv->keys);
+  g_clear_pointer(&pv->res, vsb_machine_resolution_free);
+  g_clear_pointer(&pv->entries, g_ptr_array_unref);
+  g_clear_pointer(&pv->sel, vsb_fw_selection_free);
+  plan_clear(&pv->plan);
+  txn_clear(&pv->t);
+}
+
+/* What is at the VM's names now: nothing for a new VM, this VM's own files for a reset. */
+static gboolean
+phase_state(Provision *pv, GError **error)
+{
+  return check_state_file(&pv->t, pv->r->reset, error) &&
+         check_varstores(&pv->t, pv->r->reset, error);
+}
+
+/* The request policy: the user's keys loaded, the machine resolved, the features wanted. */
+static gboolean
+phase_request(Provision *pv, GError **error)
+{
+  if (pv->r->keys_dir && !user_keys_load(pv->r->keys_dir, &pv->keys, error))
+    return FALSE;
+  pv->res = plan_request(pv->r, pv->arch, &pv->req, pv->notes, error);
+  return pv->res != NULL;
+}
+
+/* The descriptor libvirt would choose. */
+static gboolean
+phase_select(Provision *pv, GError **error)
+{
+  pv->entries = vsb_fw_search(pv->r->firmware_dirs, error);
+  if (pv->entries == NULL)
+    return FALSE;
+  pv->sel = plan_select(pv->entries, &pv->req, pv->notes, error);
+  return pv->sel != NULL;
+}
+
+/* The chosen files usable and belonging together; the VM as its state file will say. */
+static gboolean
+phase_pair(Provision *pv, GError **error)
+{
+  if (!plan_check_files(pv->sel, pv->arch, error))
+    return FALSE;
+  pv->plan.vm = plan_describe(pv->r, pv->arch, pv->res, pv->sel->chosen->descriptor);
+  return TRUE;
+}
+
+/* The varstore's contents in memory (keys enrolled), the checksums of what the VM runs, and
+ * the names of the VM's own files. */
+static gboolean
+phase_varstore(Provision *pv, GError **error)
+{
+  Plan *p = &pv->plan;
+  if (!plan_varstore(pv->r, pv->sel->chosen->descriptor, &pv->keys, p, pv->notes, error))
+    return FALSE;
+  p->vm->executable_sha256 = sha256_cached(p->vm->executable, error);
+  if (p->vm->executable_sha256 == NULL)
+    return FALSE;
+  if (p->vm->nvram_template) {
+    p->vm->template_sha256 = sha256_cached(p->vm->nvram_template, error);
+    if (p->vm->template_sha256 == NULL)
+      return FALSE;
+  }
+  Txn *t = &pv->t;
+  t->rec.vars = g_strdup(p->vars_base);
+  for (guint i = 0; i < t->n_existing; i++)
+    if (g_strcmp0(t->existing[i], p->vars_base) != 0)
+      t->rec.remove[t->rec.n_remove++] = g_strdup(t->existing[i]);
+  if (p->vars_base)
+    p->vm->varstore = sd_path(pv->sd, p->vars_base);
+  return TRUE;
+}
+
+/* NAME.tpm: kept when it holds TPM state, else made by swtpm_setup. */
+static gboolean
+phase_tpm(Provision *pv, GError **error)
+{
+  if (!pv->r->tpm)
+    return TRUE;
+  g_autofree char *tpm = g_strconcat(pv->r->name, ".tpm", NULL);
+  pv->plan.vm->tpm_state_dir = sd_path(pv->sd, tpm);
+  return check_tpm_dir(&pv->t, pv->notes, error) && build_tpm(&pv->t, pv->notes, error);
+}
+
+/* The varstore written, then the state file and the commit record (the commit point). */
+static gboolean
+phase_commit(Provision *pv, GError **error)
+{
+  return build_varstore(&pv->t, &pv->plan, pv->notes, error) &&
+         commit(&pv->t, pv->plan.vm, error);
+}
+
+static const struct {
+  const char *name;
+  gboolean (*run)(Provision *pv, GError **error);
+} phases[] = {
+  { "state", phase_state },       { "request", phase_request }, { "select", phase_select },
+  { "pair", phase_pair },         { "varstore", phase_varstore }, { "tpm", phase_tpm },
+  { "commit", phase_commit },
+};
+
+/* Recovery of an interrupted provisioning first, then the phases in order. */
 static VsbVm *
 provision_locked(const VsbProvisionRequest *r, VsbFwArch arch, const StateDir *sd,
                  GPtrArray *notes, GError **error)
 {
   if (!recover(sd, r->name, notes, error))
     return NULL;
-  Txn t = { .sd = sd, .name = r->name, .rec = { .reset = r->reset } };
-  g_auto(Plan) plan = { NULL };
-  UserKeys keys = { { NULL } };
-  gboolean ok = check_state_file(&t, r->reset, error) &&
-                check_varstores(&t, r->reset, error) &&
-                (!r->keys_dir || user_keys_load(r->keys_dir, &keys, error)) &&
-                make_plan(r, arch, &keys, &plan, notes, error) &&
-                (!r->tpm || check_tpm_dir(&t, notes, error));
-  user_keys_clear(&keys);
-  if (ok) {
-    t.rec.vars = g_strdup(plan.vars_base);
-    for (guint i = 0; i < t.n_existing; i++)
-      if (g_strcmp0(t.existing[i], plan.vars_base) != 0)
-        t.rec.remove[t.rec.n_remove++] = g_strdup(t.existing[i]);
-    if (plan.vars_base)
-      plan.vm->varstore = sd_path(sd, plan.vars_base);
-    if (r->tpm) {
-      g_autofree char *tpm = g_strconcat(r->name, ".tpm", NULL);
-      plan.vm->tpm_state_dir = sd_path(sd, tpm);
-    }
-    ok = build_tpm(&t, notes, error) && build_varstore(&t, &plan, notes, error) &&
-         commit(&t, plan.vm, error);
-  }
-  if (!ok && !t.committed)
-    txn_undo(&t);
+  Provision pv = { .r = r, .arch = arch, .sd = sd, .notes = notes,
+                   .t = { .sd = sd, .name = r->name, .rec = { .reset = r->reset } } };
+  gboolean ok = TRUE;
+  for (gsize i = 0; ok && i < G_N_ELEMENTS(phases); i++)
+    ok = phases[i].run(&pv, error);
+  Txn *t = &pv.t;
+  if (!ok && !t->committed)
+    txn_undo(t);
   else if (!ok)
     g_prefix_error(error, "VM '%s' was committed but not completed (the next provisioning of it "
                    "completes it): ", r->name);
-  for (guint i = 0; ok && i < t.rec.n_remove; i++)
-    note(notes, "reset: removed the previous varstore %s/%s", sd->path, t.rec.remove[i]);
-  if (ok && t.had_state)
+  for (guint i = 0; ok && i < t->rec.n_remove; i++)
+    note(notes, "reset: removed the previous varstore %s/%s", sd->path, t->rec.remove[i]);
+  if (ok && t->had_state)
     note(notes, "reset: VM '%s' provisioned again; its previous varstore was replaced", r->name);
-  txn_clear(&t);
-  return ok ? g_steal_pointer(&plan.vm) : NULL;
+  VsbVm *vm = ok ? g_steal_pointer(&pv.plan.vm) : NULL;
+  provision_clear(&pv);
+  return vm;
 }
 
 VsbVm *
