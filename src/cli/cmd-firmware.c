@@ -300,114 +300,95 @@ print_explanation(FILE *out, const VsbFwSelection *sel, const VsbMachineResoluti
     fprintf(out, "   (no descriptors found)\n");
 }
 
-static int
-cmd_select(int argc, char **argv)
+static const char select_help[] =
+  "Descriptors are tried in precedence order and the first one that no rule rejects is\n"
+  "chosen. The rules are libvirt's (qemuFirmwareMatchDomain), in its order: interface;\n"
+  "loader/template path (symlinks resolved); architecture + machine glob; acpi-s3/s4;\n"
+  "secure-boot, enrolled-keys; SMM; flash mode and format; amd-sev*, intel-tdx.\n"
+  "\n"
+  "Features: acpi-s3 acpi-s4 amd-sev amd-sev-es amd-sev-snp intel-tdx enrolled-keys\n"
+  "requires-smm secure-boot verbose-dynamic verbose-static host-uefi-vars.\n"
+  "--feature F: the firmware must have F. --no-feature F: it must lack F; libvirt knows\n"
+  "this only for secure-boot and enrolled-keys, for any other feature it is a vsboot\n"
+  "extension. --feature requires-smm means SMM on with an SMM-only varstore flash (the\n"
+  "firmware must require SMM); --no-feature requires-smm means SMM off (it must not).\n"
+  "--feature enrolled-keys with --no-feature secure-boot is refused, as libvirt does.\n"
+  "\n"
+  "A machine alias (q35, pc, virt) is resolved with 'qemu-system-ARCH -machine help';\n"
+  "without that binary it stands for its family (pc-q35-*, pc-i440fx-*, virt-*).\n"
+  "Unlike libvirt for existing domains, no raw format is pinned: use --format raw.\n"
+  "\n"
+  "Exit status: 0 a match (printed), 1 no match (the explanation goes to stderr),\n"
+  "2 bad usage or input.\n";
+
+/* The options of firmware select, as given. */
+typedef struct {
+  char *arch, *machine, *iface, *mode, *format, *loader, *template;
+  char **want, **refuse;
+} SelectOptions;
+
+static void
+select_options_clear(SelectOptions *o)
 {
-  g_auto(GStrv) dirs = NULL, want = NULL, refuse = NULL;
-  g_autofree char *arch_name = NULL, *machine = NULL, *iface = NULL, *mode = NULL,
-                  *format = NULL, *loader = NULL, *template = NULL;
-  gboolean explain = FALSE, json = FALSE;
-  GOptionEntry entries[] = {
-    { "arch", 0, 0, G_OPTION_ARG_STRING, &arch_name, "Guest architecture (required)", "ARCH" },
-    { "machine", 0, 0, G_OPTION_ARG_STRING, &machine,
-      "Machine type, e.g. q35, pc-q35-7.2, virt (required)", "M" },
-    { "interface", 0, 0, G_OPTION_ARG_STRING, &iface, "uefi (default) or bios", "IF" },
-    { "feature", 0, 0, G_OPTION_ARG_STRING_ARRAY, &want, "Firmware must have feature F", "F" },
-    { "no-feature", 0, 0, G_OPTION_ARG_STRING_ARRAY, &refuse, "Firmware must lack feature F",
-      "F" },
-    { "mode", 0, 0, G_OPTION_ARG_STRING, &mode, "Flash mode: split, combined or stateless",
-      "MODE" },
-    { "format", 0, 0, G_OPTION_ARG_STRING, &format, "Image format: raw or qcow2", "FMT" },
-    { "loader", 0, 0, G_OPTION_ARG_FILENAME, &loader, "The executable must be this file",
-      "PATH" },
-    { "template", 0, 0, G_OPTION_ARG_FILENAME, &template,
-      "The NVRAM template must be this file", "PATH" },
-    { "explain", 0, 0, G_OPTION_ARG_NONE, &explain,
-      "Give every descriptor's verdict: the first rule that rejected it, or chosen", NULL },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
-    { NULL }
-  };
-  g_autoptr(GOptionContext) ctx = g_option_context_new("- choose firmware as libvirt does");
-  vsb_cli_add_entries(ctx, entries, NULL);
-  g_option_context_add_main_entries(ctx, dir_entry(&dirs), NULL);
-  g_option_context_set_description(ctx,
-    "Descriptors are tried in precedence order and the first one that no rule rejects is\n"
-    "chosen. The rules are libvirt's (qemuFirmwareMatchDomain), in its order: interface;\n"
-    "loader/template path (symlinks resolved); architecture + machine glob; acpi-s3/s4;\n"
-    "secure-boot, enrolled-keys; SMM; flash mode and format; amd-sev*, intel-tdx.\n"
-    "\n"
-    "Features: acpi-s3 acpi-s4 amd-sev amd-sev-es amd-sev-snp intel-tdx enrolled-keys\n"
-    "requires-smm secure-boot verbose-dynamic verbose-static host-uefi-vars.\n"
-    "--feature F: the firmware must have F. --no-feature F: it must lack F; libvirt knows\n"
-    "this only for secure-boot and enrolled-keys, for any other feature it is a vsboot\n"
-    "extension. --feature requires-smm means SMM on with an SMM-only varstore flash (the\n"
-    "firmware must require SMM); --no-feature requires-smm means SMM off (it must not).\n"
-    "--feature enrolled-keys with --no-feature secure-boot is refused, as libvirt does.\n"
-    "\n"
-    "A machine alias (q35, pc, virt) is resolved with 'qemu-system-ARCH -machine help';\n"
-    "without that binary it stands for its family (pc-q35-*, pc-i440fx-*, virt-*).\n"
-    "Unlike libvirt for existing domains, no raw format is pinned: use --format raw.\n"
-    "\n"
-    "Exit status: 0 a match (printed), 1 no match (the explanation goes to stderr),\n"
-    "2 bad usage or input.\n");
-  int code = 0;
-  if (!vsb_cli_parse(ctx, &argc, &argv, &code))
-    return code;
-  if (argc > 1)
-    return vsb_cli_failf("firmware select: unexpected argument '%s'", argv[1]);
-  if (arch_name == NULL || machine == NULL)
-    return vsb_cli_failf("firmware select: --arch and --machine are required");
+  g_free(o->arch);
+  g_free(o->machine);
+  g_free(o->iface);
+  g_free(o->mode);
+  g_free(o->format);
+  g_free(o->loader);
+  g_free(o->template);
+  g_strfreev(o->want);
+  g_strfreev(o->refuse);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(SelectOptions, select_options_clear)
 
-  VsbFwRequest req;
-  vsb_fw_request_init(&req);
+/* The request the options describe (machine not yet resolved); FALSE after printing the error
+ * (*code set). */
+static gboolean
+request_from_options(const SelectOptions *o, VsbFwRequest *req, int *code)
+{
+  vsb_fw_request_init(req);
   int v;
-  if ((v = vsb_fw_arch_from_name(arch_name)) < 0)
-    return vsb_cli_failf("unknown architecture '%s' (aarch64, arm, i386, loongarch64, riscv64, "
-                         "x86_64)", arch_name);
-  req.arch = (VsbFwArch)v;
-  req.interface = VSB_FW_INTERFACE_UEFI;
-  if (iface && (req.interface = vsb_fw_interface_from_name(iface)) < 0)
-    return vsb_cli_failf("unknown interface '%s' (uefi, bios, openfirmware, uboot)", iface);
-  if (mode && (req.mode = vsb_fw_flash_mode_from_name(mode)) < 0)
-    return vsb_cli_failf("unknown mode '%s' (split, combined, stateless)", mode);
-  if (format && (req.format = vsb_fw_format_from_name(format)) < 0)
-    return vsb_cli_failf("unknown format '%s' (raw, qcow2)", format);
-  GError *error = NULL;
-  if (!set_wants(&req, want, VSB_FW_WANT_YES, &error) ||
-      !set_wants(&req, refuse, VSB_FW_WANT_NO, &error))
-    return vsb_cli_fail(error);
-  req.loader = loader;
-  req.nvram_template = template;
-
-  g_autoptr(VsbMachineResolution) res = vsb_qemu_resolve_machine(req.arch, machine, &error);
-  if (res == NULL)
-    return vsb_cli_fail(error);
-  req.machine = res->machine;
-  req.machine_family = res->family;
-
-  g_autoptr(GPtrArray) list = load_entries(dirs, &error);
-  if (list == NULL)
-    return vsb_cli_fail(error);
-  g_autoptr(VsbFwSelection) sel = vsb_fw_select(list, &req, &error);
-  if (sel == NULL)
-    return vsb_cli_fail(error);
-
-  if (sel->chosen == NULL) {
-    if (json) {
-      g_autoptr(JsonNode) node = vsb_fw_selection_to_json(sel, &req);
-      vsb_cli_print_json(node);
-    }
-    fprintf(stderr, "vsboot: no firmware matches (%s %s, %s)\n", arch_name, req.machine,
-            vsb_fw_interface_name((VsbFwInterface)req.interface));
-    print_explanation(stderr, sel, res);
-    return VSB_EXIT_NEGATIVE;
+  if ((v = vsb_fw_arch_from_name(o->arch)) < 0) {
+    *code = vsb_cli_failf("unknown architecture '%s' (aarch64, arm, i386, loongarch64, riscv64, "
+                          "x86_64)", o->arch);
+    return FALSE;
   }
+  req->arch = (VsbFwArch)v;
+  req->interface = VSB_FW_INTERFACE_UEFI;
+  if (o->iface && (req->interface = vsb_fw_interface_from_name(o->iface)) < 0) {
+    *code = vsb_cli_failf("unknown interface '%s' (uefi, bios, openfirmware, uboot)", o->iface);
+    return FALSE;
+  }
+  if (o->mode && (req->mode = vsb_fw_flash_mode_from_name(o->mode)) < 0) {
+    *code = vsb_cli_failf("unknown mode '%s' (split, combined, stateless)", o->mode);
+    return FALSE;
+  }
+  if (o->format && (req->format = vsb_fw_format_from_name(o->format)) < 0) {
+    *code = vsb_cli_failf("unknown format '%s' (raw, qcow2)", o->format);
+    return FALSE;
+  }
+  GError *error = NULL;
+  if (!set_wants(req, o->want, VSB_FW_WANT_YES, &error) ||
+      !set_wants(req, o->refuse, VSB_FW_WANT_NO, &error)) {
+    *code = vsb_cli_fail(error);
+    return FALSE;
+  }
+  req->loader = o->loader;
+  req->nvram_template = o->template;
+  return TRUE;
+}
 
+/* The chosen descriptor, as JSON or text, with the explanation when asked for. */
+static int
+print_chosen(const VsbFwSelection *sel, const VsbFwRequest *req, const VsbMachineResolution *res,
+             gboolean json, gboolean explain)
+{
   const VsbFwDescriptor *d = sel->chosen->descriptor;
   if (json) {
     g_autoptr(JsonNode) node = vsb_fw_descriptor_to_json(d);
     if (explain) {
-      g_autoptr(JsonNode) full = vsb_fw_selection_to_json(sel, &req);
+      g_autoptr(JsonNode) full = vsb_fw_selection_to_json(sel, req);
       JsonObject *fo = json_node_get_object(full);
       JsonObject *o = json_node_get_object(node);
       json_object_set_member(o, "request", json_node_copy(json_object_get_member(fo, "request")));
@@ -425,6 +406,72 @@ cmd_select(int argc, char **argv)
   printf("%s\n", d->path);
   print_descriptor_details(stdout, d, "  ");
   return VSB_EXIT_OK;
+}
+
+static int
+cmd_select(int argc, char **argv)
+{
+  g_auto(GStrv) dirs = NULL;
+  g_auto(SelectOptions) o = { NULL };
+  gboolean explain = FALSE, json = FALSE;
+  GOptionEntry entries[] = {
+    { "arch", 0, 0, G_OPTION_ARG_STRING, &o.arch, "Guest architecture (required)", "ARCH" },
+    { "machine", 0, 0, G_OPTION_ARG_STRING, &o.machine,
+      "Machine type, e.g. q35, pc-q35-7.2, virt (required)", "M" },
+    { "interface", 0, 0, G_OPTION_ARG_STRING, &o.iface, "uefi (default) or bios", "IF" },
+    { "feature", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.want, "Firmware must have feature F", "F" },
+    { "no-feature", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.refuse, "Firmware must lack feature F",
+      "F" },
+    { "mode", 0, 0, G_OPTION_ARG_STRING, &o.mode, "Flash mode: split, combined or stateless",
+      "MODE" },
+    { "format", 0, 0, G_OPTION_ARG_STRING, &o.format, "Image format: raw or qcow2", "FMT" },
+    { "loader", 0, 0, G_OPTION_ARG_FILENAME, &o.loader, "The executable must be this file",
+      "PATH" },
+    { "template", 0, 0, G_OPTION_ARG_FILENAME, &o.template,
+      "The NVRAM template must be this file", "PATH" },
+    { "explain", 0, 0, G_OPTION_ARG_NONE, &explain,
+      "Give every descriptor's verdict: the first rule that rejected it, or chosen", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) ctx = g_option_context_new("- choose firmware as libvirt does");
+  vsb_cli_add_entries(ctx, entries, NULL);
+  g_option_context_add_main_entries(ctx, dir_entry(&dirs), NULL);
+  g_option_context_set_description(ctx, select_help);
+  int code = 0;
+  if (!vsb_cli_parse(ctx, &argc, &argv, &code))
+    return code;
+  if (argc > 1)
+    return vsb_cli_failf("firmware select: unexpected argument '%s'", argv[1]);
+  if (o.arch == NULL || o.machine == NULL)
+    return vsb_cli_failf("firmware select: --arch and --machine are required");
+
+  VsbFwRequest req;
+  if (!request_from_options(&o, &req, &code))
+    return code;
+  GError *error = NULL;
+  g_autoptr(VsbMachineResolution) res = vsb_qemu_resolve_machine(req.arch, o.machine, &error);
+  if (res == NULL)
+    return vsb_cli_fail(error);
+  req.machine = res->machine;
+  req.machine_family = res->family;
+
+  g_autoptr(GPtrArray) list = load_entries(dirs, &error);
+  if (list == NULL)
+    return vsb_cli_fail(error);
+  g_autoptr(VsbFwSelection) sel = vsb_fw_select(list, &req, &error);
+  if (sel == NULL)
+    return vsb_cli_fail(error);
+  if (sel->chosen != NULL)
+    return print_chosen(sel, &req, res, json, explain);
+  if (json) {
+    g_autoptr(JsonNode) node = vsb_fw_selection_to_json(sel, &req);
+    vsb_cli_print_json(node);
+  }
+  fprintf(stderr, "vsboot: no firmware matches (%s %s, %s)\n", o.arch, req.machine,
+          vsb_fw_interface_name((VsbFwInterface)req.interface));
+  print_explanation(stderr, sel, res);
+  return VSB_EXIT_NEGATIVE;
 }
 
 /* ---- check --------------------------------------------------------------------------------- */

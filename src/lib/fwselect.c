@@ -110,103 +110,137 @@ check_feature(const VsbFwDescriptor *d, const VsbFwRequest *req, VsbFwFeature f,
   return TRUE;
 }
 
-gboolean
-vsb_fw_match(const VsbFwDescriptor *d, const VsbFwRequest *req, const char **id, char **reason,
-             int *feature)
+/* Where a rejection is reported: the caller's optional outputs of vsb_fw_match. */
+typedef struct {
+  const char **id;
+  char **reason;
+  int *feature;
+} Why;
+
+/* 1. interface: any position in interface-types counts. */
+static gboolean
+match_interface(const VsbFwDescriptor *d, const VsbFwRequest *req, const Why *w)
 {
   char ibuf[64];
-  if (id)
-    *id = NULL;
-  if (reason)
-    *reason = NULL;
-  if (feature)
-    *feature = -1;
-
-  /* 1. interface: any position in interface-types counts. */
   if (req->interface == VSB_FW_ANY) {
     if (!vsb_fw_descriptor_has_interface(d, VSB_FW_INTERFACE_UEFI) &&
         !vsb_fw_descriptor_has_interface(d, VSB_FW_INTERFACE_BIOS))
-      return reject(id, reason, feature, "interface", -1,
+      return reject(w->id, w->reason, w->feature, "interface", -1,
                     g_strdup_printf("interface %s is neither uefi nor bios",
                                     interfaces_text(d, ibuf)));
   } else if (!vsb_fw_descriptor_has_interface(d, (VsbFwInterface)req->interface)) {
-    return reject(id, reason, feature, "interface", -1,
+    return reject(w->id, w->reason, w->feature, "interface", -1,
                   g_strdup_printf("interface %s, not %s", interfaces_text(d, ibuf),
                                   vsb_fw_interface_name((VsbFwInterface)req->interface)));
   }
+  return TRUE;
+}
 
-  /* 2. paths (virFileComparePaths). */
+/* 2. paths (virFileComparePaths). */
+static gboolean
+match_paths(const VsbFwDescriptor *d, const VsbFwRequest *req, const Why *w)
+{
   if (req->loader) {
     const char *code = vsb_fw_descriptor_code_path(d);
     if ((d->device != VSB_FW_DEVICE_FLASH && d->device != VSB_FW_DEVICE_MEMORY) ||
         !vsb_fw_paths_equal(req->loader, code))
-      return reject(id, reason, feature, "loader-path", -1,
+      return reject(w->id, w->reason, w->feature, "loader-path", -1,
                     g_strdup_printf("executable is %s, not %s", code, req->loader));
   }
   if (req->nvram_template) {
     if (d->device != VSB_FW_DEVICE_FLASH || d->mode != VSB_FW_FLASH_MODE_SPLIT)
-      return reject(id, reason, feature, "template-path", -1,
+      return reject(w->id, w->reason, w->feature, "template-path", -1,
                     g_strdup_printf("has no NVRAM template, and %s was asked for",
                                     req->nvram_template));
     if (!vsb_fw_paths_equal(req->nvram_template, d->nvram_template.filename))
-      return reject(id, reason, feature, "template-path", -1,
+      return reject(w->id, w->reason, w->feature, "template-path", -1,
                     g_strdup_printf("NVRAM template is %s, not %s", d->nvram_template.filename,
                                     req->nvram_template));
   }
+  return TRUE;
+}
 
-  /* 3. architecture + machine glob. */
-  if (!target_matches(d, req)) {
-    GString *s = g_string_new(NULL);
-    for (guint i = 0; i < d->targets->len; i++) {
-      const VsbFwTarget *t = d->targets->pdata[i];
-      g_autofree char *m = g_strjoinv(",", t->machines);
-      g_string_append_printf(s, "%s%s %s", i ? "; " : "", vsb_fw_arch_name(t->architecture), m);
-    }
-    char *text = g_strdup_printf("targets %s; not %s %s%s", s->str, vsb_fw_arch_name(req->arch),
-                                 req->machine, req->machine_family ? " (family)" : "");
-    g_string_free(s, TRUE);
-    return reject(id, reason, feature, "target", -1, text);
+/* 3. architecture + machine glob. */
+static gboolean
+match_target(const VsbFwDescriptor *d, const VsbFwRequest *req, const Why *w)
+{
+  if (target_matches(d, req))
+    return TRUE;
+  g_autoptr(GString) s = g_string_new(NULL);
+  for (guint i = 0; i < d->targets->len; i++) {
+    const VsbFwTarget *t = d->targets->pdata[i];
+    g_autofree char *m = g_strjoinv(",", t->machines);
+    g_string_append_printf(s, "%s%s %s", i ? "; " : "", vsb_fw_arch_name(t->architecture), m);
   }
+  return reject(w->id, w->reason, w->feature, "target", -1,
+                g_strdup_printf("targets %s; not %s %s%s", s->str, vsb_fw_arch_name(req->arch),
+                                req->machine, req->machine_family ? " (family)" : ""));
+}
 
-  /* 4. S3/S4. */
-  if (!check_feature(d, req, VSB_FW_FEATURE_ACPI_S3, id, reason, feature) ||
-      !check_feature(d, req, VSB_FW_FEATURE_ACPI_S4, id, reason, feature))
-    return FALSE;
+/* Each feature of a list, in order; the first the request's wish is not met for rejects. */
+static gboolean
+match_features(const VsbFwDescriptor *d, const VsbFwRequest *req, const VsbFwFeature *list,
+               gsize n, const Why *w)
+{
+  for (gsize i = 0; i < n; i++)
+    if (!check_feature(d, req, list[i], w->id, w->reason, w->feature))
+      return FALSE;
+  return TRUE;
+}
 
-  /* 5. secure-boot, enrolled-keys. */
-  if (!check_feature(d, req, VSB_FW_FEATURE_SECURE_BOOT, id, reason, feature) ||
-      !check_feature(d, req, VSB_FW_FEATURE_ENROLLED_KEYS, id, reason, feature))
-    return FALSE;
+/* 4. S3/S4. */
+static gboolean
+match_acpi(const VsbFwDescriptor *d, const VsbFwRequest *req, const Why *w)
+{
+  static const VsbFwFeature acpi[] = { VSB_FW_FEATURE_ACPI_S3, VSB_FW_FEATURE_ACPI_S4 };
+  return match_features(d, req, acpi, G_N_ELEMENTS(acpi), w);
+}
 
-  /* 6. SMM: wanted = smm=on with a secure flash, which only firmware requiring SMM accepts;
-   * refused = smm=off, which firmware requiring SMM cannot run with. */
+/* 5. secure-boot, enrolled-keys. */
+static gboolean
+match_secure_boot(const VsbFwDescriptor *d, const VsbFwRequest *req, const Why *w)
+{
+  static const VsbFwFeature sb[] = { VSB_FW_FEATURE_SECURE_BOOT, VSB_FW_FEATURE_ENROLLED_KEYS };
+  return match_features(d, req, sb, G_N_ELEMENTS(sb), w);
+}
+
+/* 6. SMM: wanted = smm=on with a secure flash, which only firmware requiring SMM accepts;
+ * refused = smm=off, which firmware requiring SMM cannot run with. */
+static gboolean
+match_smm(const VsbFwDescriptor *d, const VsbFwRequest *req, const Why *w)
+{
   gboolean smm = vsb_fw_descriptor_has_feature(d, VSB_FW_FEATURE_REQUIRES_SMM);
   if (req->features[VSB_FW_FEATURE_REQUIRES_SMM] == VSB_FW_WANT_NO && smm)
-    return reject(id, reason, feature, "smm", VSB_FW_FEATURE_REQUIRES_SMM,
+    return reject(w->id, w->reason, w->feature, "smm", VSB_FW_FEATURE_REQUIRES_SMM,
                   g_strdup("requires SMM, which is turned off"));
   if (req->features[VSB_FW_FEATURE_REQUIRES_SMM] == VSB_FW_WANT_YES && !smm)
-    return reject(id, reason, feature, "smm", VSB_FW_FEATURE_REQUIRES_SMM,
+    return reject(w->id, w->reason, w->feature, "smm", VSB_FW_FEATURE_REQUIRES_SMM,
                   g_strdup("does not require SMM, and an SMM-only (secure) flash was asked for"));
+  return TRUE;
+}
 
-  /* 7./8. device, mode, formats. */
+/* 7./8. device, mode, formats. */
+static gboolean
+match_device(const VsbFwDescriptor *d, const VsbFwRequest *req, const Why *w)
+{
   if (req->device != VSB_FW_ANY && (int)d->device != req->device)
-    return reject(id, reason, feature, "device", -1,
+    return reject(w->id, w->reason, w->feature, "device", -1,
                   g_strdup_printf("device %s, not %s", vsb_fw_device_name(d->device),
                                   vsb_fw_device_name((VsbFwDevice)req->device)));
   switch (d->device) {
   case VSB_FW_DEVICE_FLASH:
     if (req->mode != VSB_FW_ANY && (int)d->mode != req->mode)
-      return reject(id, reason, feature, "mode", -1,
+      return reject(w->id, w->reason, w->feature, "mode", -1,
                     g_strdup_printf("flash mode %s, not %s", vsb_fw_flash_mode_name(d->mode),
                                     vsb_fw_flash_mode_name((VsbFwFlashMode)req->mode)));
     if (req->format != VSB_FW_ANY && (int)d->executable.format != req->format)
-      return reject(id, reason, feature, "format", -1,
+      return reject(w->id, w->reason, w->feature, "format", -1,
                     g_strdup_printf("executable format %s, not %s",
                                     vsb_fw_format_name(d->executable.format),
                                     vsb_fw_format_name((VsbFwFormat)req->format)));
     if (d->mode == VSB_FW_FLASH_MODE_SPLIT && req->format != VSB_FW_ANY &&
         (int)d->nvram_template.format != req->format)
-      return reject(id, reason, feature, "template-format", -1,
+      return reject(w->id, w->reason, w->feature, "template-format", -1,
                     g_strdup_printf("NVRAM template format %s, not %s",
                                     vsb_fw_format_name(d->nvram_template.format),
                                     vsb_fw_format_name((VsbFwFormat)req->format)));
@@ -214,7 +248,7 @@ vsb_fw_match(const VsbFwDescriptor *d, const VsbFwRequest *req, const char **id,
   case VSB_FW_DEVICE_MEMORY:
     /* -bios: read-only, no NVRAM; only "stateless" describes it. */
     if (req->mode != VSB_FW_ANY && req->mode != VSB_FW_FLASH_MODE_STATELESS)
-      return reject(id, reason, feature, "mode", -1,
+      return reject(w->id, w->reason, w->feature, "mode", -1,
                     g_strdup_printf("memory-mapped (stateless, no NVRAM), not %s",
                                     vsb_fw_flash_mode_name((VsbFwFlashMode)req->mode)));
     break;
@@ -222,24 +256,59 @@ vsb_fw_match(const VsbFwDescriptor *d, const VsbFwRequest *req, const char **id,
   case VSB_FW_DEVICE_IGVM:
   default:
     /* libvirt cannot use these (it fails to parse such files), so neither does selection. */
-    return reject(id, reason, feature, "device", -1,
+    return reject(w->id, w->reason, w->feature, "device", -1,
                   g_strdup_printf("device %s is not selectable (libvirt knows flash and memory)",
                                   vsb_fw_device_name(d->device)));
   }
+  return TRUE;
+}
 
-  /* 9. confidential computing. */
+/* 9. confidential computing. */
+static gboolean
+match_confidential(const VsbFwDescriptor *d, const VsbFwRequest *req, const Why *w)
+{
   static const VsbFwFeature cc[] = { VSB_FW_FEATURE_AMD_SEV, VSB_FW_FEATURE_AMD_SEV_ES,
                                      VSB_FW_FEATURE_AMD_SEV_SNP, VSB_FW_FEATURE_INTEL_TDX };
-  for (gsize i = 0; i < G_N_ELEMENTS(cc); i++)
-    if (!check_feature(d, req, cc[i], id, reason, feature))
-      return FALSE;
+  return match_features(d, req, cc, G_N_ELEMENTS(cc), w);
+}
 
-  /* 10. the rest (vsboot extension; libvirt ignores them). */
+/* 10. the rest (vsboot extension; libvirt ignores them). */
+static gboolean
+match_rest(const VsbFwDescriptor *d, const VsbFwRequest *req, const Why *w)
+{
   static const VsbFwFeature rest[] = { VSB_FW_FEATURE_VERBOSE_DYNAMIC,
                                        VSB_FW_FEATURE_VERBOSE_STATIC,
                                        VSB_FW_FEATURE_HOST_UEFI_VARS };
-  for (gsize i = 0; i < G_N_ELEMENTS(rest); i++)
-    if (!check_feature(d, req, rest[i], id, reason, feature))
+  return match_features(d, req, rest, G_N_ELEMENTS(rest), w);
+}
+
+/* libvirt's rules in libvirt's order (fwselect.h): the first that rejects names the reason. */
+static gboolean (*const match_steps[])(const VsbFwDescriptor *, const VsbFwRequest *,
+                                      const Why *) = {
+  match_interface,
+  match_paths,
+  match_target,
+  match_acpi,
+  match_secure_boot,
+  match_smm,
+  match_device,
+  match_confidential,
+  match_rest,
+};
+
+gboolean
+vsb_fw_match(const VsbFwDescriptor *d, const VsbFwRequest *req, const char **id, char **reason,
+             int *feature)
+{
+  if (id)
+    *id = NULL;
+  if (reason)
+    *reason = NULL;
+  if (feature)
+    *feature = -1;
+  const Why w = { id, reason, feature };
+  for (gsize i = 0; i < G_N_ELEMENTS(match_steps); i++)
+    if (!match_steps[i](d, req, &w))
       return FALSE;
   return TRUE;
 }
