@@ -130,46 +130,58 @@ provision_one(const VsbProvisionRequest *req, gboolean json, gboolean *printed,
   return TRUE;
 }
 
-static int
-provision_run(int argc, char **argv)
+/* What provision's command line asks for. */
+typedef struct {
+  char *state_dir, *arch, *machine, *keys;
+  char **features, **no_features, **fw_dirs, **microsoft;
+  gboolean enrolled, allow_setup, tpm, reset, json;
+} ProvisionArgs;
+
+static void
+provision_args_clear(ProvisionArgs *a)
 {
-  g_autofree char *prg = g_strdup_printf("vsboot %s", argv[0]);
-  g_set_prgname(prg);
-  g_autofree char *state_dir = NULL;
-  g_autofree char *arch = NULL;
-  g_autofree char *machine = NULL;
-  g_autofree char *keys = NULL;
-  g_auto(GStrv) features = NULL;
-  g_auto(GStrv) no_features = NULL;
-  g_auto(GStrv) fw_dirs = NULL, microsoft = NULL;
-  gboolean enrolled = FALSE, allow_setup = FALSE, tpm = FALSE, reset = FALSE, json = FALSE;
+  g_free(a->state_dir);
+  g_free(a->arch);
+  g_free(a->machine);
+  g_free(a->keys);
+  g_strfreev(a->features);
+  g_strfreev(a->no_features);
+  g_strfreev(a->fw_dirs);
+  g_strfreev(a->microsoft);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(ProvisionArgs, provision_args_clear)
+
+/* Parse provision's options; -1 when parsed, else the exit status. */
+static int
+provision_parse(int *argc, char ***argv, ProvisionArgs *a)
+{
   GOptionEntry entries[] = {
-    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &a->state_dir,
       "Directory holding the VMs' state (must exist and be writable)", "DIR" },
-    { "arch", 0, 0, G_OPTION_ARG_STRING, &arch, "Architecture: x86_64 (default), aarch64, ...",
+    { "arch", 0, 0, G_OPTION_ARG_STRING, &a->arch, "Architecture: x86_64 (default), aarch64, ...",
       "ARCH" },
-    { "machine", 0, 0, G_OPTION_ARG_STRING, &machine,
+    { "machine", 0, 0, G_OPTION_ARG_STRING, &a->machine,
       "Machine type or alias (default q35 on x86, virt on ARM)", "TYPE" },
-    { "feature", 0, 0, G_OPTION_ARG_STRING_ARRAY, &features,
+    { "feature", 0, 0, G_OPTION_ARG_STRING_ARRAY, &a->features,
       "The firmware must have this feature (repeatable)", "FEATURE" },
-    { "no-feature", 0, 0, G_OPTION_ARG_STRING_ARRAY, &no_features,
+    { "no-feature", 0, 0, G_OPTION_ARG_STRING_ARRAY, &a->no_features,
       "The firmware must not have this feature (repeatable)", "FEATURE" },
-    { "keys", 0, 0, G_OPTION_ARG_FILENAME, &keys,
+    { "keys", 0, 0, G_OPTION_ARG_FILENAME, &a->keys,
       "Enroll PK.crt, KEK.crt and db.crt (owner.guid) from DIR (vsboot keys generate)", "DIR" },
-    { "enrolled-keys", 0, 0, G_OPTION_ARG_NONE, &enrolled,
+    { "enrolled-keys", 0, 0, G_OPTION_ARG_NONE, &a->enrolled,
       "Use a template with keys already enrolled (distro/Microsoft keys)", NULL },
-    { "microsoft", 0, 0, G_OPTION_ARG_STRING_ARRAY, &microsoft,
+    { "microsoft", 0, 0, G_OPTION_ARG_STRING_ARRAY, &a->microsoft,
       "Add Microsoft's CA certificates: 2023 (the default for a template that trusts "
       "Microsoft), 2011, single ids, or none (repeatable); with --keys, next to the owner's "
       "keys", "SET" },
-    { "allow-setup-mode", 0, 0, G_OPTION_ARG_NONE, &allow_setup,
+    { "allow-setup-mode", 0, 0, G_OPTION_ARG_NONE, &a->allow_setup,
       "Accept a template without PK: Secure Boot firmware that enforces nothing", NULL },
-    { "tpm", 0, 0, G_OPTION_ARG_NONE, &tpm, "Prepare swtpm TPM 2.0 state for the VM", NULL },
-    { "reset", 0, 0, G_OPTION_ARG_NONE, &reset,
+    { "tpm", 0, 0, G_OPTION_ARG_NONE, &a->tpm, "Prepare swtpm TPM 2.0 state for the VM", NULL },
+    { "reset", 0, 0, G_OPTION_ARG_NONE, &a->reset,
       "Provision again, replacing the VM's varstore (its keys and boot entries are lost)", NULL },
-    { "firmware-dir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &fw_dirs,
+    { "firmware-dir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &a->fw_dirs,
       "Search descriptors here instead of QEMU's directories (repeatable, later wins)", "DIR" },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Report as JSON", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &a->json, "Report as JSON", NULL },
     { NULL },
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new("NAME...");
@@ -183,14 +195,18 @@ provision_run(int argc, char **argv)
     "and the exit status is 2 if any failed.");
   vsb_cli_add_entries(ctx, entries, NULL);
   int code = 0;
-  gboolean parsed = vsb_cli_parse(ctx, &argc, &argv, &code);
-  if (!parsed)
-    return code;
+  return vsb_cli_parse(ctx, argc, argv, &code) ? -1 : code;
+}
+
+/* The names checked (all of them before any VM is made) and the request they share; -1 when
+ * fine, else the exit status. */
+static int
+provision_request(int argc, char **argv, const ProvisionArgs *a, VsbProvisionRequest *req)
+{
   if (argc < 2)
     return vsb_cli_failf("provision: expected a VM name; try 'vsboot help provision'");
-  if (state_dir == NULL)
+  if (a->state_dir == NULL)
     return vsb_cli_failf("provision: --state-dir DIR is required");
-  /* Every name is checked before any VM is made. */
   g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
   for (int i = 1; i < argc; i++) {
     GError *error = NULL;
@@ -199,34 +215,48 @@ provision_run(int argc, char **argv)
     if (!g_hash_table_add(seen, argv[i]))
       return vsb_cli_failf("provision: VM name '%s' given twice", argv[i]);
   }
-  const char *a = arch ? arch : "x86_64";
-  const char *m = machine;
+  const char *arch = a->arch ? a->arch : "x86_64";
+  const char *m = a->machine;
   if (m == NULL)
-    m = (strcmp(a, "x86_64") == 0 || strcmp(a, "i386") == 0) ? "q35" : "virt";
-
-  VsbProvisionRequest req = {
-    .state_dir = state_dir,
-    .arch = a,
+    m = (strcmp(arch, "x86_64") == 0 || strcmp(arch, "i386") == 0) ? "q35" : "virt";
+  *req = (VsbProvisionRequest){
+    .state_dir = a->state_dir,
+    .arch = arch,
     .machine = m,
-    .features = (const char *const *)features,
-    .no_features = (const char *const *)no_features,
-    .firmware_dirs = (const char *const *)fw_dirs,
-    .keys_dir = keys,
-    .enrolled_keys = enrolled,
-    .allow_setup_mode = allow_setup,
-    .tpm = tpm,
-    .reset = reset,
-    .microsoft_given = microsoft != NULL,
+    .features = (const char *const *)a->features,
+    .no_features = (const char *const *)a->no_features,
+    .firmware_dirs = (const char *const *)a->fw_dirs,
+    .keys_dir = a->keys,
+    .enrolled_keys = a->enrolled,
+    .allow_setup_mode = a->allow_setup,
+    .tpm = a->tpm,
+    .reset = a->reset,
+    .microsoft_given = a->microsoft != NULL,
   };
-  for (char **ms = microsoft; ms && *ms; ms++) {
+  for (char **ms = a->microsoft; ms && *ms; ms++) {
     VsbMsCertSet set = 0;
     GError *error = NULL;
     if (g_strcmp0(*ms, "none") != 0 && !vsb_ms_cert_set_parse(*ms, &set, &error)) {
       g_prefix_error(&error, "provision: --microsoft: ");
       return vsb_cli_fail(error);
     }
-    req.microsoft |= set;
+    req->microsoft |= set;
   }
+  return -1;
+}
+
+static int
+provision_run(int argc, char **argv)
+{
+  g_autofree char *prg = g_strdup_printf("vsboot %s", argv[0]);
+  g_set_prgname(prg);
+  g_auto(ProvisionArgs) a = { NULL };
+  VsbProvisionRequest req;
+  int rc = provision_parse(&argc, &argv, &a);
+  if (rc < 0)
+    rc = provision_request(argc, argv, &a, &req);
+  if (rc >= 0)
+    return rc;
   gboolean batch = argc > 2;
   g_autoptr(JsonArray) reports = json_array_new();
   guint failed = 0;
@@ -234,21 +264,19 @@ provision_run(int argc, char **argv)
   for (int i = 1; i < argc; i++) {
     req.name = argv[i];
     g_autoptr(JsonNode) report = NULL;
-    if (!provision_one(&req, json, &printed, &report))
+    if (!provision_one(&req, a.json, &printed, &report))
       failed++;
     if (report)
       json_array_add_element(reports, g_steal_pointer(&report));
   }
-  if (json) {
-    if (batch) {
-      g_autoptr(JsonNode) node = json_node_init_array(json_node_alloc(), reports);
-      vsb_cli_print_json(node);
-    } else {
-      /* One VM: its report, or on failure what exists (nothing when nothing does). */
-      JsonNode *only = json_array_get_element(reports, 0);
-      if (!failed || json_object_has_member(json_node_get_object(only), "exists"))
-        vsb_cli_print_json(only);
-    }
+  if (a.json && batch) {
+    g_autoptr(JsonNode) node = json_node_init_array(json_node_alloc(), reports);
+    vsb_cli_print_json(node);
+  } else if (a.json) {
+    /* One VM: its report, or on failure what exists (nothing when nothing does). */
+    JsonNode *only = json_array_get_element(reports, 0);
+    if (!failed || json_object_has_member(json_node_get_object(only), "exists"))
+      vsb_cli_print_json(only);
   }
   if (failed && batch)
     fprintf(stderr, "vsboot: provision: %u of %d VMs failed\n", failed, argc - 1);
