@@ -40,4 +40,36 @@ gboolean vsb_rollover_check_pca2011(gboolean pca2011_revoked_before, const VsbVa
 /* Whether store's dbx revokes Windows Production PCA 2011 now. */
 gboolean vsb_rollover_pca2011_revoked(const VsbVarstore *store);
 
+/* ---- adding the 2023 CAs (vars enroll --microsoft, fleet --rollover 2023) ------------------ */
+
+/* The Microsoft 2023 CAs store lacks: the 2023 successors (VsbMsCert.successors) of every 2011
+ * CA it trusts (enrolled, not revoked) that are not enrolled already. A store that trusts no
+ * Microsoft CA gets none: the rollover carries existing trust forward and never adds trust in
+ * Microsoft to a VM that had none. A VsbMsCertSet of mscerts.h. */
+guint vsb_rollover_2023_missing(const VsbVarstore *store);
+
+/* Add set (a VsbMsCertSet) to store as `vars enroll --microsoft` does (vsb_enroll_add_microsoft:
+ * Microsoft's owner GUID, KEK first, the shipped DER files checked against their compiled
+ * SHA-256) and apply Microsoft's PCA 2011 rule (vsb_rollover_check_pca2011). set must hold
+ * only certificates the store lacks (vsb_rollover_2023_missing). changes (may be NULL) receives
+ * one line per certificate ("KEK: add Microsoft Corporation KEK 2K CA 2023 (kek-2023)"). On an error the store may be half-edited: callers edit a copy, or discard it. */
+gboolean vsb_rollover_add(VsbVarstore *store, guint set, GPtrArray **changes, GError **error);
+
+typedef enum {
+  VSB_ROLLOVER_UP_TO_DATE,   /* nothing to add */
+  VSB_ROLLOVER_NOT_MICROSOFT,/* trusts no Microsoft CA: nothing is added */
+  VSB_ROLLOVER_WOULD_CHANGE, /* a dry run that found something to add */
+  VSB_ROLLOVER_CHANGED,      /* written */
+} VsbRolloverStatus;
+const char *vsb_rollover_status_name(VsbRolloverStatus status);
+/* "up-to-date", "not-microsoft", "would-change", "changed" */
+
+/* The rollover of one varstore file, whole or not at all: the edit lock of the real file is
+ * taken (waiting as vsb_file_lock does), the store is loaded, the missing 2023 CAs are added
+ * and, unless dry_run, the file is replaced atomically keeping its mode and owner
+ * (vsb_varstore_save_full). A file a running QEMU holds (its lock) is VSB_ERROR_BUSY and is
+ * never written. changes as vsb_rollover_add. Untouched on every error and in a dry run. */
+gboolean vsb_rollover_file(const char *path, gboolean dry_run, VsbRolloverStatus *status,
+                           GPtrArray **changes, GError **error);
+
 VSB_END_DECLS

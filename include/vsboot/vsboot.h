@@ -48,3 +48,4 @@
 #include "vsboot/qemu-cmdline.h"
 #include "vsboot/libvirt-domain.h"
 #include "vsboot/audit.h"
+#include "vsboot/fleet.h"

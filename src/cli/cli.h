@@ -30,6 +30,7 @@ extern const VsbCliCommand vsb_cli_libvirt_xml;
 extern const VsbCliCommand vsb_cli_run;
 extern const VsbCliCommand vsb_cli_audit;
 extern const VsbCliCommand vsb_cli_libvirt_hook;
+extern const VsbCliCommand vsb_cli_fleet;
 
 /* "vsboot firmware inspect ..." (cmd-firmware-inspect.c), routed from cmd-firmware.c;
  * argv[0] is "firmware inspect". */

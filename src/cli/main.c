@@ -10,6 +10,7 @@ static const VsbCliCommand *const commands[] = {
   &vsb_cli_firmware, &vsb_cli_vars,        &vsb_cli_keys, &vsb_cli_pe,    &vsb_cli_provision,
   &vsb_cli_qemu_args, &vsb_cli_libvirt_xml, &vsb_cli_run,  &vsb_cli_audit,
   &vsb_cli_libvirt_hook,
+  &vsb_cli_fleet,
 };
 
 static void

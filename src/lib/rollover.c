@@ -5,7 +5,11 @@
 #include "vsboot/error.h"
 #include "vsboot/guid.h"
 #include "vsboot/mscerts.h"
+#include "vsboot/fileio.h"
+#include "vsboot/secureboot.h"
 #include "vsboot/siglist.h"
+
+#include <string.h>
 
 typedef struct {
   char *name;
@@ -155,4 +159,104 @@ vsb_rollover_check_pca2011(gboolean revoked_before, const VsbVarstore *after, GE
               "UEFI CA 2023: no Windows boot manager would boot (Microsoft: apply "
               "DBXUpdate2024.bin only after DBUpdate2024.bin); nothing was written");
   return FALSE;
+}
+
+guint
+vsb_rollover_2023_missing(const VsbVarstore *store)
+{
+  g_autoptr(VsbMsState) ms = vsb_secure_boot_microsoft_state(store);
+  guint missing = 0;
+  for (guint i = 0; i < VSB_MS_N_CERTS; i++) {
+    const VsbMsCert *old = vsb_ms_cert((VsbMsCertId)i);
+    if (old->successors == 0 || ms->state[i] != VSB_MS_ENROLLED)
+      continue;
+    /* A revoked successor stays revoked: adding it to db would not make it trusted. */
+    for (guint j = 0; j < VSB_MS_N_CERTS; j++)
+      if ((old->successors & (1u << j)) && ms->state[j] == VSB_MS_ABSENT)
+        missing |= 1u << j;
+  }
+  return missing;
+}
+
+gboolean
+vsb_rollover_add(VsbVarstore *store, guint set, GPtrArray **changes, GError **error)
+{
+  gboolean pca_revoked_before = vsb_rollover_pca2011_revoked(store);
+  g_autoptr(VsbEnroll) e = vsb_enroll_new(store);
+  if (!vsb_enroll_add_microsoft(e, set, error) ||
+      !vsb_rollover_check_pca2011(pca_revoked_before, store, error))
+    return FALSE;
+  if (changes) {
+    /* The set holds only certificates the store lacked: each one was added. */
+    *changes = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < VSB_MS_N_CERTS; i++) {
+      const VsbMsCert *c = vsb_ms_cert((VsbMsCertId)i);
+      if (set & (1u << i))
+        g_ptr_array_add(*changes, g_strdup_printf("%s: add %s (%s)",
+                                                  vsb_sb_variable_name(c->variable),
+                                                  c->subject_cn, c->name));
+    }
+  }
+  return TRUE;
+}
+
+const char *
+vsb_rollover_status_name(VsbRolloverStatus status)
+{
+  switch (status) {
+  case VSB_ROLLOVER_UP_TO_DATE: return "up-to-date";
+  case VSB_ROLLOVER_NOT_MICROSOFT: return "not-microsoft";
+  case VSB_ROLLOVER_WOULD_CHANGE: return "would-change";
+  case VSB_ROLLOVER_CHANGED: return "changed";
+  }
+  return "unknown";
+}
+
+static gboolean
+trusts_microsoft(const VsbVarstore *store)
+{
+  g_autoptr(VsbMsState) ms = vsb_secure_boot_microsoft_state(store);
+  for (guint i = 0; i < VSB_MS_N_CERTS; i++)
+    if (ms->state[i] == VSB_MS_ENROLLED)
+      return TRUE;
+  return FALSE;
+}
+
+gboolean
+vsb_rollover_file(const char *path, gboolean dry_run, VsbRolloverStatus *status,
+                  GPtrArray **changes, GError **error)
+{
+  if (changes)
+    *changes = NULL;
+  /* Load only under the edit lock and save before dropping it: a concurrent vars enroll queues
+   * behind us instead of losing its change or ours. */
+  g_autoptr(VsbFileLock) lock = vsb_file_lock(path, TRUE, error);
+  if (lock == NULL)
+    return FALSE;
+  const char *real = vsb_file_lock_get_path(lock);
+  g_autoptr(VsbVarstore) store = vsb_varstore_load(real, error);
+  if (store == NULL)
+    return FALSE;
+  guint set = vsb_rollover_2023_missing(store);
+  if (set == 0) {
+    *status = trusts_microsoft(store) ? VSB_ROLLOVER_UP_TO_DATE
+                                      : VSB_ROLLOVER_NOT_MICROSOFT;
+    if (changes)
+      *changes = g_ptr_array_new_with_free_func(g_free);
+    return TRUE;
+  }
+  g_autoptr(GPtrArray) lines = NULL;
+  if (!vsb_rollover_add(store, set, &lines, error))
+    return FALSE;
+  if (!dry_run) {
+    /* The file keeps its mode and owner (libvirt's nvram files are 0600 qemu:qemu); a lock
+     * held by a running QEMU is VSB_ERROR_BUSY: its store is never written under it. */
+    VsbWriteOptions wopts = { .mode = 0600, .keep_mode = TRUE };
+    if (!vsb_varstore_save_full(store, real, &wopts, FALSE, error))
+      return FALSE;
+  }
+  *status = dry_run ? VSB_ROLLOVER_WOULD_CHANGE : VSB_ROLLOVER_CHANGED;
+  if (changes)
+    *changes = g_steal_pointer(&lines);
+  return TRUE;
 }
