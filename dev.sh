@@ -14,7 +14,7 @@ cd "$(dirname "$0")"
 PACKAGES=(
   meson ninja-build pkg-config gcc gnu-efi
   libglib2.0-dev libjson-glib-dev libxml2-dev libssl-dev liblzma-dev
-  scdoc bash-completion
+  scdoc bash-completion libvirt-dev
 )
 # DEMO_PACKAGES: what scripts/demo.sh runs: QEMU and OVMF, and the ESP tools of `run --efi-app`.
 DEMO_PACKAGES=(
@@ -30,6 +30,7 @@ TEST_PACKAGES=(
   swtpm swtpm-tools python3 python3-cryptography openssl util-linux hyperfine
   shim-signed grub-efi-amd64-signed linux-image-amd64 pesign osslsigncode
   man-db debhelper devscripts dpkg-dev fakeroot lintian
+  prometheus
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -52,7 +52,8 @@ put_cell(GString *line, const char *s, guint width)
   g_string_append_c(line, ' ');
 }
 
-/* "  PREFIX text" wrapped at TABLE_WIDTH with a hanging indent of four. */
+/* "PREFIX text" wrapped at TABLE_WIDTH with a hanging indent of four; a word longer than a
+ * line (a path) is cut across lines. */
 static void
 print_wrapped(const char *prefix, const char *text)
 {
@@ -60,14 +61,36 @@ print_wrapped(const char *prefix, const char *text)
   g_autoptr(GString) line = g_string_new(prefix);
   g_auto(GStrv) words = g_strsplit(valid, " ", -1);
   for (char **w = words; *w; w++) {
-    glong len = g_utf8_strlen(line->str, -1), wl = g_utf8_strlen(*w, -1);
-    if (len > 4 && len + 1 + wl > TABLE_WIDTH) {
+    const char *word = *w;
+    for (;;) {
+      glong len = g_utf8_strlen(line->str, -1), wl = g_utf8_strlen(word, -1);
+      gboolean sep = line->len > 0 && line->str[line->len - 1] != ' ';
+      if (len + sep + wl <= TABLE_WIDTH) {
+        if (sep)
+          g_string_append_c(line, ' ');
+        g_string_append(line, word);
+        break;
+      }
+      if (len > 4 && wl <= TABLE_WIDTH - 4) {
+        printf("%s\n", line->str);
+        g_string_assign(line, "    ");
+        continue;
+      }
+      /* Too long for any line: fill this one and carry the rest. */
+      glong room = TABLE_WIDTH - len - sep;
+      if (room <= 0) {
+        printf("%s\n", line->str);
+        g_string_assign(line, "    ");
+        continue;
+      }
+      if (sep)
+        g_string_append_c(line, ' ');
+      const char *cut = g_utf8_offset_to_pointer(word, room);
+      g_string_append_len(line, word, cut - word);
       printf("%s\n", line->str);
       g_string_assign(line, "    ");
-    } else if (line->len > 0 && line->str[line->len - 1] != ' ') {
-      g_string_append_c(line, ' ');
+      word = cut;
     }
-    g_string_append(line, *w);
   }
   printf("%s\n", line->str);
 }
@@ -110,7 +133,7 @@ print_row(JsonObject *vm, const char *last)
   g_autofree char *dbx_text = dbx && JSON_NODE_HOLDS_VALUE(dbx)
                                 ? g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(dbx))
                                 : g_strdup("-");
-  put_cell(line, dbx_text, 5);
+  put_cell(line, dbx_text, 4);
   put_cell(line, vsb_cli_jbool(vm, "tpm") ? "yes" : "no", 3);
   g_string_append(line, last);
   printf("%s\n", line->str);
@@ -130,7 +153,7 @@ print_fleet(JsonObject *root)
   JsonArray *vms = vsb_cli_jarr(root, "vms");
   guint n = vms ? json_array_get_length(vms) : 0;
   if (n > 0) {
-    printf("%-16s %-9s %-3s %-12s %-8s %-4s %-5s %-3s %s\n", "NAME", "SOURCE", "RUN",
+    printf("%-16s %-9s %-3s %-12s %-8s %-4s %-4s %-3s %s\n", "NAME", "SOURCE", "RUN",
            "VERDICT", "MODE", "MS", "DBX", "TPM", "ERRORS");
     for (guint i = 0; i < n; i++) {
       JsonObject *vm = json_array_get_object_element(vms, i);
@@ -149,10 +172,12 @@ print_fleet(JsonObject *root)
       if (!header)
         printf("\nWhy not enforced:\n");
       header = TRUE;
-      g_autofree char *prefix = g_strdup_printf("  %s (%s): %s:", vsb_cli_jstr(vm, "name"),
-                                                vsb_cli_jstr(vm, "source"),
-                                                vsb_cli_jstr(fo, "id"));
-      print_wrapped(prefix, vsb_cli_jstr(fo, "message"));
+      g_autofree char *who = g_strdup_printf("  %s (%s):", vsb_cli_jstr(vm, "name"),
+                                             vsb_cli_jstr(vm, "source"));
+      g_autofree char *what = g_strdup_printf("%s: %s", vsb_cli_jstr(fo, "id"),
+                                              vsb_cli_jstr(fo, "message"));
+      print_wrapped("", who);
+      print_wrapped("    ", what);
     }
   }
   printf("\n%u VM(s): %" G_GINT64_FORMAT " enforced, %" G_GINT64_FORMAT " not enforced "
@@ -169,8 +194,8 @@ print_rollover(JsonObject *root)
   guint n = vms ? json_array_get_length(vms) : 0;
   printf("Rollover to the Microsoft 2023 CAs (%s):\n",
          vsb_cli_jbool(ro, "apply") ? "stopped VMs written"
-                                    : "dry run: nothing written; --apply writes stopped VMs");
-  printf("%-16s %-9s %-3s %-12s %-8s %-4s %-5s %-3s %s\n", "NAME", "SOURCE", "RUN", "VERDICT",
+                                    : "dry run; --apply writes stopped VMs");
+  printf("%-16s %-9s %-3s %-12s %-8s %-4s %-4s %-3s %s\n", "NAME", "SOURCE", "RUN", "VERDICT",
          "MODE", "MS", "DBX", "TPM", "ROLLOVER");
   for (guint i = 0; i < n; i++) {
     JsonObject *vm = json_array_get_object_element(vms, i);
