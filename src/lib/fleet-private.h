@@ -12,7 +12,6 @@ typedef struct {
   const VsbFleetOptions *opts;
   GPtrArray *entries;        /* descriptors (borrowed or owned_entries) */
   GPtrArray *owned_entries;
-  GHashTable *qemu_versions; /* arch name -> guint (major << 16 | minor) */
   GPtrArray *procs;          /* FleetProc*: the QEMU processes found */
   VsbFleet *fleet;
 } FleetScan;

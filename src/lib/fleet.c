@@ -356,7 +356,6 @@ scan_clear(FleetScan *scan)
 {
   if (scan->owned_entries)
     g_ptr_array_unref(scan->owned_entries);
-  g_hash_table_unref(scan->qemu_versions);
   g_ptr_array_unref(scan->procs);
 }
 
@@ -368,7 +367,6 @@ vsb_fleet_scan(const VsbFleetOptions *opts, GError **error)
   scan.entries = opts->firmware_entries;
   if (scan.entries == NULL && !(scan.entries = scan.owned_entries = vsb_fw_search(NULL, error)))
     return NULL;
-  scan.qemu_versions = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   scan.procs = g_ptr_array_new_with_free_func((GDestroyNotify)fleet_proc_free);
   g_autoptr(VsbFleet) fleet = g_new0(VsbFleet, 1);
   fleet->vms = g_ptr_array_new_with_free_func((GDestroyNotify)fleet_vm_free);
