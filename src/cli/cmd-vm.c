@@ -12,6 +12,7 @@
 #include "vsboot/fileio.h"
 #include "vsboot/mscerts.h"
 #include "vsboot/vm-run.h"
+#include "util/arch.h"
 
 #include <glib/gstdio.h>
 #include <signal.h>
@@ -217,8 +218,9 @@ provision_request(int argc, char **argv, const ProvisionArgs *a, VsbProvisionReq
   }
   const char *arch = a->arch ? a->arch : "x86_64";
   const char *m = a->machine;
+  int fw_arch = vsb_fw_arch_from_name(arch);
   if (m == NULL)
-    m = (strcmp(arch, "x86_64") == 0 || strcmp(arch, "i386") == 0) ? "q35" : "virt";
+    m = fw_arch >= 0 && vsb_arch_is_x86((VsbFwArch)fw_arch) ? "q35" : "virt";
   *req = (VsbProvisionRequest){
     .state_dir = a->state_dir,
     .arch = arch,

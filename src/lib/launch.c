@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* QEMU under watch: spawn, read the serial console from its stdout, stop at the verdict. */
 #include "vsboot/launch.h"
+#include "vsboot/descriptor.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 #include "vsboot/tool.h"
@@ -332,12 +333,13 @@ gboolean
 vsb_launch_make_esp(const char *image_path, const char *efi_app, const char *arch,
                     GError **error)
 {
-  const char *boot_name;
-  if (arch == NULL || g_strcmp0(arch, "x86_64") == 0)
-    boot_name = "BOOTX64.EFI";
-  else if (g_strcmp0(arch, "aarch64") == 0)
-    boot_name = "BOOTAA64.EFI";
-  else {
+  /* The name is read into the one architecture type; UEFI's removable-media file names for
+   * the two architectures run --efi-app boots. */
+  int a = arch ? vsb_fw_arch_from_name(arch) : VSB_FW_ARCH_X86_64;
+  const char *boot_name = a == VSB_FW_ARCH_X86_64   ? "BOOTX64.EFI"
+                          : a == VSB_FW_ARCH_AARCH64 ? "BOOTAA64.EFI"
+                                                     : NULL;
+  if (boot_name == NULL) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
                 "no removable-media boot file name for architecture '%s'", arch);
     return FALSE;
