@@ -5,6 +5,9 @@
  * byte layout is in the project's notes on variable stores (varstore.md). */
 #include "storage.h"
 #include "vsboot/error.h"
+#include "util/le.h"
+#include "util/timetext.h"
+#include "util/ucs2.h"
 
 #include <lzma.h>
 #include <string.h>
@@ -45,79 +48,6 @@ vsb_varstore_layout_name(VsbVarstoreLayout layout)
   return layout == VSB_VARSTORE_LAYOUT_NONE ? "none" : "other";
 }
 
-/* ---- little-endian access ---------------------------------------------------------------- */
-
-static guint16
-rd16(const guint8 *p)
-{
-  return (guint16)(p[0] | p[1] << 8);
-}
-
-static guint32
-rd32(const guint8 *p)
-{
-  return (guint32)p[0] | (guint32)p[1] << 8 | (guint32)p[2] << 16 | (guint32)p[3] << 24;
-}
-
-static guint64
-rd64(const guint8 *p)
-{
-  return (guint64)rd32(p) | (guint64)rd32(p + 4) << 32;
-}
-
-static void
-wr16(guint8 *p, guint16 v)
-{
-  p[0] = (guint8)v;
-  p[1] = (guint8)(v >> 8);
-}
-
-static void
-wr32(guint8 *p, guint32 v)
-{
-  for (int i = 0; i < 4; i++)
-    p[i] = (guint8)(v >> (8 * i));
-}
-
-static void
-wr64(guint8 *p, guint64 v)
-{
-  wr32(p, (guint32)v);
-  wr32(p + 4, (guint32)(v >> 32));
-}
-
-static void
-time_read(const guint8 *p, VsbEfiTime *t)
-{
-  t->year = rd16(p);
-  t->month = p[2];
-  t->day = p[3];
-  t->hour = p[4];
-  t->minute = p[5];
-  t->second = p[6];
-  t->pad1 = p[7];
-  t->nanosecond = rd32(p + 8);
-  t->timezone = (gint16)rd16(p + 12);
-  t->daylight = p[14];
-  t->pad2 = p[15];
-}
-
-static void
-time_write(guint8 *p, const VsbEfiTime *t)
-{
-  wr16(p, t->year);
-  p[2] = t->month;
-  p[3] = t->day;
-  p[4] = t->hour;
-  p[5] = t->minute;
-  p[6] = t->second;
-  p[7] = t->pad1;
-  wr32(p + 8, t->nanosecond);
-  wr16(p + 12, (guint16)t->timezone);
-  p[14] = t->daylight;
-  p[15] = t->pad2;
-}
-
 static gboolean
 all_bytes(const guint8 *p, gsize len, guint8 value)
 {
@@ -133,7 +63,7 @@ fv_header_sum(const guint8 *p, gsize len)
 {
   guint16 sum = 0;
   for (gsize i = 0; i + 1 < len; i += 2)
-    sum = (guint16)(sum + rd16(p + i));
+    sum = (guint16)(sum + vsb_le16(p + i));
   return sum;
 }
 
@@ -144,7 +74,7 @@ ftw_header_crc(const guint8 *hdr)
 {
   guint8 tmp[FTW_HEADER_SIZE];
   memcpy(tmp, hdr, sizeof tmp);
-  wr32(tmp + 16, 0xffffffffu);
+  vsb_put_le32(tmp + 16, 0xffffffffu);
   tmp[20] = 0xff;
   return lzma_crc32(tmp, sizeof tmp, 0);
 }
@@ -160,13 +90,13 @@ check_ftw(VsbVarstore *s)
     const guint8 *h = s->flash.image + off;
     if (memcmp(h, VSB_GUID_EDKII_WORKING_BLOCK_SIGNATURE.b, 16) != 0)
       continue;
-    guint32 crc = rd32(h + 16), want = ftw_header_crc(h);
+    guint32 crc = vsb_le32(h + 16), want = ftw_header_crc(h);
     if (crc != want)
       vsb_storage_add_warning(s, "FTW working block at 0x%zx: header CRC 0x%08x, expected 0x%08x", off, crc,
                   want);
     if ((h[20] & 0x3) != 0x2)
       vsb_storage_add_warning(s, "FTW working block at 0x%zx: state byte 0x%02x is not 'valid'", off, h[20]);
-    guint64 queue = rd64(h + 24);
+    guint64 queue = vsb_le64(h + 24);
     gsize avail = vol_end - off - FTW_HEADER_SIZE;
     if (queue > avail) {
       vsb_storage_add_warning(s, "FTW working block at 0x%zx: WriteQueueSize 0x%" G_GINT64_MODIFIER
@@ -194,24 +124,21 @@ decode_name(const guint8 *p, gsize name_size, char **out, gsize off, const char 
             GError **error)
 {
   gsize n = name_size / 2;
-  g_autofree gunichar2 *u = g_new(gunichar2, n);
-  for (gsize i = 0; i < n; i++)
-    u[i] = rd16(p + 2 * i);
-  if (u[n - 1] != 0) {
+  if (vsb_le16(p + 2 * (n - 1)) != 0) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
                 "%s: variable at offset 0x%zx: name (NameSize %zu) is not NUL-terminated", origin,
                 off, name_size);
     return FALSE;
   }
   for (gsize i = 0; i + 1 < n; i++)
-    if (u[i] == 0) {
+    if (vsb_le16(p + 2 * i) == 0) {
       g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
                   "%s: variable at offset 0x%zx: name has a NUL at character %zu before its end "
                   "(NameSize %zu)", origin, off, i, name_size);
       return FALSE;
     }
   g_autoptr(GError) conv = NULL;
-  char *name = g_utf16_to_utf8(u, (glong)(n - 1), NULL, NULL, &conv);
+  char *name = vsb_ucs2_to_utf8(p, name_size - 2, &conv);
   if (name == NULL) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
                 "%s: variable at offset 0x%zx: name is not valid UCS-2: %s", origin, off,
@@ -234,7 +161,7 @@ parse_records(VsbVarstore *s, GError **error)
 
   /* IsValidVariableHeader: the walk goes on while a header starts before the end with StartId
    * 0x55AA. A header that straddles the end is read by edk2 from beyond the store. */
-  while (off < s->flash.region_end && s->flash.region_end - off >= 2 && rd16(s->flash.image + off) == VARIABLE_DATA) {
+  while (off < s->flash.region_end && s->flash.region_end - off >= 2 && vsb_le16(s->flash.image + off) == VARIABLE_DATA) {
     const guint8 *h = s->flash.image + off;
     if (s->flash.region_end - off < hdr) {
       vsb_storage_add_warning(s, "a variable header at 0x%zx runs past the end of the store at 0x%zx; the "
@@ -243,8 +170,8 @@ parse_records(VsbVarstore *s, GError **error)
       break;
     }
     guint8 state = h[2];
-    guint32 attrs = rd32(h + 4);
-    guint32 name_size = rd32(h + name_off), data_size = rd32(h + name_off + 4);
+    guint32 attrs = vsb_le32(h + 4);
+    guint32 name_size = vsb_le32(h + name_off), data_size = vsb_le32(h + name_off + 4);
     if (state == 0xff || attrs == 0xffffffffu || name_size == 0xffffffffu ||
         data_size == 0xffffffffu) {
       /* A header write that did not complete. NameSizeOfVariable and DataSizeOfVariable give 0
@@ -276,9 +203,9 @@ parse_records(VsbVarstore *s, GError **error)
     memcpy(v->guid.b, h + hdr - 16, 16);
     v->attributes = attrs;
     if (s->flash.authenticated) {
-      v->monotonic_count = rd64(h + 8);
-      time_read(h + 16, &v->timestamp);
-      v->pubkey_index = rd32(h + 32);
+      v->monotonic_count = vsb_le64(h + 8);
+      vsb_efi_time_read(h + 16, &v->timestamp);
+      v->pubkey_index = vsb_le32(h + 32);
     }
     v->data = g_bytes_new(h + hdr + name_size, data_size);
     v->state = state;
@@ -397,13 +324,13 @@ parse_volume(VsbVarstore *s, GError **error)
                 o, room, vo, FV_HEADER_MIN);
     return FALSE;
   }
-  if (rd32(fv + 0x28) != FVH_SIGNATURE) {
+  if (vsb_le32(fv + 0x28) != FVH_SIGNATURE) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
                 "%s: no \"_FVH\" signature at offset 0x%zx (firmware volume header)", o, vo + 0x28);
     return FALSE;
   }
-  guint64 fv_length = rd64(fv + 0x20);
-  guint16 header_length = rd16(fv + 0x30);
+  guint64 fv_length = vsb_le64(fv + 0x20);
+  guint16 header_length = vsb_le16(fv + 0x30);
   if (header_length < FV_HEADER_MIN || header_length % 2 != 0 || header_length > room) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
                 "%s: firmware volume HeaderLength 0x%x at offset 0x%zx is invalid", o,
@@ -412,7 +339,7 @@ parse_volume(VsbVarstore *s, GError **error)
   }
   guint16 sum = fv_header_sum(fv, header_length);
   if (sum != 0) {
-    guint16 stored = rd16(fv + 0x32);
+    guint16 stored = vsb_le16(fv + 0x32);
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
                 "%s: firmware volume header checksum at offset 0x%zx is wrong (stored 0x%04x, "
                 "expected 0x%04x)", o, vo + 0x32, stored, (guint16)(stored - sum));
@@ -438,7 +365,7 @@ parse_volume(VsbVarstore *s, GError **error)
   guint32 nblocks0 = 0, blen0 = 0;
   gboolean terminated = FALSE;
   for (gsize bo = 0x38; bo + 8 <= header_length; bo += 8) {
-    guint32 nb = rd32(fv + bo), bl = rd32(fv + bo + 4);
+    guint32 nb = vsb_le32(fv + bo), bl = vsb_le32(fv + bo + 4);
     if (nb == 0 && bl == 0) {
       terminated = TRUE;
       break;
@@ -480,7 +407,7 @@ parse_volume(VsbVarstore *s, GError **error)
                 vsb_guid_format(&g, buf));
     return FALSE;
   }
-  guint32 store_size = rd32(sh + 16);
+  guint32 store_size = vsb_le32(sh + 16);
   if (sh[20] != VARIABLE_STORE_FORMATTED || sh[21] != VARIABLE_STORE_HEALTHY) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
                 "%s: variable store header at offset 0x%zx: Format 0x%02x / State 0x%02x, "
@@ -517,7 +444,7 @@ parse_volume(VsbVarstore *s, GError **error)
     const guint8 *tail = s->flash.image + vol_end;
     gsize tlen = s->flash.size - vol_end;
     gboolean padding = all_bytes(tail, tlen, 0x00) || all_bytes(tail, tlen, 0xff);
-    gboolean volume = tlen >= FV_HEADER_MIN && rd32(tail + 0x28) == FVH_SIGNATURE;
+    gboolean volume = tlen >= FV_HEADER_MIN && vsb_le32(tail + 0x28) == FVH_SIGNATURE;
     if (!padding && !volume) {
       g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
                   "%s: wrong size: 0x%zx bytes after the variable volume (which ends at 0x%zx) "
@@ -536,7 +463,7 @@ static gboolean
 find_volume(const guint8 *data, gsize len, gsize *out)
 {
   for (gsize off = 0; off + FV_HEADER_MIN <= len; off += 1024) {
-    if (rd32(data + off + 0x28) == FVH_SIGNATURE &&
+    if (vsb_le32(data + off + 0x28) == FVH_SIGNATURE &&
         memcmp(data + off + 0x10, VSB_GUID_SYSTEM_NV_DATA_FV.b, 16) == 0) {
       *out = off;
       return TRUE;
@@ -605,18 +532,18 @@ build_empty_volume(guint8 *image, gsize i)
   guint8 *fv = image;
   memset(fv, 0, FV_HEADER_MIN);
   memcpy(fv + 0x10, VSB_GUID_SYSTEM_NV_DATA_FV.b, 16);
-  wr64(fv + 0x20, layouts[i].fv_length);
-  wr32(fv + 0x28, FVH_SIGNATURE);
-  wr32(fv + 0x2c, FV_ATTRIBUTES_OVMF);
-  wr16(fv + 0x30, FV_HEADER_MIN);
+  vsb_put_le64(fv + 0x20, layouts[i].fv_length);
+  vsb_put_le32(fv + 0x28, FVH_SIGNATURE);
+  vsb_put_le32(fv + 0x2c, FV_ATTRIBUTES_OVMF);
+  vsb_put_le16(fv + 0x30, FV_HEADER_MIN);
   fv[0x37] = 2; /* Revision */
-  wr32(fv + 0x38, layouts[i].num_blocks);
-  wr32(fv + 0x3c, layouts[i].block_length);
-  wr16(fv + 0x32, (guint16)(0x10000u - fv_header_sum(fv, FV_HEADER_MIN)));
+  vsb_put_le32(fv + 0x38, layouts[i].num_blocks);
+  vsb_put_le32(fv + 0x3c, layouts[i].block_length);
+  vsb_put_le16(fv + 0x32, (guint16)(0x10000u - fv_header_sum(fv, FV_HEADER_MIN)));
 
   guint8 *sh = fv + FV_HEADER_MIN;
   memcpy(sh, VSB_GUID_AUTHENTICATED_VARIABLE.b, 16);
-  wr32(sh + 16, (guint32)layouts[i].store_size);
+  vsb_put_le32(sh + 16, (guint32)layouts[i].store_size);
   sh[20] = VARIABLE_STORE_FORMATTED;
   sh[21] = VARIABLE_STORE_HEALTHY;
   memset(sh + 22, 0, 6);
@@ -625,8 +552,8 @@ build_empty_volume(guint8 *image, gsize i)
   memcpy(ftw, VSB_GUID_EDKII_WORKING_BLOCK_SIGNATURE.b, 16);
   ftw[20] = 0xfe; /* WorkingBlockValid = 0, WorkingBlockInvalid = 1 */
   memset(ftw + 21, 0xff, 3);
-  wr64(ftw + 24, layouts[i].ftw_size - FTW_HEADER_SIZE);
-  wr32(ftw + 16, ftw_header_crc(ftw));
+  vsb_put_le64(ftw + 24, layouts[i].ftw_size - FTW_HEADER_SIZE);
+  vsb_put_le32(ftw + 16, ftw_header_crc(ftw));
 }
 
 VsbVarstore *
@@ -684,28 +611,26 @@ edk2_serialize(const VsbVarstore *s, GError **error)
   gsize off = s->flash.first_offset;
   for (guint i = 0; i < s->variables->len; i++) {
     const VsbVariable *v = s->variables->pdata[i];
-    glong n = 0;
-    g_autofree gunichar2 *u = g_utf8_to_utf16(v->name, -1, NULL, &n, NULL);
-    gsize name_size = ((gsize)n + 1) * 2;
+    gsize name_size = 0;
+    g_autofree guint8 *name = vsb_utf8_to_ucs2(v->name, TRUE, &name_size); /* checked above */
     gsize dlen;
     const guint8 *d = g_bytes_get_data(v->data, &dlen);
     guint8 *h = out + off;
     memset(h, 0, hdr);
-    wr16(h, VARIABLE_DATA);
+    vsb_put_le16(h, VARIABLE_DATA);
     h[2] = VSB_VAR_ADDED;
-    wr32(h + 4, v->attributes);
+    vsb_put_le32(h + 4, v->attributes);
     gsize no = 8; /* NameSize in VARIABLE_HEADER */
     if (s->flash.authenticated) {
-      wr64(h + 8, v->monotonic_count);
-      time_write(h + 16, &v->timestamp);
-      wr32(h + 32, v->pubkey_index);
+      vsb_put_le64(h + 8, v->monotonic_count);
+      vsb_efi_time_write(h + 16, &v->timestamp);
+      vsb_put_le32(h + 32, v->pubkey_index);
       no = 36;
     }
-    wr32(h + no, (guint32)name_size);
-    wr32(h + no + 4, (guint32)dlen);
+    vsb_put_le32(h + no, (guint32)name_size);
+    vsb_put_le32(h + no + 4, (guint32)dlen);
     memcpy(h + no + 8, v->guid.b, 16);
-    for (glong c = 0; c <= n; c++)
-      wr16(h + hdr + 2 * c, c < n ? u[c] : 0);
+    memcpy(h + hdr, name, name_size);
     if (dlen)
       memcpy(h + hdr + name_size, d, dlen);
     off = HEADER_ALIGN(off + hdr + name_size + dlen);

@@ -4,45 +4,11 @@
 #include "vsboot/json.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
+#include "util/timetext.h"
 
 #include <string.h>
 
-#define EFI_TIME_SIZE 16
-
-static void
-time_to_bytes(const VsbEfiTime *t, guint8 p[EFI_TIME_SIZE])
-{
-  p[0] = (guint8)t->year;
-  p[1] = (guint8)(t->year >> 8);
-  p[2] = t->month;
-  p[3] = t->day;
-  p[4] = t->hour;
-  p[5] = t->minute;
-  p[6] = t->second;
-  p[7] = t->pad1;
-  for (int i = 0; i < 4; i++)
-    p[8 + i] = (guint8)(t->nanosecond >> (8 * i));
-  p[12] = (guint8)t->timezone;
-  p[13] = (guint8)((guint16)t->timezone >> 8);
-  p[14] = t->daylight;
-  p[15] = t->pad2;
-}
-
-static void
-time_from_bytes(const guint8 *p, VsbEfiTime *t)
-{
-  t->year = (guint16)(p[0] | p[1] << 8);
-  t->month = p[2];
-  t->day = p[3];
-  t->hour = p[4];
-  t->minute = p[5];
-  t->second = p[6];
-  t->pad1 = p[7];
-  t->nanosecond = (guint32)p[8] | (guint32)p[9] << 8 | (guint32)p[10] << 16 | (guint32)p[11] << 24;
-  t->timezone = (gint16)(guint16)(p[12] | p[13] << 8);
-  t->daylight = p[14];
-  t->pad2 = p[15];
-}
+#define EFI_TIME_SIZE VSB_EFI_TIME_SIZE
 
 JsonNode *
 vsb_varjson_export(const VsbVarstore *store)
@@ -73,7 +39,7 @@ vsb_varjson_export(const VsbVarstore *store)
      * import reads its absence as zero, so nothing is lost. */
     if (!vsb_efi_time_is_zero(&v->timestamp)) {
       guint8 t[EFI_TIME_SIZE];
-      time_to_bytes(&v->timestamp, t);
+      vsb_efi_time_write(t, &v->timestamp);
       g_autofree char *th = vsb_hex_encode(t, sizeof t);
       json_builder_set_member_name(b, "time");
       json_builder_add_string_value(b, th);
@@ -183,7 +149,7 @@ parse_entry(JsonNode *node, const char *origin, guint idx, GError **error)
       vsb_variable_free(v);
       return NULL;
     }
-    time_from_bytes(g_bytes_get_data(t, NULL), &v->timestamp);
+    vsb_efi_time_read(g_bytes_get_data(t, NULL), &v->timestamp);
   }
   const char *digest_text = member_string(o, "digest", FALSE, origin, idx, &local);
   if (local) {
