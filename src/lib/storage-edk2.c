@@ -309,9 +309,10 @@ judge_volume_header(VsbVarstore *s, const guint8 *fv, guint32 store_size)
                                   known, want_size);
 }
 
-/* Parse the volume at vol_offset; every header field is checked before it is used. */
+/* The EFI_FIRMWARE_VOLUME_HEADER at vol_offset: signature, HeaderLength, checksum, FvLength
+ * against the file. Sets fv_length; *header_length for the caller. */
 static gboolean
-parse_volume(VsbVarstore *s, GError **error)
+check_fv_header(VsbVarstore *s, guint16 *header_length, GError **error)
 {
   const guint8 *fv = s->flash.image + s->flash.vol_offset;
   gsize room = s->flash.size - s->flash.vol_offset;
@@ -330,14 +331,14 @@ parse_volume(VsbVarstore *s, GError **error)
     return FALSE;
   }
   guint64 fv_length = vsb_le64(fv + 0x20);
-  guint16 header_length = vsb_le16(fv + 0x30);
-  if (header_length < FV_HEADER_MIN || header_length % 2 != 0 || header_length > room) {
+  guint16 hl = vsb_le16(fv + 0x30);
+  if (hl < FV_HEADER_MIN || hl % 2 != 0 || hl > room) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
-                "%s: firmware volume HeaderLength 0x%x at offset 0x%zx is invalid", o,
-                header_length, vo + 0x30);
+                "%s: firmware volume HeaderLength 0x%x at offset 0x%zx is invalid", o, hl,
+                vo + 0x30);
     return FALSE;
   }
-  guint16 sum = fv_header_sum(fv, header_length);
+  guint16 sum = fv_header_sum(fv, hl);
   if (sum != 0) {
     guint16 stored = vsb_le16(fv + 0x32);
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
@@ -352,18 +353,28 @@ parse_volume(VsbVarstore *s, GError **error)
                 room, s->flash.size);
     return FALSE;
   }
-  if (fv_length < (guint64)header_length + STORE_HEADER_SIZE) {
+  if (fv_length < (guint64)hl + STORE_HEADER_SIZE) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
                 "%s: FvLength 0x%" G_GINT64_MODIFIER "x at offset 0x%zx is too small for a "
                 "variable store", o, fv_length, vo + 0x20);
     return FALSE;
   }
   s->flash.fv_length = (gsize)fv_length;
-  /* Block map: {NumBlocks, Length} pairs up to a {0,0} terminator inside the header. It must
-   * cover the volume (ArmVirt maps the whole 64 MiB flash device, so it may cover more). */
+  *header_length = hl;
+  return TRUE;
+}
+
+/* Block map: {NumBlocks, Length} pairs up to a {0,0} terminator inside the header. It must
+ * cover the volume (ArmVirt maps the whole 64 MiB flash device, so it may cover more). The
+ * first entry lands in *nblocks0 and *blen0. */
+static gboolean
+check_block_map(VsbVarstore *s, guint16 header_length, guint32 *nblocks0, guint32 *blen0,
+                GError **error)
+{
+  const guint8 *fv = s->flash.image + s->flash.vol_offset;
   guint64 covered = 0;
-  guint32 nblocks0 = 0, blen0 = 0;
   gboolean terminated = FALSE;
+  *nblocks0 = *blen0 = 0;
   for (gsize bo = 0x38; bo + 8 <= header_length; bo += 8) {
     guint32 nb = vsb_le32(fv + bo), bl = vsb_le32(fv + bo + 4);
     if (nb == 0 && bl == 0) {
@@ -373,73 +384,105 @@ parse_volume(VsbVarstore *s, GError **error)
     if (nb == 0 || bl == 0) {
       g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
                   "%s: firmware volume block map entry at offset 0x%zx is invalid "
-                  "(NumBlocks %u, Length 0x%x)", o, vo + bo, nb, bl);
+                  "(NumBlocks %u, Length 0x%x)", s->origin, s->flash.vol_offset + bo, nb, bl);
       return FALSE;
     }
     if (bo == 0x38) {
-      nblocks0 = nb;
-      blen0 = bl;
+      *nblocks0 = nb;
+      *blen0 = bl;
     }
     covered += (guint64)nb * bl; /* at most 2^64 / 2^32 entries: cannot overflow in a header */
   }
-  if (!terminated || covered < fv_length) {
+  if (!terminated || covered < s->flash.fv_length) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
-                "%s: firmware volume block map at offset 0x%zx %s", o, vo + 0x38,
+                "%s: firmware volume block map at offset 0x%zx %s", s->origin,
+                s->flash.vol_offset + 0x38,
                 !terminated ? "has no {0,0} terminator inside HeaderLength"
                             : "covers less than FvLength");
     return FALSE;
   }
+  return TRUE;
+}
 
-  /* VARIABLE_STORE_HEADER right after the FV header. */
-  s->flash.store_offset = vo + header_length;
-  const guint8 *sh = s->flash.image + s->flash.store_offset;
+/* The VARIABLE_STORE_HEADER right after the FV header: signature (authenticated or plain),
+ * Format and State, Size inside the volume. Sets store_offset, region_end, first_offset. */
+static gboolean
+check_store_header(VsbVarstore *s, guint16 header_length, guint32 *store_size, GError **error)
+{
+  VsbFlashImage *f = &s->flash;
+  f->store_offset = f->vol_offset + header_length;
+  const guint8 *sh = f->image + f->store_offset;
   if (memcmp(sh, VSB_GUID_AUTHENTICATED_VARIABLE.b, 16) == 0)
-    s->flash.authenticated = TRUE;
+    f->authenticated = TRUE;
   else if (memcmp(sh, VSB_GUID_VARIABLE.b, 16) == 0)
-    s->flash.authenticated = FALSE;
+    f->authenticated = FALSE;
   else {
     char buf[VSB_GUID_STRING_LEN + 1];
     VsbGuid g;
     memcpy(g.b, sh, 16);
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
                 "%s: variable store header at offset 0x%zx has signature %s, neither "
-                "EfiAuthenticatedVariable nor EfiVariable", o, s->flash.store_offset,
+                "EfiAuthenticatedVariable nor EfiVariable", s->origin, f->store_offset,
                 vsb_guid_format(&g, buf));
     return FALSE;
   }
-  guint32 store_size = vsb_le32(sh + 16);
+  guint32 size = vsb_le32(sh + 16);
   if (sh[20] != VARIABLE_STORE_FORMATTED || sh[21] != VARIABLE_STORE_HEALTHY) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
                 "%s: variable store header at offset 0x%zx: Format 0x%02x / State 0x%02x, "
-                "expected 0x5A / 0xFE (formatted, healthy)", o, s->flash.store_offset, sh[20], sh[21]);
+                "expected 0x5A / 0xFE (formatted, healthy)", s->origin, f->store_offset, sh[20],
+                sh[21]);
     return FALSE;
   }
-  if (store_size < STORE_HEADER_SIZE || store_size > fv_length - header_length) {
+  if (size < STORE_HEADER_SIZE || size > f->fv_length - header_length) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
                 "%s: variable store Size 0x%x at offset 0x%zx runs past the end of the volume "
-                "(at most 0x%" G_GINT64_MODIFIER "x)", o, store_size, s->flash.store_offset + 16,
-                fv_length - header_length);
+                "(at most 0x%zx)", s->origin, size, f->store_offset + 16,
+                f->fv_length - header_length);
     return FALSE;
   }
-  s->flash.region_end = s->flash.store_offset + store_size;
-  s->flash.first_offset = HEADER_ALIGN(s->flash.store_offset + STORE_HEADER_SIZE);
-  s->flash.layout = classify(s->flash.fv_length, store_size, nblocks0, blen0);
+  f->region_end = f->store_offset + size;
+  f->first_offset = HEADER_ALIGN(f->store_offset + STORE_HEADER_SIZE);
+  *store_size = size;
+  return TRUE;
+}
+
+/* The layout, and what OVMF would make of the volume header (warnings, reformat). */
+static void
+judge_layout(VsbVarstore *s, guint32 store_size, guint32 nblocks0, guint32 blen0)
+{
+  VsbFlashImage *f = &s->flash;
+  f->layout = classify(f->fv_length, store_size, nblocks0, blen0);
   for (gsize i = 0; i < G_N_ELEMENTS(layouts); i++)
-    if (layouts[i].layout == s->flash.layout && s->flash.layout != VSB_VARSTORE_LAYOUT_ARMVIRT &&
+    if (layouts[i].layout == f->layout && f->layout != VSB_VARSTORE_LAYOUT_ARMVIRT &&
         (nblocks0 != layouts[i].num_blocks || blen0 != layouts[i].block_length)) {
-      vsb_storage_add_warning(s, "block map {%u, 0x%x} differs from OVMF's {%u, 0x%x}; OVMF reformats the "
-                  "store", nblocks0, blen0, layouts[i].num_blocks, layouts[i].block_length);
+      vsb_storage_add_warning(s, "block map {%u, 0x%x} differs from OVMF's {%u, 0x%x}; OVMF "
+                              "reformats the store", nblocks0, blen0, layouts[i].num_blocks,
+                              layouts[i].block_length);
       if (blen0 != layouts[i].block_length)
-        s->flash.reformat = g_strdup_printf("its block size 0x%x is not OVMF's 0x%x", blen0,
+        f->reformat = g_strdup_printf("its block size 0x%x is not OVMF's 0x%x", blen0,
                                       layouts[i].block_length);
     }
-  judge_volume_header(s, fv, store_size);
-  if (!s->flash.authenticated)
-    vsb_storage_add_warning(s, "the store uses non-authenticated variable headers (EfiVariable); Secure Boot "
-                "firmware needs an EfiAuthenticatedVariable store");
+  judge_volume_header(s, f->image + f->vol_offset, store_size);
+  if (!f->authenticated)
+    vsb_storage_add_warning(s, "the store uses non-authenticated variable headers (EfiVariable); "
+                            "Secure Boot firmware needs an EfiAuthenticatedVariable store");
+}
+
+/* Parse the volume at vol_offset; every header field is checked before it is used. */
+static gboolean
+parse_volume(VsbVarstore *s, GError **error)
+{
+  guint16 header_length = 0;
+  guint32 nblocks0, blen0, store_size;
+  if (!check_fv_header(s, &header_length, error) ||
+      !check_block_map(s, header_length, &nblocks0, &blen0, error) ||
+      !check_store_header(s, header_length, &store_size, error))
+    return FALSE;
+  judge_layout(s, store_size, nblocks0, blen0);
 
   /* Bytes after the volume: padding (ArmVirt's 64 MiB file) or further volumes (OVMF.fd). */
-  gsize vol_end = vo + s->flash.fv_length;
+  gsize vol_end = s->flash.vol_offset + s->flash.fv_length;
   if (vol_end < s->flash.size) {
     const guint8 *tail = s->flash.image + vol_end;
     gsize tlen = s->flash.size - vol_end;
@@ -448,7 +491,7 @@ parse_volume(VsbVarstore *s, GError **error)
     if (!padding && !volume) {
       g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
                   "%s: wrong size: 0x%zx bytes after the variable volume (which ends at 0x%zx) "
-                  "are neither padding nor another firmware volume", o, tlen, vol_end);
+                  "are neither padding nor another firmware volume", s->origin, tlen, vol_end);
       return FALSE;
     }
   }
