@@ -6,26 +6,14 @@
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 #include "vsboot/siglist.h"
+#include "util/le.h"
+#include "util/ucs2.h"
 
 #include <openssl/asn1.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 #include <string.h>
-
-static guint16
-rd16(const guint8 *p)
-{
-  return (guint16)(p[0] | p[1] << 8);
-}
-
-static guint32
-rd32(const guint8 *p)
-{
-  return (guint32)p[0] | (guint32)p[1] << 8 | (guint32)p[2] << 16 | (guint32)p[3] << 24;
-}
-
-/* ---- attributes ----------------------------------------------------------------------------- */
 
 static const struct {
   guint32 bit;
@@ -93,162 +81,181 @@ guid_at(const guint8 *p)
   return known ? g_strdup(known) : vsb_guid_to_string(&g);
 }
 
+/* A UCS-2 string up to its NUL or the end; "?" when it does not convert (a report never fails). */
 static char *
 ucs2_to_utf8(const guint8 *p, gsize bytes)
 {
-  gsize n = bytes / 2;
-  g_autofree gunichar2 *u = g_new0(gunichar2, n + 1);
-  gsize len = 0;
-  for (; len < n; len++) {
-    u[len] = rd16(p + 2 * len);
-    if (u[len] == 0)
-      break;
-  }
-  char *s = g_utf16_to_utf8(u, (glong)len, NULL, NULL, NULL);
+  char *s = vsb_ucs2_to_utf8(p, bytes, NULL);
   return s ? s : g_strdup("?");
+}
+
+/* A hardware (type 1) node as edk2 prints it; FALSE for a subtype vsboot does not name. */
+static gboolean
+hardware_node(GString *s, guint8 sub, const guint8 *d, gsize n)
+{
+  if (sub == 1 && n >= 2) {
+    g_string_append_printf(s, "Pci(0x%x,0x%x)", d[1], d[0]);
+    return TRUE;
+  }
+  if (sub == 4 && n >= 16) {
+    g_autofree char *g = guid_at(d);
+    g_string_append_printf(s, "VenHw(%s)", g);
+    return TRUE;
+  }
+  return FALSE;
+}
+
+/* An ACPI (type 2) node as edk2 prints it; FALSE for a subtype vsboot does not name. */
+static gboolean
+acpi_node(GString *s, guint8 sub, const guint8 *d, gsize n)
+{
+  if (sub == 1 && n >= 8) {
+    guint32 hid = vsb_le32(d), uid = vsb_le32(d + 4);
+    if (hid == 0x0a0341d0 || hid == 0x0a0841d0)
+      g_string_append_printf(s, "PciRoot(0x%x)", uid);
+    else if ((hid & 0xffff) == 0x41d0 && (hid >> 16) == 0x0501)
+      g_string_append_printf(s, "Serial(0x%x)", uid);
+    else if ((hid & 0xffff) == 0x41d0 && (hid >> 16) == 0x0303)
+      g_string_append_printf(s, "Keyboard(0x%x)", uid);
+    else if ((hid & 0xffff) == 0x41d0) /* compressed EISA id "PNP" */
+      g_string_append_printf(s, "Acpi(PNP%04X,0x%x)", hid >> 16, uid);
+    else
+      g_string_append_printf(s, "Acpi(0x%08x,0x%x)", hid, uid);
+    return TRUE;
+  }
+  return FALSE;
+}
+
+/* A messaging (type 3) node as edk2 prints it; FALSE for a subtype vsboot does not name. */
+static gboolean
+messaging_node(GString *s, guint8 sub, const guint8 *d, gsize n)
+{
+  if (sub == 1 && n >= 4) {
+    g_string_append_printf(s, "Ata(%s,%s,0x%x)", d[0] ? "Secondary" : "Primary",
+                           d[1] ? "Slave" : "Master", vsb_le16(d + 2));
+    return TRUE;
+  }
+  if (sub == 2 && n >= 4) {
+    g_string_append_printf(s, "Scsi(0x%x,0x%x)", vsb_le16(d), vsb_le16(d + 2));
+    return TRUE;
+  }
+  if (sub == 5 && n >= 2) {
+    g_string_append_printf(s, "USB(0x%x,0x%x)", d[0], d[1]);
+    return TRUE;
+  }
+  if (sub == 11 && n >= 33) {
+    gsize len = d[32] == 0 || d[32] == 1 ? 6 : 32;
+    g_autofree char *hex = vsb_hex_encode(d, len);
+    g_string_append_printf(s, "MAC(%s,0x%x)", hex, d[32]);
+    return TRUE;
+  }
+  if (sub == 12 && n >= 15) {
+    g_string_append_printf(s, "IPv4(%u.%u.%u.%u)", d[4], d[5], d[6], d[7]);
+    return TRUE;
+  }
+  if (sub == 13) {
+    g_string_append(s, "IPv6()");
+    return TRUE;
+  }
+  if (sub == 14 && n >= 15) {
+    guint64 baud = (guint64)vsb_le32(d + 4) | (guint64)vsb_le32(d + 8) << 32;
+    g_string_append_printf(s, "Uart(%" G_GUINT64_FORMAT ",%u,%u,%u)", baud, d[12], d[13], d[14]);
+    return TRUE;
+  }
+  if (sub == 15 && n >= 7) {
+    g_string_append_printf(s, "UsbClass(0x%x,0x%x,0x%x,0x%x,0x%x)", vsb_le16(d), vsb_le16(d + 2), d[4],
+                           d[5], d[6]);
+    return TRUE;
+  }
+  if (sub == 18 && n >= 6) {
+    g_string_append_printf(s, "Sata(0x%x,0x%x,0x%x)", vsb_le16(d), vsb_le16(d + 2), vsb_le16(d + 4));
+    return TRUE;
+  }
+  if (sub == 23 && n >= 12) {
+    g_string_append_printf(s, "NVMe(0x%x)", vsb_le32(d));
+    return TRUE;
+  }
+  if (sub == 24) {
+    g_autofree char *uri = g_strndup((const char *)d, n);
+    g_string_append_printf(s, "Uri(%s)", uri);
+    return TRUE;
+  }
+  if (sub == 10 && n >= 16) {
+    g_autofree char *g = guid_at(d);
+    g_string_append_printf(s, "VenMsg(%s)", g);
+    return TRUE;
+  }
+  return FALSE;
+}
+
+/* A media (type 4) node as edk2 prints it; FALSE for a subtype vsboot does not name. */
+static gboolean
+media_node(GString *s, guint8 sub, const guint8 *d, gsize n)
+{
+  if (sub == 1 && n >= 38) {
+    guint32 part = vsb_le32(d);
+    guint8 sigtype = d[37];
+    if (sigtype == 2) {
+      VsbGuid g;
+      memcpy(g.b, d + 20, 16);
+      g_autofree char *gs = vsb_guid_to_string(&g);
+      g_string_append_printf(s, "HD(%u,GPT,%s)", part, gs);
+    } else
+      g_string_append_printf(s, "HD(%u,%s,0x%08x)", part, sigtype == 1 ? "MBR" : "?", vsb_le32(d + 20));
+    return TRUE;
+  }
+  if (sub == 2 && n >= 4) {
+    g_string_append_printf(s, "CDROM(0x%x)", vsb_le32(d));
+    return TRUE;
+  }
+  if (sub == 3 && n >= 16) {
+    g_autofree char *g = guid_at(d);
+    g_string_append_printf(s, "VenMedia(%s)", g);
+    return TRUE;
+  }
+  if (sub == 4) {
+    g_autofree char *path = ucs2_to_utf8(d, n);
+    g_string_append(s, path);
+    return TRUE;
+  }
+  if (sub == 6 && n >= 16) {
+    g_autofree char *g = guid_at(d);
+    g_string_append_printf(s, "FvFile(%s)", g);
+    return TRUE;
+  }
+  if (sub == 7 && n >= 16) {
+    g_autofree char *g = guid_at(d);
+    g_string_append_printf(s, "Fv(%s)", g);
+    return TRUE;
+  }
+  if (sub == 8 && n >= 20) {
+    g_string_append_printf(s, "Offset(0x%" G_GINT64_MODIFIER "x,0x%" G_GINT64_MODIFIER "x)",
+                           (guint64)vsb_le32(d + 4) | (guint64)vsb_le32(d + 8) << 32,
+                           (guint64)vsb_le32(d + 12) | (guint64)vsb_le32(d + 16) << 32);
+    return TRUE;
+  }
+  return FALSE;
 }
 
 static void
 node_text(GString *s, guint8 type, guint8 sub, const guint8 *d, gsize n)
 {
   /* d points after the 4-byte node header; n is the node's payload size. */
+  gboolean named = FALSE;
   switch (type) {
-  case 1: /* hardware */
-    if (sub == 1 && n >= 2) {
-      g_string_append_printf(s, "Pci(0x%x,0x%x)", d[1], d[0]);
-      return;
-    }
-    if (sub == 4 && n >= 16) {
-      g_autofree char *g = guid_at(d);
-      g_string_append_printf(s, "VenHw(%s)", g);
-      return;
-    }
-    break;
-  case 2: /* ACPI */
-    if (sub == 1 && n >= 8) {
-      guint32 hid = rd32(d), uid = rd32(d + 4);
-      if (hid == 0x0a0341d0 || hid == 0x0a0841d0)
-        g_string_append_printf(s, "PciRoot(0x%x)", uid);
-      else if ((hid & 0xffff) == 0x41d0 && (hid >> 16) == 0x0501)
-        g_string_append_printf(s, "Serial(0x%x)", uid);
-      else if ((hid & 0xffff) == 0x41d0 && (hid >> 16) == 0x0303)
-        g_string_append_printf(s, "Keyboard(0x%x)", uid);
-      else if ((hid & 0xffff) == 0x41d0) /* compressed EISA id "PNP" */
-        g_string_append_printf(s, "Acpi(PNP%04X,0x%x)", hid >> 16, uid);
-      else
-        g_string_append_printf(s, "Acpi(0x%08x,0x%x)", hid, uid);
-      return;
-    }
-    break;
-  case 3: /* messaging */
-    if (sub == 1 && n >= 4) {
-      g_string_append_printf(s, "Ata(%s,%s,0x%x)", d[0] ? "Secondary" : "Primary",
-                             d[1] ? "Slave" : "Master", rd16(d + 2));
-      return;
-    }
-    if (sub == 2 && n >= 4) {
-      g_string_append_printf(s, "Scsi(0x%x,0x%x)", rd16(d), rd16(d + 2));
-      return;
-    }
-    if (sub == 5 && n >= 2) {
-      g_string_append_printf(s, "USB(0x%x,0x%x)", d[0], d[1]);
-      return;
-    }
-    if (sub == 11 && n >= 33) {
-      gsize len = d[32] == 0 || d[32] == 1 ? 6 : 32;
-      g_autofree char *hex = vsb_hex_encode(d, len);
-      g_string_append_printf(s, "MAC(%s,0x%x)", hex, d[32]);
-      return;
-    }
-    if (sub == 12 && n >= 15) {
-      g_string_append_printf(s, "IPv4(%u.%u.%u.%u)", d[4], d[5], d[6], d[7]);
-      return;
-    }
-    if (sub == 13) {
-      g_string_append(s, "IPv6()");
-      return;
-    }
-    if (sub == 14 && n >= 15) {
-      guint64 baud = (guint64)rd32(d + 4) | (guint64)rd32(d + 8) << 32;
-      g_string_append_printf(s, "Uart(%" G_GUINT64_FORMAT ",%u,%u,%u)", baud, d[12], d[13], d[14]);
-      return;
-    }
-    if (sub == 15 && n >= 7) {
-      g_string_append_printf(s, "UsbClass(0x%x,0x%x,0x%x,0x%x,0x%x)", rd16(d), rd16(d + 2), d[4],
-                             d[5], d[6]);
-      return;
-    }
-    if (sub == 18 && n >= 6) {
-      g_string_append_printf(s, "Sata(0x%x,0x%x,0x%x)", rd16(d), rd16(d + 2), rd16(d + 4));
-      return;
-    }
-    if (sub == 23 && n >= 12) {
-      g_string_append_printf(s, "NVMe(0x%x)", rd32(d));
-      return;
-    }
-    if (sub == 24) {
-      g_autofree char *uri = g_strndup((const char *)d, n);
-      g_string_append_printf(s, "Uri(%s)", uri);
-      return;
-    }
-    if (sub == 10 && n >= 16) {
-      g_autofree char *g = guid_at(d);
-      g_string_append_printf(s, "VenMsg(%s)", g);
-      return;
-    }
-    break;
-  case 4: /* media */
-    if (sub == 1 && n >= 38) {
-      guint32 part = rd32(d);
-      guint8 sigtype = d[37];
-      if (sigtype == 2) {
-        VsbGuid g;
-        memcpy(g.b, d + 20, 16);
-        g_autofree char *gs = vsb_guid_to_string(&g);
-        g_string_append_printf(s, "HD(%u,GPT,%s)", part, gs);
-      } else
-        g_string_append_printf(s, "HD(%u,%s,0x%08x)", part, sigtype == 1 ? "MBR" : "?", rd32(d + 20));
-      return;
-    }
-    if (sub == 2 && n >= 4) {
-      g_string_append_printf(s, "CDROM(0x%x)", rd32(d));
-      return;
-    }
-    if (sub == 3 && n >= 16) {
-      g_autofree char *g = guid_at(d);
-      g_string_append_printf(s, "VenMedia(%s)", g);
-      return;
-    }
-    if (sub == 4) {
-      g_autofree char *path = ucs2_to_utf8(d, n);
-      g_string_append(s, path);
-      return;
-    }
-    if (sub == 6 && n >= 16) {
-      g_autofree char *g = guid_at(d);
-      g_string_append_printf(s, "FvFile(%s)", g);
-      return;
-    }
-    if (sub == 7 && n >= 16) {
-      g_autofree char *g = guid_at(d);
-      g_string_append_printf(s, "Fv(%s)", g);
-      return;
-    }
-    if (sub == 8 && n >= 20) {
-      g_string_append_printf(s, "Offset(0x%" G_GINT64_MODIFIER "x,0x%" G_GINT64_MODIFIER "x)",
-                             (guint64)rd32(d + 4) | (guint64)rd32(d + 8) << 32,
-                             (guint64)rd32(d + 12) | (guint64)rd32(d + 16) << 32);
-      return;
-    }
-    break;
+  case 1: named = hardware_node(s, sub, d, n); break;
+  case 2: named = acpi_node(s, sub, d, n); break;
+  case 3: named = messaging_node(s, sub, d, n); break;
+  case 4: named = media_node(s, sub, d, n); break;
   case 5:
     if (sub == 1) {
       g_string_append(s, "BBS()");
-      return;
+      named = TRUE;
     }
     break;
   }
-  g_string_append_printf(s, "Path(%u,%u)", type, sub);
+  if (!named)
+    g_string_append_printf(s, "Path(%u,%u)", type, sub);
 }
 
 char *
@@ -263,7 +270,7 @@ vsb_device_path_to_text(const guint8 *data, gsize len)
       break;
     }
     guint8 type = data[off], sub = data[off + 1];
-    guint16 nlen = rd16(data + off + 2);
+    guint16 nlen = vsb_le16(data + off + 2);
     if (nlen < 4 || nlen > len - off) {
       g_string_append_printf(s, "<malformed at %zu>", off);
       break;
@@ -595,10 +602,10 @@ decode_u16(const char *type, const guint8 *d, gsize len, gboolean as_boot)
   set_str(b, "type", type);
   json_builder_set_member_name(b, "value");
   if (as_boot) {
-    g_autofree char *s = g_strdup_printf("Boot%04X", rd16(d));
+    g_autofree char *s = g_strdup_printf("Boot%04X", vsb_le16(d));
     json_builder_add_string_value(b, s);
   } else
-    json_builder_add_int_value(b, rd16(d));
+    json_builder_add_int_value(b, vsb_le16(d));
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }
@@ -614,7 +621,7 @@ decode_order(const char *prefix, const guint8 *d, gsize len)
   json_builder_set_member_name(b, "value");
   json_builder_begin_array(b);
   for (gsize i = 0; i + 1 < len; i += 2) {
-    g_autofree char *s = g_strdup_printf("%s%04X", prefix, rd16(d + i));
+    g_autofree char *s = g_strdup_printf("%s%04X", prefix, vsb_le16(d + i));
     json_builder_add_string_value(b, s);
   }
   json_builder_end_array(b);
@@ -658,10 +665,10 @@ decode_load_option(const guint8 *d, gsize len)
 {
   if (len < 6 + 2)
     return error_value("boot-option", "shorter than an EFI_LOAD_OPTION");
-  guint32 attrs = rd32(d);
-  guint16 fpl = rd16(d + 4);
+  guint32 attrs = vsb_le32(d);
+  guint16 fpl = vsb_le16(d + 4);
   gsize off = 6, end = 6;
-  while (end + 1 < len && rd16(d + end) != 0)
+  while (end + 1 < len && vsb_le16(d + end) != 0)
     end += 2;
   if (end + 1 >= len)
     return error_value("boot-option", "description is not NUL-terminated");
