@@ -526,6 +526,132 @@ parse_guided(Ctx *ctx, const guint8 *sec, gsize size, gsize hlen, guint depth,
   return TRUE;
 }
 
+/* An EFI_SECTION_COMPRESSION body at section offset off. */
+static gboolean
+parse_compression(Ctx *ctx, const guint8 *body, gsize blen, gsize off, guint depth,
+                  gboolean compressed, GError **error)
+{
+  VsbFvImage *image = ctx->image;
+  if (blen < 5)
+    return fail(ctx, error, "compression section at 0x%zx is too short", off);
+  guint32 ulen = vsb_le32(body);
+  guint8 ctype = body[4];
+  if (ctype == EFI_NOT_COMPRESSED) {
+    if (ulen > blen - 5)
+      return fail(ctx, error, "uncompressed compression section at 0x%zx claims %u bytes "
+                  "of %zu", off, ulen, blen - 5);
+    if (!parse_sections(ctx, body + 5, ulen, depth + 1, compressed, error))
+      return FALSE;
+  } else if (ctype == EFI_STANDARD_COMPRESSION) {
+    /* EFI/Tiano compression: OVMF and ArmVirtQemu do not use it (their FDFs compress
+     * with LZMA only), so vsboot does not carry a decoder for it. */
+    warn(image, "%s: section compressed with the EFI standard algorithm (%u bytes) not "
+         "decoded; its contents are not inspected", image->origin, ulen);
+  } else {
+    return fail(ctx, error, "compression section at 0x%zx has unknown CompressionType %u",
+                off, ctype);
+  }
+  return TRUE;
+}
+
+/* One section of size bytes (header of hlen bytes included) at section offset off. */
+static gboolean
+parse_section(Ctx *ctx, const guint8 *sec, gsize size, gsize hlen, gsize off, guint depth,
+              gboolean compressed, GError **error)
+{
+  VsbFvImage *image = ctx->image;
+  guint8 type = sec[3];
+  const guint8 *body = sec + hlen;
+  gsize blen = size - hlen;
+  VsbFvFile *f = current_file(ctx);
+
+  switch (type) {
+  case EFI_SECTION_COMPRESSION:
+    return parse_compression(ctx, body, blen, off, depth, compressed, error);
+  case EFI_SECTION_GUID_DEFINED:
+    if (!parse_guided(ctx, sec, size, hlen, depth, compressed, error))
+      return FALSE;
+    break;
+  case EFI_SECTION_PE32:
+  case EFI_SECTION_PIC:
+  case EFI_SECTION_TE:
+    note_image(ctx, type, body, blen);
+    break;
+  case EFI_SECTION_DXE_DEPEX:
+  case EFI_SECTION_PEI_DEPEX:
+  case EFI_SECTION_MM_DEPEX:
+    if (f)
+      f->has_depex = TRUE;
+    break;
+  case EFI_SECTION_VERSION:
+    if (blen < 2)
+      return fail(ctx, error, "version section at 0x%zx is too short", off);
+    if (f && f->version == NULL) {
+      f->build_number = vsb_le16(body);
+      f->version = vsb_ucs2_to_utf8(body + 2, blen - 2, NULL);
+      if (f->version == NULL)
+        return fail(ctx, error, "version section at 0x%zx is not valid UCS-2", off);
+    }
+    break;
+  case EFI_SECTION_USER_INTERFACE:
+    if (f && f->ui_name == NULL) {
+      f->ui_name = vsb_ucs2_to_utf8(body, blen, NULL);
+      if (f->ui_name == NULL)
+        return fail(ctx, error, "user-interface section at 0x%zx is not valid UCS-2", off);
+    }
+    break;
+  case EFI_SECTION_FIRMWARE_VOLUME_IMAGE: {
+    gsize fvlen = 0;
+    if (!parse_volume(ctx, body, blen, 0, depth + 1, compressed, ctx->file, &fvlen, error))
+      return FALSE;
+    break;
+  }
+  case EFI_SECTION_FREEFORM_SUBTYPE_GUID:
+    if (blen < 16)
+      return fail(ctx, error, "freeform-subtype section at 0x%zx is too short", off);
+    break;
+  case EFI_SECTION_DISPOSABLE:
+  case EFI_SECTION_COMPATIBILITY16:
+  case EFI_SECTION_RAW:
+    break;
+  case 0x00:
+    return fail(ctx, error, "section at offset 0x%zx has the invalid type 0 (not a section "
+                "stream)", off);
+  default:
+    warn(image, "%s: section of unknown type 0x%02x skipped", image->origin, type);
+    break;
+  }
+  return TRUE;
+}
+
+/* The size and header length of the section at section offset off, avail bytes left. */
+static gboolean
+section_header(Ctx *ctx, const guint8 *sec, gsize avail, gsize off, gsize *size_out,
+               gsize *hlen_out, GError **error)
+{
+  if (avail < 4)
+    return fail(ctx, error, "truncated section header at section offset 0x%zx", off);
+  gsize size = vsb_le24(sec);
+  gsize hlen = 4;
+  if (size == 0xffffff) {
+    if (avail < 8)
+      return fail(ctx, error, "truncated EFI_COMMON_SECTION_HEADER2 at section offset 0x%zx",
+                  off);
+    size = vsb_le32(sec + 4);
+    hlen = 8;
+  }
+  if (size < hlen)
+    return fail(ctx, error, "section at offset 0x%zx has size %zu, less than its header", off,
+                size);
+  if (size > avail)
+    return fail(ctx, error,
+                "section (type 0x%02x) at offset 0x%zx has size 0x%zx but only 0x%zx bytes "
+                "remain (truncated)", sec[3], off, size, avail);
+  *size_out = size;
+  *hlen_out = hlen;
+  return TRUE;
+}
+
 static gboolean
 parse_sections(Ctx *ctx, const guint8 *data, gsize len, guint depth, gboolean compressed,
                GError **error)
@@ -539,107 +665,10 @@ parse_sections(Ctx *ctx, const guint8 *data, gsize len, guint depth, gboolean co
     off = align_up(off, 4);
     if (off >= len)
       break;
-    gsize avail = len - off;
-    const guint8 *sec = data + off;
-    if (avail < 4)
-      return fail(ctx, error, "truncated section header at section offset 0x%zx", off);
-    gsize size = vsb_le24(sec);
-    guint8 type = sec[3];
-    gsize hlen = 4;
-    if (size == 0xffffff) {
-      if (avail < 8)
-        return fail(ctx, error, "truncated EFI_COMMON_SECTION_HEADER2 at section offset 0x%zx",
-                    off);
-      size = vsb_le32(sec + 4);
-      hlen = 8;
-    }
-    if (size < hlen)
-      return fail(ctx, error, "section at offset 0x%zx has size %zu, less than its header",
-                  off, size);
-    if (size > avail)
-      return fail(ctx, error,
-                  "section (type 0x%02x) at offset 0x%zx has size 0x%zx but only 0x%zx bytes "
-                  "remain (truncated)", type, off, size, avail);
-    const guint8 *body = sec + hlen;
-    gsize blen = size - hlen;
-    VsbFvFile *f = current_file(ctx);
-
-    switch (type) {
-    case EFI_SECTION_COMPRESSION: {
-      if (blen < 5)
-        return fail(ctx, error, "compression section at 0x%zx is too short", off);
-      guint32 ulen = vsb_le32(body);
-      guint8 ctype = body[4];
-      if (ctype == EFI_NOT_COMPRESSED) {
-        if (ulen > blen - 5)
-          return fail(ctx, error, "uncompressed compression section at 0x%zx claims %u bytes "
-                      "of %zu", off, ulen, blen - 5);
-        if (!parse_sections(ctx, body + 5, ulen, depth + 1, compressed, error))
-          return FALSE;
-      } else if (ctype == EFI_STANDARD_COMPRESSION) {
-        /* EFI/Tiano compression: OVMF and ArmVirtQemu do not use it (their FDFs compress
-         * with LZMA only), so vsboot does not carry a decoder for it. */
-        warn(image, "%s: section compressed with the EFI standard algorithm (%u bytes) not "
-             "decoded; its contents are not inspected", image->origin, ulen);
-      } else {
-        return fail(ctx, error, "compression section at 0x%zx has unknown CompressionType %u",
-                    off, ctype);
-      }
-      break;
-    }
-    case EFI_SECTION_GUID_DEFINED:
-      if (!parse_guided(ctx, sec, size, hlen, depth, compressed, error))
-        return FALSE;
-      break;
-    case EFI_SECTION_PE32:
-    case EFI_SECTION_PIC:
-    case EFI_SECTION_TE:
-      note_image(ctx, type, body, blen);
-      break;
-    case EFI_SECTION_DXE_DEPEX:
-    case EFI_SECTION_PEI_DEPEX:
-    case EFI_SECTION_MM_DEPEX:
-      if (f)
-        f->has_depex = TRUE;
-      break;
-    case EFI_SECTION_VERSION:
-      if (blen < 2)
-        return fail(ctx, error, "version section at 0x%zx is too short", off);
-      if (f && f->version == NULL) {
-        f->build_number = vsb_le16(body);
-        f->version = vsb_ucs2_to_utf8(body + 2, blen - 2, NULL);
-        if (f->version == NULL)
-          return fail(ctx, error, "version section at 0x%zx is not valid UCS-2", off);
-      }
-      break;
-    case EFI_SECTION_USER_INTERFACE:
-      if (f && f->ui_name == NULL) {
-        f->ui_name = vsb_ucs2_to_utf8(body, blen, NULL);
-        if (f->ui_name == NULL)
-          return fail(ctx, error, "user-interface section at 0x%zx is not valid UCS-2", off);
-      }
-      break;
-    case EFI_SECTION_FIRMWARE_VOLUME_IMAGE: {
-      gsize fvlen = 0;
-      if (!parse_volume(ctx, body, blen, 0, depth + 1, compressed, ctx->file, &fvlen, error))
-        return FALSE;
-      break;
-    }
-    case EFI_SECTION_FREEFORM_SUBTYPE_GUID:
-      if (blen < 16)
-        return fail(ctx, error, "freeform-subtype section at 0x%zx is too short", off);
-      break;
-    case EFI_SECTION_DISPOSABLE:
-    case EFI_SECTION_COMPATIBILITY16:
-    case EFI_SECTION_RAW:
-      break;
-    case 0x00:
-      return fail(ctx, error, "section at offset 0x%zx has the invalid type 0 (not a section "
-                  "stream)", off);
-    default:
-      warn(image, "%s: section of unknown type 0x%02x skipped", image->origin, type);
-      break;
-    }
+    gsize size = 0, hlen = 0;
+    if (!section_header(ctx, data + off, len - off, off, &size, &hlen, error) ||
+        !parse_section(ctx, data + off, size, hlen, off, depth, compressed, error))
+      return FALSE;
     off += size;
   }
   return TRUE;
@@ -969,10 +998,8 @@ add_feature(VsbFvImage *image, const char *name, gboolean descriptor, gboolean p
 #define NAMES(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
 static void
-derive_features(VsbFvImage *image)
+smm_features(VsbFvImage *image, GString *ev)
 {
-  g_autoptr(GString) ev = g_string_new(NULL);
-
   /* SMM: the SMM core with its IPL (traditional) or Standalone MM. */
   gboolean smm_core = collect(image, ev, NAMES("PiSmmIpl", "PiSmmCore", "StandaloneMmIplPei",
                                                "StandaloneMmCore")) >= 2;
@@ -991,7 +1018,11 @@ derive_features(VsbFvImage *image)
                            ev->len ? ", " : "");
   add_feature(image, "requires-smm", TRUE, requires_smm, ev,
               "no SMM variable driver (VariableSmm)");
+}
 
+static void
+secure_boot_features(VsbFvImage *image, GString *ev)
+{
   /* Secure Boot: DxeImageVerificationLib linked into SecurityStubDxe (it alone there refers
    * to db/dbx), plus the SecureBootConfigDxe setup page. */
   const VsbFvFile *stub = vsb_fv_image_find_module(image, "SecurityStubDxe");
@@ -1019,7 +1050,11 @@ derive_features(VsbFvImage *image)
   }
   add_feature(image, "authenticated-variables", FALSE, auth, ev,
               "no variable driver refers to gEfiCertDbGuid (AuthVariableLibNull)");
+}
 
+static void
+tpm_features(VsbFvImage *image, GString *ev)
+{
   /* TPM. */
   gboolean tpm2 = collect(image, ev, NAMES("Tcg2Dxe", "Tcg2Pei")) > 0;
   collect(image, ev, NAMES("Tcg2ConfigPei", "Tcg2ConfigDxe", "Tcg2PlatformDxe",
@@ -1029,7 +1064,11 @@ derive_features(VsbFvImage *image)
   add_feature(image, "tpm12", FALSE, tpm12, ev, "no TcgDxe/TcgPei");
   gboolean mor = collect(image, ev, NAMES("TcgMor", "TcgMorLockSmm")) > 0;
   add_feature(image, "memory-overwrite-request", FALSE, mor, ev, "no TcgMor");
+}
 
+static void
+confidential_features(VsbFvImage *image, GString *ev)
+{
   /* AMD SEV / Intel TDX: the drivers and the reset-vector metadata the hypervisor reads. */
   gboolean sev = collect(image, ev, NAMES("AmdSevDxe")) > 0;
   collect(image, ev, NAMES("SecretPei", "SecretDxe", "BlobVerifierLibSevHashes", "IoMmuDxe"));
@@ -1051,7 +1090,11 @@ derive_features(VsbFvImage *image)
   collect(image, ev, NAMES("TdTcg2Dxe", "TdxHelper"));
   add_feature(image, "intel-tdx", TRUE, tdx_dxe && tdx_meta, ev,
               "no TdxDxe with TDX metadata");
+}
 
+static void
+boot_features(VsbFvImage *image, GString *ev)
+{
   /* S3 resume (x86). */
   gboolean s3 = collect(image, ev, NAMES("S3Resume2Pei")) > 0;
   collect(image, ev, NAMES("BootScriptExecutorDxe", "S3SaveStateDxe"));
@@ -1064,7 +1107,11 @@ derive_features(VsbFvImage *image)
     shell = TRUE;
   }
   add_feature(image, "shell", FALSE, shell, ev, "no UEFI Shell application");
+}
 
+static void
+network_features(VsbFvImage *image, GString *ev)
+{
   /* Network stack (NetworkPkg) and what rides on it. */
   gboolean net = collect(image, ev, NAMES("SnpDxe", "MnpDxe", "Ip4Dxe", "Ip6Dxe", "TcpDxe",
                                           "UefiPxeBcDxe", "VirtioNetDxe")) > 0;
@@ -1075,6 +1122,20 @@ derive_features(VsbFvImage *image)
   add_feature(image, "tls", FALSE, tls, ev, "no TlsDxe");
   gboolean iscsi = collect(image, ev, NAMES("IScsiDxe")) > 0;
   add_feature(image, "iscsi", FALSE, iscsi, ev, "no IScsiDxe");
+}
+
+/* Each group adds its features in report order; ev is the evidence of the one being built
+ * (add_feature takes and clears it). */
+static void
+derive_features(VsbFvImage *image)
+{
+  g_autoptr(GString) ev = g_string_new(NULL);
+  smm_features(image, ev);
+  secure_boot_features(image, ev);
+  tpm_features(image, ev);
+  confidential_features(image, ev);
+  boot_features(image, ev);
+  network_features(image, ev);
 }
 
 /* ---- varstore size --------------------------------------------------------------------- */
