@@ -26,3 +26,5 @@ if [ "$major" = 0 ]; then node="VSBOOT_0.$minor"; else node="VSBOOT_$major"; fi
   echo "};"
 } > "$root/src/lib/libvsboot.sym"
 echo "update-symbols: $(grep -c '^    [a-zA-Z_].*;$' "$root/src/lib/libvsboot.sym") symbols under $node"
+# The Debian symbols file follows the version script (new symbols get this release's version).
+"$root/scripts/update-deb-symbols.py"
