@@ -41,7 +41,6 @@ typedef struct {
   const char *name;         /* subject CN, "Microsoft Corporation KEK CA 2011" */
   const char *sha1;         /* SHA-1 of the DER, upper-case hex, or NULL when unknown */
 } VsbKnownCert;
-const VsbKnownCert *vsb_known_certs(gsize *n);
 
 
 typedef struct {

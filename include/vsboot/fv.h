@@ -166,7 +166,6 @@ typedef enum {
   VSB_FV_CLAIM_FALSE,      /* claimed, but the binary lacks it: the descriptor lies */
   VSB_FV_CLAIM_UNDECLARED, /* present but not claimed (Debian's OVMF_CODE_4M.fd: SB w/o SMM) */
 } VsbFvClaim;
-const char *vsb_fv_claim_name(VsbFvClaim claim); /* "ok", "false-claim", "undeclared" */
 
 typedef struct {
   const char *feature;     /* static */

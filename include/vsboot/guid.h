@@ -20,7 +20,6 @@ gboolean vsb_guid_parse(const char *text, VsbGuid *out);
 char *vsb_guid_format(const VsbGuid *guid, char buf[VSB_GUID_STRING_LEN + 1]);
 char *vsb_guid_to_string(const VsbGuid *guid); /* newly allocated */
 gboolean vsb_guid_equal(const VsbGuid *a, const VsbGuid *b);
-gboolean vsb_guid_is_zero(const VsbGuid *guid);
 /* The spec name of a well-known GUID ("EfiGlobalVariable"), or NULL. */
 const char *vsb_guid_known_name(const VsbGuid *guid);
 /* A GUID from its spec name or its text form. */

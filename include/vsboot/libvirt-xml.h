@@ -27,7 +27,6 @@ typedef enum {
   VSB_LIBVIRT_STYLE_EXPLICIT,
   VSB_LIBVIRT_STYLE_LEGACY,
 } VsbLibvirtStyle;
-const char *vsb_libvirt_style_name(VsbLibvirtStyle style);
 int vsb_libvirt_style_from_name(const char *name); /* -1 when unknown */
 
 typedef struct {

@@ -82,7 +82,6 @@ const char *vsb_pe_machine_name(guint16 machine);     /* "x86_64", or NULL when 
 gboolean vsb_pe_is_pe32plus(const VsbPeImage *image);  /* optional header magic 0x20b */
 guint16 vsb_pe_get_subsystem(const VsbPeImage *image);
 const char *vsb_pe_subsystem_name(guint16 subsystem); /* "EFI application", or NULL */
-guint16 vsb_pe_get_characteristics(const VsbPeImage *image);
 guint64 vsb_pe_get_image_base(const VsbPeImage *image);
 guint32 vsb_pe_get_entry_point(const VsbPeImage *image);
 guint32 vsb_pe_get_size_of_headers(const VsbPeImage *image);

@@ -304,13 +304,6 @@ static const VsbKnownCert known_certs[] = {
   { "ms-option-rom-uefi-ca-2023", "Microsoft Option ROM UEFI CA 2023", NULL },
 };
 
-const VsbKnownCert *
-vsb_known_certs(gsize *n)
-{
-  *n = G_N_ELEMENTS(known_certs);
-  return known_certs;
-}
-
 /* Certificate names are whatever the issuer encoded: take ownership of s and return it as
  * UTF-8 (invalid sequences replaced), since it ends up in JSON. */
 static char *

@@ -182,17 +182,6 @@ vsb_fv_varstore_source_name(VsbFvVarstoreSource source)
   return "unknown";
 }
 
-const char *
-vsb_fv_claim_name(VsbFvClaim claim)
-{
-  switch (claim) {
-  case VSB_FV_CLAIM_OK: return "ok";
-  case VSB_FV_CLAIM_FALSE: return "false-claim";
-  case VSB_FV_CLAIM_UNDECLARED: return "undeclared";
-  }
-  return "ok";
-}
-
 /* ---- the image ------------------------------------------------------------------------- */
 
 struct _VsbFvImage {

@@ -195,13 +195,6 @@ vsb_guid_equal(const VsbGuid *a, const VsbGuid *b)
   return memcmp(a->b, b->b, sizeof a->b) == 0;
 }
 
-gboolean
-vsb_guid_is_zero(const VsbGuid *guid)
-{
-  static const VsbGuid zero;
-  return vsb_guid_equal(guid, &zero);
-}
-
 const char *
 vsb_guid_known_name(const VsbGuid *guid)
 {

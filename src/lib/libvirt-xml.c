@@ -12,12 +12,6 @@
 
 static const char *const style_names[] = { "auto", "explicit", "legacy" };
 
-const char *
-vsb_libvirt_style_name(VsbLibvirtStyle style)
-{
-  return (guint)style < G_N_ELEMENTS(style_names) ? style_names[style] : "unknown";
-}
-
 int
 vsb_libvirt_style_from_name(const char *name)
 {

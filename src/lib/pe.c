@@ -422,7 +422,6 @@ vsb_pe_get_data(const VsbPeImage *image, gsize *len)
 guint16 vsb_pe_get_machine(const VsbPeImage *image) { return image->machine; }
 gboolean vsb_pe_is_pe32plus(const VsbPeImage *image) { return image->pe32plus; }
 guint16 vsb_pe_get_subsystem(const VsbPeImage *image) { return image->subsystem; }
-guint16 vsb_pe_get_characteristics(const VsbPeImage *image) { return image->characteristics; }
 guint64 vsb_pe_get_image_base(const VsbPeImage *image) { return image->image_base; }
 guint32 vsb_pe_get_entry_point(const VsbPeImage *image) { return image->entry_point; }
 guint32 vsb_pe_get_size_of_headers(const VsbPeImage *image) { return image->size_of_headers; }
