@@ -169,16 +169,13 @@ describe_cert(VsbKeyPair *pair, X509 *cert)
   pair->sha256 = vsb_hex_encode(md, mdlen);
 }
 
-VsbKeySet *
-vsb_keys_generate(const char *dir, const char *common_name, guint bits, GError **error)
+static gboolean
+check_parameters(const char *common_name, guint bits, GError **error)
 {
-  g_return_val_if_fail(dir != NULL, NULL);
-  if (common_name == NULL)
-    common_name = "vsboot";
   if (bits != 2048 && bits != 3072 && bits != 4096) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
                 "RSA key size %u is not supported: use 2048, 3072 or 4096", bits);
-    return NULL;
+    return FALSE;
   }
   /* A blank name would make certificates nobody can tell apart in `vars show`. */
   g_autofree char *stripped = g_strstrip(g_strdup(common_name));
@@ -186,10 +183,31 @@ vsb_keys_generate(const char *dir, const char *common_name, guint bits, GError *
     g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
                 "common name '%s': must be non-blank UTF-8 text of at most 60 bytes",
                 g_utf8_validate(common_name, -1, NULL) ? common_name : "(not UTF-8)");
-    return NULL;
+    return FALSE;
   }
+  return TRUE;
+}
 
-  g_autoptr(VsbKeySet) set = g_new0(VsbKeySet, 1);
+/* The files of a key set, in writing order (each key before its certificate, the owner GUID
+ * last), and their contents once built. */
+#define N_KEY_FILES (2 * VSB_KEY_N_ROLES + 1)
+typedef struct {
+  const char *paths[N_KEY_FILES];
+  GBytes *blobs[N_KEY_FILES];
+} KeyFiles;
+
+static void
+key_files_clear(KeyFiles *kf)
+{
+  for (gsize i = 0; i < N_KEY_FILES; i++)
+    g_clear_pointer(&kf->blobs[i], g_bytes_unref);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(KeyFiles, key_files_clear)
+
+static VsbKeySet *
+key_set_new(const char *dir, const char *common_name, guint bits, KeyFiles *kf)
+{
+  VsbKeySet *set = g_new0(VsbKeySet, 1);
   set->dir = g_strdup(dir);
   set->common_name = g_strdup(common_name);
   set->bits = bits;
@@ -198,84 +216,103 @@ vsb_keys_generate(const char *dir, const char *common_name, guint bits, GError *
     set->pairs[i].role = i;
     set->pairs[i].key_path = g_strdup_printf("%s/%s.key", dir, role_names[i]);
     set->pairs[i].cert_path = g_strdup_printf("%s/%s.crt", dir, role_names[i]);
+    kf->paths[2 * i] = set->pairs[i].key_path;
+    kf->paths[2 * i + 1] = set->pairs[i].cert_path;
   }
+  kf->paths[2 * VSB_KEY_N_ROLES] = set->owner_path;
+  return set;
+}
 
-  /* Refuse before any work when something is in the way. */
-  const char *paths[2 * VSB_KEY_N_ROLES + 1];
-  gsize npaths = 0;
-  for (int i = 0; i < VSB_KEY_N_ROLES; i++) {
-    paths[npaths++] = set->pairs[i].key_path;
-    paths[npaths++] = set->pairs[i].cert_path;
-  }
-  paths[npaths++] = set->owner_path;
-  for (gsize i = 0; i < npaths; i++) {
-    if (g_file_test(paths[i], G_FILE_TEST_EXISTS) ||
-        g_file_test(paths[i], G_FILE_TEST_IS_SYMLINK)) {
+/* Refuse before any work when something is in the way; then make the directory. */
+static gboolean
+prepare_dir(const char *dir, const KeyFiles *kf, GError **error)
+{
+  for (gsize i = 0; i < N_KEY_FILES; i++) {
+    if (g_file_test(kf->paths[i], G_FILE_TEST_EXISTS) ||
+        g_file_test(kf->paths[i], G_FILE_TEST_IS_SYMLINK)) {
       g_set_error(error, VSB_ERROR, VSB_ERROR_EXISTS,
-                  "%s already exists; refusing to overwrite keys", paths[i]);
-      return NULL;
+                  "%s already exists; refusing to overwrite keys", kf->paths[i]);
+      return FALSE;
     }
   }
   if (g_mkdir_with_parents(dir, 0700) != 0) {
     int e = errno;
     g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "cannot create directory %s: %s", dir,
                 g_strerror(e));
-    return NULL;
+    return FALSE;
   }
+  return TRUE;
+}
 
-  /* Build everything in memory first, then write; remove what was written on failure. */
-  GBytes *blobs[2 * VSB_KEY_N_ROLES + 1] = { NULL };
-  gboolean ok = TRUE;
-  for (int i = 0; i < VSB_KEY_N_ROLES && ok; i++) {
-    g_autoptr(EVP_PKEY) key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
-    if (key == NULL) {
-      ok = ssl_fail(error, "cannot generate an RSA key");
-      break;
-    }
-    g_autofree char *cn = g_strdup_printf("%s %s", common_name, role_names[i]);
-    g_autoptr(X509) cert = make_cert(key, cn, i != VSB_KEY_DB, error);
-    if (cert == NULL) {
-      ok = FALSE;
-      break;
-    }
-    g_autoptr(BIO) kbio = BIO_new(BIO_s_mem());
-    g_autoptr(BIO) cbio = BIO_new(BIO_s_mem());
-    if (!PEM_write_bio_PrivateKey(kbio, key, NULL, NULL, 0, NULL, NULL) ||
-        !PEM_write_bio_X509(cbio, cert)) {
-      ok = ssl_fail(error, "cannot encode PEM");
-      break;
-    }
-    blobs[2 * i] = bio_contents(kbio);
-    blobs[2 * i + 1] = bio_contents(cbio);
-    describe_cert(&set->pairs[i], cert);
-  }
-  if (ok) {
-    char uuid[VSB_GUID_STRING_LEN + 1];
-    g_autofree char *text = g_uuid_string_random();
-    if (!vsb_guid_parse(text, &set->owner))
-      g_assert_not_reached();
-    g_autofree char *line = g_strdup_printf("%s\n", vsb_guid_format(&set->owner, uuid));
-    blobs[2 * VSB_KEY_N_ROLES] = g_bytes_new(line, strlen(line));
-  }
+/* One role's key and certificate as PEM, described in the set. */
+static gboolean
+build_pair(VsbKeySet *set, int role, KeyFiles *kf, GError **error)
+{
+  g_autoptr(EVP_PKEY) key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)set->bits);
+  if (key == NULL)
+    return ssl_fail(error, "cannot generate an RSA key");
+  g_autofree char *cn = g_strdup_printf("%s %s", set->common_name, role_names[role]);
+  g_autoptr(X509) cert = make_cert(key, cn, role != VSB_KEY_DB, error);
+  if (cert == NULL)
+    return FALSE;
+  g_autoptr(BIO) kbio = BIO_new(BIO_s_mem());
+  g_autoptr(BIO) cbio = BIO_new(BIO_s_mem());
+  if (!PEM_write_bio_PrivateKey(kbio, key, NULL, NULL, 0, NULL, NULL) ||
+      !PEM_write_bio_X509(cbio, cert))
+    return ssl_fail(error, "cannot encode PEM");
+  kf->blobs[2 * role] = bio_contents(kbio);
+  kf->blobs[2 * role + 1] = bio_contents(cbio);
+  describe_cert(&set->pairs[role], cert);
+  return TRUE;
+}
 
-  gsize written = 0;
-  for (gsize i = 0; ok && i < npaths; i++) {
+static void
+build_owner(VsbKeySet *set, KeyFiles *kf)
+{
+  char uuid[VSB_GUID_STRING_LEN + 1];
+  g_autofree char *text = g_uuid_string_random();
+  if (!vsb_guid_parse(text, &set->owner))
+    g_assert_not_reached();
+  g_autofree char *line = g_strdup_printf("%s\n", vsb_guid_format(&set->owner, uuid));
+  kf->blobs[N_KEY_FILES - 1] = g_bytes_new(line, strlen(line));
+}
+
+/* Write every file (never replacing one); on failure remove what was written. */
+static gboolean
+write_files(const KeyFiles *kf, GError **error)
+{
+  for (gsize i = 0; i < N_KEY_FILES; i++) {
     gsize len = 0;
-    const void *data = g_bytes_get_data(blobs[i], &len);
+    const void *data = g_bytes_get_data(kf->blobs[i], &len);
     /* Private keys (even index below the owner file) are for the owner's eyes only. */
-    int mode = (i < 2 * VSB_KEY_N_ROLES && i % 2 == 0) ? 0600 : 0644;
-    if (!vsb_file_write_atomic(paths[i], data, len, mode, TRUE, error))
-      ok = FALSE;
-    else
-      written++;
+    int mode = (i < N_KEY_FILES - 1 && i % 2 == 0) ? 0600 : 0644;
+    if (!vsb_file_write_atomic(kf->paths[i], data, len, mode, TRUE, error)) {
+      for (gsize k = 0; k < i; k++)
+        g_unlink(kf->paths[k]);
+      return FALSE;
+    }
   }
-  if (!ok)
-    for (gsize i = 0; i < written; i++)
-      g_unlink(paths[i]);
-  for (gsize i = 0; i < npaths; i++)
-    if (blobs[i])
-      g_bytes_unref(blobs[i]);
-  if (!ok)
+  return TRUE;
+}
+
+VsbKeySet *
+vsb_keys_generate(const char *dir, const char *common_name, guint bits, GError **error)
+{
+  g_return_val_if_fail(dir != NULL, NULL);
+  if (common_name == NULL)
+    common_name = "vsboot";
+  if (!check_parameters(common_name, bits, error))
+    return NULL;
+  g_auto(KeyFiles) kf = { { NULL } };
+  g_autoptr(VsbKeySet) set = key_set_new(dir, common_name, bits, &kf);
+  if (!prepare_dir(dir, &kf, error))
+    return NULL;
+  /* Build everything in memory first, then write. */
+  for (int i = 0; i < VSB_KEY_N_ROLES; i++)
+    if (!build_pair(set, i, &kf, error))
+      return NULL;
+  build_owner(set, &kf);
+  if (!write_files(&kf, error))
     return NULL;
   return g_steal_pointer(&set);
 }
