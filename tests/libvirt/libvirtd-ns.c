@@ -88,6 +88,12 @@ vsb_test_libvirtd_version_number(VsbTestLibvirtd *d)
 VsbTestLibvirtd *
 vsb_test_libvirtd_start(const char *fwdir)
 {
+  return vsb_test_libvirtd_start_with_hooks(fwdir, NULL);
+}
+
+VsbTestLibvirtd *
+vsb_test_libvirtd_start_with_hooks(const char *fwdir, const char *hooks_dir)
+{
   if (getuid() != 0)
     vsb_test_fail("a libvirtd test must run as root (system libvirtd, mount namespaces)");
   vsb_test_require_tool("unshare");
@@ -112,6 +118,10 @@ vsb_test_libvirtd_start(const char *fwdir)
     g_setenv("LIBVIRT_ROOT", lvroot, TRUE);
   else
     g_unsetenv("LIBVIRT_ROOT");
+  if (hooks_dir)
+    g_setenv("LIBVIRT_HOOKS", hooks_dir, TRUE);
+  else
+    g_unsetenv("LIBVIRT_HOOKS");
   g_autofree char *self = g_strdup_printf("%d", (int)getpid());
   const char *args[] = { fwdir, self, NULL };
   g_autofree char *err = NULL;

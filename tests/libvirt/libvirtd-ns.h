@@ -23,6 +23,9 @@ unsigned long vsb_test_libvirtd_version_number(VsbTestLibvirtd *d);
  * files in it between requests). Fails the test when it cannot start. If this process dies
  * first, a watcher stops the daemon. */
 VsbTestLibvirtd *vsb_test_libvirtd_start(const char *fwdir);
+/* The same with hooks_dir (a host directory) as the daemon's /etc/libvirt/hooks, read when it
+ * starts: put the hooks there first (hooks_dir/qemu.d/NAME). */
+VsbTestLibvirtd *vsb_test_libvirtd_start_with_hooks(const char *fwdir, const char *hooks_dir);
 /* Run a command inside the daemon's namespace (LIBVIRT_DEFAULT_URI=qemu:///system);
  * NULL-terminated argv; returns the exit status as vsb_test_spawn does. */
 int vsb_test_libvirtd_runv(VsbTestLibvirtd *d, const char *const *argv, char **out, char **err);

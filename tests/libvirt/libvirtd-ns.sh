@@ -30,6 +30,9 @@
 # bind-mounted over the installed ones, so that the daemon, virsh and every program the tests
 # run there (vsboot too, through libvirt.so.0) are that version; the host never sees it.
 #
+# LIBVIRT_HOOKS=DIR (environment of `start` and `with`): DIR is the daemon's /etc/libvirt/hooks
+# (e.g. DIR/qemu.d/NAME); libvirtd reads its hooks when it starts.
+#
 # FWDIR stays a host directory: files changed in it are seen by libvirt at its next request
 # (libvirt re-reads the descriptors every time). The first request per architecture makes
 # libvirt probe the QEMU binary's capabilities (a few seconds); the cache lives on the tmpfs.
@@ -99,6 +102,10 @@ EOF
   mkdir -p /etc/libvirt
   mount --bind "$state/etc-libvirt" /etc/libvirt
   if [ -n "${LIBVIRT_ROOT:-}" ]; then overlay_libvirt "$LIBVIRT_ROOT"; fi
+  if [ -n "${LIBVIRT_HOOKS:-}" ]; then
+    mkdir -p /etc/libvirt/hooks
+    mount --bind "$LIBVIRT_HOOKS" /etc/libvirt/hooks
+  fi
 
   if ! getent passwd libvirt-qemu >/dev/null; then
     cp /etc/passwd "$state/passwd"
