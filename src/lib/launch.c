@@ -2,6 +2,7 @@
 /* QEMU under watch: spawn, read the serial console from its stdout, stop at the verdict. */
 #include "vsboot/launch.h"
 #include "vsboot/descriptor.h"
+#include "util/enumname.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 #include "vsboot/tool.h"
@@ -14,17 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *
-vsb_boot_verdict_name(VsbBootVerdict verdict)
-{
-  switch (verdict) {
-  case VSB_BOOT_VERDICT_NONE: return "none";
-  case VSB_BOOT_VERDICT_TIMEOUT: return "timeout";
-  case VSB_BOOT_VERDICT_RAN: return "ran";
-  case VSB_BOOT_VERDICT_DENIED: return "denied";
-  }
-  return "?";
-}
+static const char *const verdict_names[] = { "none", "timeout", "ran", "denied" };
+VSB_ENUM_NAME_ONLY(vsb_boot_verdict, VsbBootVerdict, verdict_names, VSB_BOOT_VERDICT_DENIED + 1,
+                   "?")
 
 static const VsbBootPattern default_patterns[] = {
   { VSB_PAYLOAD_MARKER, VSB_BOOT_VERDICT_RAN },

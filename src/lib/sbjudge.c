@@ -3,6 +3,7 @@
  * the rules and where in edk2 each comes from). */
 #include "vsboot/sbjudge.h"
 #include "vsboot/guid.h"
+#include "util/enumname.h"
 
 #include <stdarg.h>
 
@@ -11,36 +12,13 @@
 #define SBE_RECORD_SIZE 96u
 #define SBE_ROOM_MARGIN 0x1000u
 
-const char *
-vsb_secure_boot_mode_name(VsbSecureBootMode mode)
-{
-  switch (mode) {
-  case VSB_SB_MODE_SETUP: return "setup";
-  case VSB_SB_MODE_USER: return "user";
-  case VSB_SB_MODE_DISABLED: return "disabled";
-  }
-  return "unknown";
-}
-
-int
-vsb_secure_boot_mode_from_name(const char *name)
-{
-  for (int m = VSB_SB_MODE_SETUP; m <= VSB_SB_MODE_DISABLED; m++)
-    if (g_strcmp0(name, vsb_secure_boot_mode_name((VsbSecureBootMode)m)) == 0)
-      return m;
-  return -1;
-}
-
-const char *
-vsb_sb_verdict_name(VsbSbVerdict verdict)
-{
-  switch (verdict) {
-  case VSB_SB_VERDICT_ENFORCED: return "enforced";
-  case VSB_SB_VERDICT_NOT_ENFORCED: return "not-enforced";
-  case VSB_SB_VERDICT_UNCERTAIN: return "uncertain";
-  }
-  return "unknown";
-}
+/* Indexed by VsbSecureBootMode and VsbSbVerdict. */
+static const char *const mode_names[] = { "setup", "user", "disabled" };
+VSB_ENUM_NAMES(vsb_secure_boot_mode, VsbSecureBootMode, mode_names, VSB_SB_MODE_DISABLED + 1,
+               "unknown")
+static const char *const verdict_names[] = { "enforced", "not-enforced", "uncertain" };
+VSB_ENUM_NAME_ONLY(vsb_sb_verdict, VsbSbVerdict, verdict_names, VSB_SB_VERDICT_UNCERTAIN + 1,
+                   "unknown")
 
 void
 vsb_sb_judgement_free(VsbSbJudgement *j)

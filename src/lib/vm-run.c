@@ -7,6 +7,7 @@
 #include "vsboot/qemu-probe.h"
 #include "vsboot/varstore.h"
 #include "util/arch.h"
+#include "util/enumname.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,14 +20,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+static const char *const accel_names[] = { "auto", "kvm", "tcg" };
+
 int
 vsb_accel_from_name(const char *name)
 {
-  static const char *const names[] = { "auto", "kvm", "tcg" };
-  for (guint i = 0; i < G_N_ELEMENTS(names); i++)
-    if (g_strcmp0(name, names[i]) == 0)
-      return (int)i;
-  return -1;
+  return vsb_enum_from_name(accel_names, G_N_ELEMENTS(accel_names), name);
 }
 
 void

@@ -4,6 +4,7 @@
 #include "vsboot/vm.h"
 #include "vsboot/tool.h"
 #include "util/arch.h"
+#include "util/enumname.h"
 #include "vsboot/filecache.h"
 #include "vsboot/fwimage.h"
 #include "vsboot/json.h"
@@ -35,21 +36,7 @@
 #define VM_STATE_VERSION 1
 
 static const char *const keys_names[] = { "none", "template", "user" };
-
-const char *
-vsb_vm_keys_name(VsbVmKeys keys)
-{
-  return (guint)keys < G_N_ELEMENTS(keys_names) ? keys_names[keys] : "unknown";
-}
-
-static int
-vm_keys_from_name(const char *name)
-{
-  for (guint i = 0; i < G_N_ELEMENTS(keys_names); i++)
-    if (g_strcmp0(name, keys_names[i]) == 0)
-      return (int)i;
-  return -1;
-}
+VSB_ENUM_NAME_ONLY(vsb_vm_keys, VsbVmKeys, keys_names, VSB_VM_KEYS_USER + 1, "unknown")
 
 VsbVm *
 vsb_vm_new(void)
@@ -450,7 +437,7 @@ from_json_own(JsonObject *o, VsbVm *vm, const char *origin, GError **error)
       !get_string(o, "", "tpm-state-dir", FALSE, &vm->tpm_state_dir, origin, error) ||
       !get_string(o, "", "created", FALSE, &vm->created, origin, error))
     return FALSE;
-  int keys = vm_keys_from_name(keys_name);
+  int keys = vsb_enum_from_name(keys_names, G_N_ELEMENTS(keys_names), keys_name);
   if (keys < 0) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: keys: unknown value '%s'", origin,
                 keys_name);
