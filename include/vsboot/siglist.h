@@ -7,6 +7,7 @@
 #include <glib.h>
 #include <openssl/x509.h>
 #include "vsboot/guid.h"
+#include "vsboot/varstore.h"
 
 VSB_BEGIN_DECLS
 
@@ -33,6 +34,14 @@ typedef struct {
 /* Entries of a concatenation of EFI_SIGNATURE_LISTs, in order. Every list header is checked
  * (sizes, alignment to the entry size); errors name the offset. */
 GPtrArray *vsb_siglist_parse(const guint8 *data, gsize len, GError **error);
+/* The one reader of a store's signature database (every caller: the Secure Boot state, the
+ * boot checks, pe verify --vars): the entries of the live variable name (PK and KEK under
+ * the global GUID, any other name under the image-security-database GUID: db, dbx, dbt, dbr).
+ * TRUE with *entries NULL when the variable does not exist, which the firmware treats
+ * differently from an empty list; FALSE with an error "NAME: what is wrong at which offset"
+ * when it is malformed. */
+gboolean vsb_siglist_from_store(const VsbVarstore *store, const char *name, GPtrArray **entries,
+                                GError **error);
 /* One EFI_SIGNATURE_LIST per X.509 entry and one shared list per hash type, as edk2 and
  * virt-fw-vars lay them out. */
 GBytes *vsb_siglist_build(GPtrArray *entries /* VsbSigEntry* */);

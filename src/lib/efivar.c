@@ -868,19 +868,12 @@ warn(VsbSecureBootState *st, const char *fmt, ...)
 
 /* Entries of a signature-list variable, or NULL (absent) with a warning when malformed. */
 static GPtrArray *
-sig_entries(VsbSecureBootState *st, const VsbVarstore *store, const char *name,
-            const VsbGuid *guid)
+sig_entries(VsbSecureBootState *st, const VsbVarstore *store, const char *name)
 {
-  const VsbVariable *v = vsb_varstore_lookup(store, name, guid);
-  if (v == NULL)
-    return NULL;
-  gsize len;
-  const guint8 *d = g_bytes_get_data(v->data, &len);
   g_autoptr(GError) error = NULL;
-  GPtrArray *e = vsb_siglist_parse(d, len, &error);
-  if (e == NULL)
-    warn(st, "%s is malformed (the firmware will not use it as intended): %s", name,
-         error->message);
+  GPtrArray *e = NULL;
+  if (!vsb_siglist_from_store(store, name, &e, &error))
+    warn(st, "%s (the firmware will not use it as intended)", error->message);
   return e;
 }
 
@@ -932,10 +925,10 @@ secure_boot_state(const VsbVarstore *store, GHashTable *certs)
   const VsbVariable *pk = vsb_varstore_lookup(store, "PK", &VSB_GUID_EFI_GLOBAL_VARIABLE);
   const VsbVariable *cm = vsb_varstore_lookup(store, "CustomMode", &VSB_GUID_CUSTOM_MODE_ENABLE);
 
-  g_autoptr(GPtrArray) pk_e = sig_entries(st, store, "PK", &VSB_GUID_EFI_GLOBAL_VARIABLE);
-  g_autoptr(GPtrArray) kek_e = sig_entries(st, store, "KEK", &VSB_GUID_EFI_GLOBAL_VARIABLE);
-  g_autoptr(GPtrArray) db_e = sig_entries(st, store, "db", &VSB_GUID_EFI_IMAGE_SECURITY_DATABASE);
-  g_autoptr(GPtrArray) dbx_e = sig_entries(st, store, "dbx", &VSB_GUID_EFI_IMAGE_SECURITY_DATABASE);
+  g_autoptr(GPtrArray) pk_e = sig_entries(st, store, "PK");
+  g_autoptr(GPtrArray) kek_e = sig_entries(st, store, "KEK");
+  g_autoptr(GPtrArray) db_e = sig_entries(st, store, "db");
+  g_autoptr(GPtrArray) dbx_e = sig_entries(st, store, "dbx");
   st->n_pk = pk_e ? pk_e->len : 0;
   st->n_kek = kek_e ? kek_e->len : 0;
   st->n_db = db_e ? db_e->len : 0;

@@ -182,6 +182,25 @@ vsb_siglist_parse(const guint8 *data, gsize len, GError **error)
   return g_steal_pointer(&out);
 }
 
+gboolean
+vsb_siglist_from_store(const VsbVarstore *store, const char *name, GPtrArray **entries,
+                       GError **error)
+{
+  gboolean global = strcmp(name, "PK") == 0 || strcmp(name, "KEK") == 0;
+  const VsbVariable *v = vsb_varstore_lookup(store, name, global ? &VSB_GUID_EFI_GLOBAL_VARIABLE
+                                                          : &VSB_GUID_EFI_IMAGE_SECURITY_DATABASE);
+  *entries = NULL;
+  if (v == NULL)
+    return TRUE;
+  gsize len;
+  const guint8 *d = g_bytes_get_data(v->data, &len);
+  if (!(*entries = vsb_siglist_parse(d, len, error))) {
+    g_prefix_error(error, "%s: ", name);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static void
 append_list_header(GByteArray *out, const VsbGuid *type, guint32 sig_size)
 {

@@ -1074,6 +1074,31 @@ test_save(void)
   g_assert_error(error, VSB_ERROR, VSB_ERROR_NOT_FOUND);
 }
 
+/* The one reader of a store's signature databases: absent, malformed (named), and read. */
+static void
+test_siglist_from_store(void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(VsbVarstore) s = vsb_varstore_load(OVMF "OVMF_VARS_4M.ms.fd", &error);
+  g_assert_no_error(error);
+  GPtrArray *e = NULL;
+  g_assert_true(vsb_siglist_from_store(s, "dbt", &e, &error));
+  g_assert_null(e);
+  g_assert_true(vsb_siglist_from_store(s, "KEK", &e, &error));
+  g_assert_cmpuint(e->len, ==, 2);
+  g_ptr_array_unref(e);
+  g_assert_true(vsb_siglist_from_store(s, "db", &e, &error));
+  g_assert_cmpuint(e->len, ==, 2);
+  g_ptr_array_unref(e);
+  static const guint8 bad[] = { 1, 2, 3 };
+  vsb_varstore_set(s, vsb_variable_new("dbx", &VSB_GUID_EFI_IMAGE_SECURITY_DATABASE, 0x27, bad,
+                                       sizeof bad));
+  g_assert_false(vsb_siglist_from_store(s, "dbx", &e, &error));
+  g_assert_null(e);
+  g_assert_error(error, VSB_ERROR, VSB_ERROR_PARSE);
+  g_assert_true(g_str_has_prefix(error->message, "dbx: signature list at offset 0"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1097,5 +1122,6 @@ main(int argc, char **argv)
   g_test_add_func("/varstore/blank", test_blank);
   g_test_add_func("/varstore/qcow2", test_qcow2);
   g_test_add_func("/varstore/save", test_save);
+  g_test_add_func("/varstore/siglist-from-store", test_siglist_from_store);
   return g_test_run();
 }
