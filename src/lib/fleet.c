@@ -257,6 +257,23 @@ proc_for_state_vm(FleetScan *scan, const char *name, const char *varstore)
 
 /* ---- state directories ----------------------------------------------------------------- */
 
+/* The libvirt domain whose own varstore is this file (device and inode), or NULL. */
+static const VsbFleetVm *
+libvirt_vm_with_store(FleetScan *scan, const char *varstore)
+{
+  struct stat mine, st;
+  if (varstore == NULL || stat(varstore, &mine) != 0)
+    return NULL;
+  for (guint i = 0; i < scan->fleet->vms->len; i++) {
+    const VsbFleetVm *vm = scan->fleet->vms->pdata[i];
+    if (vm->source == VSB_FLEET_LIBVIRT && vm->writable_store &&
+        stat(vm->writable_store, &st) == 0 && st.st_dev == mine.st_dev &&
+        st.st_ino == mine.st_ino)
+      return vm;
+  }
+  return NULL;
+}
+
 static void
 judge_state_vm(FleetScan *scan, const char *dir, const char *name)
 {
@@ -266,6 +283,16 @@ judge_state_vm(FleetScan *scan, const char *dir, const char *name)
   if (state == NULL) {
     g_autofree char *what = g_strdup_printf("the state file of %s", name);
     fleet_vm_set_audit(vm, NULL, what, error);
+    return;
+  }
+  const VsbFleetVm *same = libvirt_vm_with_store(scan, state->varstore);
+  if (same) {
+    /* vsboot libvirt-xml gives the domain the state-dir varstore: one VM, which libvirt
+     * starts, listed once as the domain. */
+    g_ptr_array_add(scan->fleet->notes,
+                    g_strdup_printf("state-dir %s: %s is libvirt domain %s (the same varstore)",
+                                    dir, name, same->name));
+    g_ptr_array_remove(scan->fleet->vms, vm);
     return;
   }
   vm->uuid = g_strdup(state->uuid);
