@@ -20,6 +20,19 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Parse a command's options (params and summary as --help shows them); -1 when parsed, else
+ * the exit status. */
+static int
+parse_options(const char *params, const char *summary, GOptionEntry *entries, int *argc,
+              char ***argv)
+{
+  g_autoptr(GOptionContext) ctx = g_option_context_new(params);
+  g_option_context_set_summary(ctx, summary);
+  vsb_cli_add_entries(ctx, entries, NULL);
+  int code = 0;
+  return vsb_cli_parse(ctx, argc, argv, &code) ? -1 : code;
+}
+
 static void
 print_vm_text(const VsbVm *vm)
 {
@@ -185,18 +198,14 @@ provision_parse(int *argc, char ***argv, ProvisionArgs *a)
     { "json", 0, 0, G_OPTION_ARG_NONE, &a->json, "Report as JSON", NULL },
     { NULL },
   };
-  g_autoptr(GOptionContext) ctx = g_option_context_new("NAME...");
-  g_option_context_set_summary(ctx,
+  return parse_options("NAME...",
     "Give VM NAME its firmware and its own varstore: select the firmware from QEMU's\n"
     "descriptors as libvirt does, copy the varstore template to DIR/NAME_VARS.fd (mode 0600,\n"
     "never over an existing one), enroll keys, and record everything in DIR/NAME.json.\n"
     "Secure Boot on x86 always takes SMM firmware; a template without PK is refused unless\n"
     "keys are enrolled or --allow-setup-mode is given. Several names provision several VMs\n"
     "alike in one process: each VM is whole or absent, a failure does not stop the others,\n"
-    "and the exit status is 2 if any failed.");
-  vsb_cli_add_entries(ctx, entries, NULL);
-  int code = 0;
-  return vsb_cli_parse(ctx, argc, argv, &code) ? -1 : code;
+    "and the exit status is 2 if any failed.", entries, argc, argv);
 }
 
 /* The names checked (all of them before any VM is made) and the request they share; -1 when
@@ -323,16 +332,12 @@ qemu_args_run(int argc, char **argv)
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print a JSON array of strings", NULL },
     { NULL },
   };
-  g_autoptr(GOptionContext) ctx = g_option_context_new("NAME");
-  g_option_context_set_summary(ctx,
+  int code = parse_options("NAME",
     "Print the firmware part of VM NAME's QEMU command line: -machine with smm=on and\n"
     "pflash0/pflash1 (QEMU >= 4.0, -blockdev) or -drive if=pflash (older), the cfi.pflash01\n"
     "secure global when the firmware requires SMM, -bios for memory firmware, and the TPM.\n"
-    "One shell-quoted line by default.");
-  vsb_cli_add_entries(ctx, entries, NULL);
-  int code = 0;
-  gboolean parsed = vsb_cli_parse(ctx, &argc, &argv, &code);
-  if (!parsed)
+    "One shell-quoted line by default.", entries, &argc, &argv);
+  if (code >= 0)
     return code;
   if (argc != 2)
     return vsb_cli_failf("qemu-args: expected one VM name, got %d arguments", argc - 1);
@@ -405,14 +410,11 @@ libvirt_xml_run(int argc, char **argv)
       "<emulator> of the --domain (/usr/bin/qemu-system-ARCH)", "PATH" },
     { NULL },
   };
-  g_autoptr(GOptionContext) ctx = g_option_context_new("NAME");
-  g_option_context_set_summary(ctx,
+  int code = parse_options("NAME",
     "Print the firmware part of VM NAME's libvirt domain XML, pointing at the VM's own\n"
-    "varstore, or with --domain a complete minimal domain to `virsh define`.");
-  vsb_cli_add_entries(ctx, entries, NULL);
-  int code = 0;
-  gboolean parsed = vsb_cli_parse(ctx, &argc, &argv, &code);
-  if (!parsed)
+    "varstore, or with --domain a complete minimal domain to `virsh define`.",
+    entries, &argc, &argv);
+  if (code >= 0)
     return code;
   if (argc != 2)
     return vsb_cli_failf("libvirt-xml: expected one VM name, got %d arguments", argc - 1);
@@ -633,15 +635,11 @@ run_parse(int *argc, char ***argv, RunArgs *a, GPtrArray *extra)
     }
   }
   g_ptr_array_add(extra, NULL);
-  g_autoptr(GOptionContext) ctx = g_option_context_new("NAME [-- QEMU-ARGS...]");
-  g_option_context_set_summary(ctx,
+  return parse_options("NAME [-- QEMU-ARGS...]",
     "Start VM NAME in QEMU with its provisioned firmware and varstore (and swtpm when it has\n"
     "a TPM). QEMU's exit status is vsboot's (2 when --timeout stopped it). With --efi-app\n"
     "the console is watched: exit 0 when the app ran, 1 when the firmware denied it, 2 on\n"
-    "timeout (default 300 s).");
-  vsb_cli_add_entries(ctx, entries, NULL);
-  int code = 0;
-  return vsb_cli_parse(ctx, argc, argv, &code) ? -1 : code;
+    "timeout (default 300 s).", entries, argc, argv);
 }
 
 /* The values, checked (exit status), or -1 when they are fine. */

@@ -245,15 +245,21 @@ remember_not_before(VsbEnroll *e, GBytes *der, X509 *cert)
 }
 
 /* The latest notBefore of the X.509 entries in data (zero when there is none). */
+/* A variable's signature entries (VsbSigEntry*); none when its data does not parse. */
+static GPtrArray *
+entries_of(GBytes *data)
+{
+  gsize len = 0;
+  const guint8 *p = g_bytes_get_data(data, &len);
+  GPtrArray *entries = vsb_siglist_parse(p, len, NULL);
+  return entries ? entries : g_ptr_array_new();
+}
+
 static VsbEfiTime
 latest_not_before(VsbEnroll *e, GBytes *data)
 {
   VsbEfiTime latest = { 0 };
-  gsize len = 0;
-  const guint8 *p = g_bytes_get_data(data, &len);
-  g_autoptr(GPtrArray) entries = vsb_siglist_parse(p, len, NULL);
-  if (entries == NULL)
-    return latest;
+  g_autoptr(GPtrArray) entries = entries_of(data);
   for (guint i = 0; i < entries->len; i++) {
     VsbSigEntry *en = entries->pdata[i];
     if (en->type != VSB_SIG_X509)
@@ -277,11 +283,7 @@ latest_not_before(VsbEnroll *e, GBytes *data)
 static gboolean
 has_entry(GBytes *data, VsbSigType type, GBytes *sig)
 {
-  gsize len = 0;
-  const guint8 *p = g_bytes_get_data(data, &len);
-  g_autoptr(GPtrArray) entries = vsb_siglist_parse(p, len, NULL);
-  if (entries == NULL)
-    return FALSE;
+  g_autoptr(GPtrArray) entries = entries_of(data);
   for (guint i = 0; i < entries->len; i++) {
     VsbSigEntry *en = entries->pdata[i];
     if (en->type == type && g_bytes_equal(en->data, sig))
