@@ -224,30 +224,6 @@ vsb_cli_jbool(JsonObject *o, const char *member)
   return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_boolean(n);
 }
 
-void
-vsb_cli_jset_str(JsonBuilder *b, const char *member, const char *value)
-{
-  json_builder_set_member_name(b, member);
-  if (value)
-    json_builder_add_string_value(b, value);
-  else
-    json_builder_add_null_value(b);
-}
-
-void
-vsb_cli_jset_int(JsonBuilder *b, const char *member, gint64 value)
-{
-  json_builder_set_member_name(b, member);
-  json_builder_add_int_value(b, value);
-}
-
-void
-vsb_cli_jset_bool(JsonBuilder *b, const char *member, gboolean value)
-{
-  json_builder_set_member_name(b, member);
-  json_builder_add_boolean_value(b, value);
-}
-
 JsonArray *
 vsb_cli_jarr(JsonObject *o, const char *member)
 {

@@ -6,6 +6,8 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "util/jsonb.h"
+
 /* Exit codes shared by every subcommand. */
 enum {
   VSB_EXIT_OK = 0,       /* success; positive verdict (match, enforced, allowed) */
@@ -55,11 +57,11 @@ gboolean vsb_cli_jbool(JsonObject *o, const char *member);
 JsonArray *vsb_cli_jarr(JsonObject *o, const char *member);
 JsonObject *vsb_cli_jobj(JsonObject *o, const char *member);
 
-/* Members of a report being built, one call each (the one set every command uses): a string
- * (JSON null when value is NULL), an integer, a boolean. */
-void vsb_cli_jset_str(JsonBuilder *b, const char *member, const char *value);
-void vsb_cli_jset_int(JsonBuilder *b, const char *member, gint64 value);
-void vsb_cli_jset_bool(JsonBuilder *b, const char *member, gboolean value);
+/* Members of a report being built, one call each: a string (JSON null when value is NULL), an
+ * integer, a boolean. The library's one set (util/jsonb.h) under the CLI's names. */
+#define vsb_cli_jset_str vsb_json_put_str
+#define vsb_cli_jset_int vsb_json_put_int
+#define vsb_cli_jset_bool vsb_json_put_bool
 
 /* A subcommand of a command group ("vars show"). */
 typedef struct {

@@ -42,8 +42,7 @@ static void
 add_hex(JsonBuilder *b, const char *key, guint64 v)
 {
   g_autofree char *s = hex32(v);
-  json_builder_set_member_name(b, key);
-  json_builder_add_string_value(b, s);
+  vsb_cli_jset_str(b, key, s);
 }
 
 static void

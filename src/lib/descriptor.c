@@ -4,6 +4,7 @@
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 #include "util/enumname.h"
+#include "util/jsonb.h"
 
 #include <string.h>
 #include <sys/stat.h>
@@ -522,10 +523,8 @@ add_file(JsonBuilder *b, const char *key, const VsbFwFile *f)
 {
   json_builder_set_member_name(b, key);
   json_builder_begin_object(b);
-  json_builder_set_member_name(b, "filename");
-  json_builder_add_string_value(b, f->filename);
-  json_builder_set_member_name(b, "format");
-  json_builder_add_string_value(b, vsb_fw_format_name(f->format));
+  vsb_json_put_str(b, "filename", f->filename);
+  vsb_json_put_str(b, "format", vsb_fw_format_name(f->format));
   json_builder_end_object(b);
 }
 
@@ -535,12 +534,10 @@ vsb_fw_descriptor_to_json(const VsbFwDescriptor *d)
   g_autoptr(JsonBuilder) b = json_builder_new_immutable();
   json_builder_begin_object(b);
   if (d->path) {
-    json_builder_set_member_name(b, "path");
-    json_builder_add_string_value(b, d->path);
+    vsb_json_put_str(b, "path", d->path);
   }
   if (d->description) {
-    json_builder_set_member_name(b, "description");
-    json_builder_add_string_value(b, d->description);
+    vsb_json_put_str(b, "description", d->description);
   }
   json_builder_set_member_name(b, "interface-types");
   json_builder_begin_array(b);
@@ -550,17 +547,14 @@ vsb_fw_descriptor_to_json(const VsbFwDescriptor *d)
 
   json_builder_set_member_name(b, "mapping");
   json_builder_begin_object(b);
-  json_builder_set_member_name(b, "device");
-  json_builder_add_string_value(b, vsb_fw_device_name(d->device));
+  vsb_json_put_str(b, "device", vsb_fw_device_name(d->device));
   if (d->device == VSB_FW_DEVICE_FLASH) {
-    json_builder_set_member_name(b, "mode");
-    json_builder_add_string_value(b, vsb_fw_flash_mode_name(d->mode));
+    vsb_json_put_str(b, "mode", vsb_fw_flash_mode_name(d->mode));
     add_file(b, "executable", &d->executable);
     if (d->mode == VSB_FW_FLASH_MODE_SPLIT && d->nvram_template.filename)
       add_file(b, "nvram-template", &d->nvram_template);
   } else {
-    json_builder_set_member_name(b, "filename");
-    json_builder_add_string_value(b, d->filename);
+    vsb_json_put_str(b, "filename", d->filename);
   }
   json_builder_end_object(b);
 
@@ -569,8 +563,7 @@ vsb_fw_descriptor_to_json(const VsbFwDescriptor *d)
   for (guint i = 0; i < d->targets->len; i++) {
     const VsbFwTarget *t = d->targets->pdata[i];
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "architecture");
-    json_builder_add_string_value(b, vsb_fw_arch_name(t->architecture));
+    vsb_json_put_str(b, "architecture", vsb_fw_arch_name(t->architecture));
     json_builder_set_member_name(b, "machines");
     json_builder_begin_array(b);
     for (char **m = t->machines; *m; m++)

@@ -284,27 +284,35 @@ where(const Ctx *ctx)
   return g_strdup_printf("%s: volume %u", ctx->image->origin, ctx->volume);
 }
 
+/* The error of a bad image: code and the place (where) before the message. */
+static gboolean G_GNUC_PRINTF(4, 0)
+vfail(const Ctx *ctx, GError **error, int code, const char *fmt, va_list ap)
+{
+  g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+  g_autofree char *w = where(ctx);
+  g_set_error(error, VSB_ERROR, code, "%s: %s", w, msg);
+  return FALSE;
+}
+
+/* Malformed: VSB_ERROR_PARSE. */
 static gboolean G_GNUC_PRINTF(3, 4)
 fail(const Ctx *ctx, GError **error, const char *fmt, ...)
 {
   va_list ap;
   va_start(ap, fmt);
-  g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+  vfail(ctx, error, VSB_ERROR_PARSE, fmt, ap);
   va_end(ap);
-  g_autofree char *w = where(ctx);
-  g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: %s", w, msg);
   return FALSE;
 }
 
+/* Beyond a limit vsboot sets (depth, decompressed size): VSB_ERROR_INVALID. */
 static gboolean G_GNUC_PRINTF(3, 4)
 fail_limit(const Ctx *ctx, GError **error, const char *fmt, ...)
 {
   va_list ap;
   va_start(ap, fmt);
-  g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+  vfail(ctx, error, VSB_ERROR_INVALID, fmt, ap);
   va_end(ap);
-  g_autofree char *w = where(ctx);
-  g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "%s: %s", w, msg);
   return FALSE;
 }
 

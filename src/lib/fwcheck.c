@@ -3,6 +3,7 @@
 #include "vsboot/error.h"
 #include "vsboot/fv.h"
 #include "vsboot/fwimage.h"
+#include "util/jsonb.h"
 
 #include <string.h>
 
@@ -208,18 +209,15 @@ vsb_fw_check_reports_to_json(GPtrArray *reports)
     n_err += r->errors->len;
     n_warn += r->warnings->len;
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "path");
-    json_builder_add_string_value(b, r->path);
+    vsb_json_put_str(b, "path", r->path);
     add_strings(b, "errors", r->errors);
     add_strings(b, "warnings", r->warnings);
     add_strings(b, "notes", r->notes);
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
-  json_builder_set_member_name(b, "errors");
-  json_builder_add_int_value(b, n_err);
-  json_builder_set_member_name(b, "warnings");
-  json_builder_add_int_value(b, n_warn);
+  vsb_json_put_int(b, "errors", n_err);
+  vsb_json_put_int(b, "warnings", n_warn);
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }

@@ -2,6 +2,7 @@
 #include "vsboot/fwsearch.h"
 #include "vsboot/error.h"
 #include "vsb-config.h"
+#include "util/jsonb.h"
 
 #include <errno.h>
 #include <string.h>
@@ -200,20 +201,16 @@ vsb_fw_entry_to_json(const VsbFwEntry *e)
 {
   g_autoptr(JsonBuilder) b = json_builder_new_immutable();
   json_builder_begin_object(b);
-  json_builder_set_member_name(b, "name");
-  json_builder_add_string_value(b, e->name);
-  json_builder_set_member_name(b, "path");
-  json_builder_add_string_value(b, e->path);
-  json_builder_set_member_name(b, "kind");
-  json_builder_add_string_value(b, vsb_fw_entry_kind_name(e->kind));
+  vsb_json_put_str(b, "name", e->name);
+  vsb_json_put_str(b, "path", e->path);
+  vsb_json_put_str(b, "kind", vsb_fw_entry_kind_name(e->kind));
   json_builder_set_member_name(b, "overrides");
   json_builder_begin_array(b);
   for (char **o = e->overrides; o && *o; o++)
     json_builder_add_string_value(b, *o);
   json_builder_end_array(b);
   if (e->kind == VSB_FW_ENTRY_INVALID) {
-    json_builder_set_member_name(b, "error");
-    json_builder_add_string_value(b, e->error ? e->error->message : "invalid");
+    vsb_json_put_str(b, "error", e->error ? e->error->message : "invalid");
   }
   if (e->descriptor) {
     json_builder_set_member_name(b, "descriptor");

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "vsboot/fwselect.h"
 #include "vsboot/error.h"
+#include "util/jsonb.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -402,12 +403,9 @@ vsb_fw_selection_to_json(const VsbFwSelection *sel, const VsbFwRequest *req)
 
   json_builder_set_member_name(b, "request");
   json_builder_begin_object(b);
-  json_builder_set_member_name(b, "architecture");
-  json_builder_add_string_value(b, vsb_fw_arch_name(req->arch));
-  json_builder_set_member_name(b, "machine");
-  json_builder_add_string_value(b, req->machine);
-  json_builder_set_member_name(b, "machine-family");
-  json_builder_add_boolean_value(b, req->machine_family);
+  vsb_json_put_str(b, "architecture", vsb_fw_arch_name(req->arch));
+  vsb_json_put_str(b, "machine", req->machine);
+  vsb_json_put_bool(b, "machine-family", req->machine_family);
   json_builder_set_member_name(b, "interface");
   if (req->interface == VSB_FW_ANY)
     json_builder_add_null_value(b);
@@ -418,8 +416,7 @@ vsb_fw_selection_to_json(const VsbFwSelection *sel, const VsbFwRequest *req)
   for (int f = 0; f < VSB_FW_FEATURE_COUNT; f++) {
     if (req->features[f] == VSB_FW_WANT_ANY)
       continue;
-    json_builder_set_member_name(b, vsb_fw_feature_name((VsbFwFeature)f));
-    json_builder_add_boolean_value(b, req->features[f] == VSB_FW_WANT_YES);
+    vsb_json_put_bool(b, vsb_fw_feature_name((VsbFwFeature)f), req->features[f] == VSB_FW_WANT_YES);
   }
   json_builder_end_object(b);
   json_builder_set_member_name(b, "mode");
@@ -449,17 +446,12 @@ vsb_fw_selection_to_json(const VsbFwSelection *sel, const VsbFwRequest *req)
   for (guint i = 0; i < sel->verdicts->len; i++) {
     const VsbFwVerdict *v = sel->verdicts->pdata[i];
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "name");
-    json_builder_add_string_value(b, v->entry->name);
-    json_builder_set_member_name(b, "path");
-    json_builder_add_string_value(b, v->entry->path);
-    json_builder_set_member_name(b, "verdict");
-    json_builder_add_string_value(b, v->reason_id);
-    json_builder_set_member_name(b, "reason");
-    json_builder_add_string_value(b, v->reason);
+    vsb_json_put_str(b, "name", v->entry->name);
+    vsb_json_put_str(b, "path", v->entry->path);
+    vsb_json_put_str(b, "verdict", v->reason_id);
+    vsb_json_put_str(b, "reason", v->reason);
     if (v->feature >= 0) {
-      json_builder_set_member_name(b, "feature");
-      json_builder_add_string_value(b, vsb_fw_feature_name((VsbFwFeature)v->feature));
+      vsb_json_put_str(b, "feature", vsb_fw_feature_name((VsbFwFeature)v->feature));
     }
     json_builder_end_object(b);
   }

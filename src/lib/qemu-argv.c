@@ -2,6 +2,7 @@
 #include "vsboot/qemu-argv.h"
 #include "vsboot/error.h"
 #include "util/arch.h"
+#include "util/jsonb.h"
 
 #include <string.h>
 
@@ -20,21 +21,15 @@ storage_node(const char *filename, const char *node_name, gboolean read_only_cod
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  json_builder_set_member_name(b, "driver");
-  json_builder_add_string_value(b, "file");
-  json_builder_set_member_name(b, "filename");
-  json_builder_add_string_value(b, filename);
-  json_builder_set_member_name(b, "node-name");
-  json_builder_add_string_value(b, node_name);
+  vsb_json_put_str(b, "driver", "file");
+  vsb_json_put_str(b, "filename", filename);
+  vsb_json_put_str(b, "node-name", node_name);
   if (read_only_code) {
     /* As libvirt: the protocol node opens read-only as the format node above it needs. */
-    json_builder_set_member_name(b, "auto-read-only");
-    json_builder_add_boolean_value(b, TRUE);
-    json_builder_set_member_name(b, "discard");
-    json_builder_add_string_value(b, "unmap");
+    vsb_json_put_bool(b, "auto-read-only", TRUE);
+    vsb_json_put_str(b, "discard", "unmap");
   } else {
-    json_builder_set_member_name(b, "read-only");
-    json_builder_add_boolean_value(b, FALSE);
+    vsb_json_put_bool(b, "read-only", FALSE);
   }
   json_builder_end_object(b);
   return node_json(b);
@@ -45,14 +40,10 @@ format_node(const char *node_name, VsbFwFormat format, gboolean read_only, const
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  json_builder_set_member_name(b, "node-name");
-  json_builder_add_string_value(b, node_name);
-  json_builder_set_member_name(b, "read-only");
-  json_builder_add_boolean_value(b, read_only);
-  json_builder_set_member_name(b, "driver");
-  json_builder_add_string_value(b, vsb_fw_format_name(format));
-  json_builder_set_member_name(b, "file");
-  json_builder_add_string_value(b, file_node);
+  vsb_json_put_str(b, "node-name", node_name);
+  vsb_json_put_bool(b, "read-only", read_only);
+  vsb_json_put_str(b, "driver", vsb_fw_format_name(format));
+  vsb_json_put_str(b, "file", file_node);
   json_builder_end_object(b);
   return node_json(b);
 }

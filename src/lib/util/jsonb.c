@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "util/jsonb.h"
+
+void
+vsb_json_put_str(JsonBuilder *b, const char *member, const char *value)
+{
+  json_builder_set_member_name(b, member);
+  if (value)
+    json_builder_add_string_value(b, value);
+  else
+    json_builder_add_null_value(b);
+}
+
+void
+vsb_json_put_int(JsonBuilder *b, const char *member, gint64 value)
+{
+  json_builder_set_member_name(b, member);
+  json_builder_add_int_value(b, value);
+}
+
+void
+vsb_json_put_bool(JsonBuilder *b, const char *member, gboolean value)
+{
+  json_builder_set_member_name(b, member);
+  json_builder_add_boolean_value(b, value);
+}

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The one place for a member of a JSON report being built: name and value in one call, a NULL
+ * string as JSON null (a report shows an absent value as null, never as a missing member or an
+ * empty string). Used by the library's *_to_json and, through cli.h, by every CLI report.
+ * Private to libvsboot (not installed). */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+void vsb_json_put_str(JsonBuilder *b, const char *member, const char *value);
+void vsb_json_put_int(JsonBuilder *b, const char *member, gint64 value);
+void vsb_json_put_bool(JsonBuilder *b, const char *member, gboolean value);
