@@ -13,27 +13,14 @@
 
 #include <glib.h>
 #include <sys/stat.h>
+#include "vsboot/file.h"
 #include <sys/types.h>
 
 G_BEGIN_DECLS
 
 /* ---- writing ---------------------------------------------------------------------------- */
 
-typedef struct {
-  /* Permission bits of a new file (and of a replaced one unless keep_mode); 0 means 0644. */
-  guint mode;
-  /* Replacing an existing file: keep its permission bits and (as far as permitted) its owner
-   * and group instead of applying mode. */
-  gboolean keep_mode;
-  /* Fail with VSB_ERROR_EXISTS if path exists (checked atomically: the finished file is
-   * linked into place, which cannot replace anything). */
-  gboolean exclusive;
-  /* path may be a symlink (chain): replace the regular file it finally names, keeping the
-   * link; a dangling link is refused (VSB_ERROR_NOT_FOUND), nothing is created through it.
-   * Without it an existing symlink at path is refused (VSB_ERROR_INVALID): replacing the link
-   * itself would leave the file the user meant unchanged. */
-  gboolean follow_final_symlink;
-} VsbWriteOptions;
+/* VsbWriteOptions: see vsboot/file.h (public: vsb_varstore_save_full takes them). */
 
 /* Writes the new contents into fd: a fresh, empty temporary file next to path, open for
  * reading and writing; path (the real file being replaced) is for messages. FALSE with error
@@ -109,7 +96,7 @@ gboolean vsb_dir_remove_created(const char *path, const struct stat *created, GE
  * It WAITS: a second editor polls for up to VSB_FILE_LOCK_WAIT_MS and then fails with
  * VSB_ERROR_BUSY (naming the file); an update is never lost silently. Load the file only after
  * taking the lock, save before dropping it. */
-typedef struct _VsbFileLock VsbFileLock;
+/* VsbFileLock: see vsboot/file.h (public: vsb_varstore_lock_edit returns one). */
 
 #define VSB_FILE_LOCK_WAIT_MS 30000
 
@@ -117,10 +104,6 @@ VsbFileLock *vsb_file_lock(const char *path, gboolean exclusive, GError **error)
 /* timeout_ms 0: try once (VSB_ERROR_BUSY at once when held). */
 VsbFileLock *vsb_file_lock_full(const char *path, gboolean exclusive, guint timeout_ms,
                                 GError **error);
-/* The real path that is locked (symlinks of the final component resolved): read and write it. */
-const char *vsb_file_lock_get_path(const VsbFileLock *lock);
-void vsb_file_unlock(VsbFileLock *lock);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbFileLock, vsb_file_unlock)
 
 /* ---- reading ---------------------------------------------------------------------------- */
 

@@ -13,7 +13,7 @@
 
 #include "vsboot/export.h"
 #include <glib.h>
-#include "vsboot/fileio.h"
+#include "vsboot/file.h"
 #include "vsboot/guid.h"
 
 VSB_BEGIN_DECLS

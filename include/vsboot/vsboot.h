@@ -12,6 +12,7 @@
 #include "vsboot/version.h"
 #include "vsboot/error.h"
 #include "vsboot/guid.h"
+#include "vsboot/file.h"
 
 /* Firmware: descriptors, search, selection, lint, volumes. */
 #include "vsboot/descriptor.h"
