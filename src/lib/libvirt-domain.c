@@ -114,8 +114,9 @@ tristate(const char *value, const char *what, int *out, GError **error)
   return FALSE;
 }
 
-VsbLibvirtDomain *
-vsb_libvirt_domain_parse(const char *data, gsize len, const char *origin, GError **error)
+/* The well-formed document, its root a <domain>; libxml2's own words otherwise. */
+static xmlDocPtr
+read_document(const char *data, gsize len, const char *origin, GError **error)
 {
   if (len > VSB_LIBVIRT_DOMAIN_MAX_BYTES || len > G_MAXINT) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "%s: larger than %d bytes", origin,
@@ -141,12 +142,13 @@ vsb_libvirt_domain_parse(const char *data, gsize len, const char *origin, GError
     xmlFreeDoc(doc);
     return NULL;
   }
-  xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
-  xmlXPathRegisterNs(ctx, (const xmlChar *)"qemu", (const xmlChar *)QEMU_NS);
+  return doc;
+}
 
-  g_autoptr(VsbLibvirtDomain) d = g_new0(VsbLibvirtDomain, 1);
-  d->origin = g_strdup(origin);
-  d->qemu_args = g_ptr_array_new_with_free_func(g_free);
+/* The strings of the definition, and its elements as text for evidence. */
+static void
+read_strings(VsbLibvirtDomain *d, xmlDocPtr doc, xmlXPathContextPtr ctx)
+{
   d->name = xp_string(ctx, "/domain/name");
   d->type = xp_string(ctx, "/domain/@type");
   d->arch = xp_string(ctx, "/domain/os/type/@arch");
@@ -171,89 +173,130 @@ vsb_libvirt_domain_parse(const char *data, gsize len, const char *origin, GError
   d->nvram_xml = node_text(doc, xp_node(ctx, "/domain/os/nvram"));
   d->smm_xml = node_text(doc, xp_node(ctx, "/domain/features/smm"));
   d->os_xml = node_text(doc, xp_node(ctx, "/domain/os"));
-
-  gboolean ok = TRUE;
-  g_autofree char *sb = xp_string(ctx, "/domain/os/firmware/feature[@name='secure-boot']/@enabled");
-  g_autofree char *ek = xp_string(ctx, "/domain/os/firmware/feature[@name='enrolled-keys']/@enabled");
-  g_autofree char *ro = xp_string(ctx, "/domain/os/loader/@readonly");
-  g_autofree char *sec = xp_string(ctx, "/domain/os/loader/@secure");
-  g_autofree char *stl = xp_string(ctx, "/domain/os/loader/@stateless");
-  g_autofree char *s3 = xp_string(ctx, "/domain/pm/suspend-to-mem/@enabled");
-  g_autofree char *s4 = xp_string(ctx, "/domain/pm/suspend-to-disk/@enabled");
-  ok = ok && tristate(sb, "<firmware><feature name='secure-boot' enabled>", &d->fw_secure_boot, error);
-  ok = ok && tristate(ek, "<firmware><feature name='enrolled-keys' enabled>", &d->fw_enrolled_keys, error);
-  ok = ok && tristate(ro, "<loader readonly>", &d->loader_readonly, error);
-  ok = ok && tristate(sec, "<loader secure>", &d->loader_secure, error);
-  ok = ok && tristate(stl, "<loader stateless>", &d->loader_stateless, error);
-  ok = ok && tristate(s3, "<pm><suspend-to-mem enabled>", &d->pm_s3, error);
-  ok = ok && tristate(s4, "<pm><suspend-to-disk enabled>", &d->pm_s4, error);
-  if (ok) {
-    if (xp_node(ctx, "/domain/features/smm")) {
-      g_autofree char *st = xp_string(ctx, "/domain/features/smm/@state");
-      ok = tristate(st ? st : "on", "<features><smm state>", &d->smm, error);
-    } else {
-      d->smm = -1;
-    }
-  }
-  if (ok && d->launch_security) {
-    g_autofree char *pol = xp_string(ctx, "/domain/launchSecurity/policy");
-    if (pol) {
-      char *end = NULL;
-      d->sev_policy = g_ascii_strtoull(pol, &end, 0);
-      if (end == pol || *end != '\0') {
-        g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
-                    "%s: <launchSecurity><policy> '%s' is not a number", origin, pol);
-        ok = FALSE;
-      }
-    }
-  }
-  if (ok && d->arch == NULL) {
+  if (d->arch == NULL) {
+    /* No <type arch>: libvirt takes the emulator's. */
     g_autofree char *emu = xp_string(ctx, "/domain/devices/emulator");
-    if (emu) {
-      const char *p = strstr(emu, "qemu-system-");
-      if (p)
-        d->arch = g_strdup(p + strlen("qemu-system-"));
+    const char *p = emu ? strstr(emu, "qemu-system-") : NULL;
+    if (p)
+      d->arch = g_strdup(p + strlen("qemu-system-"));
+  }
+}
+
+/* The yes/no and on/off attributes, <smm> (present without state = on), the SEV policy. */
+static gboolean
+read_switches(VsbLibvirtDomain *d, xmlXPathContextPtr ctx, GError **error)
+{
+  static const struct {
+    const char *xpath, *what;
+    gsize offset;
+  } attrs[] = {
+    { "/domain/os/firmware/feature[@name='secure-boot']/@enabled",
+      "<firmware><feature name='secure-boot' enabled>",
+      G_STRUCT_OFFSET(VsbLibvirtDomain, fw_secure_boot) },
+    { "/domain/os/firmware/feature[@name='enrolled-keys']/@enabled",
+      "<firmware><feature name='enrolled-keys' enabled>",
+      G_STRUCT_OFFSET(VsbLibvirtDomain, fw_enrolled_keys) },
+    { "/domain/os/loader/@readonly", "<loader readonly>",
+      G_STRUCT_OFFSET(VsbLibvirtDomain, loader_readonly) },
+    { "/domain/os/loader/@secure", "<loader secure>",
+      G_STRUCT_OFFSET(VsbLibvirtDomain, loader_secure) },
+    { "/domain/os/loader/@stateless", "<loader stateless>",
+      G_STRUCT_OFFSET(VsbLibvirtDomain, loader_stateless) },
+    { "/domain/pm/suspend-to-mem/@enabled", "<pm><suspend-to-mem enabled>",
+      G_STRUCT_OFFSET(VsbLibvirtDomain, pm_s3) },
+    { "/domain/pm/suspend-to-disk/@enabled", "<pm><suspend-to-disk enabled>",
+      G_STRUCT_OFFSET(VsbLibvirtDomain, pm_s4) },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS(attrs); i++) {
+    g_autofree char *v = xp_string(ctx, attrs[i].xpath);
+    if (!tristate(v, attrs[i].what, G_STRUCT_MEMBER_P(d, attrs[i].offset), error))
+      return FALSE;
+  }
+  d->smm = -1;
+  if (xp_node(ctx, "/domain/features/smm")) {
+    g_autofree char *st = xp_string(ctx, "/domain/features/smm/@state");
+    if (!tristate(st ? st : "on", "<features><smm state>", &d->smm, error))
+      return FALSE;
+  }
+  g_autofree char *pol = d->launch_security ? xp_string(ctx, "/domain/launchSecurity/policy")
+                                            : NULL;
+  if (pol) {
+    char *end = NULL;
+    d->sev_policy = g_ascii_strtoull(pol, &end, 0);
+    if (end == pol || *end != '\0') {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
+                  "<launchSecurity><policy> '%s' is not a number", pol);
+      return FALSE;
     }
   }
-  if (ok) {
-    xmlXPathObjectPtr obj =
-      xmlXPathEvalExpression((const xmlChar *)"/domain/qemu:commandline/qemu:arg/@value", ctx);
-    if (obj && obj->type == XPATH_NODESET && obj->nodesetval) {
-      for (int i = 0; i < obj->nodesetval->nodeNr; i++) {
-        xmlChar *v = xmlNodeGetContent(obj->nodesetval->nodeTab[i]);
-        g_ptr_array_add(d->qemu_args, g_strdup(v ? (const char *)v : ""));
-        xmlFree(v);
-      }
+  return TRUE;
+}
+
+static void
+read_qemu_args(VsbLibvirtDomain *d, xmlXPathContextPtr ctx)
+{
+  xmlXPathObjectPtr obj =
+    xmlXPathEvalExpression((const xmlChar *)"/domain/qemu:commandline/qemu:arg/@value", ctx);
+  if (obj && obj->type == XPATH_NODESET && obj->nodesetval) {
+    for (int i = 0; i < obj->nodesetval->nodeNr; i++) {
+      xmlChar *v = xmlNodeGetContent(obj->nodesetval->nodeTab[i]);
+      g_ptr_array_add(d->qemu_args, g_strdup(v ? (const char *)v : ""));
+      xmlFree(v);
     }
-    xmlXPathFreeObject(obj);
   }
-  xmlXPathFreeContext(ctx);
-  xmlFreeDoc(doc);
-  if (!ok) {
-    if (error && *error && !g_str_has_prefix((*error)->message, origin))
-      g_prefix_error(error, "%s: ", origin);
-    return NULL;
-  }
+  xmlXPathFreeObject(obj);
+}
+
+/* What libvirt itself refuses to parse. */
+static gboolean
+check_values(const VsbLibvirtDomain *d, const char *origin, GError **error)
+{
   if (d->firmware && strcmp(d->firmware, "efi") != 0 && strcmp(d->firmware, "bios") != 0) {
     g_autofree char *v = g_utf8_make_valid(d->firmware, -1);
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: <os firmware='%s'>: expected efi or bios",
                 origin, v);
-    return NULL;
+    return FALSE;
   }
   if (d->loader_type && strcmp(d->loader_type, "rom") != 0 &&
       strcmp(d->loader_type, "pflash") != 0) {
     g_autofree char *v = g_utf8_make_valid(d->loader_type, -1);
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: <loader type='%s'>: expected rom or pflash",
                 origin, v);
-    return NULL;
+    return FALSE;
   }
   if (d->fw_enrolled_keys == 1 && d->fw_secure_boot == 0) {
     /* libvirt's own parse error. */
     g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
                 "%s: firmware feature 'enrolled-keys' cannot be enabled when firmware feature "
                 "'secure-boot' is disabled", origin);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+VsbLibvirtDomain *
+vsb_libvirt_domain_parse(const char *data, gsize len, const char *origin, GError **error)
+{
+  xmlDocPtr doc = read_document(data, len, origin, error);
+  if (doc == NULL)
+    return NULL;
+  xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+  xmlXPathRegisterNs(ctx, (const xmlChar *)"qemu", (const xmlChar *)QEMU_NS);
+  g_autoptr(VsbLibvirtDomain) d = g_new0(VsbLibvirtDomain, 1);
+  d->origin = g_strdup(origin);
+  d->qemu_args = g_ptr_array_new_with_free_func(g_free);
+  read_strings(d, doc, ctx);
+  gboolean ok = read_switches(d, ctx, error);
+  if (ok)
+    read_qemu_args(d, ctx);
+  xmlXPathFreeContext(ctx);
+  xmlFreeDoc(doc);
+  if (!ok) {
+    g_prefix_error(error, "%s: ", origin);
     return NULL;
   }
+  if (!check_values(d, origin, error))
+    return NULL;
   return g_steal_pointer(&d);
 }
 
