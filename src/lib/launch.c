@@ -2,6 +2,7 @@
 /* QEMU under watch: spawn, read the serial console from its stdout, stop at the verdict. */
 #include "vsboot/launch.h"
 #include "vsboot/descriptor.h"
+#include "util/autofd.h"
 #include "util/enumname.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
@@ -338,10 +339,9 @@ vsb_launch_make_esp(const char *image_path, const char *efi_app, const char *arc
     return FALSE;
   }
   struct stat st;
-  int app_fd = vsb_file_open_regular(efi_app, &st, error);
+  VSB_AUTOFD app_fd = vsb_file_open_regular(efi_app, &st, error);
   if (app_fd < 0)
     return FALSE;
-  close(app_fd);
   /* FAT12/16 with room to spare: 4 MiB, or the app plus 2 MiB. */
   guint64 kib = MAX((guint64)4096, (guint64)st.st_size / 1024 + 2048);
   g_autofree char *size_text = g_strdup_printf("%" G_GUINT64_FORMAT, kib);
@@ -350,7 +350,7 @@ vsb_launch_make_esp(const char *image_path, const char *efi_app, const char *arc
    * predictable name, nothing followed), then renamed over it. */
   vsb_file_clean_leftovers(image_path);
   struct stat dir_st;
-  int lock_fd = -1;
+  VSB_AUTOFD lock_fd = -1;
   g_autofree char *dir = vsb_file_make_temp_dir_near(image_path, &dir_st, &lock_fd, error);
   if (dir == NULL)
     return FALSE;
@@ -365,6 +365,5 @@ vsb_launch_make_esp(const char *image_path, const char *efi_app, const char *arc
                 vsb_file_replace_with(tmp, image_path, &opts, error);
   g_autoptr(GError) cleanup = NULL;
   vsb_dir_remove_created(dir, &dir_st, ok ? &cleanup : NULL);
-  close(lock_fd);
   return ok;
 }

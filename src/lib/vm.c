@@ -4,6 +4,7 @@
 #include "vsboot/vm.h"
 #include "vsboot/tool.h"
 #include "util/arch.h"
+#include "util/autofd.h"
 #include "util/enumname.h"
 #include "vsboot/filecache.h"
 #include "vsboot/fwimage.h"
@@ -726,7 +727,8 @@ vm_lock(const StateDir *sd, const char *name, GError **error)
   g_autofree char *lname = g_strconcat(".", name, ".lock", NULL);
   g_autofree char *shown = sd_path(sd, lname);
   for (int attempt = 0; attempt < 20; attempt++) {
-    int fd = openat(sd->fd, lname, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+    VSB_AUTOFD fd =
+      openat(sd->fd, lname, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
     if (fd < 0) {
       int e = errno;
       g_set_error(error, VSB_ERROR, e == ELOOP ? VSB_ERROR_INVALID : VSB_ERROR_IO,
@@ -741,12 +743,10 @@ vm_lock(const StateDir *sd, const char *name, GError **error)
       g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
                   "%s is not vsboot's lock of VM '%s' (%s, uid %u): remove it", shown, name,
                   vsb_file_kind(st.st_mode), (guint)st.st_uid);
-      close(fd);
       return -1;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
       int e = errno;
-      close(fd);
       g_set_error(error, VSB_ERROR, VSB_ERROR_BUSY,
                   e == EWOULDBLOCK ? "VM '%s' is being provisioned by another process right now "
                                      "(it holds %s); nothing was changed"
@@ -755,8 +755,7 @@ vm_lock(const StateDir *sd, const char *name, GError **error)
       return -1;
     }
     if (fstatat(sd->fd, lname, &now, AT_SYMLINK_NOFOLLOW) == 0 && same_file(&st, &now))
-      return fd;
-    close(fd);
+      return vsb_steal_fd(&fd);
   }
   g_set_error(error, VSB_ERROR, VSB_ERROR_BUSY,
               "VM '%s': %s keeps being replaced; another process is provisioning it", name,
@@ -781,7 +780,7 @@ read_own_file(const StateDir *sd, const char *base, gsize max, struct stat *st_o
               GError **error)
 {
   g_autofree char *shown = g_build_filename(sd->shown, base, NULL);
-  int fd = openat(sd->fd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  VSB_AUTOFD fd = openat(sd->fd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   if (fd < 0) {
     int e = errno;
     if (e == ELOOP)
@@ -805,7 +804,6 @@ read_own_file(const StateDir *sd, const char *base, gsize max, struct stat *st_o
   } else {
     data = vsb_file_read_fd(fd, shown, max, VSB_READ_DEFAULT, error);
   }
-  close(fd);
   if (data && st_out)
     *st_out = st;
   return data;
@@ -1827,11 +1825,11 @@ check_holders(const Txn *t, GError **error)
 {
   for (guint i = 0; i < t->n_existing; i++) {
     const char *base = t->existing[i];
-    int fd = openat(t->sd->fd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    VSB_AUTOFD fd =
+      openat(t->sd->fd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0)
       continue; /* gone: nothing holds it */
     g_autofree char *who = file_holder(fd);
-    close(fd);
     if (who) {
       g_set_error(error, VSB_ERROR, VSB_ERROR_BUSY,
                   "VM '%s' is running: its varstore %s/%s is in use (%s); stop the VM before "
@@ -1922,13 +1920,11 @@ check_tpm_dir(Txn *t, GPtrArray *notes, GError **error)
     set_not_ours(error, t->sd, base, &st);
     return FALSE;
   }
-  int dfd = openat(t->sd->fd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  VSB_AUTOFD dfd = openat(t->sd->fd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   struct stat pst;
   gboolean has_state = dfd >= 0 &&
                        fstatat(dfd, "tpm2-00.permall", &pst, AT_SYMLINK_NOFOLLOW) == 0 &&
                        S_ISREG(pst.st_mode);
-  if (dfd >= 0)
-    close(dfd);
   if (!has_state) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
                 "%s exists but holds no TPM state (no tpm2-00.permall): vsboot did not make it, "
