@@ -58,10 +58,11 @@ JsonArray *vsb_cli_jarr(JsonObject *o, const char *member);
 JsonObject *vsb_cli_jobj(JsonObject *o, const char *member);
 
 /* Members of a report being built, one call each: a string (JSON null when value is NULL), an
- * integer, a boolean. The library's one set (util/jsonb.h) under the CLI's names. */
+ * integer, a boolean, an array of strings. The library's one set (util/jsonb.h) under the CLI's names. */
 #define vsb_cli_jset_str vsb_json_put_str
 #define vsb_cli_jset_int vsb_json_put_int
 #define vsb_cli_jset_bool vsb_json_put_bool
+#define vsb_cli_jset_strings vsb_json_put_strings
 
 /* A subcommand of a command group ("vars show"). */
 typedef struct {

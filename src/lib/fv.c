@@ -322,15 +322,6 @@ static gboolean parse_volume(Ctx *ctx, const guint8 *data, gsize len, gsize offs
 static gboolean parse_sections(Ctx *ctx, const guint8 *data, gsize len, guint depth,
                                gboolean compressed, GError **error);
 
-static guint16
-sum16(const guint8 *p, gsize len)
-{
-  guint16 s = 0;
-  for (gsize i = 0; i + 1 < len; i += 2)
-    s = (guint16)(s + vsb_le16(p + i));
-  return s;
-}
-
 static guint8
 sum8(const guint8 *p, gsize len)
 {
@@ -350,7 +341,7 @@ looks_like_volume(const guint8 *data, gsize len)
   guint16 hlen = vsb_le16(data + FVH_OFF_HEADER_LENGTH);
   if (hlen < FVH_MIN_SIZE || hlen > len || (hlen & 1))
     return FALSE;
-  return sum16(data, hlen) == 0;
+  return vsb_le16_sum(data, hlen) == 0;
 }
 
 /* ---- LZMA ------------------------------------------------------------------------------ */
@@ -822,7 +813,7 @@ parse_volume(Ctx *ctx, const guint8 *data, gsize len, gsize offset, guint depth,
   if (hlen < FVH_MIN_SIZE || (hlen & 1) || hlen > avail)
     return fail(ctx, error, "firmware volume at offset 0x%zx: HeaderLength 0x%x is invalid",
                 offset, hlen);
-  if (sum16(fv, hlen) != 0)
+  if (vsb_le16_sum(fv, hlen) != 0)
     return fail(ctx, error, "firmware volume at offset 0x%zx: header checksum does not add up",
                 offset);
   guint64 fvlen = vsb_le64(fv + FVH_OFF_LENGTH);

@@ -186,16 +186,6 @@ vsb_fw_check_report_free(VsbFwCheckReport *r)
   g_free(r);
 }
 
-static void
-add_strings(JsonBuilder *b, const char *member, GPtrArray *list)
-{
-  json_builder_set_member_name(b, member);
-  json_builder_begin_array(b);
-  for (guint k = 0; k < list->len; k++)
-    json_builder_add_string_value(b, list->pdata[k]);
-  json_builder_end_array(b);
-}
-
 JsonNode *
 vsb_fw_check_reports_to_json(GPtrArray *reports)
 {
@@ -210,9 +200,9 @@ vsb_fw_check_reports_to_json(GPtrArray *reports)
     n_warn += r->warnings->len;
     json_builder_begin_object(b);
     vsb_json_put_str(b, "path", r->path);
-    add_strings(b, "errors", r->errors);
-    add_strings(b, "warnings", r->warnings);
-    add_strings(b, "notes", r->notes);
+    vsb_json_put_strings(b, "errors", r->errors);
+    vsb_json_put_strings(b, "warnings", r->warnings);
+    vsb_json_put_strings(b, "notes", r->notes);
     json_builder_end_object(b);
   }
   json_builder_end_array(b);

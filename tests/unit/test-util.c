@@ -3,6 +3,7 @@
 #include "testutil.h"
 #include "util/arch.h"
 #include "util/enumname.h"
+#include "util/jsonb.h"
 #include "util/le.h"
 #include "util/timetext.h"
 #include "util/ucs2.h"
@@ -31,6 +32,8 @@ test_le(void)
   g_assert_cmpuint(vsb_le32(w), ==, 0xdeadbeef);
   vsb_put_le16(w, 0xcafe);
   g_assert_cmpuint(vsb_le16(w), ==, 0xcafe);
+  /* Words 0x0201 + 0x0403 + 0x0605 (the odd last byte is not summed). */
+  g_assert_cmpuint(vsb_le16_sum(b, 7), ==, 0x0c09);
 }
 
 static void
@@ -112,6 +115,25 @@ test_enum_names(void)
   g_assert_cmpint(colour_from_name("red"), ==, COLOUR_RED);
   g_assert_cmpint(colour_from_name("blue"), ==, -1);
   g_assert_cmpint(colour_from_name(NULL), ==, -1);
+}
+
+static void
+test_json_members(void)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  g_autoptr(GPtrArray) list = g_ptr_array_new();
+  g_ptr_array_add(list, (gpointer) "a");
+  json_builder_begin_object(b);
+  vsb_json_put_str(b, "s", "x");
+  vsb_json_put_str(b, "n", NULL);
+  vsb_json_put_int(b, "i", -3);
+  vsb_json_put_bool(b, "b", TRUE);
+  vsb_json_put_strings(b, "l", list);
+  vsb_json_put_strings(b, "e", NULL);
+  json_builder_end_object(b);
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  g_autofree char *text = json_to_string(root, FALSE);
+  g_assert_cmpstr(text, ==, "{\"s\":\"x\",\"n\":null,\"i\":-3,\"b\":true,\"l\":[\"a\"],\"e\":[]}");
 }
 
 static gboolean
@@ -196,6 +218,7 @@ main(int argc, char **argv)
   g_test_add_func("/util/time", test_time);
   g_test_add_func("/util/ucs2", test_ucs2);
   g_test_add_func("/util/enum-names", test_enum_names);
+  g_test_add_func("/util/json-members", test_json_members);
   g_test_add_func("/util/rewrite", test_rewrite);
   g_test_add_func("/util/spawn", test_spawn);
   return g_test_run();

@@ -24,3 +24,13 @@ vsb_json_put_bool(JsonBuilder *b, const char *member, gboolean value)
   json_builder_set_member_name(b, member);
   json_builder_add_boolean_value(b, value);
 }
+
+void
+vsb_json_put_strings(JsonBuilder *b, const char *member, const GPtrArray *list)
+{
+  json_builder_set_member_name(b, member);
+  json_builder_begin_array(b);
+  for (guint i = 0; list && i < list->len; i++)
+    json_builder_add_string_value(b, g_ptr_array_index(list, i));
+  json_builder_end_array(b);
+}

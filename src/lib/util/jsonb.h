@@ -11,3 +11,5 @@
 void vsb_json_put_str(JsonBuilder *b, const char *member, const char *value);
 void vsb_json_put_int(JsonBuilder *b, const char *member, gint64 value);
 void vsb_json_put_bool(JsonBuilder *b, const char *member, gboolean value);
+/* An array of the strings (char *) in list; NULL list: an empty array. */
+void vsb_json_put_strings(JsonBuilder *b, const char *member, const GPtrArray *list);

@@ -53,3 +53,14 @@ vsb_put_le64(guint8 *p, guint64 v)
   vsb_put_le32(p, (guint32)v);
   vsb_put_le32(p + 4, (guint32)(v >> 32));
 }
+
+/* The 16-bit sum of the little-endian words of len bytes (edk2's CalculateSum16; an odd last
+ * byte is not summed): a firmware volume header is valid when it is 0. */
+static inline guint16
+vsb_le16_sum(const guint8 *p, gsize len)
+{
+  guint16 sum = 0;
+  for (gsize i = 0; i + 1 < len; i += 2)
+    sum = (guint16)(sum + vsb_le16(p + i));
+  return sum;
+}
