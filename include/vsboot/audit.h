@@ -9,21 +9,15 @@
  * file no descriptor names, inspects the binary, fv.h), reads the varstore the way OVMF will
  * (efivar.h), and reports findings. Each finding has a stable id, a severity, the evidence (the
  * argument or XML element, and file facts) and the fix. The verdict is "enforced" only when no
- * finding has error severity. Finding ids:
- *   firmware-via-bios, no-uefi-firmware, firmware-missing, firmware-unknown,
- *   firmware-unknown-provenance, firmware-no-secure-boot, secure-boot-without-smm,
- *   aarch64-no-smm, machine-not-q35, smm-off, varstore-not-secure, global-ignored,
- *   code-writable, varstore-missing, varstore-unreadable, varstore-invalid, varstore-readonly,
- *   varstore-shared, varstore-hardlinked, varstore-world-writable, snapshot-mode,
- *   varstore-setup-mode, secure-boot-disabled, secure-boot-uncertain, microsoft-2023-missing,
- *   state-dir-writable, db-empty, dbx-empty, dbx-placeholder,
- *   size-mismatch, format-mismatch, direct-kernel-boot, direct-kernel-boot-confidential,
- *   confidential-guest, bios-ignored, varstore-from-template, firmware-changed,
- *   descriptor-mismatch, smm-auto, option-unmodeled (an option that could change the firmware
- *   setup and is not modelled: never judged as if absent), and for a running process
- *   (VsbAuditOptions.pid) varstore-replaced, firmware-replaced, process-cwd-unreadable,
- *   process-files-unreadable; from a libvirt domain's resolution (libvirt-domain.h)
- *   libvirt-refuses, libvirt-version-unknown. */
+ * finding has error severity. Inside, the audit first builds the model of the VM from its
+ * source, then runs one rule per finding id over it: the ids, their severities, summaries and
+ * fixes are the rule table's (vsb_audit_rules below; `vsboot audit --list-findings` prints it).
+ * An option that could change the firmware setup and is not modelled is option-unmodeled: never
+ * judged as if absent. For a running process (VsbAuditOptions.pid), the files it really has
+ * open are judged (varstore-replaced, firmware-replaced, process-cwd-unreadable,
+ * process-files-unreadable). libvirt-refuses and libvirt-version-unknown come from a libvirt
+ * domain's resolution (libvirt-domain.h), not from its command line: the table lists them
+ * without a check. */
 #pragma once
 
 #include "vsboot/export.h"
@@ -37,8 +31,10 @@ typedef enum {
   VSB_SEVERITY_INFO,
   VSB_SEVERITY_WARNING,
   VSB_SEVERITY_ERROR,
+  VSB_SEVERITY_COUNT,
 } VsbSeverity;
 const char *vsb_severity_name(VsbSeverity severity); /* "info", "warning", "error" */
+int vsb_severity_from_name(const char *name);       /* -1 when none */
 
 typedef struct {
   char *id;
@@ -109,6 +105,24 @@ typedef struct {
    * file now is reported (firmware-changed). NULL: not checked. */
   const char *expected_code_sha256;
 } VsbAuditOptions;
+
+/* The rule table: one entry per finding id, in the order the rules run (the order of the
+ * findings within a severity). severity is the one the finding has (where a case differs, the
+ * summary says so); fix is the general fix (a finding's own fix may be more precise), NULL for
+ * information. The README's and vsboot-audit(1)'s finding lists are checked against it. The
+ * audit itself runs check; callers read only the four documented members. */
+typedef struct VsbAuditRule VsbAuditRule;
+struct VsbAuditRule {
+  const char *id;
+  VsbSeverity severity;
+  const char *summary;  /* when the finding is reported */
+  const char *fix;
+  void (*check)(void *model, const VsbAuditRule *rule);
+};
+/* The table, read-only; *n receives its length. */
+const VsbAuditRule *vsb_audit_rules(gsize *n);
+/* The entry of id, NULL when no rule has it. */
+const VsbAuditRule *vsb_audit_rule_find(const char *id);
 
 /* Judge a parsed command line. Fails only when the descriptor list cannot be read; everything
  * about the VM itself becomes findings. source names it in the report. */
