@@ -117,10 +117,12 @@ struct VsbAuditRule {
   VsbSeverity severity;
   const char *summary;  /* when the finding is reported */
   const char *fix;
-  void (*check)(void *model, const VsbAuditRule *rule);
+  void (*check)(void *model, const VsbAuditRule *rule); /* NULL: made elsewhere */
 };
 /* The table, read-only; *n receives its length. */
 const VsbAuditRule *vsb_audit_rules(gsize *n);
+/* { "findings": [ { "id", "severity", "summary", "fix" } ] } in the table's order. */
+JsonNode *vsb_audit_rules_to_json(void);
 /* The entry of id, NULL when no rule has it. */
 const VsbAuditRule *vsb_audit_rule_find(const char *id);
 

@@ -26,7 +26,8 @@ static const char audit_description[] =
   "  NAME --state-dir DIR    a VM provisioned by 'vsboot provision'\n"
   "\n"
   "Every finding has a stable id, a severity, the evidence and the fix. The verdict is\n"
-  "'enforced' only when no finding has error severity.\n"
+  "'enforced' only when no finding has error severity. --list-findings lists every id\n"
+  "with its severity, when it is reported and its fix.\n"
   "Exit status: 0 enforced; 1 not enforced: any finding of error severity, also a file\n"
   "the command line names that is missing or unusable (QEMU would not start, so nothing is\n"
   "enforced); 2 could not judge: the input itself cannot be read, or cannot be parsed as\n"
@@ -106,11 +107,31 @@ print_text(const VsbAuditReport *r)
   }
 }
 
+/* The rule table: every finding id, its severity, when it is reported and its fix. */
+static int
+list_findings(gboolean json)
+{
+  if (json) {
+    g_autoptr(JsonNode) node = vsb_audit_rules_to_json();
+    vsb_cli_print_json(node);
+    return VSB_EXIT_OK;
+  }
+  gsize n = 0;
+  const VsbAuditRule *rules = vsb_audit_rules(&n);
+  for (gsize i = 0; i < n; i++) {
+    printf("%s (%s)\n  %s\n", rules[i].id, vsb_severity_name(rules[i].severity),
+           rules[i].summary);
+    if (rules[i].fix)
+      printf("  fix: %s\n", rules[i].fix);
+  }
+  return VSB_EXIT_OK;
+}
+
 typedef struct {
   char *qemu_cmdline, *libvirt_xml, *state_dir, *nvram_dir;
   char **firmware_dirs;
   int pid;
-  gboolean json, no_scan;
+  gboolean json, no_scan, list;
 } AuditArgs;
 
 static void
@@ -128,6 +149,12 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AuditArgs, audit_args_clear)
 static int
 check_source(const AuditArgs *a, const char *name)
 {
+  if (a->list) {
+    if (a->qemu_cmdline || a->pid || a->libvirt_xml || name || a->state_dir || a->nvram_dir ||
+        a->firmware_dirs || a->no_scan)
+      return vsb_cli_failf("audit: --list-findings takes no VM and no option but --json");
+    return VSB_EXIT_OK;
+  }
   int given = (a->qemu_cmdline != NULL) + (a->pid != 0) + (a->libvirt_xml != NULL) +
               (name != NULL);
   if (given != 1)
@@ -186,6 +213,8 @@ audit_run(int argc, char **argv)
       "libvirt's NVRAM directory (default " VSB_LIBVIRT_NVRAM_DIR ")", "DIR" },
     { "no-process-scan", 0, 0, G_OPTION_ARG_NONE, &a.no_scan,
       "Do not look for other running QEMU processes using the same varstore", NULL },
+    { "list-findings", 0, 0, G_OPTION_ARG_NONE, &a.list,
+      "List every finding id: severity, when it is reported, fix", NULL },
     { "json", 0, 0, G_OPTION_ARG_NONE, &a.json, "Print JSON", NULL },
     { NULL },
   };
@@ -202,6 +231,8 @@ audit_run(int argc, char **argv)
     return vsb_cli_failf("audit: unexpected argument '%s'", argv[2]);
   if ((code = check_source(&a, name)) != VSB_EXIT_OK)
     return code;
+  if (a.list)
+    return list_findings(a.json);
 
   GError *error = NULL;
   g_autoptr(GPtrArray) fw_entries =

@@ -735,8 +735,19 @@ confidential_guest(void *model, const VsbAuditRule *rule)
 #define I VSB_SEVERITY_INFO
 
 /* In the order the rules run: within a severity, findings are listed in this order (a running
- * process's findings about the varstore's file sort with varstore-replaced). */
+ * process's findings about the varstore's file sort with varstore-replaced). An entry without
+ * a check is a finding made elsewhere, listed for the documentation and the fleet. */
 static const VsbAuditRule rules[] = {
+  /* Made by a libvirt domain's resolution (libvirt-domain.h: what libvirt itself does with the
+   * definition, which no command line shows) and put first in the report: no check here. */
+  { "libvirt-refuses", E,
+    "libvirt itself will not define or start the domain (e.g. <loader secure='yes'> with SMM "
+    "off, or without <smm> on libvirt 9.0)",
+    "add <smm state='on'/> to <features>", NULL },
+  { "libvirt-version-unknown", E,
+    "what libvirt does with the domain depends on its version, which could not be learnt or "
+    "was not checked (between 9.0 and 11.3): never judged on a guess",
+    "add <smm state='on'/> to <features>", NULL },
   { "machine-not-q35", E,
     "an x86 machine other than q35 (also QEMU's default, pc): OVMF's SMM-protected varstore "
     "needs q35",
