@@ -20,6 +20,27 @@ import sys
 import tempfile
 
 
+def world_executable(path):
+    """Can any user run path? (Every directory on the way searchable, the file executable by
+    others: root's own tools, such as a Python under /root, are not.)"""
+    path = os.path.realpath(path)
+    d = os.path.dirname(path)
+    while d != "/":
+        if not os.stat(d).st_mode & 0o001:
+            return False
+        d = os.path.dirname(d)
+    return os.path.isfile(path) and bool(os.stat(path).st_mode & 0o001)
+
+
+def system_program(cmd):
+    """The test's command, its program replaced by the system's own of the same name when the
+    one meson found cannot be run by another user (an interpreter in root's home)."""
+    if world_executable(cmd[0]):
+        return cmd
+    other = shutil.which(os.path.basename(cmd[0]), path="/usr/local/bin:/usr/bin:/bin")
+    return [other] + cmd[1:] if other and world_executable(other) else cmd
+
+
 def shadow_path(bindir):
     """A directory of links to every program on PATH except QEMU's, first name wins."""
     for d in os.environ.get("PATH", "/usr/bin:/bin").split(":"):
@@ -30,7 +51,7 @@ def shadow_path(bindir):
             link = os.path.join(bindir, name)
             if name.startswith("qemu") or os.path.lexists(link):
                 continue
-            if os.path.isfile(target) and os.access(target, os.X_OK):
+            if os.path.isfile(target) and world_executable(target):
                 os.symlink(target, link)
     return bindir
 
@@ -48,7 +69,8 @@ def run_one(test, env, prefix):
     full_env.update(test.get("env") or {})
     timeout = test.get("timeout") or 30
     try:
-        p = subprocess.run(prefix + test["cmd"], env=full_env, cwd=test.get("workdir") or None,
+        cmd = system_program(test["cmd"]) if prefix else test["cmd"]
+        p = subprocess.run(prefix + cmd, env=full_env, cwd=test.get("workdir") or None,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            timeout=timeout * 3, check=False)
         return p.returncode, p.stdout.decode("utf-8", "replace")
