@@ -25,6 +25,7 @@
 
 #include "certificate-ossl.h"
 #include "ossl-auto.h"
+#include "util/enumname.h"
 #include "util/le.h"
 #include "util/timetext.h"
 #include "util/ucs2.h"
@@ -45,16 +46,12 @@ origin_of(const char *origin)
   return origin ? origin : "authenticated variable";
 }
 
-const char *
-vsb_authvar_mode_name(VsbAuthvarMode mode)
-{
-  switch (mode) {
-  case VSB_AUTHVAR_APPEND: return "append";
-  case VSB_AUTHVAR_REPLACE: return "replace";
-  case VSB_AUTHVAR_DELETE: return "delete";
-  }
-  return "?";
-}
+static const char *const mode_names[] = {
+  [VSB_AUTHVAR_APPEND] = "append",
+  [VSB_AUTHVAR_REPLACE] = "replace",
+  [VSB_AUTHVAR_DELETE] = "delete",
+};
+VSB_ENUM_NAME_ONLY(vsb_authvar_mode, VsbAuthvarMode, mode_names, G_N_ELEMENTS(mode_names), "?")
 
 /* ---- parsing ---------------------------------------------------------------------------- */
 

@@ -10,6 +10,7 @@
 #include "util/autofd.h"
 #include "util/le.h"
 #include "util/ucs2.h"
+#include "util/enumname.h"
 
 #include <gio/gio.h>
 #include <errno.h>
@@ -114,22 +115,18 @@ vsb_fv_module_lookup(const VsbGuid *guid, const char *ui_name)
   return NULL;
 }
 
-const char *
-vsb_fv_group_name(VsbFvGroup group)
-{
-  switch (group) {
-  case VSB_FV_GROUP_CORE: return "core";
-  case VSB_FV_GROUP_SMM: return "smm";
-  case VSB_FV_GROUP_VARIABLE: return "variables";
-  case VSB_FV_GROUP_SECURE_BOOT: return "secure-boot";
-  case VSB_FV_GROUP_TPM: return "tpm";
-  case VSB_FV_GROUP_CONFIDENTIAL: return "confidential-computing";
-  case VSB_FV_GROUP_SHELL: return "shell";
-  case VSB_FV_GROUP_NETWORK: return "network";
-  case VSB_FV_GROUP_OTHER: return "other";
-  }
-  return "other";
-}
+static const char *const group_names[] = {
+  [VSB_FV_GROUP_CORE] = "core",
+  [VSB_FV_GROUP_SMM] = "smm",
+  [VSB_FV_GROUP_VARIABLE] = "variables",
+  [VSB_FV_GROUP_SECURE_BOOT] = "secure-boot",
+  [VSB_FV_GROUP_TPM] = "tpm",
+  [VSB_FV_GROUP_CONFIDENTIAL] = "confidential-computing",
+  [VSB_FV_GROUP_SHELL] = "shell",
+  [VSB_FV_GROUP_NETWORK] = "network",
+  [VSB_FV_GROUP_OTHER] = "other",
+};
+VSB_ENUM_NAME_ONLY(vsb_fv_group, VsbFvGroup, group_names, G_N_ELEMENTS(group_names), "other")
 
 const char *
 vsb_fv_arch_name(int arch)
@@ -170,17 +167,14 @@ vsb_fv_file_type_name(guint8 type)
   return hex[type >> 4]; /* reserved range; the high nibble is enough to tell */
 }
 
-const char *
-vsb_fv_varstore_source_name(VsbFvVarstoreSource source)
-{
-  switch (source) {
-  case VSB_FV_VARSTORE_EMBEDDED: return "embedded";
-  case VSB_FV_VARSTORE_CODE_SIZE: return "code-size";
-  case VSB_FV_VARSTORE_ARMVIRT: return "armvirt-layout";
-  case VSB_FV_VARSTORE_UNKNOWN: break;
-  }
-  return "unknown";
-}
+static const char *const varstore_source_names[] = {
+  [VSB_FV_VARSTORE_UNKNOWN] = "unknown",
+  [VSB_FV_VARSTORE_EMBEDDED] = "embedded",
+  [VSB_FV_VARSTORE_CODE_SIZE] = "code-size",
+  [VSB_FV_VARSTORE_ARMVIRT] = "armvirt-layout",
+};
+VSB_ENUM_NAME_ONLY(vsb_fv_varstore_source, VsbFvVarstoreSource, varstore_source_names,
+                   G_N_ELEMENTS(varstore_source_names), "unknown")
 
 /* ---- the image ------------------------------------------------------------------------- */
 

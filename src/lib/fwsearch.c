@@ -3,6 +3,7 @@
 #include "vsboot/error.h"
 #include "vsb-config.h"
 #include "util/jsonb.h"
+#include "util/enumname.h"
 
 #include <errno.h>
 #include <string.h>
@@ -24,16 +25,13 @@ vsb_fw_search_default_dirs(void)
   return dirs;
 }
 
-const char *
-vsb_fw_entry_kind_name(VsbFwEntryKind kind)
-{
-  switch (kind) {
-  case VSB_FW_ENTRY_DESCRIPTOR: return "descriptor";
-  case VSB_FW_ENTRY_INVALID: return "invalid";
-  case VSB_FW_ENTRY_MASK: return "mask";
-  }
-  return "(invalid)";
-}
+static const char *const entry_kind_names[] = {
+  [VSB_FW_ENTRY_DESCRIPTOR] = "descriptor",
+  [VSB_FW_ENTRY_INVALID] = "invalid",
+  [VSB_FW_ENTRY_MASK] = "mask",
+};
+VSB_ENUM_NAME_ONLY(vsb_fw_entry_kind, VsbFwEntryKind, entry_kind_names,
+                   G_N_ELEMENTS(entry_kind_names), "(invalid)")
 
 void
 vsb_fw_entry_free(VsbFwEntry *e)

@@ -15,17 +15,14 @@
 #include <string.h>
 
 #include "ossl-auto.h"
+#include "util/enumname.h"
 #include "util/timetext.h"
 
 #define VALIDITY_DAYS 3650
 
 static const char *const role_names[VSB_KEY_N_ROLES] = { "PK", "KEK", "db" };
 
-const char *
-vsb_key_role_name(VsbKeyRole role)
-{
-  return (unsigned)role < VSB_KEY_N_ROLES ? role_names[role] : "?";
-}
+VSB_ENUM_NAME_ONLY(vsb_key_role, VsbKeyRole, role_names, VSB_KEY_N_ROLES, "?")
 
 /* g_autoptr for the OpenSSL types: ossl-auto.h. */
 
