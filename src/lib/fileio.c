@@ -28,12 +28,6 @@ G_DEFINE_QUARK(vsb-error-quark, vsb_error)
 /* The read/write fallback of a copy moves this much at a time. */
 #define COPY_CHUNK (1 << 17) /* also what a hash reads at a time */
 
-static void
-close_fd(int *fd)
-{
-  vsb_close_fd(fd);
-}
-
 void
 vsb_file_test_crash_point(const char *where)
 {
@@ -303,12 +297,11 @@ static GPtrArray *
 list_names(int dfd)
 {
   GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
-  int copy = dup(dfd);
+  VSB_AUTOFD copy = dup(dfd);
   DIR *d = copy >= 0 ? fdopendir(copy) : NULL;
-  if (d == NULL) {
-    close_fd(&copy);
+  if (d == NULL)
     return names;
-  }
+  (void)vsb_steal_fd(&copy); /* the DIR owns it now */
   rewinddir(d);
   struct dirent *ent;
   while ((ent = readdir(d)) != NULL)
@@ -488,24 +481,21 @@ prepare_target(const char *path, const VsbWriteOptions *opts, char **real_out, c
   if (real == NULL)
     return -1;
   g_autofree char *base = NULL;
-  int dfd = open_parent(real, &base, error);
+  VSB_AUTOFD dfd = open_parent(real, &base, error);
   if (dfd < 0)
     return -1;
-  if (!check_existing(dfd, base, real, opts->exclusive, old, exists, error)) {
-    close_fd(&dfd);
+  if (!check_existing(dfd, base, real, opts->exclusive, old, exists, error))
     return -1;
-  }
   /* Through a link, only an existing file is edited: a dangling link (planted, or stale) must
    * not make vsboot create whatever file it names. */
   if (!*exists && strcmp(real, path) != 0) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_NOT_FOUND,
                 "%s: a symbolic link to %s, which does not exist; not creating it", path, real);
-    close_fd(&dfd);
     return -1;
   }
   *real_out = g_steal_pointer(&real);
   *base_out = g_steal_pointer(&base);
-  return dfd;
+  return vsb_steal_fd(&dfd);
 }
 
 gboolean
@@ -589,8 +579,7 @@ vsb_file_make_temp_dir_near(const char *path, struct stat *st, int *lock_fd, GEr
     if (fd < 0 || fstat(fd, st) < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
       break;
     g_autofree char *dir = g_path_get_dirname(path);
-    *lock_fd = fd;
-    fd = -1;
+    *lock_fd = vsb_steal_fd(&fd);
     return g_build_filename(dir, name, NULL);
   }
   g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: cannot create a temporary directory: %s",
@@ -665,8 +654,7 @@ try_lock(const char *real, gboolean exclusive, int *fd_out, struct stat *st, GEr
     g_set_error(error, VSB_ERROR, VSB_ERROR_IO, "%s: cannot lock: %s", real, g_strerror(errno));
     return -1;
   }
-  *fd_out = fd;
-  fd = -1;
+  *fd_out = vsb_steal_fd(&fd);
   return held;
 }
 
@@ -688,8 +676,7 @@ vsb_file_lock_full(const char *path, gboolean exclusive, guint timeout_ms, GErro
      * inode and protects nothing. Only a lock on what the path names now counts. */
     if (held && lstat(real, &now) == 0 && same_file(&st, &now)) {
       VsbFileLock *lock = g_new0(VsbFileLock, 1);
-      lock->fd = fd;
-      fd = -1;
+      lock->fd = vsb_steal_fd(&fd);
       lock->path = g_steal_pointer(&real);
       return lock;
     }
@@ -725,7 +712,7 @@ vsb_file_unlock(VsbFileLock *lock)
 {
   if (lock == NULL)
     return;
-  close_fd(&lock->fd); /* closing the only fd of the open file releases the flock */
+  vsb_close_fd(&lock->fd); /* closing the only fd of the open file releases the flock */
   g_free(lock->path);
   g_free(lock);
 }
