@@ -6,6 +6,7 @@
 
 #include "vsboot/export.h"
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 VSB_BEGIN_DECLS
 
@@ -16,6 +17,9 @@ typedef struct _VsbCertificate VsbCertificate;
 VsbCertificate *vsb_certificate_new_from_der(const guint8 *der, gsize len, GError **error);
 /* The first certificate of a PEM or DER file; errors name the file. */
 VsbCertificate *vsb_certificate_load(const char *path, GError **error);
+/* Every certificate of a PEM file (one or more CERTIFICATE blocks) or the one of a DER file,
+ * as VsbCertificate* (the array frees them). */
+GPtrArray *vsb_certificate_load_all(const char *path, GError **error);
 VsbCertificate *vsb_certificate_ref(VsbCertificate *cert);
 void vsb_certificate_unref(VsbCertificate *cert);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbCertificate, vsb_certificate_unref)
@@ -31,6 +35,11 @@ char *vsb_certificate_get_sha256(const VsbCertificate *cert);
  * The firmware does not check them (see authenticode.h); they are for reports. */
 char *vsb_certificate_get_not_before(const VsbCertificate *cert);
 char *vsb_certificate_get_not_after(const VsbCertificate *cert);
+/* What `vsboot vars show` reports for a certificate: subject, issuer, serial, not-before,
+ * not-after, sha256, expired and, for a well-known one, "known" (its name). */
+JsonNode *vsb_certificate_describe(const VsbCertificate *cert);
+/* The name vsboot knows a well-known certificate by (by subject CN), or NULL. */
+const char *vsb_certificate_known_name(const VsbCertificate *cert);
 /* TRUE when the DER encodings are identical. */
 gboolean vsb_certificate_equal(const VsbCertificate *a, const VsbCertificate *b);
 

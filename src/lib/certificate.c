@@ -2,6 +2,7 @@
 #include "certificate-ossl.h"
 #include "ossl-auto.h"
 #include "util/timetext.h"
+#include "vsboot/efivar.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 #include "vsboot/siglist.h"
@@ -54,6 +55,18 @@ VsbCertificate *
 vsb_certificate_load(const char *path, GError **error)
 {
   return take_x509(vsb_cert_load(path, error));
+}
+
+GPtrArray *
+vsb_certificate_load_all(const char *path, GError **error)
+{
+  g_autoptr(GPtrArray) x509s = vsb_cert_load_all(path, error);
+  if (x509s == NULL)
+    return NULL;
+  GPtrArray *out = g_ptr_array_new_full(x509s->len, (GDestroyNotify)vsb_certificate_unref);
+  for (guint i = 0; i < x509s->len; i++)
+    g_ptr_array_add(out, vsb_certificate_new_x509(g_ptr_array_index(x509s, i)));
+  return out;
 }
 
 VsbCertificate *
@@ -136,6 +149,18 @@ char *
 vsb_certificate_get_not_after(const VsbCertificate *cert)
 {
   return vsb_time_text_asn1(X509_get0_notAfter(cert->x509), NULL);
+}
+
+JsonNode *
+vsb_certificate_describe(const VsbCertificate *cert)
+{
+  return vsb_cert_describe(cert->x509);
+}
+
+const char *
+vsb_certificate_known_name(const VsbCertificate *cert)
+{
+  return vsb_known_cert_name(cert->x509);
 }
 
 gboolean

@@ -6,6 +6,7 @@
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static char *
 data_path(const char *name)
@@ -63,6 +64,32 @@ test_certificate(void)
   g_assert_true(vsb_certificate_equal(c, again));
   VsbCertificate *ref = vsb_certificate_ref(again);
   vsb_certificate_unref(ref);
+
+  /* The report vars show prints, and the name vsboot knows it by. */
+  g_autoptr(JsonNode) desc = vsb_certificate_describe(c);
+  JsonObject *o = json_node_get_object(desc);
+  g_assert_cmpstr(json_object_get_string_member(o, "subject"), ==, subject);
+  g_assert_cmpstr(json_object_get_string_member(o, "sha256"), ==, sha);
+  g_assert_cmpstr(vsb_certificate_known_name(c), ==, "Microsoft Corporation UEFI CA 2011");
+
+  /* A PEM bundle: every certificate, in order. */
+  g_autofree char *pem1 = NULL, *pem2 = NULL;
+  g_autofree char *path2 = data_path("MicrosoftUEFICA2023.pem");
+  g_assert_true(g_file_get_contents(path, &pem1, NULL, NULL));
+  g_assert_true(g_file_get_contents(path2, &pem2, NULL, NULL));
+  g_autofree char *bundle_text = g_strconcat(pem1, pem2, NULL);
+  g_autofree char *bundle = NULL;
+  int fd = g_file_open_tmp("vsb-api-XXXXXX.pem", &bundle, &error);
+  g_assert_no_error(error);
+  close(fd);
+  g_assert_true(g_file_set_contents(bundle, bundle_text, -1, NULL));
+  g_autoptr(GPtrArray) all = vsb_certificate_load_all(bundle, &error);
+  g_unlink(bundle);
+  g_assert_no_error(error);
+  g_assert_cmpuint(all->len, ==, 2);
+  g_assert_true(vsb_certificate_equal(g_ptr_array_index(all, 0), c));
+  g_autofree char *second = vsb_certificate_get_subject(g_ptr_array_index(all, 1));
+  g_assert_nonnull(strstr(second, "CN=Microsoft UEFI CA 2023"));
 
   g_assert_null(vsb_certificate_new_from_der(d, len / 2, &error));
   g_assert_error(error, VSB_ERROR, VSB_ERROR_PARSE);
