@@ -77,6 +77,14 @@ typedef struct {
   gboolean enforced;
 } VsbAuditReport;
 
+/* Costly firmware facts remembered across audits (the inspection of a code file, its SHA-256),
+ * by file identity: device, inode, size, mtime, ctime. A fleet of hundreds of VMs runs a
+ * handful of firmware builds; inflating a build's volumes is most of one audit's cost. */
+typedef struct _VsbAuditCache VsbAuditCache;
+VsbAuditCache *vsb_audit_cache_new(void);
+void vsb_audit_cache_free(VsbAuditCache *cache);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbAuditCache, vsb_audit_cache_free)
+
 typedef struct {
   /* Descriptors to map firmware files to (fwsearch.h list, borrowed); NULL: QEMU's search
    * path (firmware_dirs when set). */
@@ -104,6 +112,8 @@ typedef struct {
   /* A provisioned VM: the SHA-256 (hex) its code file had when it was provisioned; a different
    * file now is reported (firmware-changed). NULL: not checked. */
   const char *expected_code_sha256;
+  /* Shared by the audits of one fleet scan (borrowed); NULL: every audit works anew. */
+  VsbAuditCache *cache;
 } VsbAuditOptions;
 
 /* The rule table: one entry per finding id, in the order the rules run (the order of the

@@ -4,6 +4,7 @@
  * has open), what the firmware is (descriptor and binary), what the varstore is and what the
  * firmware will make of it, and which other QEMU processes use it. */
 #include "audit-private.h"
+#include "inspect-cache.h"
 #include "util/arch.h"
 
 #include "vsboot/fileio.h"
@@ -329,7 +330,10 @@ model_inspect(AuditCtx *c)
 {
   VsbAuditModel *m = c->m;
   g_autoptr(GError) ierr = NULL;
-  g_autoptr(VsbFvImage) img = vsb_fv_inspect_file(c->code_path, NULL, &ierr);
+  g_autoptr(VsbFvImage) owned = NULL;
+  const VsbFvImage *img = c->opts->cache
+                            ? vsb_audit_cache_inspect(c->opts->cache, c->code_path, &ierr)
+                            : (owned = vsb_fv_inspect_file(c->code_path, NULL, &ierr));
   if (img == NULL) {
     c->inspect_error = g_strdup(ierr->message);
     return;

@@ -4,6 +4,7 @@
  * fix. Adding a finding is one function and one table entry (and a test case that makes it
  * fire: tests/audit checks that every id in the table has one). */
 #include "audit-private.h"
+#include "inspect-cache.h"
 
 #include "vsboot/fileio.h"
 #include "vsboot/fwimage.h"
@@ -276,7 +277,8 @@ firmware_changed(void *model, const VsbAuditRule *rule)
       !g_file_test(c->code_path, G_FILE_TEST_IS_REGULAR))
     return;
   /* Streamed through the shared non-blocking regular-file opener. */
-  g_autofree char *sum = vsb_file_sha256(c->code_path, NULL);
+  g_autofree char *sum = c->opts->cache ? vsb_audit_cache_sha256(c->opts->cache, c->code_path, NULL)
+                                        : vsb_file_sha256(c->code_path, NULL);
   if (sum == NULL || g_ascii_strcasecmp(sum, want) == 0)
     return;
   g_autofree char *ev =

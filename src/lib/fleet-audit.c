@@ -11,6 +11,7 @@ fleet_audit_options(const FleetScan *scan, VsbAuditOptions *out)
   out->firmware_entries = scan->entries;
   out->proc_root = scan->opts->proc_root;
   out->no_process_scan = scan->opts->no_processes;
+  out->cache = scan->cache;
 }
 
 VsbAuditReport *

@@ -13,6 +13,7 @@ typedef struct {
   GPtrArray *entries;        /* descriptors (borrowed or owned_entries) */
   GPtrArray *owned_entries;
   GPtrArray *procs;          /* FleetProc*: the QEMU processes found */
+  VsbAuditCache *cache;      /* firmware inspections shared by every VM's audit */
   VsbFleet *fleet;
 } FleetScan;
 

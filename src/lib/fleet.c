@@ -384,6 +384,7 @@ scan_clear(FleetScan *scan)
   if (scan->owned_entries)
     g_ptr_array_unref(scan->owned_entries);
   g_ptr_array_unref(scan->procs);
+  vsb_audit_cache_free(scan->cache);
 }
 
 VsbFleet *
@@ -395,6 +396,7 @@ vsb_fleet_scan(const VsbFleetOptions *opts, GError **error)
   if (scan.entries == NULL && !(scan.entries = scan.owned_entries = vsb_fw_search(NULL, error)))
     return NULL;
   scan.procs = g_ptr_array_new_with_free_func((GDestroyNotify)fleet_proc_free);
+  scan.cache = vsb_audit_cache_new();
   g_autoptr(VsbFleet) fleet = g_new0(VsbFleet, 1);
   fleet->vms = g_ptr_array_new_with_free_func((GDestroyNotify)fleet_vm_free);
   fleet->notes = g_ptr_array_new_with_free_func(g_free);

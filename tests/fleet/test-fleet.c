@@ -130,6 +130,25 @@ test_state_dirs(void)
   g_assert_cmpint(json_array_get_length(json_object_get_array_member(
                     json_node_get_object(root), "vms")), ==, 4);
 
+  /* The fleet's findings are the single-VM audit's (its firmware inspections shared across
+   * VMs change nothing). */
+  const char *names[] = { "good", "old", "setup", "nosb" };
+  for (gsize i = 0; i < G_N_ELEMENTS(names); i++) {
+    g_autofree char *aout = NULL;
+    const char *audit[] = { "audit", names[i], "--state-dir", state, "--no-process-scan",
+                            "--json", NULL };
+    vsb_test_runv(audit, &aout, NULL);
+    g_autoptr(JsonNode) an = vsb_test_parse_json(aout);
+    JsonArray *af = json_object_get_array_member(json_node_get_object(an), "findings");
+    JsonArray *ff = json_object_get_array_member(find_vm(root, "state-dir", names[i]),
+                                                 "findings");
+    g_assert_cmpuint(json_array_get_length(af), ==, json_array_get_length(ff));
+    for (guint j = 0; j < json_array_get_length(af); j++)
+      g_assert_cmpstr(json_object_get_string_member(json_array_get_object_element(af, j), "id"),
+                      ==,
+                      json_object_get_string_member(json_array_get_object_element(ff, j), "id"));
+  }
+
   /* Only the good VM: exit 0. */
   g_autofree char *two = g_build_filename(dir, "two", NULL);
   g_assert_cmpint(g_mkdir(two, 0700), ==, 0);

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The audit's cache of costly firmware facts (audit.h, inspect-cache.h). A fleet judges
+ * hundreds of VMs that run a handful of firmware builds; inflating a build's compressed
+ * volumes to inspect it is most of one audit's CPU time, and hashing it most of the rest. */
+#include "inspect-cache.h"
+
+#include "vsboot/error.h"
+#include "vsboot/fileio.h"
+
+#include <stdint.h>
+#include <sys/stat.h>
+
+struct _VsbAuditCache {
+  GHashTable *images;  /* identity -> VsbFvImage* */
+  GHashTable *errors;  /* identity -> char*: why it could not be inspected */
+  GHashTable *sha256;  /* identity -> char* */
+};
+
+VsbAuditCache *
+vsb_audit_cache_new(void)
+{
+  VsbAuditCache *c = g_new0(VsbAuditCache, 1);
+  c->images = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                    (GDestroyNotify)vsb_fv_image_free);
+  c->errors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  c->sha256 = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  return c;
+}
+
+void
+vsb_audit_cache_free(VsbAuditCache *c)
+{
+  if (c == NULL)
+    return;
+  g_hash_table_unref(c->images);
+  g_hash_table_unref(c->errors);
+  g_hash_table_unref(c->sha256);
+  g_free(c);
+}
+
+/* The file's identity now, or NULL when it cannot be stat()ed (then nothing is cached). */
+static char *
+identity(const char *path)
+{
+  struct stat st;
+  if (stat(path, &st) != 0)
+    return NULL;
+  return g_strdup_printf("%ju:%ju:%jd:%jd.%09ld:%jd.%09ld", (uintmax_t)st.st_dev,
+                         (uintmax_t)st.st_ino, (intmax_t)st.st_size, (intmax_t)st.st_mtim.tv_sec,
+                         st.st_mtim.tv_nsec, (intmax_t)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+}
+
+static gboolean
+unchanged(const char *path, const char *before)
+{
+  g_autofree char *after = identity(path);
+  return before && after && g_str_equal(before, after);
+}
+
+const VsbFvImage *
+vsb_audit_cache_inspect(VsbAuditCache *c, const char *path, GError **error)
+{
+  g_autofree char *key = identity(path);
+  if (key) {
+    const VsbFvImage *img = g_hash_table_lookup(c->images, key);
+    const char *why = g_hash_table_lookup(c->errors, key);
+    if (img)
+      return img;
+    if (why) {
+      g_set_error_literal(error, VSB_ERROR, VSB_ERROR_INVALID, why);
+      return NULL;
+    }
+  }
+  GError *e = NULL;
+  VsbFvImage *img = vsb_fv_inspect_file(path, NULL, &e);
+  /* Remembered only when the file is the one that was stat()ed before the work. */
+  gboolean keep = unchanged(path, key);
+  if (img == NULL) {
+    if (keep)
+      g_hash_table_insert(c->errors, g_steal_pointer(&key), g_strdup(e->message));
+    g_propagate_error(error, e);
+    return NULL;
+  }
+  if (!keep) {
+    /* Not cacheable, but the caller borrows: keep it under a key no stat() will make. */
+    g_free(key);
+    key = g_strdup_printf("uncached:%u", g_hash_table_size(c->images));
+  }
+  g_hash_table_insert(c->images, g_steal_pointer(&key), img);
+  return img;
+}
+
+char *
+vsb_audit_cache_sha256(VsbAuditCache *c, const char *path, GError **error)
+{
+  g_autofree char *key = identity(path);
+  const char *known = key ? g_hash_table_lookup(c->sha256, key) : NULL;
+  if (known)
+    return g_strdup(known);
+  char *sum = vsb_file_sha256(path, error);
+  if (sum && unchanged(path, key))
+    g_hash_table_insert(c->sha256, g_steal_pointer(&key), g_strdup(sum));
+  return sum;
+}
