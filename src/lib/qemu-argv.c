@@ -105,76 +105,89 @@ blockdev_args(GPtrArray *args, guint unit, const char *file, VsbFwFormat format,
   return fmt;
 }
 
+/* One pflash unit: a -blockdev pair named in -machine (pflash[unit]), or an old-style -drive
+ * (into flash) for QEMU before 4. */
+static void
+pflash_args(GPtrArray *args, GPtrArray *flash, const char **pflash, gboolean blockdev,
+            guint unit, const char *path, VsbFwFormat format, gboolean readonly)
+{
+  if (blockdev) {
+    pflash[unit] = blockdev_args(args, unit, path, format, readonly);
+  } else {
+    g_ptr_array_add(flash, g_strdup("-drive"));
+    g_ptr_array_add(flash, drive_arg(unit, path, format, readonly));
+  }
+}
+
+/* The firmware's flash units: code read-only (or the VM's combined copy read-write), then
+ * the split varstore. Memory-mapped firmware has none. */
+static gboolean
+firmware_args(const VsbVm *vm, gboolean blockdev, GPtrArray *args, GPtrArray *flash,
+              const char **pflash, GError **error)
+{
+  if (vm->device == VSB_FW_DEVICE_MEMORY)
+    return TRUE; /* SEV/TDX images are loaded into memory as a BIOS ROM; pflash does not work */
+  if (vm->device != VSB_FW_DEVICE_FLASH) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
+                "%s: firmware device '%s' (%s) cannot be given to QEMU as firmware by vsboot",
+                vm->name, vsb_fw_device_name(vm->device), vm->descriptor_path);
+    return FALSE;
+  }
+  gboolean combined = vm->mode == VSB_FW_FLASH_MODE_COMBINED;
+  gboolean split = vm->mode == VSB_FW_FLASH_MODE_SPLIT;
+  if ((combined || split) && vm->varstore == NULL) {
+    /* Combined: the VM's own read-write copy of code+vars is the only flash. */
+    g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                combined ? "%s: combined firmware but no per-VM copy recorded"
+                         : "%s: split firmware but no varstore recorded", vm->name);
+    return FALSE;
+  }
+  if (combined)
+    pflash_args(args, flash, pflash, blockdev, 0, vm->varstore, vm->varstore_format, FALSE);
+  else
+    pflash_args(args, flash, pflash, blockdev, 0, vm->executable, vm->executable_format, TRUE);
+  if (split)
+    pflash_args(args, flash, pflash, blockdev, 1, vm->varstore, vm->varstore_format, FALSE);
+  return TRUE;
+}
+
+static void
+tpm_args(const VsbVm *vm, const VsbQemuArgvOptions *opts, GPtrArray *args)
+{
+  if (vm->tpm_state_dir == NULL || opts->no_tpm)
+    return;
+  g_autofree char *sock = opts->tpm_socket ? g_strdup(opts->tpm_socket)
+                                           : vsb_vm_tpm_socket_path(vm);
+  g_autofree char *esc = vsb_qemu_opt_escape(sock);
+  add(args, "-chardev");
+  add_take(args, g_strdup_printf("socket,id=chrtpm,path=%s", esc));
+  add(args, "-tpmdev");
+  add(args, "emulator,id=tpm0,chardev=chrtpm");
+  add(args, "-device");
+  add(args, vsb_arch_is_x86(vm->arch) ? "tpm-crb,tpmdev=tpm0" : "tpm-tis-device,tpmdev=tpm0");
+}
+
 GPtrArray *
 vsb_qemu_argv_build(const VsbVm *vm, const VsbQemuArgvOptions *opts, GError **error)
 {
   g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
-  gboolean blockdev = opts->qemu_major >= 4;
   gboolean smm = vsb_vm_has_feature(vm, VSB_FW_FEATURE_REQUIRES_SMM);
-  g_autoptr(GString) machine = g_string_new(NULL);
-  g_autofree char *mtype = vsb_qemu_opt_escape(vm->machine_resolved ? vm->machine_resolved
-                                                                    : vm->machine);
-  g_string_append(machine, mtype);
-
   if (smm && !vsb_arch_is_x86(vm->arch)) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
                 "%s: firmware %s requires SMM, which only x86 machines have", vm->name,
                 vm->descriptor_path);
     return NULL;
   }
-  if (smm)
-    g_string_append(machine, ",smm=on");
-
   g_autoptr(GPtrArray) flash = g_ptr_array_new_with_free_func(g_free);
   const char *pflash[2] = { NULL, NULL };
-
-  switch (vm->device) {
-  case VSB_FW_DEVICE_FLASH: {
-    const char *code = vm->executable;
-    VsbFwFormat code_format = vm->executable_format;
-    gboolean code_ro = TRUE;
-    if (vm->mode == VSB_FW_FLASH_MODE_COMBINED) {
-      /* The VM's own read-write copy of code+vars is the only flash. */
-      if (vm->varstore == NULL) {
-        g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
-                    "%s: combined firmware but no per-VM copy recorded", vm->name);
-        return NULL;
-      }
-      code = vm->varstore;
-      code_format = vm->varstore_format;
-      code_ro = FALSE;
-    }
-    if (blockdev) {
-      pflash[0] = blockdev_args(args, 0, code, code_format, code_ro);
-    } else {
-      g_ptr_array_add(flash, g_strdup("-drive"));
-      g_ptr_array_add(flash, drive_arg(0, code, code_format, code_ro));
-    }
-    if (vm->mode == VSB_FW_FLASH_MODE_SPLIT) {
-      if (vm->varstore == NULL) {
-        g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
-                    "%s: split firmware but no varstore recorded", vm->name);
-        return NULL;
-      }
-      if (blockdev) {
-        pflash[1] = blockdev_args(args, 1, vm->varstore, vm->varstore_format, FALSE);
-      } else {
-        g_ptr_array_add(flash, g_strdup("-drive"));
-        g_ptr_array_add(flash, drive_arg(1, vm->varstore, vm->varstore_format, FALSE));
-      }
-    }
-    break;
-  }
-  case VSB_FW_DEVICE_MEMORY:
-    /* SEV/TDX images are loaded into memory as a BIOS ROM; pflash does not work there. */
-    break;
-  default:
-    g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
-                "%s: firmware device '%s' (%s) cannot be given to QEMU as firmware by vsboot",
-                vm->name, vsb_fw_device_name(vm->device), vm->descriptor_path);
+  if (!firmware_args(vm, opts->qemu_major >= 4, args, flash, pflash, error))
     return NULL;
-  }
 
+  g_autofree char *mtype = vsb_qemu_opt_escape(vm->machine_resolved ? vm->machine_resolved
+                                                                    : vm->machine);
+  g_autoptr(GString) machine = g_string_new(mtype);
+  if (smm)
+    g_string_append(machine, ",smm=on");
   for (guint i = 0; i < 2; i++)
     if (pflash[i])
       g_string_append_printf(machine, ",pflash%u=%s", i, pflash[i]);
@@ -191,18 +204,7 @@ vsb_qemu_argv_build(const VsbVm *vm, const VsbQemuArgvOptions *opts, GError **er
     add(args, "-global");
     add(args, "driver=cfi.pflash01,property=secure,value=on");
   }
-
-  if (vm->tpm_state_dir && !opts->no_tpm) {
-    g_autofree char *sock = opts->tpm_socket ? g_strdup(opts->tpm_socket)
-                                             : vsb_vm_tpm_socket_path(vm);
-    g_autofree char *esc = vsb_qemu_opt_escape(sock);
-    add(args, "-chardev");
-    add_take(args, g_strdup_printf("socket,id=chrtpm,path=%s", esc));
-    add(args, "-tpmdev");
-    add(args, "emulator,id=tpm0,chardev=chrtpm");
-    add(args, "-device");
-    add(args, vsb_arch_is_x86(vm->arch) ? "tpm-crb,tpmdev=tpm0" : "tpm-tis-device,tpmdev=tpm0");
-  }
+  tpm_args(vm, opts, args);
   return g_steal_pointer(&args);
 }
 
