@@ -664,6 +664,54 @@ file_has_sections(guint8 type)
   return type >= 0x02 && type <= 0x0f;
 }
 
+/* The size and header length of the FFS file header h at volume offset off, avail bytes
+ * left in the volume. */
+static gboolean
+file_header(Ctx *ctx, const guint8 *h, gsize avail, gsize off, gboolean ffs3, guint64 *size_out,
+            gsize *hlen_out, GError **error)
+{
+  guint8 attr = h[19];
+  gsize hlen = FFS_HEADER_SIZE;
+  guint64 size = vsb_le24(h + 20);
+  if (attr & FFS_ATTRIB_LARGE_FILE) {
+    if (!ffs3)
+      return fail(ctx, error, "file at offset 0x%zx is a large file, which only FFS3 "
+                  "volumes may hold", off);
+    if (avail < FFS_HEADER2_SIZE)
+      return fail(ctx, error, "truncated EFI_FFS_FILE_HEADER2 at offset 0x%zx", off);
+    size = vsb_le64(h + 24);
+    hlen = FFS_HEADER2_SIZE;
+  }
+  if (size < hlen)
+    return fail(ctx, error, "file at offset 0x%zx has size %" G_GUINT64_FORMAT
+                ", less than its header", off, size);
+  if (size > avail)
+    return fail(ctx, error, "file at offset 0x%zx has size 0x%" G_GINT64_MODIFIER "x"
+                " but the volume ends 0x%zx bytes later (truncated)", off, size, avail);
+  *size_out = size;
+  *hlen_out = hlen;
+  return TRUE;
+}
+
+static gboolean
+check_file_sums(Ctx *ctx, const guint8 *h, gsize hlen, guint64 size, gsize off, GError **error)
+{
+  guint8 attr = h[19];
+  /* IntegrityCheck.Checksum.Header: the header sums to 0 with State and File taken as 0. */
+  guint8 hs = (guint8)(sum8(h, hlen) - h[23] - h[17]);
+  if (hs != 0)
+    return fail(ctx, error, "file at offset 0x%zx: header checksum does not add up (sum "
+                "0x%02x)", off, hs);
+  if (attr & FFS_ATTRIB_CHECKSUM) {
+    if ((guint8)(sum8(h + hlen, (gsize)size - hlen) + h[17]) != 0)
+      return fail(ctx, error, "file at offset 0x%zx: data checksum does not add up", off);
+  } else if (h[17] != FFS_FIXED_CHECKSUM) {
+    return fail(ctx, error, "file at offset 0x%zx: IntegrityCheck.File is 0x%02x, not 0xAA",
+                off, h[17]);
+  }
+  return TRUE;
+}
+
 static gboolean
 parse_files(Ctx *ctx, const guint8 *fv, gsize fvlen, gsize first, guint8 erase, gboolean ffs3,
             guint depth, gboolean compressed, GError **error)
@@ -681,23 +729,10 @@ parse_files(Ctx *ctx, const guint8 *fv, gsize fvlen, gsize first, guint8 erase, 
 
     guint8 type = h[18], attr = h[19];
     guint8 state = erase ? (guint8)~h[23] : h[23];
-    gsize hlen = FFS_HEADER_SIZE;
-    guint64 size = vsb_le24(h + 20);
-    if (attr & FFS_ATTRIB_LARGE_FILE) {
-      if (!ffs3)
-        return fail(ctx, error, "file at offset 0x%zx is a large file, which only FFS3 "
-                    "volumes may hold", off);
-      if (fvlen - off < FFS_HEADER2_SIZE)
-        return fail(ctx, error, "truncated EFI_FFS_FILE_HEADER2 at offset 0x%zx", off);
-      size = vsb_le64(h + 24);
-      hlen = FFS_HEADER2_SIZE;
-    }
-    if (size < hlen)
-      return fail(ctx, error, "file at offset 0x%zx has size %" G_GUINT64_FORMAT
-                  ", less than its header", off, size);
-    if (size > fvlen - off)
-      return fail(ctx, error, "file at offset 0x%zx has size 0x%" G_GINT64_MODIFIER "x"
-                  " but the volume ends 0x%zx bytes later (truncated)", off, size, fvlen - off);
+    guint64 size = 0;
+    gsize hlen = 0;
+    if (!file_header(ctx, h, fvlen - off, off, ffs3, &size, &hlen, error))
+      return FALSE;
 
     /* The highest state bit set says where the file is in its life (PI vol. 3 2.2.3). */
     guint8 live = state & (EFI_FILE_HEADER_CONSTRUCTION | EFI_FILE_HEADER_VALID |
@@ -711,18 +746,8 @@ parse_files(Ctx *ctx, const guint8 *fv, gsize fvlen, gsize first, guint8 erase, 
       continue; /* deleted */
     }
 
-    /* IntegrityCheck.Checksum.Header: the header sums to 0 with State and File taken as 0. */
-    guint8 hs = (guint8)(sum8(h, hlen) - h[23] - h[17]);
-    if (hs != 0)
-      return fail(ctx, error, "file at offset 0x%zx: header checksum does not add up (sum "
-                  "0x%02x)", off, hs);
-    if (attr & FFS_ATTRIB_CHECKSUM) {
-      if ((guint8)(sum8(h + hlen, (gsize)size - hlen) + h[17]) != 0)
-        return fail(ctx, error, "file at offset 0x%zx: data checksum does not add up", off);
-    } else if (h[17] != FFS_FIXED_CHECKSUM) {
-      return fail(ctx, error, "file at offset 0x%zx: IntegrityCheck.File is 0x%02x, not 0xAA",
-                  off, h[17]);
-    }
+    if (!check_file_sums(ctx, h, hlen, size, off, error))
+      return FALSE;
 
     if (type == EFI_FV_FILETYPE_FFS_PAD) { /* padding for the next file's alignment */
       off = align_up(off + (gsize)size, 8);
