@@ -2,6 +2,7 @@
 /* Microsoft's Secure Boot certificates and dbx description (mscerts.h). */
 #include "vsboot/mscerts.h"
 #include "vsboot/error.h"
+#include "vsboot/filecache.h"
 #include "vsboot/fileio.h"
 #include "vsboot/json.h"
 
@@ -444,13 +445,83 @@ hex_member(JsonObject *o, const char *name, gsize want, const char *origin, cons
   return g_steal_pointer(&b);
 }
 
+/* The records also go, as lines, into the compact copy the user's cache keeps (NULL: none):
+ * "A arch" opens an architecture's list, "I hash company filename date" is one of its images,
+ * "C thumbprint value date" a certificate, "S value filename date" an SVN. Fields are tab-
+ * separated; a string is "=" and its g_strescape() text, a missing one is empty. */
+static void
+cache_field(GString *c, const char *value)
+{
+  g_string_append_c(c, '\t');
+  if (value) {
+    g_autofree char *e = g_strescape(value, NULL);
+    g_string_append_c(c, '=');
+    g_string_append(c, e);
+  }
+}
+
+static void
+cache_line(GString *c, char tag, GBytes *key, const char *a, const char *b, const char *d)
+{
+  if (c == NULL)
+    return;
+  g_string_append_c(c, tag);
+  if (key) {
+    g_autofree char *hex = vsb_hex_encode(g_bytes_get_data(key, NULL), g_bytes_get_size(key));
+    g_string_append_c(c, '\t');
+    g_string_append(c, hex);
+  }
+  if (tag != 'A') {
+    cache_field(c, a);
+    cache_field(c, b);
+  } else
+    cache_field(c, a);
+  if (tag == 'I')
+    cache_field(c, d);
+  g_string_append_c(c, '\n');
+}
+
+/* An architecture's list of image hashes (interned arch; the hashes are the table's). */
+static GPtrArray *
+add_arch(VsbDbxInfo *info, const char *arch, const char **interned)
+{
+  *interned = g_string_chunk_insert_const(info->strings, arch);
+  GPtrArray *hashes = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+  g_hash_table_replace(info->arch_hashes, (char *)*interned, hashes);
+  return hashes;
+}
+
+/* One image record of arch; takes hash. */
+static void
+add_image(VsbDbxInfo *info, const char *arch, GPtrArray *hashes, GBytes *hash,
+          const char *company, const char *filename, const char *date)
+{
+  VsbDbxRecord *r = add_record(info, "image", arch, company, filename, date);
+  g_ptr_array_add(hashes, hash);
+  GPtrArray *same = g_hash_table_lookup(info->images, hash);
+  if (same == NULL) {
+    same = g_ptr_array_new();
+    g_hash_table_insert(info->images, g_bytes_ref(hash), same);
+  }
+  g_ptr_array_add(same, r);
+}
+
+/* A certificate (by SHA-1 thumbprint) or SVN record; takes key. */
+static void
+add_other(VsbDbxInfo *info, gboolean cert, GBytes *key, const char *value, const char *date)
+{
+  VsbDbxRecord *r = cert ? add_record(info, "certificate", NULL, "Microsoft", value, date)
+                         : add_record(info, "svn", NULL, "Microsoft", value, date);
+  g_hash_table_replace(cert ? info->certs : info->svns, key, r);
+}
+
 static gboolean
 load_image_list(VsbDbxInfo *info, const char *arch, JsonArray *list, const char *origin,
-                GError **error)
+                GString *cache, GError **error)
 {
-  const char *a = g_string_chunk_insert_const(info->strings, arch);
-  GPtrArray *hashes = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
-  g_hash_table_replace(info->arch_hashes, (char *)a, hashes);
+  const char *a;
+  GPtrArray *hashes = add_arch(info, arch, &a);
+  cache_line(cache, 'A', NULL, arch, NULL, NULL);
   for (guint i = 0; i < json_array_get_length(list); i++) {
     g_autofree char *where = g_strdup_printf("images.%s[%u]", arch, i);
     JsonNode *n = json_array_get_element(list, i);
@@ -465,15 +536,10 @@ load_image_list(VsbDbxInfo *info, const char *arch, JsonArray *list, const char 
     GBytes *hash = hex_member(o, "authenticodeHash", 32, origin, where, error);
     if (hash == NULL)
       return FALSE;
-    VsbDbxRecord *r = add_record(info, "image", a, member_str(o, "companyName"),
-                                 member_str(o, "filename"), member_str(o, "dateOfAddition"));
-    g_ptr_array_add(hashes, hash);
-    GPtrArray *same = g_hash_table_lookup(info->images, hash);
-    if (same == NULL) {
-      same = g_ptr_array_new();
-      g_hash_table_insert(info->images, g_bytes_ref(hash), same);
-    }
-    g_ptr_array_add(same, r);
+    const char *company = member_str(o, "companyName"), *file = member_str(o, "filename");
+    const char *date = member_str(o, "dateOfAddition");
+    cache_line(cache, 'I', hash, company, file, date);
+    add_image(info, a, hashes, hash, company, file, date);
   }
   return TRUE;
 }
@@ -482,7 +548,7 @@ load_image_list(VsbDbxInfo *info, const char *arch, JsonArray *list, const char 
  * the list names no company for them. */
 static gboolean
 load_others(VsbDbxInfo *info, JsonObject *root, const char *member, const char *origin,
-            GError **error)
+            GString *cache, GError **error)
 {
   gboolean certs = strcmp(member, "certificates") == 0;
   JsonNode *n = json_object_get_member(root, member);
@@ -505,18 +571,16 @@ load_others(VsbDbxInfo *info, JsonObject *root, const char *member, const char *
                         : hex_member(o, "value", 32, origin, where, error);
     if (key == NULL)
       return FALSE;
-    VsbDbxRecord *r =
-      certs ? add_record(info, "certificate", NULL, "Microsoft", member_str(o, "value"),
-                         member_str(o, "dateOfAddition"))
-            : add_record(info, "svn", NULL, "Microsoft", member_str(o, "filename"),
-                         member_str(o, "dateOfLastChange"));
-    g_hash_table_replace(certs ? info->certs : info->svns, key, r);
+    const char *value = member_str(o, certs ? "value" : "filename");
+    const char *date = member_str(o, certs ? "dateOfAddition" : "dateOfLastChange");
+    cache_line(cache, certs ? 'C' : 'S', key, value, date, NULL);
+    add_other(info, certs, key, value, date);
   }
   return TRUE;
 }
 
 static VsbDbxInfo *
-dbx_info_parse(const char *path, GError **error)
+dbx_info_parse(const char *path, GString *cache, GError **error)
 {
   g_autoptr(GBytes) data = vsb_file_read(path, DBX_INFO_MAX_SIZE, error);
   if (data == NULL)
@@ -544,15 +608,115 @@ dbx_info_parse(const char *path, GError **error)
                   (const char *)l->data);
       ok = FALSE;
     } else
-      ok = load_image_list(info, l->data, json_node_get_array(list), path, error);
+      ok = load_image_list(info, l->data, json_node_get_array(list), path, cache, error);
   }
   JsonObject *ro = json_node_get_object(root);
-  ok = ok && load_others(info, ro, "certificates", path, error) &&
-       load_others(info, ro, "svns", path, error);
+  ok = ok && load_others(info, ro, "certificates", path, cache, error) &&
+       load_others(info, ro, "svns", path, cache, error);
   if (!ok) {
     vsb_dbx_info_unref(info);
     return NULL;
   }
+  return info;
+}
+
+/* ---- the compact copy in the user's cache ---- */
+
+/* json-glib takes about 90 million instructions over the list's 400 KB (the tree, the strict
+ * string checks, freeing the tree): nearly all of a `vars show`, and every show needs the list
+ * (even a placeholder dbx is compared with the latest list). So the records the parse yields
+ * are kept as text in the user's cache (filecache.h: keyed by the list file's device, inode,
+ * size and times, so a changed list is never mistaken for the old one), which reads back in a
+ * tenth of that. A copy that does not read back exactly is no copy: the list is parsed. */
+#define DBX_CACHE "dbx-info"
+#define DBX_CACHE_WHAT "records-v1"
+
+/* A field of a cached line: NULL for an empty field, the unescaped string after "=". */
+static gboolean
+cached_field(const char *field, char **out)
+{
+  *out = NULL;
+  if (*field == '\0')
+    return TRUE;
+  if (*field != '=')
+    return FALSE;
+  *out = g_strcompress(field + 1);
+  return TRUE;
+}
+
+static GBytes *
+cached_key(const char *hex, gsize want)
+{
+  GBytes *b = vsb_hex_decode(hex, NULL);
+  if (b && g_bytes_get_size(b) != want)
+    g_clear_pointer(&b, g_bytes_unref);
+  return b;
+}
+
+/* One line of the copy into info; FALSE when it is not exactly what cache_line writes. */
+static gboolean
+cached_line(VsbDbxInfo *info, char **f, const char **arch, GPtrArray **hashes)
+{
+  guint n = g_strv_length(f);
+  g_autofree char *a = NULL, *b = NULL, *d = NULL;
+  if (strcmp(f[0], "A") == 0) {
+    if (n != 2 || !cached_field(f[1], &a) || a == NULL)
+      return FALSE;
+    *hashes = add_arch(info, a, arch);
+    return TRUE;
+  }
+  gboolean image = strcmp(f[0], "I") == 0, cert = strcmp(f[0], "C") == 0;
+  if (!image && !cert && strcmp(f[0], "S") != 0)
+    return FALSE;
+  if (n != (image ? 5u : 4u) || !cached_field(f[2], &a) || !cached_field(f[3], &b) ||
+      (image && !cached_field(f[4], &d)))
+    return FALSE;
+  GBytes *key = cached_key(f[1], cert ? 20 : 32);
+  if (key == NULL || (image && *hashes == NULL)) {
+    if (key)
+      g_bytes_unref(key);
+    return FALSE;
+  }
+  if (image)
+    add_image(info, *arch, *hashes, key, a, b, d);
+  else
+    add_other(info, cert, key, a, b);
+  return TRUE;
+}
+
+static VsbDbxInfo *
+dbx_info_from_cache(const char *path)
+{
+  g_autofree char *text = vsb_file_cache_get(DBX_CACHE, path, DBX_CACHE_WHAT);
+  if (text == NULL)
+    return NULL;
+  VsbDbxInfo *info = dbx_info_new();
+  const char *arch = NULL;
+  GPtrArray *hashes = NULL;
+  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+  for (char **l = lines; *l; l++) {
+    if (**l == '\0' && l[1] == NULL)
+      break; /* after the last newline */
+    g_auto(GStrv) f = g_strsplit(*l, "\t", -1);
+    if (!cached_line(info, f, &arch, &hashes)) {
+      vsb_dbx_info_unref(info);
+      return NULL;
+    }
+  }
+  return info;
+}
+
+/* The list, from the cached copy when it is there, else parsed (and the copy kept). */
+static VsbDbxInfo *
+dbx_info_read(const char *path, GError **error)
+{
+  VsbDbxInfo *info = dbx_info_from_cache(path);
+  if (info)
+    return info;
+  g_autoptr(GString) cache = g_string_new(NULL);
+  info = dbx_info_parse(path, cache, error);
+  if (info)
+    vsb_file_cache_put(DBX_CACHE, path, DBX_CACHE_WHAT, cache->str);
   return info;
 }
 
@@ -578,7 +742,7 @@ vsb_dbx_info_load(const char *path, GError **error)
   g_mutex_unlock(&dbx_cache_lock);
   if (hit)
     return hit;
-  VsbDbxInfo *info = dbx_info_parse(p, error);
+  VsbDbxInfo *info = dbx_info_read(p, error);
   if (info == NULL || key == NULL)
     return info;
   g_mutex_lock(&dbx_cache_lock);

@@ -363,6 +363,41 @@ test_json_store_hostile(void)
   g_assert_nonnull(strstr(doc, "\"SecureBootEnable\""));
 }
 
+/* Microsoft's dbx list read back from the compact copy in the user's cache gives the very
+ * report the parse gives, and a damaged copy is no copy. */
+static void
+test_dbx_cache(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *old = g_strdup(g_getenv("XDG_CACHE_HOME"));
+  g_setenv("XDG_CACHE_HOME", dir, TRUE);
+  g_autofree char *cache = g_build_filename(dir, "vsboot", "dbx-info.json", NULL);
+  g_autofree char *first = NULL, *second = NULL, *third = NULL, *fourth = NULL;
+  const char *store = OVMF "OVMF_VARS_4M.ms.fd";
+  g_assert_cmpint(vsb_test_run(&first, NULL, "vars", "show", store, "--json", NULL), ==, 0);
+  g_assert_true(g_file_test(cache, G_FILE_TEST_IS_REGULAR));
+  g_assert_cmpint(vsb_test_run(&second, NULL, "vars", "show", store, "--json", NULL), ==, 0);
+  g_assert_cmpstr(first, ==, second);
+  g_assert_nonnull(strstr(first, "\"latest\" : "));
+
+  /* A line the writer never writes: the list is parsed again, the report is the same. */
+  g_autofree char *text = NULL;
+  g_assert_true(g_file_get_contents(cache, &text, NULL, NULL));
+  g_auto(GStrv) parts = g_strsplit(text, "\\nI\\t", 2);
+  g_assert_cmpuint(g_strv_length(parts), ==, 2);
+  g_autofree char *bad = g_strjoinv("\\nQ\\t", parts);
+  vsb_test_write_file(cache, bad, -1);
+  g_assert_cmpint(vsb_test_run(&third, NULL, "vars", "show", store, "--json", NULL), ==, 0);
+  g_assert_cmpstr(first, ==, third);
+  vsb_test_write_file(cache, "not json", -1);
+  g_assert_cmpint(vsb_test_run(&fourth, NULL, "vars", "show", store, "--json", NULL), ==, 0);
+  g_assert_cmpstr(first, ==, fourth);
+  if (old)
+    g_setenv("XDG_CACHE_HOME", old, TRUE);
+  else
+    g_unsetenv("XDG_CACHE_HOME");
+}
+
 /* A real QEMU holding the varstore as pflash: writing it is refused unless --force. */
 static void
 test_qemu_lock(void)
@@ -425,6 +460,7 @@ main(int argc, char **argv)
   g_test_add_func("/vars-cli/export-import", test_export_import);
   g_test_add_func("/vars-cli/bad-input", test_bad_input);
   g_test_add_func("/vars-cli/json-store-hostile", test_json_store_hostile);
+  g_test_add_func("/vars-cli/dbx-cache", test_dbx_cache);
   g_test_add_func("/vars-cli/qemu-lock", test_qemu_lock);
   return g_test_run();
 }
