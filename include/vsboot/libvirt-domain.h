@@ -74,9 +74,10 @@ char *vsb_libvirt_version_text(guint64 version);
 typedef struct {
   /* NULL for VSB_LIBVIRT_NVRAM_DIR. */
   const char *nvram_dir;
-  /* The libvirt that will start the domain. Its behaviour differs where its version decides
-   * (a manual <loader secure='yes'> without <smm>: libvirt 9.0 refuses the domain, 11.3 turns
-   * SMM on). 0: ask the installed libvirt (vsb_libvirt_installed_version), only when the answer
+  /* The libvirt that will start the domain. Its behaviour differs where its version decides: a
+   * manual pflash <loader> naming SMM firmware that a descriptor describes, without <smm> (or
+   * with SMM on but no secure=): libvirt 9.0 uses it as given (and refuses secure='yes'
+   * without SMM), 11.3 turns SMM and the secure flash on from the descriptor. 0: ask the installed libvirt (vsb_libvirt_installed_version), only when the answer
    * depends on it; VSB_LIBVIRT_VERSION_UNKNOWN: do not ask, and report such a domain as not
    * known (finding libvirt-version-unknown, an error: never "enforced" on a guess). */
   guint64 libvirt_version;

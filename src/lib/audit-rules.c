@@ -743,8 +743,9 @@ static const VsbAuditRule rules[] = {
   /* Made by a libvirt domain's resolution (libvirt-domain.h: what libvirt itself does with the
    * definition, which no command line shows) and put first in the report: no check here. */
   { "libvirt-refuses", E,
-    "libvirt itself will not define or start the domain (e.g. <loader secure='yes'> with SMM "
-    "off, or without <smm> on libvirt 9.0)",
+    "libvirt itself will not define or start the domain (<loader secure='yes'> with SMM off, "
+    "or without <smm> where libvirt does not turn SMM on: 9.0 never does, 11.3 for a file a "
+    "descriptor of SMM firmware names)",
     "add <smm state='on'/> to <features>", NULL },
   { "libvirt-version-unknown", E,
     "what libvirt does with the domain depends on its version, which could not be learnt or "

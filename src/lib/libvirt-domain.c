@@ -419,6 +419,7 @@ typedef struct {
   char *loader, *loader_type, *loader_format, *nvram_template;
   int readonly, secure, smm;
   gboolean stateless;
+  const VsbFwDescriptor *manual_desc; /* the descriptor naming a manual <loader>'s file */
 } Fw;
 
 static void
@@ -469,10 +470,8 @@ resolve_arch(Fw *fw, GError **error)
   return TRUE;
 }
 
-/* A manual <loader> is used as given: libvirt 9.0 (Debian 12) applies no descriptor features
- * to it (no smm=, no secure global unless the XML says so; checked with `virsh
- * domxml-to-native`). A descriptor naming the same file only supplies the template for a
- * missing NVRAM file. */
+/* A descriptor naming the same file as a manual <loader> supplies the template for a missing
+ * NVRAM file (every libvirt), and on libvirt 11.3 its SMM features too (manual_loader_rules). */
 static void
 manual_loader_template(Fw *fw, GPtrArray *entries)
 {
@@ -484,9 +483,9 @@ manual_loader_template(Fw *fw, GPtrArray *entries)
       continue;
     if (fw->nvram_template == NULL && e->descriptor->nvram_template.filename)
       fw->nvram_template = g_strdup(e->descriptor->nvram_template.filename);
-    g_ptr_array_add(fw->res->notes, g_strdup_printf("firmware: the <loader> is used as given; "
-                                                    "descriptor %s names the same file",
-                                                    e->descriptor->path));
+    g_ptr_array_add(fw->res->notes, g_strdup_printf("firmware: the <loader> names the file of "
+                                                    "descriptor %s", e->descriptor->path));
+    fw->manual_desc = e->descriptor;
     break;
   }
 }
@@ -626,48 +625,72 @@ libvirt_version_for(Fw *fw)
   return v;
 }
 
-/* A manual <loader secure='yes'> needs SMM on (qemu_validate.c: "Secure boot requires SMM
- * feature enabled"). With <smm state='off'/> every libvirt refuses. Without <smm>, libvirt 9.0
- * (Debian 12) refuses too, at define and at start; libvirt 11.3 (bookworm-backports) turns SMM
- * on itself (smm=on in its QEMU arguments). Both were checked with the real daemons
- * (tests/libvirt). Versions in between were not checked: they are reported as not known rather
- * than guessed. Autoselected firmware (<os firmware='efi'>) gets SMM from its descriptor. */
-static void
-secure_loader_smm(Fw *fw)
+/* libvirt 11.3 fills a manual pflash <loader> from the descriptor naming its file when that
+ * firmware requires SMM, unless <loader secure='no'>: <smm> absent becomes on, and then an
+ * absent secure= becomes yes (the secure flash); <smm state='off'/> stays off, without the
+ * secure flash. libvirt 9.0 uses the <loader> as given. Both checked with the real daemons
+ * (virsh domxml-to-native, tests/audit/test-audit-libvirt.c). FALSE: the version in between
+ * was not checked, and a libvirt-version-unknown finding says so. */
+static gboolean
+manual_descriptor_fill(Fw *fw, const char *evidence)
 {
   const VsbLibvirtDomain *dom = fw->dom;
-  if (dom->firmware != NULL || dom->loader_secure != 1 || fw->smm == 1)
-    return;
-  /* SMM is x86's; what libvirt does elsewhere was not checked, and is left to the audit. */
-  if (fw->farch != VSB_FW_ARCH_X86_64 && fw->farch != VSB_FW_ARCH_I386)
-    return;
-  const char *ev = dom->loader_xml ? dom->loader_xml : "<loader secure='yes'>";
-  g_autofree char *evidence = g_strdup_printf("%s %s", ev,
-                                              dom->smm_xml ? dom->smm_xml : "(no <smm>)");
-  const char *fix = "add <smm state='on'/> to <features>";
-  if (fw->smm == 0) {
-    add_libvirt_finding(fw->res, "libvirt-refuses", evidence, fix,
-                        g_strdup("libvirt refuses this domain (\"Secure boot requires SMM "
-                                 "feature enabled\"): it will not start"));
-    return;
-  }
+  const VsbFwDescriptor *desc = fw->manual_desc;
+  if (desc == NULL || g_strcmp0(dom->loader_type, "pflash") != 0 || fw->secure == 0 ||
+      !vsb_fw_descriptor_has_feature(desc, VSB_FW_FEATURE_REQUIRES_SMM) ||
+      !(fw->smm == -1 || (fw->smm == 1 && fw->secure == -1)))
+    return TRUE;
   guint64 v = libvirt_version_for(fw);
   g_autofree char *vt = vsb_libvirt_version_text(v);
-  if (v != VSB_LIBVIRT_VERSION_UNKNOWN && v < VSB_LIBVIRT_VERSION(9, 1, 0)) {
-    add_libvirt_finding(fw->res, "libvirt-refuses", evidence, fix,
-                        g_strdup_printf("libvirt %s refuses this domain (\"Secure boot requires "
-                                        "SMM feature enabled\"): it will not start", vt));
-  } else if (v != VSB_LIBVIRT_VERSION_UNKNOWN && v >= VSB_LIBVIRT_VERSION(11, 3, 0)) {
-    fw->smm = 1;
-    g_ptr_array_add(fw->res->notes,
-                    g_strdup_printf("smm: libvirt %s turns SMM on for <loader secure='yes'> "
-                                    "without <smm> (smm=on)", vt));
-  } else {
-    add_libvirt_finding(fw->res, "libvirt-version-unknown", evidence, fix,
-                        g_strdup_printf("<loader secure='yes'> without <smm>: libvirt 9.0 "
-                                        "refuses such a domain and 11.3 turns SMM on; what "
-                                        "libvirt %s does is not known to vsboot", vt));
+  if (v != VSB_LIBVIRT_VERSION_UNKNOWN && v < VSB_LIBVIRT_VERSION(9, 1, 0))
+    return TRUE;
+  if (v == VSB_LIBVIRT_VERSION_UNKNOWN || v < VSB_LIBVIRT_VERSION(11, 3, 0)) {
+    add_libvirt_finding(fw->res, "libvirt-version-unknown", evidence,
+                        "set <smm state='on'/> and <loader secure='yes'> explicitly",
+                        g_strdup_printf("the <loader> names SMM firmware (descriptor %s) without "
+                                        "saying <smm> or secure=: libvirt 9.0 uses it as given, "
+                                        "11.3 turns SMM and the secure flash on; what libvirt "
+                                        "%s does is not known to vsboot", desc->path, vt));
+    return FALSE;
   }
+  if (fw->smm == -1)
+    fw->smm = 1;
+  if (fw->secure == -1)
+    fw->secure = 1;
+  g_ptr_array_add(fw->res->notes,
+                  g_strdup_printf("smm: libvirt %s applies descriptor %s to the <loader>: SMM "
+                                  "on, secure flash %s", vt, desc->path,
+                                  fw->secure == 1 ? "on" : "as given"));
+  return TRUE;
+}
+
+/* What libvirt makes of a manual <loader> (x86: SMM is x86's; elsewhere nothing was checked,
+ * and the audit judges the result). First the 11.3 descriptor fill, then libvirt's own check
+ * (qemu_validate.c), the same in 9.0 and 11.3: <loader secure='yes'> without SMM on is
+ * refused ("Secure boot requires SMM feature enabled"), at define and at start. Autoselected
+ * firmware (<os firmware='efi'>) gets SMM from its descriptor instead. */
+static void
+manual_loader_rules(Fw *fw)
+{
+  const VsbLibvirtDomain *dom = fw->dom;
+  if (dom->firmware != NULL || !dom->has_loader)
+    return;
+  if (fw->farch != VSB_FW_ARCH_X86_64 && fw->farch != VSB_FW_ARCH_I386)
+    return;
+  const char *ev = dom->loader_xml ? dom->loader_xml : "<loader>";
+  g_autofree char *evidence = g_strdup_printf("%s %s", ev,
+                                              dom->smm_xml ? dom->smm_xml : "(no <smm>)");
+  if (!manual_descriptor_fill(fw, evidence) || fw->secure != 1 || fw->smm == 1)
+    return;
+  guint64 v = fw->res->libvirt_version;
+  g_autofree char *who = v != 0 && v != VSB_LIBVIRT_VERSION_UNKNOWN
+                           ? g_strdup_printf("libvirt %u.%u.%u", (unsigned)(v / 1000000),
+                                             (unsigned)(v / 1000 % 1000), (unsigned)(v % 1000))
+                           : g_strdup("libvirt");
+  add_libvirt_finding(fw->res, "libvirt-refuses", evidence,
+                      "add <smm state='on'/> to <features>",
+                      g_strdup_printf("%s refuses this domain (\"Secure boot requires SMM "
+                                      "feature enabled\"): it will not start", who));
 }
 
 /* The per-VM NVRAM file (libvirt's default name when <nvram> gives none) as -blockdev nodes. */
@@ -808,7 +831,7 @@ vsb_libvirt_domain_resolve_full(const VsbLibvirtDomain *dom, GPtrArray *entries,
   if (ok && dom->firmware != NULL)
     ok = autoselect(&fw, entries, error);
   if (ok) {
-    secure_loader_smm(&fw);
+    manual_loader_rules(&fw);
     /* <loader> without type= is a ROM (-bios), even with <nvram> (libvirt 9.0). */
     if (fw.loader && fw.loader_type == NULL)
       fw.loader_type = g_strdup("rom");
