@@ -128,18 +128,18 @@ typedef struct {
 
 /* Select the firmware, give the VM its own varstore (mode 0600, reflinked or copy_file_range'd,
  * fsync'd), enroll keys, prepare the TPM, and write DIR/NAME.json. It runs in phases, each
- * with its own inputs and outputs (vm.c): state (what exists at the VM's names), request (the
- * policy: keys, machine, features), select, pair (the chosen files usable together), varstore
- * (built in memory, keys enrolled in secureboot.h's one order), tpm, commit. DIR must pass
- * vsb_vm_state_dir_check(); every file is created relative to it, never through a symbolic
- * link, and only names vsboot derives for NAME are written or removed. An existing VM or
- * varstore is VSB_ERROR_EXISTS (naming what exists) unless reset; a reset is VSB_ERROR_BUSY
- * while a process (a running QEMU) holds the varstore, and refuses a state file that does not
- * load. A second provisioning of NAME while one runs is VSB_ERROR_BUSY at once (a lock,
- * DIR/.NAME.lock). The files change together through a journal (DIR/.NAME.vsb-commit; the
- * protocol is described in vm.c and README): an error before the commit point leaves nothing
- * this call created, a kill at any point leaves the old or the new VM once the next
- * provisioning of NAME has run its recovery. swtpm_setup is stopped after 60 s.
+ * with its own inputs and outputs (vm-provision.c): state (what exists at the VM's names),
+ * request (the policy: keys, machine, features), select, pair (the chosen files usable
+ * together), varstore (built in memory, keys enrolled in secureboot.h's one order), tpm,
+ * commit. DIR must pass vsb_vm_state_dir_check(); every file is created relative to it, never
+ * through a symbolic link, and only names vsboot derives for NAME are written or removed. An
+ * existing VM or varstore is VSB_ERROR_EXISTS (naming what exists) unless reset; a reset is
+ * VSB_ERROR_BUSY while a process (a running QEMU) holds the varstore, and refuses a state file
+ * that does not load. A second provisioning of NAME while one runs is VSB_ERROR_BUSY at once (a
+ * lock, DIR/.NAME.lock). The files change together through a journal (DIR/.NAME.vsb-commit;
+ * the protocol is described in vm-provision.c and README): an error before the commit point
+ * leaves nothing this call created, a kill at any point leaves the old or the new VM once the
+ * next provisioning of NAME has run its recovery. swtpm_setup is stopped after 60 s.
  * notes (may be NULL) receives one line per decision (char*, for the report). The SHA-256 of
  * firmware files is cached in $XDG_CACHE_HOME/vsboot/sha256.json, keyed by device, inode, size,
  * mtime and ctime, so many VMs from one build hash it once. */
