@@ -43,6 +43,8 @@ typedef struct {
   char *evidence;  /* the argument / XML element and the file facts behind it */
   char *fix;       /* what to change; NULL for info */
 } VsbFinding;
+void vsb_finding_free(VsbFinding *finding);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbFinding, vsb_finding_free)
 
 /* The VM as the audit understood it. Strings are NULL when not applicable. */
 typedef struct {

@@ -3,6 +3,7 @@
  * (audit-rules.c), sort the findings, and give the report as text-ready data and as JSON. */
 #include "audit-private.h"
 #include "util/enumname.h"
+#include "util/jsonb.h"
 
 #include "vsboot/fileio.h"
 #include "vsboot/fwsearch.h"
@@ -15,10 +16,11 @@
 static const char *const severity_names[VSB_SEVERITY_COUNT] = { "info", "warning", "error" };
 VSB_ENUM_NAMES(vsb_severity, VsbSeverity, severity_names, VSB_SEVERITY_COUNT, "unknown")
 
-static void
-finding_free(gpointer p)
+void
+vsb_finding_free(VsbFinding *f)
 {
-  VsbFinding *f = p;
+  if (f == NULL)
+    return;
   g_free(f->id);
   g_free(f->message);
   g_free(f->evidence);
@@ -151,8 +153,6 @@ vsb_audit_rule_find(const char *id)
   return NULL;
 }
 
-static void add_str(JsonBuilder *b, const char *key, const char *value);
-
 JsonNode *
 vsb_audit_rules_to_json(void)
 {
@@ -164,10 +164,10 @@ vsb_audit_rules_to_json(void)
   json_builder_begin_array(b);
   for (gsize i = 0; i < n; i++) {
     json_builder_begin_object(b);
-    add_str(b, "id", rules[i].id);
-    add_str(b, "severity", vsb_severity_name(rules[i].severity));
-    add_str(b, "summary", rules[i].summary);
-    add_str(b, "fix", rules[i].fix);
+    vsb_json_put_str(b, "id", rules[i].id);
+    vsb_json_put_str(b, "severity", vsb_severity_name(rules[i].severity));
+    vsb_json_put_str(b, "summary", rules[i].summary);
+    vsb_json_put_str(b, "fix", rules[i].fix);
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
@@ -199,7 +199,7 @@ sort_findings(AuditCtx *c)
   g_array_sort(seq, found_cmp);
   g_ptr_array_set_free_func(r->findings, NULL);
   g_ptr_array_set_size(r->findings, 0);
-  g_ptr_array_set_free_func(r->findings, finding_free);
+  g_ptr_array_set_free_func(r->findings, (GDestroyNotify)vsb_finding_free);
   for (guint i = 0; i < seq->len; i++)
     g_ptr_array_add(r->findings, g_array_index(seq, AuditFound, i).finding);
   r->enforced = TRUE;
@@ -227,7 +227,7 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
   }
   g_autoptr(VsbAuditReport) r = g_new0(VsbAuditReport, 1);
   r->source = vsb_audit_clean(source ? source : "QEMU command line");
-  r->findings = g_ptr_array_new_with_free_func(finding_free);
+  r->findings = g_ptr_array_new_with_free_func((GDestroyNotify)vsb_finding_free);
   r->notes = g_ptr_array_new_with_free_func(g_free);
 
   g_auto(AuditCtx) c = { 0 };
@@ -251,31 +251,16 @@ vsb_audit_cmdline(const VsbQemuCmdline *cmd, const char *source, const VsbAuditO
   return g_steal_pointer(&r);
 }
 
+/* A count, null when unread (-1). */
 static void
-add_str(JsonBuilder *b, const char *key, const char *value)
+put_count(JsonBuilder *b, const char *key, int v)
 {
-  json_builder_set_member_name(b, key);
-  if (value)
-    json_builder_add_string_value(b, value);
-  else
+  if (v < 0) {
+    json_builder_set_member_name(b, key);
     json_builder_add_null_value(b);
-}
-
-static void
-add_int(JsonBuilder *b, const char *key, int v)
-{
-  json_builder_set_member_name(b, key);
-  if (v < 0)
-    json_builder_add_null_value(b);
-  else
-    json_builder_add_int_value(b, v);
-}
-
-static void
-add_bool(JsonBuilder *b, const char *key, gboolean v)
-{
-  json_builder_set_member_name(b, key);
-  json_builder_add_boolean_value(b, v);
+  } else {
+    vsb_json_put_int(b, key, v);
+  }
 }
 
 JsonNode *
@@ -284,46 +269,46 @@ vsb_audit_report_to_json(const VsbAuditReport *r)
   const VsbAuditModel *m = &r->model;
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  add_str(b, "source", r->source);
-  add_str(b, "verdict", r->enforced ? "enforced" : "not-enforced");
+  vsb_json_put_str(b, "source", r->source);
+  vsb_json_put_str(b, "verdict", r->enforced ? "enforced" : "not-enforced");
   json_builder_set_member_name(b, "model");
   json_builder_begin_object(b);
-  add_str(b, "arch", m->arch);
-  add_str(b, "machine", m->machine);
-  add_str(b, "accel", m->accel);
-  add_str(b, "smm", m->smm);
-  add_bool(b, "secure-flash", m->secure_flash);
-  add_str(b, "firmware-via", m->firmware_via);
-  add_str(b, "code", m->code);
-  add_str(b, "code-format", m->code_format);
-  add_bool(b, "code-readonly", m->code_readonly);
-  add_str(b, "descriptor", m->descriptor);
-  add_str(b, "features-source", m->features_source);
-  add_bool(b, "firmware-secure-boot", m->fw_secure_boot);
-  add_bool(b, "firmware-requires-smm", m->fw_requires_smm);
-  add_str(b, "varstore", m->varstore);
-  add_str(b, "varstore-format", m->varstore_format);
-  add_bool(b, "varstore-readonly", m->varstore_readonly);
-  add_str(b, "varstore-read", m->varstore_read);
-  add_str(b, "secure-boot", m->secure_boot);
-  add_int(b, "pk", m->n_pk);
-  add_int(b, "kek", m->n_kek);
-  add_int(b, "db", m->n_db);
-  add_int(b, "dbx", m->n_dbx);
-  add_str(b, "kernel", m->kernel);
-  add_bool(b, "snapshot", m->snapshot);
-  add_str(b, "confidential", m->confidential);
+  vsb_json_put_str(b, "arch", m->arch);
+  vsb_json_put_str(b, "machine", m->machine);
+  vsb_json_put_str(b, "accel", m->accel);
+  vsb_json_put_str(b, "smm", m->smm);
+  vsb_json_put_bool(b, "secure-flash", m->secure_flash);
+  vsb_json_put_str(b, "firmware-via", m->firmware_via);
+  vsb_json_put_str(b, "code", m->code);
+  vsb_json_put_str(b, "code-format", m->code_format);
+  vsb_json_put_bool(b, "code-readonly", m->code_readonly);
+  vsb_json_put_str(b, "descriptor", m->descriptor);
+  vsb_json_put_str(b, "features-source", m->features_source);
+  vsb_json_put_bool(b, "firmware-secure-boot", m->fw_secure_boot);
+  vsb_json_put_bool(b, "firmware-requires-smm", m->fw_requires_smm);
+  vsb_json_put_str(b, "varstore", m->varstore);
+  vsb_json_put_str(b, "varstore-format", m->varstore_format);
+  vsb_json_put_bool(b, "varstore-readonly", m->varstore_readonly);
+  vsb_json_put_str(b, "varstore-read", m->varstore_read);
+  vsb_json_put_str(b, "secure-boot", m->secure_boot);
+  put_count(b, "pk", m->n_pk);
+  put_count(b, "kek", m->n_kek);
+  put_count(b, "db", m->n_db);
+  put_count(b, "dbx", m->n_dbx);
+  vsb_json_put_str(b, "kernel", m->kernel);
+  vsb_json_put_bool(b, "snapshot", m->snapshot);
+  vsb_json_put_str(b, "confidential", m->confidential);
   json_builder_end_object(b);
   json_builder_set_member_name(b, "findings");
   json_builder_begin_array(b);
   for (guint i = 0; i < r->findings->len; i++) {
     VsbFinding *f = r->findings->pdata[i];
     json_builder_begin_object(b);
-    add_str(b, "id", f->id);
-    add_str(b, "severity", vsb_severity_name(f->severity));
-    add_str(b, "message", f->message);
-    add_str(b, "evidence", f->evidence);
-    add_str(b, "fix", f->fix);
+    vsb_json_put_str(b, "id", f->id);
+    vsb_json_put_str(b, "severity", vsb_severity_name(f->severity));
+    vsb_json_put_str(b, "message", f->message);
+    vsb_json_put_str(b, "evidence", f->evidence);
+    vsb_json_put_str(b, "fix", f->fix);
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
