@@ -5,6 +5,7 @@
 #   ./dev.sh test   install what is missing, build (plain and ASan+UBSan), run the whole suite
 #   ./dev.sh fuzz [SECONDS] explore: every libFuzzer harness with a random seed (default 300 s)
 #   ./dev.sh deps | build   just those steps
+#   ./dev.sh packages demo|test   list the Debian packages that target installs
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -105,9 +106,15 @@ explore() {
 
 case "${1:-}" in
   deps) deps PACKAGES DEMO_PACKAGES TEST_PACKAGES ;;
+  packages) # packages demo|test: the package names that target installs, one a line
+    case "${2:-}" in
+      demo) printf '%s\n' "${PACKAGES[@]}" "${DEMO_PACKAGES[@]}" ;;
+      test) printf '%s\n' "${PACKAGES[@]}" "${DEMO_PACKAGES[@]}" "${TEST_PACKAGES[@]}" ;;
+      *) echo "usage: $0 packages demo|test" >&2; exit 2 ;;
+    esac ;;
   build) deps PACKAGES; build ;;
   demo) deps PACKAGES DEMO_PACKAGES; build; exec ./scripts/demo.sh ;;
   test) deps PACKAGES DEMO_PACKAGES TEST_PACKAGES; fetch_debs; build_checked; run_tests ;;
   fuzz) deps PACKAGES TEST_PACKAGES; build_checked; explore "${2:-300}" ;;
-  *) echo "usage: $0 demo|test|fuzz [SECONDS]|deps|build" >&2; exit 2 ;;
+  *) echo "usage: $0 demo|test|fuzz [SECONDS]|deps|build|packages demo|test" >&2; exit 2 ;;
 esac
