@@ -2,19 +2,22 @@
 /* `vsboot libvirt-hook` in a real libvirtd (the namespace harness, libvirtd-ns.h, run against
  * the host's libvirt 9.0 and, as libvirt-hook-11.3, against libvirt 11.3): installed with
  * `libvirt-hook --install` into the daemon's private /etc/libvirt/hooks, it makes `virsh start`
- * of a Secure Boot domain whose varstore is in setup mode fail with vsboot's finding in
- * libvirt's error, while the good domain, a domain that does not ask for Secure Boot, and the
- * domain `vsboot libvirt-xml --domain` emits (no options) start. A running domain's `virsh
- * dumpxml` audits as enforced (its own QEMU is not another user of its varstore). A manual
- * <loader secure='yes'> without <smm> is what each version makes of it: 9.0 refuses it, and
- * vsboot says it will not start; 11.3 turns SMM on, and vsboot judges it with smm=on. The
- * firmware directory is the host's own, as on this host with no options. */
+ * of a Secure Boot domain whose varstore is in setup mode, or held by another QEMU, fail with
+ * vsboot's finding in libvirt's error, while the good domain, a domain that does not ask for
+ * Secure Boot, and the domain `vsboot libvirt-xml --domain` emits (no options) start. A running
+ * domain's `virsh dumpxml` audits as enforced (its own QEMU is not another user of its
+ * varstore). A manual <loader secure='yes'> naming SMM firmware without <smm> is what each
+ * version makes of it: 9.0 refuses it, and vsboot says it will not start; 11.3 turns SMM on
+ * from the descriptor, and vsboot judges it with smm=on. The firmware directory is the host's
+ * own, as on this host with no options. */
 #include "libvirtd-ns.h"
 #include "testutil.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define OVMF "/usr/share/OVMF/"
@@ -164,6 +167,62 @@ test_starts_good(void)
   g_assert_cmpint(virsh(NULL, NULL, "destroy", "sb-good", NULL), ==, 0);
 }
 
+/* A paused QEMU outside libvirt holding vars as its flash; waits until it has the file open. */
+static GPid
+start_other_qemu(const char *vars)
+{
+  g_autofree char *nv = g_strdup_printf("if=pflash,format=raw,unit=1,file=%s", vars);
+  const char *argv[] = {
+    "qemu-system-x86_64", "-machine", "q35,smm=on", "-accel", "tcg", "-S", "-nodefaults",
+    "-display", "none", "-monitor", "none", "-serial", "none", "-name", "guest=other",
+    "-global", "driver=cfi.pflash01,property=secure,value=on",
+    "-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" OVMF "OVMF_CODE_4M.ms.fd",
+    "-drive", nv, NULL,
+  };
+  GPid pid = 0;
+  g_autoptr(GError) error = NULL;
+  g_assert_true(g_spawn_async(NULL, (char **)argv, NULL,
+                              G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
+                                G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                              NULL, NULL, &pid, &error));
+  g_assert_no_error(error);
+  g_autofree char *fd_dir = g_strdup_printf("/proc/%d/fd", (int)pid);
+  for (int i = 0; i < 100; i++) {
+    g_autoptr(GDir) d = g_dir_open(fd_dir, 0, NULL);
+    for (const char *n = d ? g_dir_read_name(d) : NULL; n; n = g_dir_read_name(d)) {
+      g_autofree char *l = g_build_filename(fd_dir, n, NULL);
+      g_autofree char *t = g_file_read_link(l, NULL);
+      if (g_strcmp0(t, vars) == 0)
+        return pid;
+    }
+    g_usleep(100000);
+  }
+  vsb_test_fail("QEMU %d never opened %s", (int)pid, vars);
+  return 0;
+}
+
+/* Another VM's QEMU on the domain's varstore: a domain not yet started has no QEMU of its own,
+ * so the hook refuses the start (varstore-shared). */
+static void
+test_refuses_shared_varstore(void)
+{
+  g_autofree char *xml = write_domain("sb-shared", " secure='yes'", OVMF "OVMF_CODE_4M.ms.fd",
+                                      OVMF "OVMF_VARS_4M.ms.fd", "<smm state='on'/>");
+  define(xml);
+  g_autofree char *vars = g_strdup_printf("%s/sb-shared_VARS.fd", ctx.tmp);
+  GPid pid = start_other_qemu(vars);
+  g_autofree char *err = NULL;
+  int rc = virsh(NULL, &err, "start", "sb-shared", NULL);
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  g_spawn_close_pid(pid);
+  g_test_message("virsh start: %s", err);
+  g_assert_cmpint(rc, !=, 0);
+  g_assert_nonnull(strstr(err, "vsboot: domain 'sb-shared' asks for Secure Boot"));
+  g_assert_nonnull(strstr(err, "varstore-shared"));
+  assert_state("sb-shared", "shut off");
+}
+
 /* No Secure Boot asked for: the hook lets even a setup-mode store start. */
 static void
 test_passes_without_secure_boot(void)
@@ -291,6 +350,7 @@ main(int argc, char **argv)
   g_test_add_func("/libvirt/hook/installed", test_installed);
   g_test_add_func("/libvirt/hook/refuses-setup-mode", test_refuses_setup_mode);
   g_test_add_func("/libvirt/hook/starts-good", test_starts_good);
+  g_test_add_func("/libvirt/hook/refuses-shared-varstore", test_refuses_shared_varstore);
   g_test_add_func("/libvirt/hook/passes-without-secure-boot", test_passes_without_secure_boot);
   g_test_add_func("/libvirt/hook/emitted-domain-starts", test_emitted_domain_starts);
   g_test_add_func("/libvirt/hook/secure-without-smm", test_secure_without_smm);
