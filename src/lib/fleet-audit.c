@@ -4,6 +4,8 @@
  * named by its pid (never "another user" of the VM's varstore). */
 #include "fleet-private.h"
 
+#include "vsboot/libvirt-domain.h"
+
 void
 fleet_audit_options(const FleetScan *scan, VsbAuditOptions *out)
 {
@@ -16,12 +18,20 @@ fleet_audit_options(const FleetScan *scan, VsbAuditOptions *out)
 
 VsbAuditReport *
 fleet_audit_libvirt_xml(FleetScan *scan, const char *xml, gsize len, const char *origin,
-                        int self_pid, GError **error)
+                        guint64 libvirt_version, int self_pid, GError **error)
 {
+  g_autoptr(VsbLibvirtDomain) dom = vsb_libvirt_domain_parse(xml, len, origin, error);
+  if (dom == NULL)
+    return NULL;
   VsbAuditOptions opts;
   fleet_audit_options(scan, &opts);
   opts.self_pid = self_pid;
-  return vsb_audit_libvirt_xml(xml, len, origin, scan->opts->nvram_dir, &opts, error);
+  /* The daemon that will start the domain said its version (virConnectGetLibVersion): the
+   * installed libvirt is not asked, per domain, again. */
+  VsbLibvirtResolveOptions ropts = { .nvram_dir = scan->opts->nvram_dir,
+                                     .libvirt_version = libvirt_version };
+  g_autofree char *source = g_strdup_printf("libvirt domain %s", origin);
+  return vsb_libvirt_domain_audit(dom, &ropts, &opts, FALSE, source, error);
 }
 
 VsbAuditReport *

@@ -4,6 +4,7 @@
 #include "fleet-private.h"
 
 #include "vsboot/error.h"
+#include "vsboot/libvirt-domain.h"
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -56,7 +57,7 @@ domain_has_tpm(const char *xml, gsize len)
 }
 
 static void
-judge_domain(FleetScan *scan, const char *uri, virDomainPtr dom)
+judge_domain(FleetScan *scan, const char *uri, guint64 version, virDomainPtr dom)
 {
   const char *name = virDomainGetName(dom);
   char uuid[VIR_UUID_STRING_BUFLEN] = "";
@@ -81,7 +82,7 @@ judge_domain(FleetScan *scan, const char *uri, virDomainPtr dom)
   gsize len = strlen(xml);
   vm->tpm = domain_has_tpm(xml, len);
   g_autofree char *origin = g_strdup_printf("%s (%s)", vm->name, uri);
-  VsbAuditReport *r = fleet_audit_libvirt_xml(scan, xml, len, origin, vm->pid, &error);
+  VsbAuditReport *r = fleet_audit_libvirt_xml(scan, xml, len, origin, version, vm->pid, &error);
   free(xml);
   fleet_vm_set_audit(vm, r, what, error);
 }
@@ -105,6 +106,11 @@ scan_uri(FleetScan *scan, const char *uri, gboolean explicit, GError **error)
     return TRUE;
   }
   virConnSetErrorFunc(conn, NULL, silent_error);
+  /* The daemon's own version decides what it does with some definitions (libvirt-domain.h);
+   * one it will not say is not guessed. */
+  unsigned long lib_version = 0;
+  guint64 version = virConnectGetLibVersion(conn, &lib_version) == 0 && lib_version
+                      ? (guint64)lib_version : VSB_LIBVIRT_VERSION_UNKNOWN;
   virDomainPtr *doms = NULL;
   int n = virConnectListAllDomains(conn, &doms, 0);
   if (n < 0) {
@@ -113,7 +119,7 @@ scan_uri(FleetScan *scan, const char *uri, gboolean explicit, GError **error)
     return FALSE;
   }
   for (int i = 0; i < n; i++) {
-    judge_domain(scan, uri, doms[i]);
+    judge_domain(scan, uri, version, doms[i]);
     virDomainFree(doms[i]);
   }
   free(doms);

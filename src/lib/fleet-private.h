@@ -34,7 +34,8 @@ void fleet_audit_options(const FleetScan *scan, VsbAuditOptions *out);
 /* The single-VM audit from each source; NULL with an error when the input cannot be read or
  * parsed (the caller makes that a finding). */
 VsbAuditReport *fleet_audit_libvirt_xml(FleetScan *scan, const char *xml, gsize len,
-                                        const char *origin, int self_pid, GError **error);
+                                        const char *origin, guint64 libvirt_version,
+                                        int self_pid, GError **error);
 VsbAuditReport *fleet_audit_state_vm(FleetScan *scan, const char *state_dir, const char *name,
                                      int self_pid, GError **error);
 VsbAuditReport *fleet_audit_process(FleetScan *scan, int pid, GError **error);
