@@ -58,6 +58,12 @@ done
 for h in $(cat "$tmp/public"); do
   [ -f "$h" ] || { echo "not ok: public header $h does not exist"; fail=1; }
 done
+# The umbrella includes exactly the public headers (and the generated version.h).
+sed -n 's|^#include "vsboot/\(.*\.h\)"$|\1|p' vsboot.h | LC_ALL=C sort > "$tmp/umbrella"
+{ grep -v -x vsboot.h "$tmp/public"; echo version.h; } | LC_ALL=C sort > "$tmp/want-umbrella"
+if ! diff -u --label "public list + version.h" --label "vsboot.h includes" "$tmp/want-umbrella" "$tmp/umbrella"; then
+  echo "not ok: <vsboot/vsboot.h> does not include exactly the public headers"; fail=1
+fi
 
 [ $fail = 0 ] && echo "ok: $(wc -l < "$tmp/script") symbols, all $node, all marked in public headers"
 exit $fail
