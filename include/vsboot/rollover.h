@@ -64,11 +64,10 @@ typedef enum {
 const char *vsb_rollover_status_name(VsbRolloverStatus status);
 /* "up-to-date", "not-microsoft", "would-change", "changed" */
 
-/* The rollover of one varstore file, whole or not at all: the edit lock of the real file is
- * taken (waiting as vsb_file_lock does), the store is loaded, the missing 2023 CAs are added
- * and, unless dry_run, the file is replaced atomically keeping its mode and owner
- * (vsb_varstore_save_full). A file a running QEMU holds (its lock) is VSB_ERROR_BUSY and is
- * never written. changes as vsb_rollover_add. Untouched on every error and in a dry run. */
+/* The rollover of one varstore file, whole or not at all: unless dry_run, the edit lock of the
+ * real file is taken (vsb_varstore_lock_edit: a file a running QEMU holds is VSB_ERROR_BUSY and
+ * is never written), the store is loaded, the missing 2023 CAs are added and, unless dry_run,
+ * the file is replaced atomically keeping its mode and owner (vsb_varstore_save_full). changes as vsb_rollover_add. Untouched on every error and in a dry run. */
 gboolean vsb_rollover_file(const char *path, gboolean dry_run, VsbRolloverStatus *status,
                            GPtrArray **changes, GError **error);
 

@@ -229,11 +229,12 @@ vsb_rollover_file(const char *path, gboolean dry_run, VsbRolloverStatus *status,
   if (changes)
     *changes = NULL;
   /* Load only under the edit lock and save before dropping it: a concurrent vars enroll queues
-   * behind us instead of losing its change or ours. */
-  g_autoptr(VsbFileLock) lock = vsb_file_lock(path, TRUE, error);
-  if (lock == NULL)
+   * behind us instead of losing its change or ours, and a store a running QEMU holds is
+   * refused before anything is read. A dry run only reads. */
+  g_autoptr(VsbFileLock) lock = NULL;
+  if (!dry_run && !(lock = vsb_varstore_lock_edit(path, FALSE, error)))
     return FALSE;
-  const char *real = vsb_file_lock_get_path(lock);
+  const char *real = lock ? vsb_file_lock_get_path(lock) : path;
   g_autoptr(VsbVarstore) store = vsb_varstore_load(real, error);
   if (store == NULL)
     return FALSE;

@@ -365,6 +365,8 @@ test_running_and_rollover(void)
   g_autofree char *state = make_state_dir(dir);
   g_assert_cmpint(vsb_test_run(NULL, NULL, "provision", "oldrun", "--state-dir", state,
                                "--enrolled-keys", "--microsoft", "none", NULL), ==, 0);
+  g_assert_cmpint(vsb_test_run(NULL, NULL, "provision", "held", "--state-dir", state,
+                               "--enrolled-keys", "--microsoft", "none", NULL), ==, 0);
   GPid vm = start_vm(dir, state, "oldrun", NULL);
   /* Another QEMU: the same firmware, its own copy of a store, a name no state dir knows. */
   g_autofree char *stray = g_build_filename(dir, "stray_VARS.fd", NULL);
@@ -384,6 +386,21 @@ test_running_and_rollover(void)
                               NULL, NULL, &other, &error));
   g_assert_no_error(error);
   wait_open(other, stray);
+  /* A QEMU under another name on held's own varstore: the scan cannot tell it is held's, but
+   * its lock on the file still keeps --apply off it. */
+  g_autofree char *held_vars = g_build_filename(state, "held_VARS.fd", NULL);
+  g_autofree char *held_drive = g_strdup_printf("if=pflash,format=raw,unit=1,file=%s",
+                                                held_vars);
+  qargv[2] = "guest=intruder";
+  qargv[G_N_ELEMENTS(qargv) - 2] = held_drive;
+  GPid intruder = 0;
+  g_assert_true(g_spawn_async(dir, (char **)qargv, NULL,
+                              G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
+                                G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                              NULL, NULL, &intruder, &error));
+  g_assert_no_error(error);
+  wait_open(intruder, held_vars);
+  g_autofree char *h_held = sha256_of(held_vars);
 
   int rc = 0;
   const char *args[] = { "--no-libvirt", "--state-dir", state, NULL };
@@ -435,6 +452,13 @@ test_running_and_rollover(void)
   g_assert_cmpstr(h3, !=, h_old);
   g_assert_cmpstr(h4, ==, h_run);
   g_assert_cmpstr(h5, ==, h_good);
+  JsonObject *held = find_vm(ap, "state-dir", "held");
+  g_assert_true(has_finding(held, "varstore-shared"));
+  JsonObject *aheld = json_object_get_object_member(held, "rollover");
+  g_assert_cmpstr(json_object_get_string_member(aheld, "status"), ==, "failed");
+  g_autofree char *h6 = sha256_of(held_vars);
+  g_assert_cmpstr(h6, ==, h_held);
+  stop_vm(intruder);
   g_autofree char *shown = NULL;
   const char *show[] = { "vars", "show", old_vars, "--json", NULL };
   g_assert_cmpint(vsb_test_runv(show, &shown, NULL), ==, 0);
