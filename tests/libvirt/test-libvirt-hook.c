@@ -332,6 +332,23 @@ test_odd_input(void)
   g_assert_cmpint(hook_sh("true", "d prepare", &e6), ==, 2);
 }
 
+/* --json: the report of a judged domain on stdout, the same audit as the text. */
+static void
+test_json(void)
+{
+  g_autofree char *xml = write_domain("json-good", " secure='yes'", OVMF "OVMF_CODE_4M.ms.fd",
+                                      OVMF "OVMF_VARS_4M.ms.fd", "<smm state='on'/>");
+  g_autofree char *line = g_strdup_printf("'%s' libvirt-hook --json json-good prepare begin - "
+                                          "< '%s'", vsb_test_vsboot(), xml);
+  const char *argv[] = { "sh", "-c", line, NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  g_assert_cmpint(vsb_test_spawn(argv, NULL, &out, &err), ==, 0);
+  g_autoptr(JsonNode) report = vsb_test_parse_json(out);
+  JsonObject *o = json_node_get_object(report);
+  g_assert_cmpstr(json_object_get_string_member(o, "verdict"), ==, "enforced");
+  g_assert_cmpstr(err, ==, "");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -355,6 +372,7 @@ main(int argc, char **argv)
   g_test_add_func("/libvirt/hook/emitted-domain-starts", test_emitted_domain_starts);
   g_test_add_func("/libvirt/hook/secure-without-smm", test_secure_without_smm);
   g_test_add_func("/libvirt/hook/odd-input", test_odd_input);
+  g_test_add_func("/libvirt/hook/json", test_json);
   int rc = g_test_run();
 
   vsb_test_libvirtd_free(ctx.libvirtd);
