@@ -38,8 +38,14 @@ static const char fleet_description[] =
 
 /* s cut or padded to width characters (UTF-8 names count by character, not byte). */
 static void
-put_cell(GString *line, const char *s, guint width)
+put_cell(GString *line, const char *text, guint width)
 {
+  /* A name from a process's command line may hold anything: control characters would break
+   * the row. */
+  g_autofree char *s = g_utf8_make_valid(text, -1);
+  for (char *p = s; *p; p++)
+    if ((guchar)*p < 0x20 || *p == 0x7f)
+      *p = '?';
   glong n = g_utf8_strlen(s, -1);
   if ((guint)n > width) {
     g_autofree char *cut = g_utf8_substring(s, 0, width - 1);

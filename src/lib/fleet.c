@@ -308,9 +308,28 @@ judge_state_vm(FleetScan *scan, const char *dir, const char *name)
   fleet_vm_set_audit(vm, r, what, error);
 }
 
+/* The same directory given twice (or under two names) is listed once. */
 static gboolean
-scan_state_dir(FleetScan *scan, const char *dir, GError **error)
+same_dir_before(const char *const *dirs, guint index)
 {
+  struct stat a, b;
+  if (stat(dirs[index], &a) != 0)
+    return FALSE;
+  for (guint i = 0; i < index; i++)
+    if (stat(dirs[i], &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+scan_state_dir(FleetScan *scan, guint index, GError **error)
+{
+  const char *dir = scan->opts->state_dirs[index];
+  if (same_dir_before(scan->opts->state_dirs, index)) {
+    g_ptr_array_add(scan->fleet->notes,
+                    g_strdup_printf("state-dir %s: given before, listed once", dir));
+    return TRUE;
+  }
   g_autoptr(GDir) d = g_dir_open(dir, 0, error);
   if (d == NULL) {
     g_prefix_error(error, "state directory %s: ", dir);
@@ -408,8 +427,8 @@ vsb_fleet_scan(const VsbFleetOptions *opts, GError **error)
     g_ptr_array_add(fleet->notes, g_strdup("processes: not scanned (running state comes from "
                                            "libvirt alone)"));
   gboolean ok = opts->no_libvirt || fleet_scan_libvirt(&scan, error);
-  for (const char *const *d = opts->state_dirs; ok && d && *d; d++)
-    ok = scan_state_dir(&scan, *d, error);
+  for (guint i = 0; ok && opts->state_dirs && opts->state_dirs[i]; i++)
+    ok = scan_state_dir(&scan, i, error);
   if (ok && !opts->no_processes)
     judge_other_processes(&scan);
   scan_clear(&scan);

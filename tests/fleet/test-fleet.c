@@ -129,6 +129,13 @@ test_state_dirs(void)
   g_assert_cmpstr(json_object_get_string_member(nosb, "verdict"), ==, "not-enforced");
   g_assert_cmpint(json_array_get_length(json_object_get_array_member(
                     json_node_get_object(root), "vms")), ==, 4);
+  /* The same directory twice, once through a trailing "/.": listed once. */
+  g_autofree char *again = g_build_filename(state, ".", NULL);
+  const char *twice[] = { "--no-libvirt", "--no-processes", "--state-dir", state, "--state-dir",
+                          again, NULL };
+  g_autoptr(JsonNode) r0 = fleet_json(&rc, twice);
+  g_assert_cmpint(json_array_get_length(json_object_get_array_member(
+                    json_node_get_object(r0), "vms")), ==, 4);
 
   /* The fleet's findings are the single-VM audit's (its firmware inspections shared across
    * VMs change nothing). */
