@@ -158,8 +158,9 @@ VsbAuditReport *vsb_audit_cmdline_text(const char *text, gsize len, const char *
 VsbAuditReport *vsb_audit_process(int pid, const VsbAuditOptions *opts, GError **error);
 /* A libvirt domain definition of len bytes (from a file, or from libvirt's API), resolved as
  * libvirt would start it (libvirt-domain.h); origin names it in messages and in the source
- * ("libvirt domain ORIGIN"). nvram_dir: NULL for VSB_LIBVIRT_NVRAM_DIR. The resolution's notes
- * come first in the report's notes. */
+ * ("libvirt domain ORIGIN"). nvram_dir: NULL for VSB_LIBVIRT_NVRAM_DIR; the installed libvirt
+ * is asked for its version when it decides. The resolution's notes and findings
+ * (libvirt-refuses, libvirt-version-unknown) come first in the report. */
 VsbAuditReport *vsb_audit_libvirt_xml(const char *xml, gsize len, const char *origin,
                                       const char *nvram_dir, const VsbAuditOptions *opts,
                                       GError **error);
