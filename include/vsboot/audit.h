@@ -79,9 +79,11 @@ typedef struct {
   gboolean enforced;
 } VsbAuditReport;
 
-/* Costly firmware facts remembered across audits (the inspection of a code file, its SHA-256),
- * by file identity: device, inode, size, mtime, ctime. A fleet of hundreds of VMs runs a
- * handful of firmware builds; inflating a build's volumes is most of one audit's cost. */
+/* Costly facts remembered across the audits of one scan: the inspection of a code file and its
+ * SHA-256, by file identity (device, inode, size, mtime, ctime), and the running QEMU processes
+ * (read once: a cache serves one scan, seconds long, not a long-lived program). A fleet of
+ * hundreds of VMs runs a handful of firmware builds; inflating a build's volumes is most of one
+ * audit's cost, and reading every process's command line most of the rest. */
 typedef struct _VsbAuditCache VsbAuditCache;
 VsbAuditCache *vsb_audit_cache_new(void);
 void vsb_audit_cache_free(VsbAuditCache *cache);

@@ -98,6 +98,20 @@ process_uses_varstore(const char *proc, long pid, const struct stat *mine)
   return same;
 }
 
+/* Process pid (argv) is another QEMU whose varstore is this file: say so in found. */
+static void
+check_user(GString *found, const char *proc, long pid, char **argv, const VsbAuditOptions *opts,
+           const struct stat *mine)
+{
+  if (argv == NULL || argv[0] == NULL || is_audited_vm(argv, opts))
+    return;
+  g_autofree char *base = g_path_get_basename(argv[0]);
+  if (strstr(base, "qemu") == NULL && strcmp(base, "kvm") != 0)
+    return;
+  if (process_uses_varstore(proc, pid, mine))
+    g_string_append_printf(found, "%sprocess %ld (%s)", found->len ? ", " : "", pid, base);
+}
+
 /* Other running QEMU processes whose varstore (flash 1) is the same file. */
 static char *
 other_users(const char *varstore, const VsbAuditOptions *opts)
@@ -106,12 +120,22 @@ other_users(const char *varstore, const VsbAuditOptions *opts)
   if (stat(varstore, &mine) != 0)
     return NULL;
   const char *proc = opts->proc_root ? opts->proc_root : "/proc";
+  g_autoptr(GString) found = g_string_new(NULL);
+  int self = (int)getpid();
+  if (opts->cache) {
+    /* The QEMU processes as the cache read them once for all the audits of a scan. */
+    GPtrArray *procs = vsb_audit_cache_qemu_processes(opts->cache, proc);
+    for (guint i = 0; i < procs->len; i++) {
+      const VsbAuditProcess *p = procs->pdata[i];
+      if (p->pid != self && p->pid != opts->self_pid)
+        check_user(found, proc, p->pid, p->argv, opts, &mine);
+    }
+    return found->len ? g_strdup(found->str) : NULL;
+  }
   g_autoptr(GDir) dir = g_dir_open(proc, 0, NULL);
   if (dir == NULL)
     return NULL;
-  g_autoptr(GString) found = g_string_new(NULL);
   const char *name;
-  int self = (int)getpid();
   while ((name = g_dir_read_name(dir))) {
     char *end = NULL;
     long pid = strtol(name, &end, 10);
@@ -120,13 +144,7 @@ other_users(const char *varstore, const VsbAuditOptions *opts)
     if ((int)pid == self || (int)pid == opts->self_pid)
       continue;
     g_auto(GStrv) argv = vsb_qemu_read_proc_cmdline(proc, (int)pid, NULL);
-    if (argv == NULL || argv[0] == NULL || is_audited_vm(argv, opts))
-      continue;
-    g_autofree char *base = g_path_get_basename(argv[0]);
-    if (strstr(base, "qemu") == NULL && strcmp(base, "kvm") != 0)
-      continue;
-    if (process_uses_varstore(proc, pid, &mine))
-      g_string_append_printf(found, "%sprocess %ld (%s)", found->len ? ", " : "", pid, base);
+    check_user(found, proc, pid, argv, opts, &mine);
   }
   return found->len ? g_strdup(found->str) : NULL;
 }

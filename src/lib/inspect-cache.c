@@ -6,6 +6,10 @@
 
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
+#include "vsboot/qemu-cmdline.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 #include <stdint.h>
 #include <sys/stat.h>
@@ -14,7 +18,16 @@ struct _VsbAuditCache {
   GHashTable *images;  /* identity -> VsbFvImage* */
   GHashTable *errors;  /* identity -> char*: why it could not be inspected */
   GHashTable *sha256;  /* identity -> char* */
+  char *proc;          /* the /proc procs was read from */
+  GPtrArray *procs;    /* VsbAuditProcess*, NULL until asked */
 };
+
+static void
+process_free(VsbAuditProcess *p)
+{
+  g_strfreev(p->argv);
+  g_free(p);
+}
 
 VsbAuditCache *
 vsb_audit_cache_new(void)
@@ -35,6 +48,9 @@ vsb_audit_cache_free(VsbAuditCache *c)
   g_hash_table_unref(c->images);
   g_hash_table_unref(c->errors);
   g_hash_table_unref(c->sha256);
+  g_free(c->proc);
+  if (c->procs)
+    g_ptr_array_unref(c->procs);
   g_free(c);
 }
 
@@ -101,4 +117,43 @@ vsb_audit_cache_sha256(VsbAuditCache *c, const char *path, GError **error)
   if (sum && unchanged(path, key))
     g_hash_table_insert(c->sha256, g_steal_pointer(&key), g_strdup(sum));
   return sum;
+}
+
+static gboolean
+looks_like_qemu(char **argv)
+{
+  if (argv == NULL || argv[0] == NULL)
+    return FALSE;
+  g_autofree char *base = g_path_get_basename(argv[0]);
+  return strstr(base, "qemu") != NULL || strcmp(base, "kvm") == 0;
+}
+
+GPtrArray *
+vsb_audit_cache_qemu_processes(VsbAuditCache *c, const char *proc)
+{
+  if (c->procs && g_strcmp0(c->proc, proc) == 0)
+    return c->procs;
+  if (c->procs)
+    g_ptr_array_unref(c->procs);
+  g_free(c->proc);
+  c->proc = g_strdup(proc);
+  c->procs = g_ptr_array_new_with_free_func((GDestroyNotify)process_free);
+  g_autoptr(GDir) dir = g_dir_open(proc, 0, NULL);
+  const char *name;
+  while (dir && (name = g_dir_read_name(dir))) {
+    char *end = NULL;
+    long pid = strtol(name, &end, 10);
+    if (end == name || *end != '\0' || pid <= 0 || pid > G_MAXINT)
+      continue;
+    char **argv = vsb_qemu_read_proc_cmdline(proc, (int)pid, NULL);
+    if (!looks_like_qemu(argv)) {
+      g_strfreev(argv);
+      continue;
+    }
+    VsbAuditProcess *p = g_new0(VsbAuditProcess, 1);
+    p->pid = (int)pid;
+    p->argv = argv;
+    g_ptr_array_add(c->procs, p);
+  }
+  return c->procs;
 }
