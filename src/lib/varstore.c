@@ -5,6 +5,7 @@
  * content is; saving writes with the backend the store came from. */
 #include "storage.h"
 #include "vsboot/error.h"
+#include "util/timetext.h"
 #include "vsboot/fileio.h"
 
 #include <string.h>
@@ -58,10 +59,7 @@ vsb_efi_time_is_zero(const VsbEfiTime *t)
 char *
 vsb_efi_time_to_string(const VsbEfiTime *t)
 {
-  if (vsb_efi_time_is_zero(t))
-    return NULL;
-  return g_strdup_printf("%04u-%02u-%02uT%02u:%02u:%02uZ", t->year, t->month, t->day, t->hour,
-                         t->minute, t->second);
+  return vsb_time_text_efi(t); /* the one EFI_TIME text (util/timetext.h) */
 }
 
 const char *
