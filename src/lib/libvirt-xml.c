@@ -70,68 +70,60 @@ format_unsupported(const VsbVm *vm, VsbLibvirtStyle style, GError **error)
   return FALSE;
 }
 
-/* <os> content for each style. Returns FALSE with error for what the style cannot say. */
+/* <os> for libvirt's autoselection: firmware='efi' with the descriptor's features, and what
+ * they leave open pinned on <loader>. */
 static gboolean
-build_os(xmlNodePtr os, const VsbVm *vm, VsbLibvirtStyle style, GError **error)
+build_os_auto(xmlNodePtr os, const VsbVm *vm, GError **error)
 {
   gboolean smm = vsb_vm_has_feature(vm, VSB_FW_FEATURE_REQUIRES_SMM);
   gboolean split = vm->device == VSB_FW_DEVICE_FLASH && vm->mode == VSB_FW_FLASH_MODE_SPLIT;
   gboolean qcow2 = vm->executable_format == VSB_FW_FORMAT_QCOW2;
-
-  xmlNodePtr type = child(os, "type", "hvm");
-  prop(type, "arch", libvirt_arch(vm->arch));
-  prop(type, "machine", machine_of(vm));
-
-  if (vm->device != VSB_FW_DEVICE_FLASH && vm->device != VSB_FW_DEVICE_MEMORY) {
+  if (vm->device == VSB_FW_DEVICE_FLASH && vm->mode == VSB_FW_FLASH_MODE_COMBINED) {
+    /* libvirt would map the descriptor's shared image read-write. */
     g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
-                "%s: libvirt cannot use '%s' firmware (%s)", vm->name,
-                vsb_fw_device_name(vm->device), vm->descriptor_path);
+                "%s: combined flash cannot be auto-selected without libvirt writing to the "
+                "shared image %s; use --style explicit", vm->name, vm->executable);
     return FALSE;
   }
-  if (format_unsupported(vm, style, error))
-    return FALSE;
-
-  if (style == VSB_LIBVIRT_STYLE_AUTO) {
-    if (vm->device == VSB_FW_DEVICE_FLASH && vm->mode == VSB_FW_FLASH_MODE_COMBINED) {
-      /* libvirt would map the descriptor's shared image read-write. */
-      g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
-                  "%s: combined flash cannot be auto-selected without libvirt writing to the "
-                  "shared image %s; use --style explicit", vm->name, vm->executable);
-      return FALSE;
-    }
-    prop(os, "firmware", "efi");
-    xmlNodePtr fw = child(os, "firmware", NULL);
-    static const VsbFwFeature named[] = { VSB_FW_FEATURE_ENROLLED_KEYS,
-                                          VSB_FW_FEATURE_SECURE_BOOT };
-    for (guint i = 0; i < G_N_ELEMENTS(named); i++) {
-      xmlNodePtr f = child(fw, "feature", NULL);
-      prop(f, "enabled", vsb_vm_has_feature(vm, named[i]) ? "yes" : "no");
-      prop(f, "name", vsb_fw_feature_name(named[i]));
-    }
-    /* Pin what the features alone leave open, so libvirt's first match is our descriptor. */
-    gboolean stateless = vm->device == VSB_FW_DEVICE_FLASH &&
-                         vm->mode == VSB_FW_FLASH_MODE_STATELESS;
-    if (smm || stateless || vm->device == VSB_FW_DEVICE_MEMORY || qcow2) {
-      xmlNodePtr loader = child(os, "loader", NULL);
-      if (vm->device == VSB_FW_DEVICE_MEMORY)
-        prop(loader, "type", "rom");
-      if (smm)
-        prop(loader, "secure", "yes");
-      if (stateless)
-        prop(loader, "stateless", "yes");
-      if (qcow2)
-        prop(loader, "format", "qcow2");
-    }
-    if (split) {
-      /* The VM's own varstore: libvirt uses an existing NVRAM file as it is. */
-      xmlNodePtr nvram = child(os, "nvram", vm->varstore);
-      if (vm->varstore_format == VSB_FW_FORMAT_QCOW2)
-        prop(nvram, "format", "qcow2");
-    }
-    return TRUE;
+  prop(os, "firmware", "efi");
+  xmlNodePtr fw = child(os, "firmware", NULL);
+  static const VsbFwFeature named[] = { VSB_FW_FEATURE_ENROLLED_KEYS,
+                                        VSB_FW_FEATURE_SECURE_BOOT };
+  for (guint i = 0; i < G_N_ELEMENTS(named); i++) {
+    xmlNodePtr f = child(fw, "feature", NULL);
+    prop(f, "enabled", vsb_vm_has_feature(vm, named[i]) ? "yes" : "no");
+    prop(f, "name", vsb_fw_feature_name(named[i]));
   }
+  /* Pin what the features alone leave open, so libvirt's first match is our descriptor. */
+  gboolean stateless = vm->device == VSB_FW_DEVICE_FLASH &&
+                       vm->mode == VSB_FW_FLASH_MODE_STATELESS;
+  if (smm || stateless || vm->device == VSB_FW_DEVICE_MEMORY || qcow2) {
+    xmlNodePtr loader = child(os, "loader", NULL);
+    if (vm->device == VSB_FW_DEVICE_MEMORY)
+      prop(loader, "type", "rom");
+    if (smm)
+      prop(loader, "secure", "yes");
+    if (stateless)
+      prop(loader, "stateless", "yes");
+    if (qcow2)
+      prop(loader, "format", "qcow2");
+  }
+  if (split) {
+    /* The VM's own varstore: libvirt uses an existing NVRAM file as it is. */
+    xmlNodePtr nvram = child(os, "nvram", vm->varstore);
+    if (vm->varstore_format == VSB_FW_FORMAT_QCOW2)
+      prop(nvram, "format", "qcow2");
+  }
+  return TRUE;
+}
 
-  /* explicit and legacy: paths spelled out. */
+/* <os> with the paths spelled out (explicit and legacy styles). */
+static gboolean
+build_os_paths(xmlNodePtr os, const VsbVm *vm, VsbLibvirtStyle style, GError **error)
+{
+  gboolean smm = vsb_vm_has_feature(vm, VSB_FW_FEATURE_REQUIRES_SMM);
+  gboolean split = vm->device == VSB_FW_DEVICE_FLASH && vm->mode == VSB_FW_FLASH_MODE_SPLIT;
+  gboolean qcow2 = vm->executable_format == VSB_FW_FORMAT_QCOW2;
   xmlNodePtr loader;
   if (vm->device == VSB_FW_DEVICE_MEMORY) {
     loader = child(os, "loader", vm->executable);
@@ -173,6 +165,27 @@ build_os(xmlNodePtr os, const VsbVm *vm, VsbLibvirtStyle style, GError **error)
     }
   }
   return TRUE;
+}
+
+/* <os> content for each style. Returns FALSE with error for what the style cannot say. */
+static gboolean
+build_os(xmlNodePtr os, const VsbVm *vm, VsbLibvirtStyle style, GError **error)
+{
+  xmlNodePtr type = child(os, "type", "hvm");
+  prop(type, "arch", libvirt_arch(vm->arch));
+  prop(type, "machine", machine_of(vm));
+
+  if (vm->device != VSB_FW_DEVICE_FLASH && vm->device != VSB_FW_DEVICE_MEMORY) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
+                "%s: libvirt cannot use '%s' firmware (%s)", vm->name,
+                vsb_fw_device_name(vm->device), vm->descriptor_path);
+    return FALSE;
+  }
+  if (format_unsupported(vm, style, error))
+    return FALSE;
+
+  return style == VSB_LIBVIRT_STYLE_AUTO ? build_os_auto(os, vm, error)
+                                         : build_os_paths(os, vm, style, error);
 }
 
 static void
@@ -224,6 +237,43 @@ dump(GString *out, xmlDocPtr doc, xmlNodePtr node)
   xmlBufferFree(buf);
 }
 
+/* A --domain's name, UUID, memory and vCPUs. */
+static void
+build_domain_head(xmlNodePtr root, const VsbVm *vm, const VsbLibvirtXmlOptions *opts)
+{
+  prop(root, "type", opts->domain_type ? opts->domain_type : "kvm");
+  child(root, "name", vm->name);
+  if (vm->uuid)
+    child(root, "uuid", vm->uuid);
+  g_autofree char *mem = g_strdup_printf("%u", opts->memory_mib ? opts->memory_mib : 1024);
+  xmlNodePtr memory = child(root, "memory", mem);
+  prop(memory, "unit", "MiB");
+  g_autofree char *vcpus = g_strdup_printf("%u", opts->vcpus ? opts->vcpus : 1);
+  child(root, "vcpu", vcpus);
+}
+
+/* <devices>: a --domain's emulator and serial console, and the TPM when provisioned. */
+static void
+build_devices(xmlNodePtr devices, const VsbVm *vm, const VsbLibvirtXmlOptions *opts)
+{
+  if (opts->domain) {
+    g_autofree char *bin = vsb_qemu_binary_name(vm->arch);
+    g_autofree char *emulator = opts->emulator ? g_strdup(opts->emulator)
+                                               : g_build_filename("/usr/bin", bin, NULL);
+    child(devices, "emulator", emulator);
+    xmlNodePtr serial = child(devices, "serial", NULL);
+    prop(serial, "type", "pty");
+    prop(child(serial, "target", NULL), "port", "0");
+    xmlNodePtr console = child(devices, "console", NULL);
+    prop(console, "type", "pty");
+    xmlNodePtr target = child(console, "target", NULL);
+    prop(target, "type", "serial");
+    prop(target, "port", "0");
+  }
+  if (vm->tpm_state_dir)
+    build_tpm(devices, vm);
+}
+
 char *
 vsb_libvirt_xml_build(const VsbVm *vm, const VsbLibvirtXmlOptions *opts, GError **error)
 {
@@ -259,17 +309,8 @@ vsb_libvirt_xml_build(const VsbVm *vm, const VsbLibvirtXmlOptions *opts, GError 
   GString *out = g_string_new(NULL);
   gboolean ok = FALSE;
 
-  if (opts->domain) {
-    prop(root, "type", opts->domain_type ? opts->domain_type : "kvm");
-    child(root, "name", vm->name);
-    if (vm->uuid)
-      child(root, "uuid", vm->uuid);
-    g_autofree char *mem = g_strdup_printf("%u", opts->memory_mib ? opts->memory_mib : 1024);
-    xmlNodePtr memory = child(root, "memory", mem);
-    prop(memory, "unit", "MiB");
-    g_autofree char *vcpus = g_strdup_printf("%u", opts->vcpus ? opts->vcpus : 1);
-    child(root, "vcpu", vcpus);
-  }
+  if (opts->domain)
+    build_domain_head(root, vm, opts);
   xmlNodePtr os = child(root, "os", NULL);
   if (!build_os(os, vm, style, error))
     goto out;
@@ -286,25 +327,8 @@ vsb_libvirt_xml_build(const VsbVm *vm, const VsbLibvirtXmlOptions *opts, GError 
     gboolean kvm = opts->domain_type == NULL || strcmp(opts->domain_type, "kvm") == 0;
     prop(cpu, "mode", kvm ? "host-passthrough" : "maximum");
   }
-  xmlNodePtr devices = NULL;
   if (opts->domain || vm->tpm_state_dir)
-    devices = child(root, "devices", NULL);
-  if (opts->domain) {
-    g_autofree char *bin = vsb_qemu_binary_name(vm->arch);
-    g_autofree char *emulator = opts->emulator ? g_strdup(opts->emulator)
-                                               : g_build_filename("/usr/bin", bin, NULL);
-    child(devices, "emulator", emulator);
-    xmlNodePtr serial = child(devices, "serial", NULL);
-    prop(serial, "type", "pty");
-    prop(child(serial, "target", NULL), "port", "0");
-    xmlNodePtr console = child(devices, "console", NULL);
-    prop(console, "type", "pty");
-    xmlNodePtr target = child(console, "target", NULL);
-    prop(target, "type", "serial");
-    prop(target, "port", "0");
-  }
-  if (vm->tpm_state_dir)
-    build_tpm(devices, vm);
+    build_devices(child(root, "devices", NULL), vm, opts);
 
   if (opts->domain) {
     if (legacy_cl)
