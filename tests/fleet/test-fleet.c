@@ -439,6 +439,10 @@ test_running_and_rollover(void)
   JsonObject *dro = json_object_get_object_member(find_vm(d, "state-dir", "old"), "rollover");
   g_assert_cmpstr(json_object_get_string_member(dro, "status"), ==, "would-change");
   g_assert_cmpuint(json_array_get_length(json_object_get_array_member(dro, "changes")), ==, 4);
+  /* A store that trusts no Microsoft CA gets none: the rollover never adds trust. */
+  JsonObject *dsetup = json_object_get_object_member(find_vm(d, "state-dir", "setup"), "rollover");
+  g_assert_cmpstr(json_object_get_string_member(dsetup, "status"), ==, "not-microsoft");
+  g_assert_cmpuint(json_array_get_length(json_object_get_array_member(dsetup, "changes")), ==, 0);
   g_autofree char *h1 = sha256_of(old_vars), *h2 = sha256_of(run_vars);
   g_assert_cmpstr(h1, ==, h_old);
   g_assert_cmpstr(h2, ==, h_run);
