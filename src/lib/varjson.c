@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* JSON import/export of variables (virt-firmware efijson.py, QEMU hw/uefi/var-service-json.c). */
 #include "vsboot/varjson.h"
+#include "storage.h"
 #include "vsboot/json.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
@@ -199,20 +200,24 @@ vsb_varjson_parse(const char *text, gssize len, const char *origin, GError **err
     return NULL;
   }
   g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func((GDestroyNotify)vsb_variable_free);
+  g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
   for (guint i = 0; i < json_array_get_length(list); i++) {
     VsbVariable *v = parse_entry(json_array_get_element(list, i), origin, i, error);
     if (v == NULL)
       return NULL;
-    for (guint j = 0; j < out->len; j++) {
-      const VsbVariable *o = out->pdata[j];
-      if (strcmp(o->name, v->name) == 0 && vsb_guid_equal(&o->guid, &v->guid)) {
-        g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
-                    "%s: variables[%u] (%s) repeats variables[%u] (same name and guid)", origin,
-                    i, v->name, j);
-        vsb_variable_free(v);
-        return NULL;
-      }
+    /* A hash of name and GUID: a document of a million variables stays linear. */
+    char g[VSB_GUID_STRING_LEN + 1];
+    char *key = g_strconcat(vsb_guid_format(&v->guid, g), ":", v->name, NULL);
+    gpointer first;
+    if (g_hash_table_lookup_extended(seen, key, NULL, &first)) {
+      g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                  "%s: variables[%u] (%s) repeats variables[%u] (same name and guid)", origin,
+                  i, v->name, GPOINTER_TO_UINT(first));
+      g_free(key);
+      vsb_variable_free(v);
+      return NULL;
     }
+    g_hash_table_insert(seen, key, GUINT_TO_POINTER(i));
     g_ptr_array_add(out, v);
   }
   return g_steal_pointer(&out);
@@ -233,6 +238,19 @@ void
 vsb_varjson_apply(VsbVarstore *store, GPtrArray *vars)
 {
   vsb_varstore_clear(store);
-  for (guint i = 0; i < vars->len; i++)
-    vsb_varstore_set(store, vsb_variable_copy(vars->pdata[i]));
+  /* vsb_varstore_set looks for the name and GUID among those already set: only a variable
+   * seen before needs it (vsb_varjson_parse gives none), so a large document stays linear. */
+  g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  for (guint i = 0; i < vars->len; i++) {
+    VsbVariable *v = vsb_variable_copy(vars->pdata[i]);
+    char g[VSB_GUID_STRING_LEN + 1];
+    char *key = g_strconcat(vsb_guid_format(&v->guid, g), ":", v->name, NULL);
+    if (!g_hash_table_add(seen, key)) {
+      vsb_varstore_set(store, v);
+      continue;
+    }
+    v->state = VSB_VAR_ADDED;
+    v->offset = 0;
+    g_ptr_array_add(store->variables, v);
+  }
 }
