@@ -41,6 +41,22 @@ def system_program(cmd):
     return [other] + cmd[1:] if other and world_executable(other) else cmd
 
 
+def unreachable(builddir, tests):
+    """The build and source directories the tests use that user nobody cannot enter."""
+    dirs = {os.path.realpath(builddir)}
+    dirs.update(v for t in tests for k, v in (t.get("env") or {}).items()
+                if k in ("VSB_SOURCE_ROOT", "VSB_TEST_DATA") and os.path.isdir(v))
+    out = []
+    for d in sorted(dirs):
+        p = d
+        while p != "/":
+            if not os.stat(p).st_mode & 0o001:
+                out.append(p)
+                break
+            p = os.path.dirname(p)
+    return out
+
+
 def shadow_path(bindir):
     """A directory of links to every program on PATH except QEMU's, first name wins."""
     for d in os.environ.get("PATH", "/usr/bin:/bin").split(":"):
@@ -90,6 +106,12 @@ def main():
                  if any(s.split(":")[-1] == suite for s in t["suite"])]
     root = os.geteuid() == 0
     print("TAP version 13")
+    blocked = [d for d in unreachable(builddir, tests)] if root else []
+    if blocked:
+        print("1..1")
+        print(f"not ok 1 - user nobody cannot reach {blocked[0]} (no search permission for "
+              "others on the way): build in a checkout other users can read")
+        return 1
     print(f"1..{max(len(tests), 1)}")
     if not tests:
         print(f"not ok 1 - no test in suite {suite}")
