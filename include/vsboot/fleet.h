@@ -90,7 +90,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbFleet, vsb_fleet_free)
  *  "not-enforced", "findings": [{"id", "severity", "message", "evidence", "fix"}],
  *  "firmware": {"code", "descriptor", "via"}, "secure-boot": "user"|"setup"|"disabled"|null,
  *  "microsoft": {"kek-2011": "enrolled", ...} | null, "microsoft-2023", "rollover-needed",
- *  "dbx-entries" (null when unread), "tpm", "varstore"}], "enforced", "not-enforced",
+ *  "dbx-entries" (null when unread), "tpm", "varstore", "notes": [the audit's notes]}],
+ *  "enforced", "not-enforced",
  *  "scan-seconds", "notes": [...]} */
 JsonNode *vsb_fleet_to_json(const VsbFleet *fleet);
 

@@ -171,6 +171,7 @@ print_fleet(JsonObject *root)
   for (guint i = 0; i < n; i++) {
     JsonObject *vm = json_array_get_object_element(vms, i);
     JsonArray *f = vsb_cli_jarr(vm, "findings");
+    gboolean named = FALSE;
     for (guint j = 0; f && j < json_array_get_length(f); j++) {
       JsonObject *fo = json_array_get_object_element(f, j);
       if (g_strcmp0(vsb_cli_jstr(fo, "severity"), "error") != 0)
@@ -178,11 +179,18 @@ print_fleet(JsonObject *root)
       if (!header)
         printf("\nWhy not enforced:\n");
       header = TRUE;
-      g_autofree char *who = g_strdup_printf("  %s (%s):", vsb_cli_jstr(vm, "name"),
-                                             vsb_cli_jstr(vm, "source"));
+      if (!named) {
+        /* The name in a cell of its own width: a process's -name can be of any length. */
+        g_autoptr(GString) who = g_string_new("  ");
+        put_cell(who, vsb_cli_jstr(vm, "name"), TABLE_WIDTH - 16);
+        g_string_truncate(who, who->len - 1);
+        while (who->len > 0 && who->str[who->len - 1] == ' ')
+          g_string_truncate(who, who->len - 1);
+        printf("%s (%s):\n", who->str, vsb_cli_jstr(vm, "source"));
+        named = TRUE;
+      }
       g_autofree char *what = g_strdup_printf("%s: %s", vsb_cli_jstr(fo, "id"),
                                               vsb_cli_jstr(fo, "message"));
-      print_wrapped("", who);
       print_wrapped("    ", what);
     }
   }

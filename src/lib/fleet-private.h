@@ -25,6 +25,7 @@ typedef struct {
   ino_t ino;
   gboolean has_store;
   gboolean tpm;              /* -tpmdev */
+  gboolean other_mnt_ns;     /* runs in another mount namespace than the scan */
   gboolean claimed;          /* it is a libvirt domain's or a state-dir VM's QEMU */
 } FleetProc;
 

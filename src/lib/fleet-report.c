@@ -87,6 +87,11 @@ add_vm(JsonBuilder *b, const VsbFleetVm *vm)
     json_builder_add_null_value(b);
   json_builder_set_member_name(b, "tpm");
   json_builder_add_boolean_value(b, vm->tpm);
+  json_builder_set_member_name(b, "notes");
+  json_builder_begin_array(b);
+  for (guint i = 0; vm->audit && i < vm->audit->notes->len; i++)
+    json_builder_add_string_value(b, vm->audit->notes->pdata[i]);
+  json_builder_end_array(b);
   json_builder_end_object(b);
 }
 

@@ -178,6 +178,19 @@ proc_identity(FleetProc *p, char **argv)
       p->tpm = TRUE;
 }
 
+/* The process's mount namespace differs from ours: the paths on its command line name files
+ * of its own view (a container, a private /tmp). */
+static gboolean
+other_mount_ns(const char *proc, int pid)
+{
+  g_autofree char *mine_link = g_build_filename(proc, "self", "ns", "mnt", NULL);
+  g_autofree char *pid_dir = g_strdup_printf("%d", pid);
+  g_autofree char *its_link = g_build_filename(proc, pid_dir, "ns", "mnt", NULL);
+  g_autofree char *mine = g_file_read_link(mine_link, NULL);
+  g_autofree char *its = g_file_read_link(its_link, NULL);
+  return mine && its && strcmp(mine, its) != 0;
+}
+
 static FleetProc *
 read_proc(const char *proc, int pid)
 {
@@ -186,6 +199,7 @@ read_proc(const char *proc, int pid)
     return NULL;
   FleetProc *p = g_new0(FleetProc, 1);
   p->pid = pid;
+  p->other_mnt_ns = other_mount_ns(proc, pid);
   proc_identity(p, argv);
   g_autoptr(VsbQemuCmdline) cmd = vsb_qemu_cmdline_parse_process(proc, pid, NULL);
   VsbQemuFlash fl = { 0 };
@@ -380,6 +394,11 @@ judge_other_processes(FleetScan *scan)
     }
     g_autofree char *what = g_strdup_printf("process %d", p->pid);
     fleet_vm_set_audit(vm, r, what, error);
+    if (p->other_mnt_ns && vm->audit)
+      g_ptr_array_insert(vm->audit->notes, 0,
+                         g_strdup_printf("process %d runs in another mount namespace: the "
+                                         "paths on its command line were looked up in this "
+                                         "one, the files it has open are its own", p->pid));
     n++;
   }
   g_ptr_array_add(scan->fleet->notes,
