@@ -1074,6 +1074,56 @@ test_save(void)
   g_assert_error(error, VSB_ERROR, VSB_ERROR_NOT_FOUND);
 }
 
+/* Autodetection by content, never by name: qcow2 magic, JSON's first character after white
+ * space, else the flash reader (whose errors a damaged image keeps); each store is written
+ * back in its own format. */
+static void
+test_autodetect(void)
+{
+  vsb_test_require_tool("qemu-img");
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *fd_named_json = g_build_filename(dir, "flash.json", NULL);
+  g_autofree char *json_named_fd = g_build_filename(dir, "store.fd", NULL);
+  g_autofree char *q = g_build_filename(dir, "vars.bin", NULL);
+  g_free(vsb_test_copy_file(OVMF "OVMF_VARS_4M.ms.fd", NULL, fd_named_json, 0644));
+  const char *argv[] = { "qemu-img", "convert", "-f", "raw", "-O", "qcow2",
+                         OVMF "OVMF_VARS_4M.ms.fd", q, NULL };
+  g_assert_cmpint(vsb_test_spawn(argv, NULL, NULL, NULL), ==, 0);
+  g_autoptr(VsbVarstore) raw = load_ok(fd_named_json);
+  g_assert_cmpstr(vsb_varstore_get_format(raw), ==, "raw");
+  g_autoptr(VsbVarstore) qc = load_ok(q);
+  g_assert_cmpstr(vsb_varstore_get_format(qc), ==, "qcow2");
+  g_autofree char *text = vsb_varjson_export_text(raw);
+  g_autofree char *padded = g_strconcat(" \n\t", text, NULL);
+  vsb_test_write_file(json_named_fd, padded, -1);
+  g_autoptr(VsbVarstore) js = load_ok(json_named_fd);
+  g_assert_cmpstr(vsb_varstore_get_format(js), ==, "json");
+  g_assert_cmpint(vsb_varstore_get_layout(js), ==, VSB_VARSTORE_LAYOUT_NONE);
+  g_assert_cmpuint(vsb_varstore_get_capacity(js), ==, 0);
+  g_assert_cmpuint(vsb_varstore_get_records(js)->len, ==, 0);
+  assert_same_variables(js, raw);
+  /* Written back as JSON, as export writes it. */
+  g_autoptr(GError) error = NULL;
+  g_assert_true(vsb_varstore_save(js, json_named_fd, 0644, FALSE, &error));
+  g_assert_no_error(error);
+  g_autofree char *back = NULL;
+  g_assert_true(g_file_get_contents(json_named_fd, &back, NULL, NULL));
+  g_assert_cmpstr(back, ==, text);
+  /* An empty v1 list is an empty store; a '{' that is no JSON is a JSON error; 16 zero bytes
+   * are the flash reader's. */
+  vsb_test_write_file(json_named_fd, "[]", -1);
+  g_autoptr(VsbVarstore) empty = load_ok(json_named_fd);
+  g_assert_cmpuint(vsb_varstore_get_variables(empty)->len, ==, 0);
+  vsb_test_write_file(json_named_fd, "{ nope", -1);
+  g_assert_null(vsb_varstore_load(json_named_fd, &error));
+  g_assert_nonnull(strstr(error->message, "not JSON"));
+  g_clear_error(&error);
+  static const guint8 zeros[16];
+  vsb_test_write_file(json_named_fd, zeros, sizeof zeros);
+  g_assert_null(vsb_varstore_load(json_named_fd, &error));
+  g_assert_nonnull(strstr(error->message, "truncated"));
+}
+
 /* The one reader of a store's signature databases: absent, malformed (named), and read. */
 static void
 test_siglist_from_store(void)
@@ -1123,5 +1173,6 @@ main(int argc, char **argv)
   g_test_add_func("/varstore/qcow2", test_qcow2);
   g_test_add_func("/varstore/save", test_save);
   g_test_add_func("/varstore/siglist-from-store", test_siglist_from_store);
+  g_test_add_func("/varstore/autodetect", test_autodetect);
   return g_test_run();
 }
