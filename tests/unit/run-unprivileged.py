@@ -14,6 +14,7 @@ test is a failure too: it would prove nothing.
 import json
 import os
 import pwd
+import shlex
 import shutil
 import subprocess
 import sys
@@ -41,20 +42,22 @@ def system_program(cmd):
     return [other] + cmd[1:] if other and world_executable(other) else cmd
 
 
-def unreachable(builddir, tests):
-    """The build and source directories the tests use that user nobody cannot enter."""
+def needed_dirs(builddir, tests):
+    """The build and source directories the tests use."""
     dirs = {os.path.realpath(builddir)}
-    dirs.update(v for t in tests for k, v in (t.get("env") or {}).items()
+    dirs.update(os.path.realpath(v) for t in tests for k, v in (t.get("env") or {}).items()
                 if k in ("VSB_SOURCE_ROOT", "VSB_TEST_DATA") and os.path.isdir(v))
-    out = []
-    for d in sorted(dirs):
-        p = d
-        while p != "/":
-            if not os.stat(p).st_mode & 0o001:
-                out.append(p)
-                break
-            p = os.path.dirname(p)
-    return out
+    return sorted(dirs)
+
+
+def blocked_ancestor(d):
+    """The first directory on the way to d that others may not enter, or None."""
+    parts = d.strip("/").split("/")
+    for i in range(1, len(parts)):
+        p = "/" + "/".join(parts[:i])
+        if not os.stat(p).st_mode & 0o001:
+            return p
+    return None
 
 
 def shadow_path(bindir):
@@ -72,12 +75,27 @@ def shadow_path(bindir):
     return bindir
 
 
-def wrapper(root):
-    """The command prefix that drops root and the network; nothing when not root."""
+def wrapper(root, dirs):
+    """The command prefix that drops root and the network; nothing when not root. A checkout
+    under a directory others may not enter (a private home) is reached the way a user's own
+    checkout would be: in a private mount namespace that directory is an empty tmpfs (mode
+    0755) through which the checkout's directories are bound back at their own paths."""
     if not root:
         return []
-    return ["unshare", "--net", "--", "setpriv", "--reuid=nobody", "--regid=nogroup",
-            "--clear-groups", "--inh-caps=-all", "--"]
+    drop = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all",
+            "--"]
+    blocked = sorted({b for b in map(blocked_ancestor, dirs) if b})
+    if not blocked:
+        return ["unshare", "--net", "--"] + drop
+    q = shlex.quote
+    script = ["set -e", "mount --make-rprivate /", "keep=$(mktemp -d)"]
+    for i, d in enumerate(dirs):
+        script.append(f"mkdir $keep/{i} && mount --rbind {q(d)} $keep/{i}")
+    script += [f"mount -t tmpfs -o mode=0755 vsb-unpriv {q(b)}" for b in blocked]
+    for i, d in enumerate(dirs):
+        script.append(f"mkdir -p {q(d)} && mount --rbind $keep/{i} {q(d)}")
+    script.append('exec "$@"')
+    return ["unshare", "--mount", "--net", "--", "sh", "-c", "\n".join(script), "sh"] + drop
 
 
 def run_one(test, env, prefix):
@@ -106,11 +124,12 @@ def main():
                  if any(s.split(":")[-1] == suite for s in t["suite"])]
     root = os.geteuid() == 0
     print("TAP version 13")
-    blocked = [d for d in unreachable(builddir, tests)] if root else []
-    if blocked:
+    dirs = needed_dirs(builddir, tests)
+    unenterable = [d for d in dirs if not os.stat(d).st_mode & 0o001]
+    if root and unenterable:
         print("1..1")
-        print(f"not ok 1 - user nobody cannot reach {blocked[0]} (no search permission for "
-              "others on the way): build in a checkout other users can read")
+        print(f"not ok 1 - user nobody cannot enter {unenterable[0]}: its mode lets only its "
+              "owner in")
         return 1
     print(f"1..{max(len(tests), 1)}")
     if not tests:
@@ -140,7 +159,7 @@ def main():
             return 1
         failed = 0
         for i, t in enumerate(tests, 1):
-            rc, out = run_one(t, env, wrapper(root))
+            rc, out = run_one(t, env, wrapper(root, dirs))
             if rc == 0:
                 print(f"ok {i} - {t['name']} (as {'nobody' if root else 'this user'}, "
                       "no QEMU on PATH, no network)")
