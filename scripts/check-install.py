@@ -6,7 +6,8 @@
 
 Installs BUILDDIR into WORKDIR/destdir, then builds against that tree only, through
 `pkg-config vsboot` with PKG_CONFIG_SYSROOT_DIR: every installed public header on its own (an
-installed header that includes one that is not installed fails here, naming both), and
+installed header that includes one that is not installed fails here, naming both; and no
+header is installed that <vsboot/vsboot.h> does not include), and
 examples/provision-and-audit.c, which it then runs: select firmware, provision a VM, audit it,
 Secure Boot enforced. The sysroot is the host's own tree with the destdir laid over it (links),
 so the flags of glib and json-glib, which the host provides, stay valid under it.
@@ -88,6 +89,15 @@ def check(builddir, work):
             bad.append(f"vsboot/{h}: {first[0] if first else out}")
     report(f"each of the {len(headers)} installed headers compiles on its own", not bad,
            "\n".join(bad))
+    # Nothing is installed that the umbrella header does not bring in: the API is one header.
+    code, out = run(["cc", "-M", "-x", "c", "-"] + flags, input="#include <vsboot/vsboot.h>\n",
+                    env=env)
+    incdir = sysroot + dirs["includedir"] + "/vsboot/"
+    used = {os.path.basename(w) for w in out.replace("\\\n", " ").split()
+            if w.startswith(incdir)}
+    extra = sorted(set(headers) - used)
+    report("every installed header is part of <vsboot/vsboot.h>", code == 0 and not extra,
+           out if code else "installed but not included by vsboot.h: " + " ".join(extra))
     exe = os.path.join(work, "provision-and-audit")
     code, out = run(["cc", "-Wall", "-Werror", "-o", exe,
                      os.path.join(ROOT, "examples", "provision-and-audit.c")] + flags, env=env)
