@@ -128,14 +128,27 @@ scan_uri(FleetScan *scan, const char *uri, gboolean explicit, GError **error)
   return TRUE;
 }
 
+static gboolean
+first_index_of(const char *const *strv, const char *s, guint index)
+{
+  for (guint i = 0; i < index; i++)
+    if (strcmp(strv[i], s) == 0)
+      return FALSE;
+  return TRUE;
+}
+
 gboolean
 fleet_scan_libvirt(FleetScan *scan, GError **error)
 {
   const char *const *uris = scan->opts->libvirt_uris;
   if (uris == NULL || uris[0] == NULL)
     return scan_uri(scan, VSB_FLEET_DEFAULT_URI, FALSE, error);
-  for (; *uris; uris++)
-    if (!scan_uri(scan, *uris, TRUE, error))
+  for (guint i = 0; uris[i]; i++) {
+    /* The same URI twice would list its domains twice. */
+    if (!first_index_of(uris, uris[i], i))
+      continue;
+    if (!scan_uri(scan, uris[i], TRUE, error))
       return FALSE;
+  }
   return TRUE;
 }

@@ -279,6 +279,39 @@ test_libvirt_unreachable(void)
                                "--no-libvirt", "--no-processes", NULL), ==, 2);
 }
 
+/* libvirt's test driver (test:///FILE, through the same client library and API as a daemon):
+ * its domains are listed with source libvirt, once even when the URI is given twice. */
+static void
+test_libvirt_test_driver(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *state = make_state_dir(dir);
+  g_autofree char *xml = g_build_filename(dir, "node.xml", NULL);
+  g_autoptr(GString) node = g_string_new("<node>\n");
+  const char *stores[] = { "good", "setup" };
+  for (gsize i = 0; i < G_N_ELEMENTS(stores); i++)
+    g_string_append_printf(node,
+      "<domain type='test'><name>t-%s</name><memory>65536</memory><os>"
+      "<type arch='x86_64' machine='pc-q35-7.2'>hvm</type>"
+      "<loader readonly='yes' secure='yes' type='pflash'>" OVMF "OVMF_CODE_4M.secboot.fd"
+      "</loader><nvram>%s/%s_VARS.fd</nvram></os><features><acpi/><smm state='on'/>"
+      "</features></domain>\n", stores[i], state, stores[i]);
+  g_string_append(node, "</node>\n");
+  vsb_test_write_file(xml, node->str, -1);
+  g_autofree char *uri = g_strconcat("test://", xml, NULL);
+  int rc = 0;
+  const char *args[] = { "--libvirt", uri, "--libvirt", uri, "--no-processes", NULL };
+  g_autoptr(JsonNode) root = fleet_json(&rc, args);
+  check_shape(root);
+  g_assert_cmpint(rc, ==, 1);
+  g_assert_cmpint(json_array_get_length(json_object_get_array_member(
+                    json_node_get_object(root), "vms")), ==, 2);
+  JsonObject *good = find_vm(root, "libvirt", "t-good"), *setup = find_vm(root, "libvirt", "t-setup");
+  g_assert_cmpstr(json_object_get_string_member(good, "verdict"), ==, "enforced");
+  g_assert_true(json_object_get_boolean_member(good, "running"));
+  g_assert_true(has_finding(setup, "varstore-setup-mode"));
+}
+
 /* Wait until pid (QEMU itself, after exec) has path open read-write, at most 10 s. */
 static void
 wait_open(GPid pid, const char *path)
@@ -499,6 +532,7 @@ main(int argc, char **argv)
   g_test_add_func("/fleet/table-width", test_table_width);
   g_test_add_func("/fleet/prometheus", test_prometheus);
   g_test_add_func("/fleet/libvirt-unreachable", test_libvirt_unreachable);
+  g_test_add_func("/fleet/libvirt-test-driver", test_libvirt_test_driver);
   g_test_add_func("/fleet/running-and-rollover", test_running_and_rollover);
   return g_test_run();
 }
