@@ -87,11 +87,29 @@ judge_domain(FleetScan *scan, const char *uri, guint64 version, virDomainPtr dom
   fleet_vm_set_audit(vm, r, what, error);
 }
 
+/* The files a domain names are judged as this host sees them: a URI of another host's libvirt
+ * (qemu+ssh://host/system) would have its paths looked up here. */
+static gboolean
+uri_is_local(const char *uri, GError **error)
+{
+  g_autoptr(GUri) u = g_uri_parse(uri, G_URI_FLAGS_NON_DNS, NULL);
+  const char *host = u ? g_uri_get_host(u) : NULL;
+  if (host == NULL || *host == '\0' || g_ascii_strcasecmp(host, "localhost") == 0 ||
+      strcmp(host, "127.0.0.1") == 0 || strcmp(host, "::1") == 0 || strcmp(host, "[::1]") == 0)
+    return TRUE;
+  g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
+              "libvirt URI %s names host %s: its domains' files are on that host, and vsboot "
+              "judges the files of the host it runs on (run it there)", uri, host);
+  return FALSE;
+}
+
 /* FALSE only for a URI that was asked for (explicit): the default one that does not answer is
  * a note. */
 static gboolean
 scan_uri(FleetScan *scan, const char *uri, gboolean explicit, GError **error)
 {
+  if (!uri_is_local(uri, error))
+    return FALSE;
   virConnectPtr conn = virConnectOpenReadOnly(uri);
   if (conn == NULL) {
     GError *e = NULL;

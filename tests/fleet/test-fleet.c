@@ -270,6 +270,17 @@ test_libvirt_unreachable(void)
   g_assert_cmpint(vsb_test_run(NULL, &err, "fleet", "--libvirt", "test:///no/such/file.xml",
                                "--no-processes", NULL), ==, 2);
   g_assert_nonnull(strstr(err, "test:///no/such/file.xml"));
+  /* A local daemon's socket that is not there. */
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(vsb_test_run(NULL, &err, "fleet", "--libvirt",
+                               "qemu:///system?socket=/nonexistent/libvirt-sock",
+                               "--no-processes", NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "/nonexistent/libvirt-sock"));
+  /* Another host's libvirt: its domains' files are not this host's to judge. */
+  g_clear_pointer(&err, g_free);
+  g_assert_cmpint(vsb_test_run(NULL, &err, "fleet", "--libvirt", "qemu+ssh://elsewhere/system",
+                               "--no-processes", NULL), ==, 2);
+  g_assert_nonnull(strstr(err, "elsewhere"));
   /* Usage errors. */
   g_assert_cmpint(vsb_test_run(NULL, NULL, "fleet", "--rollover", "2011", NULL), ==, 2);
   g_assert_cmpint(vsb_test_run(NULL, NULL, "fleet", "--apply", NULL), ==, 2);
