@@ -393,16 +393,9 @@ add_cert_entries(GPtrArray *dbase, const char *path, GError **error)
 static GPtrArray *
 store_db(const VsbVarstore *store, const char *name, const char *path, GError **error)
 {
-  const VsbVariable *var = vsb_varstore_lookup(store, name, &VSB_GUID_EFI_IMAGE_SECURITY_DATABASE);
-  if (var == NULL)
-    return NULL;
-  gsize len;
-  const guint8 *d = g_bytes_get_data(var->data, &len);
-  g_autoptr(GError) local = NULL;
-  GPtrArray *entries = vsb_siglist_parse(d, len, &local);
-  if (entries == NULL)
-    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: variable %s: %s", path, name,
-                local->message);
+  GPtrArray *entries = NULL;
+  if (!vsb_siglist_from_store(store, name, &entries, error))
+    g_prefix_error(error, "%s: variable ", path);
   return entries;
 }
 
