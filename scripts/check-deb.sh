@@ -56,6 +56,11 @@ for p in "${pkgs[@]}"; do
   [ -n "$f" ] && debs+=("$f")
 done
 check "the four packages are built" test ${#debs[@]} -eq ${#pkgs[@]}
+# The command carries the library's code (it also uses its private helpers), so it needs the
+# data the library reads as much as libvsboot does.
+check "vsboot and libvsboot0.1 depend on vsboot-data" bash -c \
+  "cd '$work' && dpkg-deb -f vsboot_*.deb Depends | grep -q 'vsboot-data (=' &&
+   dpkg-deb -f libvsboot0.1_*.deb Depends | grep -q 'vsboot-data (='"
 check "symbols file matches the version script" "$src/scripts/update-deb-symbols.py" --check
 # lintian fails on errors; its warnings and infos are printed for the report.
 check "lintian: no errors" bash -c "cd '$work' && lintian --fail-on error --display-info ./*.changes 2>&1 | tee lintian.log; exit \${PIPESTATUS[0]}"
@@ -80,10 +85,10 @@ check "nm -D: every export of ${lib##*/} is versioned VSBOOT_*" bash -c \
      awk '\$2 != \"A\" && \$3 !~ /@@VSBOOT_/ {print; bad=1} END {exit bad}'"
 
 # debian/tests/smoke, as autopkgtest runs it: vsboot firmware select against the installed
-# OVMF, and the installed example built with pkg-config vsboot, linked with the installed
-# libvsboot, run: select, provision, audit, enforced.
+# OVMF, vsboot provision and audit of a VM, and the installed example built with pkg-config
+# vsboot, linked with the installed libvsboot, run: select, provision, audit, enforced.
 mkdir -p "$work/smoke"
-check "debian/tests/smoke: firmware select, the example built, linked and run: enforced" \
+check "debian/tests/smoke: firmware select, provision and audit, the example built and run" \
   env AUTOPKGTEST_TMP="$work/smoke" "$work/src/debian/tests/smoke"
 
 # ---- purge: nothing of the packages may remain.
