@@ -29,6 +29,20 @@ gboolean vsb_tool_run_full(const char *const *argv, guint timeout_ms, char **out
 gboolean vsb_tool_run_with_input(const char *const *argv, const char *input, guint timeout_ms,
                                  char **out, char **err, int *status, GError **error);
 
+/* How vsb_tool_run_ex runs a tool. With DIE_WITH_PARENT the tool gets SIGTERM when vsboot dies
+ * (PR_SET_PDEATHSIG, as vsb_tool_spawn's die_with_parent): for a tool that writes into files a
+ * later recovery removes (swtpm_setup filling a new TPM state directory), which must not go on
+ * writing after the vsboot that started it was killed. */
+typedef enum {
+  VSB_TOOL_RUN_DEFAULT = 0,
+  VSB_TOOL_RUN_DIE_WITH_PARENT = 1 << 0,
+} VsbToolRunFlags;
+/* vsb_tool_run_with_input with flags; out and err may be NULL (what the tool printed there is
+ * read and dropped). */
+gboolean vsb_tool_run_ex(const char *const *argv, const char *input, guint timeout_ms,
+                         VsbToolRunFlags flags, char **out, char **err, int *status,
+                         GError **error);
+
 /* The one way libvsboot starts a process it does not run to completion at once (QEMU under
  * watch, swtpm beside a VM, swtpm_setup): argv[0] looked up in PATH, flags as GIO takes them,
  * and with die_with_parent the child gets SIGTERM when vsboot dies (it must not outlive the VM

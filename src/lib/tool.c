@@ -83,14 +83,15 @@ communicate_bounded(GSubprocess *p, const char *input, guint timeout_ms, char **
 }
 
 gboolean
-vsb_tool_run_with_input(const char *const *argv, const char *input, guint timeout_ms, char **out,
-                        char **err, int *status, GError **error)
+vsb_tool_run_ex(const char *const *argv, const char *input, guint timeout_ms,
+                VsbToolRunFlags run_flags, char **out, char **err, int *status, GError **error)
 {
   g_autoptr(GError) local = NULL;
   GSubprocessFlags flags = G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE;
   if (input != NULL)
     flags |= G_SUBPROCESS_FLAGS_STDIN_PIPE;
-  g_autoptr(GSubprocess) p = vsb_tool_spawn(argv, flags, FALSE, error);
+  g_autoptr(GSubprocess) p =
+    vsb_tool_spawn(argv, flags, (run_flags & VSB_TOOL_RUN_DIE_WITH_PARENT) != 0, error);
   if (p == NULL)
     return FALSE;
   if (timeout_ms == 0)
@@ -108,6 +109,13 @@ vsb_tool_run_with_input(const char *const *argv, const char *input, guint timeou
   }
   *status = g_subprocess_get_if_exited(p) ? g_subprocess_get_exit_status(p) : -1;
   return TRUE;
+}
+
+gboolean
+vsb_tool_run_with_input(const char *const *argv, const char *input, guint timeout_ms, char **out,
+                        char **err, int *status, GError **error)
+{
+  return vsb_tool_run_ex(argv, input, timeout_ms, VSB_TOOL_RUN_DEFAULT, out, err, status, error);
 }
 
 gboolean

@@ -158,27 +158,6 @@ collect_features(const char *const *names, VsbFwWant want, VsbFwRequest *req, GE
  * its own) must not hang provisioning with the VM's lock held. */
 #define SWTPM_SETUP_TIMEOUT_S 60
 
-typedef struct {
-  GMainLoop *loop;
-  GAsyncResult *res;
-} SetupWait;
-
-static void
-on_setup_done(GObject *src, GAsyncResult *res, gpointer data)
-{
-  (void)src;
-  SetupWait *w = data;
-  w->res = g_object_ref(res);
-  g_main_loop_quit(w->loop);
-}
-
-static gboolean
-on_setup_limit(gpointer data)
-{
-  g_main_loop_quit(data);
-  return G_SOURCE_REMOVE;
-}
-
 static gboolean
 run_swtpm_setup(const char *dir, gboolean certs, char **err_out, GError **error)
 {
@@ -186,48 +165,17 @@ run_swtpm_setup(const char *dir, gboolean certs, char **err_out, GError **error)
                                "--create-platform-cert", "--lock-nvram", NULL };
   const char *plain[] = { "swtpm_setup", "--tpm2", "--tpmstate", dir, NULL };
   g_autoptr(GError) local = NULL;
+  g_autofree char *err = NULL;
+  int status = -1;
   /* Dying with vsboot: a swtpm_setup that outlived a killed vsboot would go on writing into a
    * directory that recovery removes. */
-  g_autoptr(GSubprocess) p =
-    vsb_tool_spawn(certs ? with_certs : plain,
-                   G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_PIPE, TRUE, &local);
-  if (p == NULL) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "%s (package swtpm-tools)", local->message);
+  if (!vsb_tool_run_ex(certs ? with_certs : plain, NULL, SWTPM_SETUP_TIMEOUT_S * 1000,
+                       VSB_TOOL_RUN_DIE_WITH_PARENT, NULL, &err, &status, &local)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "%s (TPM state %s; swtpm_setup is in package "
+                "swtpm-tools)", local->message, dir);
     return FALSE;
   }
-  g_autoptr(GMainContext) ctx = g_main_context_new();
-  g_main_context_push_thread_default(ctx);
-  SetupWait w = { g_main_loop_new(ctx, FALSE), NULL };
-  g_subprocess_communicate_utf8_async(p, NULL, NULL, on_setup_done, &w);
-  GSource *limit = g_timeout_source_new_seconds(SWTPM_SETUP_TIMEOUT_S);
-  g_source_set_callback(limit, on_setup_limit, w.loop, NULL);
-  g_source_attach(limit, ctx);
-  g_main_loop_run(w.loop);
-  gboolean timed_out = w.res == NULL;
-  if (timed_out) {
-    /* Killed, its pipe closes and the pending read completes. */
-    g_subprocess_force_exit(p);
-    while (w.res == NULL)
-      g_main_context_iteration(ctx, TRUE);
-  }
-  g_source_destroy(limit);
-  g_source_unref(limit);
-  g_autofree char *err = NULL;
-  gboolean ok = g_subprocess_communicate_utf8_finish(p, w.res, NULL, &err, &local);
-  g_object_unref(w.res);
-  g_main_loop_unref(w.loop);
-  g_main_context_pop_thread_default(ctx);
-  if (timed_out) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL,
-                "swtpm_setup --tpmstate %s did not finish within %d s and was stopped", dir,
-                SWTPM_SETUP_TIMEOUT_S);
-    return FALSE;
-  }
-  if (!ok) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "swtpm_setup: %s", local->message);
-    return FALSE;
-  }
-  if (!g_subprocess_get_if_exited(p) || g_subprocess_get_exit_status(p) != 0) {
+  if (status != 0) {
     *err_out = g_strdup(err ? g_strstrip(err) : "");
     return FALSE;
   }

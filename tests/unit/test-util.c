@@ -12,6 +12,9 @@
 #include "vsboot/tool.h"
 
 #include <fcntl.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <openssl/asn1.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -209,6 +212,74 @@ test_spawn(void)
   g_assert_true(g_subprocess_wait_check(p, NULL, NULL));
 }
 
+/* The child half of /util/run-dies-with-parent: a tool that records its pid, then sleeps far
+ * longer than the test lets this process live. */
+static void
+run_sleeper(gboolean die_with_parent)
+{
+  const char *script = g_getenv("VSB_TEST_SLEEPER_PIDFILE");
+  g_autofree char *cmd = g_strdup_printf("echo $$ > '%s'; exec sleep 60", script);
+  const char *argv[] = { "sh", "-c", cmd, NULL };
+  int status = -1;
+  vsb_tool_run_ex(argv, NULL, 90000,
+                  die_with_parent ? VSB_TOOL_RUN_DIE_WITH_PARENT : VSB_TOOL_RUN_DEFAULT, NULL,
+                  NULL, &status, NULL);
+}
+
+/* Whether pid still runs (a zombie waiting for its reaper does not). */
+static gboolean
+pid_runs(int pid)
+{
+  g_autofree char *path = g_strdup_printf("/proc/%d/stat", pid);
+  g_autofree char *stat = NULL;
+  if (!g_file_get_contents(path, &stat, NULL, NULL))
+    return FALSE;
+  const char *close_paren = strrchr(stat, ')');
+  return close_paren && close_paren[1] == ' ' && close_paren[2] != 'Z';
+}
+
+/* The process running the tool is killed (SIGKILL: no cleanup of its own); the tool goes with
+ * it only when asked to (swtpm_setup must, or it writes on into a directory recovery removes). */
+static void
+check_sleeper(gboolean die_with_parent)
+{
+  g_autofree char *dir = g_dir_make_tmp("vsb-sleeper-XXXXXX", NULL);
+  g_autofree char *pidfile = g_build_filename(dir, "pid", NULL);
+  g_setenv("VSB_TEST_SLEEPER_PIDFILE", pidfile, TRUE);
+  /* The trap kills the subprocess with SIGKILL when its time is up. */
+  g_test_trap_subprocess(die_with_parent ? "/util/run-dies-with-parent/sleeper-dies"
+                                         : "/util/run-dies-with-parent/sleeper-stays",
+                         1500 * 1000, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed();
+  g_autofree char *text = NULL;
+  g_assert_true(g_file_get_contents(pidfile, &text, NULL, NULL));
+  int pid = atoi(text);
+  g_assert_cmpint(pid, >, 1);
+  gboolean runs = TRUE;
+  for (int i = 0; i < 100 && (runs = pid_runs(pid)); i++)
+    g_usleep(20 * 1000);
+  if (runs)
+    kill(pid, SIGKILL);
+  g_assert_cmpint(runs, ==, !die_with_parent);
+  g_unlink(pidfile);
+  g_rmdir(dir);
+}
+
+static void
+test_run_dies_with_parent(void)
+{
+  check_sleeper(TRUE);
+  check_sleeper(FALSE);
+}
+
+/* Run only inside check_sleeper's trap. */
+static void
+test_sleeper(void)
+{
+  if (g_test_subprocess())
+    run_sleeper(strstr(g_test_get_path(), "sleeper-dies") != NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -221,5 +292,8 @@ main(int argc, char **argv)
   g_test_add_func("/util/json-members", test_json_members);
   g_test_add_func("/util/rewrite", test_rewrite);
   g_test_add_func("/util/spawn", test_spawn);
+  g_test_add_func("/util/run-dies-with-parent", test_run_dies_with_parent);
+  g_test_add_func("/util/run-dies-with-parent/sleeper-dies", test_sleeper);
+  g_test_add_func("/util/run-dies-with-parent/sleeper-stays", test_sleeper);
   return g_test_run();
 }
