@@ -93,17 +93,15 @@ watch(const char *const *argv, guint timeout_ms, LineFunc on_line, TickFunc on_t
       gpointer data, GError **error)
 {
   g_return_val_if_fail(argv != NULL && argv[0] != NULL, NULL);
-  g_autoptr(GError) local = NULL;
-  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(
-    G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-    G_SUBPROCESS_FLAGS_STDERR_MERGE);
   gint64 start = g_get_monotonic_time();
-  g_autoptr(GSubprocess) proc = g_subprocess_launcher_spawnv(launcher, argv, &local);
-  if (proc == NULL) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_TOOL, "cannot start %s: %s", argv[0],
-                local->message);
+  /* Through the one spawner: stdin a pipe nobody writes (QEMU's -serial stdio must not read the
+   * caller's terminal), the console on stdout with stderr merged into it, and the QEMU dies
+   * with the process watching it instead of running on unwatched until its own timeout. */
+  g_autoptr(GSubprocess) proc = vsb_tool_spawn(
+    argv, G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+    G_SUBPROCESS_FLAGS_STDERR_MERGE, TRUE, error);
+  if (proc == NULL)
     return NULL;
-  }
   GInputStream *out = g_subprocess_get_stdout_pipe(proc);
   int fd = g_unix_input_stream_get_fd(G_UNIX_INPUT_STREAM(out));
 
