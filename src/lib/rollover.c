@@ -39,35 +39,16 @@ vsb_boot_check_free(VsbBootCheck *c)
   g_free(c);
 }
 
-/* db or dbx as signature entries; NULL (no error) when the variable does not exist, which
- * the firmware treats differently from an empty one. */
-static GPtrArray *
-database(const VsbVarstore *store, const char *name, gboolean *ok, GError **error)
-{
-  const VsbVariable *v = vsb_varstore_lookup(store, name, &VSB_GUID_EFI_IMAGE_SECURITY_DATABASE);
-  if (v == NULL)
-    return NULL;
-  gsize len;
-  const guint8 *d = g_bytes_get_data(v->data, &len);
-  GPtrArray *e = vsb_siglist_parse(d, len, error);
-  if (e == NULL) {
-    g_prefix_error(error, "%s: ", name);
-    *ok = FALSE;
-  }
-  return e;
-}
-
 /* The verdict of image against store; *why gets the deciding entry or reason. */
 static gboolean
 judge(const VsbVarstore *store, const VsbPeImage *image, gboolean *allowed, char **why,
       GError **error)
 {
-  gboolean ok = TRUE;
-  g_autoptr(GPtrArray) db = database(store, "db", &ok, error);
-  if (!ok)
-    return FALSE;
-  g_autoptr(GPtrArray) dbx = database(store, "dbx", &ok, error);
-  if (!ok)
+  /* An absent db or dbx (NULL) is not an empty one: the firmware treats them differently. */
+  g_autoptr(GPtrArray) db = NULL;
+  g_autoptr(GPtrArray) dbx = NULL;
+  if (!vsb_siglist_from_store(store, "db", &db, error) ||
+      !vsb_siglist_from_store(store, "dbx", &dbx, error))
     return FALSE;
   g_autoptr(VsbAuthenticodeVerdict) v = vsb_authenticode_verify(image, db, dbx, error);
   if (v == NULL)
