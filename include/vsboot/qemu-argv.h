@@ -3,7 +3,9 @@
  * builds it (qemu_command.c): -blockdev nodes + -machine pflash0=/pflash1= from QEMU 4.0 on,
  * -drive if=pflash before; smm=on and the cfi.pflash01 "secure" global whenever the firmware
  * requires SMM (without them a requires-smm build hangs, or its varstore is writable by the OS
- * and Secure Boot can be undone from the guest). Parsing command lines is qemu-cmdline.h. */
+ * and Secure Boot can be undone from the guest), and S3 off (-global ICH9-LPC.disable_s3=1) for
+ * an SMM OVMF whose PEI phase is X64, which edk2 before 2023.05 stops in PEI while S3 is offered.
+ * Parsing command lines is qemu-cmdline.h. */
 #pragma once
 
 #include "vsboot/export.h"
@@ -25,7 +27,8 @@ typedef struct {
 } VsbQemuArgvOptions;
 
 /* The arguments (char*, without the binary): -machine TYPE[,smm=on][,pflash0=..,pflash1=..],
- * the flash/-bios arguments, the secure-flash global, and the TPM. Fails with
+ * the flash/-bios arguments, the secure-flash global, the S3 global (the code image is read
+ * for it, once per file version: an image that cannot be read gets none), and the TPM. Fails with
  * VSB_ERROR_UNSUPPORTED for what vsboot does not start (kernel/igvm devices, SMM off x86). */
 GPtrArray *vsb_qemu_argv_build(const VsbVm *vm, const VsbQemuArgvOptions *opts, GError **error);
 

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "vsboot/qemu-argv.h"
+#include "qemu-argv-private.h"
 #include "vsboot/error.h"
+#include "vsboot/filecache.h"
+#include "vsboot/fv.h"
 #include "util/arch.h"
 #include "util/jsonb.h"
 
@@ -151,6 +154,48 @@ firmware_args(const VsbVm *vm, gboolean blockdev, GPtrArray *args, GPtrArray *fl
   return TRUE;
 }
 
+/* The file cache (filecache.h) and its key for vsb_firmware_needs_s3_off. */
+#define S3_CACHE "firmware"
+#define S3_CACHE_WHAT "x64-pei-smm"
+
+gboolean
+vsb_firmware_needs_s3_off(const char *path)
+{
+  g_autofree char *cached = vsb_file_cache_get(S3_CACHE, path, S3_CACHE_WHAT);
+  if (cached)
+    return strcmp(cached, "yes") == 0;
+  /* Reading the volumes inflates ~13 MiB (0.1 s); the cache spares it on every later emit. */
+  g_autoptr(VsbFvImage) image = vsb_fv_inspect_file(path, NULL, NULL);
+  if (image == NULL)
+    return FALSE;
+  /* requires-smm from the image: the SMM variable stack of an SMM_REQUIRE build. */
+  const VsbFvFeature *smm = vsb_fv_image_get_feature(image, "requires-smm");
+  gboolean needs = smm && smm->present &&
+                   vsb_fv_image_get_pei_arch(image) == VSB_FW_ARCH_X86_64;
+  vsb_file_cache_put(S3_CACHE, path, S3_CACHE_WHAT, needs ? "yes" : "no");
+  return needs;
+}
+
+static gboolean
+machine_is_q35(const char *m)
+{
+  return m && (strcmp(m, "q35") == 0 || g_str_has_prefix(m, "pc-q35-"));
+}
+
+gboolean
+vsb_vm_needs_s3_off(const VsbVm *vm)
+{
+  /* OVMF's SMM builds run on q35 only, where the ICH9 LPC bridge is what advertises S3; the
+   * image QEMU maps is the VM's own copy for combined flash. */
+  if (!vsb_vm_has_feature(vm, VSB_FW_FEATURE_REQUIRES_SMM) || !vsb_arch_is_x86(vm->arch) ||
+      vm->device != VSB_FW_DEVICE_FLASH ||
+      !machine_is_q35(vm->machine_resolved ? vm->machine_resolved : vm->machine))
+    return FALSE;
+  const char *code = vm->mode == VSB_FW_FLASH_MODE_COMBINED && vm->varstore ? vm->varstore
+                                                                             : vm->executable;
+  return code && vsb_firmware_needs_s3_off(code);
+}
+
 static void
 tpm_args(const VsbVm *vm, const VsbQemuArgvOptions *opts, GPtrArray *args)
 {
@@ -203,6 +248,13 @@ vsb_qemu_argv_build(const VsbVm *vm, const VsbQemuArgvOptions *opts, GError **er
     /* Only SMM code may then write the flash: the OS cannot rewrite PK/KEK/db directly. */
     add(args, "-global");
     add(args, "driver=cfi.pflash01,property=secure,value=on");
+  }
+  if (vsb_vm_needs_s3_off(vm)) {
+    /* An X64-PEI SMM OVMF (Debian's 2M OVMF_CODE.secboot.fd) hangs silently in PEI while QEMU
+     * advertises S3 (edk2 S3Verification, before 2023.05); libvirt's <pm><suspend-to-mem
+     * enabled='no'/> is this very option. The guest only loses suspend-to-RAM. */
+    add(args, "-global");
+    add(args, "ICH9-LPC.disable_s3=1");
   }
   tpm_args(vm, opts, args);
   return g_steal_pointer(&args);

@@ -7,6 +7,7 @@
 #include "vsboot/error.h"
 #include "vsboot/libvirt-xml.h"
 #include "vsboot/qemu-argv.h"
+#include "qemu-argv-private.h"
 #include "vsboot/vm.h"
 #include "vsboot/mscerts.h"
 #include "vsboot/vm-run.h"
@@ -585,6 +586,42 @@ test_virt_type_auto(void)
   g_assert_nonnull(strstr(out, "<domain type=\"kvm\">"));
 }
 
+/* S3 off is decided from the image: Debian's 2M SMM build has an X64 PEI (it hangs while S3
+ * is advertised), the 4M SMM build an IA32 PEI, the 2M build without SMM needs no SMM at all;
+ * an image vsboot cannot read as firmware volumes gets nothing. */
+static void
+test_argv_s3(void)
+{
+  g_autoptr(VsbVm) vm = make_vm(VSB_FW_ARCH_X86_64, VSB_FW_FLASH_MODE_SPLIT, VSB_FW_FORMAT_RAW,
+                                TRUE);
+  g_free(vm->executable);
+  vm->executable = g_strdup("/usr/share/OVMF/OVMF_CODE.secboot.fd");
+  g_autofree char *m2 = argv_line(vm, 7, 2);
+  g_assert_nonnull(strstr(m2, " -global ICH9-LPC.disable_s3=1"));
+  /* Asked again, the answer comes from the file cache: the same. */
+  g_autofree char *again = argv_line(vm, 3, 1);
+  g_assert_nonnull(strstr(again, " -global ICH9-LPC.disable_s3=1"));
+  /* Only q35 has the ICH9 LPC bridge (and SMM builds of OVMF boot only there). */
+  g_free(vm->machine_resolved);
+  vm->machine_resolved = g_strdup("pc-i440fx-7.2");
+  g_autofree char *pc = argv_line(vm, 7, 2);
+  g_assert_null(strstr(pc, "disable_s3"));
+  g_free(vm->machine_resolved);
+  vm->machine_resolved = g_strdup("pc-q35-7.2");
+  g_free(vm->executable);
+  vm->executable = g_strdup("/usr/share/OVMF/OVMF_CODE_4M.secboot.fd");
+  g_autofree char *m4 = argv_line(vm, 7, 2);
+  g_assert_null(strstr(m4, "disable_s3"));
+  g_free(vm->executable);
+  vm->executable = g_strdup("/fw/CODE.fd");
+  g_autofree char *absent = argv_line(vm, 7, 2);
+  g_assert_null(strstr(absent, "disable_s3"));
+  g_assert_true(vsb_firmware_needs_s3_off("/usr/share/OVMF/OVMF_CODE.secboot.fd"));
+  g_assert_false(vsb_firmware_needs_s3_off("/usr/share/OVMF/OVMF_CODE.fd"));
+  g_assert_false(vsb_firmware_needs_s3_off("/usr/share/OVMF/OVMF_CODE_4M.secboot.fd"));
+  g_assert_false(vsb_firmware_needs_s3_off("/usr/share/OVMF/OVMF_VARS.fd"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -599,6 +636,7 @@ main(int argc, char **argv)
   g_test_add_func("/vm/argv/qcow2", test_argv_qcow2);
   g_test_add_func("/vm/argv/aarch64-tpm", test_argv_aarch64_tpm);
   g_test_add_func("/vm/argv/refuses", test_argv_refuses);
+  g_test_add_func("/vm/argv/s3", test_argv_s3);
   g_test_add_func("/vm/argv/shell-quote", test_shell_quote);
   g_test_add_func("/vm/xml/auto", test_xml_auto);
   g_test_add_func("/vm/xml/explicit", test_xml_explicit);
