@@ -43,7 +43,6 @@ VsbAuditReport *fleet_audit_process(FleetScan *scan, int pid, GError **error);
 
 /* A VM judged not enforced because it could not be read. */
 VsbFinding *fleet_failure_new(const char *what, const GError *error);
-void fleet_finding_free(VsbFinding *f);
 
 /* A new VM of the fleet; fills in the varstore facts (Microsoft CAs, dbx) from its audit. */
 VsbFleetVm *fleet_vm_add(FleetScan *scan, VsbFleetSource source, const char *name,

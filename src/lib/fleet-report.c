@@ -4,28 +4,19 @@
 
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
+#include "util/jsonb.h"
 
 #include <string.h>
-
-static void
-add_str(JsonBuilder *b, const char *key, const char *value)
-{
-  json_builder_set_member_name(b, key);
-  if (value)
-    json_builder_add_string_value(b, value);
-  else
-    json_builder_add_null_value(b);
-}
 
 static void
 add_finding(JsonBuilder *b, const VsbFinding *f)
 {
   json_builder_begin_object(b);
-  add_str(b, "id", f->id);
-  add_str(b, "severity", vsb_severity_name(f->severity));
-  add_str(b, "message", f->message);
-  add_str(b, "evidence", f->evidence);
-  add_str(b, "fix", f->fix);
+  vsb_json_put_str(b, "id", f->id);
+  vsb_json_put_str(b, "severity", vsb_severity_name(f->severity));
+  vsb_json_put_str(b, "message", f->message);
+  vsb_json_put_str(b, "evidence", f->evidence);
+  vsb_json_put_str(b, "fix", f->fix);
   json_builder_end_object(b);
 }
 
@@ -38,31 +29,30 @@ add_vm_firmware(JsonBuilder *b, const VsbFleetVm *vm)
     json_builder_add_null_value(b);
   } else {
     json_builder_begin_object(b);
-    add_str(b, "code", m->code);
-    add_str(b, "descriptor", m->descriptor);
-    add_str(b, "via", m->firmware_via);
+    vsb_json_put_str(b, "code", m->code);
+    vsb_json_put_str(b, "descriptor", m->descriptor);
+    vsb_json_put_str(b, "via", m->firmware_via);
     json_builder_end_object(b);
   }
-  add_str(b, "secure-boot", m ? m->secure_boot : NULL);
-  add_str(b, "varstore", m ? m->varstore : NULL);
+  vsb_json_put_str(b, "secure-boot", m ? m->secure_boot : NULL);
+  vsb_json_put_str(b, "varstore", m ? m->varstore : NULL);
 }
 
 static void
 add_vm(JsonBuilder *b, const VsbFleetVm *vm)
 {
   json_builder_begin_object(b);
-  add_str(b, "name", vm->name);
-  add_str(b, "source", vsb_fleet_source_name(vm->source));
-  add_str(b, "origin", vm->origin);
-  add_str(b, "uuid", vm->uuid);
-  json_builder_set_member_name(b, "running");
-  json_builder_add_boolean_value(b, vm->running);
+  vsb_json_put_str(b, "name", vm->name);
+  vsb_json_put_str(b, "source", vsb_fleet_source_name(vm->source));
+  vsb_json_put_str(b, "origin", vm->origin);
+  vsb_json_put_str(b, "uuid", vm->uuid);
+  vsb_json_put_bool(b, "running", vm->running);
   json_builder_set_member_name(b, "pid");
   if (vm->pid)
     json_builder_add_int_value(b, vm->pid);
   else
     json_builder_add_null_value(b);
-  add_str(b, "verdict", vm->enforced ? "enforced" : "not-enforced");
+  vsb_json_put_str(b, "verdict", vm->enforced ? "enforced" : "not-enforced");
   json_builder_set_member_name(b, "findings");
   json_builder_begin_array(b);
   if (vm->failure)
@@ -76,22 +66,15 @@ add_vm(JsonBuilder *b, const VsbFleetVm *vm)
     json_builder_add_value(b, vsb_ms_state_to_json(vm->microsoft));
   else
     json_builder_add_null_value(b);
-  json_builder_set_member_name(b, "microsoft-2023");
-  json_builder_add_boolean_value(b, vsb_fleet_vm_microsoft_2023(vm));
-  json_builder_set_member_name(b, "rollover-needed");
-  json_builder_add_boolean_value(b, vsb_fleet_vm_rollover_needed(vm));
+  vsb_json_put_bool(b, "microsoft-2023", vsb_fleet_vm_microsoft_2023(vm));
+  vsb_json_put_bool(b, "rollover-needed", vsb_fleet_vm_rollover_needed(vm));
   json_builder_set_member_name(b, "dbx-entries");
   if (vm->dbx_entries >= 0)
     json_builder_add_int_value(b, vm->dbx_entries);
   else
     json_builder_add_null_value(b);
-  json_builder_set_member_name(b, "tpm");
-  json_builder_add_boolean_value(b, vm->tpm);
-  json_builder_set_member_name(b, "notes");
-  json_builder_begin_array(b);
-  for (guint i = 0; vm->audit && i < vm->audit->notes->len; i++)
-    json_builder_add_string_value(b, vm->audit->notes->pdata[i]);
-  json_builder_end_array(b);
+  vsb_json_put_bool(b, "tpm", vm->tpm);
+  vsb_json_put_strings(b, "notes", vm->audit ? vm->audit->notes : NULL);
   json_builder_end_object(b);
 }
 
@@ -105,17 +88,11 @@ vsb_fleet_to_json(const VsbFleet *fleet)
   for (guint i = 0; i < fleet->vms->len; i++)
     add_vm(b, fleet->vms->pdata[i]);
   json_builder_end_array(b);
-  json_builder_set_member_name(b, "enforced");
-  json_builder_add_int_value(b, fleet->n_enforced);
-  json_builder_set_member_name(b, "not-enforced");
-  json_builder_add_int_value(b, fleet->vms->len - fleet->n_enforced);
+  vsb_json_put_int(b, "enforced", fleet->n_enforced);
+  vsb_json_put_int(b, "not-enforced", fleet->vms->len - fleet->n_enforced);
   json_builder_set_member_name(b, "scan-seconds");
   json_builder_add_double_value(b, fleet->scan_seconds);
-  json_builder_set_member_name(b, "notes");
-  json_builder_begin_array(b);
-  for (guint i = 0; i < fleet->notes->len; i++)
-    json_builder_add_string_value(b, fleet->notes->pdata[i]);
-  json_builder_end_array(b);
+  vsb_json_put_strings(b, "notes", fleet->notes);
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }
@@ -341,13 +318,9 @@ vsb_fleet_rollover_to_json(const VsbFleetRollover *ro)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  add_str(b, "status", vsb_fleet_rollover_state(ro));
-  json_builder_set_member_name(b, "changes");
-  json_builder_begin_array(b);
-  for (guint i = 0; i < ro->changes->len; i++)
-    json_builder_add_string_value(b, ro->changes->pdata[i]);
-  json_builder_end_array(b);
-  add_str(b, "error", ro->error);
+  vsb_json_put_str(b, "status", vsb_fleet_rollover_state(ro));
+  vsb_json_put_strings(b, "changes", ro->changes);
+  vsb_json_put_str(b, "error", ro->error);
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }

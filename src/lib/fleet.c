@@ -26,18 +26,6 @@ vsb_fleet_source_name(VsbFleetSource source)
   return "unknown";
 }
 
-void
-fleet_finding_free(VsbFinding *f)
-{
-  if (f == NULL)
-    return;
-  g_free(f->id);
-  g_free(f->message);
-  g_free(f->evidence);
-  g_free(f->fix);
-  g_free(f);
-}
-
 VsbFinding *
 fleet_failure_new(const char *what, const GError *error)
 {
@@ -58,7 +46,7 @@ fleet_vm_free(VsbFleetVm *vm)
   g_free(vm->origin);
   g_free(vm->uuid);
   vsb_audit_report_free(vm->audit);
-  fleet_finding_free(vm->failure);
+  vsb_finding_free(vm->failure);
   if (vm->microsoft)
     vsb_ms_state_free(vm->microsoft);
   g_free(vm->writable_store);
