@@ -121,15 +121,24 @@ fail(const Ctx *ctx, GError **error, const char *member, const char *fmt, ...)
   return FALSE;
 }
 
+/* parent's member key (NULL when absent: an error unless optional); member names it. */
+static JsonNode *
+get_member(const Ctx *ctx, JsonObject *parent, const char *key, const char *member,
+           gboolean optional, GError **error)
+{
+  JsonNode *n = json_object_get_member(parent, key);
+  if (n == NULL && !optional)
+    fail(ctx, error, member, "missing member");
+  return n;
+}
+
 static JsonObject *
 get_object(const Ctx *ctx, JsonObject *parent, const char *key, const char *member,
            GError **error)
 {
-  JsonNode *n = json_object_get_member(parent, key);
-  if (n == NULL) {
-    fail(ctx, error, member, "missing member");
+  JsonNode *n = get_member(ctx, parent, key, member, FALSE, error);
+  if (n == NULL)
     return NULL;
-  }
   if (!JSON_NODE_HOLDS_OBJECT(n)) {
     fail(ctx, error, member, "expected an object, got %s", node_type_name(n));
     return NULL;
@@ -141,12 +150,9 @@ static JsonArray *
 get_array(const Ctx *ctx, JsonObject *parent, const char *key, const char *member,
           gboolean optional, GError **error)
 {
-  JsonNode *n = json_object_get_member(parent, key);
-  if (n == NULL) {
-    if (!optional)
-      fail(ctx, error, member, "missing member");
+  JsonNode *n = get_member(ctx, parent, key, member, optional, error);
+  if (n == NULL)
     return NULL;
-  }
   if (!JSON_NODE_HOLDS_ARRAY(n)) {
     fail(ctx, error, member, "expected an array, got %s", node_type_name(n));
     return NULL;
@@ -168,13 +174,8 @@ static const char *
 get_string(const Ctx *ctx, JsonObject *parent, const char *key, const char *member,
            gboolean optional, GError **error)
 {
-  JsonNode *n = json_object_get_member(parent, key);
-  if (n == NULL) {
-    if (!optional)
-      fail(ctx, error, member, "missing member");
-    return NULL;
-  }
-  return node_string(ctx, n, member, error);
+  JsonNode *n = get_member(ctx, parent, key, member, optional, error);
+  return n ? node_string(ctx, n, member, error) : NULL;
 }
 
 static const char *
