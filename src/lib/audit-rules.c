@@ -4,6 +4,7 @@
  * fix. Adding a finding is one function and one table entry (and a test case that makes it
  * fire: tests/audit checks that every id in the table has one). */
 #include "audit-private.h"
+#include "qemu-argv-private.h"
 #include "inspect-cache.h"
 
 #include "vsboot/fileio.h"
@@ -335,6 +336,38 @@ smm_off(void *model, const VsbAuditRule *rule)
     EMIT(c->cmd->machine_evidence, NULL,
          "the firmware requires SMM but the machine has smm=off: the SMM build stops early in "
          "boot (and without SMM nothing protects the varstore)");
+}
+
+/* The last -global ICH9-LPC.disable_s3 given (QEMU applies them in order), or NULL. */
+static const VsbQemuGlobal *
+s3_global(const VsbQemuCmdline *cmd)
+{
+  const VsbQemuGlobal *last = NULL;
+  for (guint i = 0; i < cmd->globals->len; i++) {
+    const VsbQemuGlobal *g = cmd->globals->pdata[i];
+    if (strcmp(g->driver, "ICH9-LPC") == 0 && strcmp(g->property, "disable_s3") == 0)
+      last = g;
+  }
+  return last;
+}
+
+/* An SMM OVMF with an X64 PEI (Debian's 2M OVMF_CODE.secboot.fd) dead-loops in PlatformPei
+ * while the ICH9 bridge offers S3 (edk2 before 2023.05): the code image is read for it, as the
+ * emitters read it (qemu-argv-private.h). */
+static void
+smm_s3_hang(void *model, const VsbAuditRule *rule)
+{
+  AuditCtx *c = model;
+  if (!smm_firmware(c) || !c->q35 || c->smm_explicit_off || !c->code.present ||
+      c->fw_state != FW_FILE || !vsb_firmware_needs_s3_off(c->code_path))
+    return;
+  const VsbQemuGlobal *g = s3_global(c->cmd);
+  if (g && g_ascii_strtoull(g->value, NULL, 0) != 0)
+    return;
+  EMIT(g ? g->evidence : c->fw_full_ev, NULL,
+       "this SMM build's PEI phase is X64 and the machine offers S3: its PlatformPei stops in a "
+       "dead loop (S3Verification, edk2 before 2023.05) before printing anything, so the VM "
+       "never boots");
 }
 
 static void
@@ -822,6 +855,11 @@ static const VsbAuditRule rules[] = {
     aarch64_no_smm },
   { "smm-off", E, "SMM firmware with smm=off: it stops early in boot",
     "use -machine q35,smm=on", smm_off },
+  { "smm-s3-hang", E,
+    "S3 offered to an SMM OVMF whose PEI is X64: it stops early in boot",
+    "add -global ICH9-LPC.disable_s3=1 (libvirt: <pm><suspend-to-mem enabled='no'/>), as vsboot "
+    "qemu-args does, or use a build whose PEI is IA32 (OVMF_CODE_4M.secboot.fd)",
+    smm_s3_hang },
   { "smm-auto", W,
     "SMM firmware under KVM with smm left to auto: off without a word where KVM lacks SMM",
     "add smm=on to -machine (libvirt: <smm state='on'/>)", smm_auto },

@@ -784,6 +784,13 @@ emit_rest(Fw *fw, GError **error)
       !vsb_qemu_cmdline_add(cmd, "global", "driver=cfi.pflash01,property=secure,value=on",
                             dom->loader_xml ? dom->loader_xml : "<loader secure='yes'>", error))
     return FALSE;
+  /* <pm><suspend-to-mem enabled='no'/> is libvirt's -global ICH9-LPC.disable_s3=1 on q35 (an
+   * SMM OVMF with an X64 PEI needs it: audit smm-s3-hang). */
+  const char *mt = fw->machine;
+  if (dom->pm_s3 == 0 && mt && (strcmp(mt, "q35") == 0 || g_str_has_prefix(mt, "pc-q35-")) &&
+      !vsb_qemu_cmdline_add(cmd, "global", "ICH9-LPC.disable_s3=1",
+                            "<pm><suspend-to-mem enabled='no'/>", error))
+    return FALSE;
   if (fw->loader && strcmp(fw->loader_type, "rom") == 0 &&
       !vsb_qemu_cmdline_add(cmd, "bios", fw->loader,
                             dom->loader_xml ? dom->loader_xml : origin_os, error))

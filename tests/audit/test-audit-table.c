@@ -229,6 +229,23 @@ static const Case cases[] = {
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
     "-drive if=pflash,format=raw,unit=1,file=@VARS_ZERO@",
     "varstore-setup-mode", FALSE },
+  /* Debian's 2M SMM build (X64 PEI) hangs while S3 is offered; vsboot qemu-args turns it off. */
+  { "smm-s3-hang", QEMU,
+    "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
+    "-drive if=pflash,format=raw,unit=0,readonly=on,file=" OVMF "OVMF_CODE.secboot.fd "
+    "-drive if=pflash,format=raw,unit=1,file=@VARS_2M@",
+    "smm-s3-hang firmware-unknown-provenance dbx-placeholder microsoft-2023-missing", FALSE },
+  { "smm-s3-off", QEMU,
+    "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
+    "-drive if=pflash,format=raw,unit=0,readonly=on,file=" OVMF "OVMF_CODE.secboot.fd "
+    "-drive if=pflash,format=raw,unit=1,file=@VARS_2M@ -global ICH9-LPC.disable_s3=1",
+    "firmware-unknown-provenance dbx-placeholder microsoft-2023-missing", TRUE },
+  { "smm-s3-on-again", QEMU,
+    "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
+    "-drive if=pflash,format=raw,unit=0,readonly=on,file=" OVMF "OVMF_CODE.secboot.fd "
+    "-drive if=pflash,format=raw,unit=1,file=@VARS_2M@ -global ICH9-LPC.disable_s3=1 "
+    "-global driver=ICH9-LPC,property=disable_s3,value=0",
+    "smm-s3-hang firmware-unknown-provenance dbx-placeholder microsoft-2023-missing", FALSE },
   { "size-mismatch", QEMU,
     "-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on "
     "-drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
@@ -381,6 +398,20 @@ static const Case cases[] = {
     "<firmware><feature enabled='yes' name='enrolled-keys'/></firmware>"
     "<nvram>@VARS_SETUP@</nvram></os>" XML_TAIL,
     "varstore-setup-mode", FALSE },
+  /* Debian's 2M SMM build: libvirt offers S3 unless <pm> turns it off. */
+  { "xml-explicit-2m-s3", XML,
+    XML_HEAD "<os><type arch='x86_64' machine='q35'>hvm</type>"
+    "<loader readonly='yes' secure='yes' type='pflash'>" OVMF "OVMF_CODE.secboot.fd</loader>"
+    "<nvram template='" OVMF "OVMF_VARS.ms.fd'>@VARS_2M@</nvram></os>"
+    "<features><acpi/><smm state='on'/></features>" XML_TAIL,
+    "smm-s3-hang firmware-unknown-provenance dbx-placeholder microsoft-2023-missing", FALSE },
+  { "xml-explicit-2m-s3-off", XML,
+    XML_HEAD "<os><type arch='x86_64' machine='q35'>hvm</type>"
+    "<loader readonly='yes' secure='yes' type='pflash'>" OVMF "OVMF_CODE.secboot.fd</loader>"
+    "<nvram template='" OVMF "OVMF_VARS.ms.fd'>@VARS_2M@</nvram></os>"
+    "<features><acpi/><smm state='on'/></features>"
+    "<pm><suspend-to-mem enabled='no'/></pm>" XML_TAIL,
+    "firmware-unknown-provenance dbx-placeholder microsoft-2023-missing", TRUE },
   { "xml-explicit-good", XML,
     XML_HEAD "<os><type arch='x86_64' machine='q35'>hvm</type>"
     "<loader readonly='yes' secure='yes' type='pflash'>@CODE@</loader>"
