@@ -367,6 +367,24 @@ check_var(VsbSbVariable var, gboolean allow_pk, GError **error)
   return TRUE;
 }
 
+/* which's variable (a signature database), copied for adding sig of type, what naming it in the
+ * record; NULL when it already holds sig (recorded as skipped, *present set) or on error. */
+static VsbVariable *
+sigdb_for_add(VsbEnroll *e, VsbSbVariable which, VsbSigType type, GBytes *sig, const char *what,
+              gboolean *present, GError **error)
+{
+  const char *name = vsb_sb_variable_name(which);
+  const VsbGuid *guid = vsb_sb_variable_guid(which);
+  *present = FALSE;
+  g_autoptr(VsbVariable) var = var_for_edit(e, name, guid, VSB_SB_AUTH_ATTRIBUTES, TRUE, error);
+  if (var && has_entry(var->data, type, sig)) {
+    record(e, "skip", name, guid, "%s (already present)", what);
+    *present = TRUE;
+    return NULL;
+  }
+  return g_steal_pointer(&var);
+}
+
 gboolean
 vsb_enroll_set_pk(VsbEnroll *e, X509 *cert, const VsbGuid *owner, GError **error)
 {
@@ -400,17 +418,13 @@ vsb_enroll_add_cert(VsbEnroll *e, VsbSbVariable which, X509 *cert, const VsbGuid
 {
   if (!check_var(which, FALSE, error))
     return FALSE;
-  const char *name = vsb_sb_variable_name(which);
-  const VsbGuid *guid = vsb_sb_variable_guid(which);
-  g_autoptr(VsbVariable) var = var_for_edit(e, name, guid, VSB_SB_AUTH_ATTRIBUTES, TRUE, error);
-  if (var == NULL)
-    return FALSE;
   g_autoptr(GBytes) der = vsb_cert_to_der(cert);
   g_autofree char *subject = cert_subject(cert);
-  if (has_entry(var->data, VSB_SIG_X509, der)) {
-    record(e, "skip", name, guid, "%s (already present)", subject);
-    return TRUE;
-  }
+  gboolean present;
+  g_autoptr(VsbVariable) var = sigdb_for_add(e, which, VSB_SIG_X509, der, subject, &present,
+                                             error);
+  if (var == NULL)
+    return present;
   remember_not_before(e, der, cert);
   g_autoptr(GBytes) list = single_list(VSB_SIG_X509, owner, der);
   GBytes *data = append_bytes(var->data, list);
@@ -420,7 +434,7 @@ vsb_enroll_add_cert(VsbEnroll *e, VsbSbVariable which, X509 *cert, const VsbGuid
   if (!vsb_efi_time_is_zero(&nb))
     time_forward(var, &nb);
   char og[VSB_GUID_STRING_LEN + 1];
-  record(e, "add", name, guid, "%s (owner %s)", subject, vsb_guid_format(owner, og));
+  record(e, "add", var->name, &var->guid, "%s (owner %s)", subject, vsb_guid_format(owner, og));
   vsb_varstore_set(e->store, g_steal_pointer(&var));
   return TRUE;
 }
@@ -455,23 +469,19 @@ vsb_enroll_add_hash(VsbEnroll *e, VsbSbVariable which, const guint8 sha256[32],
                 vsb_sb_variable_name(which));
     return FALSE;
   }
-  const char *name = vsb_sb_variable_name(which);
-  const VsbGuid *guid = vsb_sb_variable_guid(which);
-  g_autoptr(VsbVariable) var = var_for_edit(e, name, guid, VSB_SB_AUTH_ATTRIBUTES, TRUE, error);
-  if (var == NULL)
-    return FALSE;
   g_autofree char *hex = vsb_hex_encode(sha256, 32);
+  g_autofree char *what = g_strdup_printf("sha256 %s", hex);
   g_autoptr(GBytes) sig = g_bytes_new(sha256, 32);
-  if (has_entry(var->data, VSB_SIG_SHA256, sig)) {
-    record(e, "skip", name, guid, "sha256 %s (already present)", hex);
-    return TRUE;
-  }
+  gboolean present;
+  g_autoptr(VsbVariable) var = sigdb_for_add(e, which, VSB_SIG_SHA256, sig, what, &present, error);
+  if (var == NULL)
+    return present;
   GBytes *data = add_sha256_entry(var->data, owner, sha256);
   g_bytes_unref(var->data);
   var->data = data;
   time_forward(var, &e->now);
   char og[VSB_GUID_STRING_LEN + 1];
-  record(e, "add", name, guid, "sha256 %s (owner %s)", hex, vsb_guid_format(owner, og));
+  record(e, "add", var->name, &var->guid, "%s (owner %s)", what, vsb_guid_format(owner, og));
   vsb_varstore_set(e->store, g_steal_pointer(&var));
   return TRUE;
 }
