@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "certificate-ossl.h"
 #include "ossl-auto.h"
+#include "util/osslerr.h"
 #include "util/timetext.h"
 #include "vsboot/efivar.h"
 #include "vsboot/error.h"
@@ -196,11 +197,7 @@ vsb_private_key_load(const char *path, GError **error)
   const guint8 *data = g_bytes_get_data(bytes, &len);
   EVP_PKEY *pkey = parse_private_key(data, len);
   if (pkey == NULL) {
-    unsigned long e = ERR_peek_last_error();
-    char why[256] = "unknown OpenSSL error";
-    if (e != 0)
-      ERR_error_string_n(e, why, sizeof why);
-    ERR_clear_error();
+    g_autofree char *why = vsb_ossl_error_take(FALSE);
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
                 "%s: not a PEM or DER private key (or it is encrypted): %s", path, why);
     return NULL;

@@ -16,6 +16,7 @@
 
 #include "ossl-auto.h"
 #include "util/enumname.h"
+#include "util/osslerr.h"
 #include "util/timetext.h"
 
 #define VALIDITY_DAYS 3650
@@ -26,23 +27,10 @@ VSB_ENUM_NAME_ONLY(vsb_key_role, VsbKeyRole, role_names, VSB_KEY_N_ROLES, "?")
 
 /* g_autoptr for the OpenSSL types: ossl-auto.h. */
 
-/* The last OpenSSL error as text (and the queue cleared), for messages. */
-static char *
-ssl_error_text(void)
-{
-  unsigned long code = ERR_get_error();
-  ERR_clear_error();
-  if (code == 0)
-    return g_strdup("unknown OpenSSL error");
-  char buf[256];
-  ERR_error_string_n(code, buf, sizeof buf);
-  return g_strdup(buf);
-}
-
 static gboolean
 ssl_fail(GError **error, const char *what)
 {
-  g_autofree char *detail = ssl_error_text();
+  g_autofree char *detail = vsb_ossl_error_take(FALSE);
   g_set_error(error, VSB_ERROR, VSB_ERROR_FAILED, "%s: %s", what, detail);
   return FALSE;
 }

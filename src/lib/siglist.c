@@ -5,6 +5,7 @@
 #include "vsboot/siglist.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
+#include "util/osslerr.h"
 
 #include <openssl/asn1t.h>
 #include <openssl/err.h>
@@ -259,21 +260,6 @@ vsb_siglist_build(GPtrArray *entries)
 
 /* ---- certificates --------------------------------------------------------------------------- */
 
-static char *
-openssl_reason(void)
-{
-  unsigned long e = ERR_peek_last_error();
-  char buf[256];
-  if (e == 0) {
-    ERR_clear_error();
-    return g_strdup("unknown reason");
-  }
-  ERR_error_string_n(e, buf, sizeof buf);
-  ERR_clear_error();
-  const char *r = ERR_reason_error_string(e);
-  return g_strdup(r ? r : buf);
-}
-
 X509 *
 vsb_cert_from_der(const guint8 *der, gsize len, GError **error)
 {
@@ -284,7 +270,7 @@ vsb_cert_from_der(const guint8 *der, gsize len, GError **error)
   }
   X509 *cert = d2i_X509(NULL, &p, (long)len);
   if (cert == NULL) {
-    g_autofree char *why = openssl_reason();
+    g_autofree char *why = vsb_ossl_error_take(TRUE);
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "not a DER X.509 certificate (%s)", why);
     return NULL;
   }
