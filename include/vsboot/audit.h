@@ -89,6 +89,25 @@ VsbAuditCache *vsb_audit_cache_new(void);
 void vsb_audit_cache_free(VsbAuditCache *cache);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbAuditCache, vsb_audit_cache_free)
 
+/* What this host's KVM can do for a VM that asks for it (-accel kvm, <domain type='kvm'>),
+ * which decides whether an SMM VM starts at all. QEMU takes the first accelerator of a list
+ * that initialises: with /dev/kvm present that is KVM, even when KVM cannot run SMM, and then
+ * smm=on fails ("System Management Mode not supported by this hypervisor", no fallback to a
+ * later "tcg"), while smm=auto starts without SMM, where the SMM firmware stops at boot. */
+typedef enum {
+  VSB_HOST_KVM_UNKNOWN = 0, /* not stated and not probed */
+  VSB_HOST_KVM_SMM,         /* KVM present and runs SMM */
+  VSB_HOST_KVM_NO_SMM,      /* KVM present, without SMM */
+  VSB_HOST_KVM_ABSENT,      /* no /dev/kvm: a later accelerator of the list, or no start */
+} VsbHostKvm;
+/* "unknown", "smm", "no-smm", "absent" */
+const char *vsb_host_kvm_name(VsbHostKvm kvm);
+int vsb_host_kvm_from_name(const char *name); /* -1 when none */
+/* Ask this host: ABSENT without /dev/kvm, else starts qemu_binary (NULL: qemu-system-x86_64)
+ * paused with -accel kvm and smm=on (vm-run.h vsb_kvm_can_smm) and quits it; *why gets QEMU's
+ * reason when not SMM (may be NULL). An error (and UNKNOWN) only when QEMU cannot be run. */
+VsbHostKvm vsb_host_kvm_probe(const char *qemu_binary, char **why, GError **error);
+
 typedef struct {
   /* Descriptors to map firmware files to (fwsearch.h list, borrowed); NULL: QEMU's search
    * path (firmware_dirs when set). */
@@ -118,6 +137,13 @@ typedef struct {
   const char *expected_code_sha256;
   /* Shared by the audits of one fleet scan (borrowed); NULL: every audit works anew. */
   VsbAuditCache *cache;
+  /* This host's KVM (kvm-without-smm). UNKNOWN (zero) and probe_host_kvm FALSE: nothing is
+   * asked, and where the answer would decide whether the VM starts a note says it was not
+   * checked. probe_host_kvm: when it decides (an x86 VM asking for KVM first, with SMM on or
+   * SMM firmware, not a running process), the audit probes (vsb_host_kvm_probe; once per scan
+   * with a cache) instead of staying unknown. */
+  VsbHostKvm host_kvm;
+  gboolean probe_host_kvm;
 } VsbAuditOptions;
 
 /* The rule table: one entry per finding id, in the order the rules run (the order of the

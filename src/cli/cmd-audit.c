@@ -28,6 +28,8 @@ static const char audit_description[] =
   "Every finding has a stable id, a severity, the evidence and the fix. The verdict is\n"
   "'enforced' only when no finding has error severity. --list-findings lists every id\n"
   "with its severity, when it is reported and its fix.\n"
+  "Whether a VM that asks for KVM with SMM starts depends on this host's KVM: it is probed\n"
+  "(QEMU started paused) only then, or stated with --host-kvm (kvm-without-smm).\n"
   "Exit status: 0 enforced; 1 not enforced: any finding of error severity, also a file\n"
   "the command line names that is missing or unusable (QEMU would not start, so nothing is\n"
   "enforced); 2 could not judge: the input itself cannot be read, or cannot be parsed as\n"
@@ -128,7 +130,7 @@ list_findings(gboolean json)
 }
 
 typedef struct {
-  char *qemu_cmdline, *libvirt_xml, *state_dir, *nvram_dir;
+  char *qemu_cmdline, *libvirt_xml, *state_dir, *nvram_dir, *host_kvm;
   char **firmware_dirs;
   int pid;
   gboolean json, no_scan, list;
@@ -141,6 +143,7 @@ audit_args_clear(AuditArgs *a)
   g_free(a->libvirt_xml);
   g_free(a->state_dir);
   g_free(a->nvram_dir);
+  g_free(a->host_kvm);
   g_strfreev(a->firmware_dirs);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(AuditArgs, audit_args_clear)
@@ -151,7 +154,7 @@ check_source(const AuditArgs *a, const char *name)
 {
   if (a->list) {
     if (a->qemu_cmdline || a->pid || a->libvirt_xml || name || a->state_dir || a->nvram_dir ||
-        a->firmware_dirs || a->no_scan)
+        a->firmware_dirs || a->no_scan || a->host_kvm)
       return vsb_cli_failf("audit: --list-findings takes no VM and no option but --json");
     return VSB_EXIT_OK;
   }
@@ -166,6 +169,9 @@ check_source(const AuditArgs *a, const char *name)
     return vsb_cli_failf("audit: --state-dir needs the VM's NAME");
   if (a->nvram_dir && a->libvirt_xml == NULL)
     return vsb_cli_failf("audit: --nvram-dir only applies to --libvirt-xml");
+  if (a->host_kvm && strcmp(a->host_kvm, "probe") != 0 && vsb_host_kvm_from_name(a->host_kvm) < 0)
+    return vsb_cli_failf("audit: --host-kvm '%s': give probe, smm, no-smm, absent or unknown",
+                         a->host_kvm);
   return VSB_EXIT_OK;
 }
 
@@ -211,6 +217,9 @@ audit_run(int argc, char **argv)
       "Descriptor directory instead of QEMU's search path (repeatable)", "DIR" },
     { "nvram-dir", 0, 0, G_OPTION_ARG_FILENAME, &a.nvram_dir,
       "libvirt's NVRAM directory (default " VSB_LIBVIRT_NVRAM_DIR ")", "DIR" },
+    { "host-kvm", 0, 0, G_OPTION_ARG_STRING, &a.host_kvm,
+      "This host's KVM: probe (default: start QEMU when it decides), smm, no-smm, absent, "
+      "unknown", "WHAT" },
     { "no-process-scan", 0, 0, G_OPTION_ARG_NONE, &a.no_scan,
       "Do not look for other running QEMU processes using the same varstore", NULL },
     { "list-findings", 0, 0, G_OPTION_ARG_NONE, &a.list,
@@ -242,6 +251,12 @@ audit_run(int argc, char **argv)
   VsbAuditOptions opts = { 0 };
   opts.firmware_entries = fw_entries;
   opts.no_process_scan = a.no_scan;
+  /* Probe by default: a question the user did not answer is asked of the host, but only when
+   * it decides whether the VM starts (the probe starts QEMU). */
+  if (a.host_kvm == NULL || strcmp(a.host_kvm, "probe") == 0)
+    opts.probe_host_kvm = TRUE;
+  else
+    opts.host_kvm = (VsbHostKvm)vsb_host_kvm_from_name(a.host_kvm);
   g_autoptr(VsbAuditReport) report = audit_source(&a, name, &opts, &error);
   if (report == NULL)
     return vsb_cli_fail(error);

@@ -126,7 +126,9 @@ judge(const char *domain, guint64 version, gboolean json)
   if (entries == NULL)
     return refuse(domain, error->message);
   VsbLibvirtResolveOptions ropts = { .libvirt_version = version };
-  VsbAuditOptions aopts = { .firmware_entries = entries };
+  /* libvirt itself cannot start a KVM domain with SMM on a host whose KVM lacks SMM: probing
+   * (once per start, only for such a domain) turns QEMU's late failure into vsboot's reason. */
+  VsbAuditOptions aopts = { .firmware_entries = entries, .probe_host_kvm = TRUE };
   g_autofree char *source = g_strdup_printf("libvirt domain %s (hook)", dom->name ? dom->name
                                                                                  : domain);
   /* Not started yet: any QEMU on its varstore is another VM. */

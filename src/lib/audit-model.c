@@ -209,6 +209,7 @@ model_machine(AuditCtx *c)
     if (vsb_qemu_parse_bool(c->smm_opt, &v)) {
       smm_on = v;
       c->smm_explicit_off = !v;
+      c->smm_explicit_on = v;
     }
   }
   if (c->x86)
@@ -541,6 +542,7 @@ vsb_audit_model_build(AuditCtx *c, GError **error)
   model_firmware(c);
   model_varstore(c);
   model_store(c);
+  vsb_audit_model_host(c);
   return TRUE;
 }
 
@@ -570,6 +572,7 @@ vsb_audit_ctx_clear(AuditCtx *c)
   g_clear_pointer(&c->sb, vsb_secure_boot_state_free);
   g_free(c->store_ev);
   g_free(c->other_users);
+  g_free(c->host_kvm_why);
   if (c->found)
     g_array_unref(c->found);
 }

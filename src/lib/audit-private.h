@@ -60,6 +60,7 @@ typedef struct {
   gboolean x86, arm, q35;
   const char *smm_opt;       /* -machine smm= as given */
   gboolean smm_explicit_off;
+  gboolean smm_explicit_on;
   const char *secure_ev;     /* the argument that makes the flash secure, or not */
   const char *conf;          /* "sev", "sev-snp", "tdx" */
   char *conf_ev;
@@ -97,6 +98,12 @@ typedef struct {
   char *store_ev;            /* the flash's argument and read_path's facts */
   char *other_users;         /* other running QEMUs on the varstore */
 
+  /* The host: its KVM, where it decides whether the VM starts (audit-host.c). */
+  gboolean kvm_decides;
+  VsbHostKvm host_kvm;
+  gboolean host_kvm_probed;  /* asked now, not stated by the caller */
+  char *host_kvm_why;        /* QEMU's reason, or why the probe failed */
+
   /* The findings, each with the table position it sorts by. */
   GArray *found;             /* AuditFound */
   int order;                 /* the position of the rule being run */
@@ -111,6 +118,9 @@ typedef struct {
 /* audit-model.c */
 gboolean vsb_audit_model_build(AuditCtx *c, GError **error);
 void vsb_audit_ctx_clear(AuditCtx *c);
+
+/* audit-host.c */
+void vsb_audit_model_host(AuditCtx *c);
 
 /* audit.c */
 char *vsb_audit_clean(const char *s);

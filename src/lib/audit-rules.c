@@ -384,6 +384,40 @@ smm_auto(void *model, const VsbAuditRule *rule)
        "with smm=on QEMU refuses to start instead");
 }
 
+/* Whether it starts at all on this host: QEMU takes KVM when /dev/kvm opens, even a KVM
+ * without SMM, and does not fall back to a later accelerator when SMM then fails. */
+static void
+kvm_without_smm(void *model, const VsbAuditRule *rule)
+{
+  AuditCtx *c = model;
+  const VsbQemuCmdline *cmd = c->cmd;
+  gboolean no_smm = c->host_kvm == VSB_HOST_KVM_NO_SMM;
+  if (!c->kvm_decides || !(no_smm || (c->host_kvm == VSB_HOST_KVM_ABSENT &&
+                                      cmd->accels->len == 1)))
+    return;
+  g_autofree char *host = g_strdup_printf(
+    "this host: %s (%s%s%s)", no_smm ? "KVM without SMM" : "no KVM",
+    c->host_kvm_probed ? "probed" : "as stated", c->host_kvm_why ? ": " : "",
+    c->host_kvm_why ? c->host_kvm_why : "");
+  g_autofree char *ev = vsb_audit_join_ev(
+    cmd->accel_evidence, c->smm_explicit_on ? cmd->machine_evidence : c->fw_ev);
+  g_autofree char *full = vsb_audit_join_ev(ev, host);
+  if (!no_smm)
+    EMIT(full, NULL,
+         "the VM asks for KVM alone and this host has no KVM: QEMU will not start on this "
+         "host (\"failed to initialize kvm\"), so the VM does not run at all");
+  else if (c->smm_explicit_on)
+    EMIT(full, NULL,
+         "the VM asks for KVM with SMM on, and this host's KVM cannot run SMM: it will not "
+         "start on this host (QEMU: \"System Management Mode not supported by this "
+         "hypervisor\"; a later accelerator such as tcg is not tried)");
+  else
+    EMIT(full, NULL,
+         "the VM asks for KVM with SMM left to auto, and this host's KVM cannot run SMM: QEMU "
+         "starts without SMM and this SMM firmware stops at boot, so it will not start on this "
+         "host");
+}
+
 static void
 varstore_not_secure(void *model, const VsbAuditRule *rule)
 {
@@ -863,6 +897,12 @@ static const VsbAuditRule rules[] = {
   { "smm-auto", W,
     "SMM firmware under KVM with smm left to auto: off without a word where KVM lacks SMM",
     "add smm=on to -machine (libvirt: <smm state='on'/>)", smm_auto },
+  { "kvm-without-smm", E,
+    "the VM asks for KVM first with SMM on (or SMM firmware and smm=auto) and this host's KVM "
+    "cannot run SMM, or there is no KVM and no other accelerator: it will not start on this "
+    "host (only with the host's KVM stated or probed; unknown is a note)",
+    "use TCG (libvirt: <domain type='qemu'>; QEMU: -accel tcg), or a host whose KVM runs SMM",
+    kvm_without_smm },
   { "varstore-not-secure", E,
     "SMM firmware without the cfi.pflash01 secure=on property: the guest OS can write the "
     "varstore directly",

@@ -20,6 +20,7 @@ struct _VsbAuditCache {
   GHashTable *sha256;  /* identity -> char* */
   char *proc;          /* the /proc procs was read from */
   GPtrArray *procs;    /* VsbAuditProcess*, NULL until asked */
+  GHashTable *kvm;     /* QEMU binary -> KvmAnswer*: the host's KVM, probed once */
 };
 
 static void
@@ -27,6 +28,18 @@ process_free(VsbAuditProcess *p)
 {
   g_strfreev(p->argv);
   g_free(p);
+}
+
+typedef struct {
+  VsbHostKvm kvm;
+  char *why;
+} KvmAnswer;
+
+static void
+kvm_answer_free(KvmAnswer *a)
+{
+  g_free(a->why);
+  g_free(a);
 }
 
 VsbAuditCache *
@@ -37,6 +50,8 @@ vsb_audit_cache_new(void)
                                     (GDestroyNotify)vsb_fv_image_free);
   c->errors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   c->sha256 = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+  c->kvm = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                 (GDestroyNotify)kvm_answer_free);
   return c;
 }
 
@@ -48,6 +63,7 @@ vsb_audit_cache_free(VsbAuditCache *c)
   g_hash_table_unref(c->images);
   g_hash_table_unref(c->errors);
   g_hash_table_unref(c->sha256);
+  g_hash_table_unref(c->kvm);
   g_free(c->proc);
   if (c->procs)
     g_ptr_array_unref(c->procs);
@@ -156,4 +172,30 @@ vsb_audit_cache_qemu_processes(VsbAuditCache *c, const char *proc)
     g_ptr_array_add(c->procs, p);
   }
   return c->procs;
+}
+
+/* Starting QEMU costs a fraction of a second; the answer is the host's, the same for every VM
+ * of a scan. A failure to run QEMU is not remembered (the next audit tries again). */
+VsbHostKvm
+vsb_audit_cache_host_kvm(VsbAuditCache *c, const char *qemu_binary, char **why, GError **error)
+{
+  const char *key = qemu_binary ? qemu_binary : "";
+  const KvmAnswer *known = c ? g_hash_table_lookup(c->kvm, key) : NULL;
+  if (known == NULL) {
+    g_autofree char *reason = NULL;
+    VsbHostKvm kvm = vsb_host_kvm_probe(qemu_binary, &reason, error);
+    if (kvm == VSB_HOST_KVM_UNKNOWN || c == NULL) {
+      if (why)
+        *why = g_steal_pointer(&reason);
+      return kvm;
+    }
+    KvmAnswer *a = g_new0(KvmAnswer, 1);
+    a->kvm = kvm;
+    a->why = g_steal_pointer(&reason);
+    g_hash_table_insert(c->kvm, g_strdup(key), a);
+    known = a;
+  }
+  if (why)
+    *why = g_strdup(known->why);
+  return known->kvm;
 }

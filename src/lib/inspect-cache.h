@@ -26,4 +26,9 @@ typedef struct {
  * cache): a cache serves one scan of a few seconds, and every VM's audit asks. */
 GPtrArray *vsb_audit_cache_qemu_processes(VsbAuditCache *cache, const char *proc);
 
+/* vsb_host_kvm_probe(qemu_binary, why, error) once per binary (cache may be NULL: every call
+ * probes); *why newly allocated. */
+VsbHostKvm vsb_audit_cache_host_kvm(VsbAuditCache *cache, const char *qemu_binary, char **why,
+                                    GError **error);
+
 G_END_DECLS

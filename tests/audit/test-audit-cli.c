@@ -736,6 +736,101 @@ test_libvirt_version_unknown(void)
   g_assert_false(r->enforced);
 }
 
+/* The host's own KVM, probed by default: what QEMU itself says on this host decides the
+ * expectation (asked here directly, not through vsboot): KVM without SMM stops at once with
+ * QEMU's message, KVM with SMM stays paused until timeout ends it. */
+static gboolean
+host_kvm_runs_smm(void)
+{
+  const char *argv[] = { "timeout", "5", "qemu-system-x86_64", "-accel", "kvm", "-machine",
+                         "q35,smm=on", "-nodefaults", "-display", "none", "-S", NULL };
+  g_autofree char *err = NULL;
+  int rc = vsb_test_spawn(argv, NULL, NULL, &err);
+  g_test_message("QEMU with -accel kvm and smm=on: exit %d: %s", rc, err);
+  if (rc == 124)
+    return TRUE;
+  g_assert_nonnull(strstr(err, "System Management Mode not supported by this hypervisor"));
+  return FALSE;
+}
+
+static char *
+kvm_domain(const char *dir, const char *type)
+{
+  g_autofree char *vars = copy_vars(dir, "guest_VARS.fd");
+  g_autofree char *xml = g_strdup_printf(
+    "<domain type='%s'><name>guest</name><memory unit='KiB'>1048576</memory>"
+    "<os><type arch='x86_64' machine='q35'>hvm</type>"
+    "<loader readonly='yes' secure='yes' type='pflash'>" OVMF "OVMF_CODE_4M.secboot.fd</loader>"
+    "<nvram template='" OVMF "OVMF_VARS_4M.ms.fd'>%s</nvram></os>"
+    "<features><acpi/><smm state='on'/></features>"
+    "<devices><emulator>/usr/bin/qemu-system-x86_64</emulator></devices></domain>", type, vars);
+  g_autofree char *name = g_strdup_printf("%s.xml", type);
+  char *file = g_build_filename(dir, name, NULL);
+  vsb_test_write_file(file, xml, -1);
+  return file;
+}
+
+static gboolean
+has_note(JsonNode *node, const char *part)
+{
+  JsonArray *n = json_object_get_array_member(json_node_get_object(node), "notes");
+  for (guint i = 0; i < json_array_get_length(n); i++)
+    if (strstr(json_array_get_string_element(n, i), part))
+      return TRUE;
+  return FALSE;
+}
+
+/* <domain type='kvm'> with SMM on: on a host whose KVM cannot run SMM (this one) libvirt's
+ * start fails, and the audit, probing the host by default, says it will not start; the same
+ * domain with type='qemu' (TCG) is enforced. Stated instead of probed: --host-kvm. */
+static void
+test_kvm_without_smm(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *kvm = kvm_domain(dir, "kvm");
+  g_autofree char *qemu = kvm_domain(dir, "qemu");
+  gboolean smm = host_kvm_runs_smm();
+  int rc = -1;
+  const char *args[] = { "audit", "--libvirt-xml", kvm, "--nvram-dir", dir, "--no-process-scan",
+                         "--json", NULL, NULL, NULL };
+  g_autoptr(JsonNode) probed = audit_json(&rc, args);
+  const char *ev = NULL;
+  g_assert_cmpint(has_finding(probed, "kvm-without-smm", &ev), ==, !smm);
+  g_assert_cmpint(rc, ==, smm ? 0 : 1);
+  if (!smm)
+    g_assert_nonnull(strstr(ev, "this host: KVM without SMM (probed: "));
+
+  args[1] = "--libvirt-xml";
+  args[2] = qemu;
+  g_autoptr(JsonNode) tcg = audit_json(&rc, args);
+  g_assert_cmpint(rc, ==, 0);
+  g_assert_false(has_finding(tcg, "kvm-without-smm", NULL));
+  g_assert_cmpstr(json_object_get_string_member(json_node_get_object(tcg), "verdict"), ==,
+                  "enforced");
+
+  /* Stated: each answer whatever this host is; unknown is a note, not a finding. */
+  args[2] = kvm;
+  args[7] = "--host-kvm";
+  args[8] = "no-smm";
+  g_autoptr(JsonNode) no_smm = audit_json(&rc, args);
+  g_assert_cmpint(rc, ==, 1);
+  g_assert_true(has_finding(no_smm, "kvm-without-smm", &ev));
+  g_assert_nonnull(strstr(ev, "this host: KVM without SMM (as stated)"));
+  args[8] = "smm";
+  g_autoptr(JsonNode) with_smm = audit_json(&rc, args);
+  g_assert_cmpint(rc, ==, 0);
+  g_assert_false(has_note(with_smm, "KVM runs SMM"));
+  args[8] = "unknown";
+  g_autoptr(JsonNode) unknown = audit_json(&rc, args);
+  g_assert_cmpint(rc, ==, 0);
+  g_assert_false(has_finding(unknown, "kvm-without-smm", NULL));
+  g_assert_true(has_note(unknown, "whether this host's KVM runs SMM is unknown"));
+  args[8] = "maybe";
+  g_autofree char *err = NULL;
+  g_assert_cmpint(vsb_test_runv(args, NULL, &err), ==, 2);
+  g_assert_nonnull(strstr(err, "--host-kvm 'maybe'"));
+}
+
 /* Each case fired-elsewhere.h names (for the ids test-audit-table cannot make fire) really
  * produced its id in this run. */
 static void
@@ -764,6 +859,7 @@ main(int argc, char **argv)
   g_test_add_func("/audit/cli/exit-codes", test_exit_codes);
   g_test_add_func("/audit/cli/vm-firmware-changed", test_vm_firmware_changed);
   g_test_add_func("/audit/cli/libvirt-version-unknown", test_libvirt_version_unknown);
+  g_test_add_func("/audit/cli/kvm-without-smm", test_kvm_without_smm);
   g_test_add_func("/audit/cli/fired-elsewhere", test_fired_elsewhere);
   return g_test_run();
 }

@@ -31,6 +31,9 @@ typedef struct {
   const char *ids;      /* the exact finding ids, space-separated, any order */
   gboolean enforced;
   const char *extra_fw_dir; /* a descriptor dir under tests/data/audit, searched after Debian's */
+  /* The host's KVM as --host-kvm states it; NULL: "smm". Always stated, never probed: the
+   * expectations come from the inputs, not from the host the tests run on. */
+  const char *host_kvm;
 } Case;
 
 /* The configuration vsboot qemu-args emits (checked against the real output in /vm/ cases). */
@@ -145,6 +148,43 @@ static const Case cases[] = {
   { "smm-auto-under-kvm", QEMU, "-machine q35 -accel kvm " GOOD_FLASH,
     "smm-auto dbx-placeholder microsoft-2023-missing", TRUE },
   { "smm-auto-under-tcg", QEMU, "-machine q35 -accel tcg " GOOD_FLASH, "dbx-placeholder microsoft-2023-missing", TRUE },
+  /* ---- the host's KVM: QEMU takes KVM whenever /dev/kvm opens, SMM or not */
+  { "kvm-smm-on-host-without-smm", QEMU, "-machine q35,smm=on -accel kvm " GOOD_FLASH,
+    "kvm-without-smm dbx-placeholder microsoft-2023-missing", FALSE, NULL, "no-smm" },
+  { "kvm-smm-on-host-with-smm", QEMU, "-machine q35,smm=on -accel kvm " GOOD_FLASH,
+    "dbx-placeholder microsoft-2023-missing", TRUE, NULL, "smm" },
+  { "kvm-smm-on-host-unknown", QEMU, "-machine q35,smm=on -accel kvm " GOOD_FLASH,
+    "dbx-placeholder microsoft-2023-missing", TRUE, NULL, "unknown" },
+  { "tcg-smm-on-host-without-smm", QEMU, "-machine q35,smm=on -accel tcg " GOOD_FLASH,
+    "dbx-placeholder microsoft-2023-missing", TRUE, NULL, "no-smm" },
+  { "tcg-smm-on-host-without-kvm", QEMU, "-machine q35,smm=on -accel tcg " GOOD_FLASH,
+    "dbx-placeholder microsoft-2023-missing", TRUE, NULL, "absent" },
+  { "kvm-smm-auto-host-without-smm", QEMU, "-machine q35 -enable-kvm " GOOD_FLASH,
+    "smm-auto kvm-without-smm dbx-placeholder microsoft-2023-missing", FALSE, NULL, "no-smm" },
+  { "kvm-tcg-host-without-smm", QEMU, "-machine q35,smm=on,accel=kvm:tcg " GOOD_FLASH,
+    "kvm-without-smm dbx-placeholder microsoft-2023-missing", FALSE, NULL, "no-smm" },
+  { "kvm-tcg-host-without-kvm", QEMU, "-machine q35,smm=on,accel=kvm:tcg " GOOD_FLASH,
+    "dbx-placeholder microsoft-2023-missing", TRUE, NULL, "absent" },
+  { "kvm-alone-host-without-kvm", QEMU, "-machine q35,smm=on -accel kvm " GOOD_FLASH,
+    "kvm-without-smm dbx-placeholder microsoft-2023-missing", FALSE, NULL, "absent" },
+  { "kvm-smm-off-non-smm-firmware", QEMU,
+    "-machine q35,smm=off -accel kvm "
+    "-drive if=pflash,format=raw,unit=0,readonly=on,file=" OVMF "OVMF_CODE_4M.fd "
+    "-drive if=pflash,format=raw,unit=1,file=@VARS@",
+    "secure-boot-without-smm dbx-placeholder microsoft-2023-missing", FALSE, NULL, "no-smm" },
+  { "xml-kvm-host-without-smm", XML,
+    XML_HEAD "<os><type arch='x86_64' machine='q35'>hvm</type>"
+    "<loader readonly='yes' secure='yes' type='pflash'>@CODE@</loader>"
+    "<nvram template='" OVMF "OVMF_VARS_4M.ms.fd'>@VARS@</nvram></os>"
+    "<features><acpi/><smm state='on'/></features>" XML_TAIL,
+    "kvm-without-smm dbx-placeholder microsoft-2023-missing", FALSE, NULL, "no-smm" },
+  { "xml-qemu-host-without-smm", XML,
+    "<domain type='qemu'><name>guest</name><memory unit='KiB'>1048576</memory>"
+    "<os><type arch='x86_64' machine='q35'>hvm</type>"
+    "<loader readonly='yes' secure='yes' type='pflash'>@CODE@</loader>"
+    "<nvram template='" OVMF "OVMF_VARS_4M.ms.fd'>@VARS@</nvram></os>"
+    "<features><acpi/><smm state='on'/></features>" XML_TAIL,
+    "dbx-placeholder microsoft-2023-missing", TRUE, NULL, "no-smm" },
   { "smm-off-flag-form", QEMU, "-machine q35,nosmm " GOOD_FLASH, "smm-off dbx-placeholder microsoft-2023-missing", FALSE },
   { "not-secure", QEMU,
     "-machine q35,smm=on -drive if=pflash,format=raw,unit=0,readonly=on,file=@CODE@ "
@@ -754,6 +794,8 @@ run_case(gconstpointer data)
     g_ptr_array_add(args, g_strdup("--firmware-dir"));
     g_ptr_array_add(args, g_strdup(extra));
   }
+  g_ptr_array_add(args, g_strdup("--host-kvm"));
+  g_ptr_array_add(args, g_strdup(c->host_kvm ? c->host_kvm : "smm"));
   g_ptr_array_add(args, g_strdup("--no-process-scan"));
   g_ptr_array_add(args, g_strdup("--json"));
   g_ptr_array_add(args, NULL);
