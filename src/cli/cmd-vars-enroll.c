@@ -172,16 +172,6 @@ all_certs(GPtrArray *files)
   return out;
 }
 
-static void
-add_strings(JsonBuilder *b, const char *member, GPtrArray *strings)
-{
-  json_builder_set_member_name(b, member);
-  json_builder_begin_array(b);
-  for (guint i = 0; strings && i < strings->len; i++)
-    json_builder_add_string_value(b, strings->pdata[i]);
-  json_builder_end_array(b);
-}
-
 /* One applied signed update, as the report gives it. */
 static void
 update_json(JsonBuilder *b, const char *file, const VsbAuthvarResult *r)
@@ -243,8 +233,8 @@ report_json(const Outcome *r)
     update_json(b, u->path, u->result);
   }
   json_builder_end_array(b);
-  add_strings(b, "boot-checks", r->boot_lines);
-  add_strings(b, "warnings", r->warnings);
+  vsb_cli_jset_strings(b, "boot-checks", r->boot_lines);
+  vsb_cli_jset_strings(b, "warnings", r->warnings);
   vsb_cli_jset_int(b, "used", (gint64)vsb_varstore_get_used(r->store));
   vsb_cli_jset_int(b, "capacity", (gint64)vsb_varstore_get_capacity(r->store));
   json_builder_end_object(b);

@@ -3,6 +3,7 @@
  * SetupMode = no PK; SecureBoot = user mode and SecureBootEnable != 0, a missing
  * SecureBootEnable being created as 1). */
 #include "vsboot/efivar.h"
+#include "util/jsonb.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 #include "vsboot/siglist.h"
@@ -548,23 +549,13 @@ is_hex4(const char *s)
   return s[4] == '\0';
 }
 
-static void
-set_str(JsonBuilder *b, const char *k, const char *v)
-{
-  json_builder_set_member_name(b, k);
-  if (v)
-    json_builder_add_string_value(b, v);
-  else
-    json_builder_add_null_value(b);
-}
-
 static JsonNode *
 error_value(const char *type, const char *msg)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  set_str(b, "type", type);
-  set_str(b, "error", msg);
+  vsb_json_put_str(b, "type", type);
+  vsb_json_put_str(b, "error", msg);
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }
@@ -576,7 +567,7 @@ decode_bool(const guint8 *d, gsize len)
     return error_value("bool", "expected 1 byte");
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  set_str(b, "type", "bool");
+  vsb_json_put_str(b, "type", "bool");
   json_builder_set_member_name(b, "value");
   json_builder_add_boolean_value(b, d[0] != 0);
   json_builder_set_member_name(b, "raw");
@@ -592,7 +583,7 @@ decode_u16(const char *type, const guint8 *d, gsize len, gboolean as_boot)
     return error_value(type, "expected 2 bytes");
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  set_str(b, "type", type);
+  vsb_json_put_str(b, "type", type);
   json_builder_set_member_name(b, "value");
   if (as_boot) {
     g_autofree char *s = g_strdup_printf("Boot%04X", vsb_le16(d));
@@ -610,7 +601,7 @@ decode_order(const char *prefix, const guint8 *d, gsize len)
     return error_value("boot-order", "odd size");
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  set_str(b, "type", "boot-order");
+  vsb_json_put_str(b, "type", "boot-order");
   json_builder_set_member_name(b, "value");
   json_builder_begin_array(b);
   for (gsize i = 0; i + 1 < len; i += 2) {
@@ -633,8 +624,8 @@ decode_string(const guint8 *d, gsize len)
     return error_value("string", "not ASCII text");
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  set_str(b, "type", "string");
-  set_str(b, "value", s);
+  vsb_json_put_str(b, "type", "string");
+  vsb_json_put_str(b, "value", s);
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }
@@ -645,8 +636,8 @@ decode_device_path(const guint8 *d, gsize len)
   g_autofree char *text = vsb_device_path_to_text(d, len);
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  set_str(b, "type", "device-path");
-  set_str(b, "value", text);
+  vsb_json_put_str(b, "type", "device-path");
+  vsb_json_put_str(b, "value", text);
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }
@@ -673,16 +664,16 @@ decode_load_option(const guint8 *d, gsize len)
   off += fpl;
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  set_str(b, "type", "boot-option");
-  set_str(b, "description", desc);
+  vsb_json_put_str(b, "type", "boot-option");
+  vsb_json_put_str(b, "description", desc);
   json_builder_set_member_name(b, "active");
   json_builder_add_boolean_value(b, (attrs & 1) != 0);
   json_builder_set_member_name(b, "attributes");
   json_builder_add_int_value(b, attrs);
-  set_str(b, "device-path", path);
+  vsb_json_put_str(b, "device-path", path);
   if (off < len) {
     g_autofree char *hex = vsb_hex_encode(d + off, len - off);
-    set_str(b, "optional-data", hex);
+    vsb_json_put_str(b, "optional-data", hex);
   }
   json_builder_end_object(b);
   return json_builder_get_root(b);
@@ -705,11 +696,11 @@ add_dbx_name(JsonBuilder *b, const VsbSigEntry *e, const DbxNames *names)
     return;
   }
   json_builder_begin_object(b);
-  set_str(b, "kind", r->kind);
-  set_str(b, "filename", r->filename);
-  set_str(b, "company", r->company);
-  set_str(b, "arch", r->arch);
-  set_str(b, "date", r->date);
+  vsb_json_put_str(b, "kind", r->kind);
+  vsb_json_put_str(b, "filename", r->filename);
+  vsb_json_put_str(b, "company", r->company);
+  vsb_json_put_str(b, "arch", r->arch);
+  vsb_json_put_str(b, "date", r->date);
   json_builder_end_object(b);
 }
 
@@ -721,10 +712,10 @@ add_sig_entry(JsonBuilder *b, const VsbSigEntry *e, GHashTable *certs, const Dbx
   gsize dlen;
   const guint8 *d = g_bytes_get_data(e->data, &dlen);
   json_builder_begin_object(b);
-  set_str(b, "type", e->type == VSB_SIG_OTHER ? vsb_guid_format(&e->type_guid, buf)
+  vsb_json_put_str(b, "type", e->type == VSB_SIG_OTHER ? vsb_guid_format(&e->type_guid, buf)
                                               : vsb_sig_type_name(e->type));
-  set_str(b, "owner", vsb_guid_format(&e->owner, buf));
-  set_str(b, "owner-name", vsb_guid_known_name(&e->owner));
+  vsb_json_put_str(b, "owner", vsb_guid_format(&e->owner, buf));
+  vsb_json_put_str(b, "owner-name", vsb_guid_known_name(&e->owner));
   if (e->type == VSB_SIG_X509) {
     const CertFacts *f = cert_facts_of(certs, e->data);
     json_builder_set_member_name(b, "certificate");
@@ -732,11 +723,11 @@ add_sig_entry(JsonBuilder *b, const VsbSigEntry *e, GHashTable *certs, const Dbx
       json_builder_add_value(b, cert_facts_to_json(f));
     } else {
       json_builder_add_null_value(b);
-      set_str(b, "error", f->error);
+      vsb_json_put_str(b, "error", f->error);
     }
   } else {
     g_autofree char *hex = vsb_hex_encode(d, dlen);
-    set_str(b, "hash", hex);
+    vsb_json_put_str(b, "hash", hex);
   }
   if (names)
     add_dbx_name(b, e, names);
@@ -752,7 +743,7 @@ decode_siglist(const guint8 *d, gsize len, GHashTable *certs, const DbxNames *na
     return error_value("signature-list", error->message);
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  set_str(b, "type", "signature-list");
+  vsb_json_put_str(b, "type", "signature-list");
   json_builder_set_member_name(b, "entries");
   json_builder_begin_array(b);
   for (guint i = 0; i < entries->len; i++)
@@ -1012,16 +1003,16 @@ vsb_secure_boot_state_to_json(const VsbSecureBootState *st)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  set_str(b, "mode", vsb_secure_boot_mode_name(st->mode));
+  vsb_json_put_str(b, "mode", vsb_secure_boot_mode_name(st->mode));
   json_builder_set_member_name(b, "enforcing");
   json_builder_add_boolean_value(b, st->enforcing);
-  set_str(b, "verdict", vsb_sb_verdict_name(st->verdict));
+  vsb_json_put_str(b, "verdict", vsb_sb_verdict_name(st->verdict));
   json_builder_set_member_name(b, "secure-boot-variable");
   if (st->secure_boot < 0)
     json_builder_add_null_value(b);
   else
     json_builder_add_int_value(b, st->secure_boot);
-  set_str(b, "reason", st->reason);
+  vsb_json_put_str(b, "reason", st->reason);
   json_builder_set_member_name(b, "custom-mode");
   json_builder_add_boolean_value(b, st->custom_mode);
   json_builder_set_member_name(b, "entries");
@@ -1040,14 +1031,14 @@ vsb_secure_boot_state_to_json(const VsbSecureBootState *st)
   for (guint i = 0; i < st->certificates->len; i++) {
     const VsbSbCert *c = st->certificates->pdata[i];
     json_builder_begin_object(b);
-    set_str(b, "variable", c->variable);
-    set_str(b, "subject", c->subject);
-    set_str(b, "subject-cn", c->subject_cn);
-    set_str(b, "sha256", c->sha256);
-    set_str(b, "not-after", c->not_after);
+    vsb_json_put_str(b, "variable", c->variable);
+    vsb_json_put_str(b, "subject", c->subject);
+    vsb_json_put_str(b, "subject-cn", c->subject_cn);
+    vsb_json_put_str(b, "sha256", c->sha256);
+    vsb_json_put_str(b, "not-after", c->not_after);
     json_builder_set_member_name(b, "expired");
     json_builder_add_boolean_value(b, c->expired);
-    set_str(b, "known", c->known ? c->known->id : NULL);
+    vsb_json_put_str(b, "known", c->known ? c->known->id : NULL);
     json_builder_set_member_name(b, "fingerprint-match");
     json_builder_add_boolean_value(b, c->fingerprint_match);
     json_builder_end_object(b);
@@ -1060,9 +1051,9 @@ vsb_secure_boot_state_to_json(const VsbSecureBootState *st)
     if (!c->known)
       continue;
     json_builder_begin_object(b);
-    set_str(b, "id", c->known->id);
-    set_str(b, "name", c->known->name);
-    set_str(b, "variable", c->variable);
+    vsb_json_put_str(b, "id", c->known->id);
+    vsb_json_put_str(b, "name", c->known->name);
+    vsb_json_put_str(b, "variable", c->variable);
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
@@ -1095,16 +1086,16 @@ add_variable(JsonBuilder *b, const VsbVariable *v, gboolean live, GHashTable *ce
 {
   char buf[VSB_GUID_STRING_LEN + 1];
   json_builder_begin_object(b);
-  set_str(b, "name", v->name);
-  set_str(b, "guid", vsb_guid_format(&v->guid, buf));
-  set_str(b, "guid-name", vsb_guid_known_name(&v->guid));
+  vsb_json_put_str(b, "name", v->name);
+  vsb_json_put_str(b, "guid", vsb_guid_format(&v->guid, buf));
+  vsb_json_put_str(b, "guid-name", vsb_guid_known_name(&v->guid));
   json_builder_set_member_name(b, "attributes");
   json_builder_add_value(b, vsb_efivar_attributes_json(v->attributes));
   json_builder_set_member_name(b, "size");
   json_builder_add_int_value(b, (gint64)g_bytes_get_size(v->data));
   g_autofree char *ts = vsb_efi_time_to_string(&v->timestamp);
-  set_str(b, "timestamp", ts);
-  set_str(b, "state", vsb_variable_state_name(v->state));
+  vsb_json_put_str(b, "timestamp", ts);
+  vsb_json_put_str(b, "state", vsb_variable_state_name(v->state));
   json_builder_set_member_name(b, "live");
   json_builder_add_boolean_value(b, live);
   json_builder_set_member_name(b, "offset");
@@ -1123,7 +1114,7 @@ add_variable(JsonBuilder *b, const VsbVariable *v, gboolean live, GHashTable *ce
     gsize len;
     const guint8 *d = g_bytes_get_data(v->data, &len);
     g_autofree char *hex = vsb_hex_encode(d, MIN(len, (gsize)32));
-    set_str(b, "data-head", hex);
+    vsb_json_put_str(b, "data-head", hex);
   }
   json_builder_end_object(b);
 }
@@ -1148,7 +1139,7 @@ dbx_report(const VsbVarstore *store, VsbSecureBootState *st, const VsbDbxInfo *i
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "entries");
   json_builder_add_int_value(b, st->n_dbx);
-  set_str(b, "error", error->message);
+  vsb_json_put_str(b, "error", error->message);
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }
@@ -1162,9 +1153,9 @@ vsb_varstore_report(const VsbVarstore *store, gboolean all_records)
   g_autoptr(VsbDbxInfo) info = vsb_dbx_info_load(NULL, &error);
   DbxNames names = { info, vsb_dbx_arch_for_layout(vsb_varstore_get_layout(store)) };
   json_builder_begin_object(b);
-  set_str(b, "file", vsb_varstore_get_origin(store));
-  set_str(b, "layout", vsb_varstore_layout_name(vsb_varstore_get_layout(store)));
-  set_str(b, "format", vsb_varstore_get_format(store));
+  vsb_json_put_str(b, "file", vsb_varstore_get_origin(store));
+  vsb_json_put_str(b, "layout", vsb_varstore_layout_name(vsb_varstore_get_layout(store)));
+  vsb_json_put_str(b, "format", vsb_varstore_get_format(store));
   json_builder_set_member_name(b, "authenticated");
   json_builder_add_boolean_value(b, vsb_varstore_is_authenticated(store));
   json_builder_set_member_name(b, "file-size");

@@ -406,11 +406,10 @@ vsb_fw_selection_to_json(const VsbFwSelection *sel, const VsbFwRequest *req)
   vsb_json_put_str(b, "architecture", vsb_fw_arch_name(req->arch));
   vsb_json_put_str(b, "machine", req->machine);
   vsb_json_put_bool(b, "machine-family", req->machine_family);
-  json_builder_set_member_name(b, "interface");
-  if (req->interface == VSB_FW_ANY)
-    json_builder_add_null_value(b);
-  else
-    json_builder_add_string_value(b, vsb_fw_interface_name((VsbFwInterface)req->interface));
+  /* VSB_FW_ANY (no wish): null. */
+  vsb_json_put_str(b, "interface", req->interface == VSB_FW_ANY
+                                       ? NULL
+                                       : vsb_fw_interface_name((VsbFwInterface)req->interface));
   json_builder_set_member_name(b, "features");
   json_builder_begin_object(b);
   for (int f = 0; f < VSB_FW_FEATURE_COUNT; f++) {
@@ -419,16 +418,11 @@ vsb_fw_selection_to_json(const VsbFwSelection *sel, const VsbFwRequest *req)
     vsb_json_put_bool(b, vsb_fw_feature_name((VsbFwFeature)f), req->features[f] == VSB_FW_WANT_YES);
   }
   json_builder_end_object(b);
-  json_builder_set_member_name(b, "mode");
-  if (req->mode == VSB_FW_ANY)
-    json_builder_add_null_value(b);
-  else
-    json_builder_add_string_value(b, vsb_fw_flash_mode_name((VsbFwFlashMode)req->mode));
-  json_builder_set_member_name(b, "format");
-  if (req->format == VSB_FW_ANY)
-    json_builder_add_null_value(b);
-  else
-    json_builder_add_string_value(b, vsb_fw_format_name((VsbFwFormat)req->format));
+  vsb_json_put_str(b, "mode", req->mode == VSB_FW_ANY
+                                  ? NULL
+                                  : vsb_fw_flash_mode_name((VsbFwFlashMode)req->mode));
+  vsb_json_put_str(b, "format",
+                   req->format == VSB_FW_ANY ? NULL : vsb_fw_format_name((VsbFwFormat)req->format));
   json_builder_set_member_name(b, "loader");
   if (req->loader)
     json_builder_add_string_value(b, req->loader);

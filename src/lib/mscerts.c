@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Microsoft's Secure Boot certificates and dbx description (mscerts.h). */
 #include "vsboot/mscerts.h"
+#include "util/jsonb.h"
 #include "vsboot/error.h"
 #include "vsboot/filecache.h"
 #include "vsboot/fileio.h"
@@ -888,16 +889,6 @@ add_int_or_null(JsonBuilder *b, const char *name, gboolean has, guint value)
     json_builder_add_null_value(b);
 }
 
-static void
-add_str_or_null(JsonBuilder *b, const char *name, const char *value)
-{
-  json_builder_set_member_name(b, name);
-  if (value)
-    json_builder_add_string_value(b, value);
-  else
-    json_builder_add_null_value(b);
-}
-
 JsonNode *
 vsb_dbx_explanation_to_json(const VsbDbxExplanation *ex)
 {
@@ -908,8 +899,8 @@ vsb_dbx_explanation_to_json(const VsbDbxExplanation *ex)
   add_counts(b, "by-company", ex->by_company);
   add_counts(b, "by-arch", ex->by_arch);
   add_counts(b, "by-kind", ex->by_kind);
-  add_str_or_null(b, "newest", ex->newest);
-  add_str_or_null(b, "arch", ex->arch);
+  vsb_json_put_str(b, "newest", ex->newest);
+  vsb_json_put_str(b, "arch", ex->arch);
   add_int_or_null(b, "latest", ex->arch != NULL, ex->latest);
   add_int_or_null(b, "missing-from-latest", ex->arch != NULL, ex->missing);
   json_builder_end_object(b);

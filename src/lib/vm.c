@@ -3,6 +3,7 @@
  * rules, loading and saving. Provisioning, its phases and its journal, is vm-provision.c. */
 #include "vsboot/vm.h"
 #include "vm-private.h"
+#include "util/jsonb.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 #include "vsboot/json.h"
@@ -107,16 +108,6 @@ vsb_vm_tpm_socket_path(const VsbVm *vm)
 /* ---- JSON ---------------------------------------------------------------------------- */
 
 static void
-member_string(JsonBuilder *b, const char *name, const char *value)
-{
-  json_builder_set_member_name(b, name);
-  if (value)
-    json_builder_add_string_value(b, value);
-  else
-    json_builder_add_null_value(b);
-}
-
-static void
 file_object(JsonBuilder *b, const char *member, const char *filename, VsbFwFormat format,
             const char *sha256)
 {
@@ -126,10 +117,10 @@ file_object(JsonBuilder *b, const char *member, const char *filename, VsbFwForma
     return;
   }
   json_builder_begin_object(b);
-  member_string(b, "filename", filename);
-  member_string(b, "format", vsb_fw_format_name(format));
+  vsb_json_put_str(b, "filename", filename);
+  vsb_json_put_str(b, "format", vsb_fw_format_name(format));
   if (sha256)
-    member_string(b, "sha256", sha256);
+    vsb_json_put_str(b, "sha256", sha256);
   json_builder_end_object(b);
 }
 
@@ -140,19 +131,19 @@ vsb_vm_to_json(const VsbVm *vm)
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "version");
   json_builder_add_int_value(b, VM_STATE_VERSION);
-  member_string(b, "name", vm->name);
-  member_string(b, "uuid", vm->uuid);
-  member_string(b, "arch", vsb_fw_arch_name(vm->arch));
-  member_string(b, "machine", vm->machine);
-  member_string(b, "machine-resolved", vm->machine_resolved);
+  vsb_json_put_str(b, "name", vm->name);
+  vsb_json_put_str(b, "uuid", vm->uuid);
+  vsb_json_put_str(b, "arch", vsb_fw_arch_name(vm->arch));
+  vsb_json_put_str(b, "machine", vm->machine);
+  vsb_json_put_str(b, "machine-resolved", vm->machine_resolved);
 
   json_builder_set_member_name(b, "firmware");
   json_builder_begin_object(b);
-  member_string(b, "descriptor", vm->descriptor_path);
-  member_string(b, "description", vm->description);
-  member_string(b, "device", vsb_fw_device_name(vm->device));
+  vsb_json_put_str(b, "descriptor", vm->descriptor_path);
+  vsb_json_put_str(b, "description", vm->description);
+  vsb_json_put_str(b, "device", vsb_fw_device_name(vm->device));
   if (vm->device == VSB_FW_DEVICE_FLASH)
-    member_string(b, "mode", vsb_fw_flash_mode_name(vm->mode));
+    vsb_json_put_str(b, "mode", vsb_fw_flash_mode_name(vm->mode));
   file_object(b, "executable", vm->executable, vm->executable_format, vm->executable_sha256);
   file_object(b, "nvram-template", vm->nvram_template, vm->nvram_template_format,
               vm->template_sha256);
@@ -167,18 +158,18 @@ vsb_vm_to_json(const VsbVm *vm)
   json_builder_end_object(b);
 
   file_object(b, "varstore", vm->varstore, vm->varstore_format, NULL);
-  member_string(b, "keys", vsb_vm_keys_name(vm->keys));
-  member_string(b, "keys-dir", vm->keys_dir);
+  vsb_json_put_str(b, "keys", vsb_vm_keys_name(vm->keys));
+  vsb_json_put_str(b, "keys-dir", vm->keys_dir);
   json_builder_set_member_name(b, "microsoft");
   json_builder_begin_array(b);
   for (int id = 0; id < VSB_MS_N_CERTS; id++)
     if (vm->microsoft & (1u << id))
       json_builder_add_string_value(b, vsb_ms_cert((VsbMsCertId)id)->name);
   json_builder_end_array(b);
-  member_string(b, "secure-boot", vm->secure_boot < 0 ? NULL
+  vsb_json_put_str(b, "secure-boot", vm->secure_boot < 0 ? NULL
                                   : vsb_secure_boot_mode_name((VsbSecureBootMode)vm->secure_boot));
-  member_string(b, "tpm-state-dir", vm->tpm_state_dir);
-  member_string(b, "created", vm->created);
+  vsb_json_put_str(b, "tpm-state-dir", vm->tpm_state_dir);
+  vsb_json_put_str(b, "created", vm->created);
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }
