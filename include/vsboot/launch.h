@@ -46,8 +46,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbLaunchResult, vsb_launch_result_free)
 
 /* Run argv (a QEMU command line that sends the serial console to stdout: -serial stdio,
  * -display none, -monitor none) and match every complete console line against patterns, the
- * first match deciding. QEMU is killed at the verdict or after timeout_ms. An error only when
- * QEMU cannot be started (VSB_ERROR_TOOL). */
+ * first match deciding. QEMU is killed at the verdict or after timeout_ms, and gets SIGTERM if
+ * the thread watching it dies first (it never runs on unwatched). An error only when QEMU
+ * cannot be started (VSB_ERROR_TOOL). */
 VsbLaunchResult *vsb_launch_watch(const char *const *argv, const VsbBootPattern *patterns,
                               gsize n_patterns, guint timeout_ms, GError **error);
 

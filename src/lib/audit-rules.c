@@ -359,7 +359,12 @@ smm_s3_hang(void *model, const VsbAuditRule *rule)
 {
   AuditCtx *c = model;
   if (!smm_firmware(c) || !c->q35 || c->smm_explicit_off || !c->code.present ||
-      c->fw_state != FW_FILE || !vsb_firmware_needs_s3_off(c->code_path))
+      c->fw_state != FW_FILE)
+    return;
+  /* A fleet scan's cache already holds the image the model inspected. */
+  const VsbFvImage *img =
+    c->opts->cache ? vsb_audit_cache_inspect(c->opts->cache, c->code_path, NULL) : NULL;
+  if (img ? !vsb_fv_image_needs_s3_off(img) : !vsb_firmware_needs_s3_off(c->code_path))
     return;
   const VsbQemuGlobal *g = s3_global(c->cmd);
   if (g && g_ascii_strtoull(g->value, NULL, 0) != 0)

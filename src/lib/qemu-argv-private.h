@@ -4,6 +4,7 @@
 #pragma once
 
 #include <glib.h>
+#include "vsboot/fv.h"
 #include "vsboot/vm.h"
 
 G_BEGIN_DECLS
@@ -16,6 +17,8 @@ G_BEGIN_DECLS
  * S3Resume2Pei could not resume X64 PEI with SMM; it starts only with S3 off. An image that
  * cannot be read as firmware volumes is not known to be one: FALSE. */
 gboolean vsb_firmware_needs_s3_off(const char *path);
+/* The same fact of an image already inspected (the audit's cache holds one per file). */
+gboolean vsb_fv_image_needs_s3_off(const VsbFvImage *image);
 
 /* Whether the VM's firmware is such a build on a q35 machine with SMM: the emitters then turn
  * S3 off (QEMU: -global ICH9-LPC.disable_s3=1; libvirt: <pm><suspend-to-mem enabled='no'/>). */

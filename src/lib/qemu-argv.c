@@ -159,6 +159,14 @@ firmware_args(const VsbVm *vm, gboolean blockdev, GPtrArray *args, GPtrArray *fl
 #define S3_CACHE_WHAT "x64-pei-smm"
 
 gboolean
+vsb_fv_image_needs_s3_off(const VsbFvImage *image)
+{
+  /* requires-smm from the image: the SMM variable stack of an SMM_REQUIRE build. */
+  const VsbFvFeature *smm = vsb_fv_image_get_feature(image, "requires-smm");
+  return smm && smm->present && vsb_fv_image_get_pei_arch(image) == VSB_FW_ARCH_X86_64;
+}
+
+gboolean
 vsb_firmware_needs_s3_off(const char *path)
 {
   g_autofree char *cached = vsb_file_cache_get(S3_CACHE, path, S3_CACHE_WHAT);
@@ -168,10 +176,7 @@ vsb_firmware_needs_s3_off(const char *path)
   g_autoptr(VsbFvImage) image = vsb_fv_inspect_file(path, NULL, NULL);
   if (image == NULL)
     return FALSE;
-  /* requires-smm from the image: the SMM variable stack of an SMM_REQUIRE build. */
-  const VsbFvFeature *smm = vsb_fv_image_get_feature(image, "requires-smm");
-  gboolean needs = smm && smm->present &&
-                   vsb_fv_image_get_pei_arch(image) == VSB_FW_ARCH_X86_64;
+  gboolean needs = vsb_fv_image_needs_s3_off(image);
   vsb_file_cache_put(S3_CACHE, path, S3_CACHE_WHAT, needs ? "yes" : "no");
   return needs;
 }
