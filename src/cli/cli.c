@@ -27,13 +27,8 @@ vsb_cli_failf(const char *fmt, ...)
 void
 vsb_cli_print_json(JsonNode *node)
 {
-  g_autoptr(JsonGenerator) gen = json_generator_new();
-  json_generator_set_pretty(gen, TRUE);
-  json_generator_set_indent(gen, 2);
-  json_generator_set_root(gen, node);
-  g_autofree char *text = json_generator_to_data(gen, NULL);
+  g_autofree char *text = vsb_json_text(node);
   fputs(text, stdout);
-  fputc('\n', stdout);
 }
 
 typedef struct {

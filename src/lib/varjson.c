@@ -3,6 +3,7 @@
 #include "vsboot/varjson.h"
 #include "storage.h"
 #include "vsboot/json.h"
+#include "util/jsonb.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 #include "util/timetext.h"
@@ -62,12 +63,7 @@ char *
 vsb_varjson_export_text(const VsbVarstore *store)
 {
   g_autoptr(JsonNode) root = vsb_varjson_export(store);
-  g_autoptr(JsonGenerator) gen = json_generator_new();
-  json_generator_set_pretty(gen, TRUE);
-  json_generator_set_indent(gen, 2);
-  json_generator_set_root(gen, root);
-  g_autofree char *text = json_generator_to_data(gen, NULL);
-  return g_strconcat(text, "\n", NULL);
+  return vsb_json_text(root);
 }
 
 static const char *

@@ -887,14 +887,7 @@ char *
 vm_json_text(const VsbVm *vm)
 {
   g_autoptr(JsonNode) node = vsb_vm_to_json(vm);
-  g_autoptr(JsonGenerator) gen = json_generator_new();
-  json_generator_set_pretty(gen, TRUE);
-  json_generator_set_indent(gen, 2);
-  json_generator_set_root(gen, node);
-  char *text = json_generator_to_data(gen, NULL);
-  char *with_nl = g_strconcat(text, "\n", NULL);
-  g_free(text);
-  return with_nl;
+  return vsb_json_text(node);
 }
 
 gboolean

@@ -34,3 +34,14 @@ vsb_json_put_strings(JsonBuilder *b, const char *member, const GPtrArray *list)
     json_builder_add_string_value(b, g_ptr_array_index(list, i));
   json_builder_end_array(b);
 }
+
+char *
+vsb_json_text(JsonNode *node)
+{
+  g_autoptr(JsonGenerator) gen = json_generator_new();
+  json_generator_set_pretty(gen, TRUE);
+  json_generator_set_indent(gen, 2);
+  json_generator_set_root(gen, node);
+  g_autofree char *text = json_generator_to_data(gen, NULL);
+  return g_strconcat(text, "\n", NULL);
+}

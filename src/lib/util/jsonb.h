@@ -13,3 +13,8 @@ void vsb_json_put_int(JsonBuilder *b, const char *member, gint64 value);
 void vsb_json_put_bool(JsonBuilder *b, const char *member, gboolean value);
 /* An array of the strings (char *) in list; NULL list: an empty array. */
 void vsb_json_put_strings(JsonBuilder *b, const char *member, const GPtrArray *list);
+
+/* node as vsboot writes JSON for a person or a file (a report, a state file, an exported store):
+ * pretty with a 2-space indent and a final newline. Newly allocated. (Compact one-line text,
+ * e.g. inside a command-line argument, is json-glib's json_to_string(node, FALSE).) */
+char *vsb_json_text(JsonNode *node);
