@@ -267,6 +267,41 @@ test_emitted_domain_starts(void)
   g_assert_cmpint(virsh(NULL, NULL, "destroy", "emitted", NULL), ==, 0);
 }
 
+/* <domain type='kvm'> with SMM, on a host whose KVM cannot run SMM (QEMU itself is asked
+ * here: it stops at once with its message, or stays paused until timeout ends it): libvirt's
+ * start would fail in QEMU; the hook probes the host and refuses it first, naming the fix. */
+static void
+test_refuses_kvm_without_smm(void)
+{
+  const char *probe[] = { "timeout", "5", "qemu-system-x86_64", "-accel", "kvm", "-machine",
+                          "q35,smm=on", "-nodefaults", "-display", "none", "-S", NULL };
+  g_autofree char *qerr = NULL;
+  int qrc = vsb_test_spawn(probe, NULL, NULL, &qerr);
+  g_test_message("QEMU with -accel kvm and smm=on: exit %d: %s", qrc, qerr);
+  g_autofree char *path = write_domain("sb-kvm", " secure='yes'", OVMF "OVMF_CODE_4M.ms.fd",
+                                       OVMF "OVMF_VARS_4M.ms.fd", "<smm state='on'/>");
+  g_autofree char *xml = NULL;
+  g_assert_true(g_file_get_contents(path, &xml, NULL, NULL));
+  g_auto(GStrv) parts = g_strsplit(xml, "<domain type='qemu'>", 2);
+  g_assert_cmpuint(g_strv_length(parts), ==, 2);
+  g_autofree char *kvm = g_strjoinv("<domain type='kvm'>", parts);
+  vsb_test_write_file(path, kvm, -1);
+  define(path);
+  g_autofree char *err = NULL;
+  int rc = virsh(NULL, &err, "start", "sb-kvm", NULL);
+  g_test_message("virsh start: %s", err);
+  if (qrc == 124) { /* this host's KVM runs SMM */
+    g_assert_cmpint(rc, ==, 0);
+    g_assert_cmpint(virsh(NULL, NULL, "destroy", "sb-kvm", NULL), ==, 0);
+    return;
+  }
+  g_assert_nonnull(strstr(qerr, "System Management Mode not supported by this hypervisor"));
+  g_assert_cmpint(rc, !=, 0);
+  g_assert_nonnull(strstr(err, "vsboot: domain 'sb-kvm' asks for Secure Boot"));
+  g_assert_nonnull(strstr(err, "kvm-without-smm"));
+  assert_state("sb-kvm", "shut off");
+}
+
 /* A manual <loader secure='yes'> without <smm>: 9.0 refuses, 11.3 turns SMM on. */
 static void
 test_secure_without_smm(void)
@@ -370,6 +405,7 @@ main(int argc, char **argv)
   g_test_add_func("/libvirt/hook/refuses-shared-varstore", test_refuses_shared_varstore);
   g_test_add_func("/libvirt/hook/passes-without-secure-boot", test_passes_without_secure_boot);
   g_test_add_func("/libvirt/hook/emitted-domain-starts", test_emitted_domain_starts);
+  g_test_add_func("/libvirt/hook/refuses-kvm-without-smm", test_refuses_kvm_without_smm);
   g_test_add_func("/libvirt/hook/secure-without-smm", test_secure_without_smm);
   g_test_add_func("/libvirt/hook/odd-input", test_odd_input);
   g_test_add_func("/libvirt/hook/json", test_json);
