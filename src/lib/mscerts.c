@@ -516,6 +516,18 @@ add_other(VsbDbxInfo *info, gboolean cert, GBytes *key, const char *value, const
   g_hash_table_replace(cert ? info->certs : info->svns, key, r);
 }
 
+/* Element i of list, which must be an object; where names it in the error. */
+static JsonObject *
+element_object(JsonArray *list, guint i, const char *origin, const char *where, GError **error)
+{
+  JsonNode *n = json_array_get_element(list, i);
+  if (!JSON_NODE_HOLDS_OBJECT(n)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: %s: expected an object", origin, where);
+    return NULL;
+  }
+  return json_node_get_object(n);
+}
+
 static gboolean
 load_image_list(VsbDbxInfo *info, const char *arch, JsonArray *list, const char *origin,
                 GString *cache, GError **error)
@@ -525,12 +537,9 @@ load_image_list(VsbDbxInfo *info, const char *arch, JsonArray *list, const char 
   cache_line(cache, 'A', NULL, arch, NULL, NULL);
   for (guint i = 0; i < json_array_get_length(list); i++) {
     g_autofree char *where = g_strdup_printf("images.%s[%u]", arch, i);
-    JsonNode *n = json_array_get_element(list, i);
-    if (!JSON_NODE_HOLDS_OBJECT(n)) {
-      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: %s: expected an object", origin, where);
+    JsonObject *o = element_object(list, i, origin, where, error);
+    if (o == NULL)
       return FALSE;
-    }
-    JsonObject *o = json_node_get_object(n);
     /* dbx holds Authenticode SHA-256 hashes only; another hash type could never match. */
     if (g_strcmp0(member_str(o, "hashType"), "SHA256") != 0)
       continue;
@@ -562,12 +571,9 @@ load_others(VsbDbxInfo *info, JsonObject *root, const char *member, const char *
   JsonArray *list = json_node_get_array(n);
   for (guint i = 0; i < json_array_get_length(list); i++) {
     g_autofree char *where = g_strdup_printf("%s[%u]", member, i);
-    JsonNode *e = json_array_get_element(list, i);
-    if (!JSON_NODE_HOLDS_OBJECT(e)) {
-      g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE, "%s: %s: expected an object", origin, where);
+    JsonObject *o = element_object(list, i, origin, where, error);
+    if (o == NULL)
       return FALSE;
-    }
-    JsonObject *o = json_node_get_object(e);
     GBytes *key = certs ? hex_member(o, "thumbprint", 20, origin, where, error)
                         : hex_member(o, "value", 32, origin, where, error);
     if (key == NULL)
