@@ -17,7 +17,9 @@
  * open are judged (varstore-replaced, firmware-replaced, process-cwd-unreadable,
  * process-files-unreadable). libvirt-refuses and libvirt-version-unknown come from a libvirt
  * domain's resolution (libvirt-domain.h), not from its command line: the table lists them
- * without a check. */
+ * without a check. kvm-without-smm is about the host, not the VM: whether this host's KVM runs
+ * SMM is the caller's to state or to let the audit probe (VsbAuditOptions.host_kvm,
+ * probe_host_kvm); left unknown, it is a note where it decides whether the VM starts. */
 #pragma once
 
 #include "vsboot/export.h"
