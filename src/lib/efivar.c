@@ -98,11 +98,6 @@ hardware_node(GString *s, guint8 sub, const guint8 *d, gsize n)
     g_string_append_printf(s, "Pci(0x%x,0x%x)", d[1], d[0]);
     return TRUE;
   }
-  if (sub == 4 && n >= 16) {
-    g_autofree char *g = guid_at(d);
-    g_string_append_printf(s, "VenHw(%s)", g);
-    return TRUE;
-  }
   return FALSE;
 }
 
@@ -181,11 +176,6 @@ messaging_node(GString *s, guint8 sub, const guint8 *d, gsize n)
     g_string_append_printf(s, "Uri(%s)", uri);
     return TRUE;
   }
-  if (sub == 10 && n >= 16) {
-    g_autofree char *g = guid_at(d);
-    g_string_append_printf(s, "VenMsg(%s)", g);
-    return TRUE;
-  }
   return FALSE;
 }
 
@@ -209,24 +199,9 @@ media_node(GString *s, guint8 sub, const guint8 *d, gsize n)
     g_string_append_printf(s, "CDROM(0x%x)", vsb_le32(d));
     return TRUE;
   }
-  if (sub == 3 && n >= 16) {
-    g_autofree char *g = guid_at(d);
-    g_string_append_printf(s, "VenMedia(%s)", g);
-    return TRUE;
-  }
   if (sub == 4) {
     g_autofree char *path = ucs2_to_utf8(d, n);
     g_string_append(s, path);
-    return TRUE;
-  }
-  if (sub == 6 && n >= 16) {
-    g_autofree char *g = guid_at(d);
-    g_string_append_printf(s, "FvFile(%s)", g);
-    return TRUE;
-  }
-  if (sub == 7 && n >= 16) {
-    g_autofree char *g = guid_at(d);
-    g_string_append_printf(s, "Fv(%s)", g);
     return TRUE;
   }
   if (sub == 8 && n >= 20) {
@@ -238,12 +213,33 @@ media_node(GString *s, guint8 sub, const guint8 *d, gsize n)
   return FALSE;
 }
 
+/* The nodes that are just a GUID (vendor nodes without their vendor data, firmware volumes and
+ * files), named the same way whatever their type. */
+static const struct {
+  guint8 type, sub;
+  const char *name;
+} guid_nodes[] = {
+  { 1, 4, "VenHw" }, { 3, 10, "VenMsg" }, { 4, 3, "VenMedia" }, { 4, 6, "FvFile" }, { 4, 7, "Fv" },
+};
+
+static gboolean
+guid_node(GString *s, guint8 type, guint8 sub, const guint8 *d, gsize n)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS(guid_nodes); i++)
+    if (guid_nodes[i].type == type && guid_nodes[i].sub == sub && n >= 16) {
+      g_autofree char *g = guid_at(d);
+      g_string_append_printf(s, "%s(%s)", guid_nodes[i].name, g);
+      return TRUE;
+    }
+  return FALSE;
+}
+
 static void
 node_text(GString *s, guint8 type, guint8 sub, const guint8 *d, gsize n)
 {
   /* d points after the 4-byte node header; n is the node's payload size. */
-  gboolean named = FALSE;
-  switch (type) {
+  gboolean named = guid_node(s, type, sub, d, n);
+  switch (named ? 0 : type) {
   case 1: named = hardware_node(s, sub, d, n); break;
   case 2: named = acpi_node(s, sub, d, n); break;
   case 3: named = messaging_node(s, sub, d, n); break;

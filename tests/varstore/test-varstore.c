@@ -736,6 +736,32 @@ test_auth2(void)
 
 /* ---- decoding and the report ------------------------------------------------------------------- */
 
+/* The nodes that are only a GUID read the same in every node type; one too short for its GUID
+ * stays a generic Path(type,subtype). */
+static void
+test_device_path_guid_nodes(void)
+{
+  static const guint8 guid[16] = { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
+                                   0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xf0, 0x01 };
+  static const guint8 nodes[][2] = { { 1, 4 }, { 3, 10 }, { 4, 3 }, { 4, 7 }, { 4, 6 } };
+  g_autoptr(GByteArray) p = g_byte_array_new();
+  for (gsize i = 0; i < G_N_ELEMENTS(nodes); i++) {
+    guint8 h[4] = { nodes[i][0], nodes[i][1], 20, 0 };
+    g_byte_array_append(p, h, 4);
+    g_byte_array_append(p, guid, 16);
+  }
+  static const guint8 short_venhw[] = { 1, 4, 8, 0, 1, 2, 3, 4 }, end[] = { 0x7f, 0xff, 4, 0 };
+  g_byte_array_append(p, short_venhw, sizeof short_venhw);
+  g_byte_array_append(p, end, sizeof end);
+  VsbGuid g;
+  memcpy(g.b, guid, 16);
+  g_autofree char *gs = vsb_guid_to_string(&g);
+  g_autofree char *want = g_strdup_printf("VenHw(%s)/VenMsg(%s)/VenMedia(%s)/Fv(%s)/FvFile(%s)"
+                                          "/Path(1,4)", gs, gs, gs, gs, gs);
+  g_autofree char *text = vsb_device_path_to_text(p->data, p->len);
+  g_assert_cmpstr(text, ==, want);
+}
+
 static void
 test_decode(void)
 {
@@ -1167,6 +1193,7 @@ main(int argc, char **argv)
   g_test_add_func("/varstore/certs", test_certs);
   g_test_add_func("/varstore/auth2", test_auth2);
   g_test_add_func("/varstore/decode", test_decode);
+  g_test_add_func("/varstore/device-path-guid-nodes", test_device_path_guid_nodes);
   g_test_add_func("/varstore/report", test_report);
   g_test_add_func("/varstore/json-round-trip", test_json_round_trip);
   g_test_add_func("/varstore/blank", test_blank);
