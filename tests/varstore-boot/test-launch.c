@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The console watcher without QEMU: line splitting, escape sequences, first match wins, the
- * verdict stops the process at once, timeouts, and processes that just exit. */
+ * verdict stops the process at once, timeouts, processes that just exit, and a watched process
+ * that does not outlive its killed watcher. */
 #include "testutil.h"
 
 #include "vsboot/error.h"
 #include "vsboot/launch.h"
 
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 static VsbLaunchResult *
@@ -80,6 +84,48 @@ test_cannot_start(void)
   g_assert_null(res);
   g_assert_nonnull(error);
   g_assert_nonnull(strstr(error->message, "/nonexistent/qemu-system-x86_64"));
+}
+
+/* Inside the trap: watch a "QEMU" that records its pid and stays silent far longer than the
+ * trap lets this process live. */
+static void
+test_watcher_child(void)
+{
+  if (!g_test_subprocess())
+    return;
+  g_autofree char *script =
+    g_strdup_printf("echo $$ > '%s'; exec sleep 60", g_getenv("VSB_TEST_WATCHED_PIDFILE"));
+  g_autoptr(VsbLaunchResult) res = watch_sh(script, 90000);
+}
+
+/* vsboot killed with SIGKILL (no cleanup of its own) while it watches QEMU: QEMU goes too. */
+static void
+test_dies_with_watcher(void)
+{
+  g_autofree char *dir = vsb_test_tmpdir();
+  g_autofree char *pidfile = g_build_filename(dir, "pid", NULL);
+  g_setenv("VSB_TEST_WATCHED_PIDFILE", pidfile, TRUE);
+  g_test_trap_subprocess("/launch/dies-with-watcher/child", 1500 * 1000,
+                         G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed();
+  g_autofree char *text = NULL;
+  g_assert_true(g_file_get_contents(pidfile, &text, NULL, NULL));
+  int pid = atoi(text);
+  g_assert_cmpint(pid, >, 1);
+  g_autofree char *stat_path = g_strdup_printf("/proc/%d/stat", pid);
+  gboolean runs = TRUE;
+  for (int i = 0; i < 100 && runs; i++) {
+    g_autofree char *stat = NULL;
+    const char *paren = NULL;
+    /* Gone, or a zombie waiting for its new parent to reap it. */
+    runs = g_file_get_contents(stat_path, &stat, NULL, NULL) &&
+           (paren = strrchr(stat, ')')) != NULL && paren[1] == ' ' && paren[2] != 'Z';
+    if (runs)
+      g_usleep(20 * 1000);
+  }
+  if (runs)
+    kill(pid, SIGKILL);
+  g_assert_false(runs);
 }
 
 static void
@@ -210,6 +256,8 @@ main(int argc, char **argv)
   g_test_add_func("/launch/timeout", test_timeout);
   g_test_add_func("/launch/exits-without-verdict", test_exits_without_verdict);
   g_test_add_func("/launch/cannot-start", test_cannot_start);
+  g_test_add_func("/launch/dies-with-watcher", test_dies_with_watcher);
+  g_test_add_func("/launch/dies-with-watcher/child", test_watcher_child);
   g_test_add_func("/launch/esp", test_esp);
   g_test_add_func("/launch/image-returned-error", test_image_returned_error);
   g_test_add_func("/launch/image-refused-after-starting", test_image_refused_after_starting);
