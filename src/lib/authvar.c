@@ -381,23 +381,15 @@ vsb_authvar_result_free(VsbAuthvarResult *r)
 
 /* ---- verification ----------------------------------------------------------------------- */
 
-/* The variables edk2's ProcessVariable verifies with PK/KEK (dbr is not among them). */
-static const struct {
-  const char *name;
-  const VsbGuid *guid;
-} targets[] = {
-  { "PK", &VSB_GUID_EFI_GLOBAL_VARIABLE },
-  { "KEK", &VSB_GUID_EFI_GLOBAL_VARIABLE },
-  { "db", &VSB_GUID_EFI_IMAGE_SECURITY_DATABASE },
-  { "dbx", &VSB_GUID_EFI_IMAGE_SECURITY_DATABASE },
-  { "dbt", &VSB_GUID_EFI_IMAGE_SECURITY_DATABASE },
-};
+/* The variables edk2's ProcessVariable verifies with PK/KEK (dbr is not among them), each under
+ * the GUID vsb_sb_known_guid gives it. */
+static const char *const targets[] = { "PK", "KEK", "db", "dbx", "dbt" };
 
 static gboolean
 is_target(const char *name, const VsbGuid *guid)
 {
   for (gsize i = 0; i < G_N_ELEMENTS(targets); i++)
-    if (strcmp(targets[i].name, name) == 0 && vsb_guid_equal(targets[i].guid, guid))
+    if (strcmp(targets[i], name) == 0 && vsb_guid_equal(vsb_sb_known_guid(name), guid))
       return TRUE;
   return FALSE;
 }
@@ -484,15 +476,16 @@ explain_bad_signature(const VsbAuthvarUpdate *u, PKCS7 *p7, const char *name,
     }
   }
   for (gsize i = 0; i < G_N_ELEMENTS(targets); i++) {
-    if (strcmp(targets[i].name, name) == 0 && vsb_guid_equal(targets[i].guid, guid))
+    const VsbGuid *target_guid = vsb_sb_known_guid(targets[i]);
+    if (strcmp(targets[i], name) == 0 && vsb_guid_equal(target_guid, guid))
       continue;
     for (gsize k = 0; k < G_N_ELEMENTS(both); k++) {
-      if (!signature_covers(u, p7, targets[i].name, targets[i].guid, both[k]))
+      if (!signature_covers(u, p7, targets[i], target_guid, both[k]))
         continue;
       g_set_error(error, VSB_AUTHVAR_ERROR, VSB_AUTHVAR_ERROR_WRONG_VARIABLE,
                   "%s: this update is signed for the variable %s, not %s: its signature does "
-                  "not verify over the name %s (apply it as %s)", u->origin, targets[i].name,
-                  name, name, targets[i].name);
+                  "not verify over the name %s (apply it as %s)", u->origin, targets[i],
+                  name, name, targets[i]);
       return;
     }
   }
