@@ -6,6 +6,8 @@
 #include "vsboot/fileio.h"
 #include "vsboot/mscerts.h"
 #include "vsboot/siglist.h"
+#include "util/le.h"
+#include "util/timetext.h"
 
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
@@ -304,21 +306,6 @@ single_list(VsbSigType type, const VsbGuid *owner, GBytes *sig)
   return vsb_siglist_build(entries);
 }
 
-static guint32
-rd32(const guint8 *p)
-{
-  return (guint32)p[0] | (guint32)p[1] << 8 | (guint32)p[2] << 16 | (guint32)p[3] << 24;
-}
-
-static void
-wr32(guint8 *p, guint32 v)
-{
-  p[0] = (guint8)v;
-  p[1] = (guint8)(v >> 8);
-  p[2] = (guint8)(v >> 16);
-  p[3] = (guint8)(v >> 24);
-}
-
 /* data with one more SHA-256 entry: inside the first SHA-256 list (SignatureSize 48), or in a
  * new list at the end, as virt-fw-vars' get_siglist does. data was validated already. */
 static GBytes *
@@ -328,9 +315,9 @@ add_sha256_entry(GBytes *data, const VsbGuid *owner, const guint8 hash[32])
   const guint8 *p = g_bytes_get_data(data, &len);
   gsize off = 0;
   while (off + ESL_HEADER_SIZE <= len) {
-    guint32 list_size = rd32(p + off + 16);
-    guint32 header_size = rd32(p + off + 20);
-    guint32 sig_size = rd32(p + off + 24);
+    guint32 list_size = vsb_le32(p + off + 16);
+    guint32 header_size = vsb_le32(p + off + 20);
+    guint32 sig_size = vsb_le32(p + off + 24);
     if (list_size < ESL_HEADER_SIZE || list_size > len - off)
       break; /* not reached for validated data */
     VsbGuid type;
@@ -343,7 +330,7 @@ add_sha256_entry(GBytes *data, const VsbGuid *owner, const guint8 hash[32])
       memcpy(buf + end, owner->b, 16);
       memcpy(buf + end + 16, hash, 32);
       memcpy(buf + end + SHA256_SIG_SIZE, p + end, len - end);
-      wr32(buf + off + 16, list_size + SHA256_SIG_SIZE);
+      vsb_put_le32(buf + off + 16, list_size + SHA256_SIG_SIZE);
       (void)header_size;
       return g_bytes_new_take(buf, len + SHA256_SIG_SIZE);
     }
@@ -511,16 +498,12 @@ vsb_enroll_apply_dbx_update(VsbEnroll *e, const guint8 *data, gsize len, const c
     return FALSE;
   }
 
-  const guint8 *t = auth->timestamp;
-  VsbEfiTime ts = { 0 };
-  ts.year = (guint16)(t[0] | t[1] << 8);
-  ts.month = t[2];
-  ts.day = t[3];
-  ts.hour = t[4];
-  ts.minute = t[5];
-  ts.second = t[6];
+  VsbEfiTime ts;
+  vsb_efi_time_read(auth->timestamp, &ts);
   /* virt-fw-vars keeps microseconds and drops zone and daylight. */
-  ts.nanosecond = rd32(t + 8) / 1000u * 1000u;
+  ts.nanosecond = ts.nanosecond / 1000u * 1000u;
+  ts.pad1 = ts.daylight = ts.pad2 = 0;
+  ts.timezone = 0;
   if (ts.year != 0 && (ts.month < 1 || ts.month > 12 || ts.day < 1 || ts.day > 31 ||
                        ts.hour > 23 || ts.minute > 59 || ts.second > 59 ||
                        ts.nanosecond > 999999999u)) {

@@ -6,6 +6,7 @@
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 #include "util/osslerr.h"
+#include "util/le.h"
 
 #include <openssl/asn1t.h>
 #include <openssl/err.h>
@@ -33,19 +34,6 @@ static const struct {
   { VSB_SIG_X509_SHA512, "x509-sha512", &VSB_GUID_EFI_CERT_X509_SHA512, 64 + 16 },
   { VSB_SIG_RSA2048, "rsa2048", &VSB_GUID_EFI_CERT_RSA2048, 256 },
 };
-
-static guint32
-rd32(const guint8 *p)
-{
-  return (guint32)p[0] | (guint32)p[1] << 8 | (guint32)p[2] << 16 | (guint32)p[3] << 24;
-}
-
-static void
-wr32(guint8 *p, guint32 v)
-{
-  for (int i = 0; i < 4; i++)
-    p[i] = (guint8)(v >> (8 * i));
-}
 
 const char *
 vsb_sig_type_name(VsbSigType type)
@@ -136,7 +124,7 @@ vsb_siglist_parse(const guint8 *data, gsize len, GError **error)
       return NULL;
     }
     const guint8 *h = data + off;
-    guint32 list_size = rd32(h + 16), header_size = rd32(h + 20), sig_size = rd32(h + 24);
+    guint32 list_size = vsb_le32(h + 16), header_size = vsb_le32(h + 20), sig_size = vsb_le32(h + 24);
     if (list_size < ESL_HEADER_SIZE || list_size > left) {
       g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
                   "signature list at offset %zu: SignatureListSize %u %s", off, list_size,
@@ -207,9 +195,9 @@ append_list_header(GByteArray *out, const VsbGuid *type, guint32 sig_size)
 {
   guint8 h[ESL_HEADER_SIZE];
   memcpy(h, type->b, 16);
-  wr32(h + 16, ESL_HEADER_SIZE); /* patched as entries are added */
-  wr32(h + 20, 0);
-  wr32(h + 24, sig_size);
+  vsb_put_le32(h + 16, ESL_HEADER_SIZE); /* patched as entries are added */
+  vsb_put_le32(h + 20, 0);
+  vsb_put_le32(h + 24, sig_size);
   g_byte_array_append(out, h, sizeof h);
 }
 
@@ -253,7 +241,7 @@ vsb_siglist_build(GPtrArray *entries)
       if (dlen)
         g_byte_array_append(out, d, (guint)dlen);
     }
-    wr32(out->data + start + 16, (guint32)(out->len - start));
+    vsb_put_le32(out->data + start + 16, (guint32)(out->len - start));
   }
   return g_byte_array_free_to_bytes(g_steal_pointer(&out));
 }
@@ -540,7 +528,7 @@ vsb_auth2_parse(const guint8 *data, gsize len, GError **error)
                 "WIN_CERTIFICATE_UEFI_GUID (40)", len);
     return NULL;
   }
-  guint32 dw_length = rd32(data + 16);
+  guint32 dw_length = vsb_le32(data + 16);
   guint16 revision = (guint16)(data[20] | data[21] << 8);
   guint16 cert_type = (guint16)(data[22] | data[23] << 8);
   if (dw_length < 24 || dw_length > len - 16) {

@@ -57,16 +57,6 @@ all_bytes(const guint8 *p, gsize len, guint8 value)
   return TRUE;
 }
 
-/* Checksum of the FV header: 16-bit words summing to 0 (CalculateSum16). */
-static guint16
-fv_header_sum(const guint8 *p, gsize len)
-{
-  guint16 sum = 0;
-  for (gsize i = 0; i + 1 < len; i += 2)
-    sum = (guint16)(sum + vsb_le16(p + i));
-  return sum;
-}
-
 /* CRC of an FTW working block header: over the 32 bytes with Crc = FFFFFFFF and the state byte
  * = FF (InitializeLocalWorkSpaceHeader). */
 static guint32
@@ -338,7 +328,7 @@ check_fv_header(VsbVarstore *s, guint16 *header_length, GError **error)
                 vo + 0x30);
     return FALSE;
   }
-  guint16 sum = fv_header_sum(fv, hl);
+  guint16 sum = vsb_le16_sum(fv, hl);
   if (sum != 0) {
     guint16 stored = vsb_le16(fv + 0x32);
     g_set_error(error, VSB_ERROR, VSB_ERROR_PARSE,
@@ -582,7 +572,7 @@ build_empty_volume(guint8 *image, gsize i)
   fv[0x37] = 2; /* Revision */
   vsb_put_le32(fv + 0x38, layouts[i].num_blocks);
   vsb_put_le32(fv + 0x3c, layouts[i].block_length);
-  vsb_put_le16(fv + 0x32, (guint16)(0x10000u - fv_header_sum(fv, FV_HEADER_MIN)));
+  vsb_put_le16(fv + 0x32, (guint16)(0x10000u - vsb_le16_sum(fv, FV_HEADER_MIN)));
 
   guint8 *sh = fv + FV_HEADER_MIN;
   memcpy(sh, VSB_GUID_AUTHENTICATED_VARIABLE.b, 16);

@@ -5,6 +5,7 @@
  * content is; saving writes with the backend the store came from. */
 #include "storage.h"
 #include "vsboot/error.h"
+#include "util/le.h"
 #include "util/timetext.h"
 #include "vsboot/fileio.h"
 
@@ -173,8 +174,7 @@ vsb_varstore_first_data_byte(const VsbVarstore *s, const VsbVariable *v)
   if (v->offset + hdr + 4 > f->size)
     return 0xff;
   const guint8 *ns = f->image + v->offset + name_off;
-  gsize at = v->offset + hdr + ((gsize)ns[0] | (gsize)ns[1] << 8 | (gsize)ns[2] << 16 |
-                                (gsize)ns[3] << 24);
+  gsize at = v->offset + hdr + vsb_le32(ns);
   return at < f->size ? f->image[at] : 0xff;
 }
 
