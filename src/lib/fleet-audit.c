@@ -14,6 +14,9 @@ fleet_audit_options(const FleetScan *scan, VsbAuditOptions *out)
   out->proc_root = scan->opts->proc_root;
   out->no_process_scan = scan->opts->no_processes;
   out->cache = scan->cache;
+  /* Whether this host's KVM runs SMM decides whether a KVM VM with SMM starts at all
+   * (kvm-without-smm); the audit asks QEMU only where it decides, once per scan (the cache). */
+  out->probe_host_kvm = TRUE;
 }
 
 VsbAuditReport *

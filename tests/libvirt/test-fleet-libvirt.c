@@ -37,8 +37,9 @@ copy_dir(const char *from, const char *to)
 
 /* Provision NAME in the state dir and define it in libvirt from `vsboot libvirt-xml --domain`
  * (with SMM on, as libvirt 9.0 wants for a secure loader). */
+/* virt_type: libvirt-xml's --virt-type (NULL: its own choice for this host). */
 static void
-define_vm(const char *name, const char *const *provision_args)
+define_vm(const char *name, const char *const *provision_args, const char *virt_type)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new();
   const char *head[] = { "provision", name, "--state-dir", ctx.state };
@@ -51,7 +52,7 @@ define_vm(const char *name, const char *const *provision_args)
   if (vsb_test_runv((const char *const *)argv->pdata, NULL, &err) != 0)
     vsb_test_fail("provision %s: %s", name, err);
   if (vsb_test_run(&xml, &xerr, "libvirt-xml", name, "--state-dir", ctx.state, "--domain",
-                   NULL) != 0)
+                   virt_type ? "--virt-type" : NULL, virt_type, NULL) != 0)
     vsb_test_fail("libvirt-xml %s: %s", name, xerr);
   if (strstr(xml, "<smm") == NULL) {
     g_autofree char *with = NULL;
@@ -65,6 +66,21 @@ define_vm(const char *name, const char *const *provision_args)
   g_autofree char *verr = NULL;
   if (vsb_test_libvirtd_virsh(ctx.libvirtd, NULL, &verr, "define", file, NULL) != 0)
     vsb_test_fail("virsh define %s: %s", name, verr);
+}
+
+/* Does this host's KVM run SMM? Asked of QEMU itself, so that the expectation holds on any
+ * host: QEMU says "System Management Mode not supported by this hypervisor" where it does not. */
+static gboolean
+host_kvm_runs_smm(void)
+{
+  const char *argv[] = { "timeout", "5", "qemu-system-x86_64", "-accel", "kvm", "-machine",
+                         "q35,smm=on", "-nodefaults", "-display", "none", "-S", NULL };
+  g_autofree char *err = NULL;
+  int rc = vsb_test_spawn(argv, NULL, NULL, &err);
+  if (rc == 124)
+    return TRUE;
+  g_assert_nonnull(strstr(err, "System Management Mode not supported by this hypervisor"));
+  return FALSE;
 }
 
 static JsonNode *
@@ -126,10 +142,13 @@ test_fleet_libvirt(void)
   const char *good[] = { "--enrolled-keys", NULL };
   const char *old[] = { "--enrolled-keys", "--microsoft", "none", NULL };
   const char *setup[] = { "--no-feature", "enrolled-keys", "--allow-setup-mode", NULL };
-  define_vm("lv-run", old);
-  define_vm("lv-good", good);
-  define_vm("lv-old", old);
-  define_vm("lv-setup", setup);
+  define_vm("lv-run", old, NULL);
+  define_vm("lv-good", good, NULL);
+  define_vm("lv-old", old, NULL);
+  define_vm("lv-setup", setup, NULL);
+  /* Asking for KVM with SMM: it starts only where this host's KVM runs SMM, which the fleet
+   * asks QEMU (kvm-without-smm). */
+  define_vm("lv-kvm", good, "kvm");
   /* A definition libvirt keeps but vsboot cannot parse as QEMU would: an option QEMU does not
    * know, passed through <qemu:commandline>. */
   g_autofree char *odd = g_build_filename(ctx.dir, "lv-odd.xml", NULL);
@@ -168,7 +187,7 @@ test_fleet_libvirt(void)
     if (vm != run && p && JSON_NODE_HOLDS_VALUE(p) && json_node_get_int(p) == pid)
       vsb_test_fail("QEMU %" G_GINT64_FORMAT " is listed twice", pid);
   }
-  const char *defined[] = { "lv-good", "lv-old", "lv-setup", "lv-odd" };
+  const char *defined[] = { "lv-good", "lv-old", "lv-setup", "lv-odd", "lv-kvm" };
   for (gsize i = 0; i < G_N_ELEMENTS(defined); i++) {
     JsonObject *vm = find_vm(root, defined[i], &n);
     if (n != 1)
@@ -179,6 +198,8 @@ test_fleet_libvirt(void)
   g_assert_cmpstr(json_object_get_string_member(find_vm(root, "lv-good", &n), "verdict"), ==,
                   "enforced");
   g_assert_true(has_finding(find_vm(root, "lv-setup", &n), "varstore-setup-mode"));
+  gboolean smm = host_kvm_runs_smm();
+  g_assert_cmpint(has_finding(find_vm(root, "lv-kvm", &n), "kvm-without-smm"), ==, !smm);
   JsonObject *o = find_vm(root, "lv-odd", &n);
   g_assert_cmpstr(json_object_get_string_member(o, "verdict"), ==, "not-enforced");
   g_assert_true(has_finding(o, "vm-unreadable"));
