@@ -104,11 +104,7 @@ modules_json(JsonBuilder *b, const VsbFvImage *image)
   json_builder_begin_object(b);
   for (gsize i = 0; i < G_N_ELEMENTS(report_groups); i++) {
     g_autoptr(GPtrArray) names = modules_in_group(image, report_groups[i]);
-    json_builder_set_member_name(b, vsb_fv_group_name(report_groups[i]));
-    json_builder_begin_array(b);
-    for (guint k = 0; k < names->len; k++)
-      json_builder_add_string_value(b, g_ptr_array_index(names, k));
-    json_builder_end_array(b);
+    vsb_cli_jset_strings(b, vsb_fv_group_name(report_groups[i]), names);
   }
   json_builder_end_object(b);
 }

@@ -478,11 +478,7 @@ run_report_json(const VsbRunPlan *plan, const VsbLaunchResult *res)
   json_builder_add_string_value(b, plan->accel);
   json_builder_set_member_name(b, "accelerator-note");
   json_builder_add_string_value(b, plan->accel_note);
-  json_builder_set_member_name(b, "warnings");
-  json_builder_begin_array(b);
-  for (guint i = 0; i < plan->warnings->len; i++)
-    json_builder_add_string_value(b, plan->warnings->pdata[i]);
-  json_builder_end_array(b);
+  vsb_cli_jset_strings(b, "warnings", plan->warnings);
   json_builder_set_member_name(b, "argv");
   json_builder_begin_array(b);
   for (guint i = 0; i + 1 < plan->argv->len; i++)

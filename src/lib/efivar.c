@@ -1065,11 +1065,7 @@ vsb_secure_boot_state_to_json(const VsbSecureBootState *st)
   json_builder_add_value(b, vsb_ms_state_to_json(st->microsoft));
   json_builder_set_member_name(b, "microsoft-2011-without-successor");
   json_builder_add_boolean_value(b, st->microsoft->missing_successor);
-  json_builder_set_member_name(b, "warnings");
-  json_builder_begin_array(b);
-  for (guint i = 0; i < st->warnings->len; i++)
-    json_builder_add_string_value(b, st->warnings->pdata[i]);
-  json_builder_end_array(b);
+  vsb_json_put_strings(b, "warnings", st->warnings);
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }

@@ -7,6 +7,7 @@
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
 #include "vsboot/qemu-probe.h"
+#include "util/arch.h"
 
 #include <string.h>
 
@@ -34,19 +35,6 @@ static void
 prop(xmlNodePtr node, const char *name, const char *value)
 {
   xmlNewProp(node, X(name), X(value));
-}
-
-static gboolean
-arch_is_x86(VsbFwArch arch)
-{
-  return arch == VSB_FW_ARCH_X86_64 || arch == VSB_FW_ARCH_I386;
-}
-
-/* libvirt's <type arch=...> names are QEMU's, which are the descriptor's except arm. */
-static const char *
-libvirt_arch(VsbFwArch arch)
-{
-  return arch == VSB_FW_ARCH_ARM ? "armv7l" : vsb_fw_arch_name(arch);
 }
 
 static const char *
@@ -172,7 +160,7 @@ static gboolean
 build_os(xmlNodePtr os, const VsbVm *vm, VsbLibvirtStyle style, GError **error)
 {
   xmlNodePtr type = child(os, "type", "hvm");
-  prop(type, "arch", libvirt_arch(vm->arch));
+  prop(type, "arch", vsb_arch_libvirt_name(vm->arch));
   prop(type, "machine", machine_of(vm));
 
   if (vm->device != VSB_FW_DEVICE_FLASH && vm->device != VSB_FW_DEVICE_MEMORY) {
@@ -204,7 +192,7 @@ build_tpm(xmlNodePtr devices, const VsbVm *vm)
 {
   xmlNodePtr tpm = child(devices, "tpm", NULL);
   /* libvirt turns tpm-tis into tpm-tis-device on the ARM virt machine. */
-  prop(tpm, "model", arch_is_x86(vm->arch) ? "tpm-crb" : "tpm-tis");
+  prop(tpm, "model", vsb_arch_is_x86(vm->arch) ? "tpm-crb" : "tpm-tis");
   xmlNodePtr backend = child(tpm, "backend", NULL);
   prop(backend, "type", "emulator");
   prop(backend, "version", "2.0");
@@ -281,7 +269,7 @@ vsb_libvirt_xml_build(const VsbVm *vm, const VsbLibvirtXmlOptions *opts, GError 
   gboolean smm = vsb_vm_has_feature(vm, VSB_FW_FEATURE_REQUIRES_SMM);
   gboolean legacy_cl = style == VSB_LIBVIRT_STYLE_LEGACY && smm &&
                        vm->device == VSB_FW_DEVICE_FLASH;
-  if (smm && !arch_is_x86(vm->arch)) {
+  if (smm && !vsb_arch_is_x86(vm->arch)) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
                 "%s: firmware %s requires SMM, which only x86 machines have", vm->name,
                 vm->descriptor_path);
@@ -321,7 +309,7 @@ vsb_libvirt_xml_build(const VsbVm *vm, const VsbLibvirtXmlOptions *opts, GError 
     xmlFreeNode(features);
     features = NULL;
   }
-  if (opts->domain && !arch_is_x86(vm->arch)) {
+  if (opts->domain && !vsb_arch_is_x86(vm->arch)) {
     /* QEMU's default ARM CPU is 32-bit; a 64-bit UEFI needs a 64-bit CPU. */
     xmlNodePtr cpu = child(root, "cpu", NULL);
     gboolean kvm = opts->domain_type == NULL || strcmp(opts->domain_type, "kvm") == 0;
