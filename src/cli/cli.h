@@ -63,6 +63,7 @@ JsonObject *vsb_cli_jobj(JsonObject *o, const char *member);
 #define vsb_cli_jset_int vsb_json_put_int
 #define vsb_cli_jset_bool vsb_json_put_bool
 #define vsb_cli_jset_strings vsb_json_put_strings
+#define vsb_cli_jset_strv vsb_json_put_strv
 
 /* A subcommand of a command group ("vars show"). */
 typedef struct {

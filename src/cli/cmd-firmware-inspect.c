@@ -206,11 +206,7 @@ build_json(const char *path, const VsbFvImage *image, gboolean with_files)
     json_builder_end_array(b);
   }
 
-  json_builder_set_member_name(b, "warnings");
-  json_builder_begin_array(b);
-  for (const char *const *w = vsb_fv_image_get_warnings(image); *w; w++)
-    json_builder_add_string_value(b, *w);
-  json_builder_end_array(b);
+  vsb_cli_jset_strv(b, "warnings", vsb_fv_image_get_warnings(image));
   json_builder_end_object(b);
   return json_builder_get_root(b);
 }

@@ -151,12 +151,8 @@ cmd_list(int argc, char **argv)
   if (json) {
     g_autoptr(JsonBuilder) b = json_builder_new();
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "directories");
-    json_builder_begin_array(b);
     g_auto(GStrv) def = dirs ? NULL : vsb_fw_search_default_dirs();
-    for (char **d = dirs ? dirs : def; *d; d++)
-      json_builder_add_string_value(b, *d);
-    json_builder_end_array(b);
+    vsb_cli_jset_strv(b, "directories", (const char *const *)(dirs ? dirs : def));
     json_builder_set_member_name(b, "entries");
     json_builder_begin_array(b);
     for (guint i = 0; i < shown->len; i++)

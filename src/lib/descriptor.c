@@ -565,23 +565,12 @@ vsb_fw_descriptor_to_json(const VsbFwDescriptor *d)
     const VsbFwTarget *t = d->targets->pdata[i];
     json_builder_begin_object(b);
     vsb_json_put_str(b, "architecture", vsb_fw_arch_name(t->architecture));
-    json_builder_set_member_name(b, "machines");
-    json_builder_begin_array(b);
-    for (char **m = t->machines; *m; m++)
-      json_builder_add_string_value(b, *m);
-    json_builder_end_array(b);
+    vsb_json_put_strv(b, "machines", (const char *const *)t->machines);
     json_builder_end_object(b);
   }
   json_builder_end_array(b);
 
-  json_builder_set_member_name(b, "features");
-  json_builder_begin_array(b);
-  for (int f = 0; f < VSB_FW_FEATURE_COUNT; f++)
-    if (d->features & VSB_FW_FEATURE_BIT(f))
-      json_builder_add_string_value(b, vsb_fw_feature_name((VsbFwFeature)f));
-  for (char **u = d->unknown_features; u && *u; u++)
-    json_builder_add_string_value(b, *u);
-  json_builder_end_array(b);
+  vsb_json_put_features(b, "features", d->features, (const char *const *)d->unknown_features);
 
   json_builder_end_object(b);
   return json_builder_get_root(b);

@@ -147,14 +147,7 @@ vsb_vm_to_json(const VsbVm *vm)
   file_object(b, "executable", vm->executable, vm->executable_format, vm->executable_sha256);
   file_object(b, "nvram-template", vm->nvram_template, vm->nvram_template_format,
               vm->template_sha256);
-  json_builder_set_member_name(b, "features");
-  json_builder_begin_array(b);
-  for (int f = 0; f < VSB_FW_FEATURE_COUNT; f++)
-    if (vsb_vm_has_feature(vm, (VsbFwFeature)f))
-      json_builder_add_string_value(b, vsb_fw_feature_name((VsbFwFeature)f));
-  for (char **u = vm->unknown_features; u && *u; u++)
-    json_builder_add_string_value(b, *u);
-  json_builder_end_array(b);
+  vsb_json_put_features(b, "features", vm->features, (const char *const *)vm->unknown_features);
   json_builder_end_object(b);
 
   file_object(b, "varstore", vm->varstore, vm->varstore_format, NULL);
