@@ -17,7 +17,10 @@ X509 *vsb_certificate_get_x509(const VsbCertificate *cert);
 /* The EVP_PKEY inside (borrowed). */
 EVP_PKEY *vsb_private_key_get_evp(const VsbPrivateKey *key);
 
-/* One-line RFC 2253 name of a certificate's subject / issuer (newly allocated). */
+/* One-line RFC 2253 text of a name, UTF-8 (invalid sequences replaced: it ends up in JSON);
+ * the one way vsboot shows a certificate's names. Newly allocated. */
+char *vsb_x509_name_text(const X509_NAME *name);
+/* The same for a certificate's subject / issuer. */
 char *vsb_x509_subject(X509 *cert);
 char *vsb_x509_issuer(X509 *cert);
 

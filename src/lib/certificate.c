@@ -92,8 +92,8 @@ vsb_certificate_get_der(const VsbCertificate *cert)
   return vsb_cert_to_der(cert->x509);
 }
 
-static char *
-name_to_string(const X509_NAME *name)
+char *
+vsb_x509_name_text(const X509_NAME *name)
 {
   g_autoptr(BIO) bio = BIO_new(BIO_s_mem());
   if (bio == NULL)
@@ -107,13 +107,13 @@ name_to_string(const X509_NAME *name)
 char *
 vsb_x509_subject(X509 *cert)
 {
-  return name_to_string(X509_get_subject_name(cert));
+  return vsb_x509_name_text(X509_get_subject_name(cert));
 }
 
 char *
 vsb_x509_issuer(X509 *cert)
 {
-  return name_to_string(X509_get_issuer_name(cert));
+  return vsb_x509_name_text(X509_get_issuer_name(cert));
 }
 
 char *

@@ -3,6 +3,7 @@
  * SetupMode = no PK; SecureBoot = user mode and SecureBootEnable != 0, a missing
  * SecureBootEnable being created as 1). */
 #include "vsboot/efivar.h"
+#include "certificate-ossl.h"
 #include "util/jsonb.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
@@ -314,18 +315,6 @@ valid_utf8(char *s)
 }
 
 static char *
-name_oneline(const X509_NAME *name)
-{
-  BIO *bio = BIO_new(BIO_s_mem());
-  X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
-  char *p = NULL;
-  long n = BIO_get_mem_data(bio, &p);
-  char *s = g_strndup(p, (gsize)MAX(n, 0));
-  BIO_free(bio);
-  return valid_utf8(s);
-}
-
-static char *
 name_cn(const X509_NAME *name)
 {
   int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
@@ -424,8 +413,8 @@ cert_facts_new(const X509_NAME *subject, const X509_NAME *issuer, const ASN1_INT
                const ASN1_TIME *not_before, const ASN1_TIME *not_after, GBytes *written)
 {
   CertFacts *f = g_new0(CertFacts, 1);
-  f->subject = name_oneline(subject);
-  f->issuer = name_oneline(issuer);
+  f->subject = vsb_x509_name_text(subject);
+  f->issuer = vsb_x509_name_text(issuer);
   f->cn = name_cn(subject);
   f->not_before = asn1_time_text(not_before);
   f->not_after = asn1_time_text(not_after);

@@ -14,6 +14,7 @@
 #include <openssl/x509v3.h>
 #include <string.h>
 
+#include "certificate-ossl.h"
 #include "ossl-auto.h"
 #include "util/enumname.h"
 #include "util/osslerr.h"
@@ -134,12 +135,7 @@ vsb_key_set_free(VsbKeySet *set)
 static void
 describe_cert(VsbKeyPair *pair, X509 *cert)
 {
-  g_autoptr(BIO) bio = BIO_new(BIO_s_mem());
-  X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
-  BIO_write(bio, "", 1);
-  char *p = NULL;
-  BIO_get_mem_data(bio, &p);
-  pair->subject = g_strdup(p ? p : "");
+  pair->subject = vsb_x509_subject(cert);
 
   g_autoptr(BIGNUM) bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
   g_autoptr(VsbOsslString) hex = bn ? BN_bn2hex(bn) : NULL;

@@ -2,6 +2,7 @@
 /* Offline Secure Boot enrollment with virt-fw-vars' semantics (virt/firmware/efi/efivar.py,
  * siglist.py): raw signature lists, forward-only time stamps, fixed attributes. */
 #include "vsboot/secureboot.h"
+#include "certificate-ossl.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 #include "vsboot/mscerts.h"
@@ -185,18 +186,6 @@ vsb_enroll_get_changes(const VsbEnroll *e)
 }
 
 /* ---- helpers over signature-list data ---- */
-
-static char *
-cert_subject(X509 *cert)
-{
-  BIO *bio = BIO_new(BIO_s_mem());
-  X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
-  char *p = NULL;
-  long n = BIO_get_mem_data(bio, &p);
-  char *s = g_strndup(p, n > 0 ? (gsize)n : 0);
-  BIO_free(bio);
-  return s;
-}
 
 /* A copy of the live variable (name, guid) to edit, or a new empty one with attrs. The data of
  * an existing signature database is checked first so that a broken one is reported, not
@@ -391,7 +380,7 @@ vsb_enroll_set_pk(VsbEnroll *e, X509 *cert, const VsbGuid *owner, GError **error
   VsbEfiTime nb = latest_not_before(e, var->data);
   if (!vsb_efi_time_is_zero(&nb))
     time_forward(var, &nb);
-  g_autofree char *subject = cert_subject(cert);
+  g_autofree char *subject = vsb_x509_subject(cert);
   char og[VSB_GUID_STRING_LEN + 1];
   record(e, existed ? "replace" : "set", name, guid, "%s (owner %s)", subject,
          vsb_guid_format(owner, og));
@@ -406,7 +395,7 @@ vsb_enroll_add_cert(VsbEnroll *e, VsbSbVariable which, X509 *cert, const VsbGuid
   if (!check_var(which, FALSE, error))
     return FALSE;
   g_autoptr(GBytes) der = vsb_cert_to_der(cert);
-  g_autofree char *subject = cert_subject(cert);
+  g_autofree char *subject = vsb_x509_subject(cert);
   gboolean present;
   g_autoptr(VsbVariable) var = sigdb_for_add(e, which, VSB_SIG_X509, der, subject, &present,
                                              error);
