@@ -8,6 +8,7 @@
 #include <libxml/xpathInternals.h>
 #include "vsboot/qemu-probe.h"
 #include "util/arch.h"
+#include "vm-private.h"
 
 #include <string.h>
 
@@ -269,12 +270,8 @@ vsb_libvirt_xml_build(const VsbVm *vm, const VsbLibvirtXmlOptions *opts, GError 
   gboolean smm = vsb_vm_has_feature(vm, VSB_FW_FEATURE_REQUIRES_SMM);
   gboolean legacy_cl = style == VSB_LIBVIRT_STYLE_LEGACY && smm &&
                        vm->device == VSB_FW_DEVICE_FLASH;
-  if (smm && !vsb_arch_is_x86(vm->arch)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
-                "%s: firmware %s requires SMM, which only x86 machines have", vm->name,
-                vm->descriptor_path);
+  if (!vm_check_smm_arch(vm, error))
     return NULL;
-  }
   /* libvirt's schema takes only an absolute path (absFilePath); "" would be an empty element
    * that no libvirt accepts. */
   if (opts->emulator && !g_path_is_absolute(opts->emulator)) {

@@ -56,3 +56,6 @@ GBytes *vm_read_own_file(const StateDir *sd, const char *base, gsize max, struct
 /* NAME's state file in an open DIR, as vsb_vm_load; and a state file's text. */
 VsbVm *vm_load_at(const StateDir *sd, const char *name, GError **error);
 char *vm_json_text(const VsbVm *vm);
+/* FALSE with an error when vm's firmware requires SMM on a machine that has none (non-x86):
+ * the one refusal both emitters (QEMU argv, libvirt XML) give. */
+gboolean vm_check_smm_arch(const VsbVm *vm, GError **error);

@@ -9,6 +9,7 @@
 #include "vsboot/json.h"
 #include "vsboot/mscerts.h"
 #include "vsboot/qemu-probe.h"
+#include "util/arch.h"
 #include "util/autofd.h"
 #include "util/enumname.h"
 
@@ -874,6 +875,18 @@ vsb_vm_load(const char *state_dir, const char *name, GError **error)
   if (!vm_state_dir_open(state_dir, FALSE, &sd, error))
     return NULL;
   return vm_load_at(&sd, name, error);
+}
+
+gboolean
+vm_check_smm_arch(const VsbVm *vm, GError **error)
+{
+  if (vsb_vm_has_feature(vm, VSB_FW_FEATURE_REQUIRES_SMM) && !vsb_arch_is_x86(vm->arch)) {
+    g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
+                "%s: firmware %s requires SMM, which only x86 machines have", vm->name,
+                vm->descriptor_path);
+    return FALSE;
+  }
+  return TRUE;
 }
 
 char *
