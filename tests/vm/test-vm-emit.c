@@ -209,6 +209,13 @@ test_argv_refuses(void)
   g_assert_null(vsb_qemu_argv_build(vm, &o, &error));
   g_assert_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED);
   g_assert_nonnull(strstr(error->message, "SMM"));
+  /* The libvirt emitter refuses the same VM with the same words. */
+  g_autofree char *argv_refusal = g_strdup(error->message);
+  g_clear_error(&error);
+  VsbLibvirtXmlOptions xo = { .style = VSB_LIBVIRT_STYLE_EXPLICIT };
+  g_assert_null(vsb_libvirt_xml_build(vm, &xo, &error));
+  g_assert_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED);
+  g_assert_cmpstr(error->message, ==, argv_refusal);
   g_clear_error(&error);
   vm->features = 0;
   vm->device = VSB_FW_DEVICE_KERNEL;
