@@ -2,6 +2,7 @@
 /* The fleet (fleet.h): enumerate the VMs of every source, tell each QEMU process to the VM it
  * runs, and judge every VM with the single-VM audit. */
 #include "fleet-private.h"
+#include "util/procpid.h"
 
 #include "vsboot/efivar.h"
 #include "vsboot/error.h"
@@ -215,11 +216,10 @@ scan_processes(FleetScan *scan)
   const char *entry;
   int self = (int)getpid();
   while ((entry = g_dir_read_name(dir))) {
-    char *end = NULL;
-    long pid = strtol(entry, &end, 10);
-    if (end == entry || *end != '\0' || pid <= 0 || pid > G_MAXINT || (int)pid == self)
+    int pid = vsb_proc_entry_pid(entry);
+    if (pid == 0 || pid == self)
       continue;
-    FleetProc *p = read_proc(proc, (int)pid);
+    FleetProc *p = read_proc(proc, pid);
     if (p)
       g_ptr_array_add(scan->procs, p);
   }

@@ -3,6 +3,7 @@
  * hundreds of VMs that run a handful of firmware builds; inflating a build's compressed
  * volumes to inspect it is most of one audit's CPU time, and hashing it most of the rest. */
 #include "inspect-cache.h"
+#include "util/procpid.h"
 
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
@@ -157,17 +158,16 @@ vsb_audit_cache_qemu_processes(VsbAuditCache *c, const char *proc)
   g_autoptr(GDir) dir = g_dir_open(proc, 0, NULL);
   const char *name;
   while (dir && (name = g_dir_read_name(dir))) {
-    char *end = NULL;
-    long pid = strtol(name, &end, 10);
-    if (end == name || *end != '\0' || pid <= 0 || pid > G_MAXINT)
+    int pid = vsb_proc_entry_pid(name);
+    if (pid == 0)
       continue;
-    char **argv = vsb_qemu_read_proc_cmdline(proc, (int)pid, NULL);
+    char **argv = vsb_qemu_read_proc_cmdline(proc, pid, NULL);
     if (!looks_like_qemu(argv)) {
       g_strfreev(argv);
       continue;
     }
     VsbAuditProcess *p = g_new0(VsbAuditProcess, 1);
-    p->pid = (int)pid;
+    p->pid = pid;
     p->argv = argv;
     g_ptr_array_add(c->procs, p);
   }
