@@ -20,6 +20,9 @@ EVP_PKEY *vsb_private_key_get_evp(const VsbPrivateKey *key);
 /* One-line RFC 2253 text of a name, UTF-8 (invalid sequences replaced: it ends up in JSON);
  * the one way vsboot shows a certificate's names. Newly allocated. */
 char *vsb_x509_name_text(const X509_NAME *name);
+/* A serial number as lower-case hex without leading zeros ("" when unreadable), as every
+ * report shows it. Newly allocated. */
+char *vsb_x509_serial_text(const ASN1_INTEGER *serial);
 /* The same for a certificate's subject / issuer. */
 char *vsb_x509_subject(X509 *cert);
 char *vsb_x509_issuer(X509 *cert);

@@ -105,6 +105,14 @@ vsb_x509_name_text(const X509_NAME *name)
 }
 
 char *
+vsb_x509_serial_text(const ASN1_INTEGER *serial)
+{
+  g_autoptr(BIGNUM) bn = ASN1_INTEGER_to_BN(serial, NULL);
+  g_autoptr(VsbOsslString) hex = bn ? BN_bn2hex(bn) : NULL;
+  return g_ascii_strdown(hex ? hex : "", -1);
+}
+
+char *
 vsb_x509_subject(X509 *cert)
 {
   return vsb_x509_name_text(X509_get_subject_name(cert));

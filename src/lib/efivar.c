@@ -425,11 +425,7 @@ cert_facts_new(const X509_NAME *subject, const X509_NAME *issuer, const ASN1_INT
     f->sha256 = digest_hex(G_CHECKSUM_SHA256, d, n, FALSE);
     f->sha1 = digest_hex(G_CHECKSUM_SHA1, d, n, TRUE);
   }
-  BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
-  char *serial_hex = bn ? BN_bn2hex(bn) : NULL;
-  f->serial = serial_hex ? g_ascii_strdown(serial_hex, -1) : g_strdup("");
-  OPENSSL_free(serial_hex);
-  BN_free(bn);
+  f->serial = vsb_x509_serial_text(serial);
   return f;
 }
 

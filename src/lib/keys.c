@@ -137,9 +137,7 @@ describe_cert(VsbKeyPair *pair, X509 *cert)
 {
   pair->subject = vsb_x509_subject(cert);
 
-  g_autoptr(BIGNUM) bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
-  g_autoptr(VsbOsslString) hex = bn ? BN_bn2hex(bn) : NULL;
-  pair->serial = g_ascii_strdown(hex ? hex : "", -1);
+  pair->serial = vsb_x509_serial_text(X509_get0_serialNumber(cert));
 
   pair->not_before = vsb_time_text_asn1(X509_get0_notBefore(cert), "?");
   pair->not_after = vsb_time_text_asn1(X509_get0_notAfter(cert), "?");
