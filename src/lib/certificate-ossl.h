@@ -23,6 +23,8 @@ char *vsb_x509_name_text(const X509_NAME *name);
 /* A serial number as lower-case hex without leading zeros ("" when unreadable), as every
  * report shows it. Newly allocated. */
 char *vsb_x509_serial_text(const ASN1_INTEGER *serial);
+/* Lower-case hex SHA-256 of a certificate's DER, or NULL when it cannot be encoded. */
+char *vsb_x509_sha256_text(X509 *cert);
 /* The same for a certificate's subject / issuer. */
 char *vsb_x509_subject(X509 *cert);
 char *vsb_x509_issuer(X509 *cert);

@@ -137,15 +137,21 @@ vsb_certificate_get_issuer(const VsbCertificate *cert)
 }
 
 char *
-vsb_certificate_get_sha256(const VsbCertificate *cert)
+vsb_x509_sha256_text(X509 *cert)
 {
   guint8 md[32];
   unsigned int len = 0;
-  if (X509_digest(cert->x509, EVP_sha256(), md, &len) != 1 || len != sizeof md) {
+  if (X509_digest(cert, EVP_sha256(), md, &len) != 1 || len != sizeof md) {
     ERR_clear_error();
     return NULL;
   }
   return vsb_hex_encode(md, len);
+}
+
+char *
+vsb_certificate_get_sha256(const VsbCertificate *cert)
+{
+  return vsb_x509_sha256_text(cert->x509);
 }
 
 char *

@@ -142,10 +142,8 @@ describe_cert(VsbKeyPair *pair, X509 *cert)
   pair->not_before = vsb_time_text_asn1(X509_get0_notBefore(cert), "?");
   pair->not_after = vsb_time_text_asn1(X509_get0_notAfter(cert), "?");
 
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int mdlen = 0;
-  X509_digest(cert, EVP_sha256(), md, &mdlen);
-  pair->sha256 = vsb_hex_encode(md, mdlen);
+  char *sha256 = vsb_x509_sha256_text(cert);
+  pair->sha256 = sha256 ? sha256 : g_strdup("");
 }
 
 static gboolean
