@@ -4,6 +4,7 @@
  * message; when both accept, the names, serial, validity and re-encoded DER are the same.
  * Any disagreement, crash or sanitizer report fails. */
 #include "vsboot/siglist.h"
+#include "siglist-ossl.h"
 
 #include <openssl/asn1.h>
 #include <openssl/x509.h>

@@ -10,6 +10,7 @@
 #include "vsboot/guid.h"
 #include "vsboot/pe.h"
 #include "vsboot/siglist.h"
+#include "siglist-ossl.h"
 #include "vsboot/sbjudge.h"
 #include "vsboot/varstore.h"
 

@@ -12,6 +12,7 @@
 #include "vsboot/rollover.h"
 #include "vsboot/secureboot.h"
 #include "vsboot/siglist.h"
+#include "siglist-ossl.h"
 #include "vsboot/varstore.h"
 
 #include <stdio.h>

@@ -11,6 +11,7 @@
 #include "vsboot/fileio.h"
 #include "vsboot/secureboot.h"
 #include "vsboot/siglist.h"
+#include "siglist-ossl.h"
 
 #include <glib/gstdio.h>
 #include <openssl/bio.h>

@@ -7,6 +7,7 @@
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 #include "vsboot/siglist.h"
+#include "siglist-ossl.h"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>

@@ -8,6 +8,7 @@
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 #include "vsboot/siglist.h"
+#include "siglist-ossl.h"
 #include "util/le.h"
 #include "util/ucs2.h"
 

@@ -7,6 +7,7 @@
 #include "vsboot/fileio.h"
 #include "vsboot/mscerts.h"
 #include "vsboot/siglist.h"
+#include "siglist-ossl.h"
 #include "util/le.h"
 #include "util/timetext.h"
 

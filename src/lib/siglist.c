@@ -3,6 +3,7 @@
  *   SignatureType GUID, u32 SignatureListSize, u32 SignatureHeaderSize, u32 SignatureSize,
  *   header[SignatureHeaderSize], then entries of SignatureSize = {SignatureOwner GUID, data}. */
 #include "vsboot/siglist.h"
+#include "siglist-ossl.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 #include "util/osslerr.h"

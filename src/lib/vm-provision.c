@@ -16,6 +16,7 @@
 #include "vsboot/qemu-probe.h"
 #include "vsboot/secureboot.h"
 #include "vsboot/siglist.h"
+#include "siglist-ossl.h"
 #include "vsboot/tool.h"
 #include "vsboot/varstore.h"
 #include "util/arch.h"

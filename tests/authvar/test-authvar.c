@@ -9,6 +9,7 @@
 #include "vsboot/guid.h"
 #include "vsboot/secureboot.h"
 #include "vsboot/siglist.h"
+#include "siglist-ossl.h"
 #include "vsboot/varstore.h"
 
 #include <glib/gstdio.h>

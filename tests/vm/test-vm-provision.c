@@ -8,6 +8,7 @@
 #include "vsboot/mscerts.h"
 #include "vsboot/secureboot.h"
 #include "vsboot/siglist.h"
+#include "siglist-ossl.h"
 #include "vsboot/varstore.h"
 #include "vsboot/vm-run.h"
 #include "vsboot/error.h"
