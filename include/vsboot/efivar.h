@@ -8,7 +8,6 @@
 #include "vsboot/export.h"
 #include <glib.h>
 #include <json-glib/json-glib.h>
-#include <openssl/x509.h>
 #include "vsboot/varstore.h"
 #include "vsboot/sbjudge.h"
 #include "vsboot/mscerts.h"
@@ -28,12 +27,6 @@ char *vsb_device_path_to_text(const guint8 *data, gsize len);
  * boot-order, boot-number, string, device-path, signature-list) and its fields; NULL when the
  * variable's type is not known. Never fails: malformed data gives {"type": ..., "error": ...}. */
 JsonNode *vsb_efivar_decode(const VsbVariable *var);
-
-/* One X.509 certificate: subject, issuer, serial, not-before, not-after, sha256, expired and,
- * for well-known certificates, "known" (their name). */
-JsonNode *vsb_cert_describe(X509 *cert);
-/* Name of a well-known certificate (by subject CN, see vsb_known_cert_*), or NULL. */
-const char *vsb_known_cert_name(X509 *cert);
 
 /* The well-known certificates vsboot reports by name. */
 typedef struct {

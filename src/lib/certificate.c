@@ -4,6 +4,7 @@
 #include "util/osslerr.h"
 #include "util/timetext.h"
 #include "vsboot/efivar.h"
+#include "efivar-ossl.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 #include "vsboot/siglist.h"

@@ -3,6 +3,7 @@
  * SetupMode = no PK; SecureBoot = user mode and SecureBootEnable != 0, a missing
  * SecureBootEnable being created as 1). */
 #include "vsboot/efivar.h"
+#include "efivar-ossl.h"
 #include "certificate-ossl.h"
 #include "util/jsonb.h"
 #include "vsboot/error.h"

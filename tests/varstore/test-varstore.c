@@ -4,6 +4,7 @@
  * hashes are the ones in the varstore notes (verified against Debian 12's files). */
 #include "testutil.h"
 #include "vsboot/efivar.h"
+#include "efivar-ossl.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 #include "vsboot/siglist.h"
