@@ -15,7 +15,6 @@
 #include "vsboot/export.h"
 #include <glib.h>
 #include <json-glib/json-glib.h>
-#include <openssl/x509.h>
 #include "vsboot/guid.h"
 #include "vsboot/secureboot.h"
 #include "vsboot/siglist.h"
@@ -58,8 +57,6 @@ char *vsb_data_dir(void);
  * (VSB_ERROR_INVALID, naming the file and both fingerprints) unless its SHA-256 is the
  * compiled one; VSB_ERROR_NOT_FOUND names the path when it is missing. */
 GBytes *vsb_ms_cert_der(VsbMsCertId id, GError **error);
-/* The same, decoded. */
-X509 *vsb_ms_cert_load(VsbMsCertId id, GError **error);
 
 /* Sets of certificates, as bit masks of (1u << id). */
 typedef guint VsbMsCertSet;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Microsoft's Secure Boot certificates and dbx description (mscerts.h). */
 #include "vsboot/mscerts.h"
+#include "mscerts-ossl.h"
 #include "siglist-ossl.h"
 #include "util/jsonb.h"
 #include "vsboot/error.h"

@@ -6,6 +6,7 @@
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 #include "vsboot/mscerts.h"
+#include "mscerts-ossl.h"
 #include "vsboot/siglist.h"
 #include "siglist-ossl.h"
 #include "util/le.h"

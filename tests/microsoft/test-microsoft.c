@@ -9,6 +9,7 @@
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 #include "vsboot/mscerts.h"
+#include "mscerts-ossl.h"
 #include "vsboot/secureboot.h"
 #include "vsboot/siglist.h"
 #include "vsboot/varstore.h"
