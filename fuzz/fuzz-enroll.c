@@ -4,6 +4,7 @@
  * that parse again, or fail cleanly. */
 #include "vsboot/guid.h"
 #include "vsboot/secureboot.h"
+#include "secureboot-ossl.h"
 #include "vsboot/siglist.h"
 #include "vsboot/varstore.h"
 

@@ -11,6 +11,7 @@
 #include "vsboot/pe.h"
 #include "vsboot/rollover.h"
 #include "vsboot/secureboot.h"
+#include "secureboot-ossl.h"
 #include "vsboot/siglist.h"
 #include "siglist-ossl.h"
 #include "vsboot/varstore.h"

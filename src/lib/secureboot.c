@@ -2,6 +2,8 @@
 /* Offline Secure Boot enrollment with virt-fw-vars' semantics (virt/firmware/efi/efivar.py,
  * siglist.py): raw signature lists, forward-only time stamps, fixed attributes. */
 #include "vsboot/secureboot.h"
+#include "secureboot-ossl.h"
+#include "certificate-ossl.h"
 #include "certificate-ossl.h"
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
@@ -712,4 +714,19 @@ vsb_enroll_check(const VsbEnroll *e)
         "the 4M layout", v->name, size, build, limit));
   }
   return out;
+}
+
+/* The public forms of the two above, for callers that hold certificates as handles. */
+gboolean
+vsb_enroll_set_pk_certificate(VsbEnroll *enroll, const VsbCertificate *cert,
+                              const VsbGuid *owner, GError **error)
+{
+  return vsb_enroll_set_pk(enroll, vsb_certificate_get_x509(cert), owner, error);
+}
+
+gboolean
+vsb_enroll_add_certificate(VsbEnroll *enroll, VsbSbVariable var, const VsbCertificate *cert,
+                           const VsbGuid *owner, GError **error)
+{
+  return vsb_enroll_add_cert(enroll, var, vsb_certificate_get_x509(cert), owner, error);
 }

@@ -15,6 +15,7 @@
 #include "vsboot/mscerts.h"
 #include "vsboot/qemu-probe.h"
 #include "vsboot/secureboot.h"
+#include "secureboot-ossl.h"
 #include "vsboot/siglist.h"
 #include "siglist-ossl.h"
 #include "vsboot/tool.h"

@@ -184,6 +184,36 @@ test_sign_verify(void)
   g_rmdir(dir);
 }
 
+/* Enrollment through handles: a PK and a db certificate into Debian's empty 4M store (the OVMF
+ * package the boot tests use), a second add of the same certificate skipped. */
+static void
+test_enroll(void)
+{
+  g_autofree char *path = data_path("MicrosoftCorporationUEFICA2011.pem");
+  g_autofree char *pk_path = data_path("RedHatSecureBootPKKEKkey1.pem");
+  GError *error = NULL;
+  g_autoptr(VsbCertificate) ca = vsb_certificate_load(path, &error);
+  g_assert_no_error(error);
+  g_autoptr(VsbCertificate) pk = vsb_certificate_load(pk_path, &error);
+  g_assert_no_error(error);
+  g_autoptr(VsbVarstore) store = vsb_varstore_load("/usr/share/OVMF/OVMF_VARS_4M.fd", &error);
+  g_assert_no_error(error);
+  g_autoptr(VsbEnroll) e = vsb_enroll_new(store);
+  g_assert_true(vsb_enroll_set_pk_certificate(e, pk, &VSB_GUID_OVMF_ENROLL_DEFAULT_KEYS, &error));
+  g_assert_no_error(error);
+  for (int i = 0; i < 2; i++) {
+    g_assert_true(vsb_enroll_add_certificate(e, VSB_SB_DB, ca, &VSB_GUID_MICROSOFT_VENDOR, &error));
+    g_assert_no_error(error);
+  }
+  GPtrArray *changes = vsb_enroll_get_changes(e);
+  g_assert_cmpuint(changes->len, ==, 3);
+  const VsbEnrollChange *c0 = g_ptr_array_index(changes, 0);
+  const VsbEnrollChange *c2 = g_ptr_array_index(changes, 2);
+  g_assert_cmpstr(c0->variable, ==, "PK");
+  g_assert_cmpstr(c2->variable, ==, "db");
+  g_assert_cmpstr(c2->action, ==, "skip");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -191,5 +221,6 @@ main(int argc, char **argv)
   g_test_add_func("/api/version", test_version);
   g_test_add_func("/api/certificate", test_certificate);
   g_test_add_func("/api/sign-verify", test_sign_verify);
+  g_test_add_func("/api/enroll", test_enroll);
   return g_test_run();
 }

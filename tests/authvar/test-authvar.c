@@ -8,6 +8,7 @@
 #include "vsboot/error.h"
 #include "vsboot/guid.h"
 #include "vsboot/secureboot.h"
+#include "secureboot-ossl.h"
 #include "vsboot/siglist.h"
 #include "siglist-ossl.h"
 #include "vsboot/varstore.h"

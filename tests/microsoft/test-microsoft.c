@@ -11,6 +11,7 @@
 #include "vsboot/mscerts.h"
 #include "mscerts-ossl.h"
 #include "vsboot/secureboot.h"
+#include "secureboot-ossl.h"
 #include "vsboot/siglist.h"
 #include "vsboot/varstore.h"
 

@@ -7,6 +7,7 @@
 #include "vsboot/efivar.h"
 #include "vsboot/mscerts.h"
 #include "vsboot/secureboot.h"
+#include "secureboot-ossl.h"
 #include "vsboot/siglist.h"
 #include "siglist-ossl.h"
 #include "vsboot/varstore.h"
