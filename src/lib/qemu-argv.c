@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "vsboot/qemu-argv.h"
 #include "qemu-argv-private.h"
+#include "vm-private.h"
 #include "vsboot/error.h"
 #include "vsboot/filecache.h"
 #include "vsboot/fv.h"
@@ -222,12 +223,8 @@ vsb_qemu_argv_build(const VsbVm *vm, const VsbQemuArgvOptions *opts, GError **er
 {
   g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
   gboolean smm = vsb_vm_has_feature(vm, VSB_FW_FEATURE_REQUIRES_SMM);
-  if (smm && !vsb_arch_is_x86(vm->arch)) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
-                "%s: firmware %s requires SMM, which only x86 machines have", vm->name,
-                vm->descriptor_path);
+  if (!vm_check_smm_arch(vm, error))
     return NULL;
-  }
   g_autoptr(GPtrArray) flash = g_ptr_array_new_with_free_func(g_free);
   const char *pflash[2] = { NULL, NULL };
   if (!firmware_args(vm, opts->qemu_major >= 4, args, flash, pflash, error))
