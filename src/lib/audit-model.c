@@ -4,6 +4,7 @@
  * has open), what the firmware is (descriptor and binary), what the varstore is and what the
  * firmware will make of it, and which other QEMU processes use it. */
 #include "audit-private.h"
+#include "util/procpid.h"
 #include "inspect-cache.h"
 #include "util/arch.h"
 
@@ -137,13 +138,10 @@ other_users(const char *varstore, const VsbAuditOptions *opts)
     return NULL;
   const char *name;
   while ((name = g_dir_read_name(dir))) {
-    char *end = NULL;
-    long pid = strtol(name, &end, 10);
-    if (end == name || *end != '\0' || pid <= 0 || pid > G_MAXINT)
+    int pid = vsb_proc_entry_pid(name);
+    if (pid == 0 || pid == self || pid == opts->self_pid)
       continue;
-    if ((int)pid == self || (int)pid == opts->self_pid)
-      continue;
-    g_auto(GStrv) argv = vsb_qemu_read_proc_cmdline(proc, (int)pid, NULL);
+    g_auto(GStrv) argv = vsb_qemu_read_proc_cmdline(proc, pid, NULL);
     check_user(found, proc, pid, argv, opts, &mine);
   }
   return found->len ? g_strdup(found->str) : NULL;

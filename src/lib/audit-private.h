@@ -124,6 +124,7 @@ void vsb_audit_model_host(AuditCtx *c);
 
 /* audit.c */
 char *vsb_audit_clean(const char *s);
+void vsb_finding_put_json(JsonBuilder *b, const VsbFinding *f);
 char *vsb_audit_file_facts(const char *path);
 char *vsb_audit_join_ev(const char *a, const char *b);
 gboolean vsb_audit_is_local_path(const char *path);

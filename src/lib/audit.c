@@ -263,6 +263,19 @@ put_count(JsonBuilder *b, const char *key, int v)
   }
 }
 
+/* A finding as the report and the fleet write it: { id, severity, message, evidence, fix }. */
+void
+vsb_finding_put_json(JsonBuilder *b, const VsbFinding *f)
+{
+  json_builder_begin_object(b);
+  vsb_json_put_str(b, "id", f->id);
+  vsb_json_put_str(b, "severity", vsb_severity_name(f->severity));
+  vsb_json_put_str(b, "message", f->message);
+  vsb_json_put_str(b, "evidence", f->evidence);
+  vsb_json_put_str(b, "fix", f->fix);
+  json_builder_end_object(b);
+}
+
 JsonNode *
 vsb_audit_report_to_json(const VsbAuditReport *r)
 {
@@ -301,16 +314,8 @@ vsb_audit_report_to_json(const VsbAuditReport *r)
   json_builder_end_object(b);
   json_builder_set_member_name(b, "findings");
   json_builder_begin_array(b);
-  for (guint i = 0; i < r->findings->len; i++) {
-    VsbFinding *f = r->findings->pdata[i];
-    json_builder_begin_object(b);
-    vsb_json_put_str(b, "id", f->id);
-    vsb_json_put_str(b, "severity", vsb_severity_name(f->severity));
-    vsb_json_put_str(b, "message", f->message);
-    vsb_json_put_str(b, "evidence", f->evidence);
-    vsb_json_put_str(b, "fix", f->fix);
-    json_builder_end_object(b);
-  }
+  for (guint i = 0; i < r->findings->len; i++)
+    vsb_finding_put_json(b, r->findings->pdata[i]);
   json_builder_end_array(b);
   json_builder_set_member_name(b, "notes");
   json_builder_begin_array(b);

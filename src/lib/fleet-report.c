@@ -1,24 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The fleet's reports: JSON, Prometheus text, and the rollover over every VM. */
 #include "fleet-private.h"
+#include "audit-private.h"
 
 #include "vsboot/error.h"
 #include "vsboot/fileio.h"
 #include "util/jsonb.h"
 
 #include <string.h>
-
-static void
-add_finding(JsonBuilder *b, const VsbFinding *f)
-{
-  json_builder_begin_object(b);
-  vsb_json_put_str(b, "id", f->id);
-  vsb_json_put_str(b, "severity", vsb_severity_name(f->severity));
-  vsb_json_put_str(b, "message", f->message);
-  vsb_json_put_str(b, "evidence", f->evidence);
-  vsb_json_put_str(b, "fix", f->fix);
-  json_builder_end_object(b);
-}
 
 static void
 add_vm_firmware(JsonBuilder *b, const VsbFleetVm *vm)
@@ -56,9 +45,9 @@ add_vm(JsonBuilder *b, const VsbFleetVm *vm)
   json_builder_set_member_name(b, "findings");
   json_builder_begin_array(b);
   if (vm->failure)
-    add_finding(b, vm->failure);
+    vsb_finding_put_json(b, vm->failure);
   for (guint i = 0; vm->audit && i < vm->audit->findings->len; i++)
-    add_finding(b, vm->audit->findings->pdata[i]);
+    vsb_finding_put_json(b, vm->audit->findings->pdata[i]);
   json_builder_end_array(b);
   add_vm_firmware(b, vm);
   json_builder_set_member_name(b, "microsoft");

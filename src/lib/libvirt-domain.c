@@ -312,17 +312,6 @@ vsb_libvirt_domain_load(const char *path, GError **error)
   return vsb_libvirt_domain_parse(data, len, path, error);
 }
 
-static void
-finding_free(gpointer p)
-{
-  VsbFinding *f = p;
-  g_free(f->id);
-  g_free(f->message);
-  g_free(f->evidence);
-  g_free(f->fix);
-  g_free(f);
-}
-
 void
 vsb_libvirt_resolved_free(VsbLibvirtResolved *res)
 {
@@ -820,7 +809,7 @@ vsb_libvirt_domain_resolve_full(const VsbLibvirtDomain *dom, GPtrArray *entries,
   static const VsbLibvirtResolveOptions defaults = { 0 };
   g_autoptr(VsbLibvirtResolved) res = g_new0(VsbLibvirtResolved, 1);
   res->notes = g_ptr_array_new_with_free_func(g_free);
-  res->findings = g_ptr_array_new_with_free_func(finding_free);
+  res->findings = g_ptr_array_new_with_free_func((GDestroyNotify)vsb_finding_free);
   res->cmdline = vsb_qemu_cmdline_new();
   Fw fw = { .dom = dom, .opts = opts ? opts : &defaults, .res = res };
   fw.loader = g_strdup(dom->loader);
