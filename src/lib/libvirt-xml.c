@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "vsboot/libvirt-xml.h"
+#include "qemu-argv-private.h"
 #include "vsboot/error.h"
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -311,6 +312,12 @@ vsb_libvirt_xml_build(const VsbVm *vm, const VsbLibvirtXmlOptions *opts, GError 
     xmlNodePtr cpu = child(root, "cpu", NULL);
     gboolean kvm = opts->domain_type == NULL || strcmp(opts->domain_type, "kvm") == 0;
     prop(cpu, "mode", kvm ? "host-passthrough" : "maximum");
+  }
+  if (vsb_vm_needs_s3_off(vm)) {
+    /* libvirt's -global ICH9-LPC.disable_s3=1, as qemu-args emits it: an SMM OVMF with an X64
+     * PEI stops in PEI while S3 is offered (qemu-argv-private.h). */
+    xmlNodePtr pm = child(root, "pm", NULL);
+    prop(child(pm, "suspend-to-mem", NULL), "enabled", "no");
   }
   if (opts->domain || vm->tpm_state_dir)
     build_devices(child(root, "devices", NULL), vm, opts);

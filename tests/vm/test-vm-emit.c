@@ -629,6 +629,29 @@ test_argv_s3(void)
   g_assert_false(vsb_firmware_needs_s3_off("/usr/share/OVMF/OVMF_VARS.fd"));
 }
 
+/* The same rule in the libvirt XML: <pm><suspend-to-mem enabled='no'/>, which libvirt turns into
+ * -global ICH9-LPC.disable_s3=1 on q35 (tests/vm/vm-libvirt checks libvirt's command line), in
+ * every style, and valid for libvirt's schema; the 4M build gets no <pm>. */
+static void
+test_xml_s3(void)
+{
+  g_autoptr(VsbVm) vm = make_vm(VSB_FW_ARCH_X86_64, VSB_FW_FLASH_MODE_SPLIT, VSB_FW_FORMAT_RAW,
+                                TRUE);
+  g_free(vm->executable);
+  vm->executable = g_strdup("/usr/share/OVMF/OVMF_CODE.secboot.fd");
+  for (int style = VSB_LIBVIRT_STYLE_AUTO; style <= VSB_LIBVIRT_STYLE_LEGACY; style++) {
+    g_autofree char *frag = xml_of(vm, style, FALSE);
+    g_assert_nonnull(strstr(frag, "<pm>\n  <suspend-to-mem enabled=\"no\"/>\n</pm>"));
+    g_autofree char *dom = xml_of(vm, style, TRUE);
+    g_assert_nonnull(strstr(dom, "<suspend-to-mem enabled=\"no\"/>"));
+    validate(dom);
+  }
+  g_free(vm->executable);
+  vm->executable = g_strdup("/usr/share/OVMF/OVMF_CODE_4M.secboot.fd");
+  g_autofree char *m4 = xml_of(vm, VSB_LIBVIRT_STYLE_EXPLICIT, TRUE);
+  g_assert_null(strstr(m4, "<pm>"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -650,6 +673,7 @@ main(int argc, char **argv)
   g_test_add_func("/vm/xml/legacy", test_xml_legacy);
   g_test_add_func("/vm/xml/shapes", test_xml_shapes);
   g_test_add_func("/vm/xml/escapes", test_xml_escapes);
+  g_test_add_func("/vm/xml/s3", test_xml_s3);
   g_test_add_func("/vm/state/json-roundtrip", test_json_roundtrip);
   g_test_add_func("/vm/state/names", test_names);
   g_test_add_func("/vm/xml/virt-type-auto", test_virt_type_auto);

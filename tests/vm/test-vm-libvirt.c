@@ -4,8 +4,10 @@
  * domxml-to-native qemu-argv` gives QEMU the same firmware code, the same (the VM's own)
  * varstore, smm=on and the secure flash as `vsboot qemu-args` for the same VM -- both command
  * lines read by vsboot's QEMU command-line reader. For the auto, explicit and legacy styles,
- * for a VM with our own keys (key-less Secure Boot template) and one with Microsoft's; and an
- * aarch64 `virt` VM with AAVMF (no SMM, no secure flash on either side). */
+ * for a VM with our own keys (key-less Secure Boot template) and one with Microsoft's; an
+ * aarch64 `virt` VM with AAVMF (no SMM, no secure flash on either side); and a VM on Debian's 2M
+ * SMM build, whose X64 PEI needs S3 off: <pm><suspend-to-mem enabled='no'/> must give QEMU the
+ * same -global ICH9-LPC.disable_s3=1 as qemu-args (and no other VM gets it). */
 #include "testutil.h"
 #include "libvirtd-ns.h"
 
@@ -26,6 +28,7 @@ typedef struct {
   const char *style;
   const char *code;  /* the executable libvirt must pick */
   gboolean smm;      /* smm=on and the secure flash expected (x86) or absent (Arm) */
+  gboolean s3_off;   /* -global ICH9-LPC.disable_s3=1 expected */
 } Row;
 
 static const Row rows[] = {
@@ -36,6 +39,9 @@ static const Row rows[] = {
   { "ms-keys", "explicit", "/usr/share/OVMF/OVMF_CODE_4M.ms.fd", TRUE },
   { "arm-ms-keys", "auto", "/usr/share/AAVMF/AAVMF_CODE.ms.fd", FALSE },
   { "arm-ms-keys", "explicit", "/usr/share/AAVMF/AAVMF_CODE.ms.fd", FALSE },
+  /* Spelled out only: libvirt's autoselection would take the 4M build for the same features. */
+  { "m2", "explicit", "/usr/share/OVMF/OVMF_CODE.secboot.fd", TRUE, TRUE },
+  { "m2", "legacy", "/usr/share/OVMF/OVMF_CODE.secboot.fd", TRUE, TRUE },
 };
 
 static void
@@ -58,6 +64,7 @@ typedef struct {
   char *code, *vars, *code_format, *vars_format;
   gboolean code_ro, vars_ro;
   gboolean smm, secure;
+  gboolean s3_off;
 } Firmware;
 
 static void
@@ -99,6 +106,12 @@ read_firmware(char **words, const char *origin, Firmware *fw)
   fw->smm = g_strcmp0(vsb_qemu_opts_get(cmd->machine_opts, "smm"), "on") == 0;
   gboolean set = FALSE;
   fw->secure = vsb_qemu_cmdline_pflash_secure(cmd, &set, NULL) && set;
+  /* The last ICH9-LPC.disable_s3 wins, in either -global form. */
+  for (guint i = 0; i < cmd->globals->len; i++) {
+    const VsbQemuGlobal *g = cmd->globals->pdata[i];
+    if (strcmp(g->driver, "ICH9-LPC") == 0 && strcmp(g->property, "disable_s3") == 0)
+      fw->s3_off = g_ascii_strtoull(g->value, NULL, 0) != 0;
+  }
 }
 
 static void
@@ -159,6 +172,8 @@ test_row(gconstpointer data)
   g_assert_cmpint(theirs.smm, ==, row->smm);
   g_assert_cmpint(ours.secure, ==, row->smm);
   g_assert_cmpint(theirs.secure, ==, row->smm);
+  g_assert_cmpint(ours.s3_off, ==, row->s3_off);
+  g_assert_cmpint(theirs.s3_off, ==, row->s3_off);
   if (strcmp(row->style, "legacy") == 0)
     assert_contains(vout, "-global driver=cfi.pflash01,property=secure,value=on -machine smm=on");
 
@@ -242,6 +257,25 @@ main(int argc, char **argv)
                     "aarch64", "--enrolled-keys", NULL);
   if (rc != 0)
     vsb_test_fail("provision arm-ms-keys: %s", err);
+
+  /* Debian's 2M SMM build, described in a directory of its own for vsboot's selection. */
+  g_autofree char *fw2m = g_build_filename(ctx.dir, "fw-2m", NULL);
+  g_assert_cmpint(g_mkdir(fw2m, 0755), ==, 0);
+  g_autofree char *d2m = g_build_filename(fw2m, "50-edk2-x86_64-2m-secure.json", NULL);
+  vsb_test_write_file(
+    d2m,
+    "{ \"interface-types\": [\"uefi\"], \"mapping\": { \"device\": \"flash\", "
+    "\"executable\": { \"filename\": \"/usr/share/OVMF/OVMF_CODE.secboot.fd\", \"format\": "
+    "\"raw\" }, \"nvram-template\": { \"filename\": \"/usr/share/OVMF/OVMF_VARS.fd\", "
+    "\"format\": \"raw\" } }, \"targets\": [ { \"architecture\": \"x86_64\", \"machines\": "
+    "[\"pc-q35-*\"] } ], \"features\": [\"acpi-s3\", \"requires-smm\", \"secure-boot\"], "
+    "\"tags\": [] }\n",
+    -1);
+  g_clear_pointer(&err, g_free);
+  rc = vsb_test_run(NULL, &err, "provision", "m2", "--state-dir", ctx.state, "--firmware-dir",
+                    fw2m, "--keys", keys, NULL);
+  if (rc != 0)
+    vsb_test_fail("provision m2: %s", err);
 
   ctx.libvirtd = vsb_test_libvirtd_start(fw);
   for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {
