@@ -183,6 +183,10 @@ static void
 replaced(AuditCtx *c, const VsbAuditRule *rule, const AuditOpen *o, gboolean is_varstore)
 {
   const char *what = is_varstore ? "varstore" : "firmware code file";
+  /* Only a flash whose file was looked up among the process's open files has a verdict here
+   * (with -bios and no flash, the varstore has no path at all). */
+  if (o->state != OPEN_NONE && o->state != OPEN_REPLACED)
+    return;
   g_autofree char *facts = vsb_audit_file_facts(o->path);
   if (o->state == OPEN_NONE) {
     g_autofree char *ev = g_strdup_printf("%s; path now: %s", o->evidence, facts);
@@ -193,8 +197,6 @@ replaced(AuditCtx *c, const VsbAuditRule *rule, const AuditOpen *o, gboolean is_
                    c->opts->pid, what, what);
     return;
   }
-  if (o->state != OPEN_REPLACED)
-    return;
   g_autofree char *open_facts = vsb_audit_file_facts(o->fd_path);
   g_autofree char *ev = g_strdup_printf("%s; open: %s -> %s; path now: %s", o->evidence,
                                         open_facts, o->target, facts);
