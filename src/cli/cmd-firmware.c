@@ -7,7 +7,7 @@
 #include "vsboot/fwcheck.h"
 #include "vsboot/fwsearch.h"
 #include "vsboot/fwselect.h"
-#include "vsboot/qemu-probe.h"
+#include "qemu-probe.h"
 
 #include <errno.h>
 #include <gio/gio.h>

@@ -7,7 +7,7 @@
 
 #include "vsboot/audit.h"
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
+#include "fileio.h"
 #include "vsboot/fwsearch.h"
 #include "vsboot/libvirt-domain.h"
 

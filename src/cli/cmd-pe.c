@@ -6,7 +6,7 @@
 #include "vsboot/authenticode.h"
 #include "vsboot/efivar.h"
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
+#include "fileio.h"
 #include "vsboot/guid.h"
 #include "vsboot/pe.h"
 #include "vsboot/siglist.h"

@@ -5,7 +5,7 @@
 
 #include "vsboot/authvar.h"
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
+#include "fileio.h"
 #include "vsboot/guid.h"
 #include "vsboot/mscerts.h"
 #include "vsboot/pe.h"

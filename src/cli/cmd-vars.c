@@ -5,7 +5,7 @@
 
 #include "vsboot/efivar.h"
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
+#include "fileio.h"
 #include "vsboot/mscerts.h"
 #include "vsboot/varjson.h"
 #include "vsboot/varstore.h"

@@ -8,7 +8,7 @@
 #include "inspect-cache.h"
 #include "util/arch.h"
 
-#include "vsboot/fileio.h"
+#include "fileio.h"
 #include "vsboot/fv.h"
 #include "vsboot/fwselect.h"
 #include "vsboot/mscerts.h"

@@ -7,8 +7,8 @@
 #include "qemu-argv-private.h"
 #include "inspect-cache.h"
 
-#include "vsboot/fileio.h"
-#include "vsboot/fwimage.h"
+#include "fileio.h"
+#include "fwimage.h"
 #include "vsboot/mscerts.h"
 
 #include <string.h>

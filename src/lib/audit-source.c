@@ -8,7 +8,7 @@
 #include "vsboot/libvirt-domain.h"
 #include "vsboot/qemu-argv.h"
 #include "vsboot/qemu-cmdline.h"
-#include "vsboot/qemu-probe.h"
+#include "qemu-probe.h"
 #include "vsboot/vm.h"
 
 #include <string.h>

@@ -5,7 +5,7 @@
 #include "util/enumname.h"
 #include "util/jsonb.h"
 
-#include "vsboot/fileio.h"
+#include "fileio.h"
 #include "vsboot/fwsearch.h"
 
 #include <errno.h>

@@ -3,7 +3,7 @@
 #include "certificate-ossl.h"
 #include "ossl-auto.h"
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
+#include "fileio.h"
 #include "vsboot/guid.h"
 #include "vsboot/siglist.h"
 

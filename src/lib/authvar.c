@@ -8,7 +8,7 @@
 
 #include "vsboot/authenticode.h"
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
+#include "fileio.h"
 #include "vsboot/secureboot.h"
 #include "vsboot/siglist.h"
 #include "siglist-ossl.h"

@@ -6,7 +6,7 @@
 #include "vsboot/efivar.h"
 #include "efivar-ossl.h"
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
+#include "fileio.h"
 #include "vsboot/siglist.h"
 #include "siglist-ossl.h"
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "vsboot/descriptor.h"
-#include "vsboot/json.h"
+#include "json.h"
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
+#include "fileio.h"
 #include "util/enumname.h"
 #include "util/jsonb.h"
 

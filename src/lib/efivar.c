@@ -7,7 +7,7 @@
 #include "certificate-ossl.h"
 #include "util/jsonb.h"
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
+#include "fileio.h"
 #include "vsboot/siglist.h"
 #include "siglist-ossl.h"
 #include "util/le.h"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "vsboot/filecache.h"
-#include "vsboot/fileio.h"
-#include "vsboot/json.h"
+#include "filecache.h"
+#include "fileio.h"
+#include "json.h"
 
 #include <string.h>
 #include <sys/stat.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define _GNU_SOURCE /* O_TMPFILE, AT_EMPTY_PATH */
-#include "vsboot/fileio.h"
+#include "fileio.h"
 #include "vsboot/error.h"
 #include "ossl-auto.h"
 #include "util/autofd.h"

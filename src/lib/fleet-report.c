@@ -4,7 +4,7 @@
 #include "audit-private.h"
 
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
+#include "fileio.h"
 #include "util/jsonb.h"
 
 #include <string.h>

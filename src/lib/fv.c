@@ -5,7 +5,7 @@
 #define _GNU_SOURCE /* memmem */
 #include "vsboot/fv.h"
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
+#include "fileio.h"
 #include "util/arch.h"
 #include "util/autofd.h"
 #include "util/le.h"

@@ -2,7 +2,7 @@
 #include "vsboot/fwcheck.h"
 #include "vsboot/error.h"
 #include "vsboot/fv.h"
-#include "vsboot/fwimage.h"
+#include "fwimage.h"
 #include "util/jsonb.h"
 
 #include <string.h>

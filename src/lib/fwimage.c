@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "vsboot/fwimage.h"
+#include "fwimage.h"
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
-#include "vsboot/json.h"
-#include "vsboot/tool.h"
+#include "fileio.h"
+#include "json.h"
+#include "tool.h"
 #include "util/arch.h"
 
 #include <errno.h>

@@ -6,7 +6,7 @@
 #include "util/procpid.h"
 
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
+#include "fileio.h"
 #include "vsboot/qemu-cmdline.h"
 
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "vsboot/json.h"
+#include "json.h"
 #include "vsboot/error.h"
 
 #include <stdio.h>

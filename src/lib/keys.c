@@ -2,7 +2,7 @@
 /* Key hierarchy generation with OpenSSL 3 (EVP, X509v3). */
 #include "vsboot/keys.h"
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>

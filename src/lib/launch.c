@@ -5,8 +5,8 @@
 #include "util/autofd.h"
 #include "util/enumname.h"
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
-#include "vsboot/tool.h"
+#include "fileio.h"
+#include "tool.h"
 
 #include <errno.h>
 #include <gio/gio.h>

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "vsboot/libvirt-domain.h"
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
+#include "fileio.h"
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
 #include "vsboot/fwselect.h"
-#include "vsboot/qemu-probe.h"
-#include "vsboot/tool.h"
+#include "qemu-probe.h"
+#include "tool.h"
 
 #include <stdio.h>
 

@@ -7,7 +7,7 @@
 #include <libxml/xmlerror.h>
 #include <libxml/xpath.h>
 #include <libxml/xpathInternals.h>
-#include "vsboot/qemu-probe.h"
+#include "qemu-probe.h"
 #include "util/arch.h"
 #include "vm-private.h"
 

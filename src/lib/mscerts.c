@@ -5,9 +5,9 @@
 #include "siglist-ossl.h"
 #include "util/jsonb.h"
 #include "vsboot/error.h"
-#include "vsboot/filecache.h"
-#include "vsboot/fileio.h"
-#include "vsboot/json.h"
+#include "filecache.h"
+#include "fileio.h"
+#include "json.h"
 
 #include "data/vsb-data-config.h"
 

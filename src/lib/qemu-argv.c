@@ -3,7 +3,7 @@
 #include "qemu-argv-private.h"
 #include "vm-private.h"
 #include "vsboot/error.h"
-#include "vsboot/filecache.h"
+#include "filecache.h"
 #include "vsboot/fv.h"
 #include "util/arch.h"
 #include "util/jsonb.h"

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "vsboot/qemu-cmdline.h"
 #include "vsboot/descriptor.h"
-#include "vsboot/json.h"
+#include "json.h"
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "vsboot/qemu-probe.h"
-#include "vsboot/filecache.h"
+#include "qemu-probe.h"
+#include "filecache.h"
 #include "vsboot/error.h"
-#include "vsboot/tool.h"
+#include "tool.h"
 #include "util/arch.h"
 
 #include <stdlib.h>

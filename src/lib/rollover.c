@@ -5,7 +5,7 @@
 #include "vsboot/error.h"
 #include "vsboot/guid.h"
 #include "vsboot/mscerts.h"
-#include "vsboot/fileio.h"
+#include "fileio.h"
 #include "vsboot/secureboot.h"
 #include "vsboot/siglist.h"
 

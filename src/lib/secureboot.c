@@ -6,7 +6,7 @@
 #include "certificate-ossl.h"
 #include "certificate-ossl.h"
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
+#include "fileio.h"
 #include "vsboot/mscerts.h"
 #include "mscerts-ossl.h"
 #include "vsboot/siglist.h"

@@ -5,7 +5,7 @@
 #include "vsboot/siglist.h"
 #include "siglist-ossl.h"
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
+#include "fileio.h"
 #include "util/osslerr.h"
 #include "util/le.h"
 

@@ -4,7 +4,7 @@
 #define _GNU_SOURCE /* F_OFD_GETLK */
 #include "storage.h"
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>

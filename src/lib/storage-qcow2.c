@@ -3,9 +3,9 @@
  * with its time limit). The flash bytes themselves are the edk2 backend's. */
 #include "storage.h"
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
-#include "vsboot/json.h"
-#include "vsboot/tool.h"
+#include "fileio.h"
+#include "json.h"
+#include "tool.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>

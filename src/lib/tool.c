@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "vsboot/tool.h"
+#include "tool.h"
 #include "vsboot/error.h"
 
 #include <gio/gio.h>

@@ -2,10 +2,10 @@
 /* JSON import/export of variables (virt-firmware efijson.py, QEMU hw/uefi/var-service-json.c). */
 #include "vsboot/varjson.h"
 #include "storage.h"
-#include "vsboot/json.h"
+#include "json.h"
 #include "util/jsonb.h"
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
+#include "fileio.h"
 #include "util/timetext.h"
 
 #include <string.h>

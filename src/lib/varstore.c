@@ -7,7 +7,7 @@
 #include "vsboot/error.h"
 #include "util/le.h"
 #include "util/timetext.h"
-#include "vsboot/fileio.h"
+#include "fileio.h"
 
 #include <string.h>
 

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "vsboot/vm-run.h"
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
-#include "vsboot/tool.h"
+#include "fileio.h"
+#include "tool.h"
 #include "vsboot/qemu-argv.h"
-#include "vsboot/qemu-probe.h"
+#include "qemu-probe.h"
 #include "vsboot/varstore.h"
 #include "util/arch.h"
 #include "util/enumname.h"

@@ -4,7 +4,7 @@
 #include "testutil.h"
 
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
+#include "fileio.h"
 #include "vsboot/guid.h"
 #include "vsboot/secureboot.h"
 #include "secureboot-ossl.h"

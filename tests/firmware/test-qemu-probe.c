@@ -3,7 +3,7 @@
 #include "testutil.h"
 
 #include "vsboot/error.h"
-#include "vsboot/qemu-probe.h"
+#include "qemu-probe.h"
 
 #include <string.h>
 

@@ -6,7 +6,7 @@
  * lost, left behind, hang, or die of a signal. */
 #include "testutil.h"
 
-#include "vsboot/fileio.h"
+#include "fileio.h"
 #include "vsboot/varstore.h"
 
 #include <errno.h>

@@ -5,9 +5,9 @@
 #include "testutil.h"
 
 #include "vsboot/error.h"
-#include "vsboot/filecache.h"
-#include "vsboot/fileio.h"
-#include "vsboot/tool.h"
+#include "filecache.h"
+#include "fileio.h"
+#include "tool.h"
 #include "vsboot/varstore.h"
 
 #include <errno.h>

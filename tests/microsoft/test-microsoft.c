@@ -7,7 +7,7 @@
 
 #include "vsboot/efivar.h"
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
+#include "fileio.h"
 #include "vsboot/mscerts.h"
 #include "mscerts-ossl.h"
 #include "vsboot/secureboot.h"

@@ -2,8 +2,8 @@
 /* The file-keyed cache: hits while the file is unchanged, misses once it changes, survives a
  * corrupt cache file; and QEMU is asked once per binary version. */
 #include "testutil.h"
-#include "vsboot/filecache.h"
-#include "vsboot/qemu-probe.h"
+#include "filecache.h"
+#include "qemu-probe.h"
 
 #include <glib/gstdio.h>
 #include <string.h>

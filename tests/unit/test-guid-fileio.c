@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "testutil.h"
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
+#include "fileio.h"
 #include "vsboot/guid.h"
-#include "vsboot/json.h"
+#include "json.h"
 
 #include <glib/gstdio.h>
 #include <string.h>

@@ -8,8 +8,8 @@
 #include "util/timetext.h"
 #include "util/ucs2.h"
 #include "vsboot/error.h"
-#include "vsboot/fileio.h"
-#include "vsboot/tool.h"
+#include "fileio.h"
+#include "tool.h"
 
 #include <fcntl.h>
 #include <glib/gstdio.h>

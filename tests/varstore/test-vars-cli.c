@@ -2,7 +2,7 @@
 /* vsboot vars show / export / import through the CLI: outputs, exit codes, bad input that
  * must leave the output untouched, and QEMU's image lock with a real qemu-system-x86_64. */
 #include "testutil.h"
-#include "vsboot/fileio.h"
+#include "fileio.h"
 #include "vsboot/varstore.h"
 
 #include <glib/gstdio.h>
