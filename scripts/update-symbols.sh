@@ -19,7 +19,8 @@ if [ "$major" = 0 ]; then node="VSBOOT_0.$minor"; else node="VSBOOT_$major"; fi
   echo "$node {"
   echo "  global:"
   nm -D --defined-only "$build/tests/api/libvsboot-exports.so" | awk '{print $NF}' |
-    grep -v -x -e _init -e _fini -e _edata -e _end -e __bss_start | LC_ALL=C sort |
+    grep -v -x -e _init -e _fini -e _edata -e _end -e __bss_start |
+    grep -v '^__odr_asan\.' | LC_ALL=C sort |
     sed 's/^/    /; s/$/;/'
   echo "  local:"
   echo "    *;"
