@@ -87,6 +87,10 @@ typedef enum {
 #define VSB_FW_FEATURE_BIT(f) (1u << (f))
 const char *vsb_fw_feature_name(VsbFwFeature feature);
 int vsb_fw_feature_from_name(const char *name);
+/* A feature set as descriptors and the VM state file write it: member is an array of the names
+ * of the VSB_FW_FEATURE_BIT()s in features (in enum order), then the unknown ones kept as read. */
+void vsb_fw_features_put_json(JsonBuilder *b, const char *member, guint32 features,
+                              const char *const *unknown);
 
 typedef struct {
   char *filename; /* as written in the descriptor (absolute in practice) */

@@ -529,6 +529,20 @@ add_file(JsonBuilder *b, const char *key, const VsbFwFile *f)
   json_builder_end_object(b);
 }
 
+void
+vsb_fw_features_put_json(JsonBuilder *b, const char *member, guint32 features,
+                         const char *const *unknown)
+{
+  json_builder_set_member_name(b, member);
+  json_builder_begin_array(b);
+  for (int f = 0; f < VSB_FW_FEATURE_COUNT; f++)
+    if (features & VSB_FW_FEATURE_BIT(f))
+      json_builder_add_string_value(b, vsb_fw_feature_name((VsbFwFeature)f));
+  for (const char *const *u = unknown; u && *u; u++)
+    json_builder_add_string_value(b, *u);
+  json_builder_end_array(b);
+}
+
 JsonNode *
 vsb_fw_descriptor_to_json(const VsbFwDescriptor *d)
 {
@@ -570,7 +584,7 @@ vsb_fw_descriptor_to_json(const VsbFwDescriptor *d)
   }
   json_builder_end_array(b);
 
-  vsb_json_put_features(b, "features", d->features, (const char *const *)d->unknown_features);
+  vsb_fw_features_put_json(b, "features", d->features, (const char *const *)d->unknown_features);
 
   json_builder_end_object(b);
   return json_builder_get_root(b);

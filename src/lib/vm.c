@@ -148,7 +148,7 @@ vsb_vm_to_json(const VsbVm *vm)
   file_object(b, "executable", vm->executable, vm->executable_format, vm->executable_sha256);
   file_object(b, "nvram-template", vm->nvram_template, vm->nvram_template_format,
               vm->template_sha256);
-  vsb_json_put_features(b, "features", vm->features, (const char *const *)vm->unknown_features);
+  vsb_fw_features_put_json(b, "features", vm->features, (const char *const *)vm->unknown_features);
   json_builder_end_object(b);
 
   file_object(b, "varstore", vm->varstore, vm->varstore_format, NULL);

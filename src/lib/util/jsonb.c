@@ -45,20 +45,6 @@ vsb_json_put_strv(JsonBuilder *b, const char *member, const char *const *strv)
   json_builder_end_array(b);
 }
 
-void
-vsb_json_put_features(JsonBuilder *b, const char *member, guint32 features,
-                      const char *const *unknown)
-{
-  json_builder_set_member_name(b, member);
-  json_builder_begin_array(b);
-  for (int f = 0; f < VSB_FW_FEATURE_COUNT; f++)
-    if (features & VSB_FW_FEATURE_BIT(f))
-      json_builder_add_string_value(b, vsb_fw_feature_name((VsbFwFeature)f));
-  for (const char *const *u = unknown; u && *u; u++)
-    json_builder_add_string_value(b, *u);
-  json_builder_end_array(b);
-}
-
 char *
 vsb_json_text(JsonNode *node)
 {

@@ -8,7 +8,6 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-#include "vsboot/descriptor.h"
 
 void vsb_json_put_str(JsonBuilder *b, const char *member, const char *value);
 void vsb_json_put_int(JsonBuilder *b, const char *member, gint64 value);
@@ -17,11 +16,6 @@ void vsb_json_put_bool(JsonBuilder *b, const char *member, gboolean value);
 void vsb_json_put_strings(JsonBuilder *b, const char *member, const GPtrArray *list);
 /* The same for a NULL-terminated string vector; NULL strv: an empty array. */
 void vsb_json_put_strv(JsonBuilder *b, const char *member, const char *const *strv);
-/* A firmware feature set as descriptors and VM state write it: the names of the
- * VSB_FW_FEATURE_BIT()s in features (in enum order), then the unknown ones kept as read. */
-void vsb_json_put_features(JsonBuilder *b, const char *member, guint32 features,
-                           const char *const *unknown);
-
 /* node as vsboot writes JSON for a person or a file (a report, a state file, an exported store):
  * pretty with a 2-space indent and a final newline. Newly allocated. (Compact one-line text,
  * e.g. inside a command-line argument, is json-glib's json_to_string(node, FALSE).) */
