@@ -95,9 +95,6 @@ VsbVm *vsb_vm_parse(const char *data, gsize len, const char *origin, GError **er
  * file naming another VM's varstore is refused). VSB_ERROR_BUSY while an interrupted
  * provisioning of NAME awaits recovery (see vsb_vm_provision). */
 VsbVm *vsb_vm_load(const char *state_dir, const char *name, GError **error);
-/* Write DIR/NAME.json atomically (mode 0644), under the VM's lock; DIR must pass
- * vsb_vm_state_dir_check(). */
-gboolean vsb_vm_save(const VsbVm *vm, const char *state_dir, GError **error);
 
 /* A state directory vsboot writes into must belong to the caller (effective uid) and be
  * writable by its owner alone: group- or other-writable (sticky bit or not) would let another

@@ -896,31 +896,3 @@ vm_json_text(const VsbVm *vm)
   return vsb_json_text(node);
 }
 
-gboolean
-vsb_vm_save(const VsbVm *vm, const char *state_dir, GError **error)
-{
-  if (!vsb_vm_name_validate(vm->name, error))
-    return FALSE;
-  g_auto(StateDir) sd = { -1, NULL, NULL, NULL };
-  if (!vm_state_dir_open(state_dir, TRUE, &sd, error))
-    return FALSE;
-  int lock = vm_lock(&sd, vm->name, error);
-  if (lock < 0)
-    return FALSE;
-  g_autofree char *record = vm_commit_name(vm->name);
-  struct stat st;
-  gboolean ok = FALSE;
-  if (fstatat(sd.fd, record, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-    g_set_error(error, VSB_ERROR, VSB_ERROR_BUSY, "VM '%s' has an unfinished provisioning "
-                "(%s/%s); its state file is not replaced before that completes", vm->name,
-                sd.shown, record);
-  } else {
-    g_autofree char *file = g_strconcat(vm->name, ".json", NULL);
-    g_autofree char *path = vm_sd_at(&sd, file);
-    g_autofree char *text = vm_json_text(vm);
-    VsbWriteOptions wo = { .mode = 0644 };
-    ok = vsb_file_write_atomic_full(path, text, strlen(text), &wo, error);
-  }
-  vm_unlock(&sd, vm->name, lock);
-  return ok;
-}
