@@ -184,7 +184,15 @@ audit_source(const AuditArgs *a, const char *name, const VsbAuditOptions *opts, 
     g_autofree char *text = read_stdin(&len, error);
     if (text == NULL)
       return NULL;
-    return vsb_audit_cmdline_text(text, len, "QEMU command line (standard input)", opts, error);
+    VsbAuditReport *report =
+      vsb_audit_cmdline_text(text, len, "QEMU command line (standard input)", opts, error);
+    /* A text line that does not parse is most often `ps` output, which has lost the quoting
+     * of every -blockdev/-object JSON argument: say where an exact line comes from. */
+    if (report == NULL && memchr(text, '\0', len) == NULL)
+      g_prefix_error(error, "audit: the command line on standard input does not parse as QEMU's "
+                     "(text from ps loses its quoting; give the process's own NUL-separated "
+                     "line, 'vsboot audit --qemu-cmdline - < /proc/PID/cmdline', or --pid PID): ");
+    return report;
   }
   if (a->qemu_cmdline)
     return vsb_audit_cmdline_text(a->qemu_cmdline, strlen(a->qemu_cmdline), NULL, opts, error);

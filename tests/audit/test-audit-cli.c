@@ -510,6 +510,20 @@ test_stdin(void)
   g_assert_cmpint(rc, ==, 1);
   g_assert_nonnull(strstr(out, "QEMU command line (standard input)"));
   g_assert_nonnull(strstr(out, "varstore-not-secure"));
+
+  /* The README's old example: `ps -o args=` prints a -blockdev line without its quoting. The
+   * error says so, and where an exact line comes from. */
+  const char *ps_sh[] = { "sh", "-c",
+    "echo 'qemu-system-x86_64 -machine q35 -blockdev {\"driver\":\"file\",\"filename\":"
+    "\"/v/a_VARS.fd\",\"node-name\":\"v\"}' | \"$VSBOOT\" audit --qemu-cmdline - "
+    "--no-process-scan", NULL };
+  g_clear_pointer(&out, g_free);
+  g_clear_pointer(&err, g_free);
+  rc = vsb_test_spawn(ps_sh, NULL, &out, &err);
+  g_test_message("ps-style line: exit %d: %s", rc, err);
+  g_assert_cmpint(rc, ==, 2);
+  g_assert_nonnull(strstr(err, "text from ps loses its quoting"));
+  g_assert_nonnull(strstr(err, "/proc/PID/cmdline"));
 }
 
 static void
