@@ -457,6 +457,10 @@ libvirt_xml_run(int argc, char **argv)
     .emulator = emulator,
   };
   g_autofree char *xml = vsb_libvirt_xml_build(vm, &opts, &error);
+  /* The one refusal the explicit style avoids: a combined flash image under autoselection. */
+  if (xml == NULL && opts.style == VSB_LIBVIRT_STYLE_AUTO && vm->device == VSB_FW_DEVICE_FLASH &&
+      vm->mode == VSB_FW_FLASH_MODE_COMBINED)
+    return vsb_cli_failf("%s; use --style explicit", error->message);
   if (xml == NULL)
     return vsb_cli_fail(error);
   fputs(xml, stdout);

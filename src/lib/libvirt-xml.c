@@ -72,7 +72,8 @@ build_os_auto(xmlNodePtr os, const VsbVm *vm, GError **error)
     /* libvirt would map the descriptor's shared image read-write. */
     g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
                 "%s: combined flash cannot be auto-selected without libvirt writing to the "
-                "shared image %s; use --style explicit", vm->name, vm->executable);
+                "shared image %s (the explicit style names it read-only)", vm->name,
+                vm->executable);
     return FALSE;
   }
   prop(os, "firmware", "efi");
