@@ -82,7 +82,7 @@ main(int argc, char **argv)
     VsbProvisionRequest req = {
       .state_dir = state,
       .name = name,
-      .arch = "x86_64",
+      .arch = VSB_FW_ARCH_X86_64,
       .machine = machine,
       .firmware_dirs = fw_dirs[0] ? fw_dirs : NULL,
       .keys_dir = keys,

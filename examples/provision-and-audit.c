@@ -100,7 +100,7 @@ main(int argc, char **argv)
   VsbProvisionRequest req = {
     .state_dir = state_dir,
     .name = name,
-    .arch = "x86_64",
+    .arch = VSB_FW_ARCH_X86_64,
     .machine = "q35",
     .features = wanted,
     .enrolled_keys = TRUE,

@@ -199,7 +199,7 @@ vsb_test_make_esp(const char *dir, const char *name, const char *app)
 {
   char *img = g_build_filename(dir, name, NULL);
   g_autoptr(GError) error = NULL;
-  g_assert_true(vsb_launch_make_esp(img, app, "x86_64", &error));
+  g_assert_true(vsb_launch_make_esp(img, app, VSB_FW_ARCH_X86_64, &error));
   g_assert_no_error(error);
   return img;
 }

@@ -50,7 +50,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbFinding, vsb_finding_free)
 
 /* The VM as the audit understood it. Strings are NULL when not applicable. */
 typedef struct {
-  char *arch;              /* x86_64, aarch64, ... */
+  VsbFwArch arch;          /* x86_64, aarch64, ... (vsb_fw_arch_name) */
   char *machine;           /* as given ("q35"), or QEMU's default */
   char *accel;             /* "kvm:tcg" style, "tcg" when none given */
   char *smm;               /* "on", "off", "auto" (x86 only) */

@@ -63,7 +63,10 @@ typedef enum {
   VSB_FW_ARCH_LOONGARCH64,
   VSB_FW_ARCH_RISCV64,
   VSB_FW_ARCH_X86_64,
-  VSB_FW_ARCH_COUNT
+  VSB_FW_ARCH_COUNT,
+  /* None known: an unnamed or unknown architecture (what vsb_fw_arch_from_name returns as -1).
+   * Last and negative so no other value moves; it also makes the enum type signed. */
+  VSB_FW_ARCH_UNKNOWN = -1
 } VsbFwArch;
 const char *vsb_fw_arch_name(VsbFwArch arch);
 int vsb_fw_arch_from_name(const char *name);

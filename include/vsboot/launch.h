@@ -5,6 +5,7 @@
  * test never waits for a timeout to learn the answer. */
 #pragma once
 
+#include "vsboot/descriptor.h"
 #include "vsboot/export.h"
 #include <glib.h>
 
@@ -77,9 +78,9 @@ VsbLaunchResult *vsb_launch_watch_image(const char *const *argv, const VsbImageW
                                         guint timeout_ms, GError **error);
 
 /* A FAT image at image_path holding efi_app as the removable-media boot file
- * EFI/BOOT/BOOTX64.EFI (arch "x86_64") or EFI/BOOT/BOOTAA64.EFI ("aarch64"), made with
+ * EFI/BOOT/BOOTX64.EFI (x86_64) or EFI/BOOT/BOOTAA64.EFI (aarch64), made with
  * mkfs.vfat and mtools. Written beside the target and renamed into place. */
-gboolean vsb_launch_make_esp(const char *image_path, const char *efi_app, const char *arch,
-                        GError **error);
+gboolean vsb_launch_make_esp(const char *image_path, const char *efi_app, VsbFwArch arch,
+                             GError **error);
 
 VSB_END_DECLS

@@ -25,7 +25,10 @@ typedef struct {
   char *origin;           /* the file name, for messages */
   char *name;
   char *type;             /* <domain type>: kvm, qemu */
-  char *arch;             /* <os><type arch> (or from <emulator>), NULL when unknown */
+  VsbFwArch arch;         /* <os><type arch> (or from <emulator>); libvirt's i686 and armv7l
+                           * read as i386 and arm; VSB_FW_ARCH_UNKNOWN when absent or unknown */
+  char *arch_text;        /* the name as written, NULL when absent: an architecture vsboot does
+                           * not know is still named in the error that refuses it */
   char *machine;          /* <os><type machine> */
   char *firmware;         /* <os firmware>: efi, bios, NULL */
   int fw_secure_boot;     /* <os><firmware><feature name='secure-boot' enabled=...> */

@@ -14,6 +14,7 @@
  * The emitting side (vsboot's own command lines) is qemu-argv.h. */
 #pragma once
 
+#include "vsboot/descriptor.h"
 #include "vsboot/export.h"
 #include <glib.h>
 
@@ -79,7 +80,7 @@ typedef struct {
 
 typedef struct {
   char *binary;      /* argv[0] when the line starts with a program, else NULL */
-  char *arch;        /* from the binary name ("x86_64", "aarch64"), else NULL */
+  VsbFwArch arch;    /* from the binary name (qemu-system-x86_64), else VSB_FW_ARCH_UNKNOWN */
   char *machine;     /* -machine type (as written, e.g. "q35"), NULL = QEMU's default */
   VsbQemuOpts *machine_opts; /* every -machine/-M key, merged in order */
   char *machine_evidence;

@@ -106,7 +106,9 @@ gboolean vsb_vm_state_dir_check(const char *state_dir, GError **error);
 typedef struct {
   const char *state_dir;
   const char *name;
-  const char *arch;                 /* FirmwareArchitecture name: x86_64, aarch64, ... */
+  VsbFwArch arch;                   /* x86_64, aarch64, ...; VSB_FW_ARCH_UNKNOWN is refused */
+  const char *arch_text;            /* the name the caller was given, or NULL: an unknown
+                                     * architecture is refused naming it */
   const char *machine;              /* type or alias: q35, pc-q35-7.2, virt */
   const char *const *features;      /* must have; NULL-terminated or NULL */
   const char *const *no_features;   /* must lack */

@@ -65,7 +65,7 @@ print_text(const VsbAuditReport *r)
 {
   const VsbAuditModel *m = &r->model;
   printf("Audit of %s: Secure Boot is %s\n", r->source, r->enforced ? "ENFORCED" : "NOT ENFORCED");
-  printf("  machine:   %s (%s", m->machine, m->arch);
+  printf("  machine:   %s (%s", m->machine, vsb_fw_arch_name(m->arch));
   if (m->smm)
     printf(", smm %s", m->smm);
   printf(", accel %s)\n", m->accel);

@@ -232,7 +232,8 @@ provision_request(int argc, char **argv, const ProvisionArgs *a, VsbProvisionReq
     m = fw_arch >= 0 && vsb_arch_is_x86((VsbFwArch)fw_arch) ? "q35" : "virt";
   *req = (VsbProvisionRequest){
     .state_dir = a->state_dir,
-    .arch = arch,
+    .arch = (VsbFwArch)fw_arch,
+    .arch_text = arch,
     .machine = m,
     .features = (const char *const *)a->features,
     .no_features = (const char *const *)a->no_features,

@@ -183,13 +183,13 @@ model_machine(AuditCtx *c)
 {
   const VsbQemuCmdline *cmd = c->cmd;
   VsbAuditModel *m = c->m;
-  const char *arch = cmd->arch;
-  if (arch == NULL)
-    arch = (cmd->machine && g_str_has_prefix(cmd->machine, "virt")) ? "aarch64" : "x86_64";
-  m->arch = g_strdup(arch);
-  int a = vsb_arch_from_any_name(arch);
-  c->x86 = a >= 0 && vsb_arch_is_x86((VsbFwArch)a);
-  c->arm = a >= 0 && vsb_arch_is_arm((VsbFwArch)a);
+  VsbFwArch arch = cmd->arch;
+  if (arch == VSB_FW_ARCH_UNKNOWN)
+    arch = (cmd->machine && g_str_has_prefix(cmd->machine, "virt")) ? VSB_FW_ARCH_AARCH64
+                                                                     : VSB_FW_ARCH_X86_64;
+  m->arch = arch;
+  c->x86 = vsb_arch_is_x86(arch);
+  c->arm = vsb_arch_is_arm(arch);
   m->machine = vsb_audit_clean(cmd->machine ? cmd->machine : c->x86 ? "pc" : "(none)");
   if (cmd->accels->len) {
     g_autoptr(GString) s = g_string_new(NULL);

@@ -31,7 +31,6 @@ vsb_finding_free(VsbFinding *f)
 static void
 model_clear(VsbAuditModel *m)
 {
-  g_free(m->arch);
   g_free(m->machine);
   g_free(m->accel);
   g_free(m->smm);
@@ -286,7 +285,7 @@ vsb_audit_report_to_json(const VsbAuditReport *r)
   vsb_json_put_str(b, "verdict", r->enforced ? "enforced" : "not-enforced");
   json_builder_set_member_name(b, "model");
   json_builder_begin_object(b);
-  vsb_json_put_str(b, "arch", m->arch);
+  vsb_json_put_str(b, "arch", vsb_fw_arch_name(m->arch));
   vsb_json_put_str(b, "machine", m->machine);
   vsb_json_put_str(b, "accel", m->accel);
   vsb_json_put_str(b, "smm", m->smm);

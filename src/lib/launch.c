@@ -322,18 +322,16 @@ run_tool(const char *const *argv, GError **error)
 }
 
 gboolean
-vsb_launch_make_esp(const char *image_path, const char *efi_app, const char *arch,
+vsb_launch_make_esp(const char *image_path, const char *efi_app, VsbFwArch arch,
                     GError **error)
 {
-  /* The name is read into the one architecture type; UEFI's removable-media file names for
-   * the two architectures run --efi-app boots. */
-  int a = arch ? vsb_fw_arch_from_name(arch) : VSB_FW_ARCH_X86_64;
-  const char *boot_name = a == VSB_FW_ARCH_X86_64   ? "BOOTX64.EFI"
-                          : a == VSB_FW_ARCH_AARCH64 ? "BOOTAA64.EFI"
-                                                     : NULL;
+  /* UEFI's removable-media file names for the two architectures run --efi-app boots. */
+  const char *boot_name = arch == VSB_FW_ARCH_X86_64    ? "BOOTX64.EFI"
+                          : arch == VSB_FW_ARCH_AARCH64 ? "BOOTAA64.EFI"
+                                                        : NULL;
   if (boot_name == NULL) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
-                "no removable-media boot file name for architecture '%s'", arch);
+                "no removable-media boot file name for architecture '%s'", vsb_fw_arch_name(arch));
     return FALSE;
   }
   struct stat st;

@@ -9,6 +9,7 @@
 #include <libxml/xpathInternals.h>
 #include "vsboot/fwselect.h"
 #include "qemu-probe.h"
+#include "util/arch.h"
 #include "tool.h"
 
 #include <stdio.h>
@@ -26,7 +27,7 @@ vsb_libvirt_domain_free(VsbLibvirtDomain *d)
   g_free(d->origin);
   g_free(d->name);
   g_free(d->type);
-  g_free(d->arch);
+  g_free(d->arch_text);
   g_free(d->machine);
   g_free(d->firmware);
   g_free(d->loader);
@@ -151,7 +152,7 @@ read_strings(VsbLibvirtDomain *d, xmlDocPtr doc, xmlXPathContextPtr ctx)
 {
   d->name = xp_string(ctx, "/domain/name");
   d->type = xp_string(ctx, "/domain/@type");
-  d->arch = xp_string(ctx, "/domain/os/type/@arch");
+  d->arch_text = xp_string(ctx, "/domain/os/type/@arch");
   d->machine = xp_string(ctx, "/domain/os/type/@machine");
   d->firmware = xp_string(ctx, "/domain/os/@firmware");
   d->loader = xp_string(ctx, "/domain/os/loader");
@@ -173,13 +174,15 @@ read_strings(VsbLibvirtDomain *d, xmlDocPtr doc, xmlXPathContextPtr ctx)
   d->nvram_xml = node_text(doc, xp_node(ctx, "/domain/os/nvram"));
   d->smm_xml = node_text(doc, xp_node(ctx, "/domain/features/smm"));
   d->os_xml = node_text(doc, xp_node(ctx, "/domain/os"));
-  if (d->arch == NULL) {
+  if (d->arch_text == NULL) {
     /* No <type arch>: libvirt takes the emulator's. */
     g_autofree char *emu = xp_string(ctx, "/domain/devices/emulator");
     const char *p = emu ? strstr(emu, "qemu-system-") : NULL;
     if (p)
-      d->arch = g_strdup(p + strlen("qemu-system-"));
+      d->arch_text = g_strdup(p + strlen("qemu-system-"));
   }
+  /* libvirt says i686 and armv7l where firmware.json says i386 and arm. */
+  d->arch = (VsbFwArch)vsb_arch_from_any_name(d->arch_text);
 }
 
 /* The yes/no and on/off attributes, <smm> (present without state = on), the SEV policy. */
@@ -438,16 +441,10 @@ static gboolean
 resolve_arch(Fw *fw, GError **error)
 {
   const VsbLibvirtDomain *dom = fw->dom;
-  const char *arch = dom->arch ? dom->arch : "x86_64";
-  /* libvirt says i686 and armv7l where firmware.json says i386 and arm. */
-  if (strcmp(arch, "i686") == 0)
-    arch = "i386";
-  else if (strcmp(arch, "armv7l") == 0)
-    arch = "arm";
-  fw->res->cmdline->arch = g_strdup(arch);
-  fw->farch = vsb_fw_arch_from_name(arch);
+  fw->farch = dom->arch_text ? dom->arch : VSB_FW_ARCH_X86_64;
+  fw->res->cmdline->arch = fw->farch;
   if (fw->farch < 0) {
-    g_autofree char *v = g_utf8_make_valid(arch, -1);
+    g_autofree char *v = g_utf8_make_valid(dom->arch_text, -1);
     g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED, "%s: architecture '%s' is not one "
                 "vsboot audits", dom->origin, v);
     return FALSE;

@@ -313,6 +313,7 @@ VsbQemuCmdline *
 vsb_qemu_cmdline_new(void)
 {
   VsbQemuCmdline *c = g_new0(VsbQemuCmdline, 1);
+  c->arch = VSB_FW_ARCH_UNKNOWN;
   c->machine_opts = opts_new();
   c->accels = g_ptr_array_new_with_free_func(g_free);
   c->drives = g_ptr_array_new_with_free_func(drive_free);
@@ -333,7 +334,6 @@ vsb_qemu_cmdline_free(VsbQemuCmdline *c)
   if (c == NULL)
     return;
   g_free(c->binary);
-  g_free(c->arch);
   g_free(c->machine);
   vsb_qemu_opts_free(c->machine_opts);
   g_free(c->machine_evidence);
@@ -1171,7 +1171,7 @@ vsb_qemu_cmdline_add(VsbQemuCmdline *cmd, const char *name, const char *value,
   return TRUE;
 }
 
-static char *
+static VsbFwArch
 arch_from_binary(const char *binary)
 {
   g_autofree char *base = g_path_get_basename(binary);
@@ -1179,18 +1179,16 @@ arch_from_binary(const char *binary)
   if (p) {
     const char *a = p + strlen("qemu-system-");
     /* QEMU's qemu-system-ARCH names are firmware.json's: the one architecture type. */
-    if (vsb_fw_arch_from_name(a) >= 0)
-      return g_strdup(a);
-    return NULL;
+    return (VsbFwArch)vsb_fw_arch_from_name(a);
   }
   if (strcmp(base, "qemu-kvm") == 0 || strcmp(base, "kvm") == 0) {
 #if defined(__x86_64__)
-    return g_strdup("x86_64");
+    return VSB_FW_ARCH_X86_64;
 #elif defined(__aarch64__)
-    return g_strdup("aarch64");
+    return VSB_FW_ARCH_AARCH64;
 #endif
   }
-  return NULL;
+  return VSB_FW_ARCH_UNKNOWN;
 }
 
 gboolean

@@ -1221,11 +1221,11 @@ vsb_vm_provision(const VsbProvisionRequest *r, GPtrArray **notes_out, GError **e
   g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func(g_free);
   if (!vsb_vm_name_validate(r->name, error))
     return NULL;
-  int arch = r->arch ? vsb_fw_arch_from_name(r->arch) : -1;
-  if (arch < 0) {
+  int arch = r->arch;
+  if (arch < 0 || arch >= VSB_FW_ARCH_COUNT) {
     g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
                 "unknown architecture '%s' (aarch64, arm, i386, loongarch64, riscv64, x86_64)",
-                r->arch ? r->arch : "(none)");
+                r->arch_text ? r->arch_text : "(none)");
     return NULL;
   }
   if (r->machine == NULL || *r->machine == '\0') {

@@ -576,7 +576,7 @@ static gboolean
 run_start(VsbRun *run, GError **error)
 {
   if (run->efi_app &&
-      !vsb_launch_make_esp(run->esp, run->efi_app, vsb_fw_arch_name(run->vm->arch), error))
+      !vsb_launch_make_esp(run->esp, run->efi_app, run->vm->arch, error))
     return FALSE;
   if (run->vm->tpm_state_dir && run->tpm == NULL) {
     run->tpm = vsb_swtpm_start(run->vm->tpm_state_dir, run->tpm_socket, error);

@@ -104,7 +104,7 @@ test_machine_accel(void)
     parse_ok("/usr/bin/qemu-system-x86_64 -M pc -machine q35 --machine smm=off,accel=kvm:tcg "
              "-cpu host -snapshot -kernel vmlinuz -initrd initrd.img -append 'a b'");
   g_assert_cmpstr(c->binary, ==, "/usr/bin/qemu-system-x86_64");
-  g_assert_cmpstr(c->arch, ==, "x86_64");
+  g_assert_cmpint(c->arch, ==, VSB_FW_ARCH_X86_64);
   g_assert_cmpstr(c->machine, ==, "q35");
   g_assert_cmpstr(vsb_qemu_opts_get(c->machine_opts, "smm"), ==, "off");
   g_assert_cmpuint(c->accels->len, ==, 2);
@@ -115,7 +115,7 @@ test_machine_accel(void)
   g_assert_cmpstr(c->append, ==, "a b");
 
   g_autoptr(VsbQemuCmdline) c2 = parse_ok("qemu-system-aarch64 -accel tcg -accel kvm -enable-kvm");
-  g_assert_cmpstr(c2->arch, ==, "aarch64");
+  g_assert_cmpint(c2->arch, ==, VSB_FW_ARCH_AARCH64);
   g_assert_cmpuint(c2->accels->len, ==, 3);
   g_assert_null(c2->machine);
 }

@@ -138,7 +138,7 @@ test_esp(void)
   vsb_test_write_file(app, "MZ not really an app", -1);
   g_autofree char *img = g_build_filename(dir, "esp.img", NULL);
   g_autoptr(GError) error = NULL;
-  g_assert_true(vsb_launch_make_esp(img, app, "aarch64", &error));
+  g_assert_true(vsb_launch_make_esp(img, app, VSB_FW_ARCH_AARCH64, &error));
   g_assert_no_error(error);
   const char *mdir[] = { "mdir", "-b", "-i", img, "::/EFI/BOOT", NULL };
   const char *envp[] = { "MTOOLS_SKIP_CHECK=1", NULL };
@@ -151,11 +151,11 @@ test_esp(void)
   while ((n = g_dir_read_name(d)) != NULL)
     if (strcmp(n, "app.efi") != 0 && strcmp(n, "esp.img") != 0)
       vsb_test_fail("vsb_launch_make_esp left %s behind", n);
-  g_assert_false(vsb_launch_make_esp(img, app, "riscv64", &error));
+  g_assert_false(vsb_launch_make_esp(img, app, VSB_FW_ARCH_RISCV64, &error));
   g_assert_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED);
   g_clear_error(&error);
   g_autofree char *missing = g_build_filename(dir, "missing.efi", NULL);
-  g_assert_false(vsb_launch_make_esp(img, missing, "x86_64", &error));
+  g_assert_false(vsb_launch_make_esp(img, missing, VSB_FW_ARCH_X86_64, &error));
   g_assert_nonnull(strstr(error->message, "missing.efi"));
 }
 

@@ -76,7 +76,7 @@ boot_emitted(const char *version, const char *expect_flash)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *esp = g_build_filename(ctx.dir, "esp-emitted.img", NULL);
-  g_assert_true(vsb_launch_make_esp(esp, ctx.signed_payload, "x86_64", &error));
+  g_assert_true(vsb_launch_make_esp(esp, ctx.signed_payload, VSB_FW_ARCH_X86_64, &error));
   g_assert_no_error(error);
   g_autoptr(GPtrArray) argv = emitted_argv("qemu-system-x86_64", "sb", version, esp, FALSE);
   g_autofree char *line = g_strjoinv(" ", (char **)argv->pdata);
@@ -369,7 +369,7 @@ test_2m_smm(void)
    * not a line on the console. */
   g_autoptr(GError) error = NULL;
   g_autofree char *esp = g_build_filename(ctx.dir, "esp-2m.img", NULL);
-  g_assert_true(vsb_launch_make_esp(esp, ctx.signed_payload, "x86_64", &error));
+  g_assert_true(vsb_launch_make_esp(esp, ctx.signed_payload, VSB_FW_ARCH_X86_64, &error));
   g_assert_no_error(error);
   g_autoptr(GPtrArray) argv = emitted_argv("qemu-system-x86_64", "m2", "7.2", esp, FALSE);
   for (guint i = 0; i + 1 < argv->len; i++) {
