@@ -16,9 +16,9 @@
 
 #define BIT(id) (1u << (id))
 
-/* The SHA-256 values are those of microsoft/secureboot_objects' files (SHA256SUMS of
- * /work/shared/data/microsoft); the TBS hashes were computed from the same files, and the test
- * microsoft-data recomputes both from the shipped copies. */
+/* The SHA-256 values are those of the files Microsoft publishes in microsoft/secureboot_objects
+ * (the copies shipped in data/microsoft); the TBS hashes were computed from the same files,
+ * and the test microsoft-data recomputes both from the shipped copies. */
 static const VsbMsCert ms_certs[VSB_MS_N_CERTS] = {
   { VSB_MS_KEK_2011, "kek-2011", "Microsoft Corporation KEK CA 2011",
     "microsoft-corporation-kek-ca-2011.der", VSB_SB_KEK,
