@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The Microsoft 2023 CA rollover: the shipped certificates (against the compiled sums and
- * /work/shared/data/microsoft/SHA256SUMS), the set names, which CAs Debian's real stores and
+ * the shared data's SHA256SUMS), the set names, which CAs Debian's real stores and
  * stores built from them trust, revocation in each of dbx's forms, and the dbx explained by
  * Microsoft's dbx_info_msft_latest.json. */
 #include "testutil.h"
@@ -22,7 +22,19 @@
 #include <string.h>
 
 #define OVMF "/usr/share/OVMF/"
-#define SHARED_MS "/work/shared/data/microsoft"
+/* Microsoft's published objects live beside the checkout: $VSB_MS_DATA, else
+ * $VSB_SOURCE_ROOT/../shared/data/microsoft (CI clones with ../shared next to it). */
+static char *
+shared_ms(void)
+{
+  const char *dir = g_getenv("VSB_MS_DATA");
+  if (dir)
+    return g_strdup(dir);
+  const char *root = g_getenv("VSB_SOURCE_ROOT");
+  if (root == NULL)
+    vsb_test_fail("VSB_SOURCE_ROOT is not set (run through meson test)");
+  return g_build_filename(root, "..", "shared", "data", "microsoft", NULL);
+}
 
 static char *
 data_dir(void)
@@ -54,7 +66,9 @@ sha256_of(GBytes *b)
 static GHashTable *
 shared_sums(void)
 {
-  g_autoptr(GBytes) text = read_file(SHARED_MS "/SHA256SUMS");
+  g_autofree char *ms = shared_ms();
+  g_autofree char *path = g_build_filename(ms, "SHA256SUMS", NULL);
+  g_autoptr(GBytes) text = read_file(path);
   g_autofree char *s = g_strndup(g_bytes_get_data(text, NULL), g_bytes_get_size(text));
   GHashTable *sums = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
   g_auto(GStrv) lines = g_strsplit(s, "\n", -1);
@@ -98,7 +112,7 @@ test_data(void)
     g_autofree char *key = g_strdup_printf("./certs/%s", c->file);
     const char *published = g_hash_table_lookup(sums, key);
     if (published == NULL)
-      vsb_test_fail("%s is not in %s/SHA256SUMS", c->file, SHARED_MS);
+      vsb_test_fail("%s is not in the shared data's SHA256SUMS", c->file);
     if (strcmp(sum, published) != 0 || strcmp(sum, c->sha256) != 0)
       vsb_test_fail("%s: shipped %s, SHA256SUMS %s, compiled %s", c->file, sum, published,
                     c->sha256);
