@@ -54,6 +54,9 @@ mkdir "$tmp/pc"
 sed "s|^prefix=|prefix=$tmp/dest|" "$pc" > "$tmp/pc/vsboot.pc"
 export PKG_CONFIG_PATH=$tmp/pc
 cflags=$(pkg-config --cflags vsboot) libs=$(pkg-config --libs vsboot)
+# In a sanitizer build the library leaves the sanitizer runtime to the program, which must load
+# it first: link the test program with the same -fsanitize.
+case ${VSB_SANITIZE:-none} in none) ;; *) libs="-fsanitize=$VSB_SANITIZE $libs" ;; esac
 
 # Each header alone (self-contained), then the umbrella strictly, as C and C++.
 for h in "$inc"/*.h; do
