@@ -203,3 +203,19 @@ vsb_test_make_esp(const char *dir, const char *name, const char *app)
   g_assert_no_error(error);
   return img;
 }
+
+void
+vsb_test_copy_dir(const char *from, const char *to)
+{
+  g_autoptr(GDir) d = g_dir_open(from, 0, NULL);
+  g_assert_nonnull(d);
+  const char *n;
+  while ((n = g_dir_read_name(d))) {
+    g_autofree char *src = g_build_filename(from, n, NULL);
+    g_autofree char *dst = g_build_filename(to, n, NULL);
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    g_assert_true(g_file_get_contents(src, &data, &len, NULL));
+    vsb_test_write_file(dst, data, (gssize)len);
+  }
+}

@@ -19,6 +19,8 @@ const char *vsb_test_data_dir(void);
 
 /* Run vsboot with the NULL-terminated arguments; returns its exit status (or 128+signal) and
  * hands back stdout/stderr (either may be NULL). A crash or sanitizer report fails the test. */
+/* Copy the regular files of directory from into the existing directory to (one level). */
+void vsb_test_copy_dir(const char *from, const char *to);
 int vsb_test_run(char **out, char **err, const char *arg1, ...) G_GNUC_NULL_TERMINATED;
 int vsb_test_runv(const char *const *args, char **out, char **err);
 /* Run any program (argv[0] looked up in PATH); same return convention. */

@@ -19,22 +19,6 @@ typedef struct {
 
 static Ctx ctx;
 
-static void
-copy_dir(const char *from, const char *to)
-{
-  g_autoptr(GDir) d = g_dir_open(from, 0, NULL);
-  g_assert_nonnull(d);
-  const char *n;
-  while ((n = g_dir_read_name(d))) {
-    g_autofree char *src = g_build_filename(from, n, NULL);
-    g_autofree char *dst = g_build_filename(to, n, NULL);
-    g_autofree char *data = NULL;
-    gsize len = 0;
-    g_assert_true(g_file_get_contents(src, &data, &len, NULL));
-    vsb_test_write_file(dst, data, (gssize)len);
-  }
-}
-
 /* Provision NAME in the state dir and define it in libvirt from `vsboot libvirt-xml --domain`
  * (with SMM on, as libvirt 9.0 wants for a secure loader). */
 /* virt_type: libvirt-xml's --virt-type (NULL: its own choice for this host). */
@@ -236,7 +220,7 @@ main(int argc, char **argv)
   g_autofree char *fw = g_build_filename(ctx.dir, "fw", NULL);
   g_assert_cmpint(g_mkdir(ctx.state, 0700), ==, 0);
   g_assert_cmpint(g_mkdir(fw, 0755), ==, 0);
-  copy_dir("/usr/share/qemu/firmware", fw);
+  vsb_test_copy_dir("/usr/share/qemu/firmware", fw);
   ctx.libvirtd = vsb_test_libvirtd_start(fw);
   g_test_add_func("/fleet/libvirt", test_fleet_libvirt);
   int r = g_test_run();

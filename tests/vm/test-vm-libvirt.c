@@ -202,22 +202,6 @@ test_row(gconstpointer data)
   firmware_clear(&theirs);
 }
 
-static void
-copy_dir(const char *from, const char *to)
-{
-  g_autoptr(GDir) d = g_dir_open(from, 0, NULL);
-  g_assert_nonnull(d);
-  const char *n;
-  while ((n = g_dir_read_name(d))) {
-    g_autofree char *src = g_build_filename(from, n, NULL);
-    g_autofree char *dst = g_build_filename(to, n, NULL);
-    g_autofree char *data = NULL;
-    gsize len = 0;
-    g_assert_true(g_file_get_contents(src, &data, &len, NULL));
-    vsb_test_write_file(dst, data, (gssize)len);
-  }
-}
-
 int
 main(int argc, char **argv)
 {
@@ -238,7 +222,7 @@ main(int argc, char **argv)
   g_assert_cmpint(g_mkdir(ctx.state, 0700), ==, 0);
   g_assert_cmpint(g_mkdir(fw, 0755), ==, 0);
   /* libvirt sees the same descriptors vsboot selects from. */
-  copy_dir("/usr/share/qemu/firmware", fw);
+  vsb_test_copy_dir("/usr/share/qemu/firmware", fw);
 
   g_autofree char *err = NULL;
   g_assert_cmpint(vsb_test_run(NULL, &err, "keys", "generate", keys, NULL), ==, 0);
